@@ -1,0 +1,40 @@
+# The two commands a fresh machine needs: `make course` and `make test`.
+# Each sets everything up first; every step reuses what already exists.
+SHELL := /bin/bash
+VENV  := .venv
+LL    := $(VENV)/bin/layerlab
+
+.PHONY: setup engine venv images notebooks course test lab grade clean help
+
+help:
+	@echo "make course   set up, then run every lesson headless and write build/index.html"
+	@echo "make test     set up, then run the test suite (unit, engine, notebooks)"
+	@echo "make lab      set up, then open JupyterLab on the course"
+	@echo "make clean    remove what the course created in the engine (base images stay)"
+
+setup: engine venv images notebooks
+
+engine:
+	@bash scripts/setup-engine.sh
+
+venv:
+	@bash scripts/setup-python.sh
+
+images: engine venv
+	@$(LL) bootstrap
+
+notebooks: venv
+	@$(LL) sync
+
+course: setup
+	@$(LL) run
+
+# --engine-required: a missing engine fails the engine tests instead of skipping them.
+test: setup
+	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax tests notebooks
+
+lab: setup
+	@$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --notebook-dir=.
+
+clean: venv
+	@$(LL) clean

@@ -1,0 +1,107 @@
+# %% [markdown]
+# # 00 · Set-up and doctor
+#
+# > **Instructor note.** Before class run `make setup` (or `layerlab bootstrap`)
+# > on the teaching machine: on a fresh offline machine it builds the base
+# > images in about 5 minutes, and afterwards this notebook runs in under a
+# > minute. The cells below start real containers, so they also warm the engine.
+#
+# Every later lesson builds real images on *your* engine and measures them.
+# This notebook checks that the engine can do what the course needs, and shows
+# how to read the report when it cannot.
+
+# %%
+from layerlab import doctor
+
+report = doctor.run()
+print(report.table())
+
+# %% [markdown]
+# ## Reading the report
+#
+# - **engine**: the container engine that answered, and its version. Docker 26 or
+#   newer (or Podman) is what the course is tested on.
+# - **buildx**: the BuildKit front end. Every build in the course goes through it:
+#   it reports which steps came from the cache, which is what lesson 03 measures.
+# - **image store**: `containerd` can hold one image for several platforms at once.
+#   The older `classic` store keeps one platform per tag, so lesson 05's
+#   multi-platform builds cannot be loaded.
+# - **platform linux/arm64**: on an x86 machine, arm64 programs run through the
+#   qemu emulator registered with the kernel (`binfmt_misc`). Slow, but real.
+# - **gpu runtime**: whether containers can see an NVIDIA GPU. Only lesson 06's
+#   GPU cells need one; without it they replay a recorded run.
+# - **registry**: when Docker Hub is reachable the official images are pulled;
+#   otherwise `layerlab bootstrap` builds *stand-ins* from Debian packages.
+# - **image ...**: the three base images the lessons start from, and the
+#   platforms on which a container of each really started.
+#
+# A `FAIL` line comes with a fix under **What to do**. Fix it and run the cell again.
+
+# %% [markdown]
+# The course cannot go on without the engine, so this cell stops here when it is missing.
+
+# %%
+facts = report.engine
+assert facts["reachable"], "no engine: see the fix above"
+print(f"{facts['name']} {facts['server_version']}, image store {facts['image_store']}, "
+      f"builder platforms {', '.join(facts['builder_platforms'])}")
+
+# %% [markdown]
+# ## Proof, not version numbers
+#
+# `docker --version` only proves that the *client* is installed. The doctor
+# goes further: for each base image and platform it started a container and
+# read what `uname -m` printed inside. `x86_64` is an amd64 kernel interface,
+# `aarch64` an arm64 one; under emulation the arm64 container believes it runs
+# on an arm64 machine.
+
+# %%
+for ref, img in report.images.items():
+    seen = ", ".join(f"{p} -> {m}" for p, m in (img or {}).get("uname", {}).items())
+    kind = "missing" if img is None else ("stand-in" if img["standin"] else "official")
+    print(f"{ref:<20} {kind:<9} {seen}")
+
+# %%
+for ref, img in report.images.items():
+    assert img is not None, f"{ref} is missing: run `layerlab bootstrap`"
+    assert img["uname"].get("linux/amd64") == "x86_64", img
+    assert img["uname"].get("linux/arm64") == "aarch64", img
+
+# %% [markdown]
+# ## Stand-ins
+#
+# Offline, `python:3.13-slim` on this machine is not Docker Hub's image but a
+# stand-in built from the same Debian release (13, "trixie") and the same
+# Python minor version (3.13). Its labels say so, and how it was made:
+
+# %%
+slim = report.images["python:3.13-slim"]
+print("stand-in:", slim["standin"])
+print("recipe:  ", slim["recipe"] or "(official image)")
+
+# %% [markdown]
+# The stand-ins also carry this machine's CA certificates. Where a proxy
+# inspects TLS traffic (common on corporate and campus networks), `pip install`
+# inside a container fails certificate checks unless the proxy's certificate
+# is trusted inside the image. The last cell proves that pip can reach the
+# package index from inside a container.
+
+# %%
+
+from layerlab import containers
+
+pip = containers.run(
+    "python:3.13-slim",
+    ["pip", "download", "--no-deps", "--quiet", "-d", "/tmp/d", "six==1.16.0"],
+    module="00",
+    timeout=120,
+)
+assert pip.ok, f"pip could not reach the index from a container:\n{pip.output}"
+print("pip reached the index from inside a container")
+
+# %% [markdown]
+# ## When something is red
+#
+# - Run `layerlab doctor` in a terminal: the same report, and `--json` for a bug report.
+# - `make setup` is safe to re-run: it reuses whatever already works.
+# - `layerlab clean` removes everything the course created (and nothing else).

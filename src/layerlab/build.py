@@ -1,0 +1,142 @@
+"""Timed builds through python-on-whales, with per-step cache records from BuildKit."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from python_on_whales.exceptions import DockerException
+
+from . import engine, labels
+from .buildlog import BuildLog, parse, progress_line
+
+Printer = Callable[[str], None]
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+class BuildError(RuntimeError):
+    """A build failed: names the failing step and carries the end of its log."""
+
+    def __init__(self, tag: str, step: str | None, log_tail: list[str], detail: str = ""):
+        self.tag, self.step, self.log_tail = tag, step, log_tail
+        where = f"step `{step}`" if step else "the build"
+        tail = "\n".join(f"  | {line}" for line in log_tail)
+        super().__init__(f"building {tag} failed at {where}.\n{tail}\n{detail}".rstrip())
+
+
+@dataclass
+class BuildResult:
+    tag: str
+    image_id: str | None
+    platforms: list[str]
+    seconds: float
+    context_bytes: int | None
+    steps: list[dict] = field(default_factory=list)
+    cache: bool = True
+    target: str | None = None
+    built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def ran(self) -> list[dict]:
+        return [s for s in self.steps if s["index"] is not None and s["ran"] and not s["name"].upper().startswith("FROM")]
+
+    @property
+    def cached(self) -> list[dict]:
+        return [s for s in self.steps if s["index"] is not None and s["cached"]]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BuildResult":
+        return cls(**d)
+
+    def summary(self) -> str:
+        return (
+            f"{self.tag}: {self.seconds:.1f} s, {len(self.ran)} step(s) ran, "
+            f"{len(self.cached)} cached, platforms {', '.join(self.platforms)}"
+        )
+
+
+def build(
+    context: str | Path,
+    tag: str,
+    *,
+    dockerfile: str | Path | None = None,
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+    platforms: list[str] | None = None,
+    cache: bool = True,
+    load: bool = True,
+    extra_labels: dict[str, str] | None = None,
+    module: str | None = None,
+    managed: bool = True,
+    show: Printer | None = _print,
+) -> BuildResult:
+    """Build `context` into `tag` and time it.
+
+    `managed` adds the course label so `layerlab clean` can remove the image;
+    base-image stand-ins turn it off because labels are inherited.
+    """
+    client = engine.require()
+    all_labels = dict(extra_labels or {})
+    if managed:
+        all_labels.update(labels.course_labels(module))
+    lines: list[str] = []
+    tail: deque[str] = deque(maxlen=25)
+    start = time.perf_counter()
+    try:
+        stream = client.buildx.build(
+            str(context),
+            tags=[tag],
+            file=str(dockerfile) if dockerfile else None,
+            target=target,
+            build_args=build_args or {},
+            platforms=platforms,
+            cache=cache,
+            load=load,
+            labels=all_labels,
+            progress="plain",
+            stream_logs=True,
+        )
+        for line in stream:
+            line = line.rstrip("\n")
+            lines.append(line)
+            tail.append(line)
+            if show and (p := progress_line(line)):
+                show(p)
+    except DockerException as e:
+        log = parse(lines)
+        failed = log.failed()
+        step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
+        raise BuildError(tag, failed.name if failed else None, step_tail, _short(e)) from None
+    seconds = time.perf_counter() - start
+    log: BuildLog = parse(lines)
+    image_id = None
+    if load:
+        try:
+            image_id = client.image.inspect(tag).id
+        except DockerException:
+            image_id = None
+    return BuildResult(
+        tag=tag,
+        image_id=image_id,
+        platforms=platforms or [engine.host_platform()],
+        seconds=round(seconds, 3),
+        context_bytes=log.context_bytes,
+        steps=[s.to_dict() for s in log.steps],
+        cache=cache,
+        target=target,
+    )
+
+
+def _short(e: DockerException) -> str:
+    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
+    return "\n".join(text[-3:])

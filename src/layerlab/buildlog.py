@@ -1,0 +1,148 @@
+"""Read BuildKit's plain progress output (`--progress=plain`) into step records.
+
+The format, one vertex per `#N`:
+
+    #5 [linux/arm64 2/3] RUN pip install -r requirements.txt
+    #5 0.512 Collecting numpy
+    #5 DONE 12.3s            (or: #5 CACHED, or: #5 ERROR: ...)
+
+Vertices without a `[stage n/m]` tag (internal loads, exporting) are kept
+but flagged, so the cache statistics only count Dockerfile instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+_HEADER = re.compile(r"^#(\d+) \[(?P<tag>[^\]]*)\] (?P<name>.*)$")
+_HEADER_UNTAGGED = re.compile(r"^#(\d+) (?P<name>[a-zA-Z].*)$")
+_DONE = re.compile(r"^#(\d+) DONE (?P<secs>[\d.]+)s$")
+_CACHED = re.compile(r"^#(\d+) CACHED$")
+_ERROR = re.compile(r"^#(\d+) ERROR: (?P<msg>.*)$")
+_CANCELED = re.compile(r"^#(\d+) CANCELED$")
+_LOG = re.compile(r"^#(\d+) (?:\d+\.\d+ )?(?P<text>.*)$")
+_STAGE = re.compile(r"^(?:(?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/v\d)?) )?(?:(?P<stage>[\w.-]+) )?(?P<n>\d+)/(?P<m>\d+)$")
+_CONTEXT = re.compile(r"transferring context: (?P<size>[\d.]+)(?P<unit>[kMG]?B)")
+
+_UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+@dataclass
+class Step:
+    """One vertex of the build graph."""
+
+    vertex: int
+    name: str
+    tag: str | None = None  # "2/3", "builder 2/5", "linux/arm64 2/3", "internal"
+    platform: str | None = None
+    stage: str | None = None
+    index: int | None = None  # n of "n/m": the instruction's place in its stage
+    cached: bool = False
+    seconds: float | None = None
+    error: str | None = None
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def instruction(self) -> str:
+        return self.name.split(" ", 1)[0].upper() if self.name else ""
+
+    @property
+    def is_instruction(self) -> bool:
+        """A Dockerfile instruction (has an n/m tag), not an internal load or export."""
+        return self.index is not None
+
+    @property
+    def ran(self) -> bool:
+        """Executed in this build rather than taken from the cache."""
+        return not self.cached and self.error is None and self.seconds is not None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ran"] = self.ran
+        return d
+
+
+@dataclass
+class BuildLog:
+    steps: list[Step]
+    context_bytes: int | None = None
+
+    def instructions(self) -> list[Step]:
+        return [s for s in self.steps if s.is_instruction]
+
+    def ran(self) -> list[Step]:
+        """Instructions that executed (a FROM never 'runs' in a useful sense and is skipped)."""
+        return [s for s in self.instructions() if s.ran and s.instruction != "FROM"]
+
+    def cached(self) -> list[Step]:
+        return [s for s in self.instructions() if s.cached]
+
+    def failed(self) -> Step | None:
+        for s in self.steps:
+            if s.error:
+                return s
+        return None
+
+
+def _parse_tag(step: Step, tag: str) -> None:
+    step.tag = tag
+    m = _STAGE.match(tag)
+    if m:
+        step.platform = m.group("platform")
+        step.stage = m.group("stage")
+        step.index = int(m.group("n"))
+
+
+def parse(lines) -> BuildLog:
+    """Parse plain progress lines (an iterable of str, with or without newlines)."""
+    steps: dict[int, Step] = {}
+    context_bytes = None
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if not line.startswith("#"):
+            continue
+        if m := _DONE.match(line):
+            s = steps.get(int(m.group(1)))
+            if s:
+                s.seconds = float(m.group("secs"))
+            continue
+        if m := _CACHED.match(line):
+            s = steps.get(int(m.group(1)))
+            if s:
+                s.cached = True
+            continue
+        if m := _ERROR.match(line):
+            s = steps.setdefault(int(m.group(1)), Step(vertex=int(m.group(1)), name="?"))
+            s.error = m.group("msg")
+            continue
+        if _CANCELED.match(line):
+            continue
+        if m := _HEADER.match(line):
+            v = int(m.group(1))
+            if v not in steps:
+                s = steps[v] = Step(vertex=v, name=m.group("name"))
+                _parse_tag(s, m.group("tag"))
+                continue
+        v_match = re.match(r"^#(\d+) ", line)
+        if not v_match:
+            continue
+        v = int(v_match.group(1))
+        if v not in steps:
+            m = _HEADER_UNTAGGED.match(line)
+            steps[v] = Step(vertex=v, name=m.group("name") if m else line.split(" ", 1)[-1])
+            continue
+        if m := _LOG.match(line):
+            text = m.group("text")
+            steps[v].log.append(text)
+            if c := _CONTEXT.search(text):
+                context_bytes = int(float(c.group("size")) * _UNITS[c.group("unit")])
+    return BuildLog(steps=sorted(steps.values(), key=lambda s: s.vertex), context_bytes=context_bytes)
+
+
+def progress_line(line: str) -> str | None:
+    """The lines worth showing a learner while a build runs: step starts and their outcome."""
+    line = line.rstrip("\n")
+    if _HEADER.match(line) or _CACHED.match(line) or _ERROR.match(line) or _DONE.match(line):
+        return line
+    return None

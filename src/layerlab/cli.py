@@ -1,0 +1,130 @@
+"""The `layerlab` command: doctor, bootstrap, clean, run, sync."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _doctor(args) -> int:
+    from . import doctor
+
+    report = doctor.run()
+    print(report.to_json() if args.json else report.table())
+    return 0 if report.ok else 1
+
+
+def _bootstrap(args) -> int:
+    from . import bootstrap, engine
+
+    try:
+        engine.require()
+    except engine.EngineUnavailable as e:
+        print(e, file=sys.stderr)
+        return 2
+    online = False if args.offline else None
+    p = bootstrap.current_plan(force=args.force, online=online)
+    print(f"base images ({'online: pulling official images' if p.online else 'offline: building stand-ins'}):")
+    for s in p.steps:
+        print(f"  {s}")
+    if args.plan:
+        return 0
+    if not p.work:
+        print("all base images present for every platform; nothing to do")
+        return 0
+    try:
+        bootstrap.run(p)
+    except Exception as e:  # noqa: BLE001 - one clear line, then the details
+        print(f"bootstrap failed: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _clean(args) -> int:
+    from . import clean, engine
+
+    try:
+        report = clean.clean(include_base=args.all, dry_run=args.dry_run)
+    except engine.EngineUnavailable as e:
+        print(e, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        if args.dry_run:
+            print("would remove (dry run):")
+            for kind in ("containers", "networks", "volumes", "images"):
+                for name in getattr(report, kind):
+                    print(f"  {kind[:-1]} {name}")
+        else:
+            print(report.summary())
+    return 1 if report.failed else 0
+
+
+def _run(args) -> int:
+    from . import course as course_mod
+    from . import notebooks
+
+    try:
+        c = course_mod.load()
+        modules = [c.module(k) for k in args.modules] if args.modules else c.modules
+    except (course_mod.CourseFileError, KeyError) as e:
+        print(str(e).strip("'\""), file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    results = notebooks.run(c, modules, out)
+    failed = [r for r in results if not r.ok]
+    print(f"\n{len(results) - len(failed)}/{len(results)} notebooks ran; HTML index: {out / 'index.html'}")
+    for r in failed:
+        print(f"  {r.module}: {r.error} (see {out / r.html})")
+    return 1 if failed else 0
+
+
+def _sync(args) -> int:
+    from . import course as course_mod
+    from . import notebooks
+
+    written = notebooks.sync(course_mod.load())
+    print(f"{len(written)} notebook(s) regenerated from their text sources" if written else "notebooks are up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="layerlab", description="Build, measure and grade container images for the Containers for ML course.")
+    parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("doctor", help="what this machine can do for the course")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("bootstrap", help="make sure the base images exist for linux/amd64 and linux/arm64")
+    p.add_argument("--plan", action="store_true", help="show what would be done, do nothing")
+    p.add_argument("--force", action="store_true", help="rebuild or re-pull even when present")
+    p.add_argument("--offline", action="store_true", help="build stand-ins even when a registry is reachable")
+    p.set_defaults(func=_bootstrap)
+
+    p = sub.add_parser("clean", help="remove the containers, networks, volumes and images the course created")
+    p.add_argument("--all", action="store_true", help="also remove the base images")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_clean)
+
+    p = sub.add_parser("run", help="execute lesson notebooks headless and render them to HTML")
+    p.add_argument("modules", nargs="*", help="module ids or slugs (default: all, in course order)")
+    p.add_argument("--out", default="build", help="output folder (default: build)")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("sync", help="regenerate the .ipynb of each lesson from its text source")
+    p.set_defaults(func=_sync)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

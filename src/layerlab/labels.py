@@ -1,0 +1,25 @@
+"""The labels that mark what the course created, so `layerlab clean` can find it.
+
+Images inherit labels from their base image, so the base-image stand-ins do
+*not* carry MANAGED: otherwise every image a learner builds on them would
+count as course-made.
+"""
+
+MANAGED = "org.layerlab.managed"
+MANAGED_VALUE = "true"
+MODULE = "org.layerlab.module"
+STANDIN = "org.layerlab.standin"
+STANDIN_RECIPE = "org.layerlab.standin.recipe"
+STANDIN_CREATED = "org.layerlab.standin.created"
+
+
+def course_labels(module: str | None = None) -> dict[str, str]:
+    labels = {MANAGED: MANAGED_VALUE}
+    if module:
+        labels[MODULE] = module
+    return labels
+
+
+def managed_filter() -> list[tuple[str, str]]:
+    """`--filter label=...` for resources the course created."""
+    return [("label", f"{MANAGED}={MANAGED_VALUE}")]

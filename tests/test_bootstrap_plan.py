@@ -1,0 +1,101 @@
+"""bootstrap.plan(): facts in, steps out; no engine needed."""
+
+from layerlab import bootstrap
+from layerlab.images import ImageFacts
+
+BOTH = ("linux/amd64", "linux/arm64")
+
+
+def facts(ref, platforms=BOTH, standin=True):
+    return ImageFacts(ref=ref, id="sha256:x", standin=standin, platforms=list(platforms))
+
+
+def actions(p):
+    return [(s.action, s.ref) for s in p.steps]
+
+
+def test_fresh_offline_machine_debootstraps_then_builds_every_standin_in_order():
+    p = bootstrap.plan({}, online=False, cached_rootfs=set())
+    assert actions(p) == [
+        ("debootstrap", "trixie-minbase"),
+        ("build-standin", "debian:trixie-slim"),
+        ("build-standin", "python:3.13-slim"),
+        ("build-standin", "python:3.13"),
+    ]
+    assert p.steps[0].platforms == list(BOTH)
+
+
+def test_cached_root_filesystems_skip_debootstrap():
+    p = bootstrap.plan({}, online=False, cached_rootfs={"amd64", "arm64"})
+    assert ("debootstrap", "trixie-minbase") not in actions(p)
+
+
+def test_only_the_missing_architecture_is_debootstrapped():
+    p = bootstrap.plan({}, online=False, cached_rootfs={"amd64"})
+    assert p.steps[0].action == "debootstrap" and p.steps[0].platforms == ["linux/arm64"]
+
+
+def test_everything_present_is_kept():
+    present = {b.ref: facts(b.ref) for b in bootstrap.BASE_IMAGES}
+    p = bootstrap.plan(present, online=False, cached_rootfs=set())
+    assert [s.action for s in p.steps] == ["keep"] * len(bootstrap.BASE_IMAGES)
+    assert p.work == []
+    assert "stand-in" in p.steps[0].reason
+
+
+def test_official_images_are_reported_as_official_and_kept():
+    present = {b.ref: facts(b.ref, standin=False) for b in bootstrap.BASE_IMAGES}
+    p = bootstrap.plan(present, online=True, cached_rootfs=set())
+    assert all(s.action == "keep" and "official" in s.reason for s in p.steps)
+
+
+def test_a_missing_platform_counts_as_missing():
+    present = {b.ref: facts(b.ref) for b in bootstrap.BASE_IMAGES}
+    present["python:3.13"] = facts("python:3.13", platforms=["linux/amd64"])
+    p = bootstrap.plan(present, online=False, cached_rootfs={"amd64", "arm64"})
+    assert actions(p)[-1] == ("build-standin", "python:3.13")
+    assert "linux/arm64" in p.steps[-1].reason
+
+
+def test_rebuilding_a_parent_rebuilds_its_children():
+    present = {b.ref: facts(b.ref) for b in bootstrap.BASE_IMAGES}
+    del present["debian:trixie-slim"]
+    p = bootstrap.plan(present, online=False, cached_rootfs={"amd64", "arm64"})
+    assert [s.action for s in p.steps] == ["build-standin"] * 3
+
+
+def test_online_pulls_instead_of_building():
+    p = bootstrap.plan({}, online=True, cached_rootfs=set())
+    assert [s.action for s in p.steps] == ["pull"] * 3
+
+
+def test_force_rebuilds_present_images():
+    present = {b.ref: facts(b.ref) for b in bootstrap.BASE_IMAGES}
+    p = bootstrap.plan(present, online=False, cached_rootfs={"amd64", "arm64"}, force=True)
+    assert [s.action for s in p.steps] == ["build-standin"] * 3
+
+
+def test_base_images_match_the_official_tags_and_debian_release():
+    refs = [b.ref for b in bootstrap.BASE_IMAGES]
+    assert refs == ["debian:trixie-slim", "python:3.13-slim", "python:3.13"]
+    # Every stand-in's parent is built before it.
+    seen = set()
+    for b in bootstrap.BASE_IMAGES:
+        assert b.parent is None or b.parent in seen
+        assert (bootstrap.DOCKERFILES / b.dockerfile).is_file()
+        seen.add(b.ref)
+
+
+def test_tar_filter_drops_package_caches_and_pseudo_filesystems():
+    import tarfile
+
+    def info(name, kind=tarfile.REGTYPE):
+        t = tarfile.TarInfo(name)
+        t.type = kind
+        return t
+
+    assert bootstrap._tar_filter(info("proc", tarfile.DIRTYPE)) is not None
+    assert bootstrap._tar_filter(info("proc/cpuinfo")) is None
+    assert bootstrap._tar_filter(info("var/cache/apt/archives/bash.deb")) is None
+    assert bootstrap._tar_filter(info("var/lib/apt/lists/deb.debian.org_dists_trixie_InRelease")) is None
+    assert bootstrap._tar_filter(info("usr/bin/bash")) is not None

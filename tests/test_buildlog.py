@@ -1,0 +1,65 @@
+"""BuildKit plain-progress parsing, on logs recorded from real builds (tests/data/buildlog-*.txt)."""
+
+from pathlib import Path
+
+from layerlab import buildlog
+
+DATA = Path(__file__).parent / "data"
+
+
+def log(name):
+    return buildlog.parse((DATA / f"buildlog-{name}.txt").read_text().splitlines())
+
+
+def names(steps):
+    return sorted(s.name for s in steps)
+
+
+def test_cold_build_runs_every_instruction():
+    b = log("cold")
+    assert len(b.instructions()) == 6
+    # Every COPY and RUN executes; BuildKit still reports a bare WORKDIR as cached.
+    assert {s.instruction for s in b.cached()} <= {"WORKDIR"}
+    assert {s.instruction for s in b.ran()} == {"COPY", "RUN"} and len(b.ran()) == 4
+    run = next(s for s in b.instructions() if s.name.startswith("RUN echo \"installing"))
+    assert run.seconds >= 1.0  # it sleeps 1 s
+    assert "installing numpy" in run.log
+
+
+def test_unchanged_rebuild_is_all_cache():
+    b = log("warm")
+    assert b.ran() == []
+    assert len(b.cached()) == 5
+
+
+def test_code_edit_reruns_the_copy_and_everything_after_it():
+    b = log("code-edit")
+    assert names(b.ran()) == ["COPY app.py .", "RUN echo built > /built.txt"]
+    assert "COPY requirements.txt ." in names(b.cached())
+    assert [s.index for s in sorted(b.ran(), key=lambda s: s.index)] == [5, 6]
+
+
+def test_context_size_is_read():
+    assert log("cold").context_bytes is not None
+
+
+def test_failed_step_is_found_with_its_output():
+    b = log("error")
+    failed = b.failed()
+    assert failed is not None
+    assert failed.name == "RUN echo step-output && exit 7"
+    assert "exit code: 7" in failed.error
+    assert "step-output" in failed.log
+
+
+def test_multiplatform_steps_carry_their_platform():
+    b = log("multiplatform")
+    plats = {s.platform for s in b.instructions()}
+    assert plats == {"linux/amd64", "linux/arm64"}
+    assert len(b.instructions()) == 12
+
+
+def test_progress_shows_step_starts_and_outcomes_only():
+    assert buildlog.progress_line("#5 [2/3] RUN pip install x") is not None
+    assert buildlog.progress_line("#5 CACHED") is not None
+    assert buildlog.progress_line("#5 0.512 Collecting numpy") is None
