@@ -11,7 +11,7 @@ from typing import Callable
 
 from python_on_whales.exceptions import DockerException
 
-from . import engine, labels
+from . import engine, labels, replay
 from .buildlog import BuildLog, parse, progress_line
 
 Printer = Callable[[str], None]
@@ -42,6 +42,7 @@ class BuildResult:
     cache: bool = True
     target: str | None = None
     built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    replayed: dict | None = None
 
     @property
     def ran(self) -> list[dict]:
@@ -65,6 +66,11 @@ class BuildResult:
         )
 
 
+def _key(context, tag, **kw) -> str:
+    return f"{tag}|target={kw.get('target')}|platforms={','.join(kw.get('platforms') or [])}|cache={kw.get('cache', True)}"
+
+
+@replay.replayable("build", _key, BuildResult)
 def build(
     context: str | Path,
     tag: str,

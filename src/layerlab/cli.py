@@ -84,6 +84,29 @@ def _run(args) -> int:
     return 1 if failed else 0
 
 
+def _inspect(args) -> int:
+    from . import engine, inspector
+
+    try:
+        report = inspector.inspect(args.image, platform=args.platform, use_cache=not args.no_cache)
+    except (inspector.ImageNotFound, engine.EngineUnavailable) as e:
+        print(e, file=sys.stderr)
+        return 2
+    if args.json:
+        d = report.to_dict()
+        if not args.files:
+            d["files"] = f"{len(report.files)} paths (add --files to list them)"
+        print(json.dumps(d, indent=2))
+    else:
+        print(report.table())
+        if args.find:
+            matches = report.find(args.find)
+            print(f"\n{len(matches)} path(s) match {args.find}:")
+            for path in matches[:50]:
+                print(f"  {path}")
+    return 0
+
+
 def _sync(args) -> int:
     from . import course as course_mod
     from . import notebooks
@@ -118,6 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("modules", nargs="*", help="module ids or slugs (default: all, in course order)")
     p.add_argument("--out", default="build", help="output folder (default: build)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("inspect", help="sizes, layers, waste, platforms and files of an image")
+    p.add_argument("image")
+    p.add_argument("--platform", help="which platform's layers to analyse (default: this machine's)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--files", action="store_true", help="with --json: list every path of the final image")
+    p.add_argument("--find", metavar="GLOB", help="list the paths matching a glob, e.g. '/usr/bin/gcc*'")
+    p.add_argument("--no-cache", action="store_true", help="analyse again even if this image id was analysed before")
+    p.set_defaults(func=_inspect)
 
     p = sub.add_parser("sync", help="regenerate the .ipynb of each lesson from its text source")
     p.set_defaults(func=_sync)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 from python_on_whales.exceptions import DockerException
 
-from . import engine, labels
+from . import engine, labels, replay
 
 
 @dataclass
@@ -21,6 +21,7 @@ class RunResult:
     oom_killed: bool = False
     timed_out: bool = False
     platform: str | None = None
+    replayed: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -29,7 +30,16 @@ class RunResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunResult":
+        return cls(**d)
 
+
+def _key(image, command=None, **kw) -> str:
+    return f"{image}|{' '.join(command or [])}|platform={kw.get('platform')}|memory={kw.get('memory')}"
+
+
+@replay.replayable("run", _key, RunResult)
 def run(
     image: str,
     command: list[str] | None = None,

@@ -1,0 +1,151 @@
+"""Read the OCI layout that `docker save` writes: index, per-platform manifests, configs, layers.
+
+With the containerd image store one archive holds every platform of a
+multi-platform image, so sizes per platform come from the same file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .layers import DIR, FILE, HARDLINK, OTHER, SYMLINK, Entry, entry_from_tar
+
+INDEX_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass
+class Layer:
+    digest: str
+    compressed_bytes: int
+    media_type: str
+
+
+@dataclass
+class PlatformImage:
+    platform: str
+    manifest_digest: str
+    config: dict
+    layers: list[Layer] = field(default_factory=list)
+
+    @property
+    def compressed_bytes(self) -> int:
+        return sum(layer.compressed_bytes for layer in self.layers)
+
+
+class Archive:
+    """A `docker save` tar opened for random access."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tar = tarfile.open(path, "r:")
+        self.members = {m.name: m for m in self.tar.getmembers()}
+
+    def close(self) -> None:
+        self.tar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def blob(self, digest: str):
+        algo, hexd = digest.split(":", 1)
+        member = self.members.get(f"blobs/{algo}/{hexd}")
+        if member is None:
+            raise KeyError(f"blob {digest} is not in the archive (is that platform's content missing locally?)")
+        f = self.tar.extractfile(member)
+        assert f is not None
+        return f
+
+    def json(self, digest: str) -> dict:
+        return json.load(self.blob(digest))
+
+    def platforms(self) -> list[PlatformImage]:
+        """Every runnable platform image in the archive; attestation manifests are skipped."""
+        index = json.load(self.tar.extractfile(self.members["index.json"]))
+        found: list[PlatformImage] = []
+        self._walk(index, found)
+        return found
+
+    def _walk(self, index: dict, found: list[PlatformImage]) -> None:
+        for desc in index.get("manifests", []):
+            if desc.get("mediaType") in INDEX_TYPES:
+                try:
+                    self._walk(self.json(desc["digest"]), found)
+                except KeyError:
+                    continue
+                continue
+            plat = desc.get("platform") or {}
+            if plat.get("os") == "unknown" or (desc.get("annotations") or {}).get("vnd.docker.reference.type"):
+                continue  # BuildKit's provenance attestation, not an image
+            try:
+                manifest = self.json(desc["digest"])
+                config = self.json(manifest["config"]["digest"])
+            except KeyError:
+                continue  # that platform's content is not held locally
+            name = f"{config.get('os', plat.get('os', '?'))}/{config.get('architecture', plat.get('architecture', '?'))}"
+            variant = config.get("variant") or plat.get("variant")
+            if variant and variant != "v8":
+                name += f"/{variant}"
+            found.append(
+                PlatformImage(
+                    platform=name,
+                    manifest_digest=desc["digest"],
+                    config=config,
+                    layers=[Layer(l["digest"], int(l["size"]), l.get("mediaType", "")) for l in manifest.get("layers", [])],
+                )
+            )
+
+    def read_layer(self, layer: Layer) -> tuple[list[Entry], int]:
+        """The entries of one layer and its uncompressed tar length."""
+        raw = self.blob(layer.digest)
+        head = raw.read(4)
+        raw.seek(0)
+        if head.startswith(ZSTD_MAGIC):
+            raise NotImplementedError(f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
+        stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
+        counter = _CountingReader(stream)
+        entries: list[Entry] = []
+        with tarfile.open(fileobj=counter, mode="r|") as tar:
+            for m in tar:
+                entries.append(entry_from_tar(m.name, _kind(m), m.size))
+        counter.drain()
+        return entries, counter.count
+
+
+def _kind(m: tarfile.TarInfo) -> str:
+    if m.isreg():
+        return FILE
+    if m.isdir():
+        return DIR
+    if m.issym():
+        return SYMLINK
+    if m.islnk():
+        return HARDLINK
+    return OTHER
+
+
+class _CountingReader:
+    """Counts the bytes a stream yields, so the uncompressed layer size costs no second pass."""
+
+    def __init__(self, f):
+        self.f, self.count = f, 0
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.f.read(n)
+        self.count += len(b)
+        return b
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
