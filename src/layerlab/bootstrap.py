@@ -187,15 +187,16 @@ def debootstrap(arch: str, say: Printer = _say) -> Path:
     start = time.perf_counter()
     cmd = ["debootstrap", "--variant=minbase", f"--arch={arch}", SUITE, str(work / "root"), MIRROR]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    last_phase, tail = None, []
+    phases, tail = set(), []
     assert proc.stdout
     for line in proc.stdout:
         tail = (tail + [line.rstrip()])[-20:]
-        # One line per phase, not one per package.
-        phase = line.split()[1] if len(line.split()) > 1 else line
-        if line.startswith("I: ") and phase != last_phase:
+        # One line per phase (Retrieving, Validating, Extracting, ...), not one per package.
+        words = line.split()
+        phase = words[1] if len(words) > 1 else line
+        if line.startswith("I: ") and phase not in phases:
             say(f"  [{arch}] {line.rstrip()}")
-            last_phase = phase
+            phases.add(phase)
     if proc.wait() != 0:
         shutil.rmtree(work, ignore_errors=True)
         raise RuntimeError(f"debootstrap for {arch} failed:\n" + "\n".join(tail))
