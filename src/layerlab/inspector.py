@@ -22,6 +22,9 @@ from .layers import DIR, analyse
 from .oci import Archive
 
 
+CACHE_VERSION = 2
+
+
 class ImageNotFound(LookupError):
     pass
 
@@ -115,7 +118,8 @@ def short_instruction(created_by: str, width: int = 70) -> str:
 
 
 def _cache_file(image_id: str, plat: str) -> Path:
-    return bootstrap.cache_dir() / "inspect" / f"{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
+    # Bump CACHE_VERSION when ImageReport changes shape.
+    return bootstrap.cache_dir() / "inspect" / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
 
 
 def _image_id(ref: str) -> str:
@@ -158,7 +162,9 @@ def inspect(ref: str, platform: str | None = None, use_cache: bool = True) -> Im
                 chosen = images[0]
             entries = [archive.read_layer(layer)[0] for layer in chosen.layers]
     history = [h.get("created_by", "") for h in chosen.config.get("history", []) if not h.get("empty_layer")]
-    stats, waste, files = analyse(entries, history, [layer.compressed_bytes for layer in chosen.layers])
+    stats, waste, files = analyse(
+        entries, history, [layer.compressed_bytes for layer in chosen.layers], digests=[layer.digest for layer in chosen.layers]
+    )
     cfg = chosen.config.get("config", {}) or {}
     report = ImageReport(
         ref=ref,
@@ -187,3 +193,32 @@ def inspect(ref: str, platform: str | None = None, use_cache: bool = True) -> Im
     tmp_file.write_text(json.dumps(report.to_dict()))
     tmp_file.replace(cached)
     return report
+
+
+@dataclass
+class DiskUse:
+    """What several images cost together: layers with the same digest are stored once."""
+
+    images: list[str]
+    separate_bytes: int  # the sum of each image's own size
+    actual_bytes: int  # each distinct layer counted once
+    shared_bytes: int  # bytes of layers that two or more images use
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def disk_use(reports: list[ImageReport]) -> DiskUse:
+    sizes: dict[str, int] = {}
+    users: dict[str, int] = {}
+    for r in reports:
+        for layer in r.layers:
+            key = layer.get("digest") or f"{r.image_id}:{layer['index']}"
+            sizes[key] = layer["size_bytes"]
+            users[key] = users.get(key, 0) + 1
+    return DiskUse(
+        images=[r.ref for r in reports],
+        separate_bytes=sum(r.size_bytes for r in reports),
+        actual_bytes=sum(sizes.values()),
+        shared_bytes=sum(sizes[k] for k, n in users.items() if n > 1),
+    )

@@ -54,6 +54,7 @@ class LayerStats:
     created_by: str
     size_bytes: int  # sum of the sizes of regular files in the layer
     compressed_bytes: int | None = None
+    digest: str | None = None  # of the compressed blob: equal digests are one blob on disk
     added: int = 0
     changed: int = 0
     deleted: int = 0
@@ -132,7 +133,13 @@ class Stack:
         return added, changed, deleted
 
 
-def analyse(layers: list[list[Entry]], created_by: list[str], compressed: list[int | None] | None = None, top: int = 10):
+def analyse(
+    layers: list[list[Entry]],
+    created_by: list[str],
+    compressed: list[int | None] | None = None,
+    top: int = 10,
+    digests: list[str] | None = None,
+):
     """Per-layer stats, dive's waste figures and the final filesystem for a stack of layers."""
     stack = Stack()
     cumulative: dict[str, int] = {}
@@ -154,6 +161,7 @@ def analyse(layers: list[list[Entry]], created_by: list[str], compressed: list[i
                 created_by=created_by[i] if i < len(created_by) else "?",
                 size_bytes=sum(e.size for e in files),
                 compressed_bytes=compressed[i] if compressed and i < len(compressed) else None,
+                digest=digests[i] if digests and i < len(digests) else None,
                 added=added,
                 changed=changed,
                 deleted=deleted,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ import nbformat
 from .course import REPO, Course, Module
 
 Printer = Callable[[str], None]
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _say(line: str) -> None:
@@ -105,7 +107,8 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     try:
         client.execute()
     except CellExecutionError as e:
-        error = str(e).strip().splitlines()[-1] if str(e).strip() else "a cell failed"
+        text = _ANSI.sub("", str(e)).strip()
+        error = text.splitlines()[-1] if text else "a cell failed"
     except Exception as e:  # a dead kernel or a timeout: still write what ran
         error = f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - start

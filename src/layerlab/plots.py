@@ -46,6 +46,20 @@ def size_bars(reports: Sequence[ImageReport], labels: Sequence[str] | None = Non
     return fig
 
 
+def disk_use_bars(use, title: str = "Disk used by images that share layers") -> Figure:
+    """Each image's size added up, against each distinct layer counted once."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    values = [use.separate_bytes / MB, use.actual_bytes / MB, use.shared_bytes / MB]
+    names = [f"sum of {len(use.images)} image sizes", "actually stored", "shared layers"]
+    bars = ax.bar(names, values, color=[COLORS[3], COLORS[2], COLORS[0]])
+    _label_bars(ax, bars, "{:.0f} MB")
+    ax.set_ylabel("uncompressed size (MB)")
+    ax.set_title(title)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    return fig
+
+
 def build_time_bars(reports: Sequence[CacheReport], labels: Sequence[str] | None = None, title: str = "Rebuild time by scenario") -> Figure:
     """Seconds per rebuild scenario, one bar group per scenario and one colour per Dockerfile; steps re-run on top."""
     labels = list(labels or [r.tag for r in reports])
@@ -74,7 +88,9 @@ def layer_stack(report: ImageReport, title: str | None = None, min_fraction: flo
     """One horizontal bar, one segment per layer, labelled by the instruction that made it."""
     sizes = [l["size_bytes"] / MB for l in report.layers]
     total = sum(sizes) or 1.0
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.32 * len(sizes)))
+    # The bar on top, its legend (one line per layer) in an empty axes below it.
+    fig, (ax, lax) = plt.subplots(2, 1, figsize=(9, 1.9 + 0.25 * len(sizes)), gridspec_kw={"height_ratios": [1.4, 0.25 * len(sizes) + 0.2]})
+    lax.axis("off")
     left = 0.0
     handles = []
     for i, (layer, size) in enumerate(zip(report.layers, sizes)):
@@ -85,9 +101,9 @@ def layer_stack(report: ImageReport, title: str | None = None, min_fraction: flo
         handles.append((h, label if size / total >= min_fraction or len(sizes) <= 12 else None))
         left += size
     shown = [(h, l) for h, l in handles if l]
-    ax.legend([h for h, _ in shown], [l for _, l in shown], loc="upper left", bbox_to_anchor=(0, -0.35), frameon=False, fontsize=8)
     ax.set_yticks([])
     ax.set_xlabel("uncompressed size (MB)")
+    lax.legend([h for h, _ in shown], [l for _, l in shown], loc="upper left", frameon=False, fontsize=8)
     ax.set_title(title or f"Layers of {report.ref} ({report.platform}): {total:.0f} MB, {len(sizes)} layers")
     _mark_replayed(fig, [report])
     fig.tight_layout()
@@ -106,5 +122,80 @@ def platform_times(seconds: dict[str, float], title: str = "Build time per platf
     if note:
         ax.text(0.99, 0.97, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="gray")
     ax.margins(y=0.15)
+    fig.tight_layout()
+    return fig
+
+
+# ---- lesson 01: venv vs container vs VM ---------------------------------------
+
+MIB = 1024 * 1024
+
+
+# One colour per runtime in every lesson-01 figure, so a reader can match bars across figures.
+RUNTIME_COLORS = {"host": COLORS[7], "venv": COLORS[0], "container": COLORS[2], "vm": COLORS[3]}
+
+
+def _runtime_colors(rows) -> list[str]:
+    return [RUNTIME_COLORS.get(getattr(r, "kind", ""), COLORS[i % len(COLORS)]) for i, r in enumerate(rows)]
+
+
+def _seconds_label(s: float) -> str:
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
+
+
+def startup_log_bars(rows, title: str = "Time from start to first output (log scale)") -> Figure:
+    """Seconds until each runtime's program prints its first line, on a log axis: they differ by orders of magnitude.
+
+    `rows` are layerlab.isolation.Isolation results (anything with label and first_output_seconds).
+    """
+    labels = [r.label for r in rows]
+    secs = [max(r.first_output_seconds, 1e-3) for r in rows]
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(rows) + 2), 4))
+    bars = ax.bar(labels, secs, color=_runtime_colors(rows))
+    ax.set_yscale("log")
+    for bar, s in zip(bars, secs):
+        ax.annotate(_seconds_label(s), (bar.get_x() + bar.get_width() / 2, s), ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+    ax.set_ylim(min(secs) / 3, max(secs) * 3)
+    ax.set_ylabel("seconds (log scale)")
+    ax.set_title(title)
+    # Each gridline is ten times the one below: say so, since log axes mislead at a glance.
+    ax.grid(axis="y", which="major", alpha=0.3)
+    _mark_replayed(fig, rows)
+    fig.tight_layout()
+    return fig
+
+
+def footprint_bars(rows, title: str = "What each one costs") -> Figure:
+    """Two panels: disk footprint, and memory (used, with the fixed allowance where there is one)."""
+    labels = [r.label for r in rows]
+    fig, (disk_ax, mem_ax) = plt.subplots(1, 2, figsize=(max(9, 2.6 * len(rows) + 2), 4))
+    x = list(range(len(rows)))
+    disk = [(r.disk_bytes or 0) / MIB for r in rows]
+    b = disk_ax.bar(x, disk, color=_runtime_colors(rows))
+    for bar, r in zip(b, rows):
+        text = "n/a" if r.disk_bytes is None else f"{bar.get_height():.0f}"
+        disk_ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+    disk_ax.set_xticks(x, labels)
+    disk_ax.set_ylabel("disk footprint (MiB)")
+    disk_ax.set_title("Disk")
+    disk_ax.margins(y=0.15)
+
+    w = 0.38
+    used = [(r.memory_bytes or 0) / MIB for r in rows]
+    given = [(r.memory_given_bytes or 0) / MIB for r in rows]
+    colors = _runtime_colors(rows)
+    bu = mem_ax.bar([i - w / 2 for i in x], used, w, label="used (peak)", color=colors)
+    bg = mem_ax.bar([i + w / 2 for i in x], given, w, label="reserved up front", color="white", edgecolor=colors, hatch="//")
+    _label_bars(mem_ax, bu, "{:.0f}")
+    for bar, r in zip(bg, rows):
+        text = "none" if not r.memory_given_bytes else f"{bar.get_height():.0f}"
+        mem_ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points", color="gray" if text == "none" else "black")
+    mem_ax.set_xticks(x, labels)
+    mem_ax.set_ylabel("memory (MiB)")
+    mem_ax.set_title("Memory")
+    mem_ax.legend(frameon=False, fontsize=8, loc="upper left")
+    mem_ax.margins(y=0.2)
+    fig.suptitle(title)
+    _mark_replayed(fig, rows)
     fig.tight_layout()
     return fig

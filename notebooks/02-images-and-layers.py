@@ -1,0 +1,208 @@
+# %% [markdown]
+# # 02 · Images and layers
+#
+# > **Instructor note.** This lesson builds eight small images on top of
+# > `python:3.13-slim`. Cold, on 2 cores, the builds take about 3 minutes
+# > (the apt and pip downloads dominate); run the notebook once before class
+# > and they come from the build cache in seconds. Nothing here needs arm64
+# > or a GPU. `layerlab clean` removes the images afterwards.
+#
+# An image is not one file. It is a stack of read-only **layers**, one per
+# instruction that changes the filesystem, plus a small JSON config (user,
+# command, environment). In this lesson we build images one instruction at a
+# time and read what each layer holds, with `layerlab.inspector`, which looks
+# inside the image the way `docker save` exports it.
+
+# %%
+from layerlab import build, inspector, lesson, plots, widgets
+
+LESSON = "02-images-and-layers"
+
+
+def make(name):
+    """Build docker/lessons/02-images-and-layers/<name> and inspect the result."""
+    result = build.build(lesson.context(LESSON, name), lesson.tag(LESSON, name), module="02")
+    return inspector.inspect(result.tag)
+
+
+base = inspector.inspect("python:3.13-slim")
+print(base.table())
+
+# %% [markdown]
+# The base image already has layers of its own: the Debian root filesystem and
+# the Python installation. Every image we build on it *starts* with exactly
+# those layers.
+#
+# ## One instruction, one layer
+#
+# Here is a tiny "model server": a dependency installed with pip, then our code.
+
+# %%
+lesson.show(lesson.context(LESSON, "steps") / "Dockerfile")
+
+# %%
+steps = make("steps")
+print(steps.table())
+
+# %% [markdown]
+# Two new layers: one for `RUN pip install`, one for `COPY`. `CMD` changed the
+# config only, so it made no layer. The layers below them are the base image's,
+# byte for byte (same digests).
+
+# %%
+n = len(base.layers)
+assert len(steps.layers) == n + 2, "RUN and COPY add a layer each; CMD adds none"
+assert [l["digest"] for l in steps.layers[:n]] == [l["digest"] for l in base.layers]
+assert steps.layers[-1]["size_bytes"] < 1_000, "the COPY layer holds one small file"
+print(f"new layers: {[inspector.short_instruction(l['created_by']) for l in steps.layers[n:]]}")
+
+# %%
+plots.layer_stack(steps);
+
+# %% [markdown]
+# ## The append-only trap
+#
+# ML images often need a compiler for a moment: to build a C extension, say.
+# A natural first attempt installs it, uses it, and removes it, one step per
+# `RUN`:
+
+# %%
+lesson.show(lesson.context(LESSON, "trap") / "Dockerfile")
+
+# %% [markdown]
+# and the same work in a single `RUN`:
+
+# %%
+lesson.show(lesson.context(LESSON, "one-run") / "Dockerfile")
+
+# %%
+trap = make("trap")
+one_run = make("one-run")
+plots.size_bars([base, trap, one_run], ["base", "three RUNs (trap)", "one RUN"], title="Installing and removing a compiler");
+
+# %% [markdown]
+# Both images end up without `gcc` on their filesystem. But a layer is never
+# edited once it is committed: the `purge` in the third `RUN` only *records*
+# that the files are gone (as "whiteout" markers). The compiler's bytes still sit in the
+# second layer, are still downloaded by every `docker pull` and still take
+# disk space. The tool [dive](https://github.com/wagoodman/dive) calls this
+# *wasted space*: paths that appear in more than one layer.
+
+# %%
+compiler_layer = trap.layers[n]
+print(f"layer that installed the compiler: {compiler_layer['size_bytes'] / 1e6:.1f} MB")
+print(f"three RUNs: {trap.size_bytes / 1e6:.1f} MB, wasted {(trap.wasted_bytes - base.wasted_bytes) / 1e6:.1f} MB above the base")
+print(f"one RUN:    {one_run.size_bytes / 1e6:.1f} MB, wasted {(one_run.wasted_bytes - base.wasted_bytes) / 1e6:.1f} MB above the base")
+print("largest repeated paths in the trap image:")
+for path, times, size in trap.top_waste[:5]:
+    print(f"  {size / 1e6:6.1f} MB  x{times}  {path}")
+
+# %%
+assert not trap.has("/usr/bin/gcc") and not one_run.has("/usr/bin/gcc"), "both removed the compiler"
+assert trap.size_bytes - one_run.size_bytes > 0.8 * compiler_layer["size_bytes"], "the trap still ships the compiler"
+assert trap.wasted_bytes - base.wasted_bytes > compiler_layer["size_bytes"]
+assert one_run.wasted_bytes - base.wasted_bytes < 0.1 * compiler_layer["size_bytes"]
+
+# %% [markdown]
+# Look at the list: the compiler's files are there, and so are apt's package
+# lists, fetched by `apt-get update` in the second layer and removed only in
+# the fourth. The same rule applies to them.
+#
+# Step through the trap image's layers: the slider picks a layer, and the table
+# shows its instruction and its biggest files. (In a static copy of this page
+# you see the summary table instead.)
+
+# %%
+widgets.layer_explorer(trap)
+
+# %% [markdown]
+# ## apt: recommended packages and package lists
+#
+# `apt-get install` also installs "recommended" packages unless told not to,
+# and `apt-get update` leaves the package lists in `/var/lib/apt/lists`.
+# Three ways to install `curl`:
+
+# %%
+for name in ("apt-default", "apt-no-recommends", "apt-clean-lists"):
+    lesson.show(lesson.context(LESSON, name) / "Dockerfile")
+
+# %%
+apt_default = make("apt-default")
+apt_norec = make("apt-no-recommends")
+apt_clean = make("apt-clean-lists")
+plots.size_bars([apt_default, apt_norec, apt_clean], ["defaults", "--no-install-recommends", "+ rm apt lists"], title="Installing curl with apt");
+
+# %%
+lists = apt_norec.find("/var/lib/apt/lists/*")
+lists_bytes = sum(apt_norec.files[p] for p in lists)
+print(f"recommended packages cost {(apt_default.size_bytes - apt_norec.size_bytes) / 1e6:.1f} MB")
+print(f"package lists left behind: {len(lists)} files, {lists_bytes / 1e6:.1f} MB")
+assert apt_default.size_bytes > apt_norec.size_bytes > apt_clean.size_bytes
+assert lists_bytes > 1e6 and apt_clean.find("/var/lib/apt/lists/*deb*") == []
+assert apt_norec.size_bytes - apt_clean.size_bytes >= 0.9 * lists_bytes
+
+# %% [markdown]
+# The official Debian-based images ship with an apt configuration that cleans
+# the downloaded `.deb` files; the lists are yours to remove, in the same `RUN`.
+#
+# ## pip: the wheel cache
+#
+# pip keeps the wheels it builds from source under `/root/.cache/pip`, and
+# the wheels it downloads too where the server allows caching. That is for a
+# next install, and inside an image there is no next install. Here sympy is
+# built from its source distribution, as happens to any package that has no
+# wheel for your platform:
+
+# %%
+for name in ("pip-cache", "pip-no-cache"):
+    lesson.show(lesson.context(LESSON, name) / "Dockerfile")
+
+# %%
+pip_cache = make("pip-cache")
+pip_nocache = make("pip-no-cache")
+plots.size_bars([pip_cache, pip_nocache], ["pip install", "pip install --no-cache-dir"], title="Installing sympy with pip");
+
+# %%
+cache_files = pip_cache.find("/root/.cache/pip/*")
+cache_bytes = sum(pip_cache.files[p] for p in cache_files)
+print(f"pip cache in the image: {len(cache_files)} files, {cache_bytes / 1e6:.1f} MB")
+assert cache_bytes > 1e6 and pip_nocache.find("/root/.cache/pip/*") == []
+assert pip_cache.size_bytes - pip_nocache.size_bytes >= 0.9 * cache_bytes
+assert pip_nocache.find("*-packages/sympy/__init__.py"), "sympy itself is installed"
+
+# %% [markdown]
+# ## Shared layers: what eight images really cost
+#
+# Every image in this lesson starts with the same base layers. The engine
+# stores a layer once, however many images use it, so the disk they take
+# together is far less than the sum of their sizes:
+
+# %%
+built = [steps, trap, one_run, apt_default, apt_norec, apt_clean, pip_cache, pip_nocache]
+use = inspector.disk_use(built)
+plots.disk_use_bars(use);
+print(f"sum of sizes {use.separate_bytes / 1e6:.0f} MB, stored {use.actual_bytes / 1e6:.0f} MB, shared {use.shared_bytes / 1e6:.0f} MB")
+
+# %%
+assert use.actual_bytes < use.separate_bytes
+assert use.shared_bytes >= base.size_bytes, "the base layers are stored once"
+assert use.separate_bytes - use.actual_bytes >= (len(built) - 1) * base.size_bytes
+
+# %% [markdown]
+# The same holds for pulls: a registry sends only the layers a machine does not
+# have yet. Keep a common base for your images and put what changes often in
+# the last layers (lesson 03 measures why).
+#
+# ## Key points
+#
+# - An image is a stack of read-only layers; `RUN`, `COPY` and `ADD` each add one.
+# - Deleting a file in a later layer hides it but does not make the image smaller.
+# - Clean up in the same `RUN` that made the mess: `--no-install-recommends`,
+#   `rm -rf /var/lib/apt/lists/*`, `pip install --no-cache-dir`.
+#
+# ## Exercise `02-slim`
+#
+# `exercises/02-slim/` holds the Dockerfile of a small Python tool that is far
+# bigger than it needs to be. Make it smaller *without* a multi-stage build,
+# then grade it: `layerlab grade exercises/02-slim` (or the last cell of the
+# exercise's notebook).
