@@ -85,3 +85,14 @@ def test_report_table_lists_fixes_and_verdict():
 def test_missing_base_image_fails_with_bootstrap_fix():
     checks = doctor.image_checks({}, ("linux/amd64",))
     assert all(c.status == doctor.FAIL and "layerlab bootstrap" in c.fix for c in checks)
+
+
+def test_podman_is_accepted_and_its_limits_are_listed():
+    f = recorded()
+    f.name, f.command, f.buildx_version, f.image_store = "podman", "podman", None, None
+    checks = by_name(doctor.engine_checks(f, ("linux/amd64", "linux/arm64")))
+    assert "buildx" not in checks  # podman builds without the buildx plugin
+    assert checks["image store"].status == doctor.OK
+    limits = [c for name, c in checks.items() if name.startswith("podman: ")]
+    assert len(limits) == len(doctor.PODMAN_LIMITS)
+    assert all(c.status == doctor.WARN and c.fix for c in limits)

@@ -11,6 +11,14 @@ from . import bootstrap, engine, images
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
 
 MIN_DOCKER_MAJOR = 26
+
+# What the course does through Docker/BuildKit that podman does differently or not at all.
+PODMAN_LIMITS = (
+    ("per-step cache records", "podman build prints buildah's STEP lines, not BuildKit progress: lesson 03's steps-re-run counts are not measured"),
+    ("cache mounts", "RUN --mount=type=cache works in podman 4+, but lesson 03 measures it through BuildKit"),
+    ("multi-platform --load", "podman keeps multi-platform builds as a manifest list (`podman manifest`), not one local image"),
+    ("compose", "lesson 08 needs `podman compose` with a compose provider installed"),
+)
 MIN_FREE_GB = 10
 
 
@@ -112,6 +120,9 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
                     "apt-get install qemu-user-static binfmt-support (as root), then restart dockerd",
                 )
             )
+    if f.name == "podman":
+        for what, why in PODMAN_LIMITS:
+            checks.append(Check(f"podman: {what}", WARN, why, "use Docker Engine 26+ for this part, or read the lesson's replayed run"))
     checks.append(Check("gpu runtime", INFO, "present" if f.gpu_runtime else "none (the CUDA lesson's GPU cells replay)"))
     if f.free_disk_bytes is not None:
         gb = f.free_disk_bytes / 1e9
