@@ -10,6 +10,7 @@ help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
 	@echo "make test     set up, then run the test suite (unit, engine, notebooks)"
 	@echo "make lab      set up, then open JupyterLab on the course"
+	@echo "make grade    set up, then grade your exercises (EX=02-slim for one)"
 	@echo "make clean    remove what the course created in the engine (base images stay)"
 
 setup: engine venv images notebooks
@@ -35,6 +36,15 @@ test: setup
 
 lab: setup
 	@$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --notebook-dir=.
+
+# Grade every exercise folder under exercises/ (or one: make grade EX=02-slim); reports land in build/grade/.
+grade: setup
+	@mkdir -p build/grade; rc=0; \
+	for d in exercises/$(or $(EX),*)/; do id=$$(basename $$d); \
+	  $(LL) grade $$d --exercise $$id --json > build/grade/$$id.json; r=$$?; \
+	  $(VENV)/bin/python -c "import json,sys; d=json.load(open(sys.argv[1])); print(('PASSED ' if d['passed'] else 'FAILED ')+d['exercise']+': '+str(d['points'])+'/'+str(d['max_points'])+' points')" build/grade/$$id.json; \
+	  [ $$r -eq 0 ] || rc=1; done; \
+	echo "reports: build/grade/*.json (run \`$(LL) grade exercises/ID\` for the full text)"; exit $$rc
 
 clean: venv
 	@$(LL) clean

@@ -13,7 +13,7 @@
 # %%
 from layerlab import doctor
 
-report = doctor.run()
+report = doctor.run(replay_if_no_engine=True)
 print(report.table())
 
 # %% [markdown]

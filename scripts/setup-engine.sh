@@ -40,7 +40,7 @@ apt_quiet() { apt-get -o Dpkg::Use-Pty=0 -qq "$@"; }
 
 # The packages we need beside the engine itself: emulation for linux/arm64,
 # debootstrap for offline base images, qemu-system for the VM lesson.
-extras=(qemu-user-static binfmt-support debootstrap qemu-system-x86 iptables ca-certificates xz-utils)
+extras=(qemu-user-static binfmt-support debootstrap qemu-system-x86 busybox-static cpio iptables ca-certificates xz-utils)
 
 if [ "${ID}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then
   # Bookworm's docker.io is 20.10, too old for the containerd image store.

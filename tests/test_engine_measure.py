@@ -117,7 +117,7 @@ def test_replay_round_trip(waste_image, tmp_path, monkeypatch):
     assert again.replayed and again.replayed["engine"].startswith("docker")
     assert again.wasted_bytes == live.wasted_bytes and again.layers == live.layers
     assert "replayed from a recorded run" in again.table()
-    stored = json.loads(next(Path(tmp_path, "inspect").glob("*.json")).read_text())
+    stored = json.loads(gzip.decompress(next(Path(tmp_path, "inspect").glob("*.json.gz")).read_bytes()))
     assert stored["meta"]["recorded_at"]
 
 

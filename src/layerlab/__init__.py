@@ -1,3 +1,12 @@
 """layerlab: build, measure, explain and grade container images for the Containers for ML course."""
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `layerlab.grade("02-slim")` in a notebook: imported on first use, so `import layerlab` stays light.
+    if name == "grade":
+        import importlib
+
+        return importlib.import_module(".grade", __name__)
+    raise AttributeError(f"module 'layerlab' has no attribute {name!r}")

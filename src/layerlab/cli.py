@@ -1,9 +1,10 @@
-"""The `layerlab` command: doctor, bootstrap, clean, run, sync."""
+"""The `layerlab` command: doctor, bootstrap, clean, run, sync, grade, release, record."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -76,6 +77,11 @@ def _run(args) -> int:
         print(str(e).strip("'\""), file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
+    # The kernels inherit the environment: that is how replay.py learns the mode.
+    if args.record:
+        os.environ["LAYERLAB_RECORD"] = "1"
+    if args.replay:
+        os.environ["LAYERLAB_REPLAY"] = "1"
     results = notebooks.run(c, modules, out)
     failed = [r for r in results if not r.ok]
     print(f"\n{len(results) - len(failed)}/{len(results)} notebooks ran; HTML index: {out / 'index.html'}")
@@ -116,6 +122,60 @@ def _sync(args) -> int:
     return 0
 
 
+def _grade(args) -> int:
+    from .grade.runner import grade
+
+    try:
+        report = grade(args.path, args.exercise)
+    except KeyboardInterrupt:
+        print("grading interrupted; what this run created was removed", file=sys.stderr)
+        return 130
+    print(report.to_json() if args.json else report.table())
+    return 0 if report.passed else 1
+
+
+def _release(args) -> int:
+    from . import course as course_mod
+    from .grade import release
+
+    c = course_mod.load()
+    ids = args.exercises or [e.id for e in c.exercises]
+    failed = 0
+    for ex_id in ids:
+        try:
+            c.exercise(ex_id)
+            if args.check:
+                d = release.drift(ex_id)
+                print(d.describe() if d.stale else f"exercises/{ex_id}/ is up to date")
+                failed += d.stale
+                continue
+            touched = release.release(ex_id)
+        except (KeyError, release.ReleaseError) as e:
+            print(str(e).strip("'\""), file=sys.stderr)
+            failed += 1
+            continue
+        print(f"exercises/{ex_id}/: {len(touched)} file(s) written" if touched else f"exercises/{ex_id}/ is up to date")
+    for problem in release.unpaired(c):
+        print(problem, file=sys.stderr)
+        failed += 1
+    return 1 if failed else 0
+
+
+def _record(args) -> int:
+    from . import engine
+    from .grade.runner import RecordError, record
+
+    try:
+        f, report = record(args.exercise)
+    except (RecordError, engine.EngineUnavailable) as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(f"wrote solutions/{f.exercise}/fixture.json: {f.size_bytes / 1e6:.1f} MB, {f.layers} layers, "
+          f"{f.wasted_bytes / 1e6:.1f} MB wasted, {f.engine}")
+    print(report.table())
+    return 0 if report.passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="layerlab", description="Build, measure and grade container images for the Containers for ML course.")
     parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
@@ -140,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="execute lesson notebooks headless and render them to HTML")
     p.add_argument("modules", nargs="*", help="module ids or slugs (default: all, in course order)")
     p.add_argument("--out", default="build", help="output folder (default: build)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--record", action="store_true", help="store every measured result under replays/ (for Binder)")
+    mode.add_argument("--replay", action="store_true", help="use the recorded results under replays/; no engine needed")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("inspect", help="sizes, layers, waste, platforms and files of an image")
@@ -153,6 +216,21 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("sync", help="regenerate the .ipynb of each lesson from its text source")
     p.set_defaults(func=_sync)
+
+    p = sub.add_parser("grade", help="build and check an exercise folder against its recorded fixture")
+    p.add_argument("path", help="the exercise folder (holds the Dockerfile)")
+    p.add_argument("--exercise", help="exercise id (default: the folder's name)")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(func=_grade)
+
+    p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/")
+    p.add_argument("exercises", nargs="*", help="exercise ids (default: all)")
+    p.add_argument("--check", action="store_true", help="only say whether exercises/ is stale; exit 1 if it is")
+    p.set_defaults(func=_release)
+
+    p = sub.add_parser("record", help="build and run a solution and write its measured fixture.json")
+    p.add_argument("exercise")
+    p.set_defaults(func=_record)
 
     args = parser.parse_args(argv)
     return args.func(args)

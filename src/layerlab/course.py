@@ -7,7 +7,7 @@ expected, instead of being silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -42,11 +42,139 @@ class Module(Strict):
         return v
 
 
+# --- Exercises and their checks -------------------------------------------
+# Each check is its own model, told apart by `check:`, so a typo in a check's
+# parameter fails with the key and what that check expects. Numbers a check
+# compares against come from the solution's recorded fixture; course.yml only
+# holds tolerances (a factor, an allowance), never a measured value.
+
+
+class CheckBase(Strict):
+    points: int = Field(ge=0, default=1, description="points earned when the check passes")
+    required: bool = Field(default=True, description="a required check must pass for the exercise to pass")
+
+
+class Builds(CheckBase):
+    check: Literal["builds"]
+
+
+class RunsAndPrints(CheckBase):
+    check: Literal["runs_and_prints"]
+    command: list[str] | None = Field(default=None, description="arguments after the entrypoint (default: the image's CMD)")
+
+
+class SizeAtMost(CheckBase):
+    check: Literal["size_at_most"]
+    factor: float = Field(gt=0, description="uncompressed size at most factor x the fixture's")
+
+
+class WastedAtMost(CheckBase):
+    check: Literal["wasted_at_most"]
+    allowance_mb: float = Field(ge=0, description="wasted bytes (dive's definition) at most the fixture's plus this many MB")
+
+
+class CodeEditRerunsAtMost(CheckBase):
+    check: Literal["code_edit_reruns_at_most"]
+    code_file: str = Field(description="the file edited (a comment appended) before the rebuild")
+    allowance: int = Field(ge=0, default=0, description="steps re-run at most the fixture's plus this many")
+
+
+class DependencyInstallBeforeSourceCopy(CheckBase):
+    check: Literal["dependency_install_before_source_copy"]
+    source: list[str] = Field(min_length=1, description="source files that must be copied after the dependency install")
+
+
+class DockerignoreExcludes(CheckBase):
+    check: Literal["dockerignore_excludes"]
+    paths: list[str] = Field(min_length=1, description="paths (relative to the exercise) that must not reach the build")
+
+
+class PathsAbsent(CheckBase):
+    check: Literal["paths_absent"]
+    paths: list[str] = Field(min_length=1, description="globs that must match nothing in the final image")
+
+
+class PathsPresent(CheckBase):
+    check: Literal["paths_present"]
+    paths: list[str] = Field(min_length=1, description="globs that must each match in the final image")
+
+
+class RunsAsNonRoot(CheckBase):
+    check: Literal["runs_as_non_root"]
+
+
+class Platforms(CheckBase):
+    check: Literal["platforms"]
+    platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(min_length=1)
+
+
+class HttpEndpoint(CheckBase):
+    check: Literal["http_endpoint"]
+    port: int = Field(gt=0, lt=65536, description="the port the container listens on")
+    path: str = "/"
+    status: int = Field(default=200, description="the HTTP status expected")
+    wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
+
+
+class Hadolint(CheckBase):
+    check: Literal["hadolint"]
+    fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
+
+
+Check = Annotated[
+    Union[
+        Builds,
+        RunsAndPrints,
+        SizeAtMost,
+        WastedAtMost,
+        CodeEditRerunsAtMost,
+        DependencyInstallBeforeSourceCopy,
+        DockerignoreExcludes,
+        PathsAbsent,
+        PathsPresent,
+        RunsAsNonRoot,
+        Platforms,
+        HttpEndpoint,
+        Hadolint,
+    ],
+    Field(discriminator="check"),
+]
+CHECK_MODELS: dict[str, type[CheckBase]] = {
+    m.model_fields["check"].annotation.__args__[0]: m for m in Check.__origin__.__args__  # type: ignore[attr-defined]
+}
+
+
+class Limits(Strict):
+    """What one grading run may use; a submission past these fails with "timed out after N s"."""
+
+    build_timeout_s: int = Field(gt=0, default=600)
+    run_timeout_s: int = Field(gt=0, default=60)
+    memory: str = "512m"
+    pids: int = Field(gt=0, default=256)
+    max_output_chars: int = Field(gt=0, default=4000)
+
+
 class Exercise(Strict):
-    id: str
-    module: str
+    id: str = Field(description="'<module>-<slug>', also the folder name under solutions/ and exercises/")
+    module: str = Field(description="id of the module the exercise belongs to")
     title: str
-    points: int = Field(ge=0, default=0)
+    points: int = Field(ge=0, default=0, description="total; 0 means the sum of the checks' points")
+    paths: list[str] = Field(min_length=1, description="the files the student edits and hands in, relative to the exercise folder")
+    dockerfile: str = "Dockerfile"
+    checks: list[Check] = Field(min_length=1)
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("checks")
+    @classmethod
+    def _builds_first(cls, v: list) -> list:
+        kinds = [c.check for c in v]
+        if "builds" not in kinds:
+            raise ValueError("every exercise needs a `builds` check: the other image checks start from its image")
+        return v
+
+    @property
+    def total_points(self) -> int:
+        return self.points or sum(c.points for c in self.checks)
 
 
 class Course(Strict):
@@ -54,6 +182,13 @@ class Course(Strict):
     description: str
     modules: list[Module] = Field(min_length=1)
     exercises: list[Exercise] = Field(default_factory=list)
+
+    def exercise(self, key: str) -> Exercise:
+        for e in self.exercises:
+            if e.id == key:
+                return e
+        known = ", ".join(e.id for e in self.exercises) or "none"
+        raise KeyError(f"no exercise {key!r} in course.yml; known: {known}")
 
     def module(self, key: str) -> Module:
         for m in self.modules:
@@ -111,16 +246,29 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     for m in course.modules:
         if not (path.parent / m.notebook).is_file():
             raise CourseFileError(f"{path}: modules[{m.id}].notebook: {m.notebook} does not exist")
+    ex_ids = [e.id for e in course.exercises]
+    if len(set(ex_ids)) != len(ex_ids):
+        raise CourseFileError(f"{path}: exercise ids repeat: {ex_ids}")
+    for e in course.exercises:
+        if e.module not in ids:
+            raise CourseFileError(f"{path}: exercises[{e.id}].module: no module {e.module!r} (expected one of: {', '.join(ids)})")
     return course
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     model: type[BaseModel] | None = Course
     for key in loc[:-1]:
+        if isinstance(key, str) and key in CHECK_MODELS and (model is None or key not in model.model_fields):
+            # pydantic puts a discriminated union's tag in the path: checks.0.size_at_most.factr
+            model = CHECK_MODELS[key]
+            continue
         if isinstance(key, int) or model is None:
             continue
         field = model.model_fields.get(key)
         ann = getattr(field, "annotation", None)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+            continue
         args = getattr(ann, "__args__", ())
         model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
     return model

@@ -6,7 +6,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 
-from . import bootstrap, engine, images
+from . import bootstrap, engine, images, replay
 
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
 
@@ -36,6 +36,13 @@ class Report:
     engine: dict
     images: dict[str, dict | None] = field(default_factory=dict)
     registry_reachable: bool = False
+    replayed: dict | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Report":
+        d = {k: v for k, v in d.items() if k != "ok"}
+        d["checks"] = [Check(**c) for c in d["checks"]]
+        return cls(**d)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +68,8 @@ class Report:
             for c in fixes:
                 lines.append(f"- {c.name}: {c.fix}")
         lines.append("")
+        if self.replayed:
+            lines.append(f"(replayed from a recorded run: {self.replayed['engine']}, {self.replayed['recorded_at']})")
         lines.append("Ready for the course." if self.ok else "Not ready: fix the FAIL lines above, then run `layerlab doctor` again.")
         return "\n".join(lines)
 
@@ -150,7 +159,26 @@ def image_checks(found: dict[str, images.ImageFacts | None], platforms: tuple[st
     return checks
 
 
-def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+def _live_or_replay(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+    report = _run(platforms)
+    # An unreachable engine is a fact the doctor reports, not an error; in a
+    # notebook with a recording (Binder), replay the recorded machine instead.
+    if not report.engine["reachable"]:
+        raise engine.EngineUnavailable(report.engine.get("error") or "no engine")
+    return report
+
+
+def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS, replay_if_no_engine: bool = False) -> Report:
+    """The report. With replay_if_no_engine (lessons), a machine without an engine gets the recorded one."""
+    if replay_if_no_engine or replay.mode() != "live":
+        try:
+            return _replayable(platforms)
+        except engine.EngineUnavailable:
+            pass
+    return _run(platforms)
+
+
+def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
     f = engine.probe()
     online = engine.registry_reachable()
     checks = engine_checks(f, platforms)
@@ -168,3 +196,6 @@ def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
         images={k: (v.to_dict() if v else None) for k, v in found.items()},
         registry_reachable=online,
     )
+
+
+_replayable = replay.replayable("doctor", lambda platforms=bootstrap.PLATFORMS: "report", Report)(_live_or_replay)

@@ -193,7 +193,14 @@ def footprint_bars(rows, title: str = "What each one costs") -> Figure:
     mem_ax.set_xticks(x, labels)
     mem_ax.set_ylabel("memory (MiB)")
     mem_ax.set_title("Memory")
-    mem_ax.legend(frameon=False, fontsize=8, loc="upper left")
+    from matplotlib.patches import Patch
+
+    # Neutral legend swatches: the bar colours stand for runtimes, the fill for used vs reserved.
+    mem_ax.legend(
+        [Patch(color="gray"), Patch(facecolor="white", edgecolor="gray", hatch="//")],
+        ["used (peak)", "reserved up front"],
+        frameon=False, fontsize=8, loc="upper left",
+    )  # fmt: skip
     mem_ax.margins(y=0.2)
     fig.suptitle(title)
     _mark_replayed(fig, rows)

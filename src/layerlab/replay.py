@@ -13,6 +13,7 @@ where they came from.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import json
 import os
@@ -44,7 +45,8 @@ def _slug(key: str) -> str:
 
 
 def path_for(kind: str, key: str) -> Path:
-    return REPLAY_DIR / kind / f"{_slug(key)}.json"
+    # gzip: inspect results carry whole file lists; compressed they stay small in git.
+    return REPLAY_DIR / kind / f"{_slug(key)}.json.gz"
 
 
 def _engine_label() -> str:
@@ -59,13 +61,16 @@ def save(kind: str, key: str, result: Any) -> Path:
     p = path_for(kind, key)
     p.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "engine": _engine_label(),
+        # A result that was not made by the container engine (a VM boot) names its own maker.
+        "engine": result.replay_label() if hasattr(result, "replay_label") else _engine_label(),
         "platform": engine.host_platform(),
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     data = result.to_dict()
     data.pop("replayed", None)
-    p.write_text(json.dumps({"kind": kind, "key": key, "meta": meta, "result": data}, indent=1, sort_keys=True) + "\n")
+    text = json.dumps({"kind": kind, "key": key, "meta": meta, "result": data}, indent=1, sort_keys=True) + "\n"
+    with open(p, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
+        gz.write(text.encode())
     return p
 
 
@@ -73,7 +78,7 @@ def load(kind: str, key: str, cls) -> Any:
     p = path_for(kind, key)
     if not p.exists():
         raise NoRecording(f"no recorded run of {kind} {key!r} (looked for {p}); run it once with an engine and LAYERLAB_RECORD=1")
-    stored = json.loads(p.read_text())
+    stored = json.loads(gzip.decompress(p.read_bytes()))
     result = cls.from_dict(stored["result"])
     result.replayed = stored["meta"]
     print(f"[replayed from a recorded run: {stored['meta']['engine']} on {stored['meta']['platform']}, {stored['meta']['recorded_at']}]", flush=True)

@@ -1,0 +1,214 @@
+# %% [markdown]
+# # 01 · Containers vs VMs vs venvs
+#
+# > **Instructor note.** Run this notebook once before class. The first run
+# > downloads a Debian cloud kernel for the VM (`apt-get download`, about
+# > 27 MB, a few seconds) and creates a small venv (about 5 s); both are cached
+# > in `~/.cache/layerlab`. After that the whole notebook takes about 30 s on
+# > 2 cores. The slow cell is the VM: a few seconds where KVM is not available
+# > (this notebook says which accelerator it used), well under a second with KVM.
+# > The base image `python:3.13-slim` must exist (`layerlab bootstrap`).
+# > Without qemu or an engine, the VM and container rows replay a recorded run
+# > and say so.
+#
+# "Isolation" means three different things to ML engineers:
+#
+# - a **venv** gives a project its own set of Python packages;
+# - a **container** gives a process its own view of the machine: its own files,
+#   process list and hostname, with limits on what it may use;
+# - a **virtual machine** gives a whole operating system its own (emulated)
+#   computer, with its own kernel.
+#
+# Rather than draw boxes, we ask each one the same questions from the inside
+# and measure the answers. A short program (a *probe*) prints how the world
+# looks to it: who is process 1, what the machine is called, which operating
+# system's files it sees, and which kernel answers its system calls.
+
+# %% [markdown]
+# ## Four runs of the same probe
+#
+# 1. **host**: this machine's own Python, no isolation at all. The reference.
+# 2. **venv**: the same Python, started from a fresh venv.
+# 3. **container**: Python in a `python:3.13-slim` container, started, waited
+#    for and removed like `docker run --rm`.
+# 4. **VM**: qemu boots a Debian kernel with a tiny busybox initramfs; its
+#    `/init` asks the same questions in shell (there is no Python inside).
+
+# %%
+from layerlab import isolation, plots
+
+rows = isolation.compare(memory_mb=256)
+host, venv, container, vm = rows
+print()
+print(isolation.table(rows))
+
+# %% [markdown]
+# ## Start-up time
+#
+# "First output" is the time from launching the thing until the program inside
+# prints its first line. The axis is logarithmic: each grid line is ten times
+# the one below, because the three differ by orders of magnitude.
+
+# %%
+fig = plots.startup_log_bars(rows)
+
+# %% [markdown]
+# - The venv costs nothing at start-up: it *is* the host's Python, pointed at
+#   another package directory. Where the host row is the slower one, look at
+#   the host's site-packages: `.pth` files there run at every start of that
+#   Python (some import whole packages), and a venv does not load them.
+# - The container needs the engine to set up namespaces, a cgroup and an
+#   overlay filesystem, then start the process. That is a fraction of a second,
+#   and no kernel boots.
+# - The VM has to start an emulated computer, and load and boot a kernel,
+#   before its first program runs.
+
+# %%
+print(f"venv {venv.first_output_seconds:.3f} s < container {container.first_output_seconds:.3f} s "
+      f"< VM {vm.first_output_seconds:.3f} s ({vm.details['accelerator']}: {vm.details['accelerator_reason']})")
+assert venv.first_output_seconds < container.first_output_seconds, "a venv adds no start-up step; a container does"
+assert container.first_output_seconds < vm.first_output_seconds, "a container boots no kernel; a VM does"
+
+# %% [markdown]
+# ## Which kernel answers?
+#
+# This is the difference that matters most. A container is an ordinary process
+# on the host: its system calls go to the **host's kernel**, whatever Linux
+# distribution its files come from. The VM runs **its own kernel**, the one we
+# gave qemu.
+
+# %%
+print(f"host      {container.details['host_kernel']}")
+print(f"venv      {venv.kernel}")
+print(f"container {container.kernel}")
+print(f"VM        {vm.kernel}   (from {vm.details['kernel_file']})")
+
+# %%
+# Compared with the kernel of the host each run happened on, so a replayed run still checks something true.
+assert venv.kernel == host.kernel, "a venv is just a process on the host"
+assert container.kernel == container.details["host_kernel"], "a container shares the host's kernel"
+assert vm.kernel != vm.details["host_kernel"], "a VM boots its own kernel"
+
+# %% [markdown]
+# A consequence: an image built for an old distribution still runs on a new
+# host kernel, and a program that needs a kernel feature (a driver, a newer
+# system call) gets the host's, not the one its image's distribution shipped.
+#
+# ## Who is process 1, and what else is there?
+#
+# Inside a container the command we started **is** process 1, and it sees no
+# other process: a PID namespace hides the rest of the machine. The VM's
+# process 1 is our `/init` script, with the kernel's own threads around it
+# (which is why its count is not small). The venv sees every process on the host.
+
+# %%
+for r in rows:
+    print(f"{r.label:<20} PID 1 = {r.pid1:<14} processes seen: {r.processes:>4}   hostname: {r.hostname}")
+
+# %%
+assert venv.pid1 == host.pid1 and venv.hostname == host.hostname, "a venv shares the host's processes and name"
+assert container.pid1 == "python", f"the container's first process is its command, not {container.pid1!r}"
+assert container.processes < venv.processes, "a PID namespace hides the host's processes"
+assert container.hostname != container.details["host_hostname"], "a UTS namespace gives the container its own hostname"
+assert vm.pid1 == "init", "the VM's first process is the initramfs's /init"
+
+# %% [markdown]
+# ## Whose files?
+#
+# Each runtime's root filesystem tells which operating system's files it sees.
+# The container sees the image's Debian 13 files, not the host's; the venv sees
+# the host's; the VM sees only what we packed into its initramfs.
+#
+# What a venv changes is narrower than all of this: where Python looks for
+# packages (`sys.prefix`). Everything else is the host's.
+
+# %%
+for r in rows:
+    print(f"{r.label:<20} {r.os_name:<40} python prefix: {r.python_prefix or '(no Python)'}")
+
+# %%
+assert venv.os_name == host.os_name, "a venv sees the host's files"
+assert "trixie" in container.os_name, "the container sees the image's Debian 13 (trixie) files"
+assert venv.python_prefix != host.python_prefix, "the one thing a venv changes: where packages come from"
+
+# %% [markdown]
+# ## Disk and memory
+#
+# **Disk** is the venv's directory, the image's unpacked size, and the VM's
+# kernel plus initramfs. **Memory used** is the peak resident memory: of the
+# Python process for the venv and the container, and of the whole qemu process
+# for the VM, since that is what the VM costs the host. The VM also has its RAM
+# **reserved up front**; a container has no reservation, only an optional limit.
+
+# %%
+fig = plots.footprint_bars(rows[1:], title="Disk and memory: venv, container, VM")
+
+# %%
+from layerlab import inspector
+
+image = inspector.inspect("python:3.13-slim")
+kernels_in_image = image.find("boot/vmlinuz*")
+print(f"kernel files in {image.ref}: {kernels_in_image or 'none'}")
+print(f"VM: kernel {vm.details['kernel_file']} + initramfs = {vm.disk_bytes / 2**20:.0f} MiB, "
+      f"RAM given {vm.memory_given_bytes / 2**20:.0f} MiB, qemu peak {vm.memory_bytes / 2**20:.0f} MiB")
+print(f"container: cgroup peak {(container.details['cgroup_peak_bytes'] or 0) / 2**20:.0f} MiB, "
+      f"python peak {container.memory_bytes / 2**20:.0f} MiB")
+
+# %%
+assert kernels_in_image == [], "an image carries no kernel: the host provides it"
+assert vm.memory_given_bytes == 256 * 2**20, "the VM got exactly the RAM we asked for"
+assert vm.memory_bytes > 4 * container.memory_bytes, "a whole emulated machine costs far more memory than one process"
+
+# %% [markdown]
+# The disk panel holds a surprise worth saying out loud: *our* VM is small on
+# disk because we packed nothing into it but busybox and a kernel, while the
+# container image holds a full Debian and Python. Disk size follows what you
+# put in, whatever the runtime; a VM with a normal operating system image
+# weighs gigabytes. Start-up time and memory are what the VM structurally pays
+# for booting a kernel and emulating a machine.
+#
+# ## Limits: a container that asks for too much memory
+#
+# A container's limits are enforced by the host kernel's cgroups. This program
+# allocates memory in 16 MiB steps up to 160 MiB. With a 64 MiB limit the kernel's
+# out-of-memory killer stops it; with 256 MiB it finishes.
+
+# %%
+from layerlab import containers
+
+HOG = """
+chunks = []
+for step in range(1, 11):
+    chunks.append(b"x" * (16 * 2**20))   # written, so the pages are really used
+    print(f"{step * 16} MiB allocated", flush=True)
+print("done")
+"""
+tight = containers.run("python:3.13-slim", ["python", "-c", HOG], memory="64m", module="01", timeout=60)
+roomy = containers.run("python:3.13-slim", ["python", "-c", HOG], memory="256m", module="01", timeout=60)
+for name, r in (("64 MiB limit", tight), ("256 MiB limit", roomy)):
+    last = r.output.strip().splitlines()[-1] if r.output.strip() else "(no output)"
+    print(f"{name:<14} exit code {r.exit_code}, OOM killed: {r.oom_killed}, last line: {last}")
+
+# %% [markdown]
+# Exit code 137 is 128 + 9: the process ended by signal 9 (SIGKILL). The engine
+# also records *why*: `OOMKilled` is true. Note that nothing inside the program
+# failed gracefully: there was no `MemoryError`, the kernel simply killed it.
+# Memory-hungry training jobs need a limit with room to spare, or they vanish
+# mid-epoch. (The course runs containers with swap equal to the limit, so the
+# limit really stops the process instead of pushing it into swap.)
+
+# %%
+assert tight.exit_code == 137 and tight.oom_killed, f"expected an OOM kill, got exit {tight.exit_code}"
+assert "done" not in tight.output
+assert roomy.exit_code == 0 and roomy.output.strip().endswith("done"), roomy.output
+
+# %% [markdown]
+# ## Key points
+#
+# - A **container** is a process with its own view of the system (files,
+#   processes, hostname) and limits enforced by cgroups. It shares the host's
+#   kernel, so it starts in a fraction of a second.
+# - A **virtual machine** boots its own kernel on emulated hardware: stronger
+#   separation, paid for in start-up time and reserved memory.
+# - A **venv** isolates Python packages only. Processes, files and the kernel
+#   are the host's. It is still useful inside containers, as later lessons show.

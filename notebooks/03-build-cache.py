@@ -1,0 +1,248 @@
+# %% [markdown]
+# # 03 · The build cache
+#
+# > **Instructor note.** This lesson builds one small app (numpy and pandas,
+# > about 80 MB of wheels) with six Dockerfiles, cold and then again after small
+# > edits: about twelve builds that install the dependencies. Cold, on 2 cores,
+# > the notebook takes about 4 minutes; most of it is exporting the
+# > dependency layer, not downloading it. Run it once before class so the base
+# > image and `uv` are in the cache. The numbers differ from machine to
+# > machine; the steps re-run do not. `layerlab clean` removes the images.
+#
+# A rebuild does not start from scratch. BuildKit keeps the result of every
+# instruction, keyed by the instruction and everything it depends on: the
+# layer below it and, for `COPY`, the checksums of the files it copies. When
+# nothing in that key changed, the step is `CACHED`; once one step runs again,
+# every step after it runs too. Ordering a Dockerfile is therefore about one
+# question: which files does each step depend on, and how often do they change?
+#
+# The app for the whole lesson scores customers with a small
+# logistic-regression model. Its dependencies are pinned in a lock file.
+
+# %%
+import random
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from layerlab import build, cache, containers, inspector, lesson, plots, widgets
+
+LESSON = "03-build-cache"
+HERE = lesson.LESSONS / LESSON
+SCRATCH = Path(tempfile.mkdtemp(prefix="layerlab-03-"))
+CLUTTER = {"data/features.bin": 24_000_000, ".venv/lib/libfake.so": 12_000_000, ".git/objects/pack/pack-1.pack": 4_000_000}
+
+
+def workspace(variant):
+    """A fresh copy of the app with the variant's Dockerfile (and .dockerignore), plus what a
+    real project folder also holds: a data folder, a local virtual environment, git history."""
+    ws = Path(tempfile.mkdtemp(prefix=f"{variant}-", dir=SCRATCH))
+    shutil.copytree(HERE / "app", ws, dirs_exist_ok=True)
+    for f in (HERE / variant).iterdir():
+        shutil.copy(f, ws / f.name)
+    for i, (name, size) in enumerate(CLUTTER.items()):
+        (ws / name).parent.mkdir(parents=True, exist_ok=True)
+        (ws / name).write_bytes(random.Random(i).randbytes(size))  # same bytes every run
+    return ws
+
+
+def make(ws, name, **kw):
+    return build.build(ws, lesson.tag(LESSON, name), module="03", **kw)
+
+
+for name in ("predict.py", "requirements.lock"):
+    lesson.show(HERE / "app" / name, language="python" if name.endswith(".py") else "text")
+
+# %% [markdown]
+# `data/` (24 MB of training data), `.venv/` and `.git/` are created by the
+# cell above in each copy of the project, as they would be on your laptop.
+#
+# ## Naive and ordered
+#
+# The first Dockerfile copies the whole project, then installs. The second
+# copies the lock file alone, installs, and copies the code last.
+
+# %%
+for variant in ("naive", "ordered"):
+    lesson.show(HERE / variant / "Dockerfile")
+
+# %% [markdown]
+# `cache.scenarios` builds each one four times: **cold** (`--no-cache`),
+# **unchanged** (again, nothing edited), after a **code edit** (a line added
+# to `predict.py`) and after a **dependency edit** (a line added to
+# `requirements.lock`). It records the time and which instructions ran.
+
+# %%
+naive = cache.scenarios(workspace("naive"), lesson.tag(LESSON, "naive"), code_file="predict.py", dependency_file="requirements.lock", module="03")
+ordered = cache.scenarios(workspace("ordered"), lesson.tag(LESSON, "ordered"), code_file="predict.py", dependency_file="requirements.lock", module="03")
+print(naive.table())
+print(ordered.table())
+
+# %%
+plots.build_time_bars([naive, ordered], ["naive: copy all, then install", "ordered: lock, install, code"], title="Rebuild time: naive vs ordered Dockerfile");
+
+# %% [markdown]
+# Pick a rebuild to see which steps ran for each Dockerfile:
+
+# %%
+widgets.build_comparison([naive, ordered], ["naive", "ordered"])
+
+# %%
+INSTALL = "uv pip install"
+
+
+def ran(scenario, text):
+    return [r for r in scenario.ran if text in r]
+
+
+code_share = ordered.get("code edit").seconds / ordered.get("cold").seconds
+print(f"ordered, code edit: {ordered.get('code edit').seconds:.1f} s = {code_share:.1%} of its cold build "
+      f"({ordered.get('cold').seconds:.1f} s); the course's goal is at most 5%")
+print(f"naive,   code edit: {naive.get('code edit').seconds:.1f} s = {naive.get('code edit').seconds / naive.get('cold').seconds:.0%} of its cold build")
+assert naive.get("unchanged").ran == [] and ordered.get("unchanged").ran == [], "nothing changed, nothing runs"
+assert len(ordered.get("code edit").ran) == 1 and ordered.get("code edit").ran[0].startswith("COPY . ."), "one step: the code COPY"
+assert ran(naive.get("code edit"), INSTALL), "the naive Dockerfile reinstalls after a code edit"
+assert ran(ordered.get("dependency edit"), INSTALL) and ran(naive.get("dependency edit"), INSTALL), "a new lock file must reinstall"
+assert code_share < 0.25, "a code edit costs a small fraction of a cold build"
+
+# %% [markdown]
+# A dependency edit costs both Dockerfiles a full install: that is correct,
+# the lock changed. A code edit costs the ordered one a single `COPY`.
+#
+# ## .dockerignore: what the builder is sent
+#
+# Before the first step runs, the client sends the **build context** (the
+# folder named in `docker build`) to BuildKit. Everything in it counts: the
+# data folder, the local venv, the git history. The naive `COPY . .` also
+# puts them in the image, and makes the install depend on them. A
+# `.dockerignore` next to the Dockerfile leaves them out:
+
+# %%
+lesson.show(HERE / "dockerignore" / ".dockerignore", language="text")
+
+# %%
+naive_ws, ignore_ws = workspace("naive"), workspace("dockerignore")
+with_ignore = make(ignore_ws, "dockerignore")
+clutter_bytes = sum(CLUTTER.values())
+print(f"context without .dockerignore: {naive.context_bytes / 1e6:.1f} MB")
+print(f"context with .dockerignore:    {with_ignore.context_bytes / 1e6:.2f} MB")
+assert with_ignore.context_bytes < naive.context_bytes - 0.9 * clutter_bytes
+assert with_ignore.context_bytes < 0.05 * naive.context_bytes
+
+# %% [markdown]
+# Now change a file the app never reads, a note in the data folder, and
+# rebuild both naive Dockerfiles:
+
+# %%
+make(naive_ws, "naive")  # from the cache: the same files as the cold build above
+for ws in (naive_ws, ignore_ws):
+    (ws / "data" / "NOTES.md").write_text(f"new data delivered ({random.random()})\n")
+bust = make(naive_ws, "naive")
+no_bust = make(ignore_ws, "dockerignore")
+print(f"without .dockerignore: {bust.seconds:5.1f} s, ran {[s['name'][:40] for s in bust.ran]}")
+print(f"with .dockerignore:    {no_bust.seconds:5.1f} s, ran {[s['name'][:40] for s in no_bust.ran]}")
+assert [s for s in bust.ran if INSTALL in s["name"]], "an irrelevant file re-ran the install"
+assert no_bust.ran == [], "with .dockerignore the builder never saw the change"
+
+# %% [markdown]
+# The ignored files also stay out of the image:
+
+# %%
+naive_img, ignore_img = inspector.inspect(bust.tag), inspector.inspect(no_bust.tag)
+print(f"naive image {naive_img.size_bytes / 1e6:.0f} MB, with .dockerignore {ignore_img.size_bytes / 1e6:.0f} MB")
+assert naive_img.has("/app/data/features.bin") and not ignore_img.find("/app/data/*")
+assert naive_img.size_bytes - ignore_img.size_bytes > 0.9 * clutter_bytes
+
+# %% [markdown]
+# ## Cache mounts: keep the downloads, not in the image
+#
+# After a dependency edit the install runs again, and without a cache it
+# downloads every package again. Keeping the installer's cache *in the image*
+# is no answer (lesson 02 measured what it costs). A **cache mount**
+# (`RUN --mount=type=cache`) gives the step a folder that BuildKit keeps
+# between builds and never writes into a layer.
+#
+# We use `uv` for this and not pip, after measuring both on this course's
+# network: its gateway strips the HTTP caching headers, so pip stores no
+# downloaded wheel in its cache (it keeps only wheels it builds from source),
+# while uv caches every download whatever the headers say.
+
+# %%
+lesson.show(HERE / "cache-mount" / "Dockerfile")
+
+# %%
+mounted = cache.scenarios(workspace("cache-mount"), lesson.tag(LESSON, "cache-mount"), code_file="predict.py", dependency_file="requirements.lock", module="03")
+print(mounted.table())
+plots.build_time_bars([ordered, mounted], ["ordered, no cache", "ordered + cache mount"], title="Rebuild time with and without a cache mount");
+
+# %%
+speedup = ordered.get("dependency edit").seconds / mounted.get("dependency edit").seconds
+print(f"dependency edit: {ordered.get('dependency edit').seconds:.1f} s without the mount, "
+      f"{mounted.get('dependency edit').seconds:.1f} s with it: {speedup:.2f}x (course goal: 2x)")
+assert ran(mounted.get("dependency edit"), INSTALL), "the install still runs: the lock changed"
+mount_img = inspector.inspect(mounted.tag)
+assert not mount_img.find("/root/.cache/uv/*"), "the cache stays out of the image"
+
+# %% [markdown]
+# ## The pyproject pitfall
+#
+# Many projects keep their dependencies in `pyproject.toml`. Installing them
+# from it looks like the ordered Dockerfile, but the dependency layer now
+# depends on a file that also holds the version, the description, the tool
+# settings...
+
+# %%
+for variant in ("pyproject", "lock-first"):
+    lesson.show(HERE / variant / "Dockerfile")
+
+# %%
+def bump(ws):
+    """Release 0.1.1: a metadata change only."""
+    p = ws / "pyproject.toml"
+    p.write_text(re.sub(r'version = "[^"]+"', f'version = "0.1.{random.randrange(1, 10**6)}"', p.read_text()))
+
+
+pitfall_ws, fix_ws = workspace("pyproject"), workspace("lock-first")
+make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
+bump(pitfall_ws), bump(fix_ws)
+pitfall, fix = make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
+for label, r in (("pyproject", pitfall), ("lock first", fix)):
+    print(f"{label:>10}: {r.seconds:5.1f} s after a version bump, ran: {[s['name'][:45] for s in r.ran]}")
+
+# %%
+assert [s for s in pitfall.ran if "-r requirements.lock" in s["name"]], "a version bump reinstalled every dependency"
+assert not [s for s in fix.ran if "-r requirements.lock" in s["name"]], "the lock-first install stayed cached"
+assert [s for s in fix.ran if "--no-deps" in s["name"]], "only the project itself was reinstalled"
+
+# %%
+out = containers.run(fix.tag, module="03")
+print(out.output)
+assert out.ok and out.output.count("churn risk") == 4
+
+# %% [markdown]
+# ## Key points
+#
+# - A step is cached while its instruction, the layer below it and the files it
+#   copies are unchanged; after the first step that runs, every later step runs.
+# - Copy the lock file, install, then copy the code: a code edit then re-runs one `COPY`.
+# - A `.dockerignore` keeps data, venvs and history out of the context, out of
+#   the image, and out of the cache key of `COPY . .`.
+# - A cache mount keeps the installer's cache between builds without putting it in a layer.
+# - Install dependencies from the lock file alone; project metadata must not be in their cache key.
+#
+# ## Exercise `03-cache`
+#
+# `exercises/03-cache/` holds a Dockerfile that reinstalls everything after
+# every edit. Reorder it and add a `.dockerignore`, then grade it:
+# `layerlab grade exercises/03-cache`. The grader checks that a code edit
+# re-runs at most two steps, that the data folder is not in the context and
+# that the app prints what the solution prints.
+
+# %%
+print("Figures measured in this run:")
+for label, r in (("naive", naive), ("ordered", ordered), ("cache mount", mounted)):
+    print(f"  {label:<12}" + "  ".join(f"{s.name} {s.seconds:.1f} s/{len(s.ran)} run" for s in r.scenarios))
+print(f"  code edit / cold (ordered): {code_share:.1%}; cache-mount speed-up on a dependency edit: {speedup:.2f}x")
+print(f"  context: {naive.context_bytes / 1e6:.1f} MB -> {with_ignore.context_bytes / 1e6:.2f} MB with .dockerignore")
+shutil.rmtree(SCRATCH, ignore_errors=True)

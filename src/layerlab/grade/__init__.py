@@ -1,0 +1,52 @@
+"""The auto-grader: checks declared in course.yml, run against fixtures recorded from the solutions.
+
+`layerlab.grade("02-slim")` in a notebook cell grades the exercise folder and
+raises when it fails, so nbval fails on a failing exercise. The package
+itself is callable because `import layerlab.grade.x` rebinds the attribute
+`layerlab.grade` to this package: a plain function of that name would vanish.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+from .report import CheckResult, Report
+
+__all__ = ["GradeFailed", "Report", "CheckResult", "grade_folder", "grade_in_notebook"]
+
+
+class GradeFailed(AssertionError):
+    """The exercise did not pass; the message is the report."""
+
+
+def grade_folder(path: str | Path, exercise_id: str | None = None) -> Report:
+    from .runner import grade
+
+    return grade(path, exercise_id)
+
+
+def default_folder(exercise_id: str) -> Path:
+    """The notebook's own folder when it is the exercise's (exercises/<id>/ or solutions/<id>/), else exercises/<id>/."""
+    from ..course import REPO
+
+    here = Path.cwd()
+    return here if here.name == exercise_id else REPO / "exercises" / exercise_id
+
+
+def grade_in_notebook(exercise_id: str, path: str | Path | None = None) -> Report:
+    """Grade, print the report, raise GradeFailed unless every required check passed."""
+    report = grade_folder(path or default_folder(exercise_id), exercise_id)
+    print(report.table(), flush=True)
+    if not report.passed:
+        raise GradeFailed(f"{exercise_id} did not pass: see the report above")
+    return report
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, exercise_id: str, path: str | Path | None = None) -> Report:
+        return grade_in_notebook(exercise_id, path)
+
+
+sys.modules[__name__].__class__ = _CallableModule

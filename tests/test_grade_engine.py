@@ -1,0 +1,244 @@
+"""The grader against the real engine: the solution passes, the starter fails where expected,
+each check fails a submission made wrong on purpose, and nothing is left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from layerlab import course, labels
+from layerlab.course import REPO
+from layerlab.grade import GradeFailed
+from layerlab.grade.runner import grade, measure_fixture
+from layerlab.grade.sandbox import RUN_LABEL
+
+from test_grade_static import course_file
+
+pytestmark = pytest.mark.engine
+
+
+def _labelled(client):
+    flt = labels.managed_filter()
+    return (
+        {c.id for c in client.container.list(all=True, filters=flt)},
+        {n.id for n in client.network.list(filters=flt)},
+        {v.name for v in client.volume.list(filters=flt)},
+    )
+
+
+def _assert_left_nothing(client, report, before):
+    # Other engineers' runs share this engine, so compare only what ours could have made:
+    # nothing new of the course's that carries this run's label, and none of ours at all.
+    assert not (_labelled(client)[0] - before[0]) or all(
+        RUN_LABEL not in (client.container.inspect(c).config.labels or {}) for c in _labelled(client)[0] - before[0])
+    flt = [("label", f"{RUN_LABEL}={report.run_id}")]
+    assert client.container.list(all=True, filters=flt) == []
+    assert client.network.list(filters=flt) == []
+    assert client.volume.list(filters=flt) == []
+    assert client.image.list(filters=flt) == []
+
+
+def by_check(report):
+    return {r.check: r for r in report.results}
+
+
+# --- 02-slim ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_every_solution_passes(engine_client, ex):
+    before = _labelled(engine_client)
+    r = grade(REPO / "solutions" / ex, ex)
+    assert r.passed, r.table()
+    assert not r.not_run, r.table()
+    _assert_left_nothing(engine_client, r, before)
+
+
+STARTER_FAILS = {"02-slim": {"size_at_most", "wasted_at_most", "code_edit_reruns_at_most"}}
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_every_untouched_starter_fails_on_the_expected_checks(engine_client, ex):
+    r = grade(REPO / "exercises" / ex, ex)
+    assert not r.passed
+    failed = {x.check for x in r.results if x.status == "failed"}
+    assert failed == STARTER_FAILS[ex], r.table()
+    assert all(x.hint for x in r.results if x.status == "failed")
+    assert "BEGIN SOLUTION" not in r.table()
+
+
+def test_the_cli_gives_json_and_exit_codes(engine_client):
+    out = subprocess.run([sys.executable, "-m", "layerlab.cli", "grade", "solutions/02-slim", "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert '"passed": true' in out.stdout
+
+
+def test_the_solution_notebook_passes_its_last_cell(engine_client, tmp_path):
+    """Solution notebooks run here (nbclient, cwd = the solution folder): its last cell grades it."""
+    import jupytext
+    from nbclient import NotebookClient
+
+    for ex in course.load().exercises:
+        nb = jupytext.read(REPO / "solutions" / ex.id / f"{ex.id}.py")
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(REPO / "solutions" / ex.id)}}).execute()
+        out = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+        assert f"{ex.id}: PASSED" in out
+
+
+def test_grading_from_python_raises_on_a_failing_exercise(engine_client, tmp_path):
+    import layerlab
+
+    d = tmp_path / "02-slim"
+    d.mkdir()
+    (d / "Dockerfile").write_text("FROM python:3.13-slim\nRUN false\n")
+    (d / "wordcount.py").write_text("")
+    (d / "sample.txt").write_text("")
+    with pytest.raises(GradeFailed):
+        layerlab.grade("02-slim", d)
+
+
+# --- one tiny exercise with every check, and a wrong submission for each -----------
+
+TINY = """
+exercises:
+  - id: t-tiny
+    module: "02"
+    title: Tiny
+    paths: [Dockerfile, app.py, requirements.txt]
+    limits: {build_timeout_s: 240, run_timeout_s: 30}
+    checks:
+      - check: builds
+      - check: runs_and_prints
+        command: [python, app.py, --once]
+      - check: size_at_most
+        factor: 1.15
+      - check: wasted_at_most
+        allowance_mb: 1
+      - check: code_edit_reruns_at_most
+        code_file: app.py
+      - check: dependency_install_before_source_copy
+        source: [app.py]
+      - check: dockerignore_excludes
+        paths: [secrets.txt]
+      - check: paths_present
+        paths: [/app/app.py]
+      - check: paths_absent
+        paths: ["/app/secrets*"]
+      - check: runs_as_non_root
+      - check: platforms
+        platforms: [linux/amd64, linux/arm64]
+      - check: http_endpoint
+        port: 8000
+      - check: hadolint
+"""
+
+APP = """import http.server, sys
+if "--once" in sys.argv:
+    print("tiny 42")
+else:
+    http.server.HTTPServer(("{host}", 8000), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
+DOCKERFILE = """FROM python:3.13-slim
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
+COPY app.py ./
+USER 1000:1000
+EXPOSE 8000
+CMD ["python", "app.py"]
+"""
+
+
+def tiny(root, dockerfile=DOCKERFILE, host="0.0.0.0", output="42", ignore="secrets.txt\n"):
+    d = root / "t-tiny"
+    d.mkdir(parents=True)
+    (d / "Dockerfile").write_text(dockerfile)
+    (d / "app.py").write_text(APP.format(host=host).replace("42", output))
+    (d / "requirements.txt").write_text("")
+    (d / "secrets.txt").write_text("do not ship me\n")
+    (d / ".dockerignore").write_text(ignore)
+    return d
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(engine_client, tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    cf = course_file(root, TINY)
+    ex = course.load(cf).exercise("t-tiny")
+    return cf, measure_fixture(ex, tiny(root / "reference"))
+
+
+def grade_tiny(tiny_setup, tmp_path, **kw):
+    cf, fx = tiny_setup
+    return grade(tiny(tmp_path, **kw), "t-tiny", course_file=cf, fixture=fx)
+
+
+def test_the_tiny_reference_passes_every_check(tiny_setup, tmp_path, engine_client):
+    before = _labelled(engine_client)
+    r = grade_tiny(tiny_setup, tmp_path)
+    assert r.passed and not r.not_run and r.points == r.max_points, r.table()
+    _assert_left_nothing(engine_client, r, before)
+
+
+def _fails(report, *checks):
+    got = by_check(report)
+    for c in checks:
+        assert got[c].status == "failed", report.table()
+        assert got[c].hint, c
+    return got
+
+
+def test_wrong_output_root_user_add_wrong_folder_and_loopback_server_fail(tiny_setup, tmp_path):
+    df = DOCKERFILE.replace("COPY app.py ./", "ADD app.py /srv/").replace("USER 1000:1000\n", "").replace("WORKDIR /app", "WORKDIR /srv")
+    df = df.replace("COPY requirements.txt ./", "COPY requirements.txt /srv/")
+    r = grade_tiny(tiny_setup, tmp_path, dockerfile=df, host="127.0.0.1", output="43")
+    got = _fails(r, "runs_and_prints", "runs_as_non_root", "hadolint", "paths_present", "http_endpoint")
+    assert "line 1" in got["runs_and_prints"].detail and "tiny 43" in got["runs_and_prints"].detail
+    assert "tiny 42" not in r.table()  # the reference output is never shown
+    assert "DL3020" in got["hadolint"].detail and "0.0.0.0" in got["http_endpoint"].hint
+    assert got["builds"].status == "passed"
+
+
+def test_code_before_install_and_no_dockerignore_fail(tiny_setup, tmp_path):
+    df = DOCKERFILE.replace("COPY requirements.txt ./\n", "COPY . ./\n").replace("COPY app.py ./\n", "")
+    r = grade_tiny(tiny_setup, tmp_path, dockerfile=df, ignore="")
+    got = _fails(r, "code_edit_reruns_at_most", "dependency_install_before_source_copy", "dockerignore_excludes", "paths_absent")
+    assert "secrets.txt" in got["dockerignore_excludes"].detail
+
+
+def test_a_fat_wasteful_single_platform_image_fails(tiny_setup, tmp_path):
+    _, fx = tiny_setup
+    blob = int(fx.size_bytes * 0.2)
+    df = DOCKERFILE.replace("FROM python:3.13-slim", "FROM --platform=linux/amd64 python:3.13-slim").replace(
+        "COPY app.py ./", f"RUN head -c {blob} /dev/zero > /opt/blob && head -c 5000000 /dev/urandom > /tmp/x\nRUN rm /tmp/x\nCOPY app.py ./"
+    )
+    r = grade_tiny(tiny_setup, tmp_path, dockerfile=df)
+    got = _fails(r, "size_at_most", "wasted_at_most", "platforms")
+    assert "x86_64" in got["platforms"].detail and "/tmp/x" in got["wasted_at_most"].detail
+
+
+def test_a_failing_build_fails_builds_and_the_rest_is_not_run(tiny_setup, tmp_path, engine_client):
+    before = _labelled(engine_client)
+    r = grade_tiny(tiny_setup, tmp_path, dockerfile=DOCKERFILE.replace("WORKDIR /app", "WORKDIR /app\nRUN exit 3"))
+    got = _fails(r, "builds")
+    assert "RUN exit 3" in got["builds"].detail
+    assert got["size_at_most"].status == "not run" and "did not build" in got["size_at_most"].why
+    assert got["dependency_install_before_source_copy"].status == "passed"
+    _assert_left_nothing(engine_client, r, before)
+
+
+def test_a_build_past_its_time_limit_is_stopped(tiny_setup, tmp_path, engine_client):
+    cf, fx = tiny_setup
+    text = cf.read_text().replace("build_timeout_s: 240", "build_timeout_s: 8")
+    cf2 = tmp_path / "course.yml"
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "02-x.py").write_text("# %%\n")
+    cf2.write_text(text)
+    d = tiny(tmp_path / "sub", dockerfile=DOCKERFILE.replace("WORKDIR /app", "WORKDIR /app\nRUN sleep 120"))
+    r = grade(d, "t-tiny", course_file=cf2, fixture=fx)
+    assert r.seconds < 60
+    assert "timed out after 8 s" in by_check(r)["builds"].detail

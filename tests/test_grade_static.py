@@ -1,0 +1,274 @@
+"""The grader without an engine: markers, release, the Dockerfile reader, schema and bad input."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from layerlab import course
+from layerlab.course import REPO
+from layerlab.grade import release
+from layerlab.grade.checks import Context, run_check
+from layerlab.grade.dockerfile import parse
+from layerlab.grade.runner import grade
+
+MODULES = """
+title: T
+description: D
+modules:
+  - id: "02"
+    slug: x
+    title: X
+    notebook: notebooks/02-x.py
+    teaching_minutes: 5
+    objectives: [o]
+    key_points: [k]
+"""
+
+EXERCISE = """
+exercises:
+  - id: t-static
+    module: "02"
+    title: Static
+    paths: [Dockerfile, app.py]
+    checks:
+      - check: builds
+      - check: dependency_install_before_source_copy
+        source: [app.py]
+      - check: hadolint
+"""
+
+
+def course_file(tmp_path, exercises=EXERCISE):
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    (tmp_path / "notebooks" / "02-x.py").write_text("# %%\n")
+    p = tmp_path / "course.yml"
+    p.write_text(MODULES + exercises)
+    return p
+
+
+GOOD_DOCKERFILE = "FROM python:3.13-slim\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY app.py .\n"
+
+
+def submission(tmp_path, dockerfile=GOOD_DOCKERFILE, name="t-static"):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "Dockerfile").write_text(dockerfile)
+    (d / "app.py").write_text("print('hi')\n")
+    (d / "requirements.txt").write_text("")
+    return d
+
+
+# --- markers and release ----------------------------------------------------
+
+
+def test_a_region_with_a_starter_becomes_the_starter():
+    src = "FROM x\n# BEGIN SOLUTION\nRUN good\n# STARTER\n# RUN bad\n#   RUN indented\n# END SOLUTION\nCMD y\n"
+    assert release.starter_text(src) == "FROM x\nRUN bad\n  RUN indented\nCMD y\n"
+
+
+def test_a_region_without_a_starter_becomes_a_todo_line():
+    src = "def f():\n    # BEGIN SOLUTION: return the answer\n    return 42\n    # END SOLUTION\n"
+    assert release.starter_text(src) == "def f():\n    # TODO: return the answer\n"
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("# BEGIN SOLUTION\nx\n", "never closed"),
+        ("# END SOLUTION\n", "without a BEGIN"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "inside the region"),
+        ("# BEGIN SOLUTION\n# STARTER\nRUN uncommented\n# END SOLUTION\n", "must be commented"),
+    ],
+)
+def test_broken_markers_name_the_file_and_line(src, message):
+    with pytest.raises(release.ReleaseError, match=message) as e:
+        release.starter_text(src, "solutions/x/Dockerfile")
+    assert "solutions/x/Dockerfile:" in str(e.value)
+
+
+def test_every_exercise_has_a_solution_and_an_exercise_folder():
+    assert release.unpaired(course.load()) == []
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_exercises_are_generated_from_the_solutions_and_not_stale(ex):
+    d = release.drift(ex)
+    assert not d.stale, d.describe()
+    # No solution region leaks into what students get.
+    for content in release.expected(ex).values():
+        assert b"BEGIN SOLUTION" not in content and b"END SOLUTION" not in content
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_every_solution_has_a_fixture_recorded_from_its_current_files(ex):
+    from layerlab.grade import fixture
+
+    f = fixture.load(ex)
+    assert f.solution_digest == fixture.digest(fixture.solution_dir(ex), f"{ex}.py"), (
+        f"solutions/{ex} changed since its fixture was recorded: run `layerlab record {ex}`"
+    )
+    assert f.size_bytes > 0 and f.engine
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_the_exercise_notebook_ends_by_grading(ex):
+    last = (REPO / "exercises" / ex / f"{ex}.py").read_text().rstrip().splitlines()[-1]
+    assert last == f'layerlab.grade("{ex}")'
+
+
+def test_drift_names_missing_changed_and_extra_files(tmp_path):
+    sol = tmp_path / "solutions" / "e1"
+    sol.mkdir(parents=True)
+    (sol / "Dockerfile").write_text("FROM x\n# BEGIN SOLUTION\nRUN a\n# END SOLUTION\n")
+    (sol / "fixture.json").write_text("{}")
+    assert release.drift("e1", tmp_path).missing == ["Dockerfile"]
+    release.release("e1", tmp_path)
+    out = tmp_path / "exercises" / "e1"
+    assert (out / "Dockerfile").read_text() == "FROM x\n# TODO: your solution here\n"
+    assert not (out / "fixture.json").exists()
+    (out / "Dockerfile").write_text("edited by hand\n")
+    (out / "stray.txt").write_text("x")
+    d = release.drift("e1", tmp_path)
+    assert d.changed == ["Dockerfile"] and d.extra == ["stray.txt"] and "layerlab release e1" in d.describe()
+
+
+# --- schema -----------------------------------------------------------------
+
+
+def test_a_check_with_an_unknown_key_lists_that_checks_keys(tmp_path):
+    p = course_file(tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factr: 1.1"))
+    with pytest.raises(course.CourseFileError) as e:
+        course.load(p)
+    msg = str(e.value)
+    assert str(p) in msg and "factr: unknown key" in msg and "factor" in msg
+
+
+def test_an_unknown_check_kind_and_a_wrong_type_are_reported(tmp_path):
+    p = course_file(tmp_path, EXERCISE.replace("check: hadolint", "check: lint_everything"))
+    with pytest.raises(course.CourseFileError, match="lint_everything"):
+        course.load(p)
+    p = course_file(tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factor: big"))
+    with pytest.raises(course.CourseFileError, match="factor.*number"):
+        course.load(p)
+
+
+def test_an_exercise_needs_a_builds_check_and_a_known_module(tmp_path):
+    with pytest.raises(course.CourseFileError, match="builds"):
+        course.load(course_file(tmp_path, EXERCISE.replace("      - check: builds\n", "")))
+    with pytest.raises(course.CourseFileError, match="no module '09'"):
+        course.load(course_file(tmp_path, EXERCISE.replace('module: "02"', 'module: "09"')))
+
+
+# --- the Dockerfile reader and the static checks ------------------------------
+
+
+def test_the_dockerfile_reader_keeps_line_numbers_across_continuations():
+    df = parse("# c\nFROM a AS b\nRUN x \\\n  # inside\n  && y\nCOPY --chown=1 a.py b.py /app/\nRUNN z\n")
+    assert [(i.line, i.keyword) for i in df.instructions] == [(2, "FROM"), (3, "RUN"), (6, "COPY")]
+    assert df.instructions[1].args == "x    && y" or "x" in df.instructions[1].args and "y" in df.instructions[1].args
+    assert df.instructions[2].flags == {"chown": "1"} and df.instructions[2].sources() == ["a.py", "b.py"]
+    assert [(i.line, i.keyword) for i in df.unknown] == [(7, "RUNN")]
+
+
+def _static(tmp_path, dockerfile, kind):
+    ex = course.load(course_file(tmp_path)).exercise("t-static")
+    d = submission(tmp_path, dockerfile)
+    spec = next(c for c in ex.checks if c.check == kind)
+    return run_check(Context(ex, d, parse(dockerfile), None, no_engine="no engine"), spec)
+
+
+def test_dependency_order_passes_when_the_code_comes_after_the_install(tmp_path):
+    assert _static(tmp_path, GOOD_DOCKERFILE, "dependency_install_before_source_copy").status == "passed"
+
+
+def test_copying_the_code_before_the_install_fails_with_a_hint(tmp_path):
+    bad = "FROM python:3.13-slim\nCOPY . /app\nRUN pip install --no-cache-dir -r /app/requirements.txt\n"
+    r = _static(tmp_path, bad, "dependency_install_before_source_copy")
+    assert r.status == "failed" and "line 2 copies ." in r.detail and "install" in r.hint
+
+
+def test_hadolint_fails_on_an_error_level_finding(tmp_path):
+    r = _static(tmp_path, "FROM python:3.13-slim\nADD app.py /app/\n", "hadolint")
+    assert r.status == "failed" and "DL3020" in r.detail and r.hint
+    assert _static(tmp_path / "ok", GOOD_DOCKERFILE, "hadolint").status == "passed" if (tmp_path / "ok").mkdir() is None else True
+
+
+def test_an_image_check_without_an_engine_is_not_run_and_says_why(tmp_path):
+    r = _static(tmp_path, GOOD_DOCKERFILE, "builds")
+    assert r.status == "not run" and r.why == "no engine" and r.points == 0
+
+
+# --- bad input: one report line each, no traceback ------------------------------
+
+
+def _problems(tmp_path, d, exercise="t-static"):
+    r = grade(d, exercise, course_file=course_file(tmp_path))
+    assert not r.passed and all(x.status == "not run" for x in r.results)
+    assert len(r.problems) == 1, r.problems
+    json.loads(r.to_json())
+    assert "PROBLEM" in r.table()
+    return r.problems[0]
+
+
+def test_no_dockerfile(tmp_path):
+    d = submission(tmp_path)
+    (d / "Dockerfile").unlink()
+    assert _problems(tmp_path, d).startswith("no Dockerfile in ")
+
+
+def test_a_dockerfile_syntax_error_names_the_line(tmp_path):
+    d = submission(tmp_path, "FROM python:3.13-slim\nRUNN pip install six\n")
+    assert _problems(tmp_path, d) == "Dockerfile line 2: unknown instruction RUNN (a typo? instructions are FROM, RUN, COPY, ...)"
+
+
+def test_a_copy_of_a_missing_file(tmp_path):
+    d = submission(tmp_path, "FROM python:3.13-slim\nCOPY app.py nothere.py /app/\n")
+    assert _problems(tmp_path, d) == "Dockerfile line 2: COPY nothere.py: no such file in the exercise folder"
+
+
+def test_a_non_utf8_file(tmp_path):
+    d = submission(tmp_path)
+    (d / "app.py").write_bytes(b"print('caf\xe9')\n")
+    assert _problems(tmp_path, d) == "app.py is not UTF-8 text (byte 0xe9 at offset 10): save it as UTF-8"
+
+
+def test_a_path_outside_the_exercise(tmp_path):
+    d = submission(tmp_path, "FROM python:3.13-slim\nCOPY ../secret.txt /app/\n")
+    (tmp_path / "secret.txt").write_text("x")
+    assert "COPY ../secret.txt reaches outside the exercise folder" in _problems(tmp_path, d)
+
+
+def test_a_link_to_a_path_outside_the_exercise(tmp_path):
+    d = submission(tmp_path)
+    (tmp_path / "elsewhere.py").write_text("x")
+    (d / "app.py").unlink()
+    (d / "app.py").symlink_to(tmp_path / "elsewhere.py")
+    assert "a path outside the exercise folder" in _problems(tmp_path, d)
+
+
+def test_an_unknown_exercise_id(tmp_path):
+    d = submission(tmp_path)
+    r = grade(d, "99-nope", course_file=course_file(tmp_path))
+    assert r.problems == ["unknown exercise '99-nope': known: t-static"] and not r.passed
+
+
+def test_no_engine_says_so_and_does_not_pass(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    d = submission(tmp_path)
+    r = grade(d, "t-static", course_file=course_file(tmp_path))
+    assert not r.passed and not r.problems
+    by = {x.check: x for x in r.results}
+    assert by["builds"].status == "not run" and "no container engine answers" in by["builds"].why
+    assert by["dependency_install_before_source_copy"].status == "passed"  # static checks still run
+    assert "did not run, so they were not checked: builds" in r.table()
+
+
+def test_the_cli_grade_exits_nonzero_with_one_line_for_a_missing_folder(tmp_path, capsys):
+    from layerlab import cli
+
+    assert cli.main(["grade", str(tmp_path / "nowhere"), "--exercise", "02-slim"]) == 1
+    out = capsys.readouterr().out
+    assert "does not exist" in out and "Traceback" not in out
