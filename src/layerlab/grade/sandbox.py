@@ -20,7 +20,7 @@ from pathlib import Path
 from python_on_whales.exceptions import DockerException
 
 from .. import build as build_mod
-from .. import engine, labels
+from .. import containers, engine, labels
 
 RUN_LABEL = "org.layerlab.grade.run"
 
@@ -117,49 +117,30 @@ class Session:
     def run(self, image: str, command: list[str] | None = None, *, timeout: float, entrypoint: str | None = None,
             platform: str | None = None) -> Ran:
         """Run to completion without network, within the limits; the container is always removed."""
-        client = engine.client()
         try:
-            container = self._create(image, command, entrypoint=entrypoint, platform=platform)
-        except DockerException as e:
-            return Ran(exit_code=-1, output="", seconds=0.0, error=_last_line(e))
-        try:
-            start = time.perf_counter()
-            client.container.start(container)
-            done = threading.Event()
-
-            def wait() -> None:
-                try:
-                    client.container.wait(container)
-                except DockerException:
-                    pass
-                done.set()
-
-            threading.Thread(target=wait, daemon=True).start()
-            timed_out = not done.wait(timeout)
-            if timed_out:
-                try:
-                    client.container.kill(container)
-                except DockerException:
-                    pass
-                done.wait(10)
-            seconds = time.perf_counter() - start
-            container.reload()
-            output = client.container.logs(container)
-            state = container.state
-            return Ran(
-                exit_code=int(state.exit_code if state.exit_code is not None else -1),
-                output=_cut(output, self.max_output),
-                seconds=round(seconds, 2),
-                timed_out=timed_out,
-                oom_killed=bool(state.oom_killed),
+            r = containers.run_live(
+                image,
+                command,
+                entrypoint=entrypoint,
+                platform=platform,
+                network="none",
+                memory=self.memory,
+                pids_limit=self.pids,
+                timeout=timeout,
+                # _cut below keeps the head and the tail; give it enough to choose from.
+                max_output=self.max_output * 4,
+                extra_labels=self.labels,
+                hardened=True,
             )
         except DockerException as e:
             return Ran(exit_code=-1, output="", seconds=0.0, error=_last_line(e))
-        finally:
-            try:
-                client.container.remove(container, force=True, volumes=True)
-            except DockerException:
-                pass
+        return Ran(
+            exit_code=r.exit_code,
+            output=_cut(r.output, self.max_output),
+            seconds=round(r.seconds, 2),
+            timed_out=r.timed_out,
+            oom_killed=r.oom_killed,
+        )
 
     def http_get(self, image: str, port: int, path: str, *, wait_s: float) -> tuple[int | None, str, str]:
         """Start the image with `port` published on 127.0.0.1 and GET `path`: (status, body start, container log)."""
