@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import replay
@@ -24,6 +24,13 @@ class Scenario:
     ran: list[str]  # instructions that executed
     cached: int
     instructions: int
+    # Per step that ran: its seconds and the end of its log, so a lesson can
+    # look inside one step (what did the installer download?) not just time it.
+    steps: list[dict] = field(default_factory=list)
+
+    def step(self, text: str) -> dict | None:
+        """The first step that ran whose instruction contains `text`."""
+        return next((s for s in self.steps if text in s["name"]), None)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,6 +68,9 @@ class CacheReport:
         return "\n".join(lines)
 
 
+LOG_LINES = 20  # enough for an installer's summary, small enough for a replay file
+
+
 def _short(name: str, width: int = 40) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
@@ -72,6 +82,7 @@ def _scenario(name: str, r: BuildResult) -> Scenario:
         ran=[s["name"] for s in r.ran],
         cached=len(r.cached),
         instructions=len([s for s in r.steps if s["index"] is not None]),
+        steps=[{"name": s["name"], "seconds": s["seconds"], "log": s["log"][-LOG_LINES:]} for s in r.ran],
     )
 
 

@@ -126,6 +126,27 @@ def platform_times(seconds: dict[str, float], title: str = "Build time per platf
     return fig
 
 
+def step_split(rows: dict[str, tuple[float, float]], step: str, title: str) -> Figure:
+    """One horizontal bar per build: the seconds of `step` next to the rest of the build (context, other steps, export)."""
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.7 * len(names)))
+    for i, name in enumerate(names):
+        total, part = rows[name]
+        rest = max(total - part, 0.0)
+        ax.barh([i], [part], color=COLORS[0], label=step if i == 0 else None)
+        ax.barh([i], [rest], left=part, color=COLORS[7], label="rest of the build" if i == 0 else None)
+        ax.text(part / 2, i, f"{part:.1f} s", ha="center", va="center", color="white", fontsize=8)
+        ax.text(total, i, f" {total:.1f} s total", ha="left", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds")
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    ax.margins(x=0.2)
+    fig.tight_layout()
+    return fig
+
+
 # ---- lesson 01: venv vs container vs VM ---------------------------------------
 
 MIB = 1024 * 1024

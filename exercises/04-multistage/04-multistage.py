@@ -1,0 +1,34 @@
+# %% [markdown]
+# # Exercise 04-multistage: leave the compiler behind
+#
+# `serve.py` scores customers with `fastscore`, a C extension that `pip install .`
+# compiles from `fastscore.c`. The `Dockerfile` beside this notebook builds it on
+# the full `python:3.13` image, compiler and all. Turn it into a multi-stage
+# build so that the final image:
+#
+# - has no compiler (`/usr/bin/gcc`) and no pip cache,
+# - runs as a user that is not root,
+# - is at most 1.15 times the size of the reference solution,
+# - prints exactly what it prints now.
+#
+# The last cell grades your work; run it as often as you like.
+
+# %%
+from layerlab import build, inspector
+
+result = build.build(".", "layerlab-04-multistage:mine", module="04", show=None)
+report = inspector.inspect(result.tag)
+print(f"{report.size_bytes / 1e6:.0f} MB, user {report.user or 'root'}, gcc: {report.has('/usr/bin/gcc')}")
+
+# %% [markdown]
+# Which of the image's bytes does `serve.py` need at run time? Compare the
+# image with `python:3.13-slim`.
+
+# %%
+extra_mb = ...  # TODO: size above python:3.13-slim, in MB
+print(f"{extra_mb:.0f} MB above the slim image")
+
+# %%
+import layerlab
+
+layerlab.grade("04-multistage")
