@@ -124,3 +124,33 @@ def test_replay_round_trip(waste_image, tmp_path, monkeypatch):
 def test_a_missing_image_is_a_clear_error(engine_client):
     with pytest.raises(inspector.ImageNotFound, match="no image 'layerlab-no-such-image:0' in the local store"):
         inspector.inspect("layerlab-no-such-image:0")
+
+
+def test_an_interrupted_build_stops_its_client_and_the_step(engine_client, tmp_path):
+    """Jupyter's "interrupt kernel" signals the kernel alone, never the docker client it started:
+    build() must stop that client itself, or BuildKit goes on building for nobody."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from procs import building, sleeping_600
+
+    (tmp_path / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN echo {uuid.uuid4().hex} && sleep 600\n")
+    tag = f"layerlab-test-interrupt:{uuid.uuid4().hex[:8]}"
+    code = f"from layerlab import build; build.build({str(tmp_path)!r}, {tag!r}, show=None)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not sleeping_600() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert building(tag) and sleeping_600(), "the build never reached its `sleep 600` step"
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err
+    deadline = time.monotonic() + 60
+    while (building(tag) or sleeping_600()) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not building(tag), "the build client was left running"
+    assert not sleeping_600(), "BuildKit is still running the step"
+    assert not engine_client.image.exists(tag)

@@ -15,6 +15,7 @@ from layerlab.grade import GradeFailed
 from layerlab.grade.runner import grade, measure_fixture
 from layerlab.grade.sandbox import RUN_LABEL
 
+from procs import building, sleeping_600
 from test_grade_static import course_file
 
 pytestmark = pytest.mark.engine
@@ -251,3 +252,52 @@ def test_a_build_past_its_time_limit_is_stopped(tiny_setup, tmp_path, engine_cli
     r = grade(d, "t-tiny", course_file=cf2, fixture=fx)
     assert r.seconds < 60
     assert "timed out after 8 s" in by_check(r)["builds"].detail
+
+
+@pytest.mark.parametrize("phase", ["build", "run"])
+@pytest.mark.parametrize("to", ["group", "process"])
+def test_an_interrupted_grading_run_removes_what_it_made(engine_client, tmp_path, phase, to):
+    """Interrupted while the submission builds or its container runs: exit 130, one line, nothing of the run left.
+
+    `group` is Ctrl-C in a terminal (every process of the job gets SIGINT); `process` is Jupyter's
+    "interrupt kernel" (only the kernel gets it, not the docker clients it started)."""
+    import os
+    import signal
+    import time
+
+    d = tmp_path / "02-slim"
+    shutil.copytree(REPO / "solutions" / "02-slim", d)
+    df = d / "Dockerfile"
+    text = df.read_text()
+    if phase == "build":  # a step that never ends on its own; a nonce keeps it out of the cache
+        text = text.replace("\nCMD ", f"\nRUN echo {time.time_ns()} && sleep 600\nCMD ", 1)
+    else:
+        text = text.replace('CMD ["python", "wordcount.py", "sample.txt"]', 'CMD ["sleep", "600"]')
+    df.write_text(text)
+    proc = subprocess.Popen([sys.executable, "-m", "layerlab.cli", "grade", str(d), "--exercise", "02-slim"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+
+    def started():
+        if phase == "build":
+            return building("layerlab-grade-02-slim:")
+        # Any container with a grading-run label running `sleep` is ours: nothing else grades 02-slim that way.
+        return [c for c in engine_client.container.list(filters=[("label", RUN_LABEL)]) if "sleep" in (c.config.cmd or [])]
+
+    deadline = time.monotonic() + 300
+    while not started() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert started(), f"the submission's {phase} never started"
+    time.sleep(2)  # into the sleep itself, not the step's set-up
+    (os.killpg if to == "group" else os.kill)(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "grading interrupted" in err and "Traceback" not in err, err
+    assert not building("layerlab-grade-02-slim:"), "the build client was left running"
+    # and the step or the container itself stopped (BuildKit cancels a build whose client left)
+    deadline = time.monotonic() + 60
+    while sleeping_600() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not sleeping_600(), "the submission's `sleep 600` is still running"
+    left = [c.name for c in engine_client.container.list(all=True, filters=[("label", RUN_LABEL)])]
+    assert left == [], left
+    assert [t for i in engine_client.image.list() for t in i.repo_tags if t.startswith("layerlab-grade-02-slim:")] == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -118,6 +120,11 @@ def build(
             tail.append(line)
             if show and (p := progress_line(line)):
                 show(p)
+    except KeyboardInterrupt:
+        # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
+        # without this the build client and BuildKit's build would carry on.
+        stop_clients(tag)
+        raise
     except DockerException as e:
         log = parse(lines)
         failed = log.failed()
@@ -146,3 +153,25 @@ def build(
 def _short(e: DockerException) -> str:
     text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
     return "\n".join(text[-3:])
+
+
+def stop_clients(tag: str) -> None:
+    """Stop the `docker buildx build` clients building `tag`; BuildKit cancels a build whose client left.
+
+    Only processes of this user whose arguments name the tag and `build` match.
+    """
+    me = os.getuid()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != me:
+                continue
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if tag.encode() in cmd and b"build" in cmd:
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass

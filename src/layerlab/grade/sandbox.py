@@ -7,8 +7,6 @@ on a shared engine, also when it fails or is interrupted.
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 import urllib.error
@@ -77,7 +75,7 @@ class Session:
 
         def kill() -> None:
             fired.set()
-            _kill_processes_naming(tag)
+            build_mod.stop_clients(tag)
 
         timer = threading.Timer(timeout, kill)
         timer.daemon = True
@@ -188,6 +186,10 @@ class Session:
             flt = [("label", f"{RUN_LABEL}={self.run_id}")]
         except Exception:  # noqa: BLE001 - nothing to clean without an engine
             return []
+        # Jupyter's "interrupt kernel" signals the kernel alone: a `docker buildx build` it
+        # started keeps running, and BuildKit keeps building for it, unless we stop it here.
+        for tag in self.tags:
+            build_mod.stop_clients(tag)
         failed: list[str] = []
         steps = [
             (lambda: client.container.list(all=True, filters=flt), lambda c: client.container.remove(c, force=True, volumes=True)),
@@ -219,25 +221,3 @@ class Session:
 def _last_line(e: Exception) -> str:
     text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
     return text[-1] if text else type(e).__name__
-
-
-def _kill_processes_naming(needle: str) -> None:
-    """Stop the `docker buildx build` client of this build; BuildKit cancels a build whose client left.
-
-    The tag is unique to this grading run, so only our own processes can match.
-    """
-    me = os.getuid()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if proc.stat().st_uid != me:
-                continue
-            cmd = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if needle.encode() in cmd and any(b"build" == part for part in cmd):
-            try:
-                os.kill(int(proc.name), signal.SIGTERM)
-            except OSError:
-                pass
