@@ -4,8 +4,8 @@
 # > **Instructor note.** This lesson builds one small app (numpy and pandas,
 # > about 30 MB of wheels) with six Dockerfiles, cold and then again after small
 # > edits: about twelve builds that install the dependencies. Cold, on 2 cores,
-# > the notebook takes about 2.5 minutes; most of it is writing out the
-# > dependency layer, not downloading it. Run it once before class so the base
+# > the notebook takes about 2.5 minutes; the cache-mount section shows how
+# > much of a rebuild is the download. Run it once before class so the base
 # > image and `uv` are in the cache. The numbers differ from machine to
 # > machine; the steps re-run do not. `layerlab clean` removes the images.
 #

@@ -3,8 +3,7 @@
 #
 # > **Instructor note.** This lesson builds one small app four ways, each
 # > cold (`--no-cache`) so that the build times compare, plus a test stage.
-# > On 2 cores it takes about a minute; the slim variant that
-# > installs gcc with apt is the slowest. Nothing here needs arm64 or a GPU.
+# > On 2 cores it takes about a minute. Nothing here needs arm64 or a GPU.
 # > `layerlab clean` removes the images afterwards.
 #
 # Many ML packages contain compiled code. When pip finds no wheel for your
