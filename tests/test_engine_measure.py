@@ -33,10 +33,11 @@ def waste_image(engine_client, tmp_path_factory):
 
 def test_waste_of_a_deleted_file_is_counted_as_dive_counts_it(waste_image):
     r = inspector.inspect(waste_image, use_cache=False)
-    # dive adds every occurrence of a repeated path: the 5 MB file, then its deletion marker sized as what it deleted.
+    # dive adds every occurrence of a repeated path: the 5 MB file, then its deletion marker, which
+    # records size 0 for a file (only a deleted directory records what it held).
     blob = next(t for t in r.top_waste if t[0] == "/blob")
-    assert blob[1:] == (2, 2 * BLOB)
-    assert r.wasted_bytes >= 2 * BLOB
+    assert blob[1:] == (2, BLOB)
+    assert r.wasted_bytes >= BLOB
     assert not r.has("/blob")
     last, before = r.layers[-1], r.layers[-2]
     assert before["size_bytes"] >= BLOB and before["added"] >= 1

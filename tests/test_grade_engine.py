@@ -7,11 +7,14 @@ import shutil
 import subprocess
 import sys
 
+import uuid
+
 import pytest
 
-from layerlab import course, labels
+from layerlab import build, course, inspector, labels
 from layerlab.course import REPO
 from layerlab.grade import GradeFailed
+from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.runner import grade, measure_fixture
 from layerlab.grade.sandbox import RUN_LABEL
 
@@ -301,3 +304,40 @@ def test_an_interrupted_grading_run_removes_what_it_made(engine_client, tmp_path
     left = [c.name for c in engine_client.container.list(all=True, filters=[("label", RUN_LABEL)])]
     assert left == [], left
     assert [t for i in engine_client.image.list() for t in i.repo_tags if t.startswith("layerlab-grade-02-slim:")] == []
+
+
+# --- fixtures hold on another build of the base image ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_base(engine_client, tmp_path_factory):
+    """python:3.13-slim with 30 MB more in it, under a throw-away name: as an official image or a
+    newer release of the base differs from the stand-in the fixtures were recorded on."""
+    ctx = tmp_path_factory.mktemp("other-base")
+    (ctx / "Dockerfile").write_text("FROM python:3.13-slim\nRUN head -c 30000000 /dev/urandom > /opt/ballast\n")
+    tag = f"layerlab-test-otherbase/python:{uuid.uuid4().hex[:8]}"
+    build.build(ctx, tag, show=None)
+    yield tag
+    engine_client.image.remove(tag, force=True)
+
+
+def _on_base(src, dst, base):
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("fixture.json"))
+    df = dst / "Dockerfile"
+    df.write_text(df.read_text().replace("FROM python:3.13-slim", f"FROM {base}"))
+    return dst
+
+
+@pytest.mark.parametrize("ex", ["02-slim", "04-multistage"])
+def test_the_solution_passes_on_another_base_and_the_starter_still_fails(other_base, tmp_path, ex):
+    fx = fixture_mod.load(ex)
+    assert fx.base_ref == "python:3.13-slim" and fx.added_bytes is not None
+    solution = grade(_on_base(REPO / "solutions" / ex, tmp_path / "solution" / ex, other_base), ex)
+    got = by_check(solution)
+    assert solution.passed, solution.table()
+    assert got["size_at_most"].status == "passed" and "above its base" in got["size_at_most"].detail
+    # Compared in total, as it was, the other base's 30 MB alone would fail the size check.
+    spec = next(c for c in course.load().exercise(ex).checks if c.check == "size_at_most")
+    assert inspector.inspect(other_base).size_bytes + fx.added_bytes > fx.size_bytes * spec.factor
+    starter = grade(_on_base(REPO / "exercises" / ex, tmp_path / "starter" / ex, other_base), ex)
+    assert by_check(starter)["size_at_most"].status == "failed", starter.table()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -13,7 +16,7 @@ from typing import Callable
 
 from python_on_whales.exceptions import DockerException
 
-from . import engine, labels, replay
+from . import dockerfile_syntax, engine, labels, replay
 from .buildlog import BuildLog, parse, progress_line
 
 Printer = Callable[[str], None]
@@ -99,12 +102,13 @@ def build(
         all_labels.update(labels.course_labels(module))
     lines: list[str] = []
     tail: deque[str] = deque(maxlen=25)
+    file, tmp = _offline_dockerfile(context, dockerfile, show)
     start = time.perf_counter()
     try:
         stream = client.buildx.build(
             str(context),
             tags=[tag],
-            file=str(dockerfile) if dockerfile else None,
+            file=file,
             target=target,
             build_args=build_args or {},
             platforms=platforms,
@@ -130,6 +134,9 @@ def build(
         failed = log.failed()
         step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
         raise BuildError(tag, failed.name if failed else None, step_tail, _short(e)) from None
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - start
     log: BuildLog = parse(lines)
     image_id = None
@@ -148,6 +155,62 @@ def build(
         cache=cache,
         target=target,
     )
+
+
+@functools.cache
+def _offline() -> bool:
+    # The probe takes up to 4 s; a process asks once.
+    return not engine.registry_reachable()
+
+
+@functools.cache
+def _buildkit_version() -> str | None:
+    try:
+        nodes = engine.client().buildx.inspect().nodes or []
+    except (DockerException, ValueError):
+        return None
+    v = next((n.version for n in nodes if n.version), None)
+    if v and not v.startswith("v0.0.0"):
+        return f"BuildKit {v}"
+    # Distribution builds of the engine (Debian's docker.io) report v0.0.0+unknown: name the engine instead.
+    try:
+        server = engine.client().version().server
+        return f"the one built into engine {server.version}" if server and server.version else None
+    except (DockerException, AttributeError):
+        return None
+
+
+def _offline_dockerfile(context: str | Path, dockerfile: str | Path | None, show: Printer | None) -> tuple[str | None, str | None]:
+    """The Dockerfile to build from, and a temporary directory to remove after the build (or None).
+
+    `# syntax=` makes BuildKit pull that frontend image first, so offline every
+    build would fail; the engine's built-in frontend does what the course needs.
+    The copy lives outside the context, so the context the build sends is unchanged.
+    """
+    file = str(dockerfile) if dockerfile else None
+    path = Path(dockerfile) if dockerfile else Path(context) / "Dockerfile"
+    # Podman (buildah) treats `# syntax=` as a comment already.
+    if file == "-" or engine.engine_command() == "podman":
+        return file, None
+    try:
+        text, value = dockerfile_syntax.without_syntax(dockerfile_syntax.read(path))
+    except OSError:
+        return file, None  # no such local file: the build itself says so
+    if value is None or not _offline():
+        return file, None
+    tmp = tempfile.mkdtemp(prefix="layerlab-dockerfile-")
+    try:
+        new_path = dockerfile_syntax.write_copy(path, text, Path(tmp))
+        if show:
+            version = _buildkit_version()
+            show(
+                f"offline: `# syntax={value}` ignored; using the engine's built-in Dockerfile frontend "
+                f"({version or 'version unknown'})"
+            )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return str(new_path), tmp
 
 
 def _short(e: DockerException) -> str:

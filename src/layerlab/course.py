@@ -65,12 +65,15 @@ class RunsAndPrints(CheckBase):
 
 class SizeAtMost(CheckBase):
     check: Literal["size_at_most"]
-    factor: float = Field(gt=0, description="uncompressed size at most factor x the fixture's")
+    factor: float = Field(gt=0, description="bytes added above the base image at most factor x the fixture's")
+    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB: apt and dpkg rewrite bookkeeping files "
+                                "whose size depends on the base (official image or stand-in)")
 
 
 class WastedAtMost(CheckBase):
     check: Literal["wasted_at_most"]
-    allowance_mb: float = Field(ge=0, description="wasted bytes (dive's definition) at most the fixture's plus this many MB")
+    allowance_mb: float = Field(ge=0, description="wasted bytes (dive's definition) that the submission adds above its base "
+                                "at most the fixture's plus this many MB")
 
 
 class CodeEditRerunsAtMost(CheckBase):

@@ -185,6 +185,13 @@ def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
     found: dict[str, images.ImageFacts | None] = {}
     if f.reachable:
         checks.append(Check("registry", INFO, "reachable: official images are pulled" if online else "not reachable: offline stand-ins are built"))
+        if not online:
+            # BuildKit pulls the `# syntax=` frontend image before the first step; build.build drops the line offline.
+            checks.append(Check(
+                "syntax directive", INFO,
+                "offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
+                "drop that line, or build through layerlab, which uses the engine's built-in frontend",
+            ))
         runnable = tuple(p for p in platforms if engine.can_run_platform(f, p))
         found = {b.ref: images.facts(b.ref, runnable) for b in bootstrap.BASE_IMAGES}
         checks += image_checks(found, platforms)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
-from . import bootstrap, engine, replay
+from . import bootstrap, engine, labels, replay
 from .layers import DIR, analyse
 from .oci import Archive
 
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: dive's size-0 file deletions
 
 
 class ImageNotFound(LookupError):
@@ -59,6 +59,14 @@ class ImageReport:
     files: dict[str, int] = field(repr=False)  # final filesystem: path -> size (directories excluded)
     seconds: float = 0.0  # how long the analysis took (0 when served from the cache)
     replayed: dict | None = None
+
+    @property
+    def hidden_bytes(self) -> int:
+        """Bytes the layers ship that the final filesystem does not show: files deleted or overwritten later.
+
+        Unlike dive's wasted bytes, this counts a file under a directory deleted as a whole.
+        """
+        return self.size_bytes - sum(self.files.values())
 
     def has(self, path: str) -> bool:
         """Is `path` a file or link in the final image?"""
@@ -151,22 +159,36 @@ def inspect(ref: str, platform: str | None = None, use_cache: bool = True) -> Im
     with tempfile.TemporaryDirectory(prefix="layerlab-inspect-") as tmp:
         archive_path = Path(tmp) / "image.tar"
         engine.client().image.save(ref, output=archive_path)
-        with Archive(archive_path) as archive:
-            images = archive.platforms()
-            if not images:
-                raise ImageNotFound(f"{ref} holds no runnable platform image")
-            chosen = next((i for i in images if i.platform == want), None)
-            if chosen is None:
-                if platform:
-                    raise ImageNotFound(f"{ref} has no {platform} variant; it has {', '.join(i.platform for i in images)}")
-                chosen = images[0]
-            entries = [archive.read_layer(layer)[0] for layer in chosen.layers]
+        report = report_from_archive(archive_path, ref, image_id, want, strict=platform is not None)
+    report.seconds = round(time.perf_counter() - start, 2)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp_file = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp_file.write_text(json.dumps(report.to_dict()))
+    tmp_file.replace(cached)
+    return report
+
+
+def report_from_archive(archive_path: Path, ref: str, image_id: str, want: str, strict: bool = False) -> ImageReport:
+    """Analyse one platform of a saved image (`docker save` output); no engine needed.
+
+    `want` is the platform to read; unless `strict`, the first platform stands in when it is absent.
+    """
+    with Archive(archive_path) as archive:
+        images = archive.platforms()
+        if not images:
+            raise ImageNotFound(f"{ref} holds no runnable platform image")
+        chosen = next((i for i in images if i.platform == want), None)
+        if chosen is None:
+            if strict:
+                raise ImageNotFound(f"{ref} has no {want} variant; it has {', '.join(i.platform for i in images)}")
+            chosen = images[0]
+        entries = [archive.read_layer(layer)[0] for layer in chosen.layers]
     history = [h.get("created_by", "") for h in chosen.config.get("history", []) if not h.get("empty_layer")]
     stats, waste, files = analyse(
         entries, history, [layer.compressed_bytes for layer in chosen.layers], digests=[layer.digest for layer in chosen.layers]
     )
     cfg = chosen.config.get("config", {}) or {}
-    report = ImageReport(
+    return ImageReport(
         ref=ref,
         image_id=image_id,
         platform=chosen.platform,
@@ -186,13 +208,53 @@ def inspect(ref: str, platform: str | None = None, use_cache: bool = True) -> Im
         exposed_ports=sorted((cfg.get("ExposedPorts") or {}).keys()),
         labels=cfg.get("Labels") or {},
         files={p: e.size for p, e in files.items() if e.kind != DIR},
-        seconds=round(time.perf_counter() - start, 2),
     )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp_file = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp_file.write_text(json.dumps(report.to_dict()))
-    tmp_file.replace(cached)
-    return report
+
+
+@dataclass
+class AboveBase:
+    """What an image adds above the base image it was built FROM, so a figure does not depend on
+    which build of the base (the official image, a stand-in, last month's) the learner has."""
+
+    base_ref: str
+    base_image_id: str
+    base_standin: bool  # built offline by `layerlab bootstrap`, not pulled
+    base_layers: int  # the image's first layers that are the base's (same content digests)
+    base_bytes: int
+    added_bytes: int  # the image's layers above the base, uncompressed
+    base_wasted_bytes: int
+    added_wasted_bytes: int  # the image's wasted bytes (dive's) minus the base's own
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def above_base(report: ImageReport, base_ref: str) -> AboveBase:
+    """Split `report` at its base: the longest run of leading layers whose content digests equal the base's."""
+    client = engine.require()
+    try:
+        mine = client.image.inspect(report.image_id).root_fs.layers or []
+        theirs = client.image.inspect(base_ref).root_fs.layers or []
+    except (NoSuchImage, DockerException):
+        raise ImageNotFound(f"the base image {base_ref!r} is not in the local store") from None
+    shared = 0
+    for a, b in zip(mine, theirs):
+        if a != b:
+            break
+        shared += 1
+    base = inspect(base_ref, platform=report.platform) if shared else None
+    base_bytes = sum(layer["size_bytes"] for layer in report.layers[:shared])
+    base_wasted = base.wasted_bytes if base and shared == len(theirs) else 0
+    return AboveBase(
+        base_ref=base_ref,
+        base_image_id=base.image_id if base else _image_id(base_ref),
+        base_standin=bool(base and base.labels.get(labels.STANDIN) == "true"),
+        base_layers=shared,
+        base_bytes=base_bytes,
+        added_bytes=report.size_bytes - base_bytes,
+        base_wasted_bytes=base_wasted,
+        added_wasted_bytes=report.wasted_bytes - base_wasted,
+    )
 
 
 @dataclass

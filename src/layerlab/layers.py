@@ -3,14 +3,20 @@
 Pure code: layers come in as lists of entries (from `oci.read_layer`), so the
 arithmetic is tested on hand-made layers without an engine.
 
-dive's definitions (wagoodman/dive, image/efficiency.go), followed exactly:
+dive's definitions (wagoodman/dive 0.13, image/efficiency.go and filetree),
+followed exactly and checked against dive itself (tests/test_dive_oracle.py):
 - For every *leaf* of each layer's tree (a file, link, empty directory, or a
-  deletion marker), record its size under its path. A deletion records the
-  size of what it deletes (a whole directory: the sum of its files).
+  deletion marker), record its size under its path. A deleted *file* records
+  size 0; a deleted *directory* records the size of everything it held.
+  Opaque-directory markers (`.wh..wh..opq`) are not nodes in dive's tree: the
+  directory they sit in counts as any other directory of the layer.
 - A path recorded in two or more layers is an inefficiency; its *cumulative*
   size (every occurrence, the first included) counts as wasted bytes.
 - Efficiency = sum over paths of the smallest recorded size / sum of all
   recorded sizes (1.0 for an empty image).
+
+So deleting a file in a later layer wastes its size once (the copy that
+still ships); overwriting it wastes both copies.
 """
 
 from __future__ import annotations
@@ -83,7 +89,7 @@ def _leaves(entries: list[Entry]) -> list[Entry]:
         while p not in parents and p != "/":
             parents.add(p)
             p = posixpath.dirname(p)
-    return [e for e in entries if e.kind in (WHITEOUT, OPAQUE) or e.path not in parents]
+    return [e for e in entries if e.kind == WHITEOUT or e.path not in parents]
 
 
 def _under(stack: dict[str, Entry], directory: str):
@@ -98,14 +104,11 @@ class Stack:
         self.files: dict[str, Entry] = {}
 
     def deleted_size(self, e: Entry) -> int:
-        if e.kind == OPAQUE:
-            return sum(self.files[p].size for p in _under(self.files, e.path))
+        """What dive records for a whiteout: a deleted directory's contents, 0 for a deleted file."""
         prev = self.files.get(e.path)
-        if prev is None:
+        if prev is None or prev.kind != DIR:
             return 0
-        if prev.kind == DIR:
-            return sum(self.files[p].size for p in _under(self.files, e.path))
-        return prev.size
+        return sum(self.files[p].size for p in _under(self.files, e.path))
 
     def apply(self, entries: list[Entry]) -> tuple[int, int, int]:
         """Apply one layer; returns (added, changed, deleted) counts of non-directory paths."""
@@ -147,8 +150,8 @@ def analyse(
     seen: dict[str, int] = {}
     stats: list[LayerStats] = []
     for i, entries in enumerate(layers):
-        for leaf in _leaves(entries):
-            size = stack.deleted_size(leaf) if leaf.kind in (WHITEOUT, OPAQUE) else leaf.size
+        for leaf in _leaves([e for e in entries if e.kind != OPAQUE]):
+            size = stack.deleted_size(leaf) if leaf.kind == WHITEOUT else leaf.size
             cumulative[leaf.path] = cumulative.get(leaf.path, 0) + size
             minimum[leaf.path] = min(minimum.get(leaf.path, size), size)
             seen[leaf.path] = seen.get(leaf.path, 0) + 1

@@ -123,14 +123,23 @@ def runs_and_prints(ctx: Context, spec: C.RunsAndPrints) -> str:
     fx = ctx.need_fixture()
     ran = s.run(tuple(spec.command) if spec.command else None)
     if ran.error:
-        raise Failed(f"the container did not start: {ran.error}", "check ENTRYPOINT and CMD: do they name a program that exists in the image?")
+        raise Failed(f"the container did not start: {ran.error}",
+                     ran.hint or "check ENTRYPOINT and CMD: do they name a program that exists in the image?")
     if ran.timed_out:
         raise Failed(f"timed out after {ctx.exercise.limits.run_timeout_s} s", "the program waits for input or loops; it should print and exit")
     if ran.oom_killed:
         raise Failed(f"stopped by the memory limit ({ctx.exercise.limits.memory})", "the program uses more memory than the exercise allows")
     if ran.exit_code != fx.exit_code:
+        from ..containers import start_failure
+
+        # runc reports some failures to exec the program (a CRLF script, a missing #! interpreter)
+        # from inside the started container, as its only log line: `exec /run.sh: no such file or directory`.
+        first = (_lines(ran.output) or [""])[0]
+        exec_failed = len(_lines(ran.output)) == 1 and first.startswith("exec ") and first.endswith(
+            ("no such file or directory", "exec format error", "permission denied"))
         raise Failed(f"exit code {ran.exit_code} (expected {fx.exit_code})\n{_excerpt(ran.output)}",
-                     "the program failed: is every file and package it needs in the image?")
+                     start_failure(first)[1] if exec_failed
+                     else "the program failed: is every file and package it needs in the image?")
     got, want = _lines(ran.output), _lines(fx.output)
     if got != want:
         n = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
@@ -159,16 +168,32 @@ def _largest_layers(ctx: Context, n: int = 3) -> str:
     return "\n".join(f"{mb(l['size_bytes']):>10}  {short_instruction(l['created_by'], 60)}" for l in layers[:n])
 
 
+def _base_note(ctx: Context) -> str:
+    above, fx = ctx.need_subject().above_base, ctx.need_fixture()
+    if above is None:
+        return ""
+    kind = "stand-in" if above.base_standin else "official image"
+    same = "the same base as the reference" if above.base_image_id == fx.base_image_id else \
+        f"the reference was measured on {fx.base_ref} ({'stand-in' if fx.base_standin else 'official'})"
+    return f"\nbase {above.base_ref} ({kind}, {mb(above.base_bytes)}): {same}"
+
+
 @check("size_at_most")
 def size_at_most(ctx: Context, spec: C.SizeAtMost) -> str:
     s = ctx.need_subject()
     fx = ctx.need_fixture()
-    size = s.image.size_bytes
-    ratio = size / fx.size_bytes
-    detail = f"{mb(size)} uncompressed, {ratio:.2f}x the reference (allowed: {spec.factor:.2f}x)"
-    if ratio > spec.factor:
+    above = s.above_base
+    if above is None or fx.added_bytes is None:
+        # No base to subtract (FROM scratch, a --build-arg base, an old fixture): compare totals.
+        size, allowed = s.image.size_bytes, fx.size_bytes * spec.factor + spec.allowance_mb * 1e6
+        detail = f"{mb(size)} uncompressed in all, at most {mb(allowed)} allowed (no base image to compare above)"
+    else:
+        size, allowed = above.added_bytes, fx.added_bytes * spec.factor + spec.allowance_mb * 1e6
+        detail = (f"adds {mb(size)} above its base, at most {mb(allowed)} allowed "
+                  f"(the reference adds {mb(fx.added_bytes)}; {mb(s.image.size_bytes)} in all)")
+    if size > allowed:
         raise Failed(
-            detail + "\nyour largest layers:\n" + _largest_layers(ctx),
+            detail + "\nyour largest layers:\n" + _largest_layers(ctx) + _base_note(ctx),
             "the image carries what the tool does not need at run time: packages it never uses "
             "(build tools, recommended extras), apt's package lists, pip's download cache",
         )
@@ -179,9 +204,14 @@ def size_at_most(ctx: Context, spec: C.SizeAtMost) -> str:
 def wasted_at_most(ctx: Context, spec: C.WastedAtMost) -> str:
     s = ctx.need_subject()
     fx = ctx.need_fixture()
-    bound = fx.wasted_bytes + spec.allowance_mb * 1e6
-    wasted = s.image.wasted_bytes
-    detail = f"{mb(wasted)} wasted (files in two or more layers), at most {mb(bound)} allowed"
+    above = s.above_base
+    if above is None or fx.added_wasted_bytes is None:
+        wasted, reference, where = s.image.wasted_bytes, fx.wasted_bytes, "in all"
+    else:
+        # The base's own waste is the same for every submission on it and none of the student's doing.
+        wasted, reference, where = above.added_wasted_bytes, fx.added_wasted_bytes, "above the base"
+    bound = reference + spec.allowance_mb * 1e6
+    detail = f"{mb(wasted)} wasted {where} (dive's measure: bytes of paths in two or more layers), at most {mb(bound)} allowed"
     if wasted > bound:
         top = "\n".join(f"{mb(size):>10}  x{count}  {path}" for path, count, size in s.image.top_waste[:4])
         raise Failed(
@@ -290,6 +320,9 @@ def runs_as_non_root(ctx: Context, spec) -> str:
         raise Failed(f"the image's user is {user or 'not set (root)'}",
                      "add a USER instruction after the steps that need root (create the user with useradd first)")
     ran = s.session.run(s.tag, ["-u"], entrypoint="id", timeout=ctx.exercise.limits.run_timeout_s)
+    if ran.error and "unable to find user" in ran.error:
+        # A user the image lacks is no user at all: nothing would ever run.
+        raise Failed(f"USER {user}: the container did not start: {ran.error}", ran.hint or "create the user first")
     if ran.error or ran.exit_code != 0:
         # No `id` in the image (distroless): the configured user is all we can see.
         return f"USER {user} (not started: {ran.error or 'no id command'})"
@@ -312,7 +345,10 @@ def platforms(ctx: Context, spec: C.Platforms) -> str:
     for p in spec.platforms:
         ran = s.uname(r.tag, p)
         want = engine.UNAME_BY_PLATFORM[p]
-        got = ran.output.strip() if not ran.error else f"did not start ({ran.error})"
+        if ran.error:
+            raise Failed(f"{p}: the container did not start: {ran.error}",
+                         ran.hint or "the image does not start on this platform: check ENTRYPOINT, CMD and USER")
+        got = ran.output.strip()
         seen[p] = got
         if got != want:
             raise Failed(f"{p}: uname -m says {got!r}, expected {want}",
@@ -325,8 +361,10 @@ def http_endpoint(ctx: Context, spec: C.HttpEndpoint) -> str:
     s = ctx.need_subject()
     status, body, log = s.session.http_get(s.tag, spec.port, spec.path, wait_s=spec.wait_s)
     if status is None:
-        raise Failed(f"nothing answered on port {spec.port} within {spec.wait_s:.0f} s\n{_excerpt(log)}",
-                     "the server must listen on 0.0.0.0 (not 127.0.0.1) and on the port the exercise names")
+        hint = "the server must listen on 0.0.0.0 (not 127.0.0.1) and on the port the exercise names"
+        if log.startswith("the container did not start"):
+            hint = log.rpartition("hint: ")[2] or hint
+        raise Failed(f"nothing answered on port {spec.port} within {spec.wait_s:.0f} s\n{_excerpt(log)}", hint)
     if status != spec.status:
         raise Failed(f"GET {spec.path} answered {status}, expected {spec.status}", "the route or the app's start-up is wrong")
     return f"GET {spec.path} answered {status}"

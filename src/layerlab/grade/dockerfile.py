@@ -60,6 +60,33 @@ class Dockerfile:
                 start = i
         return self.instructions[start:]
 
+    def final_base(self) -> str | None:
+        """The image the final stage builds on, following `FROM <stage>` back to an image reference.
+
+        ARGs declared before the first FROM are substituted with their defaults; None when the
+        reference still holds a variable (a --build-arg decides it) or the stage starts FROM scratch.
+        """
+        args: dict[str, str] = {}
+        stages: dict[str, str] = {}
+        base = None
+        for ins in self.instructions:
+            if ins.keyword == "ARG" and not stages and base is None:
+                name, _, default = ins.args.strip().partition("=")
+                args[name.strip()] = default.strip().strip("\"'")
+            elif ins.keyword == "FROM":
+                words = ins.words()
+                ref = _ARG_REF.sub(lambda m: args.get(m.group(1) or m.group(2), m.group(0)), words[0]) if words else ""
+                ref = stages.get(ref.lower(), ref)
+                if len(words) >= 3 and words[1].upper() == "AS":
+                    stages[words[2].lower()] = ref
+                base = ref
+        if base is None or base == "scratch" or "$" in base:
+            return None
+        return base
+
+
+_ARG_REF = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
 
 def parse(text: str) -> Dockerfile:
     lines = text.splitlines()

@@ -70,12 +70,23 @@ class Fixture:
     platforms: dict[str, str] = field(default_factory=dict)  # platform -> `uname -m`
     paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
     paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
+    # The base the solution was measured on, and what the solution adds above it: checks compare
+    # these, so a fixture recorded on a stand-in grades a submission built on the official image.
+    base_ref: str | None = None
+    base_image_id: str | None = None
+    base_standin: bool | None = None
+    base_bytes: int | None = None
+    added_bytes: int | None = None
+    added_wasted_bytes: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def describe(self) -> str:
-        return f"fixture recorded {self.recorded_at} on {self.engine}"
+        base = ""
+        if self.base_ref:
+            base = f", on base {self.base_ref} ({'stand-in' if self.base_standin else 'official'}, {(self.base_bytes or 0) / 1e6:.1f} MB)"
+        return f"fixture recorded {self.recorded_at} on {self.engine}{base}"
 
 
 class NoFixture(LookupError):

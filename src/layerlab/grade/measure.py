@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import build as build_mod
 from .. import cache, inspector
 from ..course import Exercise
+from .dockerfile import parse as parse_dockerfile
 from .sandbox import Ran, Session, TimedOut
 
 
@@ -54,6 +55,17 @@ class Subject:
     @functools.cached_property
     def image(self) -> inspector.ImageReport:
         return inspector.inspect(self.tag)
+
+    @functools.cached_property
+    def above_base(self) -> inspector.AboveBase | None:
+        """What the image adds above the base its final stage names; None when no base can be named."""
+        base = parse_dockerfile(self.dockerfile.read_text(encoding="utf-8", errors="replace")).final_base()
+        if base is None:
+            return None
+        try:
+            return inspector.above_base(self.image, base)
+        except inspector.ImageNotFound:
+            return None
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one Subject per grading run
     def run(self, command: tuple[str, ...] | None = None) -> Ran:

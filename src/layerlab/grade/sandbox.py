@@ -34,7 +34,8 @@ class Ran:
     seconds: float
     timed_out: bool = False
     oom_killed: bool = False
-    error: str = ""  # the engine refused to start it
+    error: str = ""  # the engine refused to start it: its reason, in its own words
+    hint: str = ""  # what to do about `error`, where the cause is a known one
 
 
 def _cut(text: str, limit: int) -> str:
@@ -130,8 +131,10 @@ class Session:
                 extra_labels=self.labels,
                 hardened=True,
             )
+        except containers.ContainerDidNotStart as e:
+            return Ran(exit_code=-1, output="", seconds=0.0, error=e.reason, hint=e.hint)
         except DockerException as e:
-            return Ran(exit_code=-1, output="", seconds=0.0, error=_last_line(e))
+            return Ran(exit_code=-1, output="", seconds=0.0, error=_why(e))
         return Ran(
             exit_code=r.exit_code,
             output=_cut(r.output, self.max_output),
@@ -146,9 +149,13 @@ class Session:
         try:
             container = self._create(image, None, network="bridge", publish=[("127.0.0.1:", port)])
         except DockerException as e:
-            return None, "", _last_line(e)
+            return None, "", _why(e)
         try:
-            client.container.start(container)
+            try:
+                client.container.start(container)
+            except DockerException as e:
+                reason, hint = containers.start_failure(getattr(e, "stderr", None) or str(e))
+                return None, "", f"the container did not start: {reason}\nhint: {hint}"
             container.reload()
             bindings = (container.network_settings.ports or {}).get(f"{port}/tcp") or []
             if not bindings:
@@ -170,7 +177,7 @@ class Session:
                 time.sleep(0.5)
             return None, "", _cut(client.container.logs(container), self.max_output) or last
         except DockerException as e:
-            return None, "", _last_line(e)
+            return None, "", _why(e)
         finally:
             try:
                 client.container.remove(container, force=True, volumes=True)
@@ -206,7 +213,7 @@ class Session:
                 try:
                     remove(item)
                 except DockerException as e:
-                    failed.append(_last_line(e))
+                    failed.append(_why(e))
         # A build that failed half-way may have tagged nothing; one that succeeded is covered
         # by the label, but remove the tags too in case the base image's labels were odd.
         for tag in self.tags:
@@ -218,6 +225,7 @@ class Session:
         return failed
 
 
-def _last_line(e: Exception) -> str:
-    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
-    return text[-1] if text else type(e).__name__
+def _why(e: Exception) -> str:
+    """The engine's most informative line (not its last one, which often names only an id)."""
+    text = (getattr(e, "stderr", None) or str(e)).strip()
+    return containers.start_failure(text)[0] if text else type(e).__name__
