@@ -315,7 +315,8 @@ def other_base(engine_client, tmp_path_factory):
     newer release of the base differs from the stand-in the fixtures were recorded on."""
     ctx = tmp_path_factory.mktemp("other-base")
     (ctx / "Dockerfile").write_text("FROM python:3.13-slim\nRUN head -c 30000000 /dev/urandom > /opt/ballast\n")
-    tag = f"layerlab-test-otherbase/python:{uuid.uuid4().hex[:8]}"
+    # Same name and tag, another namespace: as a mirror or the official image would carry it.
+    tag = f"layerlab-test-otherbase-{uuid.uuid4().hex[:8]}/python:3.13-slim"
     build.build(ctx, tag, show=None)
     yield tag
     engine_client.image.remove(tag, force=True)

@@ -272,3 +272,12 @@ def test_the_cli_grade_exits_nonzero_with_one_line_for_a_missing_folder(tmp_path
     assert cli.main(["grade", str(tmp_path / "nowhere"), "--exercise", "02-slim"]) == 1
     out = capsys.readouterr().out
     assert "does not exist" in out and "Traceback" not in out
+
+
+def test_base_names_ignore_registry_namespace_and_digest():
+    from layerlab.grade.checks import base_name
+
+    assert base_name("python:3.13-slim") == base_name("docker.io/library/python:3.13-slim") == "python:3.13-slim"
+    assert base_name("localhost:5000/mirror/python:3.13-slim@sha256:abc") == "python:3.13-slim"
+    assert base_name("debian") == "debian:latest"
+    assert base_name("python:3.13") != base_name("python:3.13-slim")

@@ -77,6 +77,7 @@ class Fixture:
     base_standin: bool | None = None
     base_bytes: int | None = None
     added_bytes: int | None = None
+    base_wasted_bytes: int | None = None
     added_wasted_bytes: int | None = None
 
     def to_dict(self) -> dict:

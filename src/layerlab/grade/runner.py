@@ -227,6 +227,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
         if (above := s.above_base) is not None:
             f.base_ref, f.base_image_id, f.base_standin = above.base_ref, above.base_image_id, above.base_standin
             f.base_bytes, f.added_bytes, f.added_wasted_bytes = above.base_bytes, above.added_bytes, above.added_wasted_bytes
+            f.base_wasted_bytes = above.base_wasted_bytes
         for c in ex.checks:
             kind = c.check  # type: ignore[attr-defined]
             if kind == "code_edit_reruns_at_most":
