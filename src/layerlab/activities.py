@@ -37,6 +37,8 @@ def fmt(x: float) -> str:
     if x == 0 or not math.isfinite(x):
         return str(x)
     a = abs(x)
+    if float(x).is_integer() and a < 1e6:
+        return str(int(x))
     if a >= 100:
         return f"{x:,.0f}"
     if a >= 10:
