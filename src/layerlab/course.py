@@ -185,6 +185,16 @@ class HttpEndpoint(CheckBase):
     wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
 
 
+class LimitRun(Strict):
+    memory: str = Field(pattern=r"^[0-9]+[kmg]$", description="the memory limit, as docker run --memory takes it: 96m")
+    cpus: float = Field(gt=0, le=2, description="the CPU limit, as docker run --cpus takes it: 0.5 (at most 2: CI has 2 cores)")
+
+
+class CgroupLimits(CheckBase):
+    check: Literal["cgroup_limits"]
+    runs: list[LimitRun] = Field(min_length=1, description="the limits to run the image under, one container each")
+
+
 class Hadolint(CheckBase):
     check: Literal["hadolint"]
     fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
@@ -204,6 +214,7 @@ Check = Annotated[
         RunsAsNonRoot,
         Platforms,
         HttpEndpoint,
+        CgroupLimits,
         Hadolint,
     ],
     Field(discriminator="check"),
