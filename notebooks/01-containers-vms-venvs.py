@@ -272,6 +272,16 @@ activities.solution("01-smallest-limit")
 #   separation, paid for in start-up time and reserved memory.
 # - A **venv** isolates Python packages only. Processes, files and the kernel
 #   are the host's. It is still useful inside containers, as later lessons show.
+#
+# ## Exercise `01-limits`
+#
+# Inside a container `os.cpu_count()` and `/proc/meminfo` describe the host,
+# whatever the limits: a training job sized from them starts too many workers.
+# `exercises/01-limits/` holds a start-up check that reports them anyway. Make
+# it print the limits the kernel enforces (from the container's cgroup), then
+# grade it: `layerlab grade exercises/01-limits`. The grader runs your image
+# under two sets of limits and compares what it prints with the cgroup values
+# it reads inside the same container.
 
 # %%
 activities.quiz("01")

@@ -79,12 +79,14 @@ class _Shown:
     def static_html(self) -> str:
         raise NotImplementedError
 
+    def static_text(self) -> str:
+        return html.unescape(_strip_tags(self.static_html())).strip()
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        static = self.static_html()
         return {
             WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
-            "text/html": static,
-            "text/plain": _strip_tags(static),
+            "text/html": self.static_html(),
+            "text/plain": self.static_text(),
         }
 
 
@@ -220,6 +222,14 @@ class Quiz(_Shown):
             items.append(f"<li>{html.escape(q.prompt)}{kind}</li>")
         return ("<p><b>Check your understanding</b> (answer in JupyterLab: each answer shows its explanation)</p>"
                 f"<ol>{''.join(items)}</ol>")
+
+
+    def static_text(self) -> str:
+        lines = ["Check your understanding (answer in JupyterLab: each answer shows its explanation)"]
+        for i, q in enumerate(self.module.quiz, 1):
+            lines.append(f"{i}. {q.prompt}")
+            lines += [f"   - {c}" for c in q.choices or []] or [f"   (a number{', in ' + q.unit if q.unit else ''})"]
+        return "\n".join(lines)
 
 
 def quiz(module: str) -> Quiz:
