@@ -192,3 +192,74 @@ def test_the_schema_rejects_a_challenge_without_its_solution_file(tmp_path):
     p.write_text(yaml.safe_dump(data))
     with pytest.raises(course.CourseFileError, match="does not exist"):
         course.load(p)
+
+
+# --- the quick checks on a real engine: each solution passes, an untouched attempt does not ---
+
+HOG = """
+chunks = []
+for step in range(1, 11):
+    chunks.append(b"x" * (16 * 2**20))
+    print(f"{step * 16} MiB allocated", flush=True)
+print("done")
+"""
+
+
+def solution_namespace(cid: str, **given) -> dict:
+    ns = dict(given)
+    exec((REPO / COURSE.challenge(cid).solution).read_text(encoding="utf-8"), ns)
+    return ns
+
+
+@pytest.mark.engine
+def test_the_arm64_challenge(engine_client):
+    from layerlab import containers
+
+    assert challenges.check("00-arm64-python", solution_namespace("00-arm64-python")["result"]).passed
+    native = containers.run("python:3.13-slim", ["python", "--version"], module="00")
+    out = challenges.check("00-arm64-python", native)
+    assert out.passed is False and "FIX   platform" in out.text
+
+
+@pytest.mark.engine
+def test_the_smallest_limit_challenge(engine_client):
+    smallest = solution_namespace("01-smallest-limit", HOG=HOG)["smallest"]
+    assert challenges.check("01-smallest-limit", smallest, program=HOG).passed
+    assert challenges.check("01-smallest-limit", smallest + 64, program=HOG).passed is False
+
+
+@pytest.mark.engine
+def test_the_lean_git_challenge(engine_client):
+    assert challenges.check("02-lean-git", solution_namespace("02-lean-git")["LEAN_GIT"]).passed
+    trap = "FROM python:3.13-slim\nRUN apt-get update && apt-get install -y git\nRUN rm -rf /var/lib/apt/lists/*\n"
+    out = challenges.check("02-lean-git", trap)
+    assert out.passed is False and "ssh" in out.text and "wasted" in out.text
+
+
+@pytest.mark.engine
+def test_the_dockerignore_challenge(engine_client, tmp_path):
+    import shutil
+
+    lessons = REPO / "docker" / "lessons" / "03-build-cache"
+    shutil.copytree(lessons / "app", tmp_path / "ws")
+    shutil.copy(lessons / "naive" / "Dockerfile", tmp_path / "ws" / "Dockerfile")
+    for name in ("data/features.bin", ".venv/lib/libfake.so", ".git/objects/pack/pack-1.pack"):
+        (tmp_path / "ws" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ws" / name).write_bytes(b"\0" * 300_000)
+    assert challenges.check("03-dockerignore", solution_namespace("03-dockerignore")["IGNORE"], workspace=tmp_path / "ws").passed
+    out = challenges.check("03-dockerignore", "data/\n", workspace=tmp_path / "ws")
+    assert out.passed is False and ".venv" in out.text
+
+
+@pytest.mark.engine
+def test_the_non_root_challenge(engine_client):
+    from layerlab import build, containers, lesson
+
+    app = lesson.LESSONS / "04-multi-stage" / "app"
+    one_run = build.build(app, lesson.tag("04-multi-stage", "one-run"), dockerfile=app.parent / "one-run" / "Dockerfile",
+                          module="04", show=None)
+    expected = containers.run(one_run.tag, module="04").output
+    as_user = solution_namespace("04-non-root")["AS_USER"]
+    assert challenges.check("04-non-root", as_user, context=app, expected_output=expected).passed
+    out = challenges.check("04-non-root", (app.parent / "one-run" / "Dockerfile").read_text(), context=app, expected_output=expected)
+    assert out.passed is False and "USER" in out.text
