@@ -263,3 +263,14 @@ def test_the_non_root_challenge(engine_client):
     assert challenges.check("04-non-root", as_user, context=app, expected_output=expected).passed
     out = challenges.check("04-non-root", (app.parent / "one-run" / "Dockerfile").read_text(), context=app, expected_output=expected)
     assert out.passed is False and "USER" in out.text
+
+
+def test_the_instructor_export_lists_every_question_with_its_answer(capsys):
+    from layerlab import cli
+
+    assert cli.main(["activities", "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert [m["module"] for m in exported] == MODULES
+    for m in exported:
+        for q, declared in zip(m["quiz"], COURSE.module(m["module"]).quiz):
+            assert q["answer"] == declared.answer and q["explanation"] == declared.explanation
