@@ -68,6 +68,43 @@ for ref, img in report.images.items():
     assert img["uname"].get("linux/arm64") == "aarch64", img
 
 # %% [markdown]
+# ## Predict, then measure: emulation and the base image
+#
+# Commit to two numbers before they are measured: type a guess in each box
+# (in JupyterLab), then run the cells below. Each guess is shown next to the
+# measurement; it stays in this notebook only, and an empty box is fine.
+
+# %%
+from layerlab import activities
+
+guess_slowdown = activities.predict("00", "arm64-slowdown")
+guess_slowdown
+
+# %%
+guess_slim = activities.predict("00", "slim-size-mb")
+guess_slim
+
+# %% [markdown]
+# The same one-line Python program, started natively and under arm64 emulation
+# (a first run each warms the engine's caches, the second is measured):
+
+# %%
+from layerlab import containers, inspector
+
+timed = {}
+for platform in ("linux/amd64", "linux/arm64"):
+    for _ in range(2):
+        r = containers.run("python:3.13-slim", ["python", "-c", "print(1)"], platform=platform, module="00", timeout=120)
+    assert r.ok, r.output
+    timed[platform] = r.seconds
+    print(f"{platform}: {r.seconds:.2f} s from start to exit")
+guess_slowdown.reveal(timed["linux/arm64"] / timed["linux/amd64"])
+
+# %%
+slim_image = inspector.inspect("python:3.13-slim")
+guess_slim.reveal(slim_image.size_bytes / 1e6, note=f"({len(slim_image.layers)} layers here)")
+
+# %% [markdown]
 # ## Stand-ins
 #
 # Offline, `python:3.13-slim` on this machine is not Docker Hub's image but a
@@ -100,8 +137,33 @@ assert pip.ok, f"pip could not reach the index from a container:\n{pip.output}"
 print("pip reached the index from inside a container")
 
 # %% [markdown]
+# ## Challenge: ask an arm64 container for its Python version
+#
+# `containers.run(image, command, platform=..., module="00")` starts a container
+# and returns what it printed (`.output`), its exit code and its platform.
+# Start `python:3.13-slim` **for linux/arm64** and make it print its Python
+# version; put the result into `result` and run the check.
+
+# %%
+activities.challenge("00-arm64-python")
+
+# %%
+result = None  # result = containers.run(...)
+
+# %%
+import layerlab
+
+layerlab.check("00-arm64-python", result)
+
+# %%
+activities.solution("00-arm64-python")
+
+# %% [markdown]
 # ## When something is red
 #
 # - Run `layerlab doctor` in a terminal: the same report, and `--json` for a bug report.
 # - `make setup` is safe to re-run: it reuses whatever already works.
 # - `layerlab clean` removes everything the course created (and nothing else).
+
+# %%
+activities.quiz("00")

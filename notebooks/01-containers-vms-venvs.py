@@ -34,6 +34,22 @@
 # 4. **VM**: qemu boots a Debian kernel with a tiny busybox initramfs; its
 #    `/init` asks the same questions in shell (there is no Python inside).
 
+# %% [markdown]
+# **Predict, then measure.** Before the next cell runs, commit to two numbers:
+# type a guess into each box (in JupyterLab), then run on. After the
+# measurement, each guess appears next to what was measured. A guess is kept
+# in this notebook only; leave a box empty and the lesson simply goes on.
+
+# %%
+from layerlab import activities
+
+guess_startup = activities.predict("01", "startup-ratio")
+guess_startup
+
+# %%
+guess_memory = activities.predict("01", "memory-ratio")
+guess_memory
+
 # %%
 from layerlab import isolation, plots
 
@@ -68,6 +84,10 @@ print(f"venv {venv.first_output_seconds:.3f} s < container {container.first_outp
       f"< VM {vm.first_output_seconds:.3f} s ({vm.details['accelerator']}: {vm.details['accelerator_reason']})")
 assert venv.first_output_seconds < container.first_output_seconds, "a venv adds no start-up step; a container does"
 assert container.first_output_seconds < vm.first_output_seconds, "a container boots no kernel; a VM does"
+
+# %%
+guess_startup.reveal(vm.first_output_seconds / container.first_output_seconds,
+                     note=f"(accelerator here: {vm.details['accelerator']})")
 
 # %% [markdown]
 # ## Which kernel answers?
@@ -159,6 +179,9 @@ assert kernels_in_image == [], "an image carries no kernel: the host provides it
 assert vm.memory_given_bytes == 256 * 2**20, "the VM got exactly the RAM we asked for"
 assert vm.memory_bytes > 4 * container.memory_bytes, "a whole emulated machine costs far more memory than one process"
 
+# %%
+guess_memory.reveal(vm.memory_bytes / container.memory_bytes)
+
 # %% [markdown]
 # The disk panel holds a surprise worth saying out loud: *our* VM is small on
 # disk because we packed nothing into it but busybox and a kernel, while the
@@ -172,6 +195,10 @@ assert vm.memory_bytes > 4 * container.memory_bytes, "a whole emulated machine c
 # A container's limits are enforced by the host kernel's cgroups. This program
 # allocates memory in 16 MiB steps up to 160 MiB. With a 64 MiB limit the kernel's
 # out-of-memory killer stops it; with 256 MiB it finishes.
+
+# %%
+guess_oom = activities.predict("01", "oom-mib")
+guess_oom
 
 # %%
 from layerlab import containers
@@ -202,6 +229,39 @@ assert tight.exit_code == 137 and tight.oom_killed, f"expected an OOM kill, got 
 assert "done" not in tight.output
 assert roomy.exit_code == 0 and roomy.output.strip().endswith("done"), roomy.output
 
+# %%
+import re
+
+allocated = [int(m) for m in re.findall(r"(\d+) MiB allocated", tight.output)]
+guess_oom.reveal(max(allocated, default=0))
+
+# %% [markdown]
+# ## Challenge: the smallest limit that works
+#
+# A training job that is killed at 95% of an epoch wastes the whole epoch;
+# one with ten times the memory it needs wastes the machine. Find the
+# **smallest memory limit, in steps of 16 MiB, under which `HOG` finishes**.
+#
+# 1. In the cell below, run `HOG` with `containers.run(..., memory=f"{mib}m")`
+#    for a few limits (a loop is fine) and look at `exit_code` and `oom_killed`.
+# 2. Put your answer in MiB into `SMALLEST` (leave it `None` to skip).
+# 3. Run the check: it runs `HOG` under your limit and under 32 MiB less.
+
+# %%
+activities.challenge("01-smallest-limit")
+
+# %%
+# Your experiments here.
+SMALLEST = None  # your answer, in MiB (a multiple of 16)
+
+# %%
+import layerlab
+
+layerlab.check("01-smallest-limit", SMALLEST, program=HOG)
+
+# %%
+activities.solution("01-smallest-limit")
+
 # %% [markdown]
 # ## Key points
 #
@@ -212,3 +272,16 @@ assert roomy.exit_code == 0 and roomy.output.strip().endswith("done"), roomy.out
 #   separation, paid for in start-up time and reserved memory.
 # - A **venv** isolates Python packages only. Processes, files and the kernel
 #   are the host's. It is still useful inside containers, as later lessons show.
+#
+# ## Exercise `01-limits`
+#
+# Inside a container `os.cpu_count()` and `/proc/meminfo` describe the host,
+# whatever the limits: a training job sized from them starts too many workers.
+# `exercises/01-limits/` holds a start-up check that reports them anyway. Make
+# it print the limits the kernel enforces (from the container's cgroup), then
+# grade it: `layerlab grade exercises/01-limits`. The grader runs your image
+# under two sets of limits and compares what it prints with the cgroup values
+# it reads inside the same container.
+
+# %%
+activities.quiz("01")

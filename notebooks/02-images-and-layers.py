@@ -75,10 +75,25 @@ lesson.show(lesson.context(LESSON, "trap") / "Dockerfile")
 # %%
 lesson.show(lesson.context(LESSON, "one-run") / "Dockerfile")
 
+# %% [markdown]
+# **Predict, then measure.** Both images end without `gcc`. Before the next
+# cell builds them, guess what the trap image weighs (type a guess in the box
+# in JupyterLab; an empty box is fine, the lesson goes on):
+
+# %%
+from layerlab import activities
+
+guess_trap = activities.predict("02", "trap-added-mb")
+guess_trap
+
 # %%
 trap = make("trap")
 one_run = make("one-run")
 plots.size_bars([base, trap, one_run], ["base", "three RUNs (trap)", "one RUN"], title="Installing and removing a compiler");
+
+# %%
+guess_trap.reveal((trap.size_bytes - base.size_bytes) / 1e6,
+                  note=f"The one-RUN image adds {(one_run.size_bytes - base.size_bytes) / 1e6:.1f} MB.")
 
 # %% [markdown]
 # Both images end up without `gcc` on their filesystem. But a layer is never
@@ -177,6 +192,10 @@ for name in ("pip-cache", "pip-no-cache"):
     lesson.show(lesson.context(LESSON, name) / "Dockerfile")
 
 # %%
+guess_pip = activities.predict("02", "pip-cache-mb")
+guess_pip
+
+# %%
 pip_cache = make("pip-cache")
 pip_nocache = make("pip-no-cache")
 plots.size_bars([pip_cache, pip_nocache], ["pip install", "pip install --no-cache-dir"], title="Installing sympy with pip");
@@ -189,12 +208,19 @@ assert cache_bytes > 1e6 and pip_nocache.find("/root/.cache/pip/*") == []
 assert pip_cache.size_bytes - pip_nocache.size_bytes >= 0.9 * cache_bytes
 assert pip_nocache.find("*-packages/sympy/__init__.py"), "sympy itself is installed"
 
+# %%
+guess_pip.reveal(cache_bytes / 1e6)
+
 # %% [markdown]
 # ## Shared layers: what eight images really cost
 #
 # Every image in this lesson starts with the same base layers. The engine
 # stores a layer once, however many images use it, so the disk they take
 # together is far less than the sum of their sizes:
+
+# %%
+guess_stored = activities.predict("02", "stored-share")
+guess_stored
 
 # %%
 built = [steps, trap, one_run, apt_default, apt_norec, apt_clean, pip_cache, pip_nocache]
@@ -207,11 +233,42 @@ assert use.actual_bytes < use.separate_bytes
 assert use.shared_bytes >= base.size_bytes, "the base layers are stored once"
 assert use.separate_bytes - use.actual_bytes >= (len(built) - 1) * base.size_bytes
 
+# %%
+guess_stored.reveal(100 * use.actual_bytes / use.separate_bytes)
+
 # %% [markdown]
 # The same holds for pulls: a registry sends only the layers a machine does not
 # have yet. Keep a common base for your images and put what changes often in
 # the last layers (lesson 03 measures why).
 #
+# ## Challenge: a lean `git`
+#
+# Many ML images need `git` (to install a package from a repository, say).
+# Write a Dockerfile, `FROM python:3.13-slim`, that installs `git` with apt and
+# leaves nothing it does not need:
+#
+# - no recommended packages (git recommends an ssh client, `less`, `patch`...);
+# - no apt package lists in the image;
+# - at most 1 MB wasted above the base (no clean-up in a later `RUN`).
+#
+# Put the Dockerfile's text in `LEAN_GIT` and run the check (it builds the
+# image: about a minute). The curl Dockerfiles above are a good start.
+
+# %%
+activities.challenge("02-lean-git")
+
+# %%
+LEAN_GIT = None  # LEAN_GIT = """FROM python:3.13-slim ... """
+
+# %%
+import layerlab
+
+layerlab.check("02-lean-git", LEAN_GIT)
+
+# %%
+activities.solution("02-lean-git")
+
+# %% [markdown]
 # ## Key points
 #
 # - An image is a stack of read-only layers; `RUN`, `COPY` and `ADD` each add one.
@@ -225,3 +282,6 @@ assert use.separate_bytes - use.actual_bytes >= (len(built) - 1) * base.size_byt
 # bigger than it needs to be. Make it smaller *without* a multi-stage build,
 # then grade it: `layerlab grade exercises/02-slim` (or the last cell of the
 # exercise's notebook).
+
+# %%
+activities.quiz("02")

@@ -73,6 +73,20 @@ for variant in ("naive", "ordered"):
 # to `predict.py`) and after a **dependency edit** (a line added to
 # `requirements.lock`). It records the time and which instructions ran.
 
+# %% [markdown]
+# **Predict, then measure.** Before the builds run, guess two of their numbers
+# (type them in the boxes in JupyterLab; empty boxes are fine):
+
+# %%
+from layerlab import activities
+
+guess_naive_steps = activities.predict("03", "naive-code-edit-steps")
+guess_naive_steps
+
+# %%
+guess_code_share = activities.predict("03", "ordered-code-edit-share")
+guess_code_share
+
 # %%
 naive = cache.scenarios(workspace("naive"), lesson.tag(LESSON, "naive"), code_file="predict.py", dependency_file="requirements.lock", module="03")
 ordered = cache.scenarios(workspace("ordered"), lesson.tag(LESSON, "ordered"), code_file="predict.py", dependency_file="requirements.lock", module="03")
@@ -106,6 +120,11 @@ assert ran(naive.get("code edit"), INSTALL), "the naive Dockerfile reinstalls af
 assert ran(ordered.get("dependency edit"), INSTALL) and ran(naive.get("dependency edit"), INSTALL), "a new lock file must reinstall"
 assert code_share < 0.25, "a code edit costs a small fraction of a cold build"
 
+# %%
+guess_naive_steps.reveal(len(naive.get("code edit").ran),
+                         note="Ran: " + "; ".join(r[:30] for r in naive.get("code edit").ran))
+guess_code_share.reveal(100 * code_share)
+
 # %% [markdown]
 # A dependency edit costs both Dockerfiles a full install: that is correct,
 # the lock changed. A code edit costs the ordered one a single `COPY`. What
@@ -128,6 +147,10 @@ assert code_share < 0.25, "a code edit costs a small fraction of a cold build"
 lesson.show(HERE / "dockerignore" / ".dockerignore", language="text")
 
 # %%
+guess_context = activities.predict("03", "context-mb")
+guess_context
+
+# %%
 naive_ws, ignore_ws = workspace("naive", clutter=True), workspace("dockerignore", clutter=True)
 without_ignore, with_ignore = make(naive_ws, "naive-clutter"), make(ignore_ws, "dockerignore")
 clutter_bytes = sum(CLUTTER.values())
@@ -135,6 +158,9 @@ print(f"context without .dockerignore: {without_ignore.context_bytes / 1e6:8.1f}
 print(f"context with .dockerignore:    {with_ignore.context_bytes / 1e3:8.1f} kB")
 assert without_ignore.context_bytes > clutter_bytes
 assert with_ignore.context_bytes < 0.01 * without_ignore.context_bytes
+
+# %%
+guess_context.reveal(without_ignore.context_bytes / 1e6)
 
 # %% [markdown]
 # Now change a file the app never reads, a note in the data folder, and
@@ -158,6 +184,33 @@ naive_img, ignore_img = inspector.inspect(bust.tag), inspector.inspect(no_bust.t
 print(f"naive image {naive_img.size_bytes / 1e6:.0f} MB, with .dockerignore {ignore_img.size_bytes / 1e6:.0f} MB")
 assert naive_img.has("/app/data/features.bin") and not ignore_img.find("/app/data/*")
 assert naive_img.size_bytes - ignore_img.size_bytes > 0.9 * clutter_bytes
+
+# %% [markdown]
+# ## Challenge: your own `.dockerignore`
+#
+# Without looking at the lesson's file again, write a `.dockerignore` for a
+# cluttered copy of the project, built with the **naive** Dockerfile. The
+# check builds it (a minute or so: the install runs once) and wants:
+#
+# - a build context under 100 kB;
+# - no `data/`, `.venv/` or `.git/` in the image;
+# - the app's code still in the image.
+#
+# Put the file's text in `IGNORE` and run the check.
+
+# %%
+activities.challenge("03-dockerignore")
+
+# %%
+IGNORE = None  # IGNORE = """..."""
+
+# %%
+import layerlab
+
+layerlab.check("03-dockerignore", IGNORE, workspace=workspace("naive", clutter=True))
+
+# %%
+activities.solution("03-dockerignore")
 
 # %% [markdown]
 # ## Cache mounts: keep the downloads, not in the image
@@ -284,3 +337,6 @@ print(f"  dependency edit with a cache mount: install step {step_speedup:.1f}x f
 print(f"  context: {without_ignore.context_bytes / 1e6:.1f} MB -> {with_ignore.context_bytes / 1e3:.1f} kB with .dockerignore")
 print(f"  pyproject pitfall, version bump: {pitfall.seconds:.1f} s, {len(pitfall.ran)} steps; lock first: {fix.seconds:.1f} s, {len(fix.ran)} steps")
 shutil.rmtree(SCRATCH, ignore_errors=True)
+
+# %%
+activities.quiz("03")

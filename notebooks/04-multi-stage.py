@@ -57,6 +57,17 @@ lesson.show(HERE / "one-run" / "Dockerfile")
 # %%
 lesson.show(HERE / "multi-stage" / "Dockerfile")
 
+# %% [markdown]
+# **Predict, then measure.** Before the three builds run, guess how the
+# multi-stage image compares with the naive one (type it in the box in
+# JupyterLab; an empty box is fine):
+
+# %%
+from layerlab import activities
+
+guess_share = activities.predict("04", "multi-share")
+guess_share
+
 # %%
 builds = {v: make(v) for v in ("naive", "one-run", "multi-stage")}
 images = {v: inspector.inspect(r.tag) for v, r in builds.items()}
@@ -80,6 +91,9 @@ assert multi.size_bytes < one_run.size_bytes < naive.size_bytes
 assert multi.size_bytes - base.size_bytes < 0.05 * (naive.size_bytes - base.size_bytes)
 assert multi.wasted_bytes - base.wasted_bytes <= 1e6, "at most 1 MB wasted above the base's own"
 assert builds["multi-stage"].seconds < builds["one-run"].seconds, "no apt in the multi-stage build"
+
+# %%
+guess_share.reveal(100 * ratio, note=f"Naive {naive.size_bytes / 1e6:.0f} MB, multi-stage {multi.size_bytes / 1e6:.0f} MB.")
 
 # %% [markdown]
 # The one-RUN image is small too, but its single `RUN` does everything: any
@@ -109,6 +123,28 @@ uid = containers.run(builds["multi-stage"].tag, ["id", "-u"], module="04")
 print(f"USER in the config: {multi.user!r}; id -u in the container: {uid.output.strip()}")
 assert multi.user == "app" and uid.ok and int(uid.output.strip()) != 0
 assert naive.user in ("", "root", "0"), "the naive image runs as root"
+
+# %% [markdown]
+# ## Challenge: the one-RUN image as an ordinary user
+#
+# The one-RUN image is small but runs as root. Starting from its Dockerfile
+# (`(HERE / "one-run" / "Dockerfile").read_text()`), make it run as a user
+# that is not root, with the same output. The check builds it from the app's
+# folder (about a minute) and runs `id -u` and the app in it.
+
+# %%
+activities.challenge("04-non-root")
+
+# %%
+AS_USER = None  # AS_USER = (HERE / "one-run" / "Dockerfile").read_text() + ...
+
+# %%
+import layerlab
+
+layerlab.check("04-non-root", AS_USER, context=APP, expected_output=out.output)
+
+# %%
+activities.solution("04-non-root")
 
 # %% [markdown]
 # ## A test stage, built on request
@@ -145,6 +181,10 @@ assert not any("useradd" in s for s in test_steps), "and --target test never bui
 lesson.show(HERE / "user-copy" / "Dockerfile")
 
 # %%
+guess_venv = activities.predict("04", "venv-kb")
+guess_venv
+
+# %%
 user_build = make("user-copy")
 user_img = inspector.inspect(user_build.tag)
 user_out = containers.run(user_build.tag, module="04")
@@ -154,6 +194,9 @@ print(f"venv copy:   {multi.size_bytes / 1e6:.1f} MB image, /opt/venv {venv_byte
 print(f"--user copy: {user_img.size_bytes / 1e6:.1f} MB image, ~/.local {local_bytes / 1e3:.0f} kB")
 assert user_out.ok and user_out.output == out.output
 assert abs(user_img.size_bytes - multi.size_bytes) < 0.02 * multi.size_bytes, "same size: same files"
+
+# %%
+guess_venv.reveal(venv_bytes / 1e3, note=f"The whole image is {multi.size_bytes / 1e6:.0f} MB: the slim base is nearly all of it.")
 
 # %% [markdown]
 # Both copies carry the same few files; the venv's advantage is that it does
@@ -200,3 +243,6 @@ for label, v in zip(labels, builds):
           f"wasted above base {(img.wasted_bytes - base.wasted_bytes) / 1e6:.2f} MB")
 print(f"  --user copy          {user_img.size_bytes / 1e6:6.1f} MB, cold build {user_build.seconds:5.1f} s")
 print(f"  multi-stage / naive: {ratio:.1%}")
+
+# %%
+activities.quiz("04")

@@ -9,4 +9,9 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(".grade", __name__)
+    if name == "check":
+        # `layerlab.check("02-lean-git", dockerfile)`: the quick check of a lesson's challenge.
+        from .challenges import check
+
+        return check
     raise AttributeError(f"module 'layerlab' has no attribute {name!r}")

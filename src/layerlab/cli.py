@@ -176,6 +176,30 @@ def _record(args) -> int:
     return 0 if report.passed else 1
 
 
+def _activities(args) -> int:
+    """The instructor's view: each module's predictions, challenges and questions, answers included."""
+    from . import course
+
+    c = course.load()
+    modules = [c.module(m) for m in args.modules] if args.modules else c.modules
+    if args.json:
+        print(json.dumps([{"module": m.id, "title": m.title,
+                           "predictions": [p.model_dump() for p in m.predictions],
+                           "challenges": [x.model_dump() for x in m.challenges],
+                           "quiz": [q.model_dump() for q in m.quiz]} for m in modules], indent=1))
+        return 0
+    for m in modules:
+        print(f"{m.id} {m.title}")
+        for p in m.predictions:
+            print(f"  predict  {p.id}: {p.question} ({p.unit})")
+        for x in m.challenges:
+            print(f"  challenge {x.id}: {x.title} ({x.minutes} min; solution {x.solution})")
+        for i, q in enumerate(m.quiz, 1):
+            answer = q.answer if q.choices else f"{q.answer:g}" + (f" ± {q.tolerance:g}" if q.tolerance else "")
+            print(f"  Q{i}. {q.prompt}\n      answer: {answer}\n      why: {q.explanation}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="layerlab", description="Build, measure and grade container images for the Containers for ML course.")
     parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
@@ -231,6 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("record", help="build and run a solution and write its measured fixture.json")
     p.add_argument("exercise")
     p.set_defaults(func=_record)
+
+    p = sub.add_parser("activities", help="each module's predictions, challenges and quiz, with the answers (for instructors)")
+    p.add_argument("modules", nargs="*", help="module ids (default: all)")
+    p.add_argument("--json", action="store_true", help="a quiz export, machine-readable")
+    p.set_defaults(func=_activities)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -123,7 +123,8 @@ def _did_not_start(image: str, e: DockerException) -> ContainerDidNotStart:
 
 
 def _key(image, command=None, **kw) -> str:
-    return f"{image}|{' '.join(command or [])}|platform={kw.get('platform')}|memory={kw.get('memory')}"
+    key = f"{image}|{' '.join(command or [])}|platform={kw.get('platform')}|memory={kw.get('memory')}"
+    return key + (f"|cpus={kw['cpus']}" if kw.get("cpus") is not None else "")  # old recordings keep their keys
 
 
 def run_live(

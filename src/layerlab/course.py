@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 REPO = Path(__file__).resolve().parents[2]
 COURSE_FILE = REPO / "course.yml"
@@ -20,6 +20,53 @@ Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# --- Activities: predict then measure, a short challenge, check your understanding ---
+# Declared here so that the instructor page and a quiz export can show them; the
+# widgets that render them are in layerlab.activities.
+
+
+class Prediction(Strict):
+    """A number the learner guesses before the cell that measures it runs."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="used by the notebook: predict('01', '<id>')")
+    question: str
+    unit: str = Field(description="the unit of the guess and the measurement: 'x', 'MB', 'steps', '%' ...")
+    why: str = Field(description="one line that explains what the measurement shows, displayed next to it after the run")
+
+
+class Challenge(Strict):
+    """A 5-10 minute task inline in the lesson, with a quick check and a solution hidden until asked for."""
+
+    id: str = Field(pattern=r"^[0-9]{2}-[a-z0-9-]+$", description="'<module>-<slug>': the name layerlab.check() takes")
+    title: str
+    minutes: int = Field(ge=1, le=15)
+    solution: str = Field(description="file with the solution, from the repo root; loaded only when the learner asks")
+
+
+class Question(Strict):
+    """A multiple-choice question (`choices`, `answer` is one of them) or a numeric one (`answer` a number, `tolerance`)."""
+
+    prompt: str
+    choices: list[str] | None = None
+    answer: str | float
+    tolerance: float = Field(ge=0, default=0, description="numeric questions: accepted |given - answer|")
+    unit: str = ""
+    explanation: str = Field(min_length=1, description="why the right answer is right; shown once the learner answers")
+
+    @model_validator(mode="after")
+    def _answer_fits(self) -> "Question":
+        if self.choices is not None:
+            if len(self.choices) < 2 or len(set(self.choices)) != len(self.choices):
+                raise ValueError("a multiple-choice question needs two or more different choices")
+            if not isinstance(self.answer, str) or self.answer not in self.choices:
+                raise ValueError(f"answer must be one of the choices, word for word (got {self.answer!r})")
+            if self.tolerance:
+                raise ValueError("tolerance is for numeric questions (no choices)")
+        elif isinstance(self.answer, str):
+            raise ValueError("a question without choices is numeric: its answer must be a number")
+        return self
 
 
 class Module(Strict):
@@ -33,6 +80,9 @@ class Module(Strict):
     key_points: list[str] = Field(min_length=1)
     needs: list[Need] = Field(default_factory=list, description="what the module needs from the machine")
     seeds: list[str] = Field(default_factory=list, description="source material it draws on")
+    predictions: list[Prediction] = Field(default_factory=list, description="numbers to guess before they are measured")
+    challenges: list[Challenge] = Field(default_factory=list, description="short inline tasks with a quick check")
+    quiz: list[Question] = Field(default_factory=list, description="check your understanding, at the end of the lesson")
 
     @field_validator("id")
     @classmethod
@@ -40,6 +90,22 @@ class Module(Strict):
         if not (len(v) == 2 and v.isdigit()):
             raise ValueError("a module id is two digits, like '03'")
         return v
+
+    @model_validator(mode="after")
+    def _activity_ids(self) -> "Module":
+        ids = [p.id for p in self.predictions]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"prediction ids repeat: {ids}")
+        for c in self.challenges:
+            if not c.id.startswith(self.id + "-"):
+                raise ValueError(f"challenge {c.id} must start with the module id {self.id}-")
+        return self
+
+    def prediction(self, key: str) -> Prediction:
+        for p in self.predictions:
+            if p.id == key:
+                return p
+        raise KeyError(f"module {self.id} declares no prediction {key!r}; known: {', '.join(p.id for p in self.predictions) or 'none'}")
 
 
 # --- Exercises and their checks -------------------------------------------
@@ -119,6 +185,16 @@ class HttpEndpoint(CheckBase):
     wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
 
 
+class LimitRun(Strict):
+    memory: str = Field(pattern=r"^[0-9]+[kmg]$", description="the memory limit, as docker run --memory takes it: 96m")
+    cpus: float = Field(gt=0, le=2, description="the CPU limit, as docker run --cpus takes it: 0.5 (at most 2: CI has 2 cores)")
+
+
+class CgroupLimits(CheckBase):
+    check: Literal["cgroup_limits"]
+    runs: list[LimitRun] = Field(min_length=1, description="the limits to run the image under, one container each")
+
+
 class Hadolint(CheckBase):
     check: Literal["hadolint"]
     fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
@@ -138,6 +214,7 @@ Check = Annotated[
         RunsAsNonRoot,
         Platforms,
         HttpEndpoint,
+        CgroupLimits,
         Hadolint,
     ],
     Field(discriminator="check"),
@@ -192,6 +269,14 @@ class Course(Strict):
                 return e
         known = ", ".join(e.id for e in self.exercises) or "none"
         raise KeyError(f"no exercise {key!r} in course.yml; known: {known}")
+
+    def challenge(self, key: str) -> Challenge:
+        for m in self.modules:
+            for c in m.challenges:
+                if c.id == key:
+                    return c
+        known = ", ".join(c.id for m in self.modules for c in m.challenges) or "none"
+        raise KeyError(f"no challenge {key!r} in course.yml; known: {known}")
 
     def module(self, key: str) -> Module:
         for m in self.modules:
@@ -249,6 +334,9 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     for m in course.modules:
         if not (path.parent / m.notebook).is_file():
             raise CourseFileError(f"{path}: modules[{m.id}].notebook: {m.notebook} does not exist")
+        for c in m.challenges:
+            if not (path.parent / c.solution).is_file():
+                raise CourseFileError(f"{path}: modules[{m.id}].challenges[{c.id}].solution: {c.solution} does not exist")
     ex_ids = [e.id for e in course.exercises]
     if len(set(ex_ids)) != len(ex_ids):
         raise CourseFileError(f"{path}: exercise ids repeat: {ex_ids}")

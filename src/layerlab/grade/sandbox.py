@@ -114,7 +114,7 @@ class Session:
         )
 
     def run(self, image: str, command: list[str] | None = None, *, timeout: float, entrypoint: str | None = None,
-            platform: str | None = None) -> Ran:
+            platform: str | None = None, memory: str | None = None, cpus: float | None = None) -> Ran:
         """Run to completion without network, within the limits; the container is always removed."""
         try:
             r = containers.run_live(
@@ -123,7 +123,8 @@ class Session:
                 entrypoint=entrypoint,
                 platform=platform,
                 network="none",
-                memory=self.memory,
+                memory=memory or self.memory,
+                cpus=cpus,
                 pids_limit=self.pids,
                 timeout=timeout,
                 # _cut below keeps the head and the tail; give it enough to choose from.
