@@ -128,3 +128,24 @@ def test_logs_go_to_a_fresh_file_per_build_and_old_ones_are_pruned(monkeypatch, 
     assert paths[-1].name.startswith("layerlab-03-naive_latest-")
     assert len(set(paths)) == len(paths)
     assert sorted(tmp_path.iterdir()) == sorted(paths[-progress.KEEP_LOGS:])
+
+
+def test_a_platform_named_on_some_steps_only_is_still_one_platform():
+    # Recorded from lesson 02's warm rebuild: only the FROM carries the platform.
+    lines = """#1 [linux/amd64 1/4] FROM docker.io/library/python:3.13-slim@sha256:1f26
+#1 DONE 0.0s
+#2 [internal] load build definition from Dockerfile
+#2 DONE 0.0s
+#5 [2/4] RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev
+#5 CACHED
+#6 [3/4] RUN printf x
+#6 CACHED
+#7 [4/4] RUN apt-get purge -y gcc libc6-dev
+#7 CACHED
+#8 exporting to image
+#8 DONE 2.7s""".splitlines()
+    p = progress.Progress(tag="layerlab/02-trap:lesson")
+    reader = buildlog.Reader()
+    for line in lines:
+        p.event(reader.feed(line))
+    assert (p.total, p.done, p.ran, p.cached) == (4, 4, 0, 3)

@@ -105,7 +105,14 @@ class Progress:
 
     @property
     def total(self) -> int:
-        return sum(self.stages.values())
+        """Instructions in the stages seen so far (a stage is known once one of its steps starts)."""
+        if len({plat for plat, _ in self.stages if plat}) > 1:
+            return sum(self.stages.values())
+        # One platform: BuildKit tags some steps with it (`[linux/amd64 1/4] FROM`) and not others.
+        by_stage: dict[str | None, int] = {}
+        for (_, stage), m in self.stages.items():
+            by_stage[stage] = max(by_stage.get(stage, 0), m)
+        return sum(by_stage.values())
 
     @property
     def done(self) -> int:
@@ -344,6 +351,7 @@ class Notebook:
         self._bar = w.IntProgress(value=0, min=0, max=max(1, p.total), bar_style="info",
                                   layout=w.Layout(width="12em"))
         self._label = w.Label(value=p.line(), layout=w.Layout(width="auto"))
+        self._label.add_class("layerlab-progress-text")
         self._box = w.HBox([self._bar, self._label])
         self._box.add_class("layerlab-progress")
         self._handle = display(self._box, display_id=True)
@@ -355,7 +363,7 @@ class Notebook:
         self._last = now
         self._bar.max = max(1, p.total)
         self._bar.value = min(p.done, self._bar.max)
-        self._label.value = p.line(140)
+        self._label.value = p.line(100)
 
     def raw(self, line: str) -> None:
         pass
