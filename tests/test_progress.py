@@ -25,7 +25,9 @@ def feed(name, p=None, renderer=None):
 
 @pytest.mark.parametrize(
     "name, total, ran, cached",
-    [("cold", 6, 4, 1), ("warm", 6, 0, 5), ("code-edit", 6, 2, 3), ("multiplatform", 12, 9, 2)],
+    [("cold", 6, 4, 1), ("warm", 6, 0, 5), ("code-edit", 6, 2, 3), ("multiplatform", 12, 9, 2),
+     # lesson 04's builder + runtime stages (5 + 5); BuildKit tags the runtime's FROM `[1/7]`
+     ("multistage", 10, 8, 2)],
 )
 def test_counts_match_the_parsed_log(name, total, ran, cached):
     p, lines, log = feed(name)
@@ -149,3 +151,11 @@ def test_a_platform_named_on_some_steps_only_is_still_one_platform():
     for line in lines:
         p.event(reader.feed(line))
     assert (p.total, p.done, p.ran, p.cached) == (4, 4, 0, 3)
+
+
+def test_the_log_folder_keeps_at_most_max_logs(monkeypatch, tmp_path):
+    monkeypatch.setenv(progress.LOG_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(progress, "MAX_LOGS", 5)
+    for i in range(8):
+        progress.new_log_path(f"layerlab-grade-x:{i}").write_text("x")
+    assert len(list(tmp_path.glob("*.log"))) == 5

@@ -43,6 +43,7 @@ Printer = Callable[[str], None]
 HEADLESS_ENV = "LAYERLAB_HEADLESS"
 LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
 KEEP_LOGS = 10  # per tag: the newest ten builds of an image keep their logs
+MAX_LOGS = 400  # in all: graders build a new tag each run, so the oldest logs go
 
 
 def _print(line: str) -> None:
@@ -64,6 +65,7 @@ class Progress:
     ended: float | None = None
     # (platform, stage) -> m of its "n/m" tags: the total grows as stages appear.
     stages: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
+    indices: dict[tuple[str | None, str | None], set[int]] = field(default_factory=dict)  # n seen per tag
     instructions: dict[int, Step] = field(default_factory=dict)  # by vertex
     finished: set[int] = field(default_factory=set)
     running: list[int] = field(default_factory=list)  # started, not finished, in start order
@@ -85,6 +87,7 @@ class Progress:
             m = _total_of(s.tag)
             if m:
                 self.stages[key] = max(self.stages.get(key, 0), m)
+                self.indices.setdefault(key, set()).add(s.index)
             self.running.append(s.vertex)
             return True
         if ev.kind in ("done", "cached", "error"):
@@ -106,13 +109,18 @@ class Progress:
     @property
     def total(self) -> int:
         """Instructions in the stages seen so far (a stage is known once one of its steps starts)."""
-        if len({plat for plat, _ in self.stages if plat}) > 1:
-            return sum(self.stages.values())
-        # One platform: BuildKit tags some steps with it (`[linux/amd64 1/4] FROM`) and not others.
-        by_stage: dict[str | None, int] = {}
-        for (_, stage), m in self.stages.items():
-            by_stage[stage] = max(by_stage.get(stage, 0), m)
-        return sum(by_stage.values())
+        # BuildKit may tag a FROM apart from the rest of its stage: `[linux/amd64 1/4] FROM`
+        # then `[2/4] RUN`, or `[1/7] FROM` for a stage whose other steps read `[runtime 2/5]`.
+        # A tag seen on a FROM alone does not count once other tags carry steps.
+        keys = [k for k, seen in self.indices.items() if seen != {1}] or list(self.indices)
+        if len({plat for plat, _ in keys if plat}) > 1:
+            total = sum(self.stages[k] for k in keys)
+        else:  # one platform: a stage is a stage whether or not its tag names the platform
+            by_stage: dict[str | None, int] = {}
+            for plat, stage in keys:
+                by_stage[stage] = max(by_stage.get(stage, 0), self.stages[(plat, stage)])
+            total = sum(by_stage.values())
+        return max(total, self.done)
 
     @property
     def done(self) -> int:
@@ -219,6 +227,13 @@ def sanitise(tag: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", tag).strip("._") or "build"
 
 
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:  # another build pruned it meanwhile
+        return 0.0
+
+
 def new_log_path(tag: str) -> Path:
     """A fresh file for one build of `tag`; older logs of the tag beyond the newest KEEP_LOGS are removed."""
     d = log_dir()
@@ -227,6 +242,11 @@ def new_log_path(tag: str) -> Path:
     old = sorted(d.glob(f"{stem}-2*.log"))  # the names sort by time
     for p in old[: max(0, len(old) - KEEP_LOGS + 1)]:
         p.unlink(missing_ok=True)
+    every = list(d.glob("*.log"))
+    if len(every) >= MAX_LOGS:
+        every.sort(key=_mtime)
+        for p in every[: len(every) - MAX_LOGS + 1]:
+            p.unlink(missing_ok=True)
     when = datetime.now(timezone.utc)
     while (path := d / f"{stem}-{when:%Y%m%dT%H%M%S.%f}.log").exists():
         when += timedelta(microseconds=1)  # two builds of one tag in one microsecond
