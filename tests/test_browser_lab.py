@@ -158,6 +158,7 @@ def test_the_progress_line_updates_live_in_jupyterlab(lab):
             label = page.locator(".layerlab-progress-text")
             label.wait_for(timeout=90_000)
             deadline = time.monotonic() + 240
+            settle: float | None = None  # until when to wait for the next step's name after one ends
             while time.monotonic() < deadline:
                 try:
                     text = label.inner_text(timeout=1000)
@@ -166,10 +167,16 @@ def test_the_progress_line_updates_live_in_jupyterlab(lab):
                 m = STEPS.search(text)
                 done = int(m.group(1)) if m else -1
                 if not seen or done > seen[-1][0]:
+                    between = done > 0 and "RUN" not in text and "exporting" not in text
+                    settle = settle or time.monotonic() + 1.0
+                    if between and time.monotonic() < settle:
+                        time.sleep(0.1)  # a step just ended: show the next one running
+                        continue
                     shot = SCREENS / f"lab-progress-{len(shots) + 1}-step{done}.png"
                     page.screenshot(path=str(shot))
                     shots.append(shot)
                     seen.append((done, text))
+                    settle = None
                 time.sleep(0.2)
             summary = page.locator(".jp-OutputArea-output", has_text=f"built {lab['tag']}")
             summary.wait_for(timeout=120_000)
