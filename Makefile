@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV  := .venv
 LL    := $(VENV)/bin/layerlab
 
-.PHONY: setup engine venv images notebooks course test lab grade clean help
+.PHONY: setup engine venv browser images notebooks course test lab grade clean help
 
 help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
@@ -21,6 +21,11 @@ engine:
 venv:
 	@bash scripts/setup-python.sh
 
+# Chromium for the browser test of the live build progress (tests/test_browser_lab.py);
+# only `make test` needs it, so `make course` does not install a browser.
+browser:
+	@bash scripts/setup-browser.sh
+
 images: engine venv
 	@$(LL) bootstrap
 
@@ -31,7 +36,7 @@ course: setup
 	@$(LL) run
 
 # --engine-required: a missing engine fails the engine tests instead of skipping them.
-test: setup
+test: setup browser
 	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax tests notebooks
 
 lab: setup

@@ -16,6 +16,11 @@
 # every step after it runs too. Ordering a Dockerfile is therefore about one
 # question: which files does each step depend on, and how often do they change?
 #
+# Each build below ends with one line: the image, its seconds, how many
+# steps ran and how many were `CACHED`, and the file that holds BuildKit's
+# full log. To read the log itself under a cell, pass `show="log"` to
+# `build.build`.
+#
 # The app for the whole lesson scores customers with a small
 # logistic-regression model. Its dependencies are pinned in a lock file.
 

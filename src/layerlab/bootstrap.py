@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import engine, images, labels
-from .build import build
+from .build import _print as build_print, build
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
@@ -271,7 +271,9 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> No
                 except OSError:
                     shutil.copyfile(tar, ctxp / f"rootfs-{arch_of(pl)}.tar")
         say(f"building stand-in {b.ref} for {', '.join(platforms)}")
-        result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False, show=say)
+        # The default show gives the live line in a terminal; a caller's own printer gets the summary.
+        result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False,
+                       show=build_print if say is _say else say)
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -12,14 +13,17 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Union
 
 from python_on_whales.exceptions import DockerException
 
-from . import dockerfile_syntax, engine, labels, replay
-from .buildlog import BuildLog, parse, progress_line
+from . import dockerfile_syntax, engine, labels, progress, replay
+from .buildlog import BuildLog, Reader, parse
 
 Printer = Callable[[str], None]
+# What `build(show=...)` takes: the default (a live line, or the summary when headless),
+# "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
+Show = Union[Printer, str, "progress.Renderer", None]
 
 
 def _print(line: str) -> None:
@@ -48,6 +52,7 @@ class BuildResult:
     target: str | None = None
     built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     replayed: dict | None = None
+    log_path: str | None = None  # BuildKit's full log of this build
 
     @property
     def ran(self) -> list[dict]:
@@ -89,56 +94,83 @@ def build(
     extra_labels: dict[str, str] | None = None,
     module: str | None = None,
     managed: bool = True,
-    show: Printer | None = _print,
+    show: Show = _print,
+    label: str | None = None,
 ) -> BuildResult:
     """Build `context` into `tag` and time it.
 
     `managed` adds the course label so `layerlab clean` can remove the image;
     base-image stand-ins turn it off because labels are inherited.
+
+    `show`: by default one live progress line (a widget in a notebook, a
+    rewritten line in a terminal) and a summary line at the end; headless
+    runs print the summary only. `show="log"` prints BuildKit's whole log;
+    a callable gets the summary line (and notes); a `progress.Renderer` is
+    driven as it is; None prints nothing. Every build's full log is written
+    to `progress.log_dir()` and the summary line says where. `label` names
+    this build of a series in the summary ("cold", "code edit").
     """
     client = engine.require()
     all_labels = dict(extra_labels or {})
     if managed:
         all_labels.update(labels.course_labels(module))
-    lines: list[str] = []
+    renderer = _renderer(show)
+    state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
+    reader = Reader()
     tail: deque[str] = deque(maxlen=25)
-    file, tmp = _offline_dockerfile(context, dockerfile, show)
+    log_file = None
+    try:
+        state.log_path = progress.new_log_path(tag)
+        log_file = state.log_path.open("w", encoding="utf-8")
+    except OSError:
+        state.log_path = None  # a read-only checkout still builds; the summary then names no file
+    file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
+    live = progress.Live(state, renderer) if renderer else contextlib.nullcontext()
     start = time.perf_counter()
     try:
-        stream = client.buildx.build(
-            str(context),
-            tags=[tag],
-            file=file,
-            target=target,
-            build_args=build_args or {},
-            platforms=platforms,
-            cache=cache,
-            load=load,
-            labels=all_labels,
-            progress="plain",
-            stream_logs=True,
-        )
-        for line in stream:
-            line = line.rstrip("\n")
-            lines.append(line)
-            tail.append(line)
-            if show and (p := progress_line(line)):
-                show(p)
-    except KeyboardInterrupt:
-        # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
-        # without this the build client and BuildKit's build would carry on.
-        stop_clients(tag)
-        raise
+        with live:
+            try:
+                stream = client.buildx.build(
+                    str(context),
+                    tags=[tag],
+                    file=file,
+                    target=target,
+                    build_args=build_args or {},
+                    platforms=platforms,
+                    cache=cache,
+                    load=load,
+                    labels=all_labels,
+                    progress="plain",
+                    stream_logs=True,
+                )
+                for line in stream:
+                    line = line.rstrip("\n")
+                    tail.append(line)
+                    if log_file:
+                        log_file.write(line + "\n")
+                    ev = reader.feed(line)
+                    if renderer:
+                        live.line(line, ev)
+            except KeyboardInterrupt:
+                # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
+                # without this the build client and BuildKit's build would carry on.
+                stop_clients(tag)
+                raise
     except DockerException as e:
-        log = parse(lines)
+        log = reader.log()
         failed = log.failed()
         step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
-        raise BuildError(tag, failed.name if failed else None, step_tail, _short(e)) from None
+        detail = _short(e)
+        if state.log_path:
+            detail = f"{detail}\nfull log: {state.log_path}".strip()
+        raise BuildError(tag, failed.name if failed else None, step_tail, detail) from None
     finally:
+        if log_file:
+            log_file.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - start
-    log: BuildLog = parse(lines)
+    log: BuildLog = reader.log()
     image_id = None
     if load:
         try:
@@ -154,7 +186,22 @@ def build(
         steps=[s.to_dict() for s in log.steps],
         cache=cache,
         target=target,
+        log_path=str(state.log_path) if state.log_path else None,
     )
+
+
+def _renderer(show: Show) -> "progress.Renderer | None":
+    if show is None:
+        return None
+    if show is _print:
+        return progress.auto()
+    if isinstance(show, str):
+        if show == "log":
+            return progress.RawLog(_print)
+        raise ValueError(f"show={show!r}: use None, 'log', a printer or a progress.Renderer")
+    if all(hasattr(show, m) for m in ("start", "update", "finish", "note", "raw")):
+        return show  # a progress.Renderer
+    return progress.Summary(show)
 
 
 @functools.cache

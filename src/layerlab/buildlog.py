@@ -94,50 +94,80 @@ def _parse_tag(step: Step, tag: str) -> None:
         step.index = int(m.group("n"))
 
 
-def parse(lines) -> BuildLog:
-    """Parse plain progress lines (an iterable of str, with or without newlines)."""
-    steps: dict[int, Step] = {}
-    context_bytes = None
-    for raw in lines:
+@dataclass
+class Event:
+    """One thing BuildKit reported about a vertex: it started, finished, was cached, failed, or logged."""
+
+    kind: str  # start | done | cached | error | log
+    step: Step
+
+
+class Reader:
+    """Parse plain progress one line at a time, as the build streams it.
+
+    `feed` returns the event a line carries (or None for blank and foreign
+    lines); `log()` is the parse so far. `parse` is a Reader fed a whole log.
+    """
+
+    def __init__(self) -> None:
+        self.steps: dict[int, Step] = {}
+        self.context_bytes: int | None = None
+
+    def feed(self, raw: str) -> Event | None:
+        steps = self.steps
         line = raw.rstrip("\n")
         if not line.startswith("#"):
-            continue
+            return None
         if m := _DONE.match(line):
             s = steps.get(int(m.group(1)))
             if s:
                 s.seconds = float(m.group("secs"))
-            continue
+                return Event("done", s)
+            return None
         if m := _CACHED.match(line):
             s = steps.get(int(m.group(1)))
             if s:
                 s.cached = True
-            continue
+                return Event("cached", s)
+            return None
         if m := _ERROR.match(line):
             s = steps.setdefault(int(m.group(1)), Step(vertex=int(m.group(1)), name="?"))
             s.error = m.group("msg")
-            continue
+            return Event("error", s)
         if _CANCELED.match(line):
-            continue
+            return None
         if m := _HEADER.match(line):
             v = int(m.group(1))
             if v not in steps:
                 s = steps[v] = Step(vertex=v, name=m.group("name"))
                 _parse_tag(s, m.group("tag"))
-                continue
+                return Event("start", s)
         v_match = re.match(r"^#(\d+) ", line)
         if not v_match:
-            continue
+            return None
         v = int(v_match.group(1))
         if v not in steps:
             m = _HEADER_UNTAGGED.match(line)
-            steps[v] = Step(vertex=v, name=m.group("name") if m else line.split(" ", 1)[-1])
-            continue
+            s = steps[v] = Step(vertex=v, name=m.group("name") if m else line.split(" ", 1)[-1])
+            return Event("start", s)
         if m := _LOG.match(line):
             text = m.group("text")
             steps[v].log.append(text)
             if c := _CONTEXT.search(text):
-                context_bytes = int(float(c.group("size")) * _UNITS[c.group("unit")])
-    return BuildLog(steps=sorted(steps.values(), key=lambda s: s.vertex), context_bytes=context_bytes)
+                self.context_bytes = int(float(c.group("size")) * _UNITS[c.group("unit")])
+            return Event("log", steps[v])
+        return None
+
+    def log(self) -> BuildLog:
+        return BuildLog(steps=sorted(self.steps.values(), key=lambda s: s.vertex), context_bytes=self.context_bytes)
+
+
+def parse(lines) -> BuildLog:
+    """Parse plain progress lines (an iterable of str, with or without newlines)."""
+    reader = Reader()
+    for raw in lines:
+        reader.feed(raw)
+    return reader.log()
 
 
 def progress_line(line: str) -> str | None:

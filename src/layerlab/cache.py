@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import replay
-from .build import BuildResult, Printer, _print, build
+from .build import BuildResult, Show, _print, build
 
 
 @dataclass
@@ -106,7 +106,7 @@ def scenarios(
     dockerfile: str | None = None,
     build_args: dict[str, str] | None = None,
     module: str | None = None,
-    show: Printer | None = _print,
+    show: Show = _print,
 ) -> CacheReport:
     """Build `context` four ways and record time and steps re-run for each."""
     src = Path(context)
@@ -117,9 +117,8 @@ def scenarios(
         df = (work / dockerfile) if dockerfile else None
 
         def one(name: str, cache: bool) -> BuildResult:
-            if show:
-                show(f"--- {name} build")
-            return build(work, tag, dockerfile=df, build_args=build_args, cache=cache, module=module, show=show)
+            return build(work, tag, dockerfile=df, build_args=build_args, cache=cache, module=module, show=show,
+                         label=name)
 
         cold = one("cold", cache=False)
         results.append(_scenario("cold", cold))

@@ -123,10 +123,12 @@ def _sync(args) -> int:
 
 
 def _grade(args) -> int:
+    from . import progress
     from .grade.runner import grade
 
     try:
-        report = grade(args.path, args.exercise)
+        # Build progress goes to stderr, so `--json` keeps stdout to the report.
+        report = grade(args.path, args.exercise, show=progress.auto(stream=sys.stderr))
     except KeyboardInterrupt:
         print("grading interrupted; what this run created was removed", file=sys.stderr)
         return 130

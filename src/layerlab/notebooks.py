@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from typing import Callable
 import jupytext
 import nbformat
 
+from . import progress
 from .course import REPO, Course, Module
 
 Printer = Callable[[str], None]
@@ -104,6 +106,10 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     say(f"[{m.id}] running {m.notebook} ({len(code_cells)} code cells)")
     start = time.perf_counter()
     error = None
+    # The kernel inherits this: builds print their summary line only, and no widget
+    # is displayed for a progress line nobody watches (the HTML keeps text, not "Loading widget...").
+    before = os.environ.get(progress.HEADLESS_ENV)
+    os.environ[progress.HEADLESS_ENV] = "1"
     try:
         client.execute()
     except CellExecutionError as e:
@@ -111,6 +117,11 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
         error = text.splitlines()[-1] if text else "a cell failed"
     except Exception as e:  # a dead kernel or a timeout: still write what ran
         error = f"{type(e).__name__}: {e}"
+    finally:
+        if before is None:
+            os.environ.pop(progress.HEADLESS_ENV, None)
+        else:
+            os.environ[progress.HEADLESS_ENV] = before
     seconds = time.perf_counter() - start
     nbformat.write(nb, executed_path)
     _write_html(nb, html_path, m)

@@ -21,10 +21,10 @@ class GradeFailed(AssertionError):
     """The exercise did not pass; the message is the report."""
 
 
-def grade_folder(path: str | Path, exercise_id: str | None = None) -> Report:
+def grade_folder(path: str | Path, exercise_id: str | None = None, show=None) -> Report:
     from .runner import grade
 
-    return grade(path, exercise_id)
+    return grade(path, exercise_id, show=show)
 
 
 def default_folder(exercise_id: str) -> Path:
@@ -37,7 +37,10 @@ def default_folder(exercise_id: str) -> Path:
 
 def grade_in_notebook(exercise_id: str, path: str | Path | None = None) -> Report:
     """Grade, print the report, raise GradeFailed unless every required check passed."""
-    report = grade_folder(path or default_folder(exercise_id), exercise_id)
+    from ..build import _print
+
+    # One progress line per build (the summary only when headless), then the report.
+    report = grade_folder(path or default_folder(exercise_id), exercise_id, show=_print)
     print(report.table(), flush=True)
     if not report.passed:
         raise GradeFailed(f"{exercise_id} did not pass: see the report above")

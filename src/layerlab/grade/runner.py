@@ -123,8 +123,11 @@ def _engine_line() -> str:
 
 
 def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
-          fixture: fx_mod.Fixture | None = None) -> Report:
-    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input."""
+          fixture: fx_mod.Fixture | None = None, show=None) -> Report:
+    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.
+
+    `show` is passed to every build (see `build.build`); None builds silently.
+    """
     start = time.perf_counter()
     folder = Path(path)
     ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
@@ -153,7 +156,8 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         except fx_mod.NoFixture as e:
             no_fixture = str(e)
     with tempfile.TemporaryDirectory(prefix="layerlab-grade-") as tmp, Session(
-        ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars
+        ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars,
+        show=show,
     ) as session:
         report.run_id = session.run_id
         work = Path(tmp) / "submission"

@@ -49,8 +49,10 @@ def _cut(text: str, limit: int) -> str:
 class Session:
     """One grading run's resources. Use as a context manager: leaving it removes them."""
 
-    def __init__(self, exercise_id: str, module: str | None, *, memory: str, pids: int, max_output: int):
+    def __init__(self, exercise_id: str, module: str | None, *, memory: str, pids: int, max_output: int,
+                 show: "build_mod.Show" = None):
         self.run_id = uuid.uuid4().hex[:12]
+        self.show = show  # None: builds print nothing (the report says what happened)
         self.exercise_id, self.module = exercise_id, module
         self.memory, self.pids, self.max_output = memory, pids, max_output
         self.tags: list[str] = []
@@ -83,7 +85,7 @@ class Session:
         timer.start()
         try:
             return build_mod.build(context, tag, dockerfile=dockerfile, platforms=platforms, cache=cache,
-                                   extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=None)
+                                   extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=self.show)
         except build_mod.BuildError:
             if fired.is_set():
                 raise TimedOut(f"the build timed out after {timeout:.0f} s") from None
