@@ -91,6 +91,10 @@ def lab(browser_ready, tmp_path_factory, engine_client):
     settings.mkdir(parents=True)
     # No news or update toasts over the output.
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    # Start the notebook's kernel without the "Select Kernel" dialog (it showed on a loaded machine).
+    docmanager = root / ".settings" / "@jupyterlab" / "docmanager-extension"
+    docmanager.mkdir(parents=True)
+    (docmanager / "plugin.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     port, token = _free_port(), uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if k not in (progress.HEADLESS_ENV, "CI")}  # a live frontend
     env.update(JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"),
@@ -125,6 +129,14 @@ def lab(browser_ready, tmp_path_factory, engine_client):
             engine_client.image.remove(tag, force=True)
 
 
+def _accept_dialogs(page) -> None:
+    """A modal (kernel choice, a server message) would swallow the clicks: take its default."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        dialog.locator(".jp-mod-accept").first.click()
+        dialog.first.wait_for(state="detached", timeout=10_000)
+
+
 def test_the_progress_line_updates_live_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
 
@@ -147,6 +159,7 @@ def test_the_progress_line_updates_live_in_jupyterlab(lab):
             )
             prompt = page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-InputPrompt")
             for _ in range(6):  # a kernel that just said idle may not take the first request yet
+                _accept_dialogs(page)
                 page.click(".jp-Notebook .jp-Cell .cm-content")
                 page.click(".jp-NotebookPanel-toolbar [data-command^='notebook:run-cell']")
                 try:

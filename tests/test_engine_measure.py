@@ -155,3 +155,24 @@ def test_an_interrupted_build_stops_its_client_and_the_step(engine_client, tmp_p
     assert not building(tag), "the build client was left running"
     assert not sleeping_600(), "BuildKit is still running the step"
     assert not engine_client.image.exists(tag)
+
+
+def test_course_builds_carry_no_provenance_attestation_unless_asked(engine_client, tmp_path):
+    """buildx adds an `unknown/unknown` provenance manifest by default; the course's builds leave it out."""
+    import tarfile
+
+    (tmp_path / "Dockerfile").write_text("FROM debian:trixie-slim\nRUN echo hi > /x\n")
+    seen = {}
+    for provenance in (False, True):
+        tag = f"layerlab-test-provenance:{uuid.uuid4().hex[:8]}"
+        build.build(tmp_path, tag, provenance=provenance, show=None)
+        try:
+            engine_client.image.save(tag, output=tmp_path / "image.tar")
+            with tarfile.open(tmp_path / "image.tar") as tar:
+                index = json.load(tar.extractfile("index.json"))
+                inner = json.load(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"].split(":")[1]))
+            seen[provenance] = [(m.get("platform") or {}).get("os") for m in inner.get("manifests", [])]
+        finally:
+            engine_client.image.remove(tag, force=True)
+    assert "unknown" not in seen[False]
+    assert "unknown" in seen[True]

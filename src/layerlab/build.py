@@ -96,6 +96,7 @@ def build(
     managed: bool = True,
     show: Show = _print,
     label: str | None = None,
+    provenance: bool = False,
 ) -> BuildResult:
     """Build `context` into `tag` and time it.
 
@@ -109,6 +110,7 @@ def build(
     driven as it is; None prints nothing. Every build's full log is written
     to `progress.log_dir()` and the summary line says where. `label` names
     this build of a series in the summary ("cold", "code edit").
+    `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it).
     """
     client = engine.require()
     all_labels = dict(extra_labels or {})
@@ -140,6 +142,9 @@ def build(
                     cache=cache,
                     load=load,
                     labels=all_labels,
+                    # buildx attaches a provenance attestation by default; the course reads none, and
+                    # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
+                    provenance=provenance,
                     progress="plain",
                     stream_logs=True,
                 )
