@@ -113,6 +113,10 @@ assert not toolchain(multi) - toolchain(base), f"the runtime stage has {sorted(t
 assert not headers(multi) - headers(base), "no header the slim base lacks"
 assert not headers(one_run) - headers(base), "the one-RUN purge took the headers with the compiler"
 assert ratio <= 0.25, "the course's goal"
+workdir_layers = [l for l in multi.layers if l["created_by"].startswith("WORKDIR")]
+print(f"layers made by WORKDIR in the multi-stage image: {len(workdir_layers)} ({workdir_layers[0]['size_bytes']} bytes of files: "
+      "the folder it created)" if workdir_layers else "no WORKDIR layer")
+assert len(workdir_layers) == 1, "WORKDIR /app created its folder: a layer, though not a RUN, COPY or ADD"
 assert multi.size_bytes < one_run.size_bytes < naive.size_bytes
 assert multi.size_bytes - base.size_bytes < 0.05 * (naive.size_bytes - base.size_bytes)
 assert multi.wasted_bytes - base.wasted_bytes <= 1e6, "at most 1 MB wasted above the base's own"
