@@ -300,7 +300,7 @@ assert multi.size_bytes - base.size_bytes >= venv_bytes
 #   into a slim runtime stage; the compiler never reaches the final image.
 # - A virtual environment makes the result one folder, easy to copy; copy
 #   between stages that have the same Python.
-# - Run as a non-root `USER` in the final stage; build a `test` stage with `--target`.
+# - Run as a non-root, numeric `USER` (10001) in the final stage; build a `test` stage with `--target`.
 #
 # ## Exercise `04-multistage`
 #
