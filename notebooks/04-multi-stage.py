@@ -138,12 +138,13 @@ guess_share.reveal(100 * ratio, note=f"Naive {naive.size_bytes / 1e6:.0f} MB, mu
 # %%
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 edited = Path(tempfile.mkdtemp(prefix="layerlab-04-")) / "app"
 shutil.copytree(APP, edited)
 with open(edited / "serve.py", "a", encoding="utf-8") as f:
-    f.write("# a one-line edit\n")
+    f.write(f"# a one-line edit {uuid.uuid4().hex}\n")  # new each run, so no earlier run's cache matches
 edits = {}
 for v in ("one-run", "multi-stage"):
     df = HERE / v / "Dockerfile"
