@@ -131,7 +131,10 @@ for path, times, size in trap.top_waste[:5]:
     print(f"  {size / 1e6:6.1f} MB  x{times}  {path}")
 
 # %%
-assert not trap.has("/usr/bin/gcc") and not one_run.has("/usr/bin/gcc"), "both removed the compiler"
+TOOLCHAIN = ["/usr/bin/gcc", "/usr/bin/cc", "/usr/bin/as", "/usr/bin/ld"]
+left = {label: [t for t in TOOLCHAIN if img.has(t) and not base.has(t)] for label, img in (("trap", trap), ("one RUN", one_run))}
+print("toolchain programs left above the base:", left)
+assert left == {"trap": [], "one RUN": []}, "both removed the compiler, the assembler and the linker"
 assert saved_by_one_run > 0.8 * compiler_layer["size_bytes"], "the trap still ships the compiler"
 # What is hidden is what one RUN saves: both measure the compiler left in layer two (within 5%).
 assert abs(hidden - saved_by_one_run) < 0.05 * saved_by_one_run
