@@ -117,6 +117,25 @@ print("stand-in:", slim["standin"])
 print("recipe:  ", slim["recipe"] or "(official image)")
 
 # %% [markdown]
+# A stand-in is close to the official image, not the same. Debian's Python
+# lives under `/usr` and the slim stand-in has no C headers; the official
+# images build CPython into `/usr/local` and keep its headers there. Measured
+# from each image on this machine (on official images the list is empty):
+
+# %%
+from layerlab import standins
+
+for ref, img in report.images.items():
+    diffs = standins.differences(ref)
+    print(f"{ref}: {'stand-in' if img['standin'] else 'official'}, {len(diffs)} difference(s)")
+    print("".join(f"  - {line}\n" for line in diffs), end="")
+    assert bool(diffs) == img["standin"], "a stand-in lists at least its size; an official image matches its layout"
+
+# %% [markdown]
+# That is why no lesson asserts on one layout ("no `Python.h` in the image"):
+# each measures its base in the same run and asserts what a build *adds* to it.
+
+# %% [markdown]
 # The stand-ins also carry this machine's CA certificates. Where a proxy
 # inspects TLS traffic (common on corporate and campus networks), `pip install`
 # inside a container fails certificate checks unless the proxy's certificate

@@ -74,8 +74,9 @@ fig = plots.startup_log_bars(rows)
 #   the host's site-packages: `.pth` files there run at every start of that
 #   Python (some import whole packages), and a venv does not load them.
 # - The container needs the engine to set up namespaces, a cgroup and an
-#   overlay filesystem, then start the process. That is a fraction of a second,
-#   and no kernel boots.
+#   overlay filesystem, then start the process. No kernel boots, so it comes
+#   in far under the VM's time (the figure and the cell below measure both;
+#   on a busy machine the engine's set-up alone can take about a second).
 # - The VM has to start an emulated computer, and load and boot a kernel,
 #   before its first program runs.
 
@@ -128,6 +129,7 @@ for r in rows:
 # %%
 assert venv.pid1 == host.pid1 and venv.hostname == host.hostname, "a venv shares the host's processes and name"
 assert container.pid1 == "python", f"the container's first process is its command, not {container.pid1!r}"
+assert container.processes == 1, f"the container sees exactly one process, its own, not {container.processes}"
 assert container.processes < venv.processes, "a PID namespace hides the host's processes"
 assert container.hostname != container.details["host_hostname"], "a UTS namespace gives the container its own hostname"
 assert vm.pid1 == "init", "the VM's first process is the initramfs's /init"
@@ -170,13 +172,15 @@ image = inspector.inspect("python:3.13-slim")
 kernels_in_image = image.find("boot/vmlinuz*")
 print(f"kernel files in {image.ref}: {kernels_in_image or 'none'}")
 print(f"VM: kernel {vm.details['kernel_file']} + initramfs = {vm.disk_bytes / 2**20:.0f} MiB, "
-      f"RAM given {vm.memory_given_bytes / 2**20:.0f} MiB, qemu peak {vm.memory_bytes / 2**20:.0f} MiB")
+      f"RAM reserved (qemu's -m, as passed) {vm.memory_given_bytes / 2**20:.0f} MiB, "
+      f"used inside the guest {vm.details['guest_mem_used_bytes'] / 2**20:.0f} MiB, qemu peak {vm.memory_bytes / 2**20:.0f} MiB")
 print(f"container: cgroup peak {(container.details['cgroup_peak_bytes'] or 0) / 2**20:.0f} MiB, "
       f"python peak {container.memory_bytes / 2**20:.0f} MiB")
 
 # %%
 assert kernels_in_image == [], "an image carries no kernel: the host provides it"
-assert vm.memory_given_bytes == 256 * 2**20, "the VM got exactly the RAM we asked for"
+# (The reserved RAM is the parameter we passed, so it is printed, not asserted.)
+assert vm.details["guest_mem_used_bytes"] < vm.memory_bytes, "the host pays for qemu and the guest's kernel, not only what the guest uses"
 assert vm.memory_bytes > 4 * container.memory_bytes, "a whole emulated machine costs far more memory than one process"
 
 # %%
@@ -267,7 +271,7 @@ activities.solution("01-smallest-limit")
 #
 # - A **container** is a process with its own view of the system (files,
 #   processes, hostname) and limits enforced by cgroups. It shares the host's
-#   kernel, so it starts in a fraction of a second.
+#   kernel, so it starts without booting one: far sooner than the VM, as measured here.
 # - A **virtual machine** boots its own kernel on emulated hardware: stronger
 #   separation, paid for in start-up time and reserved memory.
 # - A **venv** isolates Python packages only. Processes, files and the kernel

@@ -47,7 +47,9 @@ print(steps.table())
 # %% [markdown]
 # Two new layers: one for `RUN pip install`, one for `COPY`. `CMD` changed the
 # config only, so it made no layer. The layers below them are the base image's,
-# byte for byte (same digests).
+# byte for byte (same digests). One more instruction can add a layer:
+# `WORKDIR` creates its folder when it does not exist, and that folder is a
+# (tiny) layer; lesson 04 finds one in its images.
 
 # %%
 n = len(base.layers)
@@ -129,7 +131,10 @@ for path, times, size in trap.top_waste[:5]:
     print(f"  {size / 1e6:6.1f} MB  x{times}  {path}")
 
 # %%
-assert not trap.has("/usr/bin/gcc") and not one_run.has("/usr/bin/gcc"), "both removed the compiler"
+TOOLCHAIN = ["/usr/bin/gcc", "/usr/bin/cc", "/usr/bin/as", "/usr/bin/ld"]
+left = {label: [t for t in TOOLCHAIN if img.has(t) and not base.has(t)] for label, img in (("trap", trap), ("one RUN", one_run))}
+print("toolchain programs left above the base:", left)
+assert left == {"trap": [], "one RUN": []}, "both removed the compiler, the assembler and the linker"
 assert saved_by_one_run > 0.8 * compiler_layer["size_bytes"], "the trap still ships the compiler"
 # What is hidden is what one RUN saves: both measure the compiler left in layer two (within 5%).
 assert abs(hidden - saved_by_one_run) < 0.05 * saved_by_one_run
@@ -181,8 +186,9 @@ assert apt_norec.size_bytes - apt_clean.size_bytes >= 0.9 * lists_bytes
 #
 # ## pip: the wheel cache
 #
-# pip keeps the wheels it builds from source under `/root/.cache/pip`, and
-# the wheels it downloads too where the server allows caching. That is for a
+# pip keeps the wheels it builds from source under `/root/.cache/pip/wheels`,
+# and the files it downloads under `/root/.cache/pip/http*` only where the
+# server's HTTP caching headers allow it (the cell below counts both). That is for a
 # next install, and inside an image there is no next install. Here sympy is
 # built from its source distribution, as happens to any package that has no
 # wheel for your platform:
@@ -203,7 +209,12 @@ plots.size_bars([pip_cache, pip_nocache], ["pip install", "pip install --no-cach
 # %%
 cache_files = pip_cache.find("/root/.cache/pip/*")
 cache_bytes = sum(pip_cache.files[p] for p in cache_files)
-print(f"pip cache in the image: {len(cache_files)} files, {cache_bytes / 1e6:.1f} MB")
+built_wheels = [p for p in cache_files if "/wheels/" in p and p.endswith(".whl")]
+downloads = [p for p in cache_files if p.startswith("/root/.cache/pip/http")]
+print(f"pip cache in the image: {len(cache_files)} files, {cache_bytes / 1e6:.1f} MB: "
+      f"{len(built_wheels)} wheel(s) pip built ({', '.join(p.rsplit('/', 1)[1] for p in built_wheels)}), "
+      f"{len(downloads)} cached download file(s)")
+assert any("sympy" in p for p in built_wheels), "pip keeps the wheel it built from source"
 assert cache_bytes > 1e6 and pip_nocache.find("/root/.cache/pip/*") == []
 assert pip_cache.size_bytes - pip_nocache.size_bytes >= 0.9 * cache_bytes
 assert pip_nocache.find("*-packages/sympy/__init__.py"), "sympy itself is installed"
@@ -218,6 +229,10 @@ guess_pip.reveal(cache_bytes / 1e6)
 # stores a layer once, however many images use it, so the disk they take
 # together is far less than the sum of their sizes:
 
+# `inspector.disk_use` is arithmetic on the images' layer digests (each
+# distinct layer counted once), not the engine's own accounting; `docker system
+# df -v` reports that, including the layers' shared size per image.
+#
 # %%
 guess_stored = activities.predict("02", "stored-share")
 guess_stored

@@ -7,9 +7,10 @@ COPY . .
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends gcc libc6-dev python3.13-dev \\
  && pip install --no-cache-dir . \\
- && apt-get purge -y --auto-remove gcc libc6-dev python3.13-dev \\
+ && apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false \\
+      gcc libc6-dev python3.13-dev \\
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 app
-USER app
+USER 10001
 CMD ["python", "serve.py"]
 """

@@ -7,6 +7,7 @@ served from a cache entry left by an earlier run of the same lesson.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import uuid
@@ -92,6 +93,17 @@ def touch(path: Path) -> None:
         f.write(f"\n# edited {uuid.uuid4().hex}\n")
 
 
+def pin(path: Path, package: str, version: str) -> str:
+    """Change `package==X` to `package==version` in a lock file and touch it; returns the old pin."""
+    text = path.read_text(encoding="utf-8")
+    m = re.search(rf"^{re.escape(package)}==(\S+)$", text, flags=re.M | re.I)
+    if m is None:
+        raise ValueError(f"{package} is not pinned in {path}")
+    path.write_text(text[: m.start(1)] + version + text[m.end(1):], encoding="utf-8")
+    touch(path)  # and a nonce, so no earlier run's cache entry matches
+    return m.group(1)
+
+
 def _key(context, tag, **kw) -> str:
     return f"{tag}|{kw.get('dockerfile') or 'Dockerfile'}"
 
@@ -103,12 +115,19 @@ def scenarios(
     *,
     code_file: str,
     dependency_file: str | None = None,
+    dependency_pin: tuple[str, str] | None = None,
     dockerfile: str | None = None,
     build_args: dict[str, str] | None = None,
     module: str | None = None,
     show: Show = _print,
 ) -> CacheReport:
-    """Build `context` four ways and record time and steps re-run for each."""
+    """Build `context` four ways and record time and steps re-run for each.
+
+    The dependency edit is a real one when `dependency_pin=(package, version)`
+    is given: that package's pin in `dependency_file` changes (plus a nonce
+    comment). Without it the file only gains a comment, which busts the cache
+    but changes no package.
+    """
     src = Path(context)
     results: list[Scenario] = []
     with tempfile.TemporaryDirectory(prefix="layerlab-cache-") as tmp:
@@ -126,6 +145,9 @@ def scenarios(
         touch(work / code_file)
         results.append(_scenario("code edit", one("code edit", cache=True)))
         if dependency_file:
-            touch(work / dependency_file)
+            if dependency_pin:
+                pin(work / dependency_file, *dependency_pin)
+            else:
+                touch(work / dependency_file)
             results.append(_scenario("dependency edit", one("dependency edit", cache=True)))
     return CacheReport(tag=tag, scenarios=results, context_bytes=cold.context_bytes)

@@ -15,8 +15,29 @@ def _doctor(args) -> int:
     from . import doctor
 
     report = doctor.run()
-    print(report.to_json() if args.json else report.table())
+    diffs = _standin_differences(report)
+    if args.json:
+        print(json.dumps({**report.to_dict(), "standin_differences": diffs}, indent=2))
+    else:
+        print(report.table())
+        for ref, lines in diffs.items():
+            print(f"\n{ref} is a stand-in; measured, it differs from the official image in:")
+            print("\n".join(f"  - {line}" for line in lines))
     return 0 if report.ok else 1
+
+
+def _standin_differences(report) -> dict[str, list[str]]:
+    """Each stand-in's differences from the official image, measured from the stand-in (see standins.py)."""
+    from . import standins
+
+    out = {}
+    for ref, img in report.images.items():
+        if img and img.get("standin") and not report.replayed:
+            try:
+                out[ref] = standins.differences(ref)
+            except Exception as e:  # an image the doctor saw but cannot export: say so, do not fail the report
+                out[ref] = [f"not measured: {e}"]
+    return out
 
 
 def _bootstrap(args) -> int:

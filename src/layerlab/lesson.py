@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from .course import REPO
 
 LESSONS = REPO / "docker" / "lessons"
+
+# The base images the lessons build on, named in one place. Each Dockerfile
+# says `ARG <NAME>=<default>` then `FROM ${<NAME>}`, so it reads (and builds
+# by hand) as the official image; `base()` and `build_args()` let a test or an
+# instructor point every lesson at another image with an environment variable,
+# e.g. LAYERLAB_BASE_PYTHON_SLIM=my/python:3.13-slim, without retagging anything.
+BASES = {
+    "PYTHON_SLIM": "python:3.13-slim",
+    "PYTHON_FULL": "python:3.13",
+    "DEBIAN_SLIM": "debian:trixie-slim",
+}
+
+
+def base(name: str) -> str:
+    """The image a lesson uses for base `name` ("python-slim", "python-full", "debian-slim")."""
+    key = name.upper().replace("-", "_")
+    if key not in BASES:
+        raise KeyError(f"unknown base {name!r}; known: {', '.join(k.lower().replace('_', '-') for k in BASES)}")
+    return os.environ.get(f"LAYERLAB_BASE_{key}") or BASES[key]
+
+
+def build_args(dockerfile: Path | str) -> dict[str, str]:
+    """The base-image build args that `dockerfile` declares (`ARG PYTHON_SLIM=...`), set from `base()`."""
+    text = Path(dockerfile).read_text(encoding="utf-8")
+    declared = set(re.findall(r"^\s*ARG\s+([A-Z_]+)", text, flags=re.M))
+    return {key: base(key) for key in BASES if key in declared}
 
 
 def context(lesson: str, name: str) -> Path:

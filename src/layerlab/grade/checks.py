@@ -315,7 +315,9 @@ def dockerignore_excludes(ctx: Context, spec: C.DockerignoreExcludes) -> str:
     detail = f"the build context sends {len(files)} file(s), {size}"
     if leaked:
         raise Failed(detail + f"; it includes {', '.join(leaked)}",
-                     "add these paths to .dockerignore (beside the Dockerfile) so they never reach the builder")
+                     "add these paths to .dockerignore at the root of the build context (or in <Dockerfile>.dockerignore "
+                     "beside the Dockerfile) so they never reach the builder; `**/name` matches at any depth, "
+                     "and .gitignore's syntax differs, so do not copy it")
     return detail + "; none of the excluded paths"
 
 
