@@ -131,10 +131,11 @@ guess_slowdown
 
 # %%
 WAYS = {"naive": "1. naive (all emulated)", "cross-wheels": "2. cross-installed wheels", "cross-compile": "3. cross-compiled"}
-builds = {
-    w: build.build(APP, lesson.tag(LESSON, w), dockerfile=HERE / w / "Dockerfile", platforms=PLATFORMS, cache=False, module="05")
-    for w in WAYS
-}
+builds, outputs = {}, {}
+for w in WAYS:
+    builds[w] = build.build(APP, lesson.tag(LESSON, w), dockerfile=HERE / w / "Dockerfile", platforms=PLATFORMS, cache=False, module="05")
+    # Each image runs on each platform at once: the check below compares what they printed.
+    outputs.update({(w, p): containers.run(builds[w].tag, platform=p, module="05") for p in PLATFORMS})
 times = {w: r.platform_seconds() for w, r in builds.items()}
 for w, r in builds.items():
     emulated = r.emulated("linux/arm64")
@@ -165,10 +166,10 @@ guess_slowdown.reveal(slowdown, note=f"naive amd64 {times['naive']['linux/amd64'
 # build spends its time in pip and setuptools, interpreted by an emulated
 # Python.
 #
-# Fast is worth nothing if the result is wrong. Each image, on each platform:
+# Fast is worth nothing if the result is wrong. Each image ran on each
+# platform right after its build:
 
 # %%
-outputs = {(w, p): containers.run(r.tag, platform=p, module="05") for w, r in builds.items() for p in PLATFORMS}
 reference = outputs[("naive", "linux/amd64")]
 print(reference.output)
 for (w, p), out in outputs.items():
