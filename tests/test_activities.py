@@ -269,6 +269,28 @@ def test_the_non_root_challenge(engine_client):
     assert out.passed is False and "USER" in out.text
 
 
+@pytest.mark.engine
+def test_the_arm64_digest_challenge(engine_client):
+    import subprocess
+
+    from layerlab import registry
+
+    registry.up_live()
+    ref = f"{registry.address()}/layerlab-test-challenge:two-platforms"
+    subprocess.run(["docker", "tag", "python:3.13-slim", ref], check=True, timeout=60)
+    try:
+        subprocess.run(["docker", "push", "--quiet", ref], check=True, capture_output=True, timeout=600)
+        ix = registry.index_live(ref)
+        digest = solution_namespace("05-arm64-digest", ix=ix)["ARM64_DIGEST"]
+        assert challenges.check("05-arm64-digest", digest, ref=ref).passed
+        wrong = challenges.check("05-arm64-digest", ix.entry("linux/amd64").digest, ref=ref)
+        assert wrong.passed is False and "linux/amd64" in wrong.text
+        index_given = challenges.check("05-arm64-digest", ix.digest, ref=ref)
+        assert index_given.passed is False and "index" in index_given.text
+    finally:
+        subprocess.run(["docker", "image", "rm", ref], capture_output=True, timeout=60)
+
+
 def test_the_instructor_export_lists_every_question_with_its_answer(capsys):
     from layerlab import cli
 

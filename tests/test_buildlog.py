@@ -63,3 +63,27 @@ def test_progress_shows_step_starts_and_outcomes_only():
     assert buildlog.progress_line("#5 [2/3] RUN pip install x") is not None
     assert buildlog.progress_line("#5 CACHED") is not None
     assert buildlog.progress_line("#5 0.512 Collecting numpy") is None
+
+
+def test_a_cross_stage_counts_for_its_target_and_runs_on_the_build_platform():
+    """`[linux/amd64->arm64 builder 4/6]`: a stage FROM --platform=$BUILDPLATFORM building for arm64 (lesson 05)."""
+    from layerlab.build import BuildResult
+
+    b = log("cross")
+    cross = [s for s in b.instructions() if s.runs_on]
+    assert cross and {(s.platform, s.runs_on, s.stage) for s in cross} == {("linux/arm64", "linux/amd64", "builder")}
+    assert {s.platform for s in b.instructions()} == {"linux/amd64", "linux/arm64"}
+    r = BuildResult("t", None, ["linux/amd64", "linux/arm64"], 1.0, None, [s.to_dict() for s in b.steps])
+    secs = r.platform_seconds()
+    assert secs["linux/arm64"] == round(sum(s.seconds for s in b.ran() if s.platform == "linux/arm64"), 3) > 0
+    assert r.emulated(host="linux/amd64") == [], "nothing ran under qemu: the arm64 RUNs are in the cross stage"
+    assert r.emulated(host="linux/arm64"), "seen from an arm64 host, the amd64 RUNs would be the emulated ones"
+
+
+def test_steps_built_for_a_foreign_platform_count_as_emulated():
+    from layerlab.build import BuildResult
+
+    b = log("multiplatform")
+    r = BuildResult("t", None, ["linux/amd64", "linux/arm64"], 1.0, None, [s.to_dict() for s in b.steps])
+    assert all(s["platform"] == "linux/arm64" and s["name"].startswith("RUN") for s in r.emulated(host="linux/amd64"))
+    assert r.emulated("linux/arm64", host="linux/amd64") == r.emulated(host="linux/amd64")

@@ -62,6 +62,28 @@ class BuildResult:
     def cached(self) -> list[dict]:
         return [s for s in self.steps if s["index"] is not None and s["cached"]]
 
+    def platform_seconds(self) -> dict[str, float]:
+        """Seconds of step work per target platform, from BuildKit's own step lines (`[linux/arm64 ...]`).
+
+        A cross stage (`[linux/amd64->arm64 ...]`) counts for the platform it builds for. Steps of
+        one platform that run in parallel are added, so this is work done, not wall-clock time.
+        """
+        out: dict[str, float] = {p: 0.0 for p in self.platforms}
+        for s in self.steps:
+            if s["index"] is not None and s["ran"] and s.get("platform"):
+                out[s["platform"]] = round(out.get(s["platform"], 0.0) + (s["seconds"] or 0.0), 3)
+        return out
+
+    def emulated(self, platform: str | None = None, host: str | None = None) -> list[dict]:
+        """The RUN steps that executed under emulation: built for a platform that is not the host's,
+        outside a cross stage (`FROM --platform=$BUILDPLATFORM`). `platform` narrows to one target."""
+        host = host or engine.host_platform()
+        return [
+            s for s in self.ran
+            if s["name"].upper().startswith("RUN") and s.get("platform") and s["platform"] != host
+            and (s.get("runs_on") or s["platform"]) != host and (platform is None or s["platform"] == platform)
+        ]
+
     def to_dict(self) -> dict:
         return asdict(self)
 

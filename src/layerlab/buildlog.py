@@ -22,7 +22,9 @@ _CACHED = re.compile(r"^#(\d+) CACHED$")
 _ERROR = re.compile(r"^#(\d+) ERROR: (?P<msg>.*)$")
 _CANCELED = re.compile(r"^#(\d+) CANCELED$")
 _LOG = re.compile(r"^#(\d+) (?:\d+\.\d+ )?(?P<text>.*)$")
-_STAGE = re.compile(r"^(?:(?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/v\d)?) )?(?:(?P<stage>[\w.-]+) )?(?P<n>\d+)/(?P<m>\d+)$")
+# "linux/arm64 builder 2/5"; a stage built on another platform for this one (FROM --platform=$BUILDPLATFORM)
+# reads "linux/amd64->arm64 builder 2/5": it runs natively on amd64 and produces for arm64.
+_STAGE = re.compile(r"^(?:(?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/v\d)?)(?:->(?P<to>[a-z0-9_]+(?:/v\d)?))? )?(?:(?P<stage>[\w.-]+) )?(?P<n>\d+)/(?P<m>\d+)$")
 _CONTEXT = re.compile(r"transferring context: (?P<size>[\d.]+)(?P<unit>[kMG]?B)")
 
 _UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
@@ -35,7 +37,8 @@ class Step:
     vertex: int
     name: str
     tag: str | None = None  # "2/3", "builder 2/5", "linux/arm64 2/3", "internal"
-    platform: str | None = None
+    platform: str | None = None  # the platform the step builds for ("linux/arm64")
+    runs_on: str | None = None  # where it executes when that differs: "linux/amd64" for a cross stage
     stage: str | None = None
     index: int | None = None  # n of "n/m": the instruction's place in its stage
     cached: bool = False
@@ -90,6 +93,9 @@ def _parse_tag(step: Step, tag: str) -> None:
     m = _STAGE.match(tag)
     if m:
         step.platform = m.group("platform")
+        if m.group("to") and step.platform:
+            os_name = step.platform.split("/")[0]
+            step.runs_on, step.platform = step.platform, f"{os_name}/{m.group('to')}"
         step.stage = m.group("stage")
         step.index = int(m.group("n"))
 

@@ -167,3 +167,25 @@ def _non_root(answer: str, context: Path, expected_output: str) -> Outcome:
         (out.ok and out.output == expected_output, "the app prints what the lesson's images print"
          if out.ok and out.output == expected_output else f"the app printed {out.output.strip()[:80]!r} (exit {out.exit_code})"),
     ])
+
+
+# --- 05 ---------------------------------------------------------------------
+
+
+@_register("05-arm64-digest")
+def _arm64_digest(answer: str, ref: str) -> Outcome:
+    from . import registry
+
+    digest = str(answer).strip()
+    if not digest.startswith("sha256:"):
+        return _verdict("05-arm64-digest", [(False, f"{digest[:40]!r} is not a digest (they look like sha256:<64 hex digits>)")])
+    name, _ = registry.split(ref)
+    manifest, _, media = registry.fetch(f"{registry.address()}/{name}@{digest}")
+    tests = [(media in registry.MANIFEST_TYPES, f"the registry holds {digest[:19]}… as {media or 'nothing'}"
+              + ("" if media in registry.MANIFEST_TYPES else " (an index lists manifests; pick one entry in it)"))]
+    if media in registry.MANIFEST_TYPES:
+        config, _, _ = registry.fetch_blob(f"{registry.address()}/{name}", manifest["config"]["digest"])
+        arch = f"{config.get('os', '?')}/{config.get('architecture', '?')}"
+        tests.append((arch == "linux/arm64", f"its image is built for {arch}"
+                      + ("" if arch != "unknown/unknown" else " (an attestation manifest, not an image)")))
+    return _verdict("05-arm64-digest", tests)

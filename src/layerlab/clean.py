@@ -65,6 +65,10 @@ def clean(include_base: bool = False, dry_run: bool = False) -> CleanReport:
         for b in bootstrap.BASE_IMAGES:
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
+        from . import registry  # the registry stand-in is not labelled as managed either: it is a base image
+
+        if client.image.exists(registry.OFFICIAL):
+            targets[client.image.inspect(registry.OFFICIAL).id] = registry.OFFICIAL
     for image_id, name in targets.items():
         report.images.append(name)
         if not dry_run:

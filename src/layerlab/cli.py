@@ -87,6 +87,26 @@ def _clean(args) -> int:
     return 1 if report.failed else 0
 
 
+def _registry(args) -> int:
+    from . import registry
+
+    try:
+        if args.action == "up":
+            st = registry.up_live()
+        elif args.action == "down":
+            print("registry removed" if registry.down() else "no registry was running")
+            return 0
+        else:
+            st = registry.status_live()
+    except (registry.RegistryError, RuntimeError) as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    print(st.line())
+    if st.running:
+        print(f"push to it: docker push {st.address}/NAME:TAG")
+    return 0 if st.running or args.action == "status" else 1
+
+
 def _run(args) -> int:
     from . import course as course_mod
     from . import notebooks
@@ -243,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_clean)
+
+    p = sub.add_parser("registry", help="a real registry at localhost:5000 (LAYERLAB_REGISTRY_PORT) for pushing images")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=_registry)
 
     p = sub.add_parser("run", help="execute lesson notebooks headless and render them to HTML")
     p.add_argument("modules", nargs="*", help="module ids or slugs (default: all, in course order)")

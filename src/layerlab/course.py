@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 REPO = Path(__file__).resolve().parents[2]
 COURSE_FILE = REPO / "course.yml"
 
-Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose"]
+Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose", "registry"]
 
 
 class Strict(BaseModel):
@@ -177,6 +177,38 @@ class Platforms(CheckBase):
     platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(min_length=1)
 
 
+Platform = Literal["linux/amd64", "linux/arm64"]
+TWO_PLATFORMS: list = ["linux/amd64", "linux/arm64"]
+
+
+class MultiarchRuns(CheckBase):
+    check: Literal["multiarch_runs"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2,
+                                      description="the index must hold exactly these (attestations aside); each must print the fixture's output")
+
+
+class NoEmulatedBuildSteps(CheckBase):
+    check: Literal["no_emulated_build_steps"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
+    words: list[str] = Field(
+        default_factory=lambda: ["pip", "uv", "apt-get", "apt ", "gcc", "cc ", "make", "setup.py", "install", "compile", "build"],
+        min_length=1, description="a RUN that names one of these installs or compiles; none may run under emulation")
+
+
+class CrossBuildSpeedup(CheckBase):
+    check: Literal["cross_build_speedup"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
+    platform: Platform = Field(default="linux/arm64", description="the emulated platform whose step time is compared")
+    at_least: float = Field(gt=1, description="the starter's step time for `platform` over the submission's, both cold in one grading run")
+
+
+class PlatformSizesAtMost(CheckBase):
+    check: Literal["platform_sizes_at_most"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=1)
+    factor: float = Field(gt=0, description="each platform's uncompressed size at most factor x the fixture's")
+    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB (stand-in vs official base files)")
+
+
 class HttpEndpoint(CheckBase):
     check: Literal["http_endpoint"]
     port: int = Field(gt=0, lt=65536, description="the port the container listens on")
@@ -213,6 +245,10 @@ Check = Annotated[
         PathsPresent,
         RunsAsNonRoot,
         Platforms,
+        MultiarchRuns,
+        NoEmulatedBuildSteps,
+        CrossBuildSpeedup,
+        PlatformSizesAtMost,
         HttpEndpoint,
         CgroupLimits,
         Hadolint,

@@ -192,6 +192,7 @@ def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
                 "offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
                 "drop that line, or build through layerlab, which uses the engine's built-in frontend",
             ))
+        checks.append(_registry_check())
         runnable = tuple(p for p in platforms if engine.can_run_platform(f, p))
         found = {b.ref: images.facts(b.ref, runnable) for b in bootstrap.BASE_IMAGES}
         checks += image_checks(found, platforms)
@@ -203,6 +204,20 @@ def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
         images={k: (v.to_dict() if v else None) for k, v in found.items()},
         registry_reachable=online,
     )
+
+
+def _registry_check() -> Check:
+    """The course's local registry (lessons 05 and 09): running, or how to start it."""
+    from . import registry
+
+    try:
+        st = registry.status_live()
+    except Exception as e:  # noqa: BLE001 - a line of the report, never a failure
+        return Check("local registry", INFO, f"could not ask: {e}")
+    if st.running:
+        kind = "stand-in from Debian's docker-registry" if st.standin else "official registry:2"
+        return Check("local registry", OK, f"{st.address} ({kind}), GET /v2/ -> {st.api}")
+    return Check("local registry", INFO, f"not running at {st.address}: {st.detail}", "`layerlab registry up` (lesson 05 starts it itself)")
 
 
 _replayable = replay.replayable("doctor", lambda platforms=bootstrap.PLATFORMS: "report", Report)(_live_or_replay)

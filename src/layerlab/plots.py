@@ -126,6 +126,27 @@ def platform_times(seconds: dict[str, float], title: str = "Build time per platf
     return fig
 
 
+def platform_time_groups(rows: dict[str, dict[str, float]], title: str = "Build time per platform", replayed: Iterable = ()) -> Figure:
+    """One group of bars per build (a way of building), one bar per platform in it: seconds of step work."""
+    ways = list(rows)
+    plats = sorted({p for r in rows.values() for p in r})
+    fig, ax = plt.subplots(figsize=(max(5, 2.2 * len(ways) + 1.5), 3.8))
+    width = 0.8 / max(1, len(plats))
+    for i, plat in enumerate(plats):
+        xs = [w + (i - (len(plats) - 1) / 2) * width for w in range(len(ways))]
+        bars = ax.bar(xs, [rows[w].get(plat, 0.0) for w in ways], width, label=plat, color=COLORS[i % len(COLORS)])
+        _label_bars(ax, bars, "{:.0f} s")
+    ax.set_xticks(range(len(ways)), ways)
+    ax.set_xlabel("how the image is built")
+    ax.set_ylabel("build step time (s)")
+    ax.set_title(title)
+    ax.legend(title="platform", fontsize=8)
+    ax.margins(y=0.15)
+    _mark_replayed(fig, replayed)
+    fig.tight_layout()
+    return fig
+
+
 def step_split(rows: dict[str, tuple[float, float]], step: str, title: str) -> Figure:
     """One horizontal bar per build: the seconds of `step` next to the rest of the build (context, other steps, export)."""
     names = list(rows)

@@ -68,6 +68,8 @@ class Fixture:
     context_bytes: int | None
     code_edit_reruns: dict[str, list[str]] = field(default_factory=dict)  # code file -> steps re-run
     platforms: dict[str, str] = field(default_factory=dict)  # platform -> `uname -m`
+    platform_sizes: dict[str, int] = field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
+    platform_seconds: dict[str, float] = field(default_factory=dict)  # platform -> step seconds of a cold build
     paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
     paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
     # The base the solution was measured on, and what the solution adds above it: checks compare

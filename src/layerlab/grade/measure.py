@@ -93,6 +93,32 @@ class Subject:
         return self.session.build(self.context, "multi", dockerfile=self.dockerfile, platforms=list(platforms),
                                   timeout=self.limits.build_timeout_s)
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def cold_platform_build(self, platforms: tuple[str, ...]) -> build_mod.BuildResult:
+        """A cold (--no-cache) multi-platform build: its per-platform step times compare with another cold build."""
+        return self.session.build(self.context, "cold-multi", dockerfile=self.dockerfile, platforms=list(platforms),
+                                  cache=False, timeout=self.limits.build_timeout_s)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def starter_platform_build(self, platforms: tuple[str, ...]) -> build_mod.BuildResult:
+        """The exercise's starter (from the solution's STARTER regions), built cold in the same context."""
+        from .fixture import solution_dir
+        from .release import starter_text
+
+        source = solution_dir(self.exercise.id) / self.exercise.dockerfile
+        text = starter_text(source.read_text(encoding="utf-8"), str(source))
+        if self.dockerfile.read_text(encoding="utf-8", errors="replace") == text:
+            return self.cold_platform_build(platforms)  # the untouched starter: one cold build is enough
+        with tempfile.TemporaryDirectory(prefix="layerlab-grade-starter-") as tmp:
+            df = Path(tmp) / "Dockerfile"
+            df.write_text(text, encoding="utf-8")
+            return self.session.build(self.context, "starter-multi", dockerfile=df, platforms=list(platforms),
+                                      cache=False, timeout=self.limits.build_timeout_s)
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def platform_run(self, image: str, platform: str) -> Ran:
+        return self.session.run(image, None, platform=platform, timeout=self.limits.run_timeout_s)
+
     def uname(self, image: str, platform: str) -> Ran:
         return self.session.run(image, ["-m"], entrypoint="uname", platform=platform, timeout=self.limits.run_timeout_s)
 

@@ -239,6 +239,12 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
             elif kind == "platforms":
                 multi = s.platform_build(tuple(c.platforms))
                 f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
+            elif kind in ("multiarch_runs", "no_emulated_build_steps", "cross_build_speedup", "platform_sizes_at_most"):
+                from .. import inspector
+
+                multi = s.cold_platform_build(tuple(c.platforms))
+                f.platform_seconds = multi.platform_seconds()
+                f.platform_sizes = {p: inspector.inspect(multi.tag, platform=p).size_bytes for p in c.platforms}
             elif kind == "paths_present":
                 f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
             elif kind == "paths_absent":

@@ -1,0 +1,67 @@
+"""Exercise 05-multiarch: the usual multi-platform mistakes each fail a check with a hint that names the cause."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from layerlab.course import REPO
+from layerlab.grade import fixture as fixture_mod
+from layerlab.grade.runner import grade
+
+from test_grade_static import course_file
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+# The exercise's checks without the starter comparison (a cold emulated build of several minutes).
+EXERCISE = """
+exercises:
+  - id: 05-multiarch
+    module: "02"
+    title: multiarch mistakes
+    paths: [Dockerfile, serve.py, customers.csv, requirements.txt, fastscore.c]
+    limits:
+      build_timeout_s: 540
+      run_timeout_s: 90
+    checks:
+      - check: builds
+      - check: multiarch_runs
+      - check: no_emulated_build_steps
+"""
+
+
+def variant(tmp_path, edit) -> str:
+    d = tmp_path / "05-multiarch"
+    shutil.copytree(REPO / "solutions" / "05-multiarch", d, ignore=shutil.ignore_patterns("fixture.json"))
+    text = (d / "Dockerfile").read_text()
+    new = edit(text)
+    assert new != text
+    (d / "Dockerfile").write_text(new)
+    return d
+
+
+def graded(tmp_path, edit):
+    folder = variant(tmp_path, edit)
+    r = grade(folder, "05-multiarch", course_file=course_file(tmp_path, EXERCISE), fixture=fixture_mod.load("05-multiarch"))
+    assert "Traceback" not in r.table()
+    return {x.check: x for x in r.results}, r
+
+
+def test_an_arm64_build_copied_into_the_amd64_image_fails_with_a_hint(engine_client, tmp_path):
+    def pin_arm64(t):
+        return (t.replace('case "$TARGETARCH" in', 'case "arm64" in')
+                 .replace('--add-architecture "$TARGETARCH"', "--add-architecture arm64")
+                 .replace("libpython3.13-dev:$TARGETARCH", "libpython3.13-dev:arm64"))
+
+    results, r = graded(tmp_path, pin_arm64)
+    runs = results["multiarch_runs"]
+    assert runs.status == "failed" and "linux/amd64" in runs.detail, r.table()
+    assert "another CPU" in runs.hint and "TARGETARCH" in runs.hint
+
+
+def test_a_missing_arg_targetarch_fails_with_a_hint(engine_client, tmp_path):
+    results, r = graded(tmp_path, lambda t: t.replace("ARG TARGETARCH\n", "", 1))
+    assert results["builds"].status == "failed", r.table()
+    assert "ARG TARGETARCH" in results["builds"].hint
+    assert {x.status for c, x in results.items() if c != "builds"} == {"not run"}

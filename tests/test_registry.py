@@ -1,0 +1,54 @@
+"""The course's local registry: a real one at localhost:PORT, never a mock (lessons 05 and 09)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from layerlab import registry
+from layerlab.course import REPO
+
+
+def test_references_split_into_the_apis_repository_and_tag():
+    assert registry.split("localhost:5000/05-app:cross") == ("05-app", "cross")
+    assert registry.split("localhost:5000/team/app@sha256:ab") == ("team/app", "sha256:ab")
+    assert registry.split("localhost:5000/app") == ("app", "latest")
+
+
+def test_the_port_is_configurable(monkeypatch):
+    monkeypatch.setenv("LAYERLAB_REGISTRY_PORT", "5099")
+    assert registry.address() == "localhost:5099"
+
+
+def test_an_index_round_trips_through_its_recording():
+    ix = registry.Index("localhost:5000/a:b", "sha256:1", registry.INDEX_TYPES[0], {"manifests": []}, [
+        registry.Entry("sha256:a", registry.MANIFEST_TYPES[0], "linux/arm64", 500, 1000, 3),
+        registry.Entry("sha256:b", registry.MANIFEST_TYPES[0], "unknown/unknown", 500, 10, 1, attests="sha256:a"),
+    ])
+    back = registry.Index.from_dict(json.loads(json.dumps(ix.to_dict())))
+    assert back.platforms == ["linux/arm64"] and [a.attests for a in back.attestations] == ["sha256:a"]
+
+
+def test_registry_up_takes_a_plain_docker_push_and_serves_the_index(engine_client):
+    """`layerlab registry up`, then the docker CLI itself pushes a two-platform image that the API lists."""
+    up = subprocess.run([sys.executable, "-m", "layerlab.cli", "registry", "up"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+    st = registry.status_live()
+    assert st.running and st.api.startswith("200")
+    c = engine_client.container.inspect(registry.CONTAINER)
+    assert c.config.labels.get("org.layerlab.managed") == "true", "labelled: layerlab clean removes it"
+    ref = f"{registry.address()}/layerlab-test-registry:two-platforms"
+    subprocess.run(["docker", "tag", "python:3.13-slim", ref], check=True, timeout=60)
+    try:
+        push = subprocess.run(["docker", "push", "--quiet", ref], capture_output=True, text=True, timeout=600)
+        assert push.returncode == 0, push.stderr
+        ix = registry.index_live(ref)
+        assert {"linux/amd64", "linux/arm64"} <= set(ix.platforms)
+        assert ix.digest.startswith("sha256:")
+        manifest, digest, media = registry.fetch(f"{registry.address()}/layerlab-test-registry@{ix.entry('linux/arm64').digest}")
+        assert media in registry.MANIFEST_TYPES and digest == ix.entry("linux/arm64").digest
+        config, _, _ = registry.fetch_blob(f"{registry.address()}/layerlab-test-registry", manifest["config"]["digest"])
+        assert config["architecture"] == "arm64"
+    finally:
+        subprocess.run(["docker", "image", "rm", ref], capture_output=True, timeout=60)
