@@ -133,7 +133,9 @@ guess_slowdown
 WAYS = {"naive": "1. naive (all emulated)", "cross-wheels": "2. cross-installed wheels", "cross-compile": "3. cross-compiled"}
 builds, outputs = {}, {}
 for w in WAYS:
-    builds[w] = build.build(APP, lesson.tag(LESSON, w), dockerfile=HERE / w / "Dockerfile", platforms=PLATFORMS, cache=False, module="05")
+    # provenance=True: what a plain `docker buildx build` does by default (layerlab's own builds leave it out).
+    builds[w] = build.build(APP, lesson.tag(LESSON, w), dockerfile=HERE / w / "Dockerfile", platforms=PLATFORMS, cache=False,
+                            module="05", provenance=True)
     # Each image runs on each platform at once: the check below compares what they printed.
     outputs.update({(w, p): containers.run(builds[w].tag, platform=p, module="05") for p in PLATFORMS})
 times = {w: r.platform_seconds() for w, r in builds.items()}
