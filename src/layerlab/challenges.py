@@ -101,9 +101,13 @@ def _smallest_limit(answer, program: str) -> Outcome:
         return Outcome("01-smallest-limit", False, [f"{mib} MiB: give a multiple of 16, at least 32"])
     at = containers.run("python:3.13-slim", ["python", "-c", program], memory=f"{mib}m", module="01", timeout=60)
     below = containers.run("python:3.13-slim", ["python", "-c", program], memory=f"{mib - 32}m", module="01", timeout=60)
+    def works(r) -> bool:
+        return r.ok and r.output.strip().endswith("done")
+
+    # Exit 137 is the kill, whether or not the engine also sets its OOM flag (a nested engine may not).
     return _verdict("01-smallest-limit", [
-        (at.ok and at.output.strip().endswith("done"), f"with {mib} MiB: exit {at.exit_code}, OOM killed {at.oom_killed}"),
-        (below.oom_killed, f"with {mib - 32} MiB: exit {below.exit_code}, OOM killed {below.oom_killed} "
+        (works(at), f"with {mib} MiB: exit {at.exit_code}, OOM killed {at.oom_killed}"),
+        (not works(below), f"with {mib - 32} MiB: exit {below.exit_code}, OOM killed {below.oom_killed} "
                            "(your limit must be the smallest that works, to 16 MiB)"),
     ])
 
