@@ -62,6 +62,11 @@ class BuildResult:
     def cached(self) -> list[dict]:
         return [s for s in self.steps if s["index"] is not None and s["cached"]]
 
+    @property
+    def reused(self) -> list[dict]:
+        """Cached steps the Dockerfile wrote (a `FROM` is never built, so it does not count)."""
+        return [s for s in self.cached if not s["name"].upper().startswith("FROM")]
+
     def platform_seconds(self) -> dict[str, float]:
         """Seconds of step work per target platform, from BuildKit's own step lines (`[linux/arm64 ...]`).
 
@@ -119,6 +124,9 @@ def build(
     show: Show = _print,
     label: str | None = None,
     provenance: bool = False,
+    cache_from: str | dict | None = None,
+    cache_to: str | dict | None = None,
+    secrets: list[str] | None = None,
 ) -> BuildResult:
     """Build `context` into `tag` and time it.
 
@@ -133,6 +141,8 @@ def build(
     to `progress.log_dir()` and the summary line says where. `label` names
     this build of a series in the summary ("cold", "code edit").
     `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it).
+    `cache_from`/`cache_to` import and export BuildKit's cache (`type=registry,ref=...`, `type=local,...`);
+    `secrets` are `--secret` values (`id=token,src=path`), mounted by `RUN --mount=type=secret` only.
     """
     client = engine.require()
     all_labels = dict(extra_labels or {})
@@ -167,6 +177,9 @@ def build(
                     # buildx attaches a provenance attestation by default; the course reads none, and
                     # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
                     provenance=provenance,
+                    cache_from=cache_from,
+                    cache_to=cache_to,
+                    secrets=secrets or [],
                     progress="plain",
                     stream_logs=True,
                 )

@@ -193,3 +193,27 @@ def _arm64_digest(answer: str, ref: str) -> Outcome:
         tests.append((arch == "linux/arm64", f"its image is built for {arch}"
                       + ("" if arch != "unknown/unknown" else " (an attestation manifest, not an image)")))
     return _verdict("05-arm64-digest", tests)
+
+
+# --- 09 ---------------------------------------------------------------------
+
+
+@_register("09-no-leak")
+def _no_leak(answer: str, context: Path, token: str, expected_output: str) -> Outcome:
+    from . import build, containers, leaks
+
+    context = Path(context)
+    with tempfile.TemporaryDirectory(prefix="layerlab-challenge-") as tmp:
+        df = Path(tmp) / "Dockerfile"
+        df.write_text(answer, encoding="utf-8")
+        r = build.build(context, "layerlab/09-challenge-no-leak:lesson", dockerfile=df, module="09", show=None,
+                        secrets=[f"id=unlock_token,src={context / 'unlock.token'}"])
+    out = containers.run(r.tag, module="09")
+    scan = leaks.scan_image(r.tag, token)
+    return _verdict("09-no-leak", [
+        ("--mount=type=secret" in answer and "id=unlock_token" in answer, "a RUN mounts the secret unlock_token"),
+        (out.ok and out.output == expected_output, "the image prints what the lesson's images print" if out.ok and out.output == expected_output
+         else f"the image printed {out.output.strip()[:80]!r} (exit {out.exit_code})"),
+        (not scan.found, "the token is in no layer, history entry or config" if not scan.found
+         else "the token is still in the image:\n      " + "\n      ".join(p.line() for p in scan.places)),
+    ])

@@ -232,6 +232,25 @@ class Hadolint(CheckBase):
     fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
 
 
+class TokenAbsent(CheckBase):
+    check: Literal["token_absent"]
+
+
+class PushedImage(CheckBase):
+    check: Literal["pushed_image"]
+    file: str = Field(default="digest.txt", description="the file, in the exercise folder, that names the pushed image: "
+                      "localhost:5000/NAME@sha256:...")
+
+
+OCI_SOURCE, OCI_VERSION = "org.opencontainers.image.source", "org.opencontainers.image.version"
+
+
+class OciLabels(CheckBase):
+    check: Literal["oci_labels"]
+    labels: list[str] = Field(default_factory=lambda: [OCI_SOURCE, OCI_VERSION], min_length=1,
+                              description="labels that must be set, non-empty, in the image's config")
+
+
 Check = Annotated[
     Union[
         Builds,
@@ -252,6 +271,9 @@ Check = Annotated[
         HttpEndpoint,
         CgroupLimits,
         Hadolint,
+        TokenAbsent,
+        PushedImage,
+        OciLabels,
     ],
     Field(discriminator="check"),
 ]
@@ -270,6 +292,16 @@ class Limits(Strict):
     max_output_chars: int = Field(gt=0, default=4000)
 
 
+class BuildSecret(Strict):
+    """A token the build needs. Grading plants a fresh one: in `file`, in each `locked` file re-locked for it,
+    as the build secret `id`, and (what a careless pipeline does) as the build argument `build_arg`."""
+
+    id: str = Field(pattern=r"^[a-z0-9_-]+$", description="the secret's id: RUN --mount=type=secret,id=<id>")
+    file: str = Field(description="the file, in the exercise folder, that holds the token")
+    build_arg: str | None = Field(default=None, description="also offered as --build-arg <name>=<token>, so an ARG gets it")
+    locked: list[str] = Field(default_factory=list, description="files locked with the token (layerlab.leaks.lock)")
+
+
 class Exercise(Strict):
     id: str = Field(description="'<module>-<slug>', also the folder name under solutions/ and exercises/")
     module: str = Field(description="id of the module the exercise belongs to")
@@ -279,6 +311,7 @@ class Exercise(Strict):
     dockerfile: str = "Dockerfile"
     checks: list[Check] = Field(min_length=1)
     limits: Limits = Field(default_factory=Limits)
+    secret: BuildSecret | None = Field(default=None, description="a token the build needs; grading plants its own")
 
     @field_validator("checks")
     @classmethod

@@ -248,3 +248,32 @@ def footprint_bars(rows, title: str = "What each one costs") -> Figure:
     _mark_replayed(fig, rows)
     fig.tight_layout()
     return fig
+
+
+def ci_runs(rows: dict[str, "object"], title: str = "CI runs on a fresh runner, with and without a registry cache") -> Figure:
+    """Build time per CI run (left) and what its steps did (right: from cache / ran); rows are BuildResults."""
+    names = list(rows)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
+    secs = [rows[n].seconds for n in names]
+    bars = ax.bar(names, secs, color=[COLORS[3]] + [COLORS[2]] * (len(names) - 1))
+    _label_bars(ax, bars, "{:.1f} s")
+    ax.set_ylabel("wall time of the build (s)")
+    ax.set_title("time per run")
+    ax.margins(y=0.15)
+    cached = [len(rows[n].reused) for n in names]
+    ran = [len(rows[n].ran) for n in names]
+    b1 = bx.bar(names, cached, color=COLORS[0], label="CACHED (imported)")
+    b2 = bx.bar(names, ran, bottom=cached, color=COLORS[1], label="ran")
+    for bar, c, r in zip(b2, cached, ran):
+        bx.annotate(f"{c} cached, {r} ran", (bar.get_x() + bar.get_width() / 2, c + r), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    bx.set_ylabel("Dockerfile steps (count)")
+    bx.set_title("where each step came from")
+    bx.legend(frameon=False, loc="lower right")
+    bx.margins(y=0.2)
+    for a in (ax, bx):
+        a.tick_params(axis="x", labelsize=8)
+    fig.suptitle(title)
+    _mark_replayed(fig, rows.values())
+    fig.tight_layout()
+    return fig
