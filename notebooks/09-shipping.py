@@ -333,9 +333,9 @@ guess_places.reveal(len(scans["copy-delete"].places), note="the COPY's layer kee
 #   `|1 UNLOCK_TOKEN=...` in its history entry.
 # - **COPY then `rm`**: the `rm` adds a whiteout file in a new layer that
 #   hides the token from a running container, but the layer the `COPY` made
-#   still holds it, and every pull downloads that layer. One study of Docker
-#   Hub found about 10 % of sampled images holding secrets, 85 % of them in
-#   layers like this one.
+#   still holds it, and every pull downloads that layer. A study of Docker
+#   Hub found secrets in about 10 % of the images it sampled, and 85 % of
+#   those secrets in the images' layers.
 # - **`RUN --mount=type=secret`**: BuildKit mounts the file at
 #   `/run/secrets/unlock_token` for that one `RUN` only; it is in no layer, no
 #   history entry and no config. The build gets it with
@@ -344,10 +344,11 @@ guess_places.reveal(len(scans["copy-delete"].places), note="the COPY's layer kee
 # ## Provenance, attestations and labels
 #
 # buildx adds a **provenance attestation** to what it pushes by default (lesson
-# 05 showed it as `unknown/unknown` in the index): a signed-able record of how
-# the image was built, its base images and its build arguments. Build
-# arguments. We push the ARG image and the secret-mount image with provenance
-# on and scan what the registry serves, attestations included:
+# 05 showed it as `unknown/unknown` in the index): a record of how the image
+# was built (its base images, the Dockerfile's steps, the build's parameters)
+# that can be signed and checked later. The build's parameters include its
+# build arguments. We push the ARG image and the secret-mount image with
+# provenance on, and scan what the registry serves, attestations included:
 
 # %%
 OCI = {"org.opencontainers.image.source": "https://example.org/containers-for-ml/09-shipping",
@@ -437,6 +438,7 @@ print(f"  token found: ARG/ENV {len(scans['arg-env'].places)} places, COPY+rm {l
 
 # %%
 tidy = cicache.forget(RUN)
+shutil.rmtree(WORK, ignore_errors=True)
 print(f"{len(tidy.removed)} cache records of run {RUN} removed")
 
 # %%

