@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import engine, replay
+from .oci import _CountingReader
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -194,7 +195,7 @@ class _Scanner:
             stream = _Chain(head, raw)
             if head == b"\x1f\x8b":
                 stream = gzip.GzipFile(fileobj=stream)
-            counted = _Counting(stream)
+            counted = _CountingReader(stream)
             with tarfile.open(fileobj=counted, mode="r|") as tar:
                 for m in tar:
                     names.append(m.name)
@@ -288,20 +289,6 @@ class _Chain(io.RawIOBase):
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
-
-
-class _Counting:
-    def __init__(self, f):
-        self.f, self.count = f, 0
-
-    def read(self, n: int = -1) -> bytes:
-        b = self.f.read(n)
-        self.count += len(b)
-        return b
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
 
 
 # ---- sources: a saved image, a registry -----------------------------------------
