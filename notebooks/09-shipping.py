@@ -433,13 +433,15 @@ print(f"  second push (code edit): {sum(new.values()) / 1e3:.1f} kB, {percent:.3
 print(f"  token found: ARG/ENV {len(scans['arg-env'].places)} places, COPY+rm {len(scans['copy-delete'].places)}, secret mount 0")
 
 # %% [markdown]
-# Tidy up: this run's build-cache records (the images and the registry go
-# with `layerlab clean`).
+# Tidy up: this run's build-cache records, and the `localhost:5000/...` names
+# its pushes left in the engine (the registry keeps the images; it and the
+# course's images go with `layerlab clean`).
 
 # %%
 tidy = cicache.forget(RUN)
+names = registry.drop_local_names(RUN)
 shutil.rmtree(WORK, ignore_errors=True)
-print(f"{len(tidy.removed)} cache records of run {RUN} removed")
+print(f"{len(tidy.removed)} cache records and {names} local names of run {RUN} removed")
 
 # %%
 activities.quiz("09")

@@ -478,3 +478,28 @@ pull = replay.replayable("pull", lambda ref, as_tag: _no_digests(f"{ref}|{as_tag
 
 
 blobs = replay.replayable("blobs", lambda ref, platform=None: _no_digests(f"{ref}|{platform}"), Blobs)(blobs_live)
+
+
+def drop_local_names(marker: str) -> int:
+    """Remove the local names `localhost:PORT/...<marker>...` that pushes (and pulls by digest) left in the engine.
+
+    The registry keeps what was pushed; the engine keeps the content under the course's own tags.
+    Returns how many names went. Nothing to do in a replay.
+    """
+    if replay.mode() == "replay" or not marker:
+        return 0
+    try:
+        client = engine.require()
+    except engine.EngineUnavailable:
+        return 0
+    prefix = f"{address()}/"
+    gone = 0
+    for image in client.image.list(filters={"reference": f"{prefix}*{marker}*"}):
+        for name in list(image.repo_tags or []) + list(image.repo_digests or []):
+            if name.startswith(prefix) and marker in name:
+                try:
+                    client.image.remove(name)
+                    gone += 1
+                except DockerException:
+                    pass
+    return gone
