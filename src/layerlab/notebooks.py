@@ -124,7 +124,7 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
             os.environ[progress.HEADLESS_ENV] = before
     seconds = time.perf_counter() - start
     nbformat.write(nb, executed_path)
-    _write_html(nb, html_path, m)
+    write_html(nb, html_path, m)
     say(f"[{m.id}] {'ok' if error is None else 'FAILED: ' + error} ({seconds:.1f} s)")
     return RunResult(
         module=name,
@@ -138,7 +138,7 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     )
 
 
-def _write_html(nb, path: Path, m: Module) -> None:
+def write_html(nb, path: Path, m: Module) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
