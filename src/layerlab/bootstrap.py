@@ -262,6 +262,9 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> No
     with tempfile.TemporaryDirectory(prefix="layerlab-standin-") as ctx:
         ctxp = Path(ctx)
         shutil.copyfile(DOCKERFILES / b.dockerfile, ctxp / "Dockerfile")
+        # fetch-debs.sh, install-debs.sh: the native half of the python stand-ins (see their Dockerfiles).
+        for script in DOCKERFILES.glob("*.sh"):
+            shutil.copyfile(script, ctxp / script.name)
         if b.parent is None:
             for pl in platforms:
                 tar = rootfs_tar(arch_of(pl))
