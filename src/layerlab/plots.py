@@ -248,3 +248,23 @@ def footprint_bars(rows, title: str = "What each one costs") -> Figure:
     _mark_replayed(fig, rows)
     fig.tight_layout()
     return fig
+
+
+def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
+                 title: str = "Time until the API answers /predict", replayed: Iterable = ()) -> Figure:
+    """One bar per way of starting a compose pipeline: seconds until it serves, with a note per bar (failures, restarts)."""
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(max(5, 1.9 * len(names) + 1.5), 3.8))
+    bars = ax.bar(names, [rows[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
+    _label_bars(ax, bars, "{:.1f} s")
+    for bar, n in zip(bars, names):
+        if notes and notes.get(n):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() / 2, notes[n], ha="center", va="center",
+                    fontsize=8, color="white", wrap=True)
+    ax.set_xlabel("how the stack was started")
+    ax.set_ylabel("seconds until /predict answers (s)")
+    ax.set_title(title)
+    ax.margins(y=0.15)
+    _mark_replayed(fig, replayed)
+    fig.tight_layout()
+    return fig
