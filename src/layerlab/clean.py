@@ -38,11 +38,16 @@ def _image_bytes(client) -> int:
     return int(client.system.disk_free().images.size or 0)
 
 
-def clean(include_base: bool = False, dry_run: bool = False) -> CleanReport:
-    """Remove labelled containers, networks, volumes and images; base images too with include_base."""
+def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None) -> CleanReport:
+    """Remove labelled containers, networks, volumes and images; base images too with include_base.
+
+    Compose projects need nothing of their own: the course's compose files label every service,
+    network and volume, so their containers, networks and volumes are found like any other.
+    `within` = (label, value) narrows it to what also carries that label (one compose project, say).
+    """
     client = engine.require()
     report = CleanReport()
-    flt = labels.managed_filter()
+    flt = labels.managed_filter() + ([("label", f"{within[0]}={within[1]}")] if within else [])
     before = _image_bytes(client)
 
     for c in client.container.list(all=True, filters=flt):
@@ -65,10 +70,11 @@ def clean(include_base: bool = False, dry_run: bool = False) -> CleanReport:
         for b in bootstrap.BASE_IMAGES:
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
-        from . import registry  # the registry stand-in is not labelled as managed either: it is a base image
+        from . import pipeline, registry  # their stand-ins are not labelled as managed either: they are base images
 
-        if client.image.exists(registry.OFFICIAL):
-            targets[client.image.inspect(registry.OFFICIAL).id] = registry.OFFICIAL
+        for ref in (registry.OFFICIAL, pipeline.REDIS):
+            if client.image.exists(ref):
+                targets[client.image.inspect(ref).id] = ref
     for image_id, name in targets.items():
         report.images.append(name)
         if not dry_run:

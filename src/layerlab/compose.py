@@ -9,7 +9,10 @@ The results are dataclasses that record and replay (lesson 08 on Binder).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,19 +104,67 @@ class Up(_Dict):
     replayed: dict | None = None
 
 
+def _stop(project: str) -> None:
+    """Stop this user's `docker compose` processes for `project` (a wait that outlived its limit)."""
+    me = os.getuid()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != me:
+                continue
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if project.encode() in cmd and b"compose" in cmd and b"up" in cmd:
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass
+
+
+def not_serving(p: Project | str) -> list[str]:
+    """Containers that `up --wait` should not have let through: unhealthy or still starting, restarting, failed."""
+    bad = []
+    for s in ps_live(p, log_lines=0).services:
+        if s.state == "exited" and s.exit_code != 0:
+            bad.append(f"{s.service} exited {s.exit_code}")
+        elif s.state not in ("running", "exited"):
+            bad.append(f"{s.service} is {s.state}")
+        elif s.state == "running" and s.health not in (None, "healthy"):
+            bad.append(f"{s.service} is {s.health}: its health check has not passed")
+    return bad
+
+
 def up_live(p: Project, *, wait: bool = True, timeout_s: int = 120, scales: dict[str, int] | None = None) -> Up:
-    """`compose up -d [--wait --wait-timeout N]`, timed; a failure is a result (ok=False), not an exception."""
+    """`compose up -d [--wait --wait-timeout N]`, timed; a failure is a result (ok=False), not an exception.
+
+    compose counts --wait-timeout from when the dependencies are done, so a watchdog stops the
+    command at timeout_s in all; and compose 2.26 sometimes returns 0 while a service is still
+    `starting`, so a wait is only ok when every container really serves (or exited 0).
+    """
     engine.require()
     missing = p.unlabelled()
     if missing:
         raise ComposeError(f"{p.name}: not labelled {labels.MANAGED}={labels.MANAGED_VALUE}: {', '.join(missing)}")
     start = time.perf_counter()
+    watchdog = threading.Timer(timeout_s + 2, _stop, args=(p.name,))
+    watchdog.daemon = True
+    if wait:
+        watchdog.start()
     try:
         p.client().compose.up(detach=True, wait=wait, wait_timeout=timeout_s if wait else None,
                               scales=scales or {}, pull="never", quiet=True, color=False)
     except DockerException as e:
-        return Up(p.name, False, round(time.perf_counter() - start, 2), why(e), scales or {})
-    return Up(p.name, True, round(time.perf_counter() - start, 2), "", scales or {})
+        seconds = round(time.perf_counter() - start, 2)
+        stopped = f"stopped at the limit of {timeout_s} s" if seconds >= timeout_s else ""
+        return Up(p.name, False, seconds, "; ".join(x for x in (stopped, why(e)) if x), scales or {})
+    finally:
+        watchdog.cancel()
+    seconds = round(time.perf_counter() - start, 2)
+    if wait and (bad := not_serving(p)):
+        return Up(p.name, False, seconds, f"up --wait returned but {'; '.join(bad)}", scales or {})
+    return Up(p.name, True, seconds, "", scales or {})
 
 
 @dataclass
@@ -213,7 +264,7 @@ def ps_live(p: Project | str, log_lines: int = 20) -> Ps:
         for private, binds in (x.network_settings.ports or {}).items():
             ports += [f"{b['HostIp']}:{b['HostPort']}->{private}" for b in binds or []]
         try:
-            log = "\n".join(c.container.logs(x).splitlines()[-log_lines:])
+            log = "\n".join(c.container.logs(x).splitlines()[-log_lines:]) if log_lines else ""
         except DockerException:
             log = ""
         out.append(Service(
