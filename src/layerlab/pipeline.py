@@ -139,7 +139,12 @@ owners = replay.replayable("compose-owners", lambda folder: "bind", Owners)(owne
 
 def empty_folder(folder: str, image: str) -> None:
     """Delete what containers wrote into a bind mount: files owned by root need a root container to go."""
-    c = engine.require()
+    if replay.mode() == "replay":
+        return  # a replayed lesson wrote nothing
+    try:
+        c = engine.require()
+    except engine.EngineUnavailable:
+        return
     c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(folder, "/out")], remove=True,
                     labels=labels.course_labels("08"), pull="never", networks=["none"])
 
