@@ -80,13 +80,13 @@ def test_clean_removes_a_course_project_and_leaves_an_unlabelled_one(engine_clie
         assert len(made.containers) == 1 and len(made.networks) == 1 and len(made.volumes) == 1, made
         assert course_project.name in compose.projects_live().names
 
-        # Everything clean would remove (a dry run: other sessions' course work shares this engine).
-        planned = clean.clean(dry_run=True)
-        assert set(made.containers) <= set(planned.containers)
-        assert set(made.networks) <= set(planned.networks) and set(made.volumes) <= set(planned.volumes)
+        # What clean would remove of each project (narrowed to it: other sessions' course work shares this engine).
+        planned = clean.clean(dry_run=True, within=(compose.PROJECT_LABEL, course_project.name))
+        assert (planned.containers, planned.networks, planned.volumes) == (made.containers, made.networks, made.volumes)
         foreign = compose.resources_live(other_name)
-        assert foreign.containers and not set(foreign.containers + foreign.networks + foreign.volumes) & set(
-            planned.containers + planned.networks + planned.volumes)
+        assert foreign.containers and foreign.networks and foreign.volumes
+        untouched = clean.clean(dry_run=True, within=(compose.PROJECT_LABEL, other_name))
+        assert not (untouched.containers or untouched.networks or untouched.volumes or untouched.images), untouched
 
         # The same removal, narrowed to this test's project.
         done = clean.clean(within=(compose.PROJECT_LABEL, course_project.name))

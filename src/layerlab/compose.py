@@ -9,8 +9,6 @@ The results are dataclasses that record and replay (lesson 08 on Binder).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import tempfile
 import threading
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import engine, labels, replay
+from . import build, engine, labels, replay
 
 PREFIX = "layerlab-"
 PROJECT_LABEL = "com.docker.compose.project"
@@ -63,11 +61,10 @@ class Project:
     def client(self) -> DockerClient:
         env_files = []
         if self.env:
-            # python-on-whales passes --env-file; the file outlives the call only as long as the process.
-            f = tempfile.NamedTemporaryFile("w", prefix="layerlab-compose-", suffix=".env", delete=False)
-            f.write("".join(f"{k}={v}\n" for k, v in self.env.items()))
-            f.close()
-            env_files = [f.name]
+            # python-on-whales passes the variables as an --env-file; one file per project, rewritten each time.
+            f = Path(tempfile.gettempdir()) / f"{self.name}.env"
+            f.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()), encoding="utf-8")
+            env_files = [str(f)]
         base = engine.client().client_config
         return DockerClient(client_call=base.client_call, host=base.host, compose_files=self.files,
                             compose_project_name=self.name, compose_env_files=env_files)
@@ -105,22 +102,8 @@ class Up(_Dict):
 
 
 def _stop(project: str) -> None:
-    """Stop this user's `docker compose` processes for `project` (a wait that outlived its limit)."""
-    me = os.getuid()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if proc.stat().st_uid != me:
-                continue
-            cmd = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if project.encode() in cmd and b"compose" in cmd and b"up" in cmd:
-            try:
-                os.kill(int(proc.name), signal.SIGTERM)
-            except OSError:
-                pass
+    """Stop the `docker compose ... up` of `project`: a wait that outlived its limit."""
+    build.stop_processes(project.encode(), b"compose", b"up")
 
 
 def not_serving(p: Project | str) -> list[str]:

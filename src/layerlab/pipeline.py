@@ -31,14 +31,8 @@ class Image(_Dict):
 
 def ensure_redis_live(say=print) -> Image:
     """redis:8, pulled online or built offline as a labelled stand-in from Debian trixie's redis-server."""
+    bootstrap.ensure_service_image(REDIS_STANDIN, "Debian's redis-server package (once, under a minute)", say)
     client = engine.require()
-    if not client.image.exists(REDIS):
-        if engine.registry_reachable():
-            say(f"pulling {REDIS}")
-            client.pull(REDIS, quiet=True)
-        else:
-            say(f"offline: building a stand-in {REDIS} from Debian's redis-server package (once, under a minute)")
-            bootstrap.build_standin(REDIS_STANDIN, [engine.host_platform()], say)
     standin = (client.image.inspect(REDIS).config.labels or {}).get(labels.STANDIN) == "true"
     version = client.container.run(REDIS, ["redis-server", "--version"], remove=True, pull="never",
                                    labels=labels.course_labels("08"), networks=["none"]).strip()
