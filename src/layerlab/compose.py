@@ -45,6 +45,14 @@ class _Dict:
         return cls(**d)
 
 
+def version() -> str | None:
+    """compose's version, or None when the engine's client has no compose (v2) plugin."""
+    try:
+        return engine.client().compose.version()
+    except DockerException:
+        return None
+
+
 @dataclass
 class Project:
     """A compose file (or several) run under one project name."""

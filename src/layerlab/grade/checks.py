@@ -657,9 +657,15 @@ def hadolint(ctx: Context, spec: C.Hadolint) -> str:
 def _compose_run(ctx: Context, spec: C.ComposeCheck):
     from .composed import ComposeRun
 
+    from .. import compose
+
     s = ctx.need_subject()
     s.build()  # the services run this image; without it the check is not run
     key = ("compose", spec.file)
+    if "compose_version" not in ctx.extras:
+        ctx.extras["compose_version"] = compose.version()
+    if ctx.extras["compose_version"] is None:
+        raise NotRun("`docker compose` (v2) is not installed: `layerlab doctor` says how to add it")
     if key not in ctx.extras:
         ctx.extras[key] = ComposeRun(s, spec.file)
     return ctx.extras[key]
