@@ -10,7 +10,7 @@
 # > containers, networks and volumes with the course label, publishes only the
 # > API on 127.0.0.1 at a port the engine picks, and is taken down with `-v`
 # > before the next cell, so parallel runs and other sessions do not collide.
-# > About 2 minutes warm. `layerlab clean` removes anything a crash left.
+# > About a minute warm on 2 cores. `layerlab clean` removes anything a crash left.
 #
 # A trained model rarely ships alone. Data has to be prepared, a model
 # trained, an API started on it, and next to it runs something that is not
@@ -48,7 +48,7 @@ lesson.show(APP / "serve.py", language="python")
 # %% [markdown]
 # ## Start-up order
 #
-# First the naive file: four services, no `depends_on`. Compose starts every
+# First the naive file: the three Python services, no `depends_on`. Compose starts every
 # container at once. `restart: on-failure` lets a crashed container retry,
 # which is what keeps such stacks "working" in practice.
 

@@ -13,6 +13,7 @@ from layerlab import compose, engine
 from layerlab.course import REPO
 from layerlab.grade import checks
 from layerlab.grade import fixture as fixture_mod
+from layerlab.grade.composed import ComposeRun
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
 
@@ -130,3 +131,22 @@ def test_a_grading_run_that_breaks_half_way_leaves_nothing(engine_client, monkey
     with pytest.raises(RuntimeError, match="half-way"):
         grade(REPO / "solutions" / EXERCISE, EXERCISE)
     assert seen["run"] and leftovers(seen["run"]) == []
+
+
+def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_left(engine_client, tmp_path, monkeypatch):
+    # The model moves from the named volume to an anonymous one that the API borrows with volumes_from:
+    # it serves, but `down` orphans that volume and the next `up` trains again.
+    def anonymous(t):
+        t = t.replace("volumes: [data:/data:ro, models:/models]", "volumes: [data:/data:ro, /models]")
+        return t.replace("volumes: [models:/models:ro]", 'volumes_from: ["train:ro"]')
+
+    orphans: list[str] = []
+    find = ComposeRun._anonymous_volumes
+    monkeypatch.setattr(ComposeRun, "_anonymous_volumes", lambda self: orphans.extend(find(self)) or find(self))
+    r = grade(variant(tmp_path, anonymous), EXERCISE)
+    by = {x.check: x for x in r.results}
+    assert by["compose_up_predicts"].status == "passed", r.table()
+    persists = by["compose_persists"]
+    assert persists.status == "failed" and "train ran again" in persists.detail and "named volume" in persists.hint, r.table()
+    assert orphans and leftovers(r.run_id) == []
+    assert not [v for v in orphans if engine.client().volume.exists(v)], "an orphaned anonymous volume was left"

@@ -17,7 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .. import compose, labels
+from python_on_whales.exceptions import DockerException
+
+from .. import compose, engine, labels
 from .measure import Subject
 from .sandbox import RUN_LABEL
 
@@ -109,7 +111,26 @@ class ComposeRun:
         return compose.up_live(self.prepared(), wait=True, timeout_s=timeout_s)
 
     def down(self) -> compose.Down:
-        return compose.down_live(self.prepared())
+        """`compose down`, keeping named volumes; anonymous ones go too, since no later `up` can find them again."""
+        anonymous = self._anonymous_volumes()
+        went = compose.down_live(self.prepared())
+        client = engine.client()
+        for v in anonymous:
+            try:
+                client.volume.remove(v)
+            except DockerException:
+                pass
+        return went
+
+    def _anonymous_volumes(self) -> list[str]:
+        """Volumes the project's containers mount that compose did not create by name (`volumes: [/models]`)."""
+        client = engine.client()
+        found = []
+        for c in client.container.list(all=True, filters=[("label", f"{compose.PROJECT_LABEL}={self.name}")]):
+            for m in c.mounts or []:
+                if m.type == "volume" and m.name and not (client.volume.inspect(m.name).labels or {}).get(compose.PROJECT_LABEL):
+                    found.append(m.name)
+        return sorted(set(found))
 
     def ps(self) -> compose.Ps:
         return compose.ps_live(self.name, log_lines=8)
