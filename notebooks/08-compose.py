@@ -179,6 +179,14 @@ for v in VOLUMES:
     print(f"  {v:<28} {'exists' if after_v[v].exists else 'deleted'}: {len(after_v[v].files)} file(s)")
 assert gone.left.empty and not any(x.exists for x in after_v.values())
 
+# %%
+plots.volume_files(
+    {"after the first up": {v: len(before[v].files) for v in VOLUMES},
+     "after down, then up": {v: len(after_up[v].files) for v in VOLUMES},
+     "after down -v": {v: len(after_v[v].files) for v in VOLUMES}},
+    title="What `down` keeps and `down -v` deletes", replayed=list(before.values()),
+);
+
 # %% [markdown]
 # The start-up times side by side: the race counts from `up` to the first
 # answer, the other two are `up --wait`. The race may well serve first: it
