@@ -280,6 +280,19 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> No
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 
+def ensure_service_image(b: BaseImage, source: str, say: Printer = _say) -> None:
+    """A lesson's service image (the registry, redis) for this machine: pulled online, else built as a stand-in from `source`."""
+    client = engine.require()
+    if client.image.exists(b.ref):
+        return
+    if engine.registry_reachable():
+        say(f"pulling {b.ref}")
+        client.pull(b.ref, quiet=True)
+    else:
+        say(f"offline: building a stand-in {b.ref} from {source}")
+        build_standin(b, [engine.host_platform()], say)
+
+
 def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
     client = engine.require()
     for pl in platforms:

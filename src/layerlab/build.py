@@ -293,10 +293,12 @@ def _short(e: DockerException) -> str:
 
 
 def stop_clients(tag: str) -> None:
-    """Stop the `docker buildx build` clients building `tag`; BuildKit cancels a build whose client left.
+    """Stop the `docker buildx build` clients building `tag`; BuildKit cancels a build whose client left."""
+    stop_processes(tag.encode(), b"build")
 
-    Only processes of this user whose arguments name the tag and `build` match.
-    """
+
+def stop_processes(*words: bytes) -> None:
+    """SIGTERM this user's processes whose arguments include every one of `words` (whole arguments)."""
     me = os.getuid()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -307,7 +309,7 @@ def stop_clients(tag: str) -> None:
             cmd = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if tag.encode() in cmd and b"build" in cmd:
+        if all(w in cmd for w in words):
             try:
                 os.kill(int(proc.name), signal.SIGTERM)
             except OSError:

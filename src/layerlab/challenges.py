@@ -193,3 +193,24 @@ def _arm64_digest(answer: str, ref: str) -> Outcome:
         tests.append((arch == "linux/arm64", f"its image is built for {arch}"
                       + ("" if arch != "unknown/unknown" else " (an attestation manifest, not an image)")))
     return _verdict("05-arm64-digest", tests)
+
+
+# --- 08 ---------------------------------------------------------------------
+
+
+@_register("08-api-url")
+def _api_url(answer: str) -> Outcome:
+    import urllib.request
+    from urllib.parse import urlparse
+
+    url = urlparse(str(answer).strip().rstrip("/"))
+    tests = [(url.scheme == "http" and url.hostname == "127.0.0.1" and bool(url.port),
+              f"{answer!r} names http://127.0.0.1:<port>" if url.hostname == "127.0.0.1"
+              else f"{answer!r}: the API publishes on 127.0.0.1 only, with the port the engine chose")]
+    if tests[0][0]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{url.port}/health", timeout=3) as r:
+                tests.append((r.status == 200, f"GET /health there answered {r.status}"))
+        except OSError as e:
+            tests.append((False, f"nothing answers /health there ({e}); is the stack up?"))
+    return _verdict("08-api-url", tests)

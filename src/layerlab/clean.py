@@ -38,37 +38,43 @@ def _image_bytes(client) -> int:
     return int(client.system.disk_free().images.size or 0)
 
 
-def clean(include_base: bool = False, dry_run: bool = False) -> CleanReport:
-    """Remove labelled containers, networks, volumes and images; base images too with include_base."""
+def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None) -> CleanReport:
+    """Remove labelled containers, networks, volumes and images; base images too with include_base.
+
+    Compose projects need nothing of their own: the course's compose files label every service,
+    network and volume, so their containers, networks and volumes are found like any other.
+    `within` = (label, value) narrows it to what also carries that label (one compose project, say).
+    """
     client = engine.require()
     report = CleanReport()
-    flt = labels.managed_filter()
+    flt = labels.managed_filter() + ([("label", f"{within[0]}={within[1]}")] if within else [])
     before = _image_bytes(client)
 
-    for c in client.container.list(all=True, filters=flt):
+    for c in _listed(lambda: client.container.list(all=True, filters=flt)):
         report.containers.append(c.name)
         if not dry_run:
             _try(report, f"container {c.name}", lambda c=c: client.container.remove(c, force=True, volumes=True))
-    for n in client.network.list(filters=flt):
+    for n in _listed(lambda: client.network.list(filters=flt)):
         report.networks.append(n.name)
         if not dry_run:
             _try(report, f"network {n.name}", lambda n=n: client.network.remove(n))
-    for v in client.volume.list(filters=flt):
+    for v in _listed(lambda: client.volume.list(filters=flt)):
         report.volumes.append(v.name)
         if not dry_run:
             _try(report, f"volume {v.name}", lambda v=v: client.volume.remove(v))
 
     targets: dict[str, str] = {}
-    for img in client.image.list(filters=flt):
+    for img in _listed(lambda: client.image.list(filters=flt)):
         targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
     if include_base:
         for b in bootstrap.BASE_IMAGES:
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
-        from . import registry  # the registry stand-in is not labelled as managed either: it is a base image
+        from . import pipeline, registry  # their stand-ins are not labelled as managed either: they are base images
 
-        if client.image.exists(registry.OFFICIAL):
-            targets[client.image.inspect(registry.OFFICIAL).id] = registry.OFFICIAL
+        for ref in (registry.OFFICIAL, pipeline.REDIS):
+            if client.image.exists(ref):
+                targets[client.image.inspect(ref).id] = ref
     for image_id, name in targets.items():
         report.images.append(name)
         if not dry_run:
@@ -77,6 +83,17 @@ def clean(include_base: bool = False, dry_run: bool = False) -> CleanReport:
     if not dry_run:
         report.freed_bytes = max(0, before - _image_bytes(client))
     return report
+
+
+def _listed(listing, tries: int = 5) -> list:
+    """A listing, retried when something in it vanished between the list and its inspect (another session's clean-up)."""
+    for attempt in range(tries):
+        try:
+            return listing()
+        except DockerException:
+            if attempt == tries - 1:
+                raise
+    return []
 
 
 def _try(report: CleanReport, what: str, action) -> None:

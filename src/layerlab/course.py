@@ -217,6 +217,30 @@ class HttpEndpoint(CheckBase):
     wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
 
 
+class ComposeCheck(CheckBase):
+    file: str = Field(default="compose.yaml", description="the compose file, relative to the exercise")
+    service: str = Field(default="api", description="the service that serves the model")
+    port: int = Field(gt=0, lt=65536, default=8000, description="the port the service listens on in its container")
+
+
+class ComposeUpPredicts(ComposeCheck):
+    check: Literal["compose_up_predicts"]
+    path: str = Field(default="/predict?x=2.5", description="GET this; the body must equal the fixture's")
+    wait_s: int = Field(gt=0, le=300, default=90, description="`up --wait --wait-timeout`: the stack must serve within this")
+
+
+class ComposePersists(ComposeCheck):
+    check: Literal["compose_persists"]
+    path: str = "/predict?x=2.5"
+    wait_s: int = Field(gt=0, le=300, default=90)
+    jobs: list[str] = Field(default_factory=lambda: ["prep", "train"], min_length=1,
+                            description="one-shot jobs that must reuse their output after down and up (print 'reused', or not run)")
+
+
+class ComposePortsLoopback(ComposeCheck):
+    check: Literal["compose_ports_loopback"]
+
+
 class LimitRun(Strict):
     memory: str = Field(pattern=r"^[0-9]+[kmg]$", description="the memory limit, as docker run --memory takes it: 96m")
     cpus: float = Field(gt=0, le=2, description="the CPU limit, as docker run --cpus takes it: 0.5 (at most 2: CI has 2 cores)")
@@ -252,6 +276,9 @@ Check = Annotated[
         HttpEndpoint,
         CgroupLimits,
         Hadolint,
+        ComposeUpPredicts,
+        ComposePersists,
+        ComposePortsLoopback,
     ],
     Field(discriminator="check"),
 ]

@@ -6,6 +6,7 @@ from typing import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .cache import CacheReport
 from .inspector import ImageReport, short_instruction
@@ -246,5 +247,47 @@ def footprint_bars(rows, title: str = "What each one costs") -> Figure:
     mem_ax.margins(y=0.2)
     fig.suptitle(title)
     _mark_replayed(fig, rows)
+    fig.tight_layout()
+    return fig
+
+
+def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
+                 title: str = "Time until the API answers /predict", replayed: Iterable = ()) -> Figure:
+    """One bar per way of starting a compose pipeline: seconds until it serves, with a note per bar (failures, restarts)."""
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(max(5, 1.9 * len(names) + 1.5), 3.8))
+    bars = ax.bar(names, [rows[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
+    _label_bars(ax, bars, "{:.1f} s")
+    for bar, n in zip(bars, names):
+        if notes and notes.get(n):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() / 2, notes[n], ha="center", va="center",
+                    fontsize=8, color="white", wrap=True)
+    ax.set_xlabel("how the stack was started")
+    ax.set_ylabel("seconds until /predict answers (s)")
+    ax.set_title(title)
+    ax.margins(y=0.15)
+    _mark_replayed(fig, replayed)
+    fig.tight_layout()
+    return fig
+
+
+def volume_files(rows: dict[str, dict[str, int]], title: str = "Files in each named volume", replayed: Iterable = ()) -> Figure:
+    """One group of bars per moment of a compose project's life, one bar per volume: how many files it holds."""
+    moments = list(rows)
+    volumes = list(next(iter(rows.values()))) if rows else []
+    width = 0.8 / max(1, len(volumes))
+    fig, ax = plt.subplots(figsize=(max(5, 2.2 * len(moments) + 1.5), 3.6))
+    for i, v in enumerate(volumes):
+        xs = [m + (i - (len(volumes) - 1) / 2) * width for m in range(len(moments))]
+        bars = ax.bar(xs, [rows[m][v] for m in moments], width, label=v, color=COLORS[i % len(COLORS)])
+        _label_bars(ax, bars, "{:.0f}")
+    ax.set_xticks(range(len(moments)), moments)
+    ax.set_xlabel("moment in the project's life")
+    ax.set_ylabel("files in the volume (count)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title)
+    ax.legend(title="volume", fontsize=8)
+    ax.margins(y=0.2)
+    _mark_replayed(fig, replayed)
     fig.tight_layout()
     return fig

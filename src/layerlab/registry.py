@@ -133,15 +133,7 @@ def status_live() -> Status:
 
 def ensure_image(say: Printer = _say) -> str:
     """The registry image, pulled (online) or built as a stand-in (offline) when missing."""
-    client = engine.require()
-    if client.image.exists(OFFICIAL):
-        return OFFICIAL
-    if engine.registry_reachable():
-        say(f"pulling {OFFICIAL}")
-        client.pull(OFFICIAL, quiet=True)
-    else:
-        say(f"offline: building a stand-in {OFFICIAL} from Debian's docker-registry package (once, about a minute)")
-        bootstrap.build_standin(STANDIN, [engine.host_platform()], say)
+    bootstrap.ensure_service_image(STANDIN, "Debian's docker-registry package (once, about a minute)", say)
     return OFFICIAL
 
 

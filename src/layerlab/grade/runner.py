@@ -176,6 +176,24 @@ class RecordError(RuntimeError):
     pass
 
 
+def _record_compose(s: Subject, spec) -> str:
+    """Start the solution's stack as grading does and keep what its service answers."""
+    from .composed import ComposeProblem, ComposeRun
+
+    cr = ComposeRun(s, spec.file)
+    try:
+        up = cr.up(spec.wait_s)
+        if not up.ok:
+            raise RecordError(f"the solution's stack did not come up: {up.error}\n{cr.trouble()}")
+        status, body = cr.get(spec.service, spec.port, spec.path)
+    except ComposeProblem as e:
+        raise RecordError(f"the solution's compose file: {e.detail}") from None
+    if status != 200:
+        raise RecordError(f"the solution's {spec.service} answered {status} to {spec.path}: {body[:200]}")
+    cr.down()
+    return body
+
+
 def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_mod.Fixture, Report]:
     """Build and run the reference solution, measure it, write its fixture, then grade it against that."""
     try:
@@ -245,6 +263,8 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                 multi = s.cold_platform_build(tuple(c.platforms))
                 f.platform_seconds = multi.platform_seconds()
                 f.platform_sizes = {p: inspector.inspect(multi.tag, platform=p).size_bytes for p in c.platforms}
+            elif kind == "compose_up_predicts":
+                f.http_body = _record_compose(s, c)
             elif kind == "paths_present":
                 f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
             elif kind == "paths_absent":
