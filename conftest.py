@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from layerlab import progress
+from layerlab.engine import progress
 
 NBVAL_RECORD = Path(__file__).parent / "build" / "nbval"
 READS_EXECUTED = "reads_executed_lessons"

@@ -23,7 +23,8 @@
 # %%
 from pathlib import Path
 
-from layerlab import build, compose, lesson, pipeline, plots
+from layerlab.course import lesson, plots
+from layerlab.engine import build, compose, pipeline
 
 LESSON = "08-compose"
 HERE = lesson.LESSONS / LESSON
@@ -61,7 +62,7 @@ lesson.show(HERE / "compose.race.yaml", language="yaml")
 # fail before the first one is answered?
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_failed = activities.predict("08", "race-failed-requests")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from layerlab import notebooks
+from layerlab.course import notebooks
 from layerlab.course import Module
 
 NBVAL_RECORD = Path(__file__).resolve().parent.parent / "build" / "nbval"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import executed
-from layerlab import activities, challenges, course
+from layerlab import course
+from layerlab.course import activities, challenges
 from layerlab.course import REPO
 
 COURSE = course.load()
@@ -226,7 +227,7 @@ def solution_namespace(cid: str, **given) -> dict:
 
 @pytest.mark.engine
 def test_the_arm64_challenge(engine_client):
-    from layerlab import containers
+    from layerlab.engine import containers
 
     assert challenges.check("00-arm64-python", solution_namespace("00-arm64-python")["result"]).passed
     native = containers.run("python:3.13-slim", ["python", "--version"], module="00")
@@ -266,7 +267,8 @@ def test_the_dockerignore_challenge(engine_client, tmp_path):
 
 @pytest.mark.engine
 def test_the_non_root_challenge(engine_client):
-    from layerlab import build, containers, lesson
+    from layerlab.course import lesson
+    from layerlab.engine import build, containers
 
     app = lesson.LESSONS / "04-multi-stage" / "app"
     one_run = build.build(app, lesson.tag("04-multi-stage", "one-run"), dockerfile=app.parent / "one-run" / "Dockerfile",
@@ -282,7 +284,7 @@ def test_the_non_root_challenge(engine_client):
 def test_the_arm64_digest_challenge(engine_client):
     import subprocess
 
-    from layerlab import registry
+    from layerlab.engine import registry
 
     registry.up_live()
     ref = f"{registry.address()}/layerlab-test-challenge:two-platforms"

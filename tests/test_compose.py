@@ -7,7 +7,8 @@ import uuid
 import pytest
 from python_on_whales import DockerClient
 
-from layerlab import clean, compose, engine
+from layerlab import engine
+from layerlab.engine import clean, compose
 from layerlab.course import REPO
 
 LESSON = REPO / "docker" / "lessons" / "08-compose"

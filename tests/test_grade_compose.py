@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from layerlab import compose, engine
+from layerlab import engine
+from layerlab.engine import compose
 from layerlab.course import REPO
 from layerlab.grade import checks
 from layerlab.grade import fixture as fixture_mod

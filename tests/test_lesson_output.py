@@ -19,7 +19,7 @@ import pytest
 
 import executed as executed_mod
 from layerlab import course as course_mod
-from layerlab import notebooks
+from layerlab.course import notebooks
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.reads_executed_lessons]
 

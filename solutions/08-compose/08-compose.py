@@ -17,7 +17,7 @@
 # when it is done.
 
 # %%
-from layerlab import compose
+from layerlab.engine import compose
 
 mine = compose.Project("layerlab-08-exercise", ["compose.yaml"])
 print("not labelled:", mine.unlabelled() or "nothing")

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import course as C
-from .. import engine
-from ..build import BuildError
-from ..inspector import mb, short_instruction
+from layerlab import course as C
+from layerlab import engine
+from layerlab.engine.build import BuildError
+from layerlab.measure.inspector import mb, short_instruction
 from .dockerfile import Dockerfile
 from .fixture import Fixture
 from .measure import NotBuilt, Subject
@@ -132,7 +132,7 @@ def runs_and_prints(ctx: Context, spec: C.RunsAndPrints) -> str:
     if ran.oom_killed:
         raise Failed(f"stopped by the memory limit ({ctx.exercise.limits.memory})", "the program uses more memory than the exercise allows")
     if ran.exit_code != fx.exit_code:
-        from ..containers import start_failure
+        from layerlab.engine.containers import start_failure
 
         # runc reports some failures to exec the program (a CRLF script, a missing #! interpreter)
         # from inside the started container, as its only log line: `exec /run.sh: no such file or directory`.
@@ -456,7 +456,7 @@ def _multi_build(ctx: Context, platforms: list[str]):
 
 @check("multiarch_runs")
 def multiarch_runs(ctx: Context, spec: C.MultiarchRuns) -> str:
-    from .. import inspector
+    from layerlab.measure import inspector
 
     fx = ctx.need_fixture()
     r = _multi_build(ctx, spec.platforms)
@@ -523,7 +523,7 @@ def cross_build_speedup(ctx: Context, spec: C.CrossBuildSpeedup) -> str:
 
 @check("platform_sizes_at_most")
 def platform_sizes_at_most(ctx: Context, spec: C.PlatformSizesAtMost) -> str:
-    from .. import inspector
+    from layerlab.measure import inspector
 
     fx = ctx.need_fixture()
     missing = [p for p in spec.platforms if p not in fx.platform_sizes]
@@ -657,7 +657,7 @@ def hadolint(ctx: Context, spec: C.Hadolint) -> str:
 def _compose_run(ctx: Context, spec: C.ComposeCheck):
     from .composed import ComposeRun
 
-    from .. import compose
+    from layerlab.engine import compose
 
     s = ctx.need_subject()
     s.build()  # the services run this image; without it the check is not run
@@ -742,7 +742,7 @@ def compose_up_predicts(ctx: Context, spec: C.ComposeUpPredicts) -> str:
 
 @check("compose_persists")
 def compose_persists(ctx: Context, spec: C.ComposePersists) -> str:
-    from .. import compose
+    from layerlab.engine import compose
     from .composed import ComposeProblem
 
     cr = _compose_up(ctx, spec)

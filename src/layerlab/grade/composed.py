@@ -19,7 +19,8 @@ from pathlib import Path
 
 from python_on_whales.exceptions import DockerException
 
-from .. import compose, engine, labels
+from layerlab import engine
+from layerlab.engine import compose, labels
 from .measure import Subject
 from .sandbox import RUN_LABEL
 

@@ -14,8 +14,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import course as C
-from .. import engine, replay
+from layerlab import course as C
+from layerlab import engine
+from layerlab.engine import replay
 from . import fixture as fx_mod
 from .checks import Context, run_check
 from .dockerfile import Dockerfile, parse
@@ -258,7 +259,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                 multi = s.platform_build(tuple(c.platforms))
                 f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
             elif kind in ("multiarch_runs", "no_emulated_build_steps", "cross_build_speedup", "platform_sizes_at_most"):
-                from .. import inspector
+                from layerlab.measure import inspector
 
                 multi = s.cold_platform_build(tuple(c.platforms))
                 f.platform_seconds = multi.platform_seconds()

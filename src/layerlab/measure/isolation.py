@@ -21,7 +21,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import bootstrap, containers, engine, inspector, replay, vm
+from layerlab import engine
+from layerlab.engine import bootstrap, containers, replay, vm
+from layerlab.measure import inspector
 
 CONTAINER_IMAGE = "python:3.13-slim"
 

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from .course import REPO
+from . import REPO
 
 LESSONS = REPO / "docker" / "lessons"
 

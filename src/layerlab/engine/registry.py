@@ -23,7 +23,8 @@ from typing import Callable
 
 from python_on_whales.exceptions import DockerException, NoSuchContainer
 
-from . import bootstrap, engine, images, labels, replay
+from layerlab import engine
+from layerlab.engine import bootstrap, images, labels, replay
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
-from . import bootstrap, engine, labels, replay
+from layerlab import engine
+from layerlab.engine import bootstrap, labels, replay
 from .layers import DIR, analyse
 from .oci import Archive
 

@@ -25,14 +25,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from . import engine, images, labels
+from layerlab import engine
+from layerlab.engine import images, labels
 from .build import _print as build_print, build
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
 MIRROR = os.environ.get("LAYERLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 HOST_CA_BUNDLE = Path(os.environ.get("LAYERLAB_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
-DOCKERFILES = Path(__file__).resolve().parents[2] / "docker" / "standins"
+DOCKERFILES = Path(__file__).resolve().parents[3] / "docker" / "standins"
 
 # The rules the official slim images use to keep docs and locales out.
 DPKG_SLIM = """\

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 from python_on_whales.exceptions import DockerException
 
-from . import bootstrap, engine, labels
+from layerlab import engine
+from layerlab.engine import bootstrap, labels
 
 
 @dataclass
@@ -70,7 +71,8 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
         for b in bootstrap.BASE_IMAGES:
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
-        from . import pipeline, registry  # their stand-ins are not labelled as managed either: they are base images
+        from layerlab.engine import registry
+        from layerlab.engine import pipeline  # their stand-ins are not labelled as managed either: they are base images
 
         for ref in (registry.OFFICIAL, pipeline.REDIS):
             if client.image.exists(ref):

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .cache import CacheReport
-from .inspector import ImageReport, short_instruction
+from layerlab.measure.cache import CacheReport
+from layerlab.measure.inspector import ImageReport, short_instruction
 
 MB = 1e6
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
@@ -189,7 +189,7 @@ def _seconds_label(s: float) -> str:
 def startup_log_bars(rows, title: str = "Time from start to first output (log scale)") -> Figure:
     """Seconds until each runtime's program prints its first line, on a log axis: they differ by orders of magnitude.
 
-    `rows` are layerlab.isolation.Isolation results (anything with label and first_output_seconds).
+    `rows` are layerlab.measure.isolation.Isolation results (anything with label and first_output_seconds).
     """
     labels = [r.label for r in rows]
     secs = [max(r.first_output_seconds, 1e-3) for r in rows]

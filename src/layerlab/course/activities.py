@@ -6,7 +6,7 @@
   guess (nbval, `layerlab run`, Binder replay) it says so and goes on.
 - `solution("02-lean-git")` is a button that loads a challenge's solution from
   its file when clicked: the solution is in no cell's source and no output
-  until the learner asks for it. `layerlab.check(...)` (in layerlab.challenges)
+  until the learner asks for it. `layerlab.check(...)` (in layerlab.course.challenges)
   is the quick automatic check.
 - `quiz("01")` renders the module's questions from course.yml; the answer and
   its explanation appear only once the learner answers.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import ipywidgets as W
 
-from . import course as C
+from layerlab import course as C
 from .widgets import WIDGET_MIME, _strip_tags
 
 

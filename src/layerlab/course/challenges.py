@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import course as C
+from layerlab import course as C
 
 
 @dataclass
@@ -67,7 +67,8 @@ def _verdict(cid: str, tests: list[tuple[bool, str]]) -> Outcome:
 
 def _build_text(dockerfile: str, tag: str, module: str, context: Path | None = None):
     """Build a Dockerfile given as text (in `context`, or an empty folder) and inspect the image."""
-    from . import build, inspector
+    from layerlab.engine import build
+    from layerlab.measure import inspector
 
     with tempfile.TemporaryDirectory(prefix="layerlab-challenge-") as tmp:
         df = Path(tmp) / "Dockerfile"
@@ -94,7 +95,7 @@ def _arm64_python(answer) -> Outcome:
 
 @_register("01-smallest-limit")
 def _smallest_limit(answer, program: str) -> Outcome:
-    from . import containers
+    from layerlab.engine import containers
 
     mib = int(answer)
     if mib % 16 or mib < 32:
@@ -117,7 +118,7 @@ def _smallest_limit(answer, program: str) -> Outcome:
 
 @_register("02-lean-git")
 def _lean_git(answer: str) -> Outcome:
-    from . import inspector
+    from layerlab.measure import inspector
 
     r, img = _build_text(answer, "layerlab/02-challenge-git:lesson", "02")
     base = inspector.inspect("python:3.13-slim")
@@ -138,7 +139,8 @@ def _lean_git(answer: str) -> Outcome:
 
 @_register("03-dockerignore")
 def _dockerignore(answer: str, workspace: Path) -> Outcome:
-    from . import build, inspector
+    from layerlab.engine import build
+    from layerlab.measure import inspector
 
     ws = Path(workspace)
     (ws / ".dockerignore").write_text(answer, encoding="utf-8")
@@ -158,7 +160,7 @@ def _dockerignore(answer: str, workspace: Path) -> Outcome:
 
 @_register("04-non-root")
 def _non_root(answer: str, context: Path, expected_output: str) -> Outcome:
-    from . import containers
+    from layerlab.engine import containers
 
     r, img = _build_text(answer, "layerlab/04-challenge-user:lesson", "04", context=Path(context))
     uid = containers.run(r.tag, ["id", "-u"], module="04")
@@ -178,7 +180,7 @@ def _non_root(answer: str, context: Path, expected_output: str) -> Outcome:
 
 @_register("05-arm64-digest")
 def _arm64_digest(answer: str, ref: str) -> Outcome:
-    from . import registry
+    from layerlab.engine import registry
 
     digest = str(answer).strip()
     if not digest.startswith("sha256:"):

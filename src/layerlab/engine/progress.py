@@ -207,7 +207,7 @@ def _shown_path(path: Path) -> str:
 
 
 def _repo() -> Path:
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 # --- where logs go ---------------------------------------------------------

@@ -6,7 +6,8 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 
-from . import bootstrap, engine, images, replay
+from layerlab import engine
+from layerlab.engine import bootstrap, images, replay
 
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
 
@@ -208,7 +209,7 @@ def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
 
 def _registry_check() -> Check:
     """The course's local registry (lessons 05 and 09): running, or how to start it."""
-    from . import registry
+    from layerlab.engine import registry
 
     try:
         st = registry.status_live()

@@ -1,7 +1,11 @@
-"""Find the container engine and say what it can do.
+"""The engine layer: everything that talks to the container engine, and nothing else does.
 
-This module (with `images.py`) is the only place that talks to the engine:
-everything else asks it for a client or for facts.
+This package's own functions find the engine and say what it can do; its
+modules build (`build`, `buildlog`, `progress`), run (`containers`, `compose`,
+`vm`), hold images (`images`, `bootstrap`, `registry`), label and clean up
+(`labels`, `clean`), and record or replay every answer (`replay`).
+python-on-whales is called here only: measure/, course/ and grade/ ask this
+layer for clients, results and facts.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from python_on_whales.exceptions import DockerException
 
-from . import bootstrap, engine, labels, replay
-from .compose import Project, _Dict
+from layerlab import engine
+from layerlab.engine import bootstrap, labels, replay
+from layerlab.engine.compose import Project, _Dict
 
 REDIS = "redis:8"
 REDIS_STANDIN = bootstrap.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")

@@ -14,8 +14,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import replay
-from .build import BuildResult, Show, _print, build
+from layerlab.engine import replay
+from layerlab.engine.build import BuildResult, Show, _print, build
 
 
 @dataclass

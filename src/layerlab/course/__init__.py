@@ -1,5 +1,11 @@
-"""course.yml: the manifest of modules and exercises, as a strict typed schema.
+"""The course layer: course.yml and what a learner or instructor sees.
 
+This package's own code is course.yml's schema, the manifest of modules and
+exercises; its modules run lessons (`notebooks`, `lesson`), show results
+(`plots`, `widgets`), make a learner act (`activities`, `challenges`) and
+check the machine (`doctor`).
+
+course.yml is read into a strict typed schema.
 A typo in a key or a wrong type fails with the file, the key and what was
 expected, instead of being silently ignored.
 """
@@ -12,7 +18,7 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COURSE_FILE = REPO / "course.yml"
 
 Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose", "registry"]
@@ -24,7 +30,7 @@ class Strict(BaseModel):
 
 # --- Activities: predict then measure, a short challenge, check your understanding ---
 # Declared here so that the instructor page and a quiz export can show them; the
-# widgets that render them are in layerlab.activities.
+# widgets that render them are in layerlab.course.activities.
 
 
 class Prediction(Strict):

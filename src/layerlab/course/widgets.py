@@ -12,8 +12,8 @@ from typing import Sequence
 
 import ipywidgets as W
 
-from .cache import CacheReport
-from .inspector import ImageReport, inspect, mb, short_instruction
+from layerlab.measure.cache import CacheReport
+from layerlab.measure.inspector import ImageReport, inspect, mb, short_instruction
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import engine
+from layerlab import engine
 
-REPLAY_DIR = Path(os.environ.get("LAYERLAB_REPLAY_DIR", Path(__file__).resolve().parents[2] / "replays"))
+REPLAY_DIR = Path(os.environ.get("LAYERLAB_REPLAY_DIR", Path(__file__).resolve().parents[3] / "replays"))
 
 
 class NoRecording(LookupError):

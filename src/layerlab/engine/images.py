@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
-from . import engine, labels
+from layerlab import engine
+from layerlab.engine import labels
 
 
 @dataclass

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 
 from python_on_whales.exceptions import DockerException
 
-from . import engine, labels, replay
+from layerlab import engine
+from layerlab.engine import labels, replay
 
 
 @dataclass

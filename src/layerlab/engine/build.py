@@ -17,7 +17,8 @@ from typing import Callable, Union
 
 from python_on_whales.exceptions import DockerException
 
-from . import dockerfile_syntax, engine, labels, progress, replay
+from layerlab import engine
+from layerlab.engine import dockerfile_syntax, labels, progress, replay
 from .buildlog import BuildLog, Reader, parse
 
 Printer = Callable[[str], None]

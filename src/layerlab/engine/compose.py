@@ -18,7 +18,8 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from . import build, engine, labels, replay
+from layerlab import engine
+from layerlab.engine import build, labels, replay
 
 PREFIX = "layerlab-"
 PROJECT_LABEL = "com.docker.compose.project"

@@ -21,8 +21,8 @@ from typing import Callable
 import jupytext
 import nbformat
 
-from . import progress
-from .course import REPO, Course, Module
+from layerlab.engine import progress
+from . import REPO, Course, Module
 
 Printer = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
