@@ -4,8 +4,9 @@ This package's own functions find the engine and say what it can do; its
 modules build (`build`, `buildlog`, `progress`), run (`containers`, `compose`,
 `vm`), hold images (`images`, `bootstrap`, `registry`), label and clean up
 (`labels`, `clean`), and record or replay every answer (`replay`).
-python-on-whales is called here only: measure/, course/ and grade/ ask this
-layer for clients, results and facts.
+The other layers ask it for results and facts; three still call the client
+that `require()` gives them: the inspector (`docker save`), the isolation probe
+and the grader's sandbox.
 """
 
 from __future__ import annotations
