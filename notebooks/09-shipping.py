@@ -21,7 +21,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from layerlab import activities, build, cache, cicache, containers, leaks, lesson, lint, plots, registry
+from layerlab.course import activities, lesson, plots
+from layerlab.engine import build, cicache, containers, registry
+from layerlab.measure import cache, leaks, lint
 
 LESSON = "09-shipping"
 HERE = lesson.LESSONS / LESSON

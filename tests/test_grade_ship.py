@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from layerlab import course, registry
+from layerlab import course
+from layerlab.engine import registry
 from layerlab.course import REPO
 from layerlab.grade import checks
 from layerlab.grade.runner import grade, ship

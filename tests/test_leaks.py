@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from layerlab import cicache, leaks
+from layerlab.engine import cicache
+from layerlab.measure import leaks
 from layerlab.course import REPO
 
 from ocitar import write_image

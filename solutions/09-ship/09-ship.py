@@ -25,7 +25,8 @@
 # %%
 from pathlib import Path
 
-from layerlab import build, containers, leaks, registry
+from layerlab.engine import build, containers, registry
+from layerlab.measure import leaks
 
 TOKEN = Path("unlock.token").read_text().strip()
 # BEGIN SOLUTION

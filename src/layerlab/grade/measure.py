@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import build as build_mod
-from .. import cache, inspector
-from ..course import Exercise
+from layerlab.engine import build as build_mod
+from layerlab.measure import cache, inspector
+from layerlab.course import Exercise
 from .dockerfile import parse as parse_dockerfile
 from .sandbox import Ran, Session, TimedOut
 

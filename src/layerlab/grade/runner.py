@@ -15,8 +15,10 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import course as C
-from .. import engine, leaks, replay
+from layerlab import course as C
+from layerlab import engine
+from layerlab.engine import replay
+from layerlab.measure import leaks
 from . import fixture as fx_mod
 from .checks import Context, run_check
 from .dockerfile import Dockerfile, parse
@@ -205,8 +207,8 @@ def ship(ex: C.Exercise, folder: Path, dest: Path, name: str) -> str:
     """What a student does before grading an exercise with a `pushed_image` check, done on a copy of `folder`:
     build it with its own token as the build secret, push it to the local registry as `name`, and write
     the pushed reference (`localhost:PORT/NAME@sha256:...`) to the check's file. Returns that reference."""
-    from .. import build as build_mod
-    from .. import registry
+    from layerlab.engine import build as build_mod
+    from layerlab.engine import registry
 
     _copy_submission(folder, dest)
     check = next(c for c in ex.checks if c.check == "pushed_image")  # type: ignore[attr-defined]
@@ -228,6 +230,24 @@ def ship(ex: C.Exercise, folder: Path, dest: Path, name: str) -> str:
 
 class RecordError(RuntimeError):
     pass
+
+
+def _record_compose(s: Subject, spec) -> str:
+    """Start the solution's stack as grading does and keep what its service answers."""
+    from .composed import ComposeProblem, ComposeRun
+
+    cr = ComposeRun(s, spec.file)
+    try:
+        up = cr.up(spec.wait_s)
+        if not up.ok:
+            raise RecordError(f"the solution's stack did not come up: {up.error}\n{cr.trouble()}")
+        status, body = cr.get(spec.service, spec.port, spec.path)
+    except ComposeProblem as e:
+        raise RecordError(f"the solution's compose file: {e.detail}") from None
+    if status != 200:
+        raise RecordError(f"the solution's {spec.service} answered {status} to {spec.path}: {body[:200]}")
+    cr.down()
+    return body
 
 
 def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_mod.Fixture, Report]:
@@ -301,11 +321,13 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                 multi = s.platform_build(tuple(c.platforms))
                 f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
             elif kind in ("multiarch_runs", "no_emulated_build_steps", "cross_build_speedup", "platform_sizes_at_most"):
-                from .. import inspector
+                from layerlab.measure import inspector
 
                 multi = s.cold_platform_build(tuple(c.platforms))
                 f.platform_seconds = multi.platform_seconds()
                 f.platform_sizes = {p: inspector.inspect(multi.tag, platform=p).size_bytes for p in c.platforms}
+            elif kind == "compose_up_predicts":
+                f.http_body = _record_compose(s, c)
             elif kind == "paths_present":
                 f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
             elif kind == "paths_absent":

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from python_on_whales.exceptions import DockerException
 
-from .. import build as build_mod
-from .. import containers, engine, labels
+from layerlab.engine import build as build_mod
+from layerlab import engine
+from layerlab.engine import containers, labels
 
 RUN_LABEL = "org.layerlab.grade.run"
 
