@@ -3,10 +3,11 @@
 This package's own functions find the engine and say what it can do; its
 modules build (`build`, `buildlog`, `progress`), run (`containers`, `compose`,
 `vm`), hold images (`images`, `bootstrap`, `registry`), label and clean up
-(`labels`, `clean`), and record or replay every answer (`replay`).
-The other layers ask it for results and facts; three still call the client
-that `require()` gives them: the inspector (`docker save`), the isolation probe
-and the grader's sandbox.
+(`labels`, `clean`, and `cicache`, which forgets one CI run's build cache),
+and record or replay every answer (`replay`).
+The other layers ask it for results and facts; a few still call the client
+that `require()` gives them: the inspector and the leak scanner (`docker
+save`), the isolation probe, and the grader's sandbox and `ship` helper.
 """
 
 from __future__ import annotations
