@@ -29,6 +29,7 @@ LESSON = "09-shipping"
 HERE = lesson.LESSONS / LESSON
 RUN = cicache.new_run_id()  # names this run's repositories and cache records
 WORK = Path(tempfile.mkdtemp(prefix="layerlab-09-"))
+BASES = lesson.build_args(HERE / "ci" / "Dockerfile")  # python:3.13-slim, or the base LAYERLAB_BASE_PYTHON_SLIM names
 reg = registry.up()
 print(reg.line())
 print("this run:", RUN)
@@ -48,8 +49,8 @@ lesson.show(HERE / "greet" / "Dockerfile")
 greet_v2 = WORK / "greet-v2"
 shutil.copytree(HERE / "greet", greet_v2)
 (greet_v2 / "greet.py").write_text((greet_v2 / "greet.py").read_text().replace("first build", "second build"))
-first = build.build(HERE / "greet", lesson.tag(LESSON, "greet-1"), module="09")
-second = build.build(greet_v2, lesson.tag(LESSON, "greet-2"), module="09")
+first = build.build(HERE / "greet", lesson.tag(LESSON, "greet-1"), build_args=BASES, module="09")
+second = build.build(greet_v2, lesson.tag(LESSON, "greet-2"), build_args=BASES, module="09")
 REPO_GREET = f"09-greet-{RUN}"
 push1 = registry.push(first.tag, f"{REPO_GREET}:v1")
 push2 = registry.push(second.tag, f"{REPO_GREET}:v1")
@@ -107,7 +108,7 @@ EXPORTERS = {
 exporters, probes = {}, {}
 for name, spec in EXPORTERS.items():
     try:
-        probes[name] = build.build(HERE / "greet", lesson.tag(LESSON, "probe"), cache_to=spec, module="09", show=None)
+        probes[name] = build.build(HERE / "greet", lesson.tag(LESSON, "probe"), build_args=BASES, cache_to=spec, module="09", show=None)
         exporters[name] = "works"
     except build.BuildError as e:
         exporters[name] = "refused: " + str(e).splitlines()[-1][:80]
@@ -145,11 +146,11 @@ cache_to = {"type": "registry", "ref": CACHE, "mode": "max"}
 runs = {}
 # Run 1: nothing to import, every step runs; it exports its cache like every CI run does.
 runs["1: cold, no cache"] = build.build(app, lesson.tag(LESSON, "ci-1"), dockerfile=dockerfile, cache=False, cache_to=cache_to,
-                                        module="09", label="CI run 1")
+                                        build_args=BASES, module="09", label="CI run 1")
 gone = cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-1")])
 print(f"fresh runner: {len(gone.removed)} cache records of this run removed, {gone.left} left")
 runs["2: cold, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-2"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
-                                            module="09", label="CI run 2")
+                                            build_args=BASES, module="09", label="CI run 2")
 # Like a CI job, each run ends by pushing what it built (the next section reads what these pushes sent).
 REPO_APP = f"09-app-{RUN}"
 p1 = registry.push(lesson.tag(LESSON, "ci-2"), f"{REPO_APP}:v1")
@@ -163,7 +164,7 @@ assert gone.left == 0 and len(gone.removed) >= 6
 cache.touch(app / "serve.py")
 cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2")])
 runs["3: code edit, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-3"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
-                                                 module="09", label="CI run 3")
+                                                 build_args=BASES, module="09", label="CI run 3")
 p2 = registry.push(lesson.tag(LESSON, "ci-3"), f"{REPO_APP}:v2")
 plots.ci_runs(runs);
 
@@ -308,7 +309,7 @@ guess_places
 built, scans, outputs = {}, {}, {}
 for way in ("arg-env", "copy-delete", "secret-mount"):
     built[way] = build.build(ctx, lesson.tag(LESSON, way), dockerfile=HERE / "secrets" / way / "Dockerfile", module="09",
-                             build_args={"UNLOCK_TOKEN": token} if way == "arg-env" else None,
+                             build_args={**BASES, "UNLOCK_TOKEN": token} if way == "arg-env" else BASES,
                              secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
     outputs[way] = containers.run(built[way].tag, module="09")
     scans[way] = leaks.scan_image(built[way].tag, token)
@@ -358,7 +359,7 @@ OCI = {"org.opencontainers.image.source": "https://example.org/containers-for-ml
 shipped = {}
 for way in ("arg-env", "secret-mount"):
     r = build.build(ctx, lesson.tag(LESSON, f"{way}-prov"), dockerfile=HERE / "secrets" / way / "Dockerfile", module="09",
-                    build_args={"UNLOCK_TOKEN": token} if way == "arg-env" else None, extra_labels=OCI, provenance=True,
+                    build_args={**BASES, "UNLOCK_TOKEN": token} if way == "arg-env" else BASES, extra_labels=OCI, provenance=True,
                     secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
     pushed = registry.push(r.tag, f"09-secrets-{RUN}:{way}")
     shipped[way] = (registry.index(pushed.ref), leaks.scan_pushed(pushed.ref, token))
