@@ -193,3 +193,23 @@ def _arm64_digest(answer: str, ref: str) -> Outcome:
         tests.append((arch == "linux/arm64", f"its image is built for {arch}"
                       + ("" if arch != "unknown/unknown" else " (an attestation manifest, not an image)")))
     return _verdict("05-arm64-digest", tests)
+
+
+# --- 06 ---------------------------------------------------------------------
+
+
+@_register("06-biggest-twin")
+def _biggest_twin(answer: str, tag: str) -> Outcome:
+    from . import cuda, inspector
+
+    twice = cuda.duplicates(inspector.inspect(tag)).twice
+    name = str(answer).strip()
+    if not twice:
+        return _verdict("06-biggest-twin", [(False, f"{tag} holds no CUDA library twice: build the wheel images first")])
+    biggest = max(twice, key=twice.get)
+    tests = [(name in twice, f"{name!r} is {'one' if name in twice else 'not one'} of the {len(twice)} sonames shipped twice"
+              + ("" if name in twice else f" ({', '.join(sorted(twice))})"))]
+    if name in twice:
+        tests.append((name == biggest, f"{name} is shipped twice with {twice[name] / 1e6:.0f} MB"
+                      + ("" if name == biggest else f"; one library has more ({twice[biggest] / 1e6:.0f} MB)")))
+    return _verdict("06-biggest-twin", tests)
