@@ -84,3 +84,20 @@ def test_a_named_and_unpacked_image_survives_buildkits_late_not_found():
     assert not _complete_despite(tail[:3] + ["ERROR: failed to solve: process did not complete"], tag, Client(True))
     official = [l.replace("layerlab/06-naive:lesson", "nvidia/cuda:12.4.1-devel-ubuntu22.04") for l in tail]
     assert _complete_despite(official, "nvidia/cuda:12.4.1-devel-ubuntu22.04", Client(True))
+
+
+def test_the_doctor_says_why_a_container_cannot_get_a_gpu(tmp_path):
+    from layerlab import engine
+
+    bare = engine.EngineFacts(command="docker", reachable=True, runtimes=["io.containerd.runc.v2", "runc"])
+    can, why = engine.gpu_verdict(bare)
+    assert not can and "no nvidia" in why and "no GPU device" in why
+    (tmp_path / "nvidia.yaml").write_text("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n")
+    (tmp_path / "other.yaml").write_text("kind: vendor.com/fpga\n")
+    specs = engine.cdi_specs((tmp_path, tmp_path / "absent"))
+    assert specs == [str(tmp_path / "nvidia.yaml")]
+    can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["runc"],
+                                                     cdi_specs=specs, gpu_device=True))
+    assert can and "CDI" in why
+    can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["nvidia", "runc"]))
+    assert not can and "runtime nvidia" in why, "a runtime without a GPU device gives no GPU"
