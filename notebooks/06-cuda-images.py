@@ -3,13 +3,15 @@
 #
 # > **Instructor note.** The first cell makes sure the three CUDA images
 # > exist. Online it pulls `nvidia/cuda:12.4.1-{base,runtime,devel}-ubuntu22.04`
-# > (the devel image is about 7 GB); offline it builds labelled stand-ins
-# > from Debian trixie's non-free CUDA 12.4 packages, about 1.9 GB of
-# > downloads and 4 to 6 minutes on 2 cores, once (`layerlab bootstrap 06`
-# > does it ahead of class). Warm, the lesson takes about 3 minutes: nvcc
-# > compiles a small program, pip installs two CUDA wheels (about 400 MB)
-# > twice. No GPU is needed: the GPU cells say what this engine lacks and
-# > what a learner with a GPU sees. Budget 6 GB of free disk.
+# > (the official devel image is about 7 GB); offline it builds labelled
+# > stand-ins from Debian trixie's non-free CUDA 12.4 packages: about 2 GB
+# > of downloads and 4 to 5 minutes on 2 cores, once (`layerlab bootstrap 06`
+# > does it ahead of class). The lesson itself takes about 5 minutes on 2
+# > cores: nvcc compiles a small program, pip installs two CUDA wheels
+# > (about 400 MB) twice, and `layerlab inspect` reads the 2.5 GB devel
+# > images. No GPU is needed: the GPU cells say what this engine lacks and
+# > what a learner with a GPU sees. Budget 8 GB of free disk; `layerlab
+# > clean` removes the lesson's images, `layerlab clean --all` the CUDA ones.
 #
 # A CUDA image is where ML images get big. The official `nvidia/cuda` images
 # come in three flavours per CUDA version, each built on the one before:
