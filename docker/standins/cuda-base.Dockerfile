@@ -4,9 +4,13 @@
 # /usr/local/cuda; Debian puts the same libraries under /usr/lib/x86_64-linux-gnu.
 FROM debian:trixie-slim
 # The non-free component stays in the sources so that images built on these
-# stand-ins can apt-get install more CUDA libraries.
-RUN sed -i 's/^\(deb .* trixie main\)$/\1 contrib non-free/' /etc/apt/sources.list \
- && grep -q non-free /etc/apt/sources.list \
+# stand-ins can apt-get install more CUDA libraries. The stand-in has a
+# one-line sources.list, the official debian image a deb822 debian.sources.
+RUN for f in /etc/apt/sources.list /etc/apt/sources.list.d/debian.sources; do \
+      if [ -f "$f" ]; then sed -i -e 's/^\(deb .* trixie main\)$/\1 contrib non-free/' \
+                                 -e 's/^Components: main$/Components: main contrib non-free/' "$f"; fi; \
+    done \
+ && grep -rq non-free /etc/apt/sources.list /etc/apt/sources.list.d/ \
  && printf '%s\n' \
       '# The driver (libcuda, the PTX JIT) belongs to the host: the NVIDIA container' \
       '# toolkit mounts the host'"'"'s copy at run time, as for the official images.' \
