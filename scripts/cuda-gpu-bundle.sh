@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Copy lesson 06's compiled SAXPY and every shared library it loads out of an
 # image into a folder that runs on a GPU machine without Docker:
-#   scripts/cuda-gpu-bundle.sh [IMAGE] [OUT]
-#   (on the GPU machine)  OUT/run.sh
+#   scripts/cuda-gpu-bundle.sh [IMAGE] [OUT]   (default: lesson 06's on-base image, built if missing;
+#                                               build/cuda-gpu-bundle)
+#   (on the GPU machine)  OUT/run.sh            exit 0 and "max error 0: ok" with a GPU; 2 without
 # The folder carries its own loader and C/C++ libraries too, so the host's
 # glibc version does not matter; only the driver (libcuda.so.1) comes from the
 # host, as it does for a container started with --gpus all.
@@ -12,6 +13,14 @@ OUT=${2:-build/cuda-gpu-bundle}
 PROGRAM=/usr/local/bin/saxpy
 ENGINE=${LAYERLAB_ENGINE:-docker}
 
+if ! $ENGINE image inspect "$IMAGE" >/dev/null 2>&1; then
+  # Lesson 06 makes this image; without it, build its `on-base` stage here
+  # (the CUDA images must exist: `layerlab bootstrap 06`).
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  lesson="$here/docker/lessons/06-cuda-images"
+  $ENGINE buildx build --provenance=false --load --label org.layerlab.managed=true --label org.layerlab.module=06 \
+    --target on-base -t "$IMAGE" -f "$lesson/multi-stage/Dockerfile" "$lesson/app"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT/lib"
 cid=$($ENGINE create --label org.layerlab.managed=true "$IMAGE")
