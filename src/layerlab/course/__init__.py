@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 REPO = Path(__file__).resolve().parents[3]
 COURSE_FILE = REPO / "course.yml"
 
-Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose", "registry"]
+Need = Literal["engine", "buildx", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
 
 
 class Strict(BaseModel):
@@ -178,6 +178,11 @@ class RunsAsNonRoot(CheckBase):
     check: Literal["runs_as_non_root"]
 
 
+class LibrariesResolve(CheckBase):
+    check: Literal["libraries_resolve"]
+    program: str = Field(description="absolute path of the program in the final image; `ldd` there must find every library it needs")
+
+
 class Platforms(CheckBase):
     check: Literal["platforms"]
     platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(min_length=1)
@@ -293,6 +298,7 @@ Check = Annotated[
         PathsAbsent,
         PathsPresent,
         RunsAsNonRoot,
+        LibrariesResolve,
         Platforms,
         MultiarchRuns,
         NoEmulatedBuildSteps,

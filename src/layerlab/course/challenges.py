@@ -239,3 +239,21 @@ def _no_leak(answer: str, context: Path, token: str, expected_output: str) -> Ou
         (not scan.found, "the token is in no layer, history entry or config" if not scan.found
          else "the token is still in the image:\n      " + "\n      ".join(p.line() for p in scan.places)),
     ])
+# --- 06 ---------------------------------------------------------------------
+
+
+@_register("06-biggest-twin")
+def _biggest_twin(answer: str, tag: str) -> Outcome:
+    from layerlab.measure import cuda, inspector
+
+    twice = cuda.duplicates(inspector.inspect(tag)).twice
+    name = str(answer).strip()
+    if not twice:
+        return _verdict("06-biggest-twin", [(False, f"{tag} holds no CUDA library twice: build the wheel images first")])
+    biggest = max(twice, key=twice.get)
+    tests = [(name in twice, f"{name!r} is {'one' if name in twice else 'not one'} of the {len(twice)} sonames shipped twice"
+              + ("" if name in twice else f" ({', '.join(sorted(twice))})"))]
+    if name in twice:
+        tests.append((name == biggest, f"{name} is shipped twice with {twice[name] / 1e6:.0f} MB"
+                      + ("" if name == biggest else f"; one library has more ({twice[biggest] / 1e6:.0f} MB)")))
+    return _verdict("06-biggest-twin", tests)

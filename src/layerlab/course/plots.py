@@ -267,6 +267,24 @@ def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
     ax.set_title(title)
     ax.margins(y=0.15)
     _mark_replayed(fig, replayed)
+def layer_stacks(reports: Sequence[ImageReport], labels: Sequence[str], title: str = "Layers per image") -> Figure:
+    """One horizontal bar per image, one segment per layer: images built on each other share their first segments."""
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.8 * len(reports)))
+    for row, r in enumerate(reports):
+        left = 0.0
+        for i, layer in enumerate(r.layers):
+            size = layer["size_bytes"] / MB
+            ax.barh([row], [size], left=left, color=COLORS[i % len(COLORS)], edgecolor="white")
+            if size >= 0.06 * max(x.size_bytes / MB for x in reports):
+                ax.text(left + size / 2, row, f"#{i} {size:.0f}", ha="center", va="center", color="white", fontsize=8)
+            left += size
+        ax.text(left, row, f"  {left:.0f} MB", va="center", fontsize=8)
+    ax.set_yticks(range(len(reports)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("uncompressed size (MB); segment #n = layer n")
+    ax.set_title(title)
+    ax.margins(x=0.12)
+    _mark_replayed(fig, reports)
     fig.tight_layout()
     return fig
 
@@ -314,5 +332,20 @@ def ci_runs(rows: dict[str, "object"], title: str = "CI runs on a fresh runner, 
         a.tick_params(axis="x", labelsize=8)
     fig.suptitle(title)
     _mark_replayed(fig, rows.values())
+def ratio_bars(values: dict[str, float], title: str, ylabel: str = "uncompressed size (MB)", fmt: str = "{:.0f}",
+               replayed: Iterable = ()) -> Figure:
+    """Plain bars with their values written on them, on a log scale when they span two orders of magnitude."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(values) + 2), 4))
+    bars = ax.bar(list(values), list(values.values()), color=[COLORS[i % len(COLORS)] for i in range(len(values))])
+    _label_bars(ax, bars, fmt)
+    vals = [v for v in values.values() if v > 0]
+    if vals and max(vals) / min(vals) > 100:
+        ax.set_yscale("log")
+        ylabel += ", log scale"
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=12)
+    ax.margins(y=0.2)
+    _mark_replayed(fig, list(replayed))
     fig.tight_layout()
     return fig

@@ -198,18 +198,47 @@ def build(
                 stop_clients(tag)
                 raise
     except DockerException as e:
-        log = reader.log()
-        failed = log.failed()
-        step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
-        detail = _short(e)
-        if state.log_path:
-            detail = f"{detail}\nfull log: {state.log_path}".strip()
-        raise BuildError(tag, failed.name if failed else None, step_tail, detail) from None
+        if load and _complete_despite(tail, tag, client):
+            if renderer:
+                renderer.note(f"{tag}: BuildKit named and unpacked the image, then reported "
+                              f"`{list(tail)[-1].strip()}`; the image is complete, kept")
+        else:
+            raise _build_error(e, tag, reader, tail, state) from None
     finally:
         if log_file:
             log_file.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    return _result(client, tag, reader, state, start, platforms, cache, target, load)
+
+
+def _complete_despite(tail, tag: str, client) -> bool:
+    """BuildKit 0.13 on the containerd store sometimes ends an export of a large layer with
+    `failed to solve: not found` after it named and unpacked the image (seen here with
+    multi-GB CUDA layers while other builds ran): the image is complete then."""
+    text = "\n".join(tail)
+    name = tag if "/" in tag.split(":")[0] else f"library/{tag}"
+    if not ("failed to solve: not found" in text and f"naming to docker.io/{name} done" in text
+            and f"unpacking to docker.io/{name}" in text and "done" in text.split(f"unpacking to docker.io/{name}")[-1]):
+        return False
+    try:
+        client.image.inspect(tag)
+    except DockerException:
+        return False
+    return True
+
+
+def _build_error(e: DockerException, tag: str, reader: Reader, tail, state) -> BuildError:
+    log = reader.log()
+    failed = log.failed()
+    step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
+    detail = _short(e)
+    if state.log_path:
+        detail = f"{detail}\nfull log: {state.log_path}".strip()
+    return BuildError(tag, failed.name if failed else None, step_tail, detail)
+
+
+def _result(client, tag, reader, state, start, platforms, cache, target, load) -> BuildResult:
     seconds = time.perf_counter() - start
     log: BuildLog = reader.log()
     image_id = None

@@ -384,6 +384,28 @@ def runs_as_non_root(ctx: Context, spec) -> str:
     return f"runs as {user} (uid {uid})"
 
 
+@check("libraries_resolve")
+def libraries_resolve(ctx: Context, spec: C.LibrariesResolve) -> str:
+    from layerlab.measure.cuda import parse_ldd
+
+    s = ctx.need_subject()
+    # ldd as root: the question is what the loader finds, whoever the image's user is.
+    ran = s.session.run(s.tag, [spec.program], entrypoint="ldd", timeout=ctx.exercise.limits.run_timeout_s)
+    if ran.error:
+        raise Failed(f"`ldd {spec.program}` did not start: {ran.error}",
+                     "the final image needs the C library's loader tools (any Debian-based image has ldd)")
+    libs = parse_ldd(ran.output)
+    if ran.exit_code != 0 or not libs:
+        raise Failed(f"`ldd {spec.program}` exit {ran.exit_code}\n{_excerpt(ran.output)}",
+                     f"is {spec.program} in the final image, and a dynamically linked program? copy it from the builder stage")
+    missing = sorted(k for k, v in libs.items() if v is None)
+    if missing:
+        raise Failed(f"{spec.program} needs {', '.join(missing)}: ldd says not found",
+                     f"the program cannot start without {', '.join(missing)}: build the final stage FROM an image "
+                     "that has it (the CUDA base image has libcudart.so.12) or copy the library from the builder")
+    return f"ldd finds all {len(libs)} libraries {spec.program} needs"
+
+
 @check("platforms")
 def platforms(ctx: Context, spec: C.Platforms) -> str:
     s = ctx.need_subject()
