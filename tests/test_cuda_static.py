@@ -36,6 +36,20 @@ def test_the_driver_rule():
     assert "minor-version" in cuda.verdict("12.4", "12.0")
     assert "cuda-compat" in cuda.verdict("12.4", "11.4")
     assert cuda.compat_table("12.4", None)[-1]["supports CUDA"] == "none"
+    assert cuda.min_driver("12.4") == "550" and cuda.min_driver("12.4", minor_compat=True) == "525"
+
+
+def test_cuda_sonames_are_cuda_libraries_by_name_not_by_prefix():
+    for name in ("libcudart.so.12", "libcublasLt.so.12", "libnvblas.so.12", "libcudnn_ops.so.9", "libnppc.so.12",
+                 "libnvJitLink.so.12", "libnvrtc-builtins.so.12"):
+        assert cuda.soname(f"/x/{name}") == name
+    for name in ("libcurl.so.4", "libcups.so.2", "libnuma.so.1", "libnvidia-ml.so.1"):
+        assert cuda.soname(f"/x/{name}") is None
+
+
+def test_a_gpu_is_asked_for_the_way_the_engine_understands():
+    assert cuda.GpuAccess(can=True, why="", via="runtime").run_options() == {"gpus": "all"}
+    assert cuda.GpuAccess(can=True, why="", via="cdi").run_options() == {"devices": ["nvidia.com/gpu=all"]}
 
 
 def test_duplicates_match_cuda_sonames_in_the_image_and_under_site_packages():

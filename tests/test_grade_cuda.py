@@ -1,5 +1,5 @@
-"""Exercise 06-cuda: a binary copied without its runtime library, or shipped on the
-runtime image, each fails the check that names the cause."""
+"""Exercise 06-cuda: a binary copied without its runtime library fails the check
+that names the missing library, and only the checks that depend on it."""
 
 from __future__ import annotations
 

@@ -126,6 +126,7 @@ def _did_not_start(image: str, e: DockerException) -> ContainerDidNotStart:
 def _key(image, command=None, **kw) -> str:
     key = f"{image}|{' '.join(command or [])}|platform={kw.get('platform')}|memory={kw.get('memory')}"
     key += f"|gpus={kw['gpus']}" if kw.get("gpus") else ""
+    key += f"|devices={','.join(kw['devices'])}" if kw.get("devices") else ""
     return key + (f"|cpus={kw['cpus']}" if kw.get("cpus") is not None else "")  # old recordings keep their keys
 
 
@@ -147,11 +148,14 @@ def run_live(
     extra_labels: dict[str, str] | None = None,
     hardened: bool = False,
     gpus: str | None = None,
+    devices: list[str] | None = None,
 ) -> RunResult:
     """Start `image`, wait at most `timeout` seconds, return what happened. Never leaves the container behind.
 
     `hardened` drops every capability and forbids privilege escalation: for
-    code we did not write (the grader runs students' images).
+    code we did not write (the grader runs students' images). `gpus` goes
+    through the NVIDIA container runtime; `devices` takes CDI names
+    (`nvidia.com/gpu=all`) for engines that have CDI specs and no such runtime.
     """
     client = engine.require()
     try:
@@ -172,6 +176,7 @@ def run_live(
             labels={**labels.course_labels(module), **(extra_labels or {})},
             pull="never",
             gpus=gpus,
+            devices=devices or [],
             cap_drop=["ALL"] if hardened else [],
             security_options=["no-new-privileges"] if hardened else [],
         )

@@ -169,7 +169,14 @@ def gpu_code(image: str, program: str, module: str = "06") -> GpuCode:
 class GpuAccess:
     can: bool
     why: str
+    via: str | None = None  # "runtime": --gpus all; "cdi": --device nvidia.com/gpu=all
     replayed: dict | None = None
+
+    def run_options(self) -> dict:
+        """The device request for containers.run that this engine understands."""
+        if self.via == "cdi":
+            return {"devices": ["nvidia.com/gpu=all"]}
+        return {"gpus": "all"}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -184,7 +191,9 @@ def _gpu_access_live() -> GpuAccess:
     if not f.reachable:
         raise engine.EngineUnavailable(f.error or "no engine")
     can, why = engine.gpu_verdict(f)
-    return GpuAccess(can=can, why=why)
+    # An engine with CDI specs and no NVIDIA runtime rejects --gpus; it takes the CDI device name.
+    via = "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
+    return GpuAccess(can=can, why=why, via=via)
 
 
 gpu_access = replay.replayable("cuda", lambda: "gpu-access", GpuAccess)(_gpu_access_live)
@@ -193,10 +202,11 @@ gpu_access = replay.replayable("cuda", lambda: "gpu-access", GpuAccess)(_gpu_acc
 
 # --- the driver rule ------------------------------------------------------------
 
-# Minimum Linux driver per CUDA toolkit release (NVIDIA's CUDA release notes,
-# table 3), and the floor of CUDA 12's minor-version compatibility.
-MIN_DRIVER = {"11.8": "520.61.05", "12.0": "525.60.13", "12.4": "550.54.14", "12.8": "570.26"}
-MINOR_COMPAT_FLOOR = {"11": "450.80.02", "12": "525.60.13"}
+# Reference data, not measured: the newest CUDA each Linux driver branch
+# supports, from NVIDIA's CUDA Compatibility guide
+# (https://docs.nvidia.com/deploy/cuda-compatibility/) and the CUDA Toolkit
+# release notes' driver table. Only the host's own row is measured.
+COMPAT_SOURCE = "https://docs.nvidia.com/deploy/cuda-compatibility/"
 DRIVER_CUDA = {"470": "11.4", "525": "12.0", "535": "12.2", "550": "12.4", "570": "12.8"}
 
 
@@ -223,6 +233,13 @@ def verdict(image_cuda: str, driver_cuda: str | None) -> str:
     return "no, unless the image carries NVIDIA's forward-compatibility package (cuda-compat, datacenter GPUs)"
 
 
+def min_driver(image_cuda: str, minor_compat: bool = False) -> str:
+    """The oldest driver branch in DRIVER_CUDA that runs a CUDA `image_cuda` image (same rule as `verdict`)."""
+    ok = [d for d, c in DRIVER_CUDA.items()
+          if _v(c) >= _v(image_cuda) or (minor_compat and _v(c)[0] == _v(image_cuda)[0])]
+    return min(ok, key=int)
+
+
 def compat_table(image_cuda: str, host_driver_cuda: str | None) -> list[dict]:
     rows = [{"driver": f"{d}.x", "supports CUDA": c, "runs a CUDA " + image_cuda + " image": verdict(image_cuda, c)}
             for d, c in DRIVER_CUDA.items()]
@@ -234,7 +251,11 @@ def compat_table(image_cuda: str, host_driver_cuda: str | None) -> list[dict]:
 # --- CUDA libraries shipped twice ---------------------------------------------
 
 _SONAME = re.compile(r"^(lib[A-Za-z0-9_+-]+\.so\.\d+)")
-CUDA_LIB = re.compile(r"^lib(cu|nv|npp|cufft|curand|cusolver|cusparse|nccl)", re.I)
+# The CUDA libraries by name: a bare `libcu`/`libnv` prefix would also take libcurl and libcups.
+CUDA_LIBS = ("cudart", "cublas", "cublasLt", "cufft", "cufftw", "curand", "cusolver", "cusolverMg", "cusparse",
+             "cusparseLt", "cudnn", "nccl", "nvrtc", "nvrtc-builtins", "nvJitLink", "nvToolsExt", "cupti", "npp",
+             "nvjpeg", "cufile", "nvblas")
+CUDA_LIB = re.compile(r"^lib(" + "|".join(map(re.escape, CUDA_LIBS)) + r")([._]|[a-z]*\.so)")
 
 
 def soname(path: str) -> str | None:
