@@ -221,3 +221,50 @@ def _wait_quietly(client, container) -> None:
         client.container.wait(container)
     except DockerException:
         pass
+
+
+# --- long-running containers: health and stop ---------------------------------
+
+
+@dataclass
+class State:
+    running: bool
+    exit_code: int | None
+    health: str | None  # starting, healthy, unhealthy; None when the image has no HEALTHCHECK
+
+
+def state_of(container) -> State:
+    """What the engine says about a container now (one `docker inspect`)."""
+    container.reload()
+    s = container.state
+    return State(running=bool(s.running), exit_code=s.exit_code, health=s.health.status if s.health else None)
+
+
+@dataclass
+class Stopped:
+    seconds: float  # `docker stop` from call to return: the grace period when PID 1 ignores SIGTERM
+    exit_code: int | None  # 137: killed (SIGKILL) after the grace period; 0 or 143: it exited on SIGTERM
+    during: dict | None = None  # what the call running during the stop returned
+
+
+def timed_stop(client, container, *, during=None, lead_s: float = 0.25, join_s: float = 40) -> Stopped:
+    """`docker stop`, timed; `during()` (a request in flight) starts `lead_s` before it.
+
+    The grace period before SIGKILL is the container's stop timeout (`docker run --stop-timeout`,
+    10 s by default): python-on-whales's `stop(time=<int>)` passes no --time at all.
+    """
+    box: dict = {}
+    worker = None
+    if during is not None:
+        worker = threading.Thread(target=lambda: box.setdefault("r", during()), daemon=True)
+        worker.start()
+        time.sleep(lead_s)
+    t = time.perf_counter()
+    try:
+        client.container.stop(container)
+    except DockerException:
+        pass
+    seconds = time.perf_counter() - t
+    if worker is not None:
+        worker.join(join_s)
+    return Stopped(seconds=round(seconds, 3), exit_code=state_of(container).exit_code, during=box.get("r"))
