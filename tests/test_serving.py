@@ -83,3 +83,25 @@ def test_a_serve_result_round_trips_through_json():
 
 def test_replay_keys_name_only_the_options_given():
     assert serving._key("img", init=False, read_only=True, module="07") == "img|{'read_only': True}"
+
+
+class _Event:
+    def __init__(self, action, t, signal=None):
+        self.action, self.time_nano = action, int(t * 1e9)
+        self.actor = type("A", (), {"attributes": {"signal": signal} if signal else {}})()
+
+
+class _Client:
+    def __init__(self, events):
+        self.system = type("S", (), {"events": lambda _self, **kw: iter(events)})()
+
+
+def test_stop_time_is_read_from_the_engines_events_sigterm_to_stop():
+    from datetime import datetime
+
+    from layerlab import containers
+
+    events = [_Event("kill", 100.0, "15"), _Event("kill", 110.0, "9"), _Event("stop", 110.2), _Event("die", 110.3)]
+    seconds, signals = containers.stop_events(_Client(events), "c", datetime.now())
+    assert seconds == pytest.approx(10.2) and signals == ["15", "9"]
+    assert containers.stop_events(_Client([_Event("kill", 1.0, "15")]), "c", datetime.now()) == (None, ["15"])

@@ -141,7 +141,9 @@ class ServeResult:
     execs: dict = field(default_factory=dict)  # name -> {exit_code, output}
     load: LoadStats | None = None
     memory_bytes: int | None = None  # the engine's stats, after the load
-    stop_s: float | None = None  # `docker stop` from call to return
+    stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
+    stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
+    stop_signals: list[str] = field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
     stop_exit_code: int | None = None
     inflight: dict | None = None  # the request in flight during the stop: {status, error, seconds}
     logs: str = ""  # the container's last log lines
@@ -308,7 +310,8 @@ def serve_live(
             result.memory_bytes = int(client.container.stats([container])[0].memory_used)
         stop = containers.timed_stop(client, container, lead_s=inflight_lead_s,
                                      during=(lambda: _request(http, base, "GET", inflight)) if inflight else None)
-        result.stop_s, result.stop_exit_code, result.inflight = stop.seconds, stop.exit_code, stop.during
+        result.stop_s, result.stop_wall_s, result.stop_exit_code = stop.seconds, stop.wall_seconds, stop.exit_code
+        result.inflight, result.stop_signals = stop.during, stop.signals
         return result
     finally:
         http.close()

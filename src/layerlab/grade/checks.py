@@ -736,11 +736,13 @@ def graceful_stop(ctx: Context, spec: C.GracefulStop) -> str:
     r = _served(ctx)
     grace = int(spec.within_s) + 1
     fate = r.inflight or {}
-    detail = f"docker stop took {r.stop_s:.1f} s (at most {spec.within_s:g} s), exit code {r.stop_exit_code}"
-    if r.stop_s is None or r.stop_s > spec.within_s:
+    killed = "9" in r.stop_signals or r.stop_exit_code == 137
+    detail = (f"docker stop took {r.stop_s:.1f} s from SIGTERM to exit (at most {spec.within_s:g} s), "
+              f"exit code {r.stop_exit_code}")
+    if r.stop_s is None or r.stop_s > spec.within_s or killed:
         cmd = ctx.need_subject().image.cmd or []
         shell = cmd[:2] == ["/bin/sh", "-c"]
-        raise Failed(detail + f"; the engine killed it after a {grace} s grace period",
+        raise Failed(detail + (f"; the engine killed it (SIGKILL) after a {grace} s grace period" if killed else ""),
                      ("CMD is in shell form, so /bin/sh is PID 1 and SIGTERM never reaches the server: "
                       "write CMD as a JSON list (exec form), or start the shell command with exec") if shell else
                      "PID 1 ignores SIGTERM: make the server itself PID 1 (exec-form CMD) or add an init that forwards signals")
