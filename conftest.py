@@ -3,12 +3,55 @@
 Under pytest nobody watches a live progress line: builds, in the test process
 and in the kernels nbval starts (they inherit the environment), print their
 summary line only, and no progress widget lands in a lesson's outputs.
+
+nbval executes every lesson once; what each cell printed is kept in
+build/nbval/ (`NBVAL_RECORD`), so the tests that read executed lessons
+(tests/executed.py) check that run instead of executing the lessons again.
+Those tests are moved after the notebooks for that reason.
 """
 
 import os
+import shutil
+from pathlib import Path
 
-from layerlab import progress
+import nbformat
+import pytest
+
+from layerlab.engine import progress
+
+NBVAL_RECORD = Path(__file__).parent / "build" / "nbval"
+READS_EXECUTED = "reads_executed_lessons"
 
 
 def pytest_configure(config):
     os.environ.setdefault(progress.HEADLESS_ENV, "1")
+    config.addinivalue_line("markers", f"{READS_EXECUTED}: reads the lessons nbval executed; runs after them")
+
+
+def pytest_sessionstart(session):
+    # A record is only evidence of this session's run: an old one could hide a lesson that now fails.
+    shutil.rmtree(NBVAL_RECORD, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    late = [i for i in items if i.get_closest_marker(READS_EXECUTED)]
+    if late:
+        items[:] = [i for i in items if not i.get_closest_marker(READS_EXECUTED)] + late
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    yield
+    outputs = getattr(item, "test_outputs", None)
+    nb = getattr(item.parent, "nb", None)
+    if call.when != "call" or outputs is None or nb is None:
+        return
+    # nbval's own copy of the notebook: its cell objects are the items' cells.
+    item.cell.outputs = outputs
+    meta = nb.metadata.setdefault("layerlab_nbval", {"cells_run": 0, "failed": None})
+    meta["cells_run"] += 1
+    if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception) and meta["failed"] is None:
+        meta["failed"] = f"cell {item.cell_num}: {call.excinfo.typename}"
+    meta["code_cells"] = sum(c.cell_type == "code" for c in nb.cells)
+    NBVAL_RECORD.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, NBVAL_RECORD / Path(str(item.parent.path)).name)

@@ -11,7 +11,7 @@
 # how to read the report when it cannot.
 
 # %%
-from layerlab import doctor
+from layerlab.course import doctor
 
 report = doctor.run(replay_if_no_engine=True)
 print(report.table())
@@ -75,7 +75,7 @@ for ref, img in report.images.items():
 # measurement; it stays in this notebook only, and an empty box is fine.
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_slowdown = activities.predict("00", "arm64-slowdown")
 guess_slowdown
@@ -89,7 +89,8 @@ guess_slim
 # (a first run each warms the engine's caches, the second is measured):
 
 # %%
-from layerlab import containers, inspector
+from layerlab.engine import containers
+from layerlab.measure import inspector
 
 timed = {}
 for platform in ("linux/amd64", "linux/arm64"):
@@ -123,7 +124,7 @@ print("recipe:  ", slim["recipe"] or "(official image)")
 # from each image on this machine (on official images the list is empty):
 
 # %%
-from layerlab import standins
+from layerlab.measure import standins
 
 for ref, img in report.images.items():
     diffs = standins.differences(ref)
@@ -144,7 +145,7 @@ for ref, img in report.images.items():
 
 # %%
 
-from layerlab import containers
+from layerlab.engine import containers
 
 pip = containers.run(
     "python:3.13-slim",

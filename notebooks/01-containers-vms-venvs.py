@@ -41,7 +41,7 @@
 # in this notebook only; leave a box empty and the lesson simply goes on.
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_startup = activities.predict("01", "startup-ratio")
 guess_startup
@@ -51,7 +51,8 @@ guess_memory = activities.predict("01", "memory-ratio")
 guess_memory
 
 # %%
-from layerlab import isolation, plots
+from layerlab.course import plots
+from layerlab.measure import isolation
 
 rows = isolation.compare(memory_mb=256)
 host, venv, container, vm = rows
@@ -166,7 +167,7 @@ assert venv.python_prefix != host.python_prefix, "the one thing a venv changes: 
 fig = plots.footprint_bars(rows[1:], title="Disk and memory: venv, container, VM")
 
 # %%
-from layerlab import inspector
+from layerlab.measure import inspector
 
 image = inspector.inspect("python:3.13-slim")
 kernels_in_image = image.find("boot/vmlinuz*")
@@ -205,7 +206,7 @@ guess_oom = activities.predict("01", "oom-mib")
 guess_oom
 
 # %%
-from layerlab import containers
+from layerlab.engine import containers
 
 HOG = """
 chunks = []

@@ -10,11 +10,13 @@
 # An image is not one file. It is a stack of read-only **layers**, one per
 # instruction that changes the filesystem, plus a small JSON config (user,
 # command, environment). In this lesson we build images one instruction at a
-# time and read what each layer holds, with `layerlab.inspector`, which looks
+# time and read what each layer holds, with `layerlab.measure.inspector`, which looks
 # inside the image the way `docker save` exports it.
 
 # %%
-from layerlab import build, inspector, lesson, plots, widgets
+from layerlab.course import lesson, plots, widgets
+from layerlab.engine import build
+from layerlab.measure import inspector
 
 LESSON = "02-images-and-layers"
 
@@ -83,7 +85,7 @@ lesson.show(lesson.context(LESSON, "one-run") / "Dockerfile")
 # in JupyterLab; an empty box is fine, the lesson goes on):
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_trap = activities.predict("02", "trap-added-mb")
 guess_trap

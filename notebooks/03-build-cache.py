@@ -31,7 +31,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from layerlab import build, cache, containers, inspector, lesson, plots, widgets
+from layerlab.course import lesson, plots, widgets
+from layerlab.engine import build, containers
+from layerlab.measure import cache, inspector
 
 LESSON = "03-build-cache"
 HERE = lesson.LESSONS / LESSON
@@ -87,7 +89,7 @@ for variant in ("naive", "ordered"):
 # (type them in the boxes in JupyterLab; empty boxes are fine):
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_naive_steps = activities.predict("03", "naive-code-edit-steps")
 guess_naive_steps

@@ -14,7 +14,9 @@
 # %%
 import re
 
-from layerlab import build, containers, inspector, lesson, plots
+from layerlab.course import lesson, plots
+from layerlab.engine import build, containers
+from layerlab.measure import inspector
 
 LESSON = "04-multi-stage"
 HERE = lesson.LESSONS / LESSON
@@ -82,7 +84,7 @@ lesson.show(HERE / "multi-stage" / "Dockerfile")
 # JupyterLab; an empty box is fine):
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_share = activities.predict("04", "multi-share")
 guess_share

@@ -25,7 +25,10 @@
 # differs. This machine is:
 
 # %%
-from layerlab import build, containers, engine, inspector, lesson, plots, registry
+from layerlab import engine
+from layerlab.course import lesson, plots
+from layerlab.engine import build, containers, registry
+from layerlab.measure import inspector
 
 LESSON = "05-multi-arch"
 HERE = lesson.LESSONS / LESSON
@@ -118,7 +121,7 @@ lesson.show(HERE / "cross-compile" / "Dockerfile")
 # arm64 half take than the amd64 half?
 
 # %%
-from layerlab import activities
+from layerlab.course import activities
 
 guess_slowdown = activities.predict("05", "naive-arm64-ratio")
 guess_slowdown

@@ -3,10 +3,10 @@
 #
 # > **Instructor note.** This lesson trains a small churn model in the
 # > notebook, builds two images of one FastAPI server (about 15 s cold, a
-# > second warm: the second image differs only in its `CMD`), then starts
-# > about ten short-lived containers, each published on `127.0.0.1` only and
-# > removed when its cell ends. One `docker stop` deliberately waits out
-# > Docker's 10 s grace period; the lesson runs in about 2 minutes warm. The
+# > second warm: the second image only changes the first one's `CMD`), then
+# > starts eight short-lived containers, each published on `127.0.0.1` only
+# > and removed when its cell ends. One `docker stop` deliberately waits out
+# > Docker's 10 s grace period; the lesson runs in under 2 minutes warm. The
 # > load test is bounded (a fixed request count and a time cap) and never
 # > leaves this machine. `layerlab clean` removes the images afterwards.
 #
@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from layerlab import activities, build, lesson, plots, serving
+from layerlab.course import activities, lesson, plots
+from layerlab.engine import build
+from layerlab.measure import serving
 
 LESSON = "07-serving"
 HERE = lesson.LESSONS / LESSON

@@ -1,7 +1,7 @@
 """bootstrap.plan(): facts in, steps out; no engine needed."""
 
-from layerlab import bootstrap
-from layerlab.images import ImageFacts
+from layerlab.engine import bootstrap
+from layerlab.engine.images import ImageFacts
 
 BOTH = ("linux/amd64", "linux/arm64")
 

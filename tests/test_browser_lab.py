@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import progress
+from layerlab.engine import progress
 from layerlab.course import REPO
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from layerlab import buildlog
+from layerlab.engine import buildlog
 
 DATA = Path(__file__).parent / "data"
 
@@ -67,7 +67,7 @@ def test_progress_shows_step_starts_and_outcomes_only():
 
 def test_a_cross_stage_counts_for_its_target_and_runs_on_the_build_platform():
     """`[linux/amd64->arm64 builder 4/6]`: a stage FROM --platform=$BUILDPLATFORM building for arm64 (lesson 05)."""
-    from layerlab.build import BuildResult
+    from layerlab.engine.build import BuildResult
 
     b = log("cross")
     cross = [s for s in b.instructions() if s.runs_on]
@@ -81,7 +81,7 @@ def test_a_cross_stage_counts_for_its_target_and_runs_on_the_build_platform():
 
 
 def test_steps_built_for_a_foreign_platform_count_as_emulated():
-    from layerlab.build import BuildResult
+    from layerlab.engine.build import BuildResult
 
     b = log("multiplatform")
     r = BuildResult("t", None, ["linux/amd64", "linux/arm64"], 1.0, None, [s.to_dict() for s in b.steps])

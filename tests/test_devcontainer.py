@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from layerlab import build, containers
+from layerlab.engine import build, containers
 from layerlab.course import REPO
 
 pytestmark = pytest.mark.engine

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import build, inspector, lesson
+from layerlab.course import lesson
+from layerlab.engine import build
+from layerlab.measure import inspector
 from layerlab.course import REPO
 
 from dive import dive

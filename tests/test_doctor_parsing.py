@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from layerlab import doctor, engine
+from layerlab import engine
+from layerlab.course import doctor
 
 DATA = Path(__file__).parent / "data"
 

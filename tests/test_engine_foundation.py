@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import bootstrap, build, clean, containers, engine, images, labels
+from layerlab import engine
+from layerlab.engine import bootstrap, build, clean, containers, images, labels
 
 pytestmark = pytest.mark.engine
 PLATFORMS = ("linux/amd64", "linux/arm64")

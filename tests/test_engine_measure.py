@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import build, cache, inspector, replay
-from layerlab.oci import Archive
+from layerlab.engine import build, replay
+from layerlab.measure import cache, inspector
+from layerlab.measure.oci import Archive
 
 pytestmark = pytest.mark.engine
 BLOB = 5_000_000

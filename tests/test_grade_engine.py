@@ -11,7 +11,9 @@ import uuid
 
 import pytest
 
-from layerlab import build, course, inspector, labels
+from layerlab import course
+from layerlab.engine import build, labels
+from layerlab.measure import inspector
 from layerlab.course import REPO
 from layerlab.grade import GradeFailed
 from layerlab.grade import fixture as fixture_mod

@@ -89,7 +89,8 @@ def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_ti
 
 
 def test_the_exec_shell_challenge(engine_client, tmp_path):
-    from layerlab import build, challenges, lesson
+    from layerlab.course import challenges, lesson
+    from layerlab.engine import build
 
     from test_activities import solution_namespace
 

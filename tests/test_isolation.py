@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from layerlab import containers, isolation, vm
+from layerlab.engine import containers, vm
+from layerlab.measure import isolation
 
 
 def test_parse_probe_ignores_other_lines():
@@ -75,7 +76,7 @@ def test_vm_row_uses_qemu_memory_and_kernel_plus_initramfs():
 
 
 def test_plots_draw(tmp_path):
-    from layerlab import plots
+    from layerlab.course import plots
 
     rows = [_row("venv", disk_bytes=20 * 2**20), _row("container", first_output_seconds=0.7, disk_bytes=125 * 2**20),
             _row("vm", first_output_seconds=4.0, disk_bytes=15 * 2**20, memory_given_bytes=256 * 2**20)]  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.inspector import report_from_archive
-from layerlab.layers import DIR, FILE, WHITEOUT, Entry, analyse, entry_from_tar
-from layerlab.oci import Archive
+from layerlab.measure.inspector import report_from_archive
+from layerlab.measure.layers import DIR, FILE, WHITEOUT, Entry, analyse, entry_from_tar
+from layerlab.measure.oci import Archive
 
 from dive import dive
 from ocitar import write_image

@@ -1,6 +1,7 @@
 """The lessons' base images come from one place and reach the Dockerfiles as build args."""
 
-from layerlab import cache, lesson
+from layerlab.course import lesson
+from layerlab.measure import cache
 
 
 def test_base_defaults_to_the_official_names(monkeypatch):

@@ -1,28 +1,27 @@
 """Executed lessons carry build summary lines, not BuildKit's raw log (issue #19).
 
 Every lesson from 02 on (those that build images, and every lesson written
-after) is executed once, headless as `layerlab run` does it; then each one's
-HTML and executed notebook must hold no `#N ...` line of BuildKit's plain
-progress, no progress widget, and a summary line per build.
-
-Set LAYERLAB_EXECUTED_DIR to a folder `layerlab run` wrote (e.g. build/) to
-check its pages instead of executing the lessons again.
+after) as executed in this session (nbval's run in `make test`, see
+tests/executed.py): its HTML page and executed notebook must hold no `#N ...`
+line of BuildKit's plain progress, no progress widget, and a summary line per
+build. Lesson 02 is also executed here the way `layerlab run` does it, so that
+path is checked on its own.
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import executed as executed_mod
 from layerlab import course as course_mod
-from layerlab import notebooks
+from layerlab.course import notebooks
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.reads_executed_lessons]
 
 RAW = re.compile(r"^#\d+ ")
 SUMMARY = re.compile(r"^(built|FAILED|INTERRUPTED) \S+.* full log: \S+\.log$")
@@ -31,12 +30,8 @@ LESSONS = [m for m in COURSE.modules if m.id >= "02"]
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory) -> dict[str, notebooks.RunResult | None]:
-    if given := os.environ.get("LAYERLAB_EXECUTED_DIR"):
-        out = Path(given)
-        return {m.id: None for m in LESSONS}, out
-    out = tmp_path_factory.mktemp("executed")
-    return {m.id: notebooks.execute(m, out) for m in LESSONS}, out
+def scratch(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("executed")
 
 
 def _pre_lines(page: str) -> list[str]:
@@ -56,24 +51,31 @@ def _output_lines(nb) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("module", LESSONS, ids=[m.id for m in LESSONS])
-def test_an_executed_lesson_shows_summary_lines_not_buildkit_logs(executed, module):
-    results, out = executed
-    name = f"{module.id}-{module.slug}"
-    r = results[module.id]
-    if r is not None:
-        assert r.ok, f"{name} failed, so its page may show a build log: {r.error}"
-    page = (out / "html" / f"{name}.html").read_text(encoding="utf-8")
-    nb = nbformat.read(out / "notebooks" / f"{name}.ipynb", as_version=4)
+def _check(run: executed_mod.Executed) -> None:
+    name = f"{run.module.id}-{run.module.slug}"
+    assert run.error is None, f"{name} failed ({run.source}), so its page may show a build log: {run.error}"
+    page, nb = run.html, run.nb
     raw = [line for line in _pre_lines(page) + _output_lines(nb) if RAW.match(line)]
     assert not raw, f"{name} carries {len(raw)} raw BuildKit line(s), e.g.:\n" + "\n".join(raw[:5])
     # The lesson's own widgets stay; a progress widget (its model has the class) must not be there.
     assert "layerlab-progress" not in nbformat.writes(nb) + page, "a headless run displayed a progress widget"
     summaries = [line for line in _output_lines(nb) if SUMMARY.match(line)]
-    source = notebooks.source_path(module).read_text()
+    source = notebooks.source_path(run.module).read_text()
     if "build.build(" in source or "cache.scenarios(" in source:
         assert summaries, f"{name} builds images but printed no summary line"
     for line in summaries:
         log = Path(line.rsplit("full log: ", 1)[1])
         log = log if log.is_absolute() else course_mod.REPO / log
         assert log.is_file(), f"the summary names a log that is not there: {line}"
+
+
+@pytest.mark.parametrize("module", LESSONS, ids=[m.id for m in LESSONS])
+def test_an_executed_lesson_shows_summary_lines_not_buildkit_logs(scratch, module):
+    _check(executed_mod.lesson(module, scratch))
+
+
+def test_layerlab_run_writes_a_page_with_summary_lines_only(scratch):
+    m = COURSE.module("02")
+    r = notebooks.execute(m, scratch / "run")
+    _check(executed_mod.Executed(m, nbformat.read(scratch / "run" / r.executed, as_version=4),
+                                 (scratch / "run" / r.html).read_text(encoding="utf-8"), r.error, "layerlab run"))

@@ -7,7 +7,7 @@ layout (say, "no Python.h in the image") would fail for a learner online.
 
 This test builds official-like bases under throw-away tags (the shared
 python:3.13-slim and python:3.13 are never retagged), points the lessons at
-them through LAYERLAB_BASE_* (see layerlab.lesson.base) and runs the lessons
+them through LAYERLAB_BASE_* (see layerlab.course.lesson.base) and runs the lessons
 whose asserts depend on the layout. Slow: about four minutes on two cores.
 """
 
@@ -19,7 +19,8 @@ import uuid
 
 import pytest
 
-from layerlab import inspector, lesson
+from layerlab.course import lesson
+from layerlab.measure import inspector
 from layerlab.course import REPO
 
 pytestmark = pytest.mark.engine

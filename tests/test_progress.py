@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import build, buildlog, progress
+from layerlab.engine import build, buildlog, progress
 
 DATA = Path(__file__).parent / "data"
 RAW = re.compile(r"^#\d+ ")

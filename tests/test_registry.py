@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from layerlab import registry
+from layerlab.engine import registry
 from layerlab.course import REPO
 
 

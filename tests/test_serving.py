@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from layerlab import serving
+from layerlab.measure import serving
 
 
 def test_summarize_uses_numpys_percentiles_and_counts_throughput_over_wall_time():
@@ -99,7 +99,7 @@ class _Client:
 def test_stop_time_is_read_from_the_engines_events_sigterm_to_stop():
     from datetime import datetime
 
-    from layerlab import containers
+    from layerlab.engine import containers
 
     events = [_Event("kill", 100.0, "15"), _Event("kill", 110.0, "9"), _Event("stop", 110.2), _Event("die", 110.3)]
     seconds, signals = containers.stop_events(_Client(events), "c", datetime.now())

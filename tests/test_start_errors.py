@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from layerlab import build, containers, labels
-from layerlab.containers import ContainerDidNotStart, start_failure
+from layerlab.engine import build, containers, labels
+from layerlab.engine.containers import ContainerDidNotStart, start_failure
 from layerlab.course import REPO
 
 # Real stderr of `docker start <id>` (Docker 26.1.5, containerd 1.7.24, runc 1.1.5), captured once.

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import build, containers, engine
-from layerlab.dockerfile_syntax import split_directives, without_syntax, write_copy
+from layerlab import engine
+from layerlab.engine import build, containers
+from layerlab.engine.dockerfile_syntax import split_directives, without_syntax, write_copy
 from layerlab.grade.sandbox import Session
 
 # --- the rewrite, no engine -------------------------------------------------

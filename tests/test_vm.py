@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from layerlab import replay, vm
+from layerlab.engine import replay, vm
 
 SERIAL = (
     "SeaBIOS noise\r\n"

@@ -13,7 +13,7 @@
 # The last cell grades your work; run it as often as you like.
 
 # %%
-from layerlab import build
+from layerlab.engine import build
 
 result = build.build(".", "layerlab-03-cache:mine", module="03", show=None)
 print(f"context {result.context_bytes / 1e3:.1f} kB, {len(result.ran)} step(s) ran")

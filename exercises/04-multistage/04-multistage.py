@@ -14,7 +14,8 @@
 # The last cell grades your work; run it as often as you like.
 
 # %%
-from layerlab import build, inspector
+from layerlab.engine import build
+from layerlab.measure import inspector
 
 result = build.build(".", "layerlab-04-multistage:mine", module="04", show=None)
 report = inspector.inspect(result.tag)

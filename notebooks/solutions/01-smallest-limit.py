@@ -1,6 +1,6 @@
 # Challenge 01-smallest-limit: one solution.
 # Try limits from 64 MiB upwards in 16 MiB steps; the first that lets HOG finish is the answer.
-from layerlab import containers
+from layerlab.engine import containers
 
 smallest = None
 for mib in range(64, 512, 16):

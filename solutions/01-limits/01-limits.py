@@ -14,7 +14,7 @@
 # with the cgroup values it reads inside the same container.
 
 # %%
-from layerlab import build, containers
+from layerlab.engine import build, containers
 
 result = build.build(".", "layerlab-01-limits:mine", module="01", show=None)
 print(f"built {result.tag} in {result.seconds:.1f} s")

@@ -13,13 +13,13 @@
 # The last cell grades your work; run it as often as you like.
 
 # %%
-from layerlab import inspector
+from layerlab.measure import inspector
 
 # %% [markdown]
 # Build the image as it is and look at its layers: which ones are large, and why?
 
 # %%
-from layerlab import build
+from layerlab.engine import build
 
 result = build.build(".", "layerlab-02-slim:mine", module="02", show=None)
 report = inspector.inspect(result.tag)

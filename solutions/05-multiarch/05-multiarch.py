@@ -19,7 +19,7 @@
 # several minutes).
 
 # %%
-from layerlab import build
+from layerlab.engine import build
 
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 result = build.build(".", "layerlab-05-multiarch:mine", platforms=PLATFORMS, cache=False, module="05", show=None)

@@ -18,7 +18,8 @@
 # The grader starts your container on `127.0.0.1` only and removes it.
 
 # %%
-from layerlab import build, serving
+from layerlab.engine import build
+from layerlab.measure import serving
 
 result = build.build(".", "layerlab-07-serve:mine", module="07", show=None)
 ran = serving.serve_live(result.tag, inflight="/slow?seconds=0.5", stop_grace_s=3, wait_s=60, module="07")

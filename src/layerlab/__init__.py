@@ -11,7 +11,7 @@ def __getattr__(name: str):
         return importlib.import_module(".grade", __name__)
     if name == "check":
         # `layerlab.check("02-lean-git", dockerfile)`: the quick check of a lesson's challenge.
-        from .challenges import check
+        from layerlab.course.challenges import check
 
         return check
     raise AttributeError(f"module 'layerlab' has no attribute {name!r}")

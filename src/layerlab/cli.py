@@ -8,11 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from layerlab import __version__
 
 
 def _doctor(args) -> int:
-    from . import doctor
+    from layerlab.course import doctor
 
     report = doctor.run()
     diffs = _standin_differences(report)
@@ -28,7 +28,7 @@ def _doctor(args) -> int:
 
 def _standin_differences(report) -> dict[str, list[str]]:
     """Each stand-in's differences from the official image, measured from the stand-in (see standins.py)."""
-    from . import standins
+    from layerlab.measure import standins
 
     out = {}
     for ref, img in report.images.items():
@@ -41,7 +41,8 @@ def _standin_differences(report) -> dict[str, list[str]]:
 
 
 def _bootstrap(args) -> int:
-    from . import bootstrap, engine
+    from layerlab import engine
+    from layerlab.engine import bootstrap
 
     try:
         engine.require()
@@ -67,7 +68,8 @@ def _bootstrap(args) -> int:
 
 
 def _clean(args) -> int:
-    from . import clean, engine
+    from layerlab import engine
+    from layerlab.engine import clean
 
     try:
         report = clean.clean(include_base=args.all, dry_run=args.dry_run)
@@ -88,7 +90,7 @@ def _clean(args) -> int:
 
 
 def _registry(args) -> int:
-    from . import registry
+    from layerlab.engine import registry
 
     try:
         if args.action == "up":
@@ -108,8 +110,8 @@ def _registry(args) -> int:
 
 
 def _run(args) -> int:
-    from . import course as course_mod
-    from . import notebooks
+    from layerlab import course as course_mod
+    from layerlab.course import notebooks
 
     try:
         c = course_mod.load()
@@ -132,7 +134,8 @@ def _run(args) -> int:
 
 
 def _inspect(args) -> int:
-    from . import engine, inspector
+    from layerlab import engine
+    from layerlab.measure import inspector
 
     try:
         report = inspector.inspect(args.image, platform=args.platform, use_cache=not args.no_cache)
@@ -155,8 +158,8 @@ def _inspect(args) -> int:
 
 
 def _sync(args) -> int:
-    from . import course as course_mod
-    from . import notebooks
+    from layerlab import course as course_mod
+    from layerlab.course import notebooks
 
     written = notebooks.sync(course_mod.load())
     print(f"{len(written)} notebook(s) regenerated from their text sources" if written else "notebooks are up to date")
@@ -164,8 +167,8 @@ def _sync(args) -> int:
 
 
 def _grade(args) -> int:
-    from . import progress
-    from .grade.runner import grade
+    from layerlab.engine import progress
+    from layerlab.grade.runner import grade
 
     try:
         # Build progress goes to stderr, so `--json` keeps stdout to the report.
@@ -178,7 +181,7 @@ def _grade(args) -> int:
 
 
 def _release(args) -> int:
-    from . import course as course_mod
+    from layerlab import course as course_mod
     from .grade import release
 
     c = course_mod.load()
@@ -205,8 +208,8 @@ def _release(args) -> int:
 
 
 def _record(args) -> int:
-    from . import engine
-    from .grade.runner import RecordError, record
+    from layerlab import engine
+    from layerlab.grade.runner import RecordError, record
 
     try:
         f, report = record(args.exercise)
@@ -221,7 +224,7 @@ def _record(args) -> int:
 
 def _activities(args) -> int:
     """The instructor's view: each module's predictions, challenges and questions, answers included."""
-    from . import course
+    from layerlab import course
 
     c = course.load()
     modules = [c.module(m) for m in args.modules] if args.modules else c.modules

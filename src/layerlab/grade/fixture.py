@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..course import REPO
+from layerlab.course import REPO
 
 FIXTURE_NAME = "fixture.json"
 # Files beside the solution that are not part of what is built and measured.
@@ -74,6 +74,7 @@ class Fixture:
     serving: dict = field(default_factory=dict)
     paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
     paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
+    http_body: str | None = None  # what the compose stack's service answered (compose_up_predicts)
     # The base the solution was measured on, and what the solution adds above it: checks compare
     # these, so a fixture recorded on a stand-in grades a submission built on the official image.
     base_ref: str | None = None

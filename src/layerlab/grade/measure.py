@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import build as build_mod
-from .. import cache, inspector
-from ..course import Exercise
+from layerlab.engine import build as build_mod
+from layerlab.measure import cache, inspector
+from layerlab.course import Exercise
 from .dockerfile import parse as parse_dockerfile
 from .sandbox import Ran, Session, TimedOut
 
@@ -126,7 +126,7 @@ class Subject:
         One container answers all the checks: health and first answer, each `predicts` body,
         and a timed stop with the `graceful_stop` request in flight.
         """
-        from ..course import GracefulStop, HardenedServes, Predicts, ServeCheck
+        from layerlab.course import GracefulStop, HardenedServes, Predicts, ServeCheck
 
         specs = [c for c in self.exercise.checks if isinstance(c, ServeCheck)]
         first = specs[0]

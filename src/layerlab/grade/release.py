@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..course import REPO, Course
+from layerlab.course import REPO, Course
 from .fixture import FIXTURE_NAME, IGNORED_DIRS
 
 _BEGIN = re.compile(r"^(?P<indent>\s*)#\s*BEGIN SOLUTION\b:?\s*(?P<todo>.*)$")

@@ -14,8 +14,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import course as C
-from .. import engine, replay
+from layerlab import course as C
+from layerlab import engine
+from layerlab.engine import replay
 from . import fixture as fx_mod
 from .checks import Context, run_check
 from .dockerfile import Dockerfile, parse
@@ -176,6 +177,24 @@ class RecordError(RuntimeError):
     pass
 
 
+def _record_compose(s: Subject, spec) -> str:
+    """Start the solution's stack as grading does and keep what its service answers."""
+    from .composed import ComposeProblem, ComposeRun
+
+    cr = ComposeRun(s, spec.file)
+    try:
+        up = cr.up(spec.wait_s)
+        if not up.ok:
+            raise RecordError(f"the solution's stack did not come up: {up.error}\n{cr.trouble()}")
+        status, body = cr.get(spec.service, spec.port, spec.path)
+    except ComposeProblem as e:
+        raise RecordError(f"the solution's compose file: {e.detail}") from None
+    if status != 200:
+        raise RecordError(f"the solution's {spec.service} answered {status} to {spec.path}: {body[:200]}")
+    cr.down()
+    return body
+
+
 def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_mod.Fixture, Report]:
     """Build and run the reference solution, measure it, write its fixture, then grade it against that."""
     try:
@@ -245,7 +264,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                 multi = s.platform_build(tuple(c.platforms))
                 f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
             elif kind in ("multiarch_runs", "no_emulated_build_steps", "cross_build_speedup", "platform_sizes_at_most"):
-                from .. import inspector
+                from layerlab.measure import inspector
 
                 multi = s.cold_platform_build(tuple(c.platforms))
                 f.platform_seconds = multi.platform_seconds()
@@ -256,6 +275,8 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                     raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
                 f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
                              "predictions": {k: v["body"] for k, v in served.responses.items()}}
+            elif kind == "compose_up_predicts":
+                f.http_body = _record_compose(s, c)
             elif kind == "paths_present":
                 f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
             elif kind == "paths_absent":

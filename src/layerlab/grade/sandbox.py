@@ -17,8 +17,9 @@ from pathlib import Path
 
 from python_on_whales.exceptions import DockerException
 
-from .. import build as build_mod
-from .. import containers, engine, labels
+from layerlab.engine import build as build_mod
+from layerlab import engine
+from layerlab.engine import containers, labels
 
 RUN_LABEL = "org.layerlab.grade.run"
 
@@ -187,9 +188,9 @@ class Session:
             except DockerException:
                 pass
 
-    def serve(self, image: str, **kw) -> "serving.ServeResult":
+    def serve(self, image: str, **kw):
         """Serve `image` on 127.0.0.1 within the sandbox's limits and with this run's label (see serving.serve_live)."""
-        from .. import serving
+        from layerlab.measure import serving
 
         return serving.serve_live(image, memory=self.memory, pids_limit=self.pids, hardened=True, module=self.module,
                                   extra_labels={RUN_LABEL: self.run_id}, **kw)

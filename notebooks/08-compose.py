@@ -1,0 +1,330 @@
+# %% [markdown]
+# # 08 · Compose: a small ML pipeline of services
+#
+# > **Instructor note.** This lesson runs one compose pipeline (data prep,
+# > training, a model API and redis as its cache) five ways: racing, ordered,
+# > restarted on its volumes, writing into a bind mount, and scaled. It builds
+# > one small image (standard library only, no pip) and, offline, a stand-in
+# > `redis:8` from Debian trixie's `redis-server` package (seconds once the apt
+# > cache is warm). Every project is named `layerlab-08-...`, labels all its
+# > containers, networks and volumes with the course label, publishes only the
+# > API on 127.0.0.1 at a port the engine picks, and is taken down with `-v`
+# > before the next cell, so parallel runs and other sessions do not collide.
+# > About a minute warm on 2 cores. `layerlab clean` removes anything a crash left.
+#
+# A trained model rarely ships alone. Data has to be prepared, a model
+# trained, an API started on it, and next to it runs something that is not
+# Python at all: a cache, a database, a queue. `docker compose` describes such
+# a stack in one file, starts it with one command and gives it one private
+# network. It also makes three mistakes easy: starting a service before what
+# it needs exists, keeping data where `down` throws it away, and publishing
+# ports to the whole network. This lesson measures each.
+
+# %%
+from pathlib import Path
+
+from layerlab.course import lesson, plots
+from layerlab.engine import build, compose, pipeline
+
+LESSON = "08-compose"
+HERE = lesson.LESSONS / LESSON
+APP = HERE / "app"
+IMAGE = lesson.tag(LESSON, "app")
+assert IMAGE == "layerlab/08-app:lesson"  # the name the compose files use
+app = build.build(APP, IMAGE, build_args=lesson.build_args(APP / "Dockerfile"), module="08")
+redis = pipeline.ensure_redis()
+print(f"{redis.ref}: {redis.version} ({'stand-in from Debian' if redis.standin else 'official image'})")
+
+# %% [markdown]
+# One image holds the three Python jobs; each service picks its script with
+# `command:`. `prep.py` writes 200 rows into `/data` unless they are there,
+# `train.py` fits a line and writes `/models/model.json` unless it exists (it
+# sleeps 3 s to stand in for real training), and `serve.py` exits when there
+# is no model, else answers `/health` and `/predict?x=...`, caching answers in
+# redis, which it reaches by the service name `redis`.
+
+# %%
+lesson.show(APP / "serve.py", language="python")
+
+# %% [markdown]
+# ## Start-up order
+#
+# First the naive file: the three Python services, no `depends_on`. Compose starts every
+# container at once. `restart: on-failure` lets a crashed container retry,
+# which is what keeps such stacks "working" in practice.
+
+# %%
+lesson.show(HERE / "compose.race.yaml", language="yaml")
+
+# %% [markdown]
+# **Predict, then measure.** A client on the project's network asks the API
+# for a prediction every 0.2 s from the moment `up` returns. How many requests
+# fail before the first one is answered?
+
+# %%
+from layerlab.course import activities
+
+guess_failed = activities.predict("08", "race-failed-requests")
+
+# %%
+race = compose.Project("layerlab-08-race", [HERE / "compose.race.yaml"])
+compose.down(race, volumes=True)  # start from empty volumes, whatever an earlier run left
+race_up = compose.up(race, wait=False)
+race_probe = pipeline.probe(race, "http://api:8000/predict?x=2.5", IMAGE, limit_s=60)
+race_ps = compose.ps(race)
+api_restarts = race_ps.one("api").restarts
+print(f"up returned in {race_up.seconds:.1f} s; first answer after {race_probe.seconds:.1f} s and "
+      f"{race_probe.failed} failed request(s): {race_probe.body}")
+for s in race_ps.services:
+    print(f"  {s.service:<6} restarted {s.restarts} time(s), now {s.state}")
+print("api log:\n  " + race_ps.one("api").log.replace("\n", "\n  "))
+assert race_up.ok and race_probe.status == 200
+assert race_probe.failed >= 1 and api_restarts >= 1, "the API started before the model existed"
+
+# %%
+guess_failed.reveal(race_probe.failed, note=f"the API container restarted {api_restarts} time(s) before the model was there.")
+race_down = compose.down(race, volumes=True)
+assert race_down.left.empty
+
+# %% [markdown]
+# The stack got there in the end, by crashing. In production the same race
+# shows up as a burst of 502s after every deploy, a health check that flaps,
+# or worse, an API that starts with *yesterday's* model because the new one
+# was not written yet.
+#
+# The fix says what each service waits for. `depends_on` with
+# `condition: service_completed_successfully` waits until a one-shot job has
+# exited with status 0 (and stops the stack if it fails);
+# `condition: service_healthy` waits until the service's `healthcheck` passes,
+# which for redis is `redis-cli ping` and for the API a request to `/health`.
+# A plain `depends_on: [train]` only waits until the container *started*.
+
+# %%
+lesson.show(HERE / "compose.yaml", language="yaml")
+
+# %% [markdown]
+# `up --wait` returns when every service is running and healthy (the one-shot
+# jobs: exited with 0), and fails after `--wait-timeout` seconds otherwise:
+# the command to put in a deploy script or CI, instead of `sleep 10`.
+
+# %%
+stack = compose.Project("layerlab-08-pipeline", [HERE / "compose.yaml"])
+compose.down(stack, volumes=True)
+cold = compose.up(stack, wait=True, timeout_s=120)
+cold_ps = compose.ps(stack)
+ordered_probe = pipeline.probe(stack, "http://api:8000/predict?x=2.5", IMAGE, limit_s=20)
+train, api = cold_ps.one("train"), cold_ps.one("api")
+print(f"up --wait: {cold.seconds:.1f} s; first request answered after {ordered_probe.failed} failures: {ordered_probe.body}")
+print(f"train finished {train.finished_at}, api started {api.started_at}")
+for s in cold_ps.services:
+    print(f"  {s.service:<6} {s.state:<8} health={s.health or '-':<8} exit={s.exit_code} restarts={s.restarts}")
+assert cold.ok and ordered_probe.failed == 0 and ordered_probe.body == race_probe.body
+assert all(s.restarts == 0 for s in cold_ps.services)
+assert train.finished_at < api.started_at, "the API started after training had finished"
+
+# %% [markdown]
+# ## The network: names inside, one port outside
+#
+# Every service joined the project's network `layerlab-08-pipeline_default`;
+# on it, the engine's DNS resolves each service name. The API reached redis as
+# `redis:6379`, the probe reached the API as `api:8000`. Nothing needs a port
+# on the host for that. Only the API publishes one, on the loopback interface
+# and at a port the engine chose (`127.0.0.1::8000`): nobody on the local
+# network can reach it, and two stacks on one machine never fight over 8000.
+
+# %%
+for s in cold_ps.services:
+    print(f"  {s.service:<6} publishes {', '.join(s.published) or 'nothing'}")
+published = [p for s in cold_ps.services for p in s.published]
+assert [s.service for s in cold_ps.services if s.published] == ["api"]
+assert all(p.startswith("127.0.0.1:") for p in published) and len(published) == 1
+
+# %% [markdown]
+# `ports: ["6379:6379"]` on redis would have put an unauthenticated cache on
+# every interface of the machine; `"8000:8000"` fails the second time anyone
+# starts the stack on the same host.
+#
+# ## Volumes: what survives `down`
+#
+# The rows and the model live in the named volumes `data` and `models`.
+# `compose down` removes containers and the network; named volumes stay until
+# `down -v`. Count the files in them, then go down and up again:
+
+# %%
+VOLUMES = [f"{stack.name}_data", f"{stack.name}_models"]
+before = {v: pipeline.volume_files(v, IMAGE) for v in VOLUMES}
+went_down = compose.down(stack)
+warm = compose.up(stack, wait=True, timeout_s=120)
+warm_ps = compose.ps(stack)
+after_up = {v: pipeline.volume_files(v, IMAGE) for v in VOLUMES}
+for v in VOLUMES:
+    print(f"  {v:<28} {len(before[v].files)} file(s) before down, {len(after_up[v].files)} after up again")
+print(f"left by down: {went_down.left.volumes} (no containers: {went_down.left.containers})")
+print("  " + warm_ps.one("prep").log + "\n  " + warm_ps.one("train").log)
+print(f"up --wait: {cold.seconds:.1f} s from empty volumes, {warm.seconds:.1f} s on the kept ones")
+assert sorted(went_down.left.volumes) == VOLUMES and not went_down.left.containers
+assert all(before[v].files == after_up[v].files and before[v].files for v in VOLUMES)
+assert "reused" in warm_ps.one("train").log and "reused" in warm_ps.one("prep").log
+assert warm.seconds < cold.seconds, "no training the second time"
+
+# %% [markdown]
+# A volume is storage the engine manages outside every container's writable
+# layer. Had `train` written its model to a folder of its own container
+# instead, `down` would have deleted it with the container, and each `up`
+# would train again. Now `down -v`:
+
+# %%
+gone = compose.down(stack, volumes=True)
+after_v = {v: pipeline.volume_files(v, IMAGE) for v in VOLUMES}
+for v in VOLUMES:
+    print(f"  {v:<28} {'exists' if after_v[v].exists else 'deleted'}: {len(after_v[v].files)} file(s)")
+assert gone.left.empty and not any(x.exists for x in after_v.values())
+
+# %%
+plots.volume_files(
+    {"after the first up": {v: len(before[v].files) for v in VOLUMES},
+     "after down, then up": {v: len(after_up[v].files) for v in VOLUMES},
+     "after down -v": {v: len(after_v[v].files) for v in VOLUMES}},
+    title="What `down` keeps and `down -v` deletes", replayed=list(before.values()),
+);
+
+# %% [markdown]
+# The start-up times side by side: the race counts from `up` to the first
+# answer, the other two are `up --wait`. The race may well serve first: it
+# skips the waits for health checks. What it costs is in the white text, and
+# on a real deploy those failed requests are your users'.
+
+# %%
+plots.startup_bars(
+    {"no conditions (race)": race_probe.seconds + race_up.seconds, "conditions, empty volumes": cold.seconds,
+     "conditions, kept volumes": warm.seconds},
+    {"no conditions (race)": f"{race_probe.failed} failed\n{api_restarts} restarts", "conditions, empty volumes": "0 failed",
+     "conditions, kept volumes": "no retraining"},
+    title="Compose pipeline: seconds until the API answers",
+    replayed=[race_probe, cold, warm],
+);
+
+# %% [markdown]
+# ## Bind mounts: the host's own folder, and who owns what is written there
+#
+# A bind mount (`./out:/out`) maps a host folder into the container. It is
+# what you want for notebooks and source code in development, and it survives
+# `down -v`, because the engine does not own it. The catch is ownership: a
+# container that runs as root writes files owned by uid 0 on the host, which
+# your own user then cannot delete. `user:` runs the process with your ids.
+
+# %%
+lesson.show(HERE / "compose.bind.yaml", language="yaml")
+
+# %%
+out = lesson.REPO / "build" / "08-bind"
+out.mkdir(parents=True, exist_ok=True)
+out.chmod(0o777)  # on a laptop the folder is yours; here uid 1000 stands for "you" and needs write access
+binds = compose.Project("layerlab-08-bind", [HERE / "compose.bind.yaml"], env={"OUT_DIR": str(out)})
+jobs = compose.run_jobs(binds, timeout_s=60)
+own = pipeline.owners(str(out))
+bind_down = compose.down(binds, volumes=True)
+kept = pipeline.owners(str(out))
+print({s.service: s.exit_code for s in jobs.services})
+for name, uid in own.uids.items():
+    print(f"  {name:<12} owned by uid {uid} on the host")
+print(f"after down -v: {len(kept.uids)} file(s) still in {out.name}/")
+assert own.uids == {"by-root.txt": 0, "by-user.txt": 1000}
+assert kept.uids == own.uids, "down -v never touches a bind-mounted folder"
+pipeline.empty_folder(str(out), IMAGE)  # root's file needs root to go; a container is root
+
+# %% [markdown]
+# ## Scaling, and the state that does not scale
+#
+# `up --scale api=3` runs three API containers. The name `api` now resolves
+# to three addresses, and each replica could publish too because the engine
+# picks each host port (a fixed `8000:8000` would fail for the second
+# replica). A stateless service scales this way for free. Anything a replica
+# keeps in its own memory (a counter, a session, a cache) splits three ways.
+#
+# `/hits` counts requests twice: in the process's memory and in redis.
+
+# %%
+guess_hits = activities.predict("08", "replica-hits")
+
+# %%
+scaled = compose.up(stack, wait=True, timeout_s=120, scales={"api": 3})
+spread = pipeline.spread(stack, IMAGE, n=30)
+print(f"`api` resolved to {spread.replicas} addresses; {spread.requests} requests")
+for host, n in spread.per_replica.items():
+    print(f"  replica {host}: counted {n} in its own memory")
+print(f"  redis counted {spread.shared}; /predict?x=2.5 per replica: {spread.predictions}")
+assert scaled.ok and spread.replicas == 3 and len(set(spread.predictions)) == 1
+assert spread.shared == spread.requests and max(spread.per_replica.values()) < spread.requests
+
+# %%
+guess_hits.reveal(max(spread.per_replica.values()), note=f"redis, shared by all replicas, counted {spread.shared}.")
+
+# %% [markdown]
+# The predictions agree because the model is read-only and shared through the
+# volume. The in-memory counts do not: move state a replica must share into
+# a service built for it (redis here, a database), and keep the replicas
+# themselves stateless. Scaling redis itself would be worse still: two
+# independent caches, each with half the keys.
+#
+# ## Challenge: where does the API answer on this machine?
+#
+# The engine chose the API's host port. Use `compose.published(stack, "api", 8000)`
+# (it asks `docker compose port`) to set `API_URL`, the base URL of one replica
+# on this machine. The check requests `/health` there.
+
+# %%
+activities.challenge("08-api-url")
+
+# %%
+API_URL = None  # API_URL = compose.published(...)
+
+# %%
+import layerlab
+
+layerlab.check("08-api-url", API_URL)
+
+# %%
+activities.solution("08-api-url")
+
+# %% [markdown]
+# ## Leave nothing behind
+#
+# Every project here is labelled, so `layerlab clean` would find a crashed
+# one; a lesson should not need it. The course's projects still running, and
+# what is left of them after `down -v`:
+
+# %%
+running = compose.projects()
+final = compose.down(stack, volumes=True)
+print(f"course projects before: {running.names}; left of {stack.name}: {final.left}")
+assert final.left.empty and stack.name in running.names
+
+# %% [markdown]
+# ## Key points
+#
+# - `depends_on` alone orders *starts*; `condition: service_completed_successfully`
+#   waits for a job's exit 0 and `condition: service_healthy` for a health check.
+# - `up --wait --wait-timeout N` returns when the stack serves, or fails: no `sleep`.
+# - Named volumes survive `down`; `down -v` deletes them. A container's own
+#   files go with the container. Bind mounts are the host's, and so is the
+#   ownership of what a root container writes there: set `user:`.
+# - Services reach each other by name on the project network; publish only
+#   what the outside needs, on 127.0.0.1, at a port the engine picks.
+# - Replicas must be stateless; shared state lives in a service built for it.
+#
+# ## Exercise `08-compose`
+#
+# `exercises/08-compose/` holds a pipeline whose API races the training job,
+# whose model lives in the training container's own files and which publishes
+# its ports on every interface. Fix the compose file and grade it:
+# `layerlab grade exercises/08-compose`.
+
+# %%
+print("Figures measured in this run:")
+print(f"  race: {race_probe.failed} failed requests, {api_restarts} API restarts, first answer {race_probe.seconds:.1f} s after up")
+print(f"  up --wait with conditions: {cold.seconds:.1f} s cold, {warm.seconds:.1f} s on kept volumes")
+print(f"  bind mount owners: {own.uids}; scaled to {spread.replicas}: per-replica counts {sorted(spread.per_replica.values())}")
+
+# %%
+activities.quiz("08")

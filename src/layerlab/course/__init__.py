@@ -1,0 +1,469 @@
+"""The course layer: course.yml and what a learner or instructor sees.
+
+This package's own code is course.yml's schema, the manifest of modules and
+exercises; its modules run lessons (`notebooks`, `lesson`), show results
+(`plots`, `widgets`), make a learner act (`activities`, `challenges`) and
+check the machine (`doctor`).
+
+course.yml is read into a strict typed schema.
+A typo in a key or a wrong type fails with the file, the key and what was
+expected, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+REPO = Path(__file__).resolve().parents[3]
+COURSE_FILE = REPO / "course.yml"
+
+Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose", "registry"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Activities: predict then measure, a short challenge, check your understanding ---
+# Declared here so that the instructor page and a quiz export can show them; the
+# widgets that render them are in layerlab.course.activities.
+
+
+class Prediction(Strict):
+    """A number the learner guesses before the cell that measures it runs."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="used by the notebook: predict('01', '<id>')")
+    question: str
+    unit: str = Field(description="the unit of the guess and the measurement: 'x', 'MB', 'steps', '%' ...")
+    why: str = Field(description="one line that explains what the measurement shows, displayed next to it after the run")
+
+
+class Challenge(Strict):
+    """A 5-10 minute task inline in the lesson, with a quick check and a solution hidden until asked for."""
+
+    id: str = Field(pattern=r"^[0-9]{2}-[a-z0-9-]+$", description="'<module>-<slug>': the name layerlab.check() takes")
+    title: str
+    minutes: int = Field(ge=1, le=15)
+    solution: str = Field(description="file with the solution, from the repo root; loaded only when the learner asks")
+
+
+class Question(Strict):
+    """A multiple-choice question (`choices`, `answer` is one of them) or a numeric one (`answer` a number, `tolerance`)."""
+
+    prompt: str
+    choices: list[str] | None = None
+    answer: str | float
+    tolerance: float = Field(ge=0, default=0, description="numeric questions: accepted |given - answer|")
+    unit: str = ""
+    explanation: str = Field(min_length=1, description="why the right answer is right; shown once the learner answers")
+
+    @model_validator(mode="after")
+    def _answer_fits(self) -> "Question":
+        if self.choices is not None:
+            if len(self.choices) < 2 or len(set(self.choices)) != len(self.choices):
+                raise ValueError("a multiple-choice question needs two or more different choices")
+            if not isinstance(self.answer, str) or self.answer not in self.choices:
+                raise ValueError(f"answer must be one of the choices, word for word (got {self.answer!r})")
+            if self.tolerance:
+                raise ValueError("tolerance is for numeric questions (no choices)")
+        elif isinstance(self.answer, str):
+            raise ValueError("a question without choices is numeric: its answer must be a number")
+        return self
+
+
+class Module(Strict):
+    id: str = Field(description="two digits, the order of the module: '00', '01', ...")
+    slug: str = Field(description="short name used in file names")
+    title: str
+    notebook: str = Field(description="path of the notebook's text source (jupytext percent), from the repo root")
+    teaching_minutes: int = Field(ge=0)
+    exercise_minutes: int = Field(ge=0, default=0)
+    objectives: list[str] = Field(min_length=1)
+    key_points: list[str] = Field(min_length=1)
+    needs: list[Need] = Field(default_factory=list, description="what the module needs from the machine")
+    seeds: list[str] = Field(default_factory=list, description="source material it draws on")
+    predictions: list[Prediction] = Field(default_factory=list, description="numbers to guess before they are measured")
+    challenges: list[Challenge] = Field(default_factory=list, description="short inline tasks with a quick check")
+    quiz: list[Question] = Field(default_factory=list, description="check your understanding, at the end of the lesson")
+
+    @field_validator("id")
+    @classmethod
+    def _two_digits(cls, v: str) -> str:
+        if not (len(v) == 2 and v.isdigit()):
+            raise ValueError("a module id is two digits, like '03'")
+        return v
+
+    @model_validator(mode="after")
+    def _activity_ids(self) -> "Module":
+        ids = [p.id for p in self.predictions]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"prediction ids repeat: {ids}")
+        for c in self.challenges:
+            if not c.id.startswith(self.id + "-"):
+                raise ValueError(f"challenge {c.id} must start with the module id {self.id}-")
+        return self
+
+    def prediction(self, key: str) -> Prediction:
+        for p in self.predictions:
+            if p.id == key:
+                return p
+        raise KeyError(f"module {self.id} declares no prediction {key!r}; known: {', '.join(p.id for p in self.predictions) or 'none'}")
+
+
+# --- Exercises and their checks -------------------------------------------
+# Each check is its own model, told apart by `check:`, so a typo in a check's
+# parameter fails with the key and what that check expects. Numbers a check
+# compares against come from the solution's recorded fixture; course.yml only
+# holds tolerances (a factor, an allowance), never a measured value.
+
+
+class CheckBase(Strict):
+    points: int = Field(ge=0, default=1, description="points earned when the check passes")
+    required: bool = Field(default=True, description="a required check must pass for the exercise to pass")
+
+
+class Builds(CheckBase):
+    check: Literal["builds"]
+
+
+class RunsAndPrints(CheckBase):
+    check: Literal["runs_and_prints"]
+    command: list[str] | None = Field(default=None, description="arguments after the entrypoint (default: the image's CMD)")
+
+
+class SizeAtMost(CheckBase):
+    check: Literal["size_at_most"]
+    factor: float = Field(gt=0, description="bytes added above the base image at most factor x the fixture's")
+    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB: apt and dpkg rewrite bookkeeping files "
+                                "whose size depends on the base (official image or stand-in)")
+
+
+class WastedAtMost(CheckBase):
+    check: Literal["wasted_at_most"]
+    allowance_mb: float = Field(ge=0, description="wasted bytes (dive's definition) that the submission adds above its base "
+                                "at most the fixture's plus this many MB")
+
+
+class CodeEditRerunsAtMost(CheckBase):
+    check: Literal["code_edit_reruns_at_most"]
+    code_file: str = Field(description="the file edited (a comment appended) before the rebuild")
+    allowance: int = Field(ge=0, default=0, description="steps re-run at most the fixture's plus this many")
+
+
+class DependencyInstallBeforeSourceCopy(CheckBase):
+    check: Literal["dependency_install_before_source_copy"]
+    source: list[str] = Field(min_length=1, description="source files that must be copied after the dependency install")
+
+
+class DockerignoreExcludes(CheckBase):
+    check: Literal["dockerignore_excludes"]
+    paths: list[str] = Field(min_length=1, description="paths (relative to the exercise) that must not reach the build")
+
+
+class PathsAbsent(CheckBase):
+    check: Literal["paths_absent"]
+    paths: list[str] = Field(min_length=1, description="globs that must match nothing in the final image")
+
+
+class PathsPresent(CheckBase):
+    check: Literal["paths_present"]
+    paths: list[str] = Field(min_length=1, description="globs that must each match in the final image")
+
+
+class RunsAsNonRoot(CheckBase):
+    check: Literal["runs_as_non_root"]
+
+
+class Platforms(CheckBase):
+    check: Literal["platforms"]
+    platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(min_length=1)
+
+
+Platform = Literal["linux/amd64", "linux/arm64"]
+TWO_PLATFORMS: list = ["linux/amd64", "linux/arm64"]
+
+
+class MultiarchRuns(CheckBase):
+    check: Literal["multiarch_runs"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2,
+                                      description="the index must hold exactly these (attestations aside); each must print the fixture's output")
+
+
+class NoEmulatedBuildSteps(CheckBase):
+    check: Literal["no_emulated_build_steps"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
+    words: list[str] = Field(
+        default_factory=lambda: ["pip", "uv", "apt-get", "apt ", "gcc", "cc ", "make", "setup.py", "install", "compile", "build"],
+        min_length=1, description="a RUN that names one of these installs or compiles; none may run under emulation")
+
+
+class CrossBuildSpeedup(CheckBase):
+    check: Literal["cross_build_speedup"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
+    platform: Platform = Field(default="linux/arm64", description="the emulated platform whose step time is compared")
+    at_least: float = Field(gt=1, description="the starter's step time for `platform` over the submission's, both cold in one grading run")
+
+
+class PlatformSizesAtMost(CheckBase):
+    check: Literal["platform_sizes_at_most"]
+    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=1)
+    factor: float = Field(gt=0, description="each platform's uncompressed size at most factor x the fixture's")
+    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB (stand-in vs official base files)")
+
+
+class HttpEndpoint(CheckBase):
+    check: Literal["http_endpoint"]
+    port: int = Field(gt=0, lt=65536, description="the port the container listens on")
+    path: str = "/"
+    status: int = Field(default=200, description="the HTTP status expected")
+    wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
+
+
+class ServeCheck(CheckBase):
+    """A check that starts the image as a server on 127.0.0.1 (exercise 07); one container serves all of them."""
+
+    port: int = Field(default=8000, gt=0, lt=65536, description="the port the server listens on in the container")
+    health_path: str = "/health"
+    wait_s: float = Field(gt=0, le=120, default=60, description="how long the server may take to answer and to become healthy")
+
+
+class BecomesHealthy(ServeCheck):
+    check: Literal["becomes_healthy"]
+    factor: float = Field(gt=0, default=2.0, description="healthy at most factor x the fixture's seconds from docker run ...")
+    allowance_s: float = Field(ge=0, default=5.0, description="... plus this many seconds (a shared machine's noise)")
+
+
+class Predicts(ServeCheck):
+    check: Literal["predicts"]
+    path: str = "/predict"
+    body: dict = Field(description="the JSON posted; the answer must equal the fixture's (numbers to 1e-6)")
+
+
+class GracefulStop(ServeCheck):
+    check: Literal["graceful_stop"]
+    within_s: float = Field(gt=0, default=2.0, description="docker stop must return within this many seconds")
+    inflight_path: str = Field(description="a GET that is in flight when docker stop is sent; it must be answered")
+
+
+class HardenedServes(ServeCheck):
+    check: Literal["hardened_serves"]
+    tmpfs: list[str] = Field(default_factory=lambda: ["/tmp"], description="the only writable paths under --read-only")
+
+
+class ComposeCheck(CheckBase):
+    file: str = Field(default="compose.yaml", description="the compose file, relative to the exercise")
+    service: str = Field(default="api", description="the service that serves the model")
+    port: int = Field(gt=0, lt=65536, default=8000, description="the port the service listens on in its container")
+
+
+class ComposeUpPredicts(ComposeCheck):
+    check: Literal["compose_up_predicts"]
+    path: str = Field(default="/predict?x=2.5", description="GET this; the body must equal the fixture's")
+    wait_s: int = Field(gt=0, le=300, default=90, description="`up --wait --wait-timeout`: the stack must serve within this")
+
+
+class ComposePersists(ComposeCheck):
+    check: Literal["compose_persists"]
+    path: str = "/predict?x=2.5"
+    wait_s: int = Field(gt=0, le=300, default=90)
+    jobs: list[str] = Field(default_factory=lambda: ["prep", "train"], min_length=1,
+                            description="one-shot jobs that must reuse their output after down and up (print 'reused', or not run)")
+
+
+class ComposePortsLoopback(ComposeCheck):
+    check: Literal["compose_ports_loopback"]
+
+
+class LimitRun(Strict):
+    memory: str = Field(pattern=r"^[0-9]+[kmg]$", description="the memory limit, as docker run --memory takes it: 96m")
+    cpus: float = Field(gt=0, le=2, description="the CPU limit, as docker run --cpus takes it: 0.5 (at most 2: CI has 2 cores)")
+
+
+class CgroupLimits(CheckBase):
+    check: Literal["cgroup_limits"]
+    runs: list[LimitRun] = Field(min_length=1, description="the limits to run the image under, one container each")
+
+
+class Hadolint(CheckBase):
+    check: Literal["hadolint"]
+    fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
+
+
+Check = Annotated[
+    Union[
+        Builds,
+        RunsAndPrints,
+        SizeAtMost,
+        WastedAtMost,
+        CodeEditRerunsAtMost,
+        DependencyInstallBeforeSourceCopy,
+        DockerignoreExcludes,
+        PathsAbsent,
+        PathsPresent,
+        RunsAsNonRoot,
+        Platforms,
+        MultiarchRuns,
+        NoEmulatedBuildSteps,
+        CrossBuildSpeedup,
+        PlatformSizesAtMost,
+        HttpEndpoint,
+        CgroupLimits,
+        Hadolint,
+        BecomesHealthy,
+        Predicts,
+        GracefulStop,
+        HardenedServes,
+        ComposeUpPredicts,
+        ComposePersists,
+        ComposePortsLoopback,
+    ],
+    Field(discriminator="check"),
+]
+CHECK_MODELS: dict[str, type[CheckBase]] = {
+    m.model_fields["check"].annotation.__args__[0]: m for m in Check.__origin__.__args__  # type: ignore[attr-defined]
+}
+
+
+class Limits(Strict):
+    """What one grading run may use; a submission past these fails with "timed out after N s"."""
+
+    build_timeout_s: int = Field(gt=0, default=600)
+    run_timeout_s: int = Field(gt=0, default=60)
+    memory: str = "512m"
+    pids: int = Field(gt=0, default=256)
+    max_output_chars: int = Field(gt=0, default=4000)
+
+
+class Exercise(Strict):
+    id: str = Field(description="'<module>-<slug>', also the folder name under solutions/ and exercises/")
+    module: str = Field(description="id of the module the exercise belongs to")
+    title: str
+    points: int = Field(ge=0, default=0, description="total; 0 means the sum of the checks' points")
+    paths: list[str] = Field(min_length=1, description="the files the student edits and hands in, relative to the exercise folder")
+    dockerfile: str = "Dockerfile"
+    checks: list[Check] = Field(min_length=1)
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("checks")
+    @classmethod
+    def _builds_first(cls, v: list) -> list:
+        kinds = [c.check for c in v]
+        if "builds" not in kinds:
+            raise ValueError("every exercise needs a `builds` check: the other image checks start from its image")
+        return v
+
+    @property
+    def total_points(self) -> int:
+        return self.points or sum(c.points for c in self.checks)
+
+
+class Course(Strict):
+    title: str
+    description: str
+    modules: list[Module] = Field(min_length=1)
+    exercises: list[Exercise] = Field(default_factory=list)
+
+    def exercise(self, key: str) -> Exercise:
+        for e in self.exercises:
+            if e.id == key:
+                return e
+        known = ", ".join(e.id for e in self.exercises) or "none"
+        raise KeyError(f"no exercise {key!r} in course.yml; known: {known}")
+
+    def challenge(self, key: str) -> Challenge:
+        for m in self.modules:
+            for c in m.challenges:
+                if c.id == key:
+                    return c
+        known = ", ".join(c.id for m in self.modules for c in m.challenges) or "none"
+        raise KeyError(f"no challenge {key!r} in course.yml; known: {known}")
+
+    def module(self, key: str) -> Module:
+        for m in self.modules:
+            if key in (m.id, m.slug, f"{m.id}-{m.slug}"):
+                return m
+        raise KeyError(f"no module {key!r} in course.yml; known: {', '.join(m.id + '-' + m.slug for m in self.modules)}")
+
+
+class CourseFileError(ValueError):
+    pass
+
+
+def _where(loc: tuple, data) -> str:
+    parts = []
+    node = data
+    for key in loc:
+        if isinstance(key, int):
+            label = key
+            if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) and "id" in node[key]:
+                label = f"{key} (id {node[key]['id']})"
+            parts.append(f"[{label}]")
+            node = node[key] if isinstance(node, list) and key < len(node) else None
+        else:
+            parts.append(f".{key}" if parts else str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def load(path: Path | str = COURSE_FILE) -> Course:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CourseFileError(f"{path}: not found") from None
+    except yaml.YAMLError as e:
+        raise CourseFileError(f"{path}: not valid YAML: {e}") from None
+    try:
+        course = Course.model_validate(data)
+    except ValidationError as e:
+        lines = [f"{path}: {len(e.errors())} problem(s)"]
+        for err in e.errors():
+            where = _where(err["loc"], data)
+            if err["type"] == "extra_forbidden":
+                model = _model_at(err["loc"])
+                expected = ", ".join(model.model_fields) if model else "?"
+                lines.append(f"  {where}: unknown key (expected one of: {expected})")
+            else:
+                got = err.get("input")
+                shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
+                lines.append(f"  {where}: {err['msg']}{shown}")
+        raise CourseFileError("\n".join(lines)) from None
+    ids = [m.id for m in course.modules]
+    if len(set(ids)) != len(ids):
+        raise CourseFileError(f"{path}: module ids repeat: {ids}")
+    for m in course.modules:
+        if not (path.parent / m.notebook).is_file():
+            raise CourseFileError(f"{path}: modules[{m.id}].notebook: {m.notebook} does not exist")
+        for c in m.challenges:
+            if not (path.parent / c.solution).is_file():
+                raise CourseFileError(f"{path}: modules[{m.id}].challenges[{c.id}].solution: {c.solution} does not exist")
+    ex_ids = [e.id for e in course.exercises]
+    if len(set(ex_ids)) != len(ex_ids):
+        raise CourseFileError(f"{path}: exercise ids repeat: {ex_ids}")
+    for e in course.exercises:
+        if e.module not in ids:
+            raise CourseFileError(f"{path}: exercises[{e.id}].module: no module {e.module!r} (expected one of: {', '.join(ids)})")
+    return course
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Course
+    for key in loc[:-1]:
+        if isinstance(key, str) and key in CHECK_MODELS and (model is None or key not in model.model_fields):
+            # pydantic puts a discriminated union's tag in the path: checks.0.size_at_most.factr
+            model = CHECK_MODELS[key]
+            continue
+        if isinstance(key, int) or model is None:
+            continue
+        field = model.model_fields.get(key)
+        ann = getattr(field, "annotation", None)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+            continue
+        args = getattr(ann, "__args__", ())
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model

@@ -1,0 +1,224 @@
+"""What this machine can do for the course, as a checklist with fixes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+
+from layerlab import engine
+from layerlab.engine import bootstrap, images, replay
+
+OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
+
+MIN_DOCKER_MAJOR = 26
+
+# What the course does through Docker/BuildKit that podman does differently or not at all.
+PODMAN_LIMITS = (
+    ("per-step cache records", "podman build prints buildah's STEP lines, not BuildKit progress: lesson 03's steps-re-run counts are not measured"),
+    ("cache mounts", "RUN --mount=type=cache works in podman 4+, but lesson 03 measures it through BuildKit"),
+    ("multi-platform --load", "podman keeps multi-platform builds as a manifest list (`podman manifest`), not one local image"),
+    ("compose", "lesson 08 needs `podman compose` with a compose provider installed"),
+)
+MIN_FREE_GB = 10
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | FAIL | info
+    value: str
+    fix: str | None = None
+
+
+@dataclass
+class Report:
+    checks: list[Check]
+    engine: dict
+    images: dict[str, dict | None] = field(default_factory=dict)
+    registry_reachable: bool = False
+    replayed: dict | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Report":
+        d = {k: v for k, v in d.items() if k != "ok"}
+        d["checks"] = [Check(**c) for c in d["checks"]]
+        return cls(**d)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def table(self) -> str:
+        w = max(len(c.name) for c in self.checks)
+        lines = [f"{'check':<{w}}  {'status':<6}  value", f"{'-' * w}  ------  {'-' * 40}"]
+        for c in self.checks:
+            lines.append(f"{c.name:<{w}}  {c.status:<6}  {c.value}")
+        fixes = [c for c in self.checks if c.fix and c.status in (FAIL, WARN)]
+        if fixes:
+            lines.append("")
+            lines.append("What to do:")
+            for c in fixes:
+                lines.append(f"- {c.name}: {c.fix}")
+        lines.append("")
+        if self.replayed:
+            lines.append(f"(replayed from a recorded run: {self.replayed['engine']}, {self.replayed['recorded_at']})")
+        lines.append("Ready for the course." if self.ok else "Not ready: fix the FAIL lines above, then run `layerlab doctor` again.")
+        return "\n".join(lines)
+
+
+def _major(version: str | None) -> int | None:
+    try:
+        return int((version or "").split(".")[0])
+    except ValueError:
+        return None
+
+
+def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Check]:
+    """Turn engine facts into checks. Pure: unit-tested on recorded facts."""
+    if not f.reachable:
+        return [Check("engine", FAIL, "not reachable", f.error or "start a container engine")]
+    checks = []
+    major = _major(f.server_version)
+    if f.name == "docker" and major is not None and major < MIN_DOCKER_MAJOR:
+        checks.append(
+            Check("engine", WARN, f"docker {f.server_version}", f"Docker Engine {MIN_DOCKER_MAJOR}+ is recommended for multi-platform loads")
+        )
+    else:
+        checks.append(Check("engine", OK, f"{f.name} {f.server_version} (API {f.api_version})"))
+    if f.name == "docker":
+        if f.buildx_version:
+            checks.append(Check("buildx", OK, f.buildx_version))
+        else:
+            checks.append(Check("buildx", FAIL, "missing", "install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)"))
+        if f.compose_version:
+            checks.append(Check("compose", OK, f.compose_version))
+        else:
+            checks.append(Check("compose", WARN, "missing", "install compose v2 (apt-get install docker-compose-v2 or docker-compose); module 08 needs it"))
+    if f.multiplatform_load:
+        checks.append(Check("image store", OK, f.image_store or f.name or "?"))
+    else:
+        checks.append(
+            Check(
+                "image store",
+                WARN,
+                f"{f.image_store} ({f.storage_driver}): cannot load multi-platform images",
+                'add {"features": {"containerd-snapshotter": true}} to /etc/docker/daemon.json and restart dockerd '
+                "(Docker Desktop: Settings > General > Use containerd for pulling and storing images)",
+            )
+        )
+    for pl in platforms:
+        in_builder = pl in f.builder_platforms
+        runnable = engine.can_run_platform(f, pl)
+        how = "native" if pl == f.host_platform else "emulated (qemu)"
+        if in_builder and runnable:
+            checks.append(Check(f"platform {pl}", OK, how))
+        else:
+            checks.append(
+                Check(
+                    f"platform {pl}",
+                    FAIL,
+                    "builder cannot build it" if not in_builder else "no emulator registered",
+                    "apt-get install qemu-user-static binfmt-support (as root), then restart dockerd",
+                )
+            )
+    if f.name == "podman":
+        for what, why in PODMAN_LIMITS:
+            checks.append(Check(f"podman: {what}", WARN, why, "use Docker Engine 26+ for this part, or read the lesson's replayed run"))
+    checks.append(Check("gpu runtime", INFO, "present" if f.gpu_runtime else "none (the CUDA lesson's GPU cells replay)"))
+    if f.free_disk_bytes is not None:
+        gb = f.free_disk_bytes / 1e9
+        status = OK if gb >= MIN_FREE_GB else (WARN if gb >= 3 else FAIL)
+        checks.append(
+            Check("free disk", status, f"{gb:.1f} GB at {f.root_dir or '/'}", None if status == OK else "the course needs about 10 GB: `layerlab clean` and `docker system prune` free space")
+        )
+    return checks
+
+
+def image_checks(found: dict[str, images.ImageFacts | None], platforms: tuple[str, ...]) -> list[Check]:
+    checks = []
+    for b in bootstrap.BASE_IMAGES:
+        f = found.get(b.ref)
+        if f is None:
+            checks.append(Check(f"image {b.ref}", FAIL, "missing", "run `layerlab bootstrap`"))
+            continue
+        kind = "stand-in" if f.standin else "official"
+        missing = [p for p in platforms if p not in f.platforms]
+        value = f"{kind}, runs on {', '.join(f.platforms) or 'nothing'}"
+        if missing:
+            checks.append(Check(f"image {b.ref}", FAIL, value + f"; missing {', '.join(missing)}", "run `layerlab bootstrap`"))
+        else:
+            checks.append(Check(f"image {b.ref}", OK, value))
+    return checks
+
+
+def _live_or_replay(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+    report = _run(platforms)
+    # An unreachable engine is a fact the doctor reports, not an error; in a
+    # notebook with a recording (Binder), replay the recorded machine instead.
+    if not report.engine["reachable"]:
+        raise engine.EngineUnavailable(report.engine.get("error") or "no engine")
+    return report
+
+
+def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS, replay_if_no_engine: bool = False) -> Report:
+    """The report. With replay_if_no_engine (lessons), a machine without an engine gets the recorded one."""
+    if replay_if_no_engine or replay.mode() != "live":
+        try:
+            return _replayable(platforms)
+        except engine.EngineUnavailable:
+            pass
+    return _run(platforms)
+
+
+def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+    f = engine.probe()
+    online = engine.registry_reachable()
+    checks = engine_checks(f, platforms)
+    found: dict[str, images.ImageFacts | None] = {}
+    if f.reachable:
+        checks.append(Check("registry", INFO, "reachable: official images are pulled" if online else "not reachable: offline stand-ins are built"))
+        if not online:
+            # BuildKit pulls the `# syntax=` frontend image before the first step; build.build drops the line offline.
+            checks.append(Check(
+                "syntax directive", INFO,
+                "offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
+                "drop that line, or build through layerlab, which uses the engine's built-in frontend",
+            ))
+        checks.append(_registry_check())
+        runnable = tuple(p for p in platforms if engine.can_run_platform(f, p))
+        found = {b.ref: images.facts(b.ref, runnable) for b in bootstrap.BASE_IMAGES}
+        checks += image_checks(found, platforms)
+    vm = shutil.which("qemu-system-x86_64")
+    checks.append(Check("vm (qemu)", INFO, f"found: {vm}" if vm else "not found (module 01's VM column replays)"))
+    return Report(
+        checks=checks,
+        engine=f.to_dict(),
+        images={k: (v.to_dict() if v else None) for k, v in found.items()},
+        registry_reachable=online,
+    )
+
+
+def _registry_check() -> Check:
+    """The course's local registry (lessons 05 and 09): running, or how to start it."""
+    from layerlab.engine import registry
+
+    try:
+        st = registry.status_live()
+    except Exception as e:  # noqa: BLE001 - a line of the report, never a failure
+        return Check("local registry", INFO, f"could not ask: {e}")
+    if st.running:
+        kind = "stand-in from Debian's docker-registry" if st.standin else "official registry:2"
+        return Check("local registry", OK, f"{st.address} ({kind}), GET /v2/ -> {st.api}")
+    return Check("local registry", INFO, f"not running at {st.address}: {st.detail}", "`layerlab registry up` (lesson 05 starts it itself)")
+
+
+_replayable = replay.replayable("doctor", lambda platforms=bootstrap.PLATFORMS: "report", Report)(_live_or_replay)

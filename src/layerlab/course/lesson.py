@@ -1,0 +1,63 @@
+"""Small conveniences for lesson notebooks: where a lesson's build contexts live, how to show a file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from . import REPO
+
+LESSONS = REPO / "docker" / "lessons"
+
+# The base images the lessons build on, named in one place. Each Dockerfile
+# says `ARG <NAME>=<default>` then `FROM ${<NAME>}`, so it reads (and builds
+# by hand) as the official image; `base()` and `build_args()` let a test or an
+# instructor point every lesson at another image with an environment variable,
+# e.g. LAYERLAB_BASE_PYTHON_SLIM=my/python:3.13-slim, without retagging anything.
+BASES = {
+    "PYTHON_SLIM": "python:3.13-slim",
+    "PYTHON_FULL": "python:3.13",
+    "DEBIAN_SLIM": "debian:trixie-slim",
+}
+
+
+def base(name: str) -> str:
+    """The image a lesson uses for base `name` ("python-slim", "python-full", "debian-slim")."""
+    key = name.upper().replace("-", "_")
+    if key not in BASES:
+        raise KeyError(f"unknown base {name!r}; known: {', '.join(k.lower().replace('_', '-') for k in BASES)}")
+    return os.environ.get(f"LAYERLAB_BASE_{key}") or BASES[key]
+
+
+def build_args(dockerfile: Path | str) -> dict[str, str]:
+    """The base-image build args that `dockerfile` declares (`ARG PYTHON_SLIM=...`), set from `base()`."""
+    text = Path(dockerfile).read_text(encoding="utf-8")
+    declared = set(re.findall(r"^\s*ARG\s+([A-Z_]+)", text, flags=re.M))
+    return {key: base(key) for key in BASES if key in declared}
+
+
+def context(lesson: str, name: str) -> Path:
+    """The build context `docker/lessons/<lesson>/<name>`; fails with the list of what exists."""
+    path = LESSONS / lesson / name
+    if not (path / "Dockerfile").is_file():
+        known = sorted(p.name for p in (LESSONS / lesson).glob("*") if (p / "Dockerfile").is_file())
+        raise FileNotFoundError(f"no Dockerfile in {path}; lesson {lesson} has: {', '.join(known) or 'nothing'}")
+    return path
+
+
+def tag(lesson: str, name: str) -> str:
+    """One tag per lesson image, under a namespace that says whose it is."""
+    return f"layerlab/{lesson.split('-')[0]}-{name}:lesson"
+
+
+def show(path: Path | str, language: str = "dockerfile"):
+    """Display a file as a highlighted code block (plain text outside a notebook)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8").rstrip()
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"`{path.relative_to(REPO)}`\n```{language}\n{text}\n```"))
+    except ImportError:
+        print(text)

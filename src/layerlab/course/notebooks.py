@@ -1,0 +1,187 @@
+"""Lesson notebooks: their text sources, generated .ipynb, headless runs and HTML.
+
+The reviewed source of a lesson is its jupytext percent file
+(`notebooks/NN-slug.py`). The `.ipynb` beside it is generated (`layerlab
+sync`) and ignored by git, so a review diff is plain text and the two can
+never drift.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import jupytext
+import nbformat
+
+from layerlab.engine import progress
+from . import REPO, Course, Module
+
+Printer = Callable[[str], None]
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def source_path(m: Module) -> Path:
+    return REPO / m.notebook
+
+
+def ipynb_path(m: Module) -> Path:
+    return source_path(m).with_suffix(".ipynb")
+
+
+def read(m: Module) -> nbformat.NotebookNode:
+    nb = jupytext.read(source_path(m))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def sync(course: Course, say: Printer = _say) -> list[Path]:
+    """Write each module's .ipynb from its text source when the source is newer."""
+    written = []
+    for m in course.modules:
+        src, dst = source_path(m), ipynb_path(m)
+        if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+            continue
+        nbformat.write(read(m), dst)
+        written.append(dst)
+        say(f"wrote {dst.relative_to(REPO)}")
+    return written
+
+
+@dataclass
+class RunResult:
+    module: str
+    title: str
+    ok: bool
+    seconds: float
+    cells: int
+    executed: str
+    html: str
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -> RunResult:
+    """Run one lesson headless with nbclient; keep the executed copy and its HTML even when a cell fails."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = read(m)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    name = f"{m.id}-{m.slug}"
+    (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    (out_dir / "html").mkdir(parents=True, exist_ok=True)
+    executed_path = out_dir / "notebooks" / f"{name}.ipynb"
+    html_path = out_dir / "html" / f"{name}.html"
+    done = {"n": 0, "t": time.perf_counter()}
+
+    def on_cell_executed(cell, cell_index, execute_reply, **_):
+        if cell.cell_type != "code":
+            return
+        done["n"] += 1
+        now = time.perf_counter()
+        say(f"  [{m.id}] cell {done['n']}/{len(code_cells)} done ({now - done['t']:.1f} s)")
+        done["t"] = now
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(source_path(m).parent)}},
+        on_cell_executed=on_cell_executed,
+    )
+    say(f"[{m.id}] running {m.notebook} ({len(code_cells)} code cells)")
+    start = time.perf_counter()
+    error = None
+    # The kernel inherits this: builds print their summary line only, and no widget
+    # is displayed for a progress line nobody watches (the HTML keeps text, not "Loading widget...").
+    before = os.environ.get(progress.HEADLESS_ENV)
+    os.environ[progress.HEADLESS_ENV] = "1"
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        text = _ANSI.sub("", str(e)).strip()
+        error = text.splitlines()[-1] if text else "a cell failed"
+    except Exception as e:  # a dead kernel or a timeout: still write what ran
+        error = f"{type(e).__name__}: {e}"
+    finally:
+        if before is None:
+            os.environ.pop(progress.HEADLESS_ENV, None)
+        else:
+            os.environ[progress.HEADLESS_ENV] = before
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, executed_path)
+    write_html(nb, html_path, m)
+    say(f"[{m.id}] {'ok' if error is None else 'FAILED: ' + error} ({seconds:.1f} s)")
+    return RunResult(
+        module=name,
+        title=m.title,
+        ok=error is None,
+        seconds=round(seconds, 1),
+        cells=len(code_cells),
+        executed=str(executed_path.relative_to(out_dir)),
+        html=str(html_path.relative_to(out_dir)),
+        error=error,
+    )
+
+
+def write_html(nb, path: Path, m: Module) -> None:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{m.id} {m.title}"}})
+    path.write_text(body, encoding="utf-8")
+
+
+def write_index(results: list[RunResult], out_dir: Path, course: Course) -> Path:
+    rows = []
+    for r in results:
+        status = "ok" if r.ok else f"failed: {html.escape(r.error or '')}"
+        rows.append(
+            f"<tr><td><a href='{html.escape(r.html)}'>{html.escape(r.module)}</a></td>"
+            f"<td>{html.escape(r.title)}</td><td>{r.cells}</td><td>{r.seconds:.1f}</td><td>{status}</td></tr>"
+        )
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(course.title)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.3em .8em;text-align:left}}
+tr:nth-child(even){{background:#f4f4f4}}</style></head>
+<body><h1>{html.escape(course.title)}</h1><p>{html.escape(course.description)}</p>
+<p>Executed on this machine at {stamp}.</p>
+<table><tr><th>notebook</th><th>title</th><th>code cells</th><th>seconds</th><th>result</th></tr>
+{''.join(rows)}
+</table></body></html>
+"""
+    index = out_dir / "index.html"
+    index.write_text(page, encoding="utf-8")
+    (out_dir / "runs.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    return index
+
+
+def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = _say) -> list[RunResult]:
+    # Runs merge into what earlier runs left, so `layerlab run 02` keeps the others' rows.
+    previous = {}
+    runs_file = out_dir / "runs.json"
+    if runs_file.exists():
+        try:
+            previous = {r["module"]: RunResult(**r) for r in json.loads(runs_file.read_text())}
+        except (ValueError, TypeError):
+            previous = {}
+    results = [execute(m, out_dir, say) for m in modules]
+    merged = {**previous, **{r.module: r for r in results}}
+    order = [f"{m.id}-{m.slug}" for m in course.modules]
+    write_index([merged[k] for k in order if k in merged], out_dir, course)
+    return results

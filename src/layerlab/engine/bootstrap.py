@@ -1,0 +1,336 @@
+"""Make sure the course's base images exist for every platform it teaches.
+
+Online: pull the official images. Offline (no registry reachable, the usual
+case in a classroom or behind a firewall): build stand-ins from Debian
+packages with debootstrap, one multi-platform image per name, labelled as
+stand-ins and carrying the host's CA bundle so pip works behind a
+TLS-inspecting proxy.
+
+`plan()` is pure (facts in, steps out) so it can be tested without an engine;
+`run()` carries a plan out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from layerlab import engine
+from layerlab.engine import images, labels
+from .build import _print as build_print, build
+
+PLATFORMS = ("linux/amd64", "linux/arm64")
+SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
+MIRROR = os.environ.get("LAYERLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+HOST_CA_BUNDLE = Path(os.environ.get("LAYERLAB_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
+DOCKERFILES = Path(__file__).resolve().parents[3] / "docker" / "standins"
+
+# The rules the official slim images use to keep docs and locales out.
+DPKG_SLIM = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+"""
+APT_CLEAN = """\
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+"""
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    ref: str
+    dockerfile: str
+    parent: str | None
+    what: str
+
+
+BASE_IMAGES: tuple[BaseImage, ...] = (
+    BaseImage("debian:trixie-slim", "debian-slim.Dockerfile", None, "Debian 13 minimal"),
+    BaseImage("python:3.13-slim", "python-slim.Dockerfile", "debian:trixie-slim", "Python 3.13 on Debian 13, slim"),
+    BaseImage("python:3.13", "python-full.Dockerfile", "python:3.13-slim", "Python 3.13 with compilers and headers"),
+)
+
+
+def base_image(ref: str) -> BaseImage:
+    for b in BASE_IMAGES:
+        if b.ref == ref:
+            return b
+    raise KeyError(f"{ref} is not one of the course's base images: {', '.join(b.ref for b in BASE_IMAGES)}")
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("LAYERLAB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "layerlab"
+    )
+    return Path(root)
+
+
+def rootfs_tar(arch: str) -> Path:
+    return cache_dir() / "rootfs" / f"{SUITE}-minbase-{arch}.tar"
+
+
+def arch_of(plat: str) -> str:
+    return plat.split("/")[1]
+
+
+@dataclass
+class Step:
+    action: str  # keep | pull | debootstrap | build-standin
+    ref: str
+    platforms: list[str]
+    reason: str
+
+    def __str__(self) -> str:
+        plats = ", ".join(self.platforms)
+        return f"{self.action:<14} {self.ref:<22} [{plats}] {self.reason}"
+
+
+@dataclass
+class Plan:
+    online: bool
+    steps: list[Step] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def work(self) -> list[Step]:
+        return [s for s in self.steps if s.action != "keep"]
+
+
+def plan(
+    present: dict[str, images.ImageFacts],
+    online: bool,
+    cached_rootfs: set[str],
+    platforms: tuple[str, ...] = PLATFORMS,
+    force: bool = False,
+) -> Plan:
+    """Decide what to do for each base image, parents before children.
+
+    A base image is kept when it exists with every platform. Otherwise it is
+    pulled (online) or rebuilt as a stand-in (offline); a stand-in whose
+    parent is rebuilt is rebuilt too, so the family stays consistent.
+    """
+    p = Plan(online=online)
+    rebuilt: set[str] = set()
+    for b in BASE_IMAGES:
+        facts = present.get(b.ref)
+        missing = [pl for pl in platforms if not (facts and pl in facts.platforms)]
+        parent_rebuilt = b.parent in rebuilt
+        if facts and not missing and not force and not parent_rebuilt:
+            kind = "stand-in" if facts.standin else "official"
+            p.steps.append(Step("keep", b.ref, list(platforms), f"present ({kind})"))
+            continue
+        why = (
+            "forced"
+            if force
+            else f"parent {b.parent} is rebuilt"
+            if parent_rebuilt and not missing
+            else "missing " + ", ".join(missing)
+        )
+        if online:
+            p.steps.append(Step("pull", b.ref, list(platforms), why))
+            continue
+        if b.parent is None:
+            need = [pl for pl in platforms if arch_of(pl) not in cached_rootfs]
+            if need:
+                p.steps.append(Step("debootstrap", f"{SUITE}-minbase", need, "no cached root filesystem"))
+        p.steps.append(Step("build-standin", b.ref, list(platforms), why + "; offline"))
+        rebuilt.add(b.ref)
+    return p
+
+
+def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, online: bool | None = None) -> Plan:
+    present = {b.ref: f for b in BASE_IMAGES if (f := images.facts(b.ref, platforms=platforms)) is not None}
+    if online is None:
+        online = engine.registry_reachable()
+    cached = {arch_of(pl) for pl in platforms if rootfs_tar(arch_of(pl)).exists()}
+    return plan(present, online, cached, platforms, force)
+
+
+# ---- carrying a plan out -------------------------------------------------
+
+Printer = Callable[[str], None]
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def debootstrap(arch: str, say: Printer = _say) -> Path:
+    """Make the slimmed minbase root filesystem for `arch` and cache it as a tar."""
+    if not shutil.which("debootstrap"):
+        raise RuntimeError("debootstrap is not installed: apt-get install debootstrap (make setup does it)")
+    if os.geteuid() != 0:
+        raise RuntimeError("debootstrap needs root; run `sudo .venv/bin/layerlab bootstrap` or use the devcontainer")
+    out = rootfs_tar(arch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"layerlab-rootfs-{arch}-", dir=out.parent))
+    say(f"debootstrap {SUITE} minbase for {arch} (about 30 s native, 2 min emulated)")
+    start = time.perf_counter()
+    cmd = ["debootstrap", "--variant=minbase", f"--arch={arch}", SUITE, str(work / "root"), MIRROR]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    phases, tail = set(), []
+    assert proc.stdout
+    for line in proc.stdout:
+        tail = (tail + [line.rstrip()])[-20:]
+        # One line per phase (Retrieving, Validating, Extracting, ...), not one per package.
+        words = line.split()
+        phase = words[1] if len(words) > 1 else line
+        if line.startswith("I: ") and phase not in phases:
+            say(f"  [{arch}] {line.rstrip()}")
+            phases.add(phase)
+    if proc.wait() != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        raise RuntimeError(f"debootstrap for {arch} failed:\n" + "\n".join(tail))
+    root = work / "root"
+    _slim(root)
+    _add_ca_bundle(root)
+    with tarfile.open(out.with_suffix(".tmp"), "w") as tar:
+        for entry in sorted(root.iterdir()):
+            tar.add(entry, arcname=entry.name, filter=_tar_filter)
+    out.with_suffix(".tmp").rename(out)
+    shutil.rmtree(work, ignore_errors=True)
+    say(f"  [{arch}] root filesystem cached at {out} ({out.stat().st_size / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)")
+    return out
+
+
+_SKIP_DIRS = ("proc/", "sys/", "dev/", "run/", "tmp/", "var/cache/apt/archives/", "var/lib/apt/lists/")
+
+
+def _tar_filter(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    # Keep the mount points themselves, drop what debootstrap left inside them.
+    for d in _SKIP_DIRS:
+        if info.name.startswith(d) and info.name != d.rstrip("/"):
+            if info.name.endswith("/partial") or info.name.endswith("/lock"):
+                return info if info.isdir() else None
+            return None
+    return info
+
+
+def _slim(root: Path) -> None:
+    (root / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(DPKG_SLIM)
+    (root / "etc/apt/apt.conf.d/docker-clean").write_text(APT_CLEAN)
+    for pattern in ("usr/share/man/*", "usr/share/info/*", "usr/share/locale/*", "usr/share/lintian/*"):
+        for p in root.glob(pattern):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    for doc in (root / "usr/share/doc").glob("*"):
+        for f in doc.rglob("*"):
+            if f.is_file() and f.name != "copyright":
+                f.unlink(missing_ok=True)
+
+
+def _add_ca_bundle(root: Path) -> None:
+    """The host's bundle goes where update-ca-certificates will keep it, and is live at once."""
+    if not HOST_CA_BUNDLE.is_file():
+        return
+    local = root / "usr/local/share/ca-certificates"
+    local.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HOST_CA_BUNDLE, local / "layerlab-host-bundle.crt")
+    (root / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HOST_CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
+
+
+def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> None:
+    recipe = (
+        f"layerlab bootstrap: debootstrap --variant=minbase {SUITE} from {MIRROR}, "
+        f"{b.dockerfile} from the course repository, host CA bundle added"
+    )
+    extra = {
+        labels.STANDIN: "true",
+        labels.STANDIN_RECIPE: recipe,
+        labels.STANDIN_CREATED: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    with tempfile.TemporaryDirectory(prefix="layerlab-standin-") as ctx:
+        ctxp = Path(ctx)
+        shutil.copyfile(DOCKERFILES / b.dockerfile, ctxp / "Dockerfile")
+        # fetch-debs.sh, install-debs.sh: the native half of the python stand-ins (see their Dockerfiles).
+        for script in DOCKERFILES.glob("*.sh"):
+            shutil.copyfile(script, ctxp / script.name)
+        if b.parent is None:
+            for pl in platforms:
+                tar = rootfs_tar(arch_of(pl))
+                # A hard link avoids copying hundreds of MB; fall back to a copy across filesystems.
+                try:
+                    os.link(tar, ctxp / f"rootfs-{arch_of(pl)}.tar")
+                except OSError:
+                    shutil.copyfile(tar, ctxp / f"rootfs-{arch_of(pl)}.tar")
+        say(f"building stand-in {b.ref} for {', '.join(platforms)}")
+        # The default show gives the live line in a terminal; a caller's own printer gets the summary.
+        result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False,
+                       show=build_print if say is _say else say)
+        say(f"  {b.ref}: {result.seconds:.0f} s")
+
+
+def ensure_service_image(b: BaseImage, source: str, say: Printer = _say) -> None:
+    """A lesson's service image (the registry, redis) for this machine: pulled online, else built as a stand-in from `source`."""
+    client = engine.require()
+    if client.image.exists(b.ref):
+        return
+    if engine.registry_reachable():
+        say(f"pulling {b.ref}")
+        client.pull(b.ref, quiet=True)
+    else:
+        say(f"offline: building a stand-in {b.ref} from {source}")
+        build_standin(b, [engine.host_platform()], say)
+
+
+def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
+    client = engine.require()
+    for pl in platforms:
+        say(f"pulling {ref} for {pl}")
+        client.pull(ref, platform=pl, quiet=True)
+
+
+@contextlib.contextmanager
+def _lock(say: Printer):
+    """One bootstrap at a time per machine: two racing builds of one tag fail at export."""
+    path = cache_dir() / "bootstrap.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("another bootstrap is running on this machine; waiting for it to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def run(p: Plan, say: Printer = _say) -> None:
+    """Carry out a plan. Re-plans under the lock, since another run may have done the work meanwhile."""
+    with _lock(say):
+        if p.work:
+            p = current_plan(force=any(s.reason == "forced" for s in p.steps), online=p.online)
+        _run_steps(p, say)
+
+
+def _run_steps(p: Plan, say: Printer) -> None:
+    for step in p.steps:
+        if step.action == "keep":
+            say(f"{step.ref}: {step.reason}, reusing it")
+        elif step.action == "pull":
+            pull(step.ref, step.platforms, say)
+        elif step.action == "debootstrap":
+            for pl in step.platforms:
+                debootstrap(arch_of(pl), say)
+        elif step.action == "build-standin":
+            build_standin(base_image(step.ref), step.platforms, say)

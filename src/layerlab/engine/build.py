@@ -1,0 +1,317 @@
+"""Timed builds through python-on-whales, with per-step cache records from BuildKit."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Union
+
+from python_on_whales.exceptions import DockerException
+
+from layerlab import engine
+from layerlab.engine import dockerfile_syntax, labels, progress, replay
+from .buildlog import BuildLog, Reader, parse
+
+Printer = Callable[[str], None]
+# What `build(show=...)` takes: the default (a live line, or the summary when headless),
+# "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
+Show = Union[Printer, str, "progress.Renderer", None]
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+class BuildError(RuntimeError):
+    """A build failed: names the failing step and carries the end of its log."""
+
+    def __init__(self, tag: str, step: str | None, log_tail: list[str], detail: str = ""):
+        self.tag, self.step, self.log_tail = tag, step, log_tail
+        where = f"step `{step}`" if step else "the build"
+        tail = "\n".join(f"  | {line}" for line in log_tail)
+        super().__init__(f"building {tag} failed at {where}.\n{tail}\n{detail}".rstrip())
+
+
+@dataclass
+class BuildResult:
+    tag: str
+    image_id: str | None
+    platforms: list[str]
+    seconds: float
+    context_bytes: int | None
+    steps: list[dict] = field(default_factory=list)
+    cache: bool = True
+    target: str | None = None
+    built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    replayed: dict | None = None
+    log_path: str | None = None  # BuildKit's full log of this build
+
+    @property
+    def ran(self) -> list[dict]:
+        return [s for s in self.steps if s["index"] is not None and s["ran"] and not s["name"].upper().startswith("FROM")]
+
+    @property
+    def cached(self) -> list[dict]:
+        return [s for s in self.steps if s["index"] is not None and s["cached"]]
+
+    def platform_seconds(self) -> dict[str, float]:
+        """Seconds of step work per target platform, from BuildKit's own step lines (`[linux/arm64 ...]`).
+
+        A cross stage (`[linux/amd64->arm64 ...]`) counts for the platform it builds for. Steps of
+        one platform that run in parallel are added, so this is work done, not wall-clock time.
+        """
+        out: dict[str, float] = {p: 0.0 for p in self.platforms}
+        for s in self.steps:
+            if s["index"] is not None and s["ran"] and s.get("platform"):
+                out[s["platform"]] = round(out.get(s["platform"], 0.0) + (s["seconds"] or 0.0), 3)
+        return out
+
+    def emulated(self, platform: str | None = None, host: str | None = None) -> list[dict]:
+        """The RUN steps that executed under emulation: built for a platform that is not the host's,
+        outside a cross stage (`FROM --platform=$BUILDPLATFORM`). `platform` narrows to one target."""
+        host = host or engine.host_platform()
+        return [
+            s for s in self.ran
+            if s["name"].upper().startswith("RUN") and s.get("platform") and s["platform"] != host
+            and (s.get("runs_on") or s["platform"]) != host and (platform is None or s["platform"] == platform)
+        ]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BuildResult":
+        return cls(**d)
+
+    def summary(self) -> str:
+        return (
+            f"{self.tag}: {self.seconds:.1f} s, {len(self.ran)} step(s) ran, "
+            f"{len(self.cached)} cached, platforms {', '.join(self.platforms)}"
+        )
+
+
+def _key(context, tag, **kw) -> str:
+    return f"{tag}|target={kw.get('target')}|platforms={','.join(kw.get('platforms') or [])}|cache={kw.get('cache', True)}"
+
+
+@replay.replayable("build", _key, BuildResult)
+def build(
+    context: str | Path,
+    tag: str,
+    *,
+    dockerfile: str | Path | None = None,
+    target: str | None = None,
+    build_args: dict[str, str] | None = None,
+    platforms: list[str] | None = None,
+    cache: bool = True,
+    load: bool = True,
+    extra_labels: dict[str, str] | None = None,
+    module: str | None = None,
+    managed: bool = True,
+    show: Show = _print,
+    label: str | None = None,
+    provenance: bool = False,
+) -> BuildResult:
+    """Build `context` into `tag` and time it.
+
+    `managed` adds the course label so `layerlab clean` can remove the image;
+    base-image stand-ins turn it off because labels are inherited.
+
+    `show`: by default one live progress line (a widget in a notebook, a
+    rewritten line in a terminal) and a summary line at the end; headless
+    runs print the summary only. `show="log"` prints BuildKit's whole log;
+    a callable gets the summary line (and notes); a `progress.Renderer` is
+    driven as it is; None prints nothing. Every build's full log is written
+    to `progress.log_dir()` and the summary line says where. `label` names
+    this build of a series in the summary ("cold", "code edit").
+    `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it).
+    """
+    client = engine.require()
+    all_labels = dict(extra_labels or {})
+    if managed:
+        all_labels.update(labels.course_labels(module))
+    renderer = _renderer(show)
+    state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
+    reader = Reader()
+    tail: deque[str] = deque(maxlen=25)
+    log_file = None
+    try:
+        state.log_path = progress.new_log_path(tag)
+        log_file = state.log_path.open("w", encoding="utf-8")
+    except OSError:
+        state.log_path = None  # a read-only checkout still builds; the summary then names no file
+    file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
+    live = progress.Live(state, renderer) if renderer else contextlib.nullcontext()
+    start = time.perf_counter()
+    try:
+        with live:
+            try:
+                stream = client.buildx.build(
+                    str(context),
+                    tags=[tag],
+                    file=file,
+                    target=target,
+                    build_args=build_args or {},
+                    platforms=platforms,
+                    cache=cache,
+                    load=load,
+                    labels=all_labels,
+                    # buildx attaches a provenance attestation by default; the course reads none, and
+                    # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
+                    provenance=provenance,
+                    progress="plain",
+                    stream_logs=True,
+                )
+                for line in stream:
+                    line = line.rstrip("\n")
+                    tail.append(line)
+                    if log_file:
+                        log_file.write(line + "\n")
+                    ev = reader.feed(line)
+                    if renderer:
+                        live.line(line, ev)
+            except KeyboardInterrupt:
+                # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
+                # without this the build client and BuildKit's build would carry on.
+                stop_clients(tag)
+                raise
+    except DockerException as e:
+        log = reader.log()
+        failed = log.failed()
+        step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
+        detail = _short(e)
+        if state.log_path:
+            detail = f"{detail}\nfull log: {state.log_path}".strip()
+        raise BuildError(tag, failed.name if failed else None, step_tail, detail) from None
+    finally:
+        if log_file:
+            log_file.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    seconds = time.perf_counter() - start
+    log: BuildLog = reader.log()
+    image_id = None
+    if load:
+        try:
+            image_id = client.image.inspect(tag).id
+        except DockerException:
+            image_id = None
+    return BuildResult(
+        tag=tag,
+        image_id=image_id,
+        platforms=platforms or [engine.host_platform()],
+        seconds=round(seconds, 3),
+        context_bytes=log.context_bytes,
+        steps=[s.to_dict() for s in log.steps],
+        cache=cache,
+        target=target,
+        log_path=str(state.log_path) if state.log_path else None,
+    )
+
+
+def _renderer(show: Show) -> "progress.Renderer | None":
+    if show is None:
+        return None
+    if show is _print:
+        return progress.auto()
+    if isinstance(show, str):
+        if show == "log":
+            return progress.RawLog(_print)
+        raise ValueError(f"show={show!r}: use None, 'log', a printer or a progress.Renderer")
+    if all(hasattr(show, m) for m in ("start", "update", "finish", "note", "raw")):
+        return show  # a progress.Renderer
+    return progress.Summary(show)
+
+
+@functools.cache
+def _offline() -> bool:
+    # The probe takes up to 4 s; a process asks once.
+    return not engine.registry_reachable()
+
+
+@functools.cache
+def _buildkit_version() -> str | None:
+    try:
+        nodes = engine.client().buildx.inspect().nodes or []
+    except (DockerException, ValueError):
+        return None
+    v = next((n.version for n in nodes if n.version), None)
+    if v and not v.startswith("v0.0.0"):
+        return f"BuildKit {v}"
+    # Distribution builds of the engine (Debian's docker.io) report v0.0.0+unknown: name the engine instead.
+    try:
+        server = engine.client().version().server
+        return f"the one built into engine {server.version}" if server and server.version else None
+    except (DockerException, AttributeError):
+        return None
+
+
+def _offline_dockerfile(context: str | Path, dockerfile: str | Path | None, show: Printer | None) -> tuple[str | None, str | None]:
+    """The Dockerfile to build from, and a temporary directory to remove after the build (or None).
+
+    `# syntax=` makes BuildKit pull that frontend image first, so offline every
+    build would fail; the engine's built-in frontend does what the course needs.
+    The copy lives outside the context, so the context the build sends is unchanged.
+    """
+    file = str(dockerfile) if dockerfile else None
+    path = Path(dockerfile) if dockerfile else Path(context) / "Dockerfile"
+    # Podman (buildah) treats `# syntax=` as a comment already.
+    if file == "-" or engine.engine_command() == "podman":
+        return file, None
+    try:
+        text, value = dockerfile_syntax.without_syntax(dockerfile_syntax.read(path))
+    except OSError:
+        return file, None  # no such local file: the build itself says so
+    if value is None or not _offline():
+        return file, None
+    tmp = tempfile.mkdtemp(prefix="layerlab-dockerfile-")
+    try:
+        new_path = dockerfile_syntax.write_copy(path, text, Path(tmp))
+        if show:
+            version = _buildkit_version()
+            show(
+                f"offline: `# syntax={value}` ignored; using the engine's built-in Dockerfile frontend "
+                f"({version or 'version unknown'})"
+            )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return str(new_path), tmp
+
+
+def _short(e: DockerException) -> str:
+    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
+    return "\n".join(text[-3:])
+
+
+def stop_clients(tag: str) -> None:
+    """Stop the `docker buildx build` clients building `tag`; BuildKit cancels a build whose client left."""
+    stop_processes(tag.encode(), b"build")
+
+
+def stop_processes(*words: bytes) -> None:
+    """SIGTERM this user's processes whose arguments include every one of `words` (whole arguments)."""
+    me = os.getuid()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if proc.stat().st_uid != me:
+                continue
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(w in cmd for w in words):
+            try:
+                os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass

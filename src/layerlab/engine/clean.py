@@ -1,0 +1,105 @@
+"""Remove what the course created (everything carrying its label) and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from python_on_whales.exceptions import DockerException
+
+from layerlab import engine
+from layerlab.engine import bootstrap, labels
+
+
+@dataclass
+class CleanReport:
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    freed_bytes: int = 0  # measured: image disk usage before minus after
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.containers)} container(s)",
+            f"{len(self.networks)} network(s)",
+            f"{len(self.volumes)} volume(s)",
+            f"{len(self.images)} image(s)",
+        ]
+        text = "removed " + ", ".join(parts) + f"; freed {self.freed_bytes / 1e6:.1f} MB of image storage"
+        if self.failed:
+            text += "\ncould not remove:\n" + "\n".join(f"  {f}" for f in self.failed)
+        return text
+
+
+def _image_bytes(client) -> int:
+    return int(client.system.disk_free().images.size or 0)
+
+
+def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None) -> CleanReport:
+    """Remove labelled containers, networks, volumes and images; base images too with include_base.
+
+    Compose projects need nothing of their own: the course's compose files label every service,
+    network and volume, so their containers, networks and volumes are found like any other.
+    `within` = (label, value) narrows it to what also carries that label (one compose project, say).
+    """
+    client = engine.require()
+    report = CleanReport()
+    flt = labels.managed_filter() + ([("label", f"{within[0]}={within[1]}")] if within else [])
+    before = _image_bytes(client)
+
+    for c in _listed(lambda: client.container.list(all=True, filters=flt)):
+        report.containers.append(c.name)
+        if not dry_run:
+            _try(report, f"container {c.name}", lambda c=c: client.container.remove(c, force=True, volumes=True))
+    for n in _listed(lambda: client.network.list(filters=flt)):
+        report.networks.append(n.name)
+        if not dry_run:
+            _try(report, f"network {n.name}", lambda n=n: client.network.remove(n))
+    for v in _listed(lambda: client.volume.list(filters=flt)):
+        report.volumes.append(v.name)
+        if not dry_run:
+            _try(report, f"volume {v.name}", lambda v=v: client.volume.remove(v))
+
+    targets: dict[str, str] = {}
+    for img in _listed(lambda: client.image.list(filters=flt)):
+        targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
+    if include_base:
+        for b in bootstrap.BASE_IMAGES:
+            if client.image.exists(b.ref):
+                targets[client.image.inspect(b.ref).id] = b.ref
+        from layerlab.engine import registry
+        from layerlab.engine import pipeline  # their stand-ins are not labelled as managed either: they are base images
+
+        for ref in (registry.OFFICIAL, pipeline.REDIS):
+            if client.image.exists(ref):
+                targets[client.image.inspect(ref).id] = ref
+    for image_id, name in targets.items():
+        report.images.append(name)
+        if not dry_run:
+            _try(report, f"image {name}", lambda i=image_id: client.image.remove(i, force=True))
+
+    if not dry_run:
+        report.freed_bytes = max(0, before - _image_bytes(client))
+    return report
+
+
+def _listed(listing, tries: int = 5) -> list:
+    """A listing, retried when something in it vanished between the list and its inspect (another session's clean-up)."""
+    for attempt in range(tries):
+        try:
+            return listing()
+        except DockerException:
+            if attempt == tries - 1:
+                raise
+    return []
+
+
+def _try(report: CleanReport, what: str, action) -> None:
+    try:
+        action()
+    except DockerException as e:
+        report.failed.append(f"{what}: {(e.stderr or str(e)).strip().splitlines()[-1]}")

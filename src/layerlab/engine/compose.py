@@ -1,0 +1,313 @@
+"""Compose projects, driven through python-on-whales: up with a time limit, down, what a project left behind.
+
+Every project the course starts is named `layerlab-...` and its compose file
+labels each service, network and volume with the course label, so `layerlab
+clean` finds them. `Project.labelled()` checks that before anything starts.
+The results are dataclasses that record and replay (lesson 08 on Binder).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from layerlab import engine
+from layerlab.engine import build, labels, replay
+
+PREFIX = "layerlab-"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+class ComposeError(RuntimeError):
+    """A compose command failed; the message is compose's own last lines."""
+
+
+def why(e: Exception, lines: int = 3) -> str:
+    text = (getattr(e, "stderr", None) or str(e)).strip()
+    return " | ".join(line.strip() for line in text.splitlines()[-lines:]) or type(e).__name__
+
+
+class _Dict:
+    replayed: dict | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        return cls(**d)
+
+
+def version() -> str | None:
+    """compose's version, or None when the engine's client has no compose (v2) plugin."""
+    try:
+        return engine.client().compose.version()
+    except DockerException:
+        return None
+
+
+@dataclass
+class Project:
+    """A compose file (or several) run under one project name."""
+
+    name: str
+    files: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # for ${VAR} in the files
+
+    def __post_init__(self) -> None:
+        if not self.name.startswith(PREFIX):
+            raise ValueError(f"a course project's name starts with {PREFIX!r} (got {self.name!r})")
+        self.files = [str(f) for f in self.files]
+
+    def client(self) -> DockerClient:
+        env_files = []
+        if self.env:
+            # python-on-whales passes the variables as an --env-file; one file per project, rewritten each time.
+            f = Path(tempfile.gettempdir()) / f"{self.name}.env"
+            f.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()), encoding="utf-8")
+            env_files = [str(f)]
+        base = engine.client().client_config
+        return DockerClient(client_call=base.client_call, host=base.host, compose_files=self.files,
+                            compose_project_name=self.name, compose_env_files=env_files)
+
+    def config(self) -> dict:
+        """The files as compose reads them (`docker compose config`): raises ComposeError when they do not parse."""
+        try:
+            return self.client().compose.config(return_json=True)
+        except DockerException as e:
+            raise ComposeError(why(e)) from None
+
+    def unlabelled(self) -> list[str]:
+        """Services, networks and volumes of the files that lack the course label ([] when all carry it)."""
+        cfg = self.config()
+        out = []
+        for kind in ("services", "networks", "volumes"):
+            for name, spec in (cfg.get(kind) or {}).items():
+                if (spec or {}).get("labels", {}).get(labels.MANAGED) != labels.MANAGED_VALUE:
+                    out.append(f"{kind[:-1]} {name}")
+        return out
+
+    @property
+    def network(self) -> str:
+        return f"{self.name}_default"
+
+
+@dataclass
+class Up(_Dict):
+    project: str
+    ok: bool
+    seconds: float
+    error: str = ""
+    scales: dict[str, int] = field(default_factory=dict)
+    replayed: dict | None = None
+
+
+def _stop(project: str) -> None:
+    """Stop the `docker compose ... up` of `project`: a wait that outlived its limit."""
+    build.stop_processes(project.encode(), b"compose", b"up")
+
+
+def not_serving(p: Project | str) -> list[str]:
+    """Containers that `up --wait` should not have let through: unhealthy or still starting, restarting, failed."""
+    bad = []
+    for s in ps_live(p, log_lines=0).services:
+        if s.state == "exited" and s.exit_code != 0:
+            bad.append(f"{s.service} exited {s.exit_code}")
+        elif s.state not in ("running", "exited"):
+            bad.append(f"{s.service} is {s.state}")
+        elif s.state == "running" and s.health not in (None, "healthy"):
+            bad.append(f"{s.service} is {s.health}: its health check has not passed")
+    return bad
+
+
+def up_live(p: Project, *, wait: bool = True, timeout_s: int = 120, scales: dict[str, int] | None = None) -> Up:
+    """`compose up -d [--wait --wait-timeout N]`, timed; a failure is a result (ok=False), not an exception.
+
+    compose counts --wait-timeout from when the dependencies are done, so a watchdog stops the
+    command at timeout_s in all; and compose 2.26 sometimes returns 0 while a service is still
+    `starting`, so a wait is only ok when every container really serves (or exited 0).
+    """
+    engine.require()
+    missing = p.unlabelled()
+    if missing:
+        raise ComposeError(f"{p.name}: not labelled {labels.MANAGED}={labels.MANAGED_VALUE}: {', '.join(missing)}")
+    start = time.perf_counter()
+    watchdog = threading.Timer(timeout_s + 2, _stop, args=(p.name,))
+    watchdog.daemon = True
+    if wait:
+        watchdog.start()
+    try:
+        p.client().compose.up(detach=True, wait=wait, wait_timeout=timeout_s if wait else None,
+                              scales=scales or {}, pull="never", quiet=True, color=False)
+    except DockerException as e:
+        seconds = round(time.perf_counter() - start, 2)
+        stopped = f"stopped at the limit of {timeout_s} s" if seconds >= timeout_s else ""
+        return Up(p.name, False, seconds, "; ".join(x for x in (stopped, why(e)) if x), scales or {})
+    finally:
+        watchdog.cancel()
+    seconds = round(time.perf_counter() - start, 2)
+    if wait and (bad := not_serving(p)):
+        return Up(p.name, False, seconds, f"up --wait returned but {'; '.join(bad)}", scales or {})
+    return Up(p.name, True, seconds, "", scales or {})
+
+
+@dataclass
+class Resources(_Dict):
+    """What of a project exists in the engine now, by compose's project label."""
+
+    project: str
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    replayed: dict | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.containers or self.networks or self.volumes)
+
+
+def resources_live(name: str) -> Resources:
+    c = engine.require()
+    flt = [("label", f"{PROJECT_LABEL}={name}")]
+    return Resources(
+        name,
+        sorted(x.name for x in c.container.list(all=True, filters=flt)),
+        sorted(x.name for x in c.network.list(filters=flt)),
+        sorted(x.name for x in c.volume.list(filters=flt)),
+    )
+
+
+@dataclass
+class Down(_Dict):
+    project: str
+    volumes: bool  # was it `down -v`?
+    seconds: float
+    left: Resources
+    replayed: dict | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Down":
+        d = dict(d)
+        d["left"] = Resources.from_dict(d["left"])
+        return cls(**d)
+
+
+def down_live(p: Project, *, volumes: bool = False) -> Down:
+    """`compose down [-v]`: containers and networks go; named volumes only with volumes=True."""
+    engine.require()
+    start = time.perf_counter()
+    try:
+        p.client().compose.down(volumes=volumes, remove_orphans=True, timeout=5, quiet=True)
+    except DockerException as e:
+        raise ComposeError(f"compose down of {p.name} failed: {why(e)}") from None
+    return Down(p.name, volumes, round(time.perf_counter() - start, 2), resources_live(p.name))
+
+
+@dataclass
+class Service(_Dict):
+    service: str
+    container: str
+    state: str  # running, exited, restarting
+    health: str | None
+    exit_code: int | None
+    restarts: int
+    started_at: str
+    finished_at: str
+    published: list[str]  # "127.0.0.1:49153->8000/tcp"
+    log: str
+
+
+@dataclass
+class Ps(_Dict):
+    project: str
+    services: list[Service]
+    replayed: dict | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Ps":
+        return cls(d["project"], [Service(**s) for s in d["services"]], d.get("replayed"))
+
+    def of(self, service: str) -> list[Service]:
+        return [s for s in self.services if s.service == service]
+
+    def one(self, service: str) -> Service:
+        found = self.of(service)
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} containers of service {service!r} in {self.project}")
+        return found[0]
+
+
+def ps_live(p: Project | str, log_lines: int = 20) -> Ps:
+    """Every container of the project, stopped ones too, with its restarts, health and published ports."""
+    c = engine.require()
+    name = p if isinstance(p, str) else p.name
+    out = []
+    for x in c.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={name}")]):
+        st = x.state
+        ports = []
+        for private, binds in (x.network_settings.ports or {}).items():
+            ports += [f"{b['HostIp']}:{b['HostPort']}->{private}" for b in binds or []]
+        try:
+            log = "\n".join(c.container.logs(x).splitlines()[-log_lines:]) if log_lines else ""
+        except DockerException:
+            log = ""
+        out.append(Service(
+            service=x.config.labels.get(SERVICE_LABEL, "?"), container=x.name, state=st.status,
+            health=st.health.status if st.health else None, exit_code=st.exit_code, restarts=x.restart_count or 0,
+            started_at=str(st.started_at), finished_at=str(st.finished_at), published=sorted(ports), log=log,
+        ))
+    return Ps(name, sorted(out, key=lambda s: s.container))
+
+
+def published(p: Project, service: str, port: int) -> str:
+    """http://127.0.0.1:PORT for a service's published port (the engine chose PORT)."""
+    host, hport = p.client().compose.port(service, port)
+    if hport is None:
+        raise ComposeError(f"{service}:{port} of {p.name} is not published")
+    return f"http://{host}:{hport}"
+
+
+@dataclass
+class Projects(_Dict):
+    names: list[str]
+    replayed: dict | None = None
+
+
+def projects_live() -> Projects:
+    """The course's compose projects that have containers, running or not (`compose ls -a`)."""
+    engine.require()
+    found = engine.client().compose.ls(all=True)
+    return Projects(sorted(x.name for x in found if x.name.startswith(PREFIX)))
+
+
+up = replay.replayable("compose-up", lambda p, **kw: f"{p.name}|{json.dumps(kw, sort_keys=True)}", Up)(up_live)
+down = replay.replayable("compose-down", lambda p, **kw: f"{p.name}|{kw.get('volumes', False)}", Down)(down_live)
+ps = replay.replayable("compose-ps", lambda p, log_lines=20: p if isinstance(p, str) else p.name, Ps)(ps_live)
+resources = replay.replayable("compose-resources", lambda name: name, Resources)(resources_live)
+projects = replay.replayable("compose-projects", lambda: "ls", Projects)(projects_live)
+
+
+def run_jobs_live(p: Project, *, timeout_s: float = 60) -> Ps:
+    """Start a project of one-shot jobs and wait until every container has exited (`up --wait` is for services)."""
+    r = up_live(p, wait=False)
+    if not r.ok:
+        raise ComposeError(f"{p.name} did not start: {r.error}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = ps_live(p)
+        if now.services and all(s.state == "exited" for s in now.services):
+            return now
+        if time.monotonic() > deadline:
+            raise ComposeError(f"{p.name}: jobs still running after {timeout_s:.0f} s")
+        time.sleep(0.3)
+
+
+run_jobs = replay.replayable("compose-jobs", lambda p, **kw: p.name, Ps)(run_jobs_live)

@@ -1,0 +1,72 @@
+"""Facts about one local image: does it exist, is it a stand-in, which platforms really run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from python_on_whales.exceptions import DockerException, NoSuchImage
+
+from layerlab import engine
+from layerlab.engine import labels
+
+
+@dataclass
+class ImageFacts:
+    ref: str
+    id: str
+    standin: bool
+    recipe: str | None = None
+    platforms: list[str] = field(default_factory=list)  # verified by running uname -m
+    uname: dict[str, str] = field(default_factory=dict)  # platform -> what `uname -m` printed
+    size_bytes: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def uname_m(ref: str, plat: str) -> str | None:
+    """What `uname -m` prints in a container of `ref` for `plat`, or None if that variant is absent.
+
+    A real run, not a manifest read: the image store of Docker < 27 cannot list
+    the platforms of a local image, and a run also proves emulation works.
+    """
+    client = engine.client()
+    try:
+        out = client.run(
+            ref,
+            ["-m"],
+            entrypoint="uname",
+            platform=plat,
+            pull="never",
+            remove=True,
+            networks=["none"],
+            labels=labels.course_labels("doctor"),
+        )
+    except DockerException:
+        return None
+    return str(out).strip() or None
+
+
+def facts(ref: str, platforms: tuple[str, ...] | list[str] = (), verify: bool = True) -> ImageFacts | None:
+    """None when the image is not in the local store."""
+    client = engine.client()
+    try:
+        img = client.image.inspect(ref)
+    except (NoSuchImage, DockerException):
+        return None
+    img_labels = (img.config.labels if img.config else None) or {}
+    f = ImageFacts(
+        ref=ref,
+        id=img.id,
+        standin=img_labels.get(labels.STANDIN) == "true",
+        recipe=img_labels.get(labels.STANDIN_RECIPE),
+        size_bytes=img.size,
+    )
+    if verify:
+        for pl in platforms:
+            printed = uname_m(ref, pl)
+            if printed:
+                f.uname[pl] = printed
+                if engine.UNAME_BY_PLATFORM.get(pl) == printed:
+                    f.platforms.append(pl)
+    return f

@@ -1,0 +1,355 @@
+"""A real container registry on localhost, for the lessons that push and pull (05, 09).
+
+`up()` starts one registry container at localhost:5000 (LAYERLAB_REGISTRY_PORT
+moves it), labelled like everything the course makes, so `layerlab clean`
+removes it. Online it runs the official `registry:2`; offline it runs a
+stand-in of that name built from Debian's `docker-registry` package (the same
+Distribution registry), labelled `org.layerlab.standin=true`. The stand-in is
+built the first time a lesson asks for the registry, not by `bootstrap`.
+
+`index()` and `manifest()` read what a push stored through the registry's own
+HTTP API (the Distribution v2 API), so a lesson sees the raw JSON a pull sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from python_on_whales.exceptions import DockerException, NoSuchContainer
+
+from layerlab import engine
+from layerlab.engine import bootstrap, images, labels, replay
+
+CONTAINER = "layerlab-registry"
+ROLE = "org.layerlab.role"
+OFFICIAL = "registry:2"
+STANDIN = bootstrap.BaseImage(
+    OFFICIAL, "registry.Dockerfile", "debian:trixie-slim", "the Distribution registry from Debian's docker-registry package"
+)
+INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+# What buildx puts in an index next to the images: an attestation manifest per platform.
+ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
+
+Printer = Callable[[str], None]
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+class RegistryError(RuntimeError):
+    """The registry could not be started or read; the message says why and what to do."""
+
+
+def port() -> int:
+    return int(os.environ.get("LAYERLAB_REGISTRY_PORT", "5000"))
+
+
+def address() -> str:
+    """host:port as image references name it: `localhost:5000/name:tag`."""
+    return f"localhost:{port()}"
+
+
+def _url(path: str) -> str:
+    # 127.0.0.1: the container publishes on IPv4 loopback only.
+    return f"http://127.0.0.1:{port()}{path}"
+
+
+@dataclass
+class Status:
+    running: bool
+    address: str
+    image: str | None = None
+    standin: bool | None = None
+    container: str | None = None
+    api: str | None = None  # what GET /v2/ answered
+    detail: str = ""
+    replayed: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Status":
+        return cls(**d)
+
+    def line(self) -> str:
+        if not self.running:
+            return f"registry: not running ({self.detail})" if self.detail else "registry: not running"
+        kind = "stand-in from Debian's docker-registry" if self.standin else "official"
+        return f"registry: running at {self.address} ({self.image}, {kind}; container {self.container}); GET /v2/ -> {self.api}"
+
+
+def _api_answer(timeout: float = 2.0) -> str | None:
+    """HTTP status of GET /v2/ (the API's version check), or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(_url("/v2/"), timeout=timeout) as r:
+            return f"{r.status} {r.headers.get('Docker-Distribution-Api-Version', '')}".strip()
+    except urllib.error.HTTPError as e:
+        return str(e.code)
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def _container():
+    client = engine.require()
+    try:
+        return client.container.inspect(CONTAINER)
+    except (NoSuchContainer, DockerException):
+        return None
+
+
+def status_live() -> Status:
+    c = _container()
+    if c is None:
+        other = _api_answer(timeout=1.0)
+        detail = f"something else answers on port {port()}" if other else "no registry container; `layerlab registry up` starts one"
+        return Status(False, address(), detail=detail)
+    image = c.config.image if c.config else None
+    f = images.facts(image, verify=False) if image else None
+    api = _api_answer() if c.state.running else None
+    return Status(
+        running=bool(c.state.running and api and api.startswith("200")),
+        address=address(),
+        image=image,
+        standin=f.standin if f else None,
+        container=c.name,
+        api=api,
+        detail="" if c.state.running else f"container {c.name} is {c.state.status}",
+    )
+
+
+def ensure_image(say: Printer = _say) -> str:
+    """The registry image, pulled (online) or built as a stand-in (offline) when missing."""
+    bootstrap.ensure_service_image(STANDIN, "Debian's docker-registry package (once, about a minute)", say)
+    return OFFICIAL
+
+
+def up_live(say: Printer = _say, timeout: float = 30.0) -> Status:
+    """Start the registry (or keep the one running) and wait until its API answers."""
+    client = engine.require()
+    now = status_live()
+    if now.running:
+        return now
+    c = _container()
+    if c is not None:  # stopped or broken: start afresh
+        client.container.remove(c, force=True, volumes=True)
+    elif _api_answer(timeout=1.0):
+        raise RegistryError(
+            f"port {port()} on 127.0.0.1 is taken by something that is not the course's registry; "
+            "stop it, or choose another port with LAYERLAB_REGISTRY_PORT=5001"
+        )
+    image = ensure_image(say)
+    try:
+        client.container.run(
+            image,
+            detach=True,
+            name=CONTAINER,
+            publish=[(f"127.0.0.1:{port()}", 5000)],
+            labels={**labels.course_labels("registry"), ROLE: "registry"},
+            pull="never",
+        )
+    except DockerException as e:
+        msg = (e.stderr or str(e)).strip().splitlines()[-1:]
+        raise RegistryError(f"the registry container did not start: {' '.join(msg)}") from None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = status_live()
+        if s.running:
+            return s
+        time.sleep(0.3)
+    logs = client.container.logs(CONTAINER)[-800:]
+    raise RegistryError(f"the registry did not answer on {address()} within {timeout:.0f} s; its log ends:\n{logs}")
+
+
+def down() -> bool:
+    """Remove the registry container (and what it stored). True when there was one."""
+    c = _container()
+    if c is None:
+        return False
+    engine.require().container.remove(c, force=True, volumes=True)
+    return True
+
+
+status = replay.replayable("registry", lambda: "status", Status)(status_live)
+up = replay.replayable("registry", lambda say=_say, timeout=30.0: "up", Status)(up_live)
+
+
+# ---- pushing and reading back ---------------------------------------------
+
+
+@dataclass
+class PushResult:
+    source: str
+    ref: str  # localhost:5000/name:tag
+    digest: str  # the index's digest, as the registry names it
+    seconds: float
+    replayed: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PushResult":
+        return cls(**d)
+
+
+def split(ref: str) -> tuple[str, str]:
+    """`localhost:5000/name:tag` -> ("name", "tag"); the registry's API names a repository without the host."""
+    rest = ref.split("/", 1)[1] if "/" in ref and (":" in ref.split("/")[0] or "." in ref.split("/")[0] or ref.startswith("localhost")) else ref
+    if "@" in rest:
+        name, tag = rest.split("@", 1)
+    elif ":" in rest.rsplit("/", 1)[-1]:
+        name, tag = rest.rsplit(":", 1)
+    else:
+        name, tag = rest, "latest"
+    return name, tag
+
+
+def push_live(source: str, name: str | None = None) -> PushResult:
+    """Tag a local (multi-platform) image as localhost:PORT/NAME and push it: every platform, one index."""
+    client = engine.require()
+    repo_tag = name or source.split("/")[-1]
+    ref = f"{address()}/{repo_tag}"
+    client.image.tag(source, ref)
+    start = time.perf_counter()
+    try:
+        client.image.push(ref, quiet=True)
+    except DockerException as e:
+        raise RegistryError(f"push of {ref} failed: {(e.stderr or str(e)).strip().splitlines()[-1]}") from None
+    seconds = time.perf_counter() - start
+    digest = fetch(ref)[1]
+    return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3))
+
+
+push = replay.replayable("push", lambda source, name=None: f"{source}|{name}", PushResult)(push_live)
+
+
+def fetch(ref: str, accept: tuple[str, ...] = INDEX_TYPES + MANIFEST_TYPES) -> tuple[dict, str, str]:
+    """GET a manifest or index by tag or digest: (the JSON, its digest, its media type)."""
+    name, tag = split(ref)
+    req = urllib.request.Request(_url(f"/v2/{name}/manifests/{tag}"), headers={"Accept": ", ".join(accept)})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+            return json.loads(body), r.headers.get("Docker-Content-Digest", ""), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        raise RegistryError(f"GET /v2/{name}/manifests/{tag} answered {e.code}: {e.read()[:300]!r}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise RegistryError(f"no registry answers at {address()} ({e}); `layerlab registry up` starts it") from None
+
+
+def fetch_blob(repo: str, digest: str) -> tuple[dict, str, str]:
+    """GET a JSON blob (an image config) from `localhost:PORT/name` by digest: (the JSON, digest, media type)."""
+    name, _ = split(repo + ":x")
+    try:
+        with urllib.request.urlopen(_url(f"/v2/{name}/blobs/{digest}"), timeout=10) as r:
+            return json.loads(r.read()), digest, r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        raise RegistryError(f"GET /v2/{name}/blobs/{digest[:19]}… answered {e.code}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise RegistryError(f"no registry answers at {address()} ({e}); `layerlab registry up` starts it") from None
+
+
+@dataclass
+class Entry:
+    """One manifest an index lists."""
+
+    digest: str
+    media_type: str
+    platform: str  # os/arch[/variant]; "unknown/unknown" for an attestation
+    size: int  # bytes of the manifest itself
+    layers_bytes: int  # compressed: what a pull of this platform downloads (its layers)
+    layers: int
+    attests: str | None = None  # for an attestation manifest: the digest of the image it describes
+
+    @property
+    def is_attestation(self) -> bool:
+        return self.attests is not None
+
+
+@dataclass
+class Index:
+    ref: str
+    digest: str
+    media_type: str
+    raw: dict
+    entries: list[Entry] = field(default_factory=list)
+    replayed: dict | None = None
+
+    @property
+    def images(self) -> list[Entry]:
+        return [e for e in self.entries if not e.is_attestation]
+
+    @property
+    def attestations(self) -> list[Entry]:
+        return [e for e in self.entries if e.is_attestation]
+
+    @property
+    def platforms(self) -> list[str]:
+        return [e.platform for e in self.images]
+
+    def entry(self, platform: str) -> Entry:
+        return next(e for e in self.images if e.platform == platform)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Index":
+        d = dict(d)
+        d["entries"] = [Entry(**e) for e in d["entries"]]
+        return cls(**d)
+
+    def table(self) -> str:
+        lines = [f"{self.ref}  index {self.digest[:19]}…  ({self.media_type})"]
+        for e in self.entries:
+            what = f"attestation for {e.attests[:19]}…" if e.attests else f"{e.layers} layers, {e.layers_bytes / 1e6:.1f} MB compressed"
+            lines.append(f"  {e.platform:<16} {e.digest[:19]}…  {what}")
+        return "\n".join(lines)
+
+
+def _platform(p: dict | None) -> str:
+    if not p:
+        return "unknown/unknown"
+    s = f"{p.get('os', 'unknown')}/{p.get('architecture', 'unknown')}"
+    return s + (f"/{p['variant']}" if p.get("variant") else "")
+
+
+def index_live(ref: str) -> Index:
+    """Read an image index from the registry, and each manifest it lists."""
+    raw, digest, media_type = fetch(ref)
+    name, _ = split(ref)
+    if "manifests" not in raw:
+        raise RegistryError(f"{ref} is a single-platform manifest ({media_type}), not an index")
+    entries = []
+    for m in raw["manifests"]:
+        body, _, _ = fetch(f"{address()}/{name}@{m['digest']}", accept=(m["mediaType"],))
+        layers = body.get("layers", [])
+        ann = m.get("annotations") or {}
+        entries.append(Entry(
+            digest=m["digest"],
+            media_type=m["mediaType"],
+            platform=_platform(m.get("platform")),
+            size=m["size"],
+            layers_bytes=sum(l["size"] for l in layers),
+            layers=len(layers),
+            attests=ann.get("vnd.docker.reference.digest") if ann.get(ATTESTATION_REF_TYPE) == "attestation-manifest" else None,
+        ))
+    return Index(ref=ref, digest=digest, media_type=media_type, raw=raw, entries=entries)
+
+
+index = replay.replayable("index", lambda ref: ref, Index)(index_live)

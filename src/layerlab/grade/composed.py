@@ -1,0 +1,177 @@
+"""A submission's compose file, run the way the grader can trust: its own project, labelled, loopback only.
+
+The student's file is read by compose itself (`compose config`), then run as a
+rewritten copy: the project gets a name unique to the grading run (parallel
+runs never collide), every service, network and volume gets the course label
+and the run's label (the session removes them however grading ends), the
+services that `build: .` run the image the `builds` check made, and every
+published port is bound to 127.0.0.1 at a port the engine picks. The port
+checks read the student's own file, before that rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from python_on_whales.exceptions import DockerException
+
+from layerlab import engine
+from layerlab.engine import compose, labels
+from .measure import Subject
+from .sandbox import RUN_LABEL
+
+GRADED_FILE = "compose.graded.json"
+
+
+class ComposeProblem(Exception):
+    """The compose file cannot be run as it is; the message says why, the hint what to change."""
+
+    def __init__(self, detail: str, hint: str):
+        super().__init__(detail)
+        self.detail, self.hint = detail, hint
+
+
+class ComposeRun:
+    """One submission's compose project during one grading run."""
+
+    def __init__(self, subject: Subject, compose_file: str):
+        self.subject = subject
+        self.folder = subject.context
+        self.file = self.folder / compose_file
+        self.name = f"layerlab-grade-{subject.exercise.id}-{subject.session.run_id}"
+        self.raw: dict | None = None  # the student's file, as compose reads it
+        self.project: compose.Project | None = None
+        self.started: compose.Up | None = None
+
+    # --- reading and rewriting ----------------------------------------------
+
+    def config(self) -> dict:
+        if self.raw is None:
+            if not self.file.is_file():
+                raise ComposeProblem(f"no {self.file.name} in the submission", "hand in the compose file the exercise names")
+            p = compose.Project(self.name, [self.file])
+            try:
+                self.raw = p.config()
+            except compose.ComposeError as e:
+                raise ComposeProblem(f"{self.file.name} is not a valid compose file: {e}",
+                                     _config_hint(str(e))) from None
+        return self.raw
+
+    def service(self, name: str) -> dict:
+        services = self.config().get("services") or {}
+        if name not in services:
+            raise ComposeProblem(f"{self.file.name} has no service {name!r} (it has: {', '.join(services) or 'none'})",
+                                 f"keep the service named {name}: the grader talks to it")
+        return services[name]
+
+    def prepared(self) -> compose.Project:
+        """The rewritten project, written next to the submission's copy; raises ComposeProblem."""
+        if self.project is not None:
+            return self.project
+        cfg = json.loads(json.dumps(self.config()))
+        cfg["name"] = self.name
+        tagged = {**labels.course_labels(self.subject.exercise.module), RUN_LABEL: self.subject.session.run_id}
+        for kind in ("networks", "volumes"):
+            for key, spec in (cfg.get(kind) or {}).items():
+                spec = spec or {}
+                if spec.get("external"):
+                    raise ComposeProblem(f"{kind[:-1]} {key} is external: it lives outside the project",
+                                         "let compose create it: remove `external: true`")
+                spec["labels"] = {**(spec.get("labels") or {}), **tagged}
+                spec.pop("name", None)  # compose names it after the run's project
+                cfg[kind][key] = spec
+        cfg.setdefault("networks", {}).setdefault("default", {"labels": tagged})
+        for name, svc in (cfg.get("services") or {}).items():
+            build = svc.pop("build", None)
+            if build is not None:
+                ctx = Path(build.get("context", ".")).resolve() if isinstance(build, dict) else Path(build).resolve()
+                dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+                if ctx != self.folder.resolve() or dockerfile != self.subject.exercise.dockerfile:
+                    raise ComposeProblem(f"service {name} builds {ctx.name}/{dockerfile}, not the exercise's {self.subject.exercise.dockerfile}",
+                                         "build every Python service from `build: .`")
+                svc["image"] = self.subject.tag  # built once by the `builds` check, within its limits
+            svc["pull_policy"] = "never"
+            svc["labels"] = {**(svc.get("labels") or {}), **tagged}
+            svc.pop("container_name", None)  # a fixed name collides with a parallel grading run
+            for port in svc.get("ports") or []:
+                port["host_ip"] = "127.0.0.1"
+                port.pop("published", None)
+        path = self.folder / GRADED_FILE
+        path.write_text(json.dumps(cfg, indent=1), encoding="utf-8")
+        self.project = compose.Project(self.name, [path])
+        return self.project
+
+    # --- running ------------------------------------------------------------
+
+    def up(self, timeout_s: int) -> compose.Up:
+        """`up --wait`, stopped at timeout_s (compose.up_live's watchdog)."""
+        return compose.up_live(self.prepared(), wait=True, timeout_s=timeout_s)
+
+    def down(self) -> compose.Down:
+        """`compose down`, keeping named volumes; anonymous ones go too, since no later `up` can find them again."""
+        anonymous = self._anonymous_volumes()
+        went = compose.down_live(self.prepared())
+        client = engine.client()
+        for v in anonymous:
+            try:
+                client.volume.remove(v)
+            except DockerException:
+                pass
+        return went
+
+    def _anonymous_volumes(self) -> list[str]:
+        """Volumes the project's containers mount that compose did not create by name (`volumes: [/models]`)."""
+        client = engine.client()
+        found = []
+        for c in client.container.list(all=True, filters=[("label", f"{compose.PROJECT_LABEL}={self.name}")]):
+            for m in c.mounts or []:
+                if m.type == "volume" and m.name and not (client.volume.inspect(m.name).labels or {}).get(compose.PROJECT_LABEL):
+                    found.append(m.name)
+        return sorted(set(found))
+
+    def ps(self) -> compose.Ps:
+        return compose.ps_live(self.name, log_lines=8)
+
+    def get(self, service: str, port: int, path: str) -> tuple[int | None, str]:
+        try:
+            url = compose.published(self.prepared(), service, port)
+        except Exception as e:  # noqa: BLE001 - reported as a failed check
+            raise ComposeProblem(f"service {service} publishes no port {port}: {compose.why(e, 1)}",
+                                 f"publish the API's port: `ports: [\"127.0.0.1::{port}\"]`") from None
+        for _ in range(3):  # healthy means it answered its own check; allow a moment for the first connection
+            try:
+                with urllib.request.urlopen(url + path, timeout=5) as r:  # noqa: S310 - our own container
+                    return r.status, r.read(2000).decode("utf-8", "replace")
+            except urllib.error.HTTPError as e:
+                return e.code, e.read(500).decode("utf-8", "replace")
+            except OSError:
+                time.sleep(1)
+        return None, ""
+
+    def trouble(self) -> str:
+        """The services that are not running or exited non-zero, with their last log lines."""
+        lines = []
+        for s in self.ps().services:
+            if s.state == "running" and s.health in (None, "healthy"):
+                continue
+            if s.state == "exited" and s.exit_code == 0:
+                continue
+            lines.append(f"{s.service}: {s.state}" + (f" ({s.health})" if s.health else "")
+                         + (f", exit {s.exit_code}" if s.state == "exited" else ""))
+            lines += [f"  | {line}" for line in s.log.splitlines()[-4:]]
+        return "\n".join(lines)
+
+
+def _config_hint(error: str) -> str:
+    low = error.lower()
+    if "undefined service" in low or "depends on" in low:
+        return "depends_on names a service that the file does not define: check the spelling"
+    if "yaml" in low or "mapping" in low or "indent" in low:
+        return "the YAML does not parse: check the indentation on the line named above"
+    if "additional property" in low or "not allowed" in low:
+        return "a key is misspelled or misplaced (compose names it above)"
+    return "run `docker compose config` in the folder to see what compose objects to"

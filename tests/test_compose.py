@@ -1,0 +1,100 @@
+"""Compose projects: the course labels and names each, and `layerlab clean` removes them and nothing unlabelled."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from python_on_whales import DockerClient
+
+from layerlab import engine
+from layerlab.engine import clean, compose
+from layerlab.course import REPO
+
+LESSON = REPO / "docker" / "lessons" / "08-compose"
+
+LABELLED = """
+x-course: &course
+  org.layerlab.managed: "true"
+  org.layerlab.module: "08"
+services:
+  sleeper:
+    image: debian:trixie-slim
+    pull_policy: never
+    command: ["sleep", "infinity"]
+    init: true
+    volumes: [keep:/keep]
+    labels: *course
+volumes:
+  keep: {labels: *course}
+networks:
+  default: {labels: *course}
+"""
+UNLABELLED = """
+services:
+  sleeper:
+    image: debian:trixie-slim
+    pull_policy: never
+    command: ["sleep", "infinity"]
+    init: true
+    volumes: [keep:/keep]
+volumes:
+  keep: {}
+"""
+
+
+def test_a_course_project_is_named_layerlab_and_every_lesson_file_labels_all_it_creates():
+    with pytest.raises(ValueError, match="layerlab-"):
+        compose.Project("pipeline", [LESSON / "compose.yaml"])
+    for f in sorted(LESSON.glob("compose*.yaml")):
+        p = compose.Project(f"layerlab-test-{f.stem.replace('.', '-')}", [f], env={"OUT_DIR": "/tmp"})
+        assert p.unlabelled() == [], f
+        ports = [(name, port) for name, svc in p.config()["services"].items() for port in svc.get("ports") or []]
+        assert all(name == "api" and port["host_ip"] == "127.0.0.1" and not port.get("published") for name, port in ports), (f, ports)
+
+
+def test_up_refuses_a_file_that_forgets_the_label(tmp_path):
+    f = tmp_path / "compose.yaml"
+    f.write_text(UNLABELLED)
+    p = compose.Project("layerlab-test-unlabelled", [f])
+    assert p.unlabelled() == ["service sleeper", "network default", "volume keep"]
+    with pytest.raises(compose.ComposeError, match="not labelled"):
+        compose.up_live(p)
+    assert compose.resources_live(p.name).empty
+
+
+@pytest.mark.engine
+def test_clean_removes_a_course_project_and_leaves_an_unlabelled_one(engine_client, tmp_path):
+    mine = tmp_path / "labelled.yaml"
+    mine.write_text(LABELLED)
+    theirs = tmp_path / "unlabelled.yaml"
+    theirs.write_text(UNLABELLED)
+    run = uuid.uuid4().hex[:8]
+    course_project = compose.Project(f"layerlab-test-clean-{run}", [mine])
+    other_name = f"someone-else-{run}"
+    other = DockerClient(client_call=engine.client().client_config.client_call, compose_files=[theirs],
+                         compose_project_name=other_name)
+    try:
+        assert compose.up_live(course_project, timeout_s=60).ok
+        other.compose.up(detach=True, wait=True, wait_timeout=60, pull="never", quiet=True)
+        made = compose.resources_live(course_project.name)
+        assert len(made.containers) == 1 and len(made.networks) == 1 and len(made.volumes) == 1, made
+        assert course_project.name in compose.projects_live().names
+
+        # What clean would remove of each project (narrowed to it: other sessions' course work shares this engine).
+        planned = clean.clean(dry_run=True, within=(compose.PROJECT_LABEL, course_project.name))
+        assert (planned.containers, planned.networks, planned.volumes) == (made.containers, made.networks, made.volumes)
+        foreign = compose.resources_live(other_name)
+        assert foreign.containers and foreign.networks and foreign.volumes
+        untouched = clean.clean(dry_run=True, within=(compose.PROJECT_LABEL, other_name))
+        assert not (untouched.containers or untouched.networks or untouched.volumes or untouched.images), untouched
+
+        # The same removal, narrowed to this test's project.
+        done = clean.clean(within=(compose.PROJECT_LABEL, course_project.name))
+        assert not done.failed, done.failed
+        assert compose.resources_live(course_project.name).empty
+        assert compose.resources_live(other_name).containers == foreign.containers, "clean touched an unlabelled project"
+    finally:
+        other.compose.down(volumes=True, timeout=1, quiet=True)
+        compose.down_live(course_project, volumes=True)
+    assert compose.resources_live(other_name).empty
