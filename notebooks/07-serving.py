@@ -123,7 +123,7 @@ assert up.healthy_s - up.first_ok_s < 4, "the engine checks every second (a chec
 
 # %% [markdown]
 # The gap between the two is the health check's interval at work. A check
-# every second costs a Python start each time (tens of ms of CPU); every 30 s,
+# every second costs a Python start each time; every 30 s,
 # Docker's default, a fresh container would wait up to 30 s before any
 # orchestrator sends it traffic. `--start-period` gives a slow model time to
 # load without counting failures.
