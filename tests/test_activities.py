@@ -302,6 +302,25 @@ def test_the_arm64_digest_challenge(engine_client):
         subprocess.run(["docker", "image", "rm", ref], capture_output=True, timeout=60)
 
 
+@pytest.mark.engine
+def test_the_no_leak_challenge(engine_client, tmp_path):
+    from layerlab.course import lesson
+    from layerlab.engine import build, containers
+    from layerlab.measure import leaks
+
+    here = lesson.LESSONS / "09-shipping" / "secrets"
+    token = leaks.new_token()
+    ctx = leaks.locked_context(here / "app", here / "model.json", token, tmp_path / "ctx")
+    ref = build.build(ctx, "layerlab/09-challenge-reference:lesson", dockerfile=here / "secret-mount" / "Dockerfile", module="09",
+                      show=None, secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"])
+    expected = containers.run(ref.tag, module="09").output
+    fixed = solution_namespace("09-no-leak")["FIXED"]
+    assert challenges.check("09-no-leak", fixed, context=ctx, token=token, expected_output=expected).passed
+    leaky = challenges.check("09-no-leak", (here / "copy-delete" / "Dockerfile").read_text(), context=ctx, token=token,
+                             expected_output=expected)
+    assert leaky.passed is False and "/tmp/unlock.token" in leaky.text and token not in leaky.text
+
+
 def test_the_instructor_export_lists_every_question_with_its_answer(capsys):
     from layerlab import cli
 

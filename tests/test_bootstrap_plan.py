@@ -99,3 +99,30 @@ def test_tar_filter_drops_package_caches_and_pseudo_filesystems():
     assert bootstrap._tar_filter(info("var/cache/apt/archives/bash.deb")) is None
     assert bootstrap._tar_filter(info("var/lib/apt/lists/deb.debian.org_dists_trixie_InRelease")) is None
     assert bootstrap._tar_filter(info("usr/bin/bash")) is not None
+
+
+def test_a_plain_bootstrap_never_plans_the_cuda_images():
+    p = bootstrap.plan({}, online=False, cached_rootfs={"amd64", "arm64"})
+    assert not any(s.ref.startswith("nvidia/cuda") for s in p.steps)
+    assert bootstrap.family() == bootstrap.BASE_IMAGES
+
+
+def test_a_module_that_needs_cuda_adds_its_three_images_for_amd64_only():
+    present = {b.ref: facts(b.ref) for b in bootstrap.BASE_IMAGES}
+    p = bootstrap.plan(present, online=False, cached_rootfs=set(), images=bootstrap.family(("cuda",)))
+    cuda_steps = [s for s in p.steps if s.ref.startswith("nvidia/cuda")]
+    assert [(s.action, s.ref.split(":")[1]) for s in cuda_steps] == [
+        ("build-standin", "12.4.1-base-ubuntu22.04"),
+        ("build-standin", "12.4.1-runtime-ubuntu22.04"),
+        ("build-standin", "12.4.1-devel-ubuntu22.04"),
+    ]
+    assert all(s.platforms == ["linux/amd64"] for s in cuda_steps)
+    assert not any(s.action == "debootstrap" for s in p.steps), "the CUDA images build on debian:trixie-slim"
+
+
+def test_present_cuda_images_are_kept_and_a_rebuilt_parent_rebuilds_its_children():
+    cuda = bootstrap.CUDA_IMAGES
+    present = {b.ref: facts(b.ref, platforms=("linux/amd64",)) for b in cuda}
+    assert [s.action for s in bootstrap.plan(present, False, set(), images=cuda).steps] == ["keep"] * 3
+    del present[cuda[0].ref]
+    assert [s.action for s in bootstrap.plan(present, False, set(), images=cuda).steps] == ["build-standin"] * 3

@@ -50,7 +50,17 @@ def _bootstrap(args) -> int:
         print(e, file=sys.stderr)
         return 2
     online = False if args.offline else None
-    p = bootstrap.current_plan(force=args.force, online=online)
+    needs: tuple[str, ...] = ()
+    if args.modules:
+        from layerlab import course as course_mod
+
+        try:
+            c = course_mod.load()
+            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in bootstrap.EXTRA_IMAGES}))
+        except (course_mod.CourseFileError, KeyError) as e:
+            print(str(e).strip("'\""), file=sys.stderr)
+            return 2
+    p = bootstrap.current_plan(force=args.force, online=online, needs=needs)
     print(f"base images ({'online: pulling official images' if p.online else 'offline: building stand-ins'}):")
     for s in p.steps:
         print(f"  {s}")
@@ -60,7 +70,7 @@ def _bootstrap(args) -> int:
         print("all base images present for every platform; nothing to do")
         return 0
     try:
-        bootstrap.run(p)
+        bootstrap.run(p, needs=needs)
     except Exception as e:  # noqa: BLE001 - one clear line, then the details
         print(f"bootstrap failed: {e}", file=sys.stderr)
         return 1
@@ -259,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plan", action="store_true", help="show what would be done, do nothing")
     p.add_argument("--force", action="store_true", help="rebuild or re-pull even when present")
     p.add_argument("--offline", action="store_true", help="build stand-ins even when a registry is reachable")
+    p.add_argument("modules", nargs="*", metavar="MODULE",
+                   help="also the images these modules need (course.yml `needs`: 06 needs the CUDA images)")
     p.set_defaults(func=_bootstrap)
 
     p = sub.add_parser("clean", help="remove the containers, networks, volumes and images the course created")

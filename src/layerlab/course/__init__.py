@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 REPO = Path(__file__).resolve().parents[3]
 COURSE_FILE = REPO / "course.yml"
 
-Need = Literal["engine", "buildx", "qemu", "gpu", "vm", "compose", "registry"]
+Need = Literal["engine", "buildx", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
 
 
 class Strict(BaseModel):
@@ -178,6 +178,11 @@ class RunsAsNonRoot(CheckBase):
     check: Literal["runs_as_non_root"]
 
 
+class LibrariesResolve(CheckBase):
+    check: Literal["libraries_resolve"]
+    program: str = Field(description="absolute path of the program in the final image; `ldd` there must find every library it needs")
+
+
 class Platforms(CheckBase):
     check: Literal["platforms"]
     platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(min_length=1)
@@ -293,6 +298,25 @@ class Hadolint(CheckBase):
     fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
 
 
+class TokenAbsent(CheckBase):
+    check: Literal["token_absent"]
+
+
+class PushedImage(CheckBase):
+    check: Literal["pushed_image"]
+    file: str = Field(default="digest.txt", description="the file, in the exercise folder, that names the pushed image: "
+                      "localhost:5000/NAME@sha256:...")
+
+
+OCI_SOURCE, OCI_VERSION = "org.opencontainers.image.source", "org.opencontainers.image.version"
+
+
+class OciLabels(CheckBase):
+    check: Literal["oci_labels"]
+    labels: list[str] = Field(default_factory=lambda: [OCI_SOURCE, OCI_VERSION], min_length=1,
+                              description="labels that must be set, non-empty, in the image's config")
+
+
 Check = Annotated[
     Union[
         Builds,
@@ -305,6 +329,7 @@ Check = Annotated[
         PathsAbsent,
         PathsPresent,
         RunsAsNonRoot,
+        LibrariesResolve,
         Platforms,
         MultiarchRuns,
         NoEmulatedBuildSteps,
@@ -320,6 +345,9 @@ Check = Annotated[
         ComposeUpPredicts,
         ComposePersists,
         ComposePortsLoopback,
+        TokenAbsent,
+        PushedImage,
+        OciLabels,
     ],
     Field(discriminator="check"),
 ]
@@ -338,6 +366,16 @@ class Limits(Strict):
     max_output_chars: int = Field(gt=0, default=4000)
 
 
+class BuildSecret(Strict):
+    """A token the build needs. Grading plants a fresh one: in `file`, in each `locked` file re-locked for it,
+    as the build secret `id`, and (what a careless pipeline does) as the build argument `build_arg`."""
+
+    id: str = Field(pattern=r"^[a-z0-9_-]+$", description="the secret's id: RUN --mount=type=secret,id=<id>")
+    file: str = Field(description="the file, in the exercise folder, that holds the token")
+    build_arg: str | None = Field(default=None, description="also offered as --build-arg <name>=<token>, so an ARG gets it")
+    locked: list[str] = Field(default_factory=list, description="files locked with the token (layerlab.leaks.lock)")
+
+
 class Exercise(Strict):
     id: str = Field(description="'<module>-<slug>', also the folder name under solutions/ and exercises/")
     module: str = Field(description="id of the module the exercise belongs to")
@@ -347,6 +385,7 @@ class Exercise(Strict):
     dockerfile: str = "Dockerfile"
     checks: list[Check] = Field(min_length=1)
     limits: Limits = Field(default_factory=Limits)
+    secret: BuildSecret | None = Field(default=None, description="a token the build needs; grading plants its own")
 
     @field_validator("checks")
     @classmethod

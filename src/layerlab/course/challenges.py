@@ -246,3 +246,44 @@ def _api_url(answer: str) -> Outcome:
         except OSError as e:
             tests.append((False, f"nothing answers /health there ({e}); is the stack up?"))
     return _verdict("08-api-url", tests)
+# --- 09 ---------------------------------------------------------------------
+
+
+@_register("09-no-leak")
+def _no_leak(answer: str, context: Path, token: str, expected_output: str) -> Outcome:
+    from layerlab.engine import build, containers
+    from layerlab.measure import leaks
+
+    context = Path(context)
+    with tempfile.TemporaryDirectory(prefix="layerlab-challenge-") as tmp:
+        df = Path(tmp) / "Dockerfile"
+        df.write_text(answer, encoding="utf-8")
+        r = build.build(context, "layerlab/09-challenge-no-leak:lesson", dockerfile=df, module="09", show=None,
+                        secrets=[f"id=unlock_token,src={context / 'unlock.token'}"])
+    out = containers.run(r.tag, module="09")
+    scan = leaks.scan_image(r.tag, token)
+    return _verdict("09-no-leak", [
+        ("--mount=type=secret" in answer and "id=unlock_token" in answer, "a RUN mounts the secret unlock_token"),
+        (out.ok and out.output == expected_output, "the image prints what the lesson's images print" if out.ok and out.output == expected_output
+         else f"the image printed {out.output.strip()[:80]!r} (exit {out.exit_code})"),
+        (not scan.found, "the token is in no layer, history entry or config" if not scan.found
+         else "the token is still in the image:\n      " + "\n      ".join(p.line() for p in scan.places)),
+    ])
+# --- 06 ---------------------------------------------------------------------
+
+
+@_register("06-biggest-twin")
+def _biggest_twin(answer: str, tag: str) -> Outcome:
+    from layerlab.measure import cuda, inspector
+
+    twice = cuda.duplicates(inspector.inspect(tag)).twice
+    name = str(answer).strip()
+    if not twice:
+        return _verdict("06-biggest-twin", [(False, f"{tag} holds no CUDA library twice: build the wheel images first")])
+    biggest = max(twice, key=twice.get)
+    tests = [(name in twice, f"{name!r} is {'one' if name in twice else 'not one'} of the {len(twice)} sonames shipped twice"
+              + ("" if name in twice else f" ({', '.join(sorted(twice))})"))]
+    if name in twice:
+        tests.append((name == biggest, f"{name} is shipped twice with {twice[name] / 1e6:.0f} MB"
+                      + ("" if name == biggest else f"; one library has more ({twice[biggest] / 1e6:.0f} MB)")))
+    return _verdict("06-biggest-twin", tests)

@@ -133,7 +133,8 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
     if f.name == "podman":
         for what, why in PODMAN_LIMITS:
             checks.append(Check(f"podman: {what}", WARN, why, "use Docker Engine 26+ for this part, or read the lesson's replayed run"))
-    checks.append(Check("gpu runtime", INFO, "present" if f.gpu_runtime else "none (the CUDA lesson's GPU cells replay)"))
+    can, why = engine.gpu_verdict(f)
+    checks.append(Check("gpu", INFO, ("a container can get a GPU: " if can else "no GPU for containers: ") + why))
     if f.free_disk_bytes is not None:
         gb = f.free_disk_bytes / 1e9
         status = OK if gb >= MIN_FREE_GB else (WARN if gb >= 3 else FAIL)

@@ -315,6 +315,24 @@ def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
     ax.set_title(title)
     ax.margins(y=0.15)
     _mark_replayed(fig, replayed)
+def layer_stacks(reports: Sequence[ImageReport], labels: Sequence[str], title: str = "Layers per image") -> Figure:
+    """One horizontal bar per image, one segment per layer: images built on each other share their first segments."""
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.8 * len(reports)))
+    for row, r in enumerate(reports):
+        left = 0.0
+        for i, layer in enumerate(r.layers):
+            size = layer["size_bytes"] / MB
+            ax.barh([row], [size], left=left, color=COLORS[i % len(COLORS)], edgecolor="white")
+            if size >= 0.06 * max(x.size_bytes / MB for x in reports):
+                ax.text(left + size / 2, row, f"#{i} {size:.0f}", ha="center", va="center", color="white", fontsize=8)
+            left += size
+        ax.text(left, row, f"  {left:.0f} MB", va="center", fontsize=8)
+    ax.set_yticks(range(len(reports)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("uncompressed size (MB); segment #n = layer n")
+    ax.set_title(title)
+    ax.margins(x=0.12)
+    _mark_replayed(fig, reports)
     fig.tight_layout()
     return fig
 
@@ -337,5 +355,45 @@ def volume_files(rows: dict[str, dict[str, int]], title: str = "Files in each na
     ax.legend(title="volume", fontsize=8)
     ax.margins(y=0.2)
     _mark_replayed(fig, replayed)
+def ci_runs(rows: dict[str, "object"], title: str = "CI runs on a fresh runner, with and without a registry cache") -> Figure:
+    """Build time per CI run (left) and what its steps did (right: from cache / ran); rows are BuildResults."""
+    names = list(rows)
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
+    secs = [rows[n].seconds for n in names]
+    bars = ax.bar(names, secs, color=[COLORS[3]] + [COLORS[2]] * (len(names) - 1))
+    _label_bars(ax, bars, "{:.1f} s")
+    ax.set_ylabel("wall time of the build (s)")
+    ax.set_title("time per run")
+    ax.margins(y=0.15)
+    cached = [len(rows[n].reused) for n in names]
+    ran = [len(rows[n].ran) for n in names]
+    b1 = bx.bar(names, cached, color=COLORS[0], label="CACHED (imported)")
+    b2 = bx.bar(names, ran, bottom=cached, color=COLORS[1], label="ran")
+    for bar, c, r in zip(b2, cached, ran):
+        bx.annotate(f"{c} cached, {r} ran", (bar.get_x() + bar.get_width() / 2, c + r), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    bx.set_ylabel("Dockerfile steps (count)")
+    bx.set_title("where each step came from")
+    bx.legend(frameon=False, loc="lower right")
+    bx.margins(y=0.2)
+    for a in (ax, bx):
+        a.tick_params(axis="x", labelsize=8)
+    fig.suptitle(title)
+    _mark_replayed(fig, rows.values())
+def ratio_bars(values: dict[str, float], title: str, ylabel: str = "uncompressed size (MB)", fmt: str = "{:.0f}",
+               replayed: Iterable = ()) -> Figure:
+    """Plain bars with their values written on them, on a log scale when they span two orders of magnitude."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(values) + 2), 4))
+    bars = ax.bar(list(values), list(values.values()), color=[COLORS[i % len(COLORS)] for i in range(len(values))])
+    _label_bars(ax, bars, fmt)
+    vals = [v for v in values.values() if v > 0]
+    if vals and max(vals) / min(vals) > 100:
+        ax.set_yscale("log")
+        ylabel += ", log scale"
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelrotation=12)
+    ax.margins(y=0.2)
+    _mark_replayed(fig, list(replayed))
     fig.tight_layout()
     return fig

@@ -3,10 +3,11 @@
 This package's own functions find the engine and say what it can do; its
 modules build (`build`, `buildlog`, `progress`), run (`containers`, `compose`,
 `vm`), hold images (`images`, `bootstrap`, `registry`), label and clean up
-(`labels`, `clean`), and record or replay every answer (`replay`).
-The other layers ask it for results and facts; three still call the client
-that `require()` gives them: the inspector (`docker save`), the isolation probe
-and the grader's sandbox.
+(`labels`, `clean`, and `cicache`, which forgets one CI run's build cache),
+and record or replay every answer (`replay`).
+The other layers ask it for results and facts; a few still call the client
+that `require()` gives them: the inspector and the leak scanner (`docker
+save`), the isolation probe, and the grader's sandbox and `ship` helper.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class EngineFacts:
     runtimes: list[str] = field(default_factory=list)
     gpu_runtime: bool = False
     gpu_device: bool = False
+    cdi_specs: list[str] = field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
     root_dir: str | None = None
     free_disk_bytes: int | None = None
 
@@ -157,6 +159,35 @@ def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 4.0) -> b
         return False
 
 
+CDI_DIRS = (Path("/etc/cdi"), Path("/var/run/cdi"))
+
+
+def cdi_specs(dirs: tuple[Path, ...] = CDI_DIRS) -> list[str]:
+    """CDI spec files that describe NVIDIA devices (what `--device nvidia.com/gpu=all` needs)."""
+    found = []
+    for d in dirs:
+        for f in sorted(d.glob("*.y*ml")) + sorted(d.glob("*.json")) if d.is_dir() else []:
+            try:
+                if "nvidia.com/gpu" in f.read_text(errors="replace"):
+                    found.append(str(f))
+            except OSError:
+                continue
+    return found
+
+
+def gpu_verdict(f: "EngineFacts") -> tuple[bool, str]:
+    """Can this engine give a container a GPU, and why (not)."""
+    nvidia = [r for r in f.runtimes if "nvidia" in r]
+    if nvidia or f.cdi_specs:
+        how = ", ".join([f"runtime {r}" for r in nvidia] + [f"CDI {c}" for c in f.cdi_specs])
+        dev = "a GPU device is present" if f.gpu_device else "but no /dev/nvidiactl or nvidia-smi on this host"
+        return f.gpu_device, f"{how}; {dev}"
+    why = f"runtimes {', '.join(f.runtimes) or 'none'} (no nvidia), no CDI spec in {' or '.join(map(str, CDI_DIRS))}"
+    if f.gpu_device:
+        return False, why + "; a GPU is present: install the NVIDIA container toolkit"
+    return False, why + "; no GPU device (/dev/nvidiactl) on this host"
+
+
 def _gpu_device_present() -> bool:
     return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
 
@@ -202,7 +233,8 @@ def probe() -> EngineFacts:
     facts.storage_driver = info.driver
     facts.image_store = image_store_from_driver_status(info.driver, info.driver_status)
     facts.runtimes = sorted((info.runtimes or {}).keys())
-    facts.gpu_runtime = any("nvidia" in r for r in facts.runtimes) or Path("/etc/cdi/nvidia.yaml").exists()
+    facts.cdi_specs = cdi_specs()
+    facts.gpu_runtime = any("nvidia" in r for r in facts.runtimes) or bool(facts.cdi_specs)
     facts.gpu_device = _gpu_device_present()
     facts.root_dir = str(info.docker_root_dir) if info.docker_root_dir else None
     disk_path = facts.root_dir if facts.root_dir and Path(facts.root_dir).exists() else "/"

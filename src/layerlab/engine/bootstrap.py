@@ -60,6 +60,7 @@ class BaseImage:
     dockerfile: str
     parent: str | None
     what: str
+    platforms: tuple[str, ...] | None = None  # None: every platform the course teaches
 
 
 BASE_IMAGES: tuple[BaseImage, ...] = (
@@ -69,8 +70,33 @@ BASE_IMAGES: tuple[BaseImage, ...] = (
 )
 
 
+# Images that only some modules need (course.yml `needs`): built when such a
+# module runs or `layerlab bootstrap MODULE` names it, never by a plain
+# `layerlab bootstrap`, so a learner who stops before them never downloads
+# gigabytes of CUDA. The tags are the official ones of one CUDA 12.x release;
+# offline the stand-ins come from Debian trixie's non-free CUDA 12.4 packages.
+CUDA_VERSION = "12.4.1"
+CUDA_IMAGES: tuple[BaseImage, ...] = (
+    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "cuda-base.Dockerfile", "debian:trixie-slim",
+              "CUDA runtime library (libcudart) only", ("linux/amd64",)),
+    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "cuda-runtime.Dockerfile",
+              f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "base + cuBLAS math libraries", ("linux/amd64",)),
+    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-devel-ubuntu22.04", "cuda-devel.Dockerfile",
+              f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "runtime + nvcc, headers, static libraries", ("linux/amd64",)),
+)
+EXTRA_IMAGES: dict[str, tuple[BaseImage, ...]] = {"cuda": CUDA_IMAGES}
+
+
+def family(needs: tuple[str, ...] | list[str] = ()) -> tuple[BaseImage, ...]:
+    """The base images for modules that need `needs` (course.yml): always the three, plus extras."""
+    out = BASE_IMAGES
+    for n in needs:
+        out += EXTRA_IMAGES.get(n, ())
+    return out
+
+
 def base_image(ref: str) -> BaseImage:
-    for b in BASE_IMAGES:
+    for b in family(tuple(EXTRA_IMAGES)):
         if b.ref == ref:
             return b
     raise KeyError(f"{ref} is not one of the course's base images: {', '.join(b.ref for b in BASE_IMAGES)}")
@@ -122,6 +148,7 @@ def plan(
     cached_rootfs: set[str],
     platforms: tuple[str, ...] = PLATFORMS,
     force: bool = False,
+    images: tuple[BaseImage, ...] = BASE_IMAGES,
 ) -> Plan:
     """Decide what to do for each base image, parents before children.
 
@@ -131,13 +158,14 @@ def plan(
     """
     p = Plan(online=online)
     rebuilt: set[str] = set()
-    for b in BASE_IMAGES:
+    for b in images:
+        plats = tuple(pl for pl in platforms if pl in b.platforms) if b.platforms else platforms
         facts = present.get(b.ref)
-        missing = [pl for pl in platforms if not (facts and pl in facts.platforms)]
+        missing = [pl for pl in plats if not (facts and pl in facts.platforms)]
         parent_rebuilt = b.parent in rebuilt
         if facts and not missing and not force and not parent_rebuilt:
             kind = "stand-in" if facts.standin else "official"
-            p.steps.append(Step("keep", b.ref, list(platforms), f"present ({kind})"))
+            p.steps.append(Step("keep", b.ref, list(plats), f"present ({kind})"))
             continue
         why = (
             "forced"
@@ -147,23 +175,28 @@ def plan(
             else "missing " + ", ".join(missing)
         )
         if online:
-            p.steps.append(Step("pull", b.ref, list(platforms), why))
+            p.steps.append(Step("pull", b.ref, list(plats), why))
             continue
         if b.parent is None:
-            need = [pl for pl in platforms if arch_of(pl) not in cached_rootfs]
+            need = [pl for pl in plats if arch_of(pl) not in cached_rootfs]
             if need:
                 p.steps.append(Step("debootstrap", f"{SUITE}-minbase", need, "no cached root filesystem"))
-        p.steps.append(Step("build-standin", b.ref, list(platforms), why + "; offline"))
+        p.steps.append(Step("build-standin", b.ref, list(plats), why + "; offline"))
         rebuilt.add(b.ref)
     return p
 
 
-def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, online: bool | None = None) -> Plan:
-    present = {b.ref: f for b in BASE_IMAGES if (f := images.facts(b.ref, platforms=platforms)) is not None}
+def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, online: bool | None = None,
+                 needs: tuple[str, ...] = (), only_extras: bool = False) -> Plan:
+    """`needs` adds the images those course.yml needs call for; `only_extras` plans those alone
+    (a lesson that needs CUDA checks its three images, not the whole family again)."""
+    wanted = tuple(b for b in family(needs) if not (only_extras and b in BASE_IMAGES))
+    present = {b.ref: f for b in wanted
+               if (f := images.facts(b.ref, platforms=b.platforms or platforms)) is not None}
     if online is None:
         online = engine.registry_reachable()
     cached = {arch_of(pl) for pl in platforms if rootfs_tar(arch_of(pl)).exists()}
-    return plan(present, online, cached, platforms, force)
+    return plan(present, online, cached, platforms, force, images=wanted)
 
 
 # ---- carrying a plan out -------------------------------------------------
@@ -255,6 +288,8 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> No
         f"layerlab bootstrap: debootstrap --variant=minbase {SUITE} from {MIRROR}, "
         f"{b.dockerfile} from the course repository, host CA bundle added"
     )
+    if b in CUDA_IMAGES:
+        recipe += f"; CUDA from Debian {SUITE} non-free (CUDA 12.4), not NVIDIA's Ubuntu packages"
     extra = {
         labels.STANDIN: "true",
         labels.STANDIN_RECIPE: recipe,
@@ -315,11 +350,12 @@ def _lock(say: Printer):
         yield
 
 
-def run(p: Plan, say: Printer = _say) -> None:
+def run(p: Plan, say: Printer = _say, needs: tuple[str, ...] = (), only_extras: bool = False) -> None:
     """Carry out a plan. Re-plans under the lock, since another run may have done the work meanwhile."""
     with _lock(say):
         if p.work:
-            p = current_plan(force=any(s.reason == "forced" for s in p.steps), online=p.online)
+            p = current_plan(force=any(s.reason == "forced" for s in p.steps), online=p.online,
+                             needs=needs, only_extras=only_extras)
         _run_steps(p, say)
 
 

@@ -63,6 +63,11 @@ class BuildResult:
     def cached(self) -> list[dict]:
         return [s for s in self.steps if s["index"] is not None and s["cached"]]
 
+    @property
+    def reused(self) -> list[dict]:
+        """Cached steps the Dockerfile wrote (a `FROM` is never built, so it does not count)."""
+        return [s for s in self.cached if not s["name"].upper().startswith("FROM")]
+
     def platform_seconds(self) -> dict[str, float]:
         """Seconds of step work per target platform, from BuildKit's own step lines (`[linux/arm64 ...]`).
 
@@ -120,6 +125,9 @@ def build(
     show: Show = _print,
     label: str | None = None,
     provenance: bool = False,
+    cache_from: str | dict | None = None,
+    cache_to: str | dict | None = None,
+    secrets: list[str] | None = None,
 ) -> BuildResult:
     """Build `context` into `tag` and time it.
 
@@ -134,6 +142,8 @@ def build(
     to `progress.log_dir()` and the summary line says where. `label` names
     this build of a series in the summary ("cold", "code edit").
     `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it).
+    `cache_from`/`cache_to` import and export BuildKit's cache (`type=registry,ref=...`, `type=local,...`);
+    `secrets` are `--secret` values (`id=token,src=path`), mounted by `RUN --mount=type=secret` only.
     """
     client = engine.require()
     all_labels = dict(extra_labels or {})
@@ -168,6 +178,9 @@ def build(
                     # buildx attaches a provenance attestation by default; the course reads none, and
                     # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
                     provenance=provenance,
+                    cache_from=cache_from,
+                    cache_to=cache_to,
+                    secrets=secrets or [],
                     progress="plain",
                     stream_logs=True,
                 )
@@ -185,18 +198,47 @@ def build(
                 stop_clients(tag)
                 raise
     except DockerException as e:
-        log = reader.log()
-        failed = log.failed()
-        step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
-        detail = _short(e)
-        if state.log_path:
-            detail = f"{detail}\nfull log: {state.log_path}".strip()
-        raise BuildError(tag, failed.name if failed else None, step_tail, detail) from None
+        if load and _complete_despite(tail, tag, client):
+            if renderer:
+                renderer.note(f"{tag}: BuildKit named and unpacked the image, then reported "
+                              f"`{list(tail)[-1].strip()}`; the image is complete, kept")
+        else:
+            raise _build_error(e, tag, reader, tail, state) from None
     finally:
         if log_file:
             log_file.close()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    return _result(client, tag, reader, state, start, platforms, cache, target, load)
+
+
+def _complete_despite(tail, tag: str, client) -> bool:
+    """BuildKit 0.13 on the containerd store sometimes ends an export of a large layer with
+    `failed to solve: not found` after it named and unpacked the image (seen here with
+    multi-GB CUDA layers while other builds ran): the image is complete then."""
+    text = "\n".join(tail)
+    name = tag if "/" in tag.split(":")[0] else f"library/{tag}"
+    if not ("failed to solve: not found" in text and f"naming to docker.io/{name} done" in text
+            and f"unpacking to docker.io/{name}" in text and "done" in text.split(f"unpacking to docker.io/{name}")[-1]):
+        return False
+    try:
+        client.image.inspect(tag)
+    except DockerException:
+        return False
+    return True
+
+
+def _build_error(e: DockerException, tag: str, reader: Reader, tail, state) -> BuildError:
+    log = reader.log()
+    failed = log.failed()
+    step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
+    detail = _short(e)
+    if state.log_path:
+        detail = f"{detail}\nfull log: {state.log_path}".strip()
+    return BuildError(tag, failed.name if failed else None, step_tail, detail)
+
+
+def _result(client, tag, reader, state, start, platforms, cache, target, load) -> BuildResult:
     seconds = time.perf_counter() - start
     log: BuildLog = reader.log()
     image_id = None

@@ -68,7 +68,7 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     for img in _listed(lambda: client.image.list(filters=flt)):
         targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
     if include_base:
-        for b in bootstrap.BASE_IMAGES:
+        for b in bootstrap.family(tuple(bootstrap.EXTRA_IMAGES)):
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
         from layerlab.engine import registry

@@ -126,6 +126,7 @@ def _did_not_start(image: str, e: DockerException) -> ContainerDidNotStart:
 
 def _key(image, command=None, **kw) -> str:
     key = f"{image}|{' '.join(command or [])}|platform={kw.get('platform')}|memory={kw.get('memory')}"
+    key += f"|gpus={kw['gpus']}" if kw.get("gpus") else ""
     return key + (f"|cpus={kw['cpus']}" if kw.get("cpus") is not None else "")  # old recordings keep their keys
 
 
@@ -146,6 +147,7 @@ def run_live(
     max_output: int = 20_000,
     extra_labels: dict[str, str] | None = None,
     hardened: bool = False,
+    gpus: str | None = None,
 ) -> RunResult:
     """Start `image`, wait at most `timeout` seconds, return what happened. Never leaves the container behind.
 
@@ -170,6 +172,7 @@ def run_live(
             envs=envs or {},
             labels={**labels.course_labels(module), **(extra_labels or {})},
             pull="never",
+            gpus=gpus,
             cap_drop=["ALL"] if hardened else [],
             security_options=["no-new-privileges"] if hardened else [],
         )

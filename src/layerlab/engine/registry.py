@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -235,7 +236,7 @@ def push_live(source: str, name: str | None = None) -> PushResult:
     return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3))
 
 
-push = replay.replayable("push", lambda source, name=None: f"{source}|{name}", PushResult)(push_live)
+push = replay.replayable("push", lambda source, name=None: replay.stable(f"{source}|{name}"), PushResult)(push_live)
 
 
 def fetch(ref: str, accept: tuple[str, ...] = INDEX_TYPES + MANIFEST_TYPES) -> tuple[dict, str, str]:
@@ -352,4 +353,146 @@ def index_live(ref: str) -> Index:
     return Index(ref=ref, digest=digest, media_type=media_type, raw=raw, entries=entries)
 
 
-index = replay.replayable("index", lambda ref: ref, Index)(index_live)
+index = replay.replayable("index", lambda ref: replay.stable(ref), Index)(index_live)
+
+
+# ---- what one platform's image is made of, as the registry stores it ----------------------
+
+
+@dataclass
+class Blobs:
+    """The blobs a pull of `ref` for one platform reads: its config and layers, by digest, with their sizes."""
+
+    ref: str
+    digest: str  # what the tag points at (an index or a manifest)
+    manifest_digest: str  # the platform's own manifest
+    config: str
+    layers: dict[str, int]  # digest -> compressed bytes, in order
+    config_bytes: int = 0
+    labels: dict[str, str] = field(default_factory=dict)  # from the config blob
+    replayed: dict | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.layers.values()) + self.config_bytes
+
+    def new_in(self, other: "Blobs") -> dict[str, int]:
+        """Blobs of `other` that this image does not have: what a push of `other` after this one uploads."""
+        mine = set(self.layers) | {self.config}
+        found = dict(other.layers)
+        found[other.config] = other.config_bytes
+        return {d: s for d, s in found.items() if d not in mine}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Blobs":
+        return cls(**d)
+
+
+def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]:
+    """The manifest a pull on `platform` (default: this machine's) reads for `ref`, and its digest."""
+    body, digest, _ = fetch(ref)
+    if "manifests" not in body:
+        return body, digest
+    want = platform or engine.host_platform()
+    name, _ = split(ref)
+    for m in body["manifests"]:
+        if _platform(m.get("platform")) == want:
+            found, d, _ = fetch(f"{address()}/{name}@{m['digest']}", accept=(m["mediaType"],))
+            return found, d
+    raise RegistryError(f"{ref} has no manifest for {want}")
+
+
+def blob_present(name: str, digest: str) -> int | None:
+    """HEAD /v2/<name>/blobs/<digest>: the blob's size as the registry reports it, or None when it is absent."""
+    req = urllib.request.Request(_url(f"/v2/{name}/blobs/{digest}"), method="HEAD")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.headers.get("Content-Length", "0"))
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise RegistryError(f"HEAD /v2/{name}/blobs/{digest[:19]}… answered {e.code}") from None
+
+
+def blobs_live(ref: str, platform: str | None = None) -> Blobs:
+    manifest, mdigest = platform_manifest(ref, platform)
+    name, _ = split(ref)
+    _, digest, _ = fetch(ref)
+    cfg = manifest["config"]
+    # Sizes from the registry itself (HEAD), which also proves it holds every blob the manifest names.
+    layers = {}
+    for l in manifest.get("layers", []):
+        size = blob_present(name, l["digest"])
+        if size is None:
+            raise RegistryError(f"{ref}: the registry lacks layer {l['digest'][:19]}…")
+        layers[l["digest"]] = size
+    config, _, _ = fetch_blob(f"{address()}/{name}", cfg["digest"])
+    return Blobs(ref=ref, digest=digest, manifest_digest=mdigest, config=cfg["digest"], layers=layers,
+                 config_bytes=blob_present(name, cfg["digest"]) or 0, labels=(config.get("config") or {}).get("Labels") or {})
+
+
+@dataclass
+class PullResult:
+    ref: str
+    tag: str  # the local name the pulled image was given
+    seconds: float
+    replayed: dict | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PullResult":
+        return cls(**d)
+
+
+def pull_live(ref: str, as_tag: str) -> PullResult:
+    """Pull `ref` (by tag or digest) from the local registry and name it `as_tag` locally."""
+    client = engine.require()
+    start = time.perf_counter()
+    try:
+        client.image.pull(ref, quiet=True)
+    except DockerException as e:
+        raise RegistryError(f"pull of {ref} failed: {(e.stderr or str(e)).strip().splitlines()[-1]}") from None
+    seconds = time.perf_counter() - start
+    client.image.tag(ref, as_tag)
+    return PullResult(ref=ref, tag=as_tag, seconds=round(seconds, 3))
+
+
+def _no_digests(key: str) -> str:
+    # Each run's images have their own digests: a replay must find another run's recording.
+    return re.sub(r"sha256:[0-9a-f]{64}", "sha256:DIGEST", replay.stable(key))
+
+
+pull = replay.replayable("pull", lambda ref, as_tag: _no_digests(f"{ref}|{as_tag}"), PullResult)(pull_live)
+
+
+blobs = replay.replayable("blobs", lambda ref, platform=None: _no_digests(f"{ref}|{platform}"), Blobs)(blobs_live)
+
+
+def drop_local_names(marker: str) -> int:
+    """Remove the local names `localhost:PORT/...<marker>...` that pushes (and pulls by digest) left in the engine.
+
+    The registry keeps what was pushed; the engine keeps the content under the course's own tags.
+    Returns how many names went. Nothing to do in a replay.
+    """
+    if replay.mode() == "replay" or not marker:
+        return 0
+    try:
+        client = engine.require()
+    except engine.EngineUnavailable:
+        return 0
+    prefix = f"{address()}/"
+    gone = 0
+    for image in client.image.list(filters={"reference": f"{prefix}*{marker}*"}):
+        for name in list(image.repo_tags or []) + list(image.repo_digests or []):
+            if name.startswith(prefix) and marker in name:
+                try:
+                    client.image.remove(name)
+                    gone += 1
+                except DockerException:
+                    pass
+    return gone

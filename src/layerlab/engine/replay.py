@@ -39,6 +39,15 @@ def mode() -> str:
     return "live"
 
 
+RUN_ID = re.compile(r"\br[0-9a-f]{10}\b")
+
+
+def stable(key: str) -> str:
+    """A key without the run ids (`r` + 10 hex digits, `cicache.new_run_id`) that name a lesson run's own
+    repositories and cache records, so a replay finds the recording of another run."""
+    return RUN_ID.sub("RUN", key)
+
+
 def _slug(key: str) -> str:
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", key).strip("_")[:80]
     return f"{clean}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"

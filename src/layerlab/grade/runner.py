@@ -11,12 +11,14 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 from layerlab import course as C
 from layerlab import engine
 from layerlab.engine import replay
+from layerlab.measure import leaks
 from . import fixture as fx_mod
 from .checks import Context, run_check
 from .dockerfile import Dockerfile, parse
@@ -163,14 +165,67 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         report.run_id = session.run_id
         work = Path(tmp) / "submission"
         _copy_submission(folder, work)
+        try:
+            planted, original = plant(ex, work, session)
+        except leaks.Replant as e:
+            report.problems = [str(e)]
+            report.results = _not_run_all(ex, "the submission has a problem (see PROBLEM above)")
+            return report
         subject = None if no_engine else Subject(ex, work, session)
-        ctx = Context(ex, work, df, subject, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture)
+        ctx = Context(ex, work, df, subject, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture,
+                      planted=planted, original=original)
         # `builds` first: every image check starts from its result.
         ordered = sorted(ex.checks, key=lambda c: c.check != "builds")  # type: ignore[attr-defined]
         results = {id(c): run_check(ctx, c) for c in ordered}
         report.results = [results[id(c)] for c in ex.checks]
     report.seconds = round(time.perf_counter() - start, 1)
     return report
+
+
+def plant(ex: C.Exercise, work: Path, session: Session) -> tuple[str, str]:
+    """Give the scratch copy a fresh token (exercise.secret) and every build of the session the means to use it.
+
+    Returns (the planted token, the one the submission came with). A token made for this run
+    appears nowhere unless the build put it there, so finding it proves a leak.
+    """
+    sec = ex.secret
+    if sec is None:
+        return "", ""
+    token_file = work / sec.file
+    if not token_file.is_file():
+        raise leaks.Replant(f"no {sec.file} in the submission: keep the token file the exercise gave you")
+    original = token_file.read_text(encoding="utf-8").strip()
+    planted = leaks.new_token()
+    leaks.replant(work, sec.file, sec.locked, planted)
+    session.secrets = [f"id={sec.id},src={token_file}"]
+    if sec.build_arg:
+        session.build_args = {sec.build_arg: planted}
+    return planted, original
+
+
+def ship(ex: C.Exercise, folder: Path, dest: Path, name: str) -> str:
+    """What a student does before grading an exercise with a `pushed_image` check, done on a copy of `folder`:
+    build it with its own token as the build secret, push it to the local registry as `name`, and write
+    the pushed reference (`localhost:PORT/NAME@sha256:...`) to the check's file. Returns that reference."""
+    from layerlab.engine import build as build_mod
+    from layerlab.engine import registry
+
+    _copy_submission(folder, dest)
+    check = next(c for c in ex.checks if c.check == "pushed_image")  # type: ignore[attr-defined]
+    secrets = [f"id={ex.secret.id},src={dest / ex.secret.file}"] if ex.secret else None
+    tag = f"layerlab-ship-{ex.id}:{uuid.uuid4().hex[:8]}"
+    built = build_mod.build(dest, tag, dockerfile=dest / ex.dockerfile, secrets=secrets, module=ex.module, show=None)
+    pushed_tag = f"{registry.address()}/{name}"
+    try:
+        registry.up_live(say=lambda line: None)
+        pushed = registry.push_live(built.tag, name)
+    finally:
+        for t in (built.tag, pushed_tag):  # the registry keeps the image; the engine needs neither name
+            if engine.require().image.exists(t):
+                engine.require().image.remove(t, force=True)
+    ref = f"{registry.address()}/{registry.split(pushed.ref)[0]}@{pushed.digest}"
+    (dest / check.file).write_text(ref + "\n", encoding="utf-8")
+    return ref
 
 
 class RecordError(RuntimeError):
@@ -204,6 +259,12 @@ def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_m
     folder = fx_mod.solution_dir(ex.id)
     f = measure_fixture(ex, folder)
     fx_mod.save(f)
+    if any(c.check == "pushed_image" for c in ex.checks):  # type: ignore[attr-defined]
+        # The solution is graded the way a student's is: after shipping it.
+        with tempfile.TemporaryDirectory(prefix="layerlab-record-ship-") as tmp:
+            shipped = Path(tmp) / ex.id
+            ship(ex, folder, shipped, f"{ex.id}-record:{uuid.uuid4().hex[:8]}")
+            return f, grade(shipped, ex.id, course_file=course_file, fixture=f)
     return f, grade(folder, ex.id, course_file=course_file, fixture=f)
 
 
@@ -219,6 +280,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
     ) as session:
         work = Path(tmp) / "solution"
         _copy_submission(folder, work)
+        plant(ex, work, session)
         s = Subject(ex, work, session)
         try:
             built = s.build()

@@ -57,6 +57,9 @@ class Session:
         self.exercise_id, self.module = exercise_id, module
         self.memory, self.pids, self.max_output = memory, pids, max_output
         self.tags: list[str] = []
+        # What every build of this run is given: build secrets (`id=...,src=...`) and build arguments.
+        self.secrets: list[str] = []
+        self.build_args: dict[str, str] = {}
 
     @property
     def labels(self) -> dict[str, str]:
@@ -86,7 +89,8 @@ class Session:
         timer.start()
         try:
             return build_mod.build(context, tag, dockerfile=dockerfile, platforms=platforms, cache=cache,
-                                   extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=self.show)
+                                   extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=self.show,
+                                   secrets=self.secrets or None, build_args=self.build_args or None)
         except build_mod.BuildError:
             if fired.is_set():
                 raise TimedOut(f"the build timed out after {timeout:.0f} s") from None

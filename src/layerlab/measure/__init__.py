@@ -2,5 +2,7 @@
 
 Layers and waste as dive counts them (`layers`, `oci`, `inspector`), rebuilds
 and their cache (`cache`), isolation of a venv, a container and a VM
-(`isolation`), and how a stand-in differs from the official image (`standins`).
+(`isolation`), how a stand-in differs from the official image (`standins`),
+where a secret hides in an image (`leaks`), and what the linters say about
+Dockerfiles and CI workflows (`lint`).
 """

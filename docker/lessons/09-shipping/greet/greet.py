@@ -1,0 +1,3 @@
+"""The smallest app worth shipping: it says which build it is."""
+
+print("greet: first build")

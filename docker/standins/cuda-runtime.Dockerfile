@@ -1,0 +1,8 @@
+# Offline stand-in for nvidia/cuda:12.4.1-runtime-ubuntu22.04: the base plus
+# the math libraries, here cuBLAS and cuBLASLt (Debian trixie non-free, CUDA
+# 12.4). The official runtime image also carries cuFFT, cuRAND, cuSOLVER,
+# cuSPARSE, NPP, NVRTC and NCCL.
+FROM nvidia/cuda:12.4.1-base-ubuntu22.04
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcublas12 libcublaslt12 \
+ && rm -rf /var/lib/apt/lists/*

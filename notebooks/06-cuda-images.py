@@ -1,0 +1,396 @@
+# %% [markdown]
+# # 06 · CUDA images: base, runtime, devel, and pip's own CUDA
+#
+# > **Instructor note.** The first cell makes sure the three CUDA images
+# > exist. Online it pulls `nvidia/cuda:12.4.1-{base,runtime,devel}-ubuntu22.04`
+# > (the official devel image is about 7 GB); offline it builds labelled
+# > stand-ins from Debian trixie's non-free CUDA 12.4 packages: about 2 GB
+# > of downloads and about 4 minutes on 2 cores, once (`layerlab bootstrap 06`
+# > does it ahead of class). The lesson itself takes 3 to 5 minutes on 2
+# > cores: nvcc compiles a small program, pip installs two CUDA wheels
+# > (about 400 MB) twice, and `layerlab inspect` reads the 1.3 GB devel
+# > images. No GPU is needed: the GPU cells say what this engine lacks and
+# > what a learner with a GPU sees. Budget 6 GB of free disk; `layerlab
+# > clean` removes the lesson's images, `layerlab clean --all` the CUDA ones.
+#
+# A CUDA image is where ML images get big. The official `nvidia/cuda` images
+# come in three flavours per CUDA version, each built on the one before:
+#
+# - **base**: the CUDA runtime library (`libcudart`) and nothing else;
+# - **runtime**: base plus the math libraries (cuBLAS, cuFFT, cuRAND, ...);
+# - **devel**: runtime plus the compiler `nvcc`, the headers and static
+#   libraries, for *building* CUDA code.
+#
+# None of them contains the **driver** (`libcuda.so`): it belongs to the host,
+# and the NVIDIA container toolkit mounts the host's copy into a container
+# started with `--gpus all`. Which images does this machine have?
+
+# %%
+from layerlab.course import activities, lesson, plots
+from layerlab.engine import build, containers
+from layerlab.measure import cuda, inspector
+
+LESSON = "06-cuda-images"
+HERE = lesson.LESSONS / LESSON
+APP = HERE / "app"
+got = cuda.ensure_images()
+print(got.table())
+assert set(got.images) == {cuda.BASE, cuda.RUNTIME, cuda.DEVEL}
+
+# %% [markdown]
+# Offline, the three tags are **stand-ins**: Debian trixie with its own
+# packaging of CUDA 12.4 (`libcudart12`; `libcublas12`, `libcublaslt12`;
+# `nvidia-cuda-toolkit`, which brings `nvidia-cuda-dev` and g++), built the
+# way lesson 00's stand-ins are and labelled `org.layerlab.standin=true`. The
+# official images are Ubuntu with NVIDIA's packages under `/usr/local/cuda`,
+# and their runtime flavour also carries cuFFT, cuRAND, cuSOLVER, cuSPARSE,
+# NPP and NCCL; the stand-in's runtime has cuBLAS only. So the sizes below are
+# this machine's, and the lesson asserts how they relate, not what they are.
+#
+# **Predict, then measure.** How big is the devel image, uncompressed?
+
+# %%
+guess_devel = activities.predict("06", "devel-gb")
+guess_devel
+
+# %% [markdown]
+# ## Three flavours, layer by layer
+#
+# `layerlab inspect` reads each image's layers. Each flavour is its parent's
+# layers plus its own, so the bars below share their first segments.
+
+# %%
+reports = {name: inspector.inspect(ref) for name, ref in cuda.FLAVOURS.items()}
+for name, r in reports.items():
+    print(f"{name:<8} {r.ref:<42} {r.size_bytes / 1e9:5.2f} GB in {len(r.layers)} layers, {r.compressed_bytes / 1e9:5.2f} GB compressed")
+plots.layer_stacks(list(reports.values()), [f"{n}\n{r.ref.split(':')[1]}" for n, r in reports.items()],
+                   title="CUDA 12.4 images, layer by layer (uncompressed)");
+
+# %%
+base, runtime, devel = reports["base"], reports["runtime"], reports["devel"]
+assert [l["digest"] for l in runtime.layers[: len(base.layers)]] == [l["digest"] for l in base.layers]
+assert [l["digest"] for l in devel.layers[: len(runtime.layers)]] == [l["digest"] for l in runtime.layers]
+assert base.size_bytes < runtime.size_bytes < devel.size_bytes
+assert devel.size_bytes > 1.5 * runtime.size_bytes, "the compiler and development files outweigh the runtime libraries"
+guess_devel.reveal(devel.size_bytes / 1e9, note=f"base {base.size_bytes / 1e9:.2f} GB, runtime {runtime.size_bytes / 1e9:.2f} GB.")
+
+# %% [markdown]
+# What makes each flavour heavy? The largest files each one adds to its parent:
+
+# %%
+def added_files(child, parent, n=6):
+    new = {p: s for p, s in child.files.items() if p not in parent.files}
+    return sorted(new.items(), key=lambda kv: -kv[1])[:n], sum(new.values())
+
+
+for name, (child, parent) in {"runtime": (runtime, base), "devel": (devel, runtime)}.items():
+    top, total = added_files(child, parent)
+    print(f"{name} adds {total / 1e9:.2f} GB in files; the largest:")
+    for path, size in top:
+        print(f"  {size / 1e6:8.1f} MB  {path}")
+headers = sum(s for p, s in devel.files.items() if p.endswith((".h", ".hpp", ".cuh")))
+static_here = {p: s for p, s in devel.files.items() if p.endswith(".a")}
+left_out = cuda.static_left_out(cuda.DEVEL) if got.images[cuda.DEVEL]["standin"] else {}
+print(f"devel: headers {headers / 1e6:.0f} MB; static archives in the image {sum(static_here.values()) / 1e6:.0f} MB "
+      f"({len(static_here)} files); left out of this stand-in (libraries and static archives) "
+      f"{sum(left_out.values()) / 1e9:.2f} GB in {len(left_out)} files")
+for path, size in sorted(left_out.items(), key=lambda kv: -kv[1])[:5]:
+    print(f"  left out: {size / 1e6:8.1f} MB  {path}")
+_, devel_adds = added_files(devel, runtime)
+assert "/usr/lib/x86_64-linux-gnu/libcudart_static.a" in static_here, "nvcc links cudart statically by default"
+assert not got.images[cuda.DEVEL]["standin"] or sum(left_out.values()) > devel_adds, \
+    "the official devel image holds more than twice what the stand-in's devel layer adds"
+
+# %% [markdown]
+# cuBLASLt (the kernels cuBLAS dispatches to) dominates the runtime flavour.
+# devel adds the compiler (`nvcc` and the tools it drives: `cicc`, `ptxas`,
+# `nvlink`, `fatbinary`), g++, the CUDA headers and the development files.
+# The official devel image holds much more: every CUDA library that its
+# runtime image carries (cuFFT, cuSPARSE, cuSOLVER, NPP, ...) and a **static
+# archive** of each (`libcublasLt_static.a` alone is 700 MB). The stand-in
+# leaves those out to keep its cold build short, and lists them, sizes
+# measured from the packages, in
+# `/usr/share/doc/nvidia-cuda-dev/layerlab-excluded.txt`: what is printed
+# above as "left out". A program links the static archives into itself only
+# when it is built that way; no *running* program ever needs them.
+#
+# ## Compile in devel, ship on base
+#
+# SAXPY (`y = a*x + y`) is the "hello world" of GPU code. This one asks
+# `cudaGetDeviceCount` first and reports a missing GPU or driver cleanly:
+
+# %%
+lesson.show(APP / "saxpy.cu", language="cpp")
+
+# %% [markdown]
+# The naive image compiles it in the devel image and ships that image:
+
+# %%
+lesson.show(HERE / "naive" / "Dockerfile")
+
+# %% [markdown]
+# The multi-stage file compiles in a `builder` stage and copies one file into
+# a final stage. Three final stages to compare: on the runtime image, on the
+# base image, and on plain Debian (which forgets the runtime library).
+# `-cudart shared` makes the binary load `libcudart.so.12` from the image
+# rather than carry a static copy, so the final image has to provide it.
+
+# %%
+lesson.show(HERE / "multi-stage" / "Dockerfile")
+
+# %%
+guess_ratio = activities.predict("06", "final-percent")
+guess_ratio
+
+# %%
+builds = {"naive (devel)": build.build(APP, lesson.tag(LESSON, "naive"), dockerfile=HERE / "naive" / "Dockerfile", module="06")}
+for target in ("on-runtime", "on-base", "forgot-lib"):
+    builds[target] = build.build(APP, lesson.tag(LESSON, target), dockerfile=HERE / "multi-stage" / "Dockerfile",
+                                 target=target, module="06")
+sizes = {name: inspector.inspect(r.tag) for name, r in builds.items()}
+for name, r in sizes.items():
+    print(f"{name:<14} {r.size_bytes / 1e6:8.1f} MB uncompressed, {r.compressed_bytes / 1e6:7.1f} MB compressed, user {r.user or 'root'}")
+plots.ratio_bars({n: r.size_bytes / 1e6 for n, r in sizes.items()}, "SAXPY: one program, four final images",
+                 replayed=sizes.values());
+
+# %%
+final = sizes["on-base"]
+ratio = final.size_bytes / sizes["naive (devel)"].size_bytes
+print(f"on-base is {ratio:.1%} of the naive devel image; on-runtime {sizes['on-runtime'].size_bytes / sizes['naive (devel)'].size_bytes:.1%}")
+assert ratio <= 0.15, "the course's goal: the final image at most 15% of the devel single-stage"
+guess_ratio.reveal(100 * ratio, note=f"{final.size_bytes / 1e6:.0f} MB against {sizes['naive (devel)'].size_bytes / 1e6:.0f} MB.")
+
+# %% [markdown]
+# No compiler, no headers, no static archives reached the final image:
+
+# %%
+leftovers = {what: final.find(glob) for what, glob in
+             {"nvcc": "*/nvcc", "headers": "*/cuda_runtime*.h", "static libraries": "*.a"}.items()}
+print({what: len(found) for what, found in leftovers.items()}, "in on-base;",
+      {what: len(sizes["naive (devel)"].find(glob)) for what, glob in
+       {"nvcc": "*/nvcc", "headers": "*/cuda_runtime*.h", "static libraries": "*.a"}.items()}, "in the naive image")
+assert not any(leftovers.values())
+
+# %% [markdown]
+# ## Does it still start? `ldd` asks the image's loader
+#
+# A binary copied alone may need shared libraries the final image lacks.
+# `ldd` lists what the program needs and where the loader finds each, in the
+# image itself:
+
+# %%
+PROGRAM = "/usr/local/bin/saxpy"
+links = {name: cuda.ldd(builds[name].tag, PROGRAM) for name in ("on-base", "forgot-lib")}
+for name, l in links.items():
+    print(f"--- {name}\n{l.output.strip()}")
+assert links["on-base"].resolved
+assert links["forgot-lib"].missing == ["libcudart.so.12"]
+
+# %% [markdown]
+# Plain Debian has the C++ runtime but not `libcudart.so.12`. Run both:
+
+# %%
+ran = {name: containers.run(builds[name].tag, module="06") for name in ("on-base", "forgot-lib")}
+for name, r in ran.items():
+    print(f"--- {name}: exit {r.exit_code}\n{r.output.strip()}")
+assert ran["forgot-lib"].exit_code == 127 and "libcudart.so.12" in ran["forgot-lib"].output
+assert ran["on-base"].exit_code == 2 and "no CUDA device/driver" in ran["on-base"].output
+assert "cudaGetDeviceCount: cudaError" in ran["on-base"].output
+
+# %% [markdown]
+# The forgotten library fails before `main` runs, with the loader's
+# `error while loading shared libraries`. The image on base starts, and the
+# program itself explains that there is no GPU: `cudaGetDeviceCount` returned
+# an error because no driver (`libcuda.so.1`) is in the container, which is
+# what any container gets without `--gpus`. A program that skips this check
+# fails later, at its first `cudaMalloc`, with a less helpful message.
+#
+# ## Which GPUs the binary has code for
+#
+# `nvcc` writes two kinds of GPU code into the binary. **SASS** is machine
+# code for one GPU generation (`sm_80`: Ampere A100; `sm_90`: Hopper H100);
+# it runs on that generation's GPUs of the same or a higher minor version.
+# **PTX** is a portable assembly that the *driver* compiles at load time
+# (JIT) for whatever GPU it finds, including ones newer than the compiler.
+# Each `-gencode arch=compute_XX,code=sm_XX` adds SASS; `code=compute_XX`
+# adds PTX. `cuobjdump` (devel only) lists them:
+
+# %%
+code = cuda.gpu_code(builds["naive (devel)"].tag, PROGRAM)
+print(code.elf_output.strip())
+print(code.ptx_output.strip())
+GPUS = {"T4 (sm_75)": 75, "A10 (sm_86)": 86, "A100 (sm_80)": 80, "H100 (sm_90)": 90, "B200 (sm_100)": 100}
+for gpu, sm in GPUS.items():
+    print(f"{gpu:<14} runs {code.runs_on(sm)}")
+assert code.sass == ["sm_75", "sm_80", "sm_90"] and code.ptx == ["compute_90"]
+assert "PTX" in code.runs_on(100) and code.runs_on(90) == "SASS sm_90"
+
+# %% [markdown]
+# A binary built with `-gencode arch=compute_80,code=sm_80` alone has no PTX:
+# on an H100 or a Blackwell GPU its kernel fails with
+# `cudaErrorNoKernelImageForDevice` ("no kernel image is available for
+# execution on the device"). Ship PTX for the newest architecture you build
+# for, so newer GPUs can still compile it; SASS for the ones you run on avoids
+# the JIT delay at start-up. Every extra architecture makes the binary bigger,
+# which is one reason framework wheels are hundreds of MB.
+#
+# ## The driver decides what runs
+#
+# The image brings the CUDA runtime; the host brings the driver. A driver
+# supports CUDA up to its own version: a CUDA 12.4 image needs a driver that
+# supports 12.4 (550 or newer), or at least 525 under CUDA 12's
+# minor-version compatibility (which cannot JIT PTX newer than the driver).
+# Older drivers fail with `cudaErrorInsufficientDriver`, or at start with
+# the container toolkit's `unsatisfied condition: cuda>=12.4`. NVIDIA's
+# forward-compatibility package (`cuda-compat`) lets datacenter GPUs run a
+# newer CUDA on an older driver. The program printed both versions; the table
+# below starts from them:
+
+# %%
+runtime_cuda, host_driver = cuda.parse_versions(ran["on-base"].output)
+print(f"measured: the image's CUDA runtime {runtime_cuda}, this host's driver: {host_driver or 'none'}")
+table = cuda.compat_table(runtime_cuda, host_driver)
+w = max(len(r["driver"]) for r in table)
+for r in table:
+    print(f"{r['driver']:<{w}}  CUDA {r['supports CUDA']:<5}  {list(r.values())[2]}")
+assert runtime_cuda == "12.4"
+
+# %% [markdown]
+# ## GPU cells
+#
+# Giving a container a GPU takes the NVIDIA driver on the host and either the
+# NVIDIA container runtime (`docker run --gpus all`) or CDI device specs
+# (`--device nvidia.com/gpu=all`). The `gpu` line of `layerlab doctor` says
+# whether this engine has them:
+
+# %%
+access = cuda.gpu_access()
+print(("a container can get a GPU: " if access.can else "no GPU for containers: ") + access.why)
+HAS_GPU = access.can
+
+# %%
+if HAS_GPU:
+    on_gpu = containers.run(builds["on-base"].tag, module="06", gpus="all")
+    print(on_gpu.output)
+    assert on_gpu.ok and "max error 0: ok" in on_gpu.output
+else:
+    print("No GPU for containers here, so the program was not run on one. With a GPU it prints the device\n"
+          "(e.g. 'device 0: NVIDIA H100 80GB HBM3, compute capability 9.0') and 'max error 0: ok'.\n"
+          "To try the compiled binary on a GPU machine without Docker: scripts/cuda-gpu-bundle.sh")
+
+# %% [markdown]
+# ## pip's CUDA wheels: CUDA a second time
+#
+# A CUDA build of PyTorch does not use the image's CUDA libraries: it depends
+# on NVIDIA's wheels (`nvidia-cublas-cu12`, `nvidia-cudnn-cu12`, ...), which
+# put their own copies under `site-packages/nvidia/`. Install two of them,
+# the runtime library and cuBLAS at the versions torch 2.6 pins, on the
+# runtime image and on a slim Python image:
+
+# %%
+lesson.show(APP / "requirements.txt", language="text")
+lesson.show(HERE / "wheels-runtime" / "Dockerfile")
+lesson.show(HERE / "wheels-slim" / "Dockerfile")
+
+# %%
+guess_twice = activities.predict("06", "twice-mb")
+guess_twice
+
+# %%
+wheel_builds = {
+    "on the CUDA runtime image": build.build(APP, lesson.tag(LESSON, "wheels-runtime"), dockerfile=HERE / "wheels-runtime" / "Dockerfile", module="06"),
+    "on python:3.13-slim": build.build(APP, lesson.tag(LESSON, "wheels-slim"), dockerfile=HERE / "wheels-slim" / "Dockerfile",
+                                       build_args=lesson.build_args(HERE / "wheels-slim" / "Dockerfile"), module="06"),
+}
+wheel_images = {name: inspector.inspect(r.tag) for name, r in wheel_builds.items()}
+dups = {name: cuda.duplicates(r) for name, r in wheel_images.items()}
+for name, d in dups.items():
+    print(f"{name}: {wheel_images[name].size_bytes / 1e6:.0f} MB; CUDA sonames in the image's lib dirs {sorted(d.system)}")
+    for so, size in d.twice.items():
+        print(f"  twice: {so:<22} {size / 1e6:7.1f} MB in site-packages/nvidia, again in the image")
+    print(f"  duplicated: {d.duplicated_bytes / 1e6:.0f} MB")
+plots.ratio_bars({name: d.duplicated_bytes / 1e6 for name, d in dups.items()},
+                 "CUDA library bytes shipped twice (same soname in the image and in a wheel)",
+                 ylabel="duplicated (MB)", replayed=wheel_images.values());
+
+# %%
+on_runtime, on_slim = dups["on the CUDA runtime image"], dups["on python:3.13-slim"]
+assert {"libcudart.so.12", "libcublas.so.12", "libcublasLt.so.12"} <= set(on_runtime.twice)
+assert on_slim.duplicated_bytes == 0 and not on_slim.system, "a slim base has no CUDA of its own"
+assert on_slim.wheels.keys() == on_runtime.wheels.keys(), "the wheels bring the same libraries on either base"
+guess_twice.reveal(on_runtime.duplicated_bytes / 1e6, note="libcudart, cuBLAS and cuBLASLt: once from apt, once from the wheels.")
+
+# %% [markdown]
+# The wheels are complete on their own: on the slim image they are the only
+# CUDA there is, and nothing is shipped twice. The framework finds them
+# through its own `RPATH` (or the `nvidia` package's loader hooks), never
+# through the image's library directories. Two wheels are the small end: the
+# set a CUDA build of torch 2.6 pins, read from the package index's metadata
+# (sizes of the x86_64 wheels as downloaded, nothing installed):
+
+# %%
+full = cuda.torch_cuda_wheels("2.6.0")
+print(f"{full.requirer}\nsource: {full.source}")
+for name, w in sorted(full.wheels.items(), key=lambda kv: -kv[1]["bytes"]):
+    print(f"  {name:<26} {w['version']:<12} {w['bytes'] / 1e6:7.1f} MB")
+print(f"  {'total':<26} {'':<12} {full.total_bytes / 1e6:7.1f} MB compressed (index metadata, not measured here)")
+assert {"nvidia-cuda-runtime-cu12", "nvidia-cublas-cu12"} <= set(full.wheels)
+assert full.total_bytes > 10 * sum(full.wheels[n]["bytes"] for n in ("nvidia-cuda-runtime-cu12",)), "the full set dwarfs cudart"
+
+# %% [markdown]
+# So a framework that brings its own CUDA wheels wants a **slim Python base**:
+# a CUDA runtime base under it only adds the same libraries again (published
+# examples: 15 GB down to 8.5 GB by removing the system copies; 24.5 GB down
+# to 15.4 GB by dropping devel for the wheels). The devel image is for
+# *compiling* CUDA code, in a builder stage; the base or runtime image is for
+# running code compiled against the system CUDA, like SAXPY above.
+#
+# ## Challenge: the biggest twin
+#
+# Which CUDA library does the runtime-based wheel image carry twice with the
+# most bytes? Give its soname (like `libcudart.so.12`), computed from
+# `on_runtime` with one line of Python.
+
+# %%
+activities.challenge("06-biggest-twin")
+
+# %%
+BIGGEST_TWIN = None  # BIGGEST_TWIN = max(on_runtime.twice, key=...)
+
+# %%
+import layerlab
+
+layerlab.check("06-biggest-twin", BIGGEST_TWIN, tag=wheel_builds["on the CUDA runtime image"].tag)
+
+# %%
+activities.solution("06-biggest-twin")
+
+# %% [markdown]
+# ## Key points
+#
+# - base = libcudart; runtime = base + math libraries; devel = runtime +
+#   nvcc, headers and static libraries. The driver comes from the host.
+# - Compile in devel, copy the binary into base (or runtime if it uses
+#   cuBLAS & co.), check with `ldd` that every library resolves.
+# - `-gencode` decides which GPUs get machine code; keep PTX for the newest.
+# - A driver runs CUDA up to its own version (minor-version compatibility
+#   within 12.x; `cuda-compat` beyond).
+# - pip's `nvidia-*-cu12` wheels carry their own CUDA: use a slim Python base.
+#
+# ## Exercise `06-cuda`
+#
+# `exercises/06-cuda/` compiles SAXPY and ships the devel image. Make it a
+# multi-stage build whose final image has no nvcc, no headers, no static
+# libraries, runs as a non-root user, and still runs the program; grade it
+# with `layerlab grade exercises/06-cuda`.
+
+# %%
+print("Figures measured in this run:")
+for name, r in reports.items():
+    print(f"  {name:<8} {r.size_bytes / 1e9:5.2f} GB ({'stand-in' if got.images[r.ref]['standin'] else 'official'})")
+print(f"  SAXPY on base: {final.size_bytes / 1e6:.0f} MB = {ratio:.1%} of the devel single-stage image")
+print(f"  CUDA bytes shipped twice by 2 wheels on the runtime image: {on_runtime.duplicated_bytes / 1e6:.0f} MB; on slim: 0")
+print(f"  GPU run here: {'yes' if HAS_GPU else 'no (' + access.why + ')'}")
+
+# %%
+activities.quiz("06")

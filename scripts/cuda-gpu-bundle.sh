@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Copy lesson 06's compiled SAXPY and every shared library it loads out of an
+# image into a folder that runs on a GPU machine without Docker:
+#   scripts/cuda-gpu-bundle.sh [IMAGE] [OUT]   (default: lesson 06's on-base image, built if missing;
+#                                               build/cuda-gpu-bundle)
+#   (on the GPU machine)  OUT/run.sh            exit 0 and "max error 0: ok" with a GPU; 2 without
+# The folder carries its own loader and C/C++ libraries too, so the host's
+# glibc version does not matter; only the driver (libcuda.so.1) comes from the
+# host, as it does for a container started with --gpus all.
+set -euo pipefail
+IMAGE=${1:-layerlab/06-on-base:lesson}
+OUT=${2:-build/cuda-gpu-bundle}
+PROGRAM=/usr/local/bin/saxpy
+ENGINE=${LAYERLAB_ENGINE:-docker}
+
+if ! $ENGINE image inspect "$IMAGE" >/dev/null 2>&1; then
+  # Lesson 06 makes this image; without it, build its `on-base` stage here
+  # (the CUDA images must exist: `layerlab bootstrap 06`).
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  lesson="$here/docker/lessons/06-cuda-images"
+  $ENGINE buildx build --provenance=false --load --label org.layerlab.managed=true --label org.layerlab.module=06 \
+    --target on-base -t "$IMAGE" -f "$lesson/multi-stage/Dockerfile" "$lesson/app"
+fi
+rm -rf "$OUT"
+mkdir -p "$OUT/lib"
+cid=$($ENGINE create --label org.layerlab.managed=true "$IMAGE")
+trap '$ENGINE rm -f "$cid" >/dev/null' EXIT
+$ENGINE cp -L "$cid:$PROGRAM" "$OUT/saxpy"
+# ldd in the image itself names the files its loader would use.
+libs=$($ENGINE run --rm --label org.layerlab.managed=true --entrypoint ldd "$IMAGE" "$PROGRAM" \
+  | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}')
+for lib in $libs; do
+  $ENGINE cp -L "$cid:$lib" "$OUT/lib/$(basename "$lib")"
+done
+loader=$(cd "$OUT/lib" && ls ld-linux-x86-64.so.*)
+cat > "$OUT/run.sh" <<RUN
+#!/bin/sh
+# SAXPY from $IMAGE, with its own loader and libraries; the host gives libcuda.so.1.
+here=\$(cd "\$(dirname "\$0")" && pwd)
+exec "\$here/lib/$loader" --library-path "\$here/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64:/usr/lib/wsl/lib" "\$here/saxpy" "\$@"
+RUN
+chmod +x "$OUT/run.sh" "$OUT/saxpy"
+echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); files:"
+ls -l "$OUT" "$OUT/lib"
+echo "run it here or on a GPU machine: $OUT/run.sh"

@@ -1,0 +1,41 @@
+# %% [markdown]
+# # Exercise 06-cuda: compile in devel, ship small
+#
+# `saxpy.cu` is lesson 06's CUDA program. The `Dockerfile` beside this
+# notebook compiles it with `nvcc` and ships the whole devel image. Rewrite it
+# as a multi-stage build so that the final image:
+#
+# - has no `nvcc`, no CUDA headers and no static libraries (`*.a`);
+# - still finds every library `/usr/local/bin/saxpy` needs (`ldd`: nothing
+#   "not found");
+# - runs as a user that is not root;
+# - prints what it prints now (without a GPU: that there is no CUDA
+#   device/driver, exit status 2);
+# - is at most 1.15 times the reference solution's size.
+#
+# The last cell grades your work.
+
+# %%
+from layerlab.engine import build
+from layerlab.measure import cuda
+
+result = build.build(".", "layerlab-06-cuda:mine", module="06", show=None)
+linked = cuda.ldd(result.tag, "/usr/local/bin/saxpy")
+print(linked.output)
+
+# %% [markdown]
+# Which libraries does the program need that glibc and the C++ runtime do
+# not provide? Those are what your final stage must bring.
+
+# %%
+# BEGIN SOLUTION
+cuda_libs = sorted(name for name in linked.libraries if name.startswith(("libcu", "libnv")))
+# STARTER
+# cuda_libs = ...  # TODO: the sonames in linked.libraries that belong to CUDA
+# END SOLUTION
+print(cuda_libs)
+
+# %%
+import layerlab
+
+layerlab.grade("06-cuda")

@@ -1,0 +1,103 @@
+"""layerlab.measure.cuda's parsers and rules, on recorded text: no engine, no GPU."""
+
+from types import SimpleNamespace
+
+from layerlab.measure import cuda
+from layerlab.course import load
+
+LDD_OK = """\tlinux-vdso.so.1 (0x00007ffd)
+\tlibcudart.so.12 => /lib/x86_64-linux-gnu/libcudart.so.12 (0x00007f1)
+\tlibstdc++.so.6 => /lib/x86_64-linux-gnu/libstdc++.so.6 (0x00007f2)
+\t/lib64/ld-linux-x86-64.so.2 (0x00007f3)
+"""
+
+
+def test_ldd_lines_become_sonames_with_where_they_resolve():
+    assert cuda.parse_ldd(LDD_OK) == {"libcudart.so.12": "/lib/x86_64-linux-gnu/libcudart.so.12",
+                                      "libstdc++.so.6": "/lib/x86_64-linux-gnu/libstdc++.so.6"}
+    missing = cuda.parse_ldd("\tlibcudart.so.12 => not found\n\tlibm.so.6 => /lib/libm.so.6 (0x1)\n")
+    assert missing == {"libcudart.so.12": None, "libm.so.6": "/lib/libm.so.6"}
+    assert cuda.Ldd("i", "p", missing, "").missing == ["libcudart.so.12"]
+
+
+def test_sass_runs_within_its_major_version_and_ptx_on_newer_gpus():
+    code = cuda.GpuCode(sass=["sm_75", "sm_80", "sm_90"], ptx=["compute_90"], elf_output="", ptx_output="")
+    assert code.runs_on(86) == "SASS sm_80"
+    assert code.runs_on(90) == "SASS sm_90"
+    assert code.runs_on(100).startswith("PTX compute_90")
+    assert "NoKernelImage" in cuda.GpuCode(["sm_80"], [], "", "").runs_on(90)
+    assert cuda._archs("ELF file    1: saxpy.1.sm_75.cubin\nELF file    2: saxpy.2.sm_90.cubin", "cubin") == ["sm_75", "sm_90"]
+
+
+def test_the_driver_rule():
+    assert cuda.parse_versions("CUDA runtime 12.4, driver supports CUDA 0.0") == ("12.4", None)
+    assert cuda.verdict("12.4", None).startswith("no")
+    assert cuda.verdict("12.4", "12.8").startswith("yes")
+    assert "minor-version" in cuda.verdict("12.4", "12.0")
+    assert "cuda-compat" in cuda.verdict("12.4", "11.4")
+    assert cuda.compat_table("12.4", None)[-1]["supports CUDA"] == "none"
+
+
+def test_duplicates_match_cuda_sonames_in_the_image_and_under_site_packages():
+    files = {
+        "/usr/lib/x86_64-linux-gnu/libcudart.so.12.4.127": 700_000,
+        "/usr/lib/x86_64-linux-gnu/libcublasLt.so.12.4.5.8": 500_000_000,
+        "/usr/local/lib/python3.13/dist-packages/nvidia/cuda_runtime/lib/libcudart.so.12": 720_000,
+        "/usr/local/lib/python3.13/dist-packages/nvidia/cublas/lib/libcublasLt.so.12": 510_000_000,
+        "/usr/local/lib/python3.13/dist-packages/nvidia/cublas/lib/libnvblas.so.12": 700_000,
+        "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.33": 2_000_000,
+    }
+    d = cuda.duplicates(SimpleNamespace(ref="x", files=files))
+    assert d.twice == {"libcudart.so.12": 720_000, "libcublasLt.so.12": 510_000_000}
+    assert d.duplicated_bytes == 510_720_000 and "libstdc++.so.6" not in d.system
+    assert cuda.duplicates(SimpleNamespace(ref="slim", files={k: v for k, v in files.items() if "packages" in k})).twice == {}
+
+
+def test_module_06_needs_the_cuda_images_and_no_earlier_module_does():
+    c = load()
+    assert "cuda" in c.module("06").needs
+    assert all("cuda" not in m.needs for m in c.modules if m.id < "06")
+
+
+def test_a_named_and_unpacked_image_survives_buildkits_late_not_found():
+    from python_on_whales.exceptions import DockerException
+
+    from layerlab.engine.build import _complete_despite
+
+    class Client:
+        def __init__(self, exists):
+            self.image = SimpleNamespace(inspect=self._inspect)
+            self.exists = exists
+
+        def _inspect(self, tag):
+            if not self.exists:
+                raise DockerException(["docker", "image", "inspect", tag], 1)
+            return SimpleNamespace(id="sha256:x")
+
+    tag = "layerlab/06-naive:lesson"
+    tail = ["#9 naming to docker.io/layerlab/06-naive:lesson done",
+            "#9 unpacking to docker.io/layerlab/06-naive:lesson 11.9s done", "#9 DONE 55.4s",
+            "ERROR: failed to solve: not found"]
+    assert _complete_despite(tail, tag, Client(True))
+    assert not _complete_despite(tail, tag, Client(False))
+    assert not _complete_despite(tail[:1] + tail[3:], tag, Client(True)), "not unpacked: a real failure"
+    assert not _complete_despite(tail[:3] + ["ERROR: failed to solve: process did not complete"], tag, Client(True))
+    official = [l.replace("layerlab/06-naive:lesson", "nvidia/cuda:12.4.1-devel-ubuntu22.04") for l in tail]
+    assert _complete_despite(official, "nvidia/cuda:12.4.1-devel-ubuntu22.04", Client(True))
+
+
+def test_the_doctor_says_why_a_container_cannot_get_a_gpu(tmp_path):
+    from layerlab import engine
+
+    bare = engine.EngineFacts(command="docker", reachable=True, runtimes=["io.containerd.runc.v2", "runc"])
+    can, why = engine.gpu_verdict(bare)
+    assert not can and "no nvidia" in why and "no GPU device" in why
+    (tmp_path / "nvidia.yaml").write_text("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n")
+    (tmp_path / "other.yaml").write_text("kind: vendor.com/fpga\n")
+    specs = engine.cdi_specs((tmp_path, tmp_path / "absent"))
+    assert specs == [str(tmp_path / "nvidia.yaml")]
+    can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["runc"],
+                                                     cdi_specs=specs, gpu_device=True))
+    assert can and "CDI" in why
+    can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["nvidia", "runc"]))
+    assert not can and "runtime nvidia" in why, "a runtime without a GPU device gives no GPU"
