@@ -68,6 +68,7 @@ STARTER_FAILS = {
     "04-multistage": {"paths_absent", "runs_as_non_root", "size_at_most"},
     "05-multiarch": {"no_emulated_build_steps", "cross_build_speedup"},
     "06-cuda": {"paths_absent", "runs_as_non_root", "size_at_most"},
+    "07-serve": {"becomes_healthy", "graceful_stop", "hardened_serves", "size_at_most"},
 }
 
 

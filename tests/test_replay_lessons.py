@@ -12,7 +12,7 @@ from layerlab.course import REPO
 
 
 
-@pytest.mark.parametrize("module", ["00", "01", "02", "03", "04", "05", "06", "08", "09"])
+@pytest.mark.parametrize("module", ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"])
 def test_lesson_replays_without_an_engine(module, tmp_path):
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock", "LAYERLAB_CACHE": str(tmp_path / "cache")}
     out = subprocess.run(

@@ -228,6 +228,37 @@ class HttpEndpoint(CheckBase):
     wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
 
 
+class ServeCheck(CheckBase):
+    """A check that starts the image as a server on 127.0.0.1 (exercise 07); one container serves all of them."""
+
+    port: int = Field(default=8000, gt=0, lt=65536, description="the port the server listens on in the container")
+    health_path: str = "/health"
+    wait_s: float = Field(gt=0, le=120, default=60, description="how long the server may take to answer and to become healthy")
+
+
+class BecomesHealthy(ServeCheck):
+    check: Literal["becomes_healthy"]
+    factor: float = Field(gt=0, default=2.0, description="healthy at most factor x the fixture's seconds from docker run ...")
+    allowance_s: float = Field(ge=0, default=5.0, description="... plus this many seconds (a shared machine's noise)")
+
+
+class Predicts(ServeCheck):
+    check: Literal["predicts"]
+    path: str = "/predict"
+    body: dict = Field(description="the JSON posted; the answer must equal the fixture's (numbers to 1e-6)")
+
+
+class GracefulStop(ServeCheck):
+    check: Literal["graceful_stop"]
+    within_s: float = Field(gt=0, default=2.0, description="docker stop must return within this many seconds")
+    inflight_path: str = Field(description="a GET that is in flight when docker stop is sent; it must be answered")
+
+
+class HardenedServes(ServeCheck):
+    check: Literal["hardened_serves"]
+    tmpfs: list[str] = Field(default_factory=lambda: ["/tmp"], description="the only writable paths under --read-only")
+
+
 class ComposeCheck(CheckBase):
     file: str = Field(default="compose.yaml", description="the compose file, relative to the exercise")
     service: str = Field(default="api", description="the service that serves the model")
@@ -307,6 +338,10 @@ Check = Annotated[
         HttpEndpoint,
         CgroupLimits,
         Hadolint,
+        BecomesHealthy,
+        Predicts,
+        GracefulStop,
+        HardenedServes,
         ComposeUpPredicts,
         ComposePersists,
         ComposePortsLoopback,

@@ -197,6 +197,36 @@ def _arm64_digest(answer: str, ref: str) -> Outcome:
     return _verdict("05-arm64-digest", tests)
 
 
+# --- 07 ---------------------------------------------------------------------
+
+
+@_register("07-exec-shell")
+def _exec_shell(answer: str) -> Outcome:
+    from layerlab import engine
+    from layerlab.engine import build
+    from layerlab.measure import serving
+
+    with tempfile.TemporaryDirectory(prefix="layerlab-challenge-") as tmp:
+        (Path(tmp) / "Dockerfile").write_text(answer, encoding="utf-8")
+        r = build.build(tmp, "layerlab/07-challenge-shell:lesson", module="07", show=None)
+    # Only the CMD is read: the engine's own inspect, not a layer-by-layer report.
+    cmd = engine.client().image.inspect(r.tag).config.cmd or []
+    shell_form = cmd[:2] == ["/bin/sh", "-c"]
+    text = cmd[2] if shell_form and len(cmd) > 2 else " ".join(cmd)
+    # Grace 3 s: a stop that ignores SIGTERM fails in 3 s instead of 10.
+    ran = serving.serve_live(r.tag, inflight="/slow?seconds=0.5", stop_grace_s=3, wait_s=30, module="07")
+    return _verdict("07-exec-shell", [
+        (shell_form, f"CMD is {'shell form' if shell_form else 'not shell form'}: {cmd}"),
+        ("$PORT" in text or "${PORT" in text, "the command reads $PORT" if "$PORT" in text or "${PORT" in text
+         else "the command does not read $PORT"),
+        (ran.serving, f"serves /health after {ran.first_ok_s:.2f} s" if ran.serving
+         else f"never answered /health: {ran.error or ran.logs.splitlines()[-1:] or 'no log'}"),
+        (ran.stop_s is not None and ran.stop_s < 2, f"docker stop took {ran.stop_s or 0:.2f} s (under 2 s)"),
+        (ran.inflight_answered, "the request in flight was answered" if ran.inflight_answered
+         else f"the request in flight was lost: {(ran.inflight or {}).get('error', 'not sent')}"),
+    ])
+
+
 # --- 08 ---------------------------------------------------------------------
 
 

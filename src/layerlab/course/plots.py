@@ -251,6 +251,54 @@ def footprint_bars(rows, title: str = "What each one costs") -> Figure:
     return fig
 
 
+def serving_load(rows: dict, title: str = "The same server under the same bounded load") -> Figure:
+    """Three panels per configuration: latency percentiles, throughput, and memory (layerlab.serving results)."""
+    labels, results = list(rows), list(rows.values())
+    fig, (lat_ax, rps_ax, mem_ax) = plt.subplots(1, 3, figsize=(12, 4))
+    x = list(range(len(results)))
+    w = 0.26
+    for j, (name, attr) in enumerate((("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))):
+        bars = lat_ax.bar([i + (j - 1) * w for i in x], [getattr(r.load, attr) or 0 for r in results], w, label=name, color=COLORS[j])
+        _label_bars(lat_ax, bars, "{:.0f}")
+    lat_ax.set_xticks(x, labels)
+    lat_ax.set_ylabel("latency (ms)")
+    lat_ax.set_title("Latency percentiles")
+    lat_ax.legend(frameon=False, fontsize=8)
+    lat_ax.margins(y=0.15)
+    bars = rps_ax.bar(x, [r.load.rps for r in results], color=COLORS[3])
+    _label_bars(rps_ax, bars, "{:.0f}")
+    rps_ax.set_xticks(x, labels)
+    rps_ax.set_ylabel("throughput (requests/s)")
+    rps_ax.set_title("Throughput")
+    rps_ax.margins(y=0.15)
+    bars = mem_ax.bar(x, [(r.memory_bytes or 0) / MB for r in results], color=COLORS[4])
+    _label_bars(mem_ax, bars, "{:.0f}")
+    mem_ax.set_xticks(x, labels)
+    mem_ax.set_ylabel("container memory (MB)")
+    mem_ax.set_title("Memory (engine stats)")
+    mem_ax.margins(y=0.15)
+    fig.suptitle(title)
+    _mark_replayed(fig, results)
+    fig.tight_layout()
+    return fig
+
+
+def stop_times(rows: dict, title: str = "docker stop with a request in flight") -> Figure:
+    """Seconds each `docker stop` took; the bar says whether the request in flight was answered."""
+    labels, results = list(rows), list(rows.values())
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(results) + 2), 4))
+    colors = [COLORS[2] if r.inflight_answered else COLORS[3] for r in results]
+    bars = ax.bar(labels, [r.stop_s for r in results], color=colors)
+    for bar, r in zip(bars, results):
+        ax.annotate(f"{_seconds_label(r.stop_s)}\n{'answered' if r.inflight_answered else 'request lost'}",
+                    (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_ylabel("docker stop (seconds)")
+    ax.set_title(title)
+    ax.margins(y=0.25)
+    _mark_replayed(fig, results)
+
+
 def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
                  title: str = "Time until the API answers /predict", replayed: Iterable = ()) -> Figure:
     """One bar per way of starting a compose pipeline: seconds until it serves, with a note per bar (failures, restarts)."""

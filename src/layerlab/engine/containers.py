@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 
 from python_on_whales.exceptions import DockerException
 
@@ -230,3 +231,74 @@ def _wait_quietly(client, container) -> None:
         client.container.wait(container)
     except DockerException:
         pass
+
+
+# --- long-running containers: health and stop ---------------------------------
+
+
+@dataclass
+class State:
+    running: bool
+    exit_code: int | None
+    health: str | None  # starting, healthy, unhealthy; None when the image has no HEALTHCHECK
+
+
+def state_of(container) -> State:
+    """What the engine says about a container now (one `docker inspect`)."""
+    container.reload()
+    s = container.state
+    return State(running=bool(s.running), exit_code=s.exit_code, health=s.health.status if s.health else None)
+
+
+@dataclass
+class Stopped:
+    seconds: float  # SIGTERM to exit, from the engine's own events; else `docker stop` from call to return
+    wall_seconds: float  # `docker stop` from call to return, CLI start-up included
+    exit_code: int | None  # 137: killed (SIGKILL) after the grace period; 0 or 143: it exited on SIGTERM
+    during: dict | None = None  # what the call running during the stop returned
+    signals: list[str] = field(default_factory=list)  # the signals the engine sent, in order: ["15", "9"]
+
+
+def stop_events(client, container_id: str, since: datetime) -> tuple[float | None, list[str]]:
+    """Seconds from the engine's first `kill` (SIGTERM) to `die`, and the signals it sent, from `docker events`.
+
+    The engine stamps both, so a busy machine's slow CLI start does not count. None when the
+    engine reports no such pair (an engine without events, a container that was already gone).
+    """
+    try:
+        events = list(client.system.events(since=since, until=datetime.now(), filters={"container": container_id}))
+    except (DockerException, ValueError):
+        return None, []
+    kills = [e for e in events if e.action == "kill" and e.time_nano]
+    # `stop` marks the container stopped; `die` may be stamped a moment after `docker stop` returns.
+    dies = [e for e in events if e.action in ("die", "stop") and e.time_nano]
+    signals = [str((e.actor.attributes or {}).get("signal", "?")) for e in kills if e.actor]
+    if not kills or not dies:
+        return None, signals
+    return max(0.0, (dies[0].time_nano - kills[0].time_nano) / 1e9), signals
+
+
+def timed_stop(client, container, *, during=None, lead_s: float = 0.25, join_s: float = 40) -> Stopped:
+    """`docker stop`, timed; `during()` (a request in flight) starts `lead_s` before it.
+
+    The grace period before SIGKILL is the container's stop timeout (`docker run --stop-timeout`,
+    10 s by default): python-on-whales's `stop(time=<int>)` passes no --time at all.
+    """
+    box: dict = {}
+    worker = None
+    if during is not None:
+        worker = threading.Thread(target=lambda: box.setdefault("r", during()), daemon=True)
+        worker.start()
+        time.sleep(lead_s)
+    since = datetime.now() - timedelta(seconds=1)
+    t = time.perf_counter()
+    try:
+        client.container.stop(container)
+    except DockerException:
+        pass
+    wall = time.perf_counter() - t
+    if worker is not None:
+        worker.join(join_s)
+    engine_seconds, signals = stop_events(client, container.id, since)
+    return Stopped(seconds=round(engine_seconds if engine_seconds is not None else wall, 3), wall_seconds=round(wall, 3),
+                   exit_code=state_of(container).exit_code, during=box.get("r"), signals=signals)

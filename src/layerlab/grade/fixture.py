@@ -70,6 +70,8 @@ class Fixture:
     platforms: dict[str, str] = field(default_factory=dict)  # platform -> `uname -m`
     platform_sizes: dict[str, int] = field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
     platform_seconds: dict[str, float] = field(default_factory=dict)  # platform -> step seconds of a cold build
+    # A server (exercise 07): first_ok_s, healthy_s, stop_s, and the answers to the `predicts` checks by path.
+    serving: dict = field(default_factory=dict)
     paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
     paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
     http_body: str | None = None  # what the compose stack's service answered (compose_up_predicts)

@@ -119,6 +119,28 @@ class Subject:
     def platform_run(self, image: str, platform: str) -> Ran:
         return self.session.run(image, None, platform=platform, timeout=self.limits.run_timeout_s)
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def served(self, hardened: bool = False):
+        """The image served once for every serving check of the exercise (`hardened`: --read-only and a tmpfs too).
+
+        One container answers all the checks: health and first answer, each `predicts` body,
+        and a timed stop with the `graceful_stop` request in flight.
+        """
+        from layerlab.course import GracefulStop, HardenedServes, Predicts, ServeCheck
+
+        specs = [c for c in self.exercise.checks if isinstance(c, ServeCheck)]
+        first = specs[0]
+        kw: dict = dict(port=first.port, health_path=first.health_path, wait_s=max(c.wait_s for c in specs),
+                        requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)})
+        stop = next((c for c in specs if isinstance(c, GracefulStop)), None)
+        if hardened:
+            tmpfs = next((c.tmpfs for c in specs if isinstance(c, HardenedServes)), ["/tmp"])
+            kw.update(read_only=True, tmpfs=tmpfs, execs={"uid": ["id", "-u"]}, stop_grace_s=1)
+        elif stop is not None:
+            # A grace just above the limit: a server that ignores SIGTERM fails in seconds, not Docker's 10.
+            kw.update(inflight=stop.inflight_path, stop_grace_s=int(stop.within_s) + 1)
+        return self.session.serve(self.tag, **kw)
+
     def uname(self, image: str, platform: str) -> Ran:
         return self.session.run(image, ["-m"], entrypoint="uname", platform=platform, timeout=self.limits.run_timeout_s)
 

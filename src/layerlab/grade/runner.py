@@ -24,7 +24,7 @@ from .checks import Context, run_check
 from .dockerfile import Dockerfile, parse
 from .measure import NotBuilt, Subject
 from .report import CheckResult, Report
-from .sandbox import Session
+from .sandbox import Ran, Session
 
 TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".json", ".sh", ".md", ".in", ".lock"}
 
@@ -288,7 +288,12 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
             raise RecordError(f"the solution does not build: {e}") from None
         image = s.image
         printing = next((c for c in ex.checks if c.check == "runs_and_prints"), None)  # type: ignore[attr-defined]
-        ran = s.run(tuple(printing.command) if printing and printing.command else None)
+        server = any(isinstance(c, C.ServeCheck) for c in ex.checks)
+        if server and printing is None:
+            # A server runs until stopped: measured by `served` below, not run to completion.
+            ran = Ran(exit_code=0, output="", seconds=0.0)
+        else:
+            ran = s.run(tuple(printing.command) if printing and printing.command else None)
         if ran.error or ran.timed_out:
             raise RecordError(f"the solution's container did not run: {ran.error or 'timed out'}")
         f = fx_mod.Fixture(
@@ -326,6 +331,12 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                 multi = s.cold_platform_build(tuple(c.platforms))
                 f.platform_seconds = multi.platform_seconds()
                 f.platform_sizes = {p: inspector.inspect(multi.tag, platform=p).size_bytes for p in c.platforms}
+            elif isinstance(c, C.ServeCheck) and not f.serving:
+                served = s.served()
+                if not served.serving or served.healthy_s is None:
+                    raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
+                f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
+                             "predictions": {k: v["body"] for k, v in served.responses.items()}}
             elif kind == "compose_up_predicts":
                 f.http_body = _record_compose(s, c)
             elif kind == "paths_present":

@@ -192,6 +192,13 @@ class Session:
             except DockerException:
                 pass
 
+    def serve(self, image: str, **kw):
+        """Serve `image` on 127.0.0.1 within the sandbox's limits and with this run's label (see serving.serve_live)."""
+        from layerlab.measure import serving
+
+        return serving.serve_live(image, memory=self.memory, pids_limit=self.pids, hardened=True, module=self.module,
+                                  extra_labels={RUN_LABEL: self.run_id}, **kw)
+
     # --- clean-up ---------------------------------------------------------
 
     def close(self) -> list[str]:

@@ -1,0 +1,41 @@
+# %% [markdown]
+# # Exercise 07-serve: make a model server production-shaped
+#
+# `serve.py` serves a churn model (`model.json`) with FastAPI. The
+# `Dockerfile` beside this notebook builds an image that answers, but runs a
+# development server with `--reload`, in a shell-form `CMD`, as root, with no
+# health check. Rewrite the Dockerfile so that:
+#
+# - the engine marks the container `healthy` about as fast as the
+#   reference does (a `HEALTHCHECK` with a short interval; the slim image has
+#   no curl);
+# - `POST /predict` still returns the reference's predictions;
+# - `docker stop` returns within 2 s, and a request in flight is answered;
+# - it runs as a non-root user and still serves under `--read-only` (with a
+#   tmpfs on `/tmp`) and `--cap-drop ALL`;
+# - it is at most 1.15 times the reference's size.
+#
+# The grader starts your container on `127.0.0.1` only and removes it.
+
+# %%
+from layerlab.engine import build
+from layerlab.measure import serving
+
+result = build.build(".", "layerlab-07-serve:mine", module="07", show=None)
+ran = serving.serve_live(result.tag, inflight="/slow?seconds=0.5", stop_grace_s=3, wait_s=60, module="07")
+
+# %% [markdown]
+# How long did it take to answer, to become healthy, and to stop?
+
+# %%
+# BEGIN SOLUTION
+timings = {"first answer": ran.first_ok_s, "healthy": ran.healthy_s, "stop": ran.stop_s}
+# STARTER
+# timings = ...  # TODO: ran.first_ok_s, ran.healthy_s and ran.stop_s (None: it never happened)
+# END SOLUTION
+print(timings, "request in flight answered:", ran.inflight_answered)
+
+# %%
+import layerlab
+
+layerlab.grade("07-serve")

@@ -1,0 +1,330 @@
+"""Serve an image's HTTP app and measure it: start-up, answers, bounded load, a timed stop.
+
+One call starts one container with its port published on 127.0.0.1 only,
+does what it is asked in order (wait for /health and the engine's `healthy`,
+send requests, run commands inside, put a bounded load on it, read its memory,
+stop it with a request in flight), always removes it, and returns one typed,
+JSON-serialisable result. Lessons replay that result where no engine exists;
+the grader calls `serve_live` with its sandbox's limits and labels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+from python_on_whales.exceptions import DockerException
+
+from layerlab import engine
+from layerlab.engine import containers, labels, replay
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+# --- load and latency maths (no engine needed) --------------------------------
+
+
+@dataclass
+class LoadStats:
+    requests: int  # answered with a 2xx
+    errors: int  # refused, timed out or not 2xx
+    seconds: float  # wall time of the whole load
+    concurrency: int
+    capped: bool  # the time cap ended the load before every request was sent
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    rps: float  # answered requests per second of wall time
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        if not self.requests:
+            return f"no request answered ({self.errors} errors)"
+        return (f"{self.requests} requests in {self.seconds:.1f} s, {self.rps:.0f} req/s; "
+                f"p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
+                + (f"; {self.errors} errors" if self.errors else "") + (" (time cap reached)" if self.capped else ""))
+
+
+def summarize(latencies_s: list[float], seconds: float, *, errors: int = 0, concurrency: int = 1,
+              capped: bool = False) -> LoadStats:
+    """Percentiles (numpy's, linear interpolation) and throughput of one load run."""
+    ms = np.asarray(latencies_s, dtype=float) * 1000
+    p50, p95, p99 = (float(v) for v in np.percentile(ms, [50, 95, 99])) if ms.size else (None, None, None)
+    return LoadStats(requests=int(ms.size), errors=errors, seconds=round(seconds, 3), concurrency=concurrency,
+                     capped=capped, p50_ms=p50, p95_ms=p95, p99_ms=p99,
+                     rps=ms.size / seconds if seconds > 0 else 0.0, latencies_ms=[round(float(v), 3) for v in ms])
+
+
+def require_loopback(url: str) -> None:
+    """Load is only ever sent to this machine: a typo must not aim it at someone's server."""
+    host = urlsplit(url).hostname
+    if host not in LOOPBACK:
+        raise ValueError(f"{url}: load goes to 127.0.0.1 only, not to {host}")
+
+
+async def _load(url: str, method: str, body, requests: int, concurrency: int, time_cap_s: float,
+                timeout_s: float) -> LoadStats:
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # trust_env=False: a proxy from the environment must never see requests to 127.0.0.1.
+    async with httpx.AsyncClient(timeout=timeout_s, limits=limits, trust_env=False) as client:
+        start = time.perf_counter()
+        deadline = start + time_cap_s
+
+        async def worker() -> None:
+            nonlocal sent, errors
+            while sent < requests and time.perf_counter() < deadline:
+                sent += 1
+                t = time.perf_counter()
+                try:
+                    r = await client.request(method, url, json=body)
+                    if 200 <= r.status_code < 300:
+                        latencies.append(time.perf_counter() - t)
+                    else:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - start
+    return summarize(latencies, seconds, errors=errors, concurrency=concurrency, capped=sent < requests)
+
+
+def bounded_load(url: str, *, method: str = "GET", body=None, requests: int = 500, concurrency: int = 8,
+                 time_cap_s: float = 20, timeout_s: float = 5) -> LoadStats:
+    """A fixed number of requests from `concurrency` clients at once, stopped by `time_cap_s` at the latest.
+
+    Runs its own event loop in a thread, so it works inside Jupyter's running loop too.
+    """
+    require_loopback(url)
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["stats"] = asyncio.run(_load(url, method, body, requests, concurrency, time_cap_s, timeout_s))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(time_cap_s + timeout_s + 10)
+    if "error" in out:
+        raise out["error"]
+    if "stats" not in out:
+        raise TimeoutError(f"the load on {url} did not finish within its time cap")
+    return out["stats"]
+
+
+# --- one served container ---------------------------------------------------------
+
+
+@dataclass
+class ServeResult:
+    image: str
+    options: dict  # how it was run: command, init, read_only, tmpfs, memory ...
+    started: bool
+    error: str = ""  # the engine's reason when it did not start
+    hint: str = ""
+    has_healthcheck: bool = False
+    first_ok_s: float | None = None  # from `docker run` to the first 200 on the health path
+    healthy_s: float | None = None  # from `docker run` to the engine's health state `healthy`
+    health: str | None = None  # the last health state seen (None: the image has no HEALTHCHECK)
+    exited: bool = False  # the container ended on its own before it was stopped
+    exit_code: int | None = None
+    responses: dict = field(default_factory=dict)  # name -> {status, body, error, seconds}
+    execs: dict = field(default_factory=dict)  # name -> {exit_code, output}
+    load: LoadStats | None = None
+    memory_bytes: int | None = None  # the engine's stats, after the load
+    stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
+    stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
+    stop_signals: list[str] = field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
+    stop_exit_code: int | None = None
+    inflight: dict | None = None  # the request in flight during the stop: {status, error, seconds}
+    logs: str = ""  # the container's last log lines
+    replayed: dict | None = None
+
+    @property
+    def serving(self) -> bool:
+        return self.first_ok_s is not None
+
+    @property
+    def inflight_answered(self) -> bool:
+        return bool(self.inflight and self.inflight.get("status") == 200)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ServeResult":
+        d = dict(d)
+        if d.get("load") is not None:
+            d["load"] = LoadStats(**d["load"])
+        return cls(**d)
+
+
+def _key(image, **kw) -> str:
+    shown = {k: v for k, v in sorted(kw.items()) if v not in (None, False, (), [], {}) and k not in ("module",)}
+    return f"{image}|{shown}"
+
+
+def _request(client: httpx.Client, base: str, method: str, path: str, body=None) -> dict:
+    t = time.perf_counter()
+    try:
+        r = client.request(method, base + path, json=body)
+        try:
+            content = r.json()
+        except ValueError:
+            content = r.text[:500]
+        return {"status": r.status_code, "body": content, "error": "", "seconds": round(time.perf_counter() - t, 4)}
+    except httpx.HTTPError as e:
+        return {"status": None, "body": None, "error": f"{type(e).__name__}: {e}"[:300],
+                "seconds": round(time.perf_counter() - t, 4)}
+
+
+def _execute(container, command: list[str]) -> dict:
+    try:
+        out = container.execute(command)
+        return {"exit_code": 0, "output": (out or "")[-2000:]}
+    except DockerException as e:
+        text = ((e.stdout or "") + (e.stderr or "")) if hasattr(e, "stdout") else str(e)
+        return {"exit_code": e.return_code, "output": text.strip()[-2000:]}
+
+
+def _tail(text: str, n: int) -> str:
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+def _wait_until_serving(container, result: ServeResult, http: httpx.Client, url: str, *, start: float,
+                        wait_s: float) -> None:
+    """Poll `url` and the engine's health state until both say ready, the container exits, or `wait_s` passes."""
+    deadline = start + wait_s
+    while time.perf_counter() < deadline:
+        state = containers.state_of(container)
+        if not state.running:
+            result.exited, result.exit_code = True, state.exit_code
+            return
+        now = time.perf_counter() - start
+        result.health = state.health
+        if result.health == "healthy" and result.healthy_s is None:
+            result.healthy_s = round(now, 3)
+        if result.first_ok_s is None:
+            try:
+                if http.get(url, timeout=1).status_code == 200:
+                    result.first_ok_s = round(time.perf_counter() - start, 3)
+            except httpx.HTTPError:
+                pass
+        done_health = not result.has_healthcheck or result.healthy_s is not None or result.health == "unhealthy"
+        if result.first_ok_s is not None and done_health:
+            return
+        time.sleep(0.05)
+
+
+def serve_live(
+    image: str,
+    *,
+    command: list[str] | None = None,
+    port: int = 8000,
+    health_path: str = "/health",
+    init: bool = False,
+    read_only: bool = False,
+    tmpfs: list[str] | None = None,
+    user: str | None = None,
+    cap_drop_all: bool = False,
+    hardened: bool = False,
+    memory: str | None = None,
+    cpus: float | None = None,
+    pids_limit: int | None = None,
+    wait_s: float = 60,
+    requests: dict | None = None,
+    execs: dict | None = None,
+    load: dict | None = None,
+    stats: bool = False,
+    inflight: str | None = None,
+    inflight_lead_s: float = 0.25,
+    stop_grace_s: int = 10,
+    log_lines: int = 20,
+    module: str | None = None,
+    extra_labels: dict | None = None,
+) -> ServeResult:
+    """Run `image` serving on `port` (published on 127.0.0.1), measure it, always remove it.
+
+    requests: name -> [method, path] or [method, path, json body], sent once it answers.
+    execs: name -> command, run inside it (docker exec).
+    load: bounded_load's arguments plus `path` (and `method`, `body`).
+    inflight: a path whose request is in flight when `docker stop` (grace `stop_grace_s`) is sent.
+    `hardened` drops every capability and forbids privilege escalation (the grader's sandbox).
+    """
+    options = {k: v for k, v in dict(command=command, init=init, read_only=read_only, tmpfs=tmpfs, user=user,
+                                     cap_drop_all=cap_drop_all or hardened, memory=memory, cpus=cpus).items()
+               if v not in (None, False)}
+    client = engine.require()
+    try:
+        container = client.container.create(
+            image, command or [], publish=[("127.0.0.1:", port)], init=init, read_only=read_only,
+            tmpfs=tmpfs or [], user=user, memory=memory, memory_swap=memory, cpus=cpus, pids_limit=pids_limit,
+            cap_drop=["ALL"] if (cap_drop_all or hardened) else [],
+            security_options=["no-new-privileges"] if hardened else [],
+            labels={**labels.course_labels(module), **(extra_labels or {})}, pull="never",
+            # The grace period is the container's own: python-on-whales drops an int `docker stop --time`.
+            stop_timeout=stop_grace_s,
+        )
+    except DockerException as e:
+        reason, hint = containers.start_failure(getattr(e, "stderr", None) or str(e))
+        return ServeResult(image=image, options=options, started=False, error=reason, hint=hint)
+    result = ServeResult(image=image, options=options, started=False)
+    http = httpx.Client(timeout=5, trust_env=False)
+    try:
+        hc = container.config.healthcheck
+        result.has_healthcheck = bool(hc and hc.test and hc.test[0] != "NONE")
+        start = time.perf_counter()
+        try:
+            client.container.start(container)
+        except DockerException as e:
+            result.error, result.hint = containers.start_failure(getattr(e, "stderr", None) or str(e))
+            return result
+        result.started = True
+        container.reload()
+        bindings = (container.network_settings.ports or {}).get(f"{port}/tcp") or []
+        if not bindings:
+            result.error = f"port {port} was not published"
+            return result
+        base = f"http://127.0.0.1:{bindings[0]['HostPort']}"
+        _wait_until_serving(container, result, http, base + health_path, start=start, wait_s=wait_s)
+        if not result.serving:
+            return result
+        for name, spec in (requests or {}).items():
+            result.responses[name] = _request(http, base, spec[0], spec[1], spec[2] if len(spec) > 2 else None)
+        for name, cmd in (execs or {}).items():
+            result.execs[name] = _execute(container, list(cmd))
+        if load:
+            plan = dict(load)
+            path, method, body = plan.pop("path"), plan.pop("method", "GET"), plan.pop("body", None)
+            result.load = bounded_load(base + path, method=method, body=body, **plan)
+        if stats:
+            result.memory_bytes = int(client.container.stats([container])[0].memory_used)
+        stop = containers.timed_stop(client, container, lead_s=inflight_lead_s,
+                                     during=(lambda: _request(http, base, "GET", inflight)) if inflight else None)
+        result.stop_s, result.stop_wall_s, result.stop_exit_code = stop.seconds, stop.wall_seconds, stop.exit_code
+        result.inflight, result.stop_signals = stop.during, stop.signals
+        return result
+    finally:
+        http.close()
+        try:
+            result.logs = _tail(client.container.logs(container), log_lines)
+        except DockerException:
+            pass
+        try:
+            client.container.remove(container, force=True, volumes=True)
+        except DockerException:
+            pass
+
+
+# Lessons record and replay their runs; the grader calls serve_live, which never replays.
+serve = replay.replayable("serve", _key, ServeResult)(serve_live)

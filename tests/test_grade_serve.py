@@ -1,0 +1,107 @@
+"""Exercise 07-serve: the starter fails with hints that name the cause, a silent server fails in time.
+
+That the solution passes and the starter fails is tested with every exercise in test_grade_engine.py.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from layerlab.course import REPO
+from layerlab.grade import fixture as fixture_mod
+from layerlab.grade.runner import grade
+from layerlab.grade.sandbox import RUN_LABEL
+
+from test_grade_static import course_file
+
+pytestmark = [pytest.mark.engine]
+
+
+def by_check(report):
+    return {r.check: r for r in report.results}
+
+
+def _left_nothing(client, report):
+    flt = [("label", f"{RUN_LABEL}={report.run_id}")]
+    assert client.container.list(all=True, filters=flt) == []
+    assert client.image.list(filters=flt) == []
+
+
+@pytest.fixture(scope="module")
+def starter(engine_client):
+    return grade(REPO / "exercises" / "07-serve", "07-serve")
+
+
+def test_the_starter_fails_health_stop_privilege_and_size_but_predicts(starter, engine_client):
+    got = by_check(starter)
+    assert not starter.passed, starter.table()
+    assert {c for c, r in got.items() if r.status == "failed"} == {"becomes_healthy", "graceful_stop", "hardened_serves", "size_at_most"}, starter.table()
+    assert got["predicts"].status == "passed" and got["builds"].status == "passed"
+    assert "no HEALTHCHECK" in got["becomes_healthy"].detail and "curl" in got["becomes_healthy"].hint
+    # The grader's grace period is the limit plus a second, not Docker's 10 s: the starter costs 3 s here.
+    assert "exit code 137" in got["graceful_stop"].detail and "shell form" in got["graceful_stop"].hint
+    assert "root" in got["hardened_serves"].detail
+    _left_nothing(engine_client, starter)
+
+
+SILENT = """
+exercises:
+  - id: 07-serve
+    module: "02"
+    title: a server that never answers
+    paths: [Dockerfile, serve.py, model.json, requirements.txt]
+    limits:
+      build_timeout_s: 300
+      run_timeout_s: 30
+    checks:
+      - check: builds
+      - check: becomes_healthy
+        wait_s: 6
+      - check: predicts
+        wait_s: 6
+        body: {rows: [[3, 70, 4]]}
+      - check: graceful_stop
+        wait_s: 6
+        inflight_path: /slow?seconds=0.5
+"""
+
+
+def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_time(engine_client, tmp_path):
+    d = tmp_path / "07-serve"
+    shutil.copytree(REPO / "solutions" / "07-serve", d, ignore=shutil.ignore_patterns("fixture.json"))
+    text = (d / "Dockerfile").read_text()
+    (d / "Dockerfile").write_text(text.replace('"--host", "0.0.0.0"', '"--host", "127.0.0.1"'))
+    start = time.monotonic()
+    r = grade(d, "07-serve", course_file=course_file(tmp_path, SILENT), fixture=fixture_mod.load("07-serve"))
+    took = time.monotonic() - start
+    got = by_check(r)
+    assert "Traceback" not in r.table()
+    for c in ("becomes_healthy", "predicts", "graceful_stop"):
+        assert got[c].status == "failed", r.table()
+    # Its own health check (inside the container) passes; nothing outside ever gets an answer.
+    assert "nothing answered GET /health" in got["predicts"].detail and "Uvicorn running on http://127.0.0.1:8000" in got["predicts"].detail
+    assert "0.0.0.0" in got["predicts"].hint
+    assert took < 60, f"grading took {took:.0f} s: the 6 s wait must bound it"
+    _left_nothing(engine_client, r)
+
+
+def test_the_exec_shell_challenge(engine_client, tmp_path):
+    from layerlab.course import challenges, lesson
+    from layerlab.engine import build
+
+    from test_activities import solution_namespace
+
+    here = lesson.LESSONS / "07-serving"
+    shutil.copytree(here / "app", tmp_path / "app")
+    shutil.copy(REPO / "solutions" / "07-serve" / "model.json", tmp_path / "app" / "model.json")
+    df = here / "exec-form" / "Dockerfile"
+    exec_tag = build.build(tmp_path / "app", lesson.tag("07-serving", "exec-form"), dockerfile=df,
+                           build_args=lesson.build_args(df), module="07", show=None).tag
+    good = solution_namespace("07-exec-shell", EXEC=exec_tag)["FAST_SHELL"]
+    assert challenges.check("07-exec-shell", good).passed
+    plain = good.replace("CMD exec uvicorn", "CMD uvicorn")
+    out = challenges.check("07-exec-shell", plain)
+    assert out.passed is False and "docker stop took" in out.text
