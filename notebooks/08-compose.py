@@ -65,6 +65,7 @@ lesson.show(HERE / "compose.race.yaml", language="yaml")
 from layerlab.course import activities
 
 guess_failed = activities.predict("08", "race-failed-requests")
+guess_failed
 
 # %%
 race = compose.Project("layerlab-08-race", [HERE / "compose.race.yaml"])
@@ -141,8 +142,10 @@ assert all(p.startswith("127.0.0.1:") for p in published) and len(published) == 
 
 # %% [markdown]
 # `ports: ["6379:6379"]` on redis would have put an unauthenticated cache on
-# every interface of the machine; `"8000:8000"` fails the second time anyone
-# starts the stack on the same host.
+# every interface of the machine. A fixed `"8000:8000"` asks for the same
+# host port in every copy of the stack on the host, and in every replica;
+# `127.0.0.1::8000` leaves the choice to the engine, and the scaled run below
+# shows each replica getting a port of its own.
 #
 # ## Volumes: what survives `down`
 #
@@ -196,11 +199,14 @@ plots.volume_files(
 
 # %%
 plots.startup_bars(
-    {"no conditions (race)": race_probe.seconds + race_up.seconds, "conditions, empty volumes": cold.seconds,
-     "conditions, kept volumes": warm.seconds},
-    {"no conditions (race)": f"{race_probe.failed} failed\n{api_restarts} restarts", "conditions, empty volumes": "0 failed",
-     "conditions, kept volumes": "no retraining"},
-    title="Compose pipeline: seconds until the API answers",
+    {"no conditions (race):\nfirst /predict answer": race_probe.seconds + race_up.seconds,
+     "conditions, empty volumes:\nup --wait returns": cold.seconds,
+     "conditions, kept volumes:\nup --wait returns": warm.seconds},
+    {"no conditions (race):\nfirst /predict answer": f"{race_probe.failed} failed\n{api_restarts} restarts",
+     "conditions, empty volumes:\nup --wait returns": "0 failed",
+     "conditions, kept volumes:\nup --wait returns": "no retraining"},
+    title="Compose pipeline: seconds from `up` until it serves",
+    ylabel="seconds from `up` until the end named under each bar (s)",
     replayed=[race_probe, cold, warm],
 );
 
@@ -211,7 +217,9 @@ plots.startup_bars(
 # what you want for notebooks and source code in development, and it survives
 # `down -v`, because the engine does not own it. The catch is ownership: a
 # container that runs as root writes files owned by uid 0 on the host, which
-# your own user then cannot delete. `user:` runs the process with your ids.
+# your own user then cannot delete. `user:` runs the process as another
+# user: here uid 1000, a non-root user that stands in for you (on a laptop,
+# put your own `id -u`:`id -g` there).
 
 # %%
 lesson.show(HERE / "compose.bind.yaml", language="yaml")
@@ -237,25 +245,30 @@ pipeline.empty_folder(str(out), IMAGE)  # root's file needs root to go; a contai
 # ## Scaling, and the state that does not scale
 #
 # `up --scale api=3` runs three API containers. The name `api` now resolves
-# to three addresses, and each replica could publish too because the engine
-# picks each host port (a fixed `8000:8000` would fail for the second
-# replica). A stateless service scales this way for free. Anything a replica
-# keeps in its own memory (a counter, a session, a cache) splits three ways.
+# to three addresses, and each replica publishes at a host port the engine
+# picked for it. A stateless service scales this way for free. Anything a
+# replica keeps in its own memory (a counter, a session, a cache) splits
+# three ways.
 #
 # `/hits` counts requests twice: in the process's memory and in redis.
 
 # %%
 guess_hits = activities.predict("08", "replica-hits")
+guess_hits
 
 # %%
 scaled = compose.up(stack, wait=True, timeout_s=120, scales={"api": 3})
 spread = pipeline.spread(stack, IMAGE, n=30)
-print(f"`api` resolved to {spread.replicas} addresses; {spread.requests} requests")
+replica_ports = [p for s in compose.ps(stack).of("api") for p in s.published]
+print(f"`api` resolved to {spread.replicas} addresses; {spread.requests} requests; replicas publish {replica_ports}")
 for host, n in spread.per_replica.items():
     print(f"  replica {host}: counted {n} in its own memory")
 print(f"  redis counted {spread.shared}; /predict?x=2.5 per replica: {spread.predictions}")
 assert scaled.ok and spread.replicas == 3 and len(set(spread.predictions)) == 1
 assert spread.shared == spread.requests and max(spread.per_replica.values()) < spread.requests
+# the client takes the addresses in turn, so each replica sees exactly its share
+assert set(spread.per_replica.values()) == {spread.requests // spread.replicas}
+assert len(set(replica_ports)) == 3 and all(p.startswith("127.0.0.1:") for p in replica_ports), "a port of its own each"
 
 # %%
 guess_hits.reveal(max(spread.per_replica.values()), note=f"redis, shared by all replicas, counted {spread.shared}.")
@@ -264,8 +277,7 @@ guess_hits.reveal(max(spread.per_replica.values()), note=f"redis, shared by all 
 # The predictions agree because the model is read-only and shared through the
 # volume. The in-memory counts do not: move state a replica must share into
 # a service built for it (redis here, a database), and keep the replicas
-# themselves stateless. Scaling redis itself would be worse still: two
-# independent caches, each with half the keys.
+# themselves stateless.
 #
 # ## Challenge: where does the API answer on this machine?
 #

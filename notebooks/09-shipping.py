@@ -94,10 +94,12 @@ assert ran.ok and "first build" in ran.output, "a digest still names the old con
 lesson.show(HERE / "ci" / "Dockerfile")
 
 # %% [markdown]
-# Which exporters does this engine support? The docker driver (what a plain
-# Docker install uses) supports the registry and local exporters only with
-# the containerd image store, which this course enables; `inline` writes the
-# cache into the image itself (mode=min only). We try each on the small app:
+# Which exporters does this engine support? Docker's documentation
+# (<https://docs.docker.com/build/cache/backends/>) says the docker driver,
+# what a plain Docker install uses, supports the inline, local and registry
+# exporters only with the containerd image store, which this course enables.
+# `inline` writes the cache into the image itself and takes no parameters, so
+# no `mode=max`. We try each on the small app, on this engine:
 
 # %%
 EXPORTERS = {
@@ -114,7 +116,7 @@ for name, spec in EXPORTERS.items():
         exporters[name] = "refused: " + str(e).splitlines()[-1][:80]
 for name, result in exporters.items():
     print(f"--cache-to type={name:<20} {result}")
-assert exporters["registry, mode=max"] == "works" and exporters["local, mode=max"] == "works"
+assert set(exporters.values()) == {"works"}, "inline, local and registry all export on this engine"
 if not probes["local, mode=max"].replayed:  # a replay builds nothing, so it writes no folder
     assert any((WORK / "cache-local").glob("blobs/sha256/*")), "the local exporter wrote an OCI layout of cache blobs"
 shutil.rmtree(WORK / "cache-local", ignore_errors=True)  # tens of MB of blobs we do not need again
@@ -129,6 +131,11 @@ shutil.rmtree(WORK / "cache-local", ignore_errors=True)  # tens of MB of blobs w
 # at a time: never a general prune, which would delete other people's cache), and
 # the run's own image, whose layers would otherwise stay in the image store.
 # The next build then finds nothing locally, as on a fresh runner.
+#
+# CI runners usually reach a registry, so the experiment exports to one. The
+# local exporter (a folder, as a CI system's own cache step would keep) is
+# imported the same way: run 1's cache also goes to a folder, and a second
+# fresh runner imports it with `--cache-from type=local,src=...`.
 #
 # **Predict, then measure.** Run 1 has no cache to import. Run 2 is a fresh
 # runner that imports run 1's registry cache. How many times faster is run 2?
@@ -147,6 +154,10 @@ runs = {}
 # Run 1: nothing to import, every step runs; it exports its cache like every CI run does.
 runs["1: cold, no cache"] = build.build(app, lesson.tag(LESSON, "ci-1"), dockerfile=dockerfile, cache=False, cache_to=cache_to,
                                         build_args=BASES, module="09", label="CI run 1")
+# the library passes one --cache-to per build: the same steps, all cached now, export run 1's cache to a folder too.
+LOCAL = WORK / "cache-ci"
+to_folder = build.build(app, lesson.tag(LESSON, "ci-1"), dockerfile=dockerfile, cache_to={"type": "local", "dest": str(LOCAL), "mode": "max"},
+                        build_args=BASES, module="09", label="CI run 1, cache to a folder")
 gone = cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-1")])
 print(f"fresh runner: {len(gone.removed)} cache records of this run removed, {gone.left} left")
 runs["2: cold, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-2"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
@@ -155,6 +166,14 @@ runs["2: cold, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-2"), doc
 REPO_APP = f"09-app-{RUN}"
 p1 = registry.push(lesson.tag(LESSON, "ci-2"), f"{REPO_APP}:v1")
 assert gone.left == 0 and len(gone.removed) >= 6
+assert not to_folder.ran, "the folder export re-ran nothing"
+# Another fresh runner, this time with the folder's cache.
+gone_again = cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2")])
+runs["2b: cold, local cache"] = build.build(app, lesson.tag(LESSON, "ci-2b"), dockerfile=dockerfile,
+                                            cache_from={"type": "local", "src": str(LOCAL)},
+                                            build_args=BASES, module="09", label="CI run 2b")
+shutil.rmtree(LOCAL, ignore_errors=True)  # the folder's blobs are not needed again
+assert gone_again.left == 0
 
 # %% [markdown]
 # Then the commit that CI sees most often: a code-only change, on yet another
@@ -162,14 +181,14 @@ assert gone.left == 0 and len(gone.removed) >= 6
 
 # %%
 cache.touch(app / "serve.py")
-cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2")])
+cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2b")])
 runs["3: code edit, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-3"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
                                                  build_args=BASES, module="09", label="CI run 3")
 p2 = registry.push(lesson.tag(LESSON, "ci-3"), f"{REPO_APP}:v2")
-plots.ci_runs(runs);
+plots.ci_runs(runs, title="CI runs on a fresh runner: no cache, a registry cache, a local (folder) cache");
 
 # %%
-cold, warm, edit = runs.values()
+cold, warm, local, edit = runs.values()
 speedup = cold.seconds / warm.seconds
 for name, r in runs.items():
     print(f"{name:<28} {r.seconds:6.1f} s   {len(r.reused)} steps CACHED, {len(r.ran)} ran")
@@ -177,15 +196,15 @@ print(f"a fresh runner with the registry cache is {speedup:.1f} x faster; the co
       + "; ".join(s["name"][:40] for s in edit.ran))
 assert not cold.reused and len(cold.ran) >= 7
 assert not warm.ran and len(warm.reused) == len(cold.ran), "every step came from the imported cache"
+assert not local.ran and len(local.reused) == len(cold.ran), "the local exporter's folder serves a fresh runner as well"
 assert [s["name"].split()[0] for s in edit.ran] == ["COPY"] and "serve.py" in edit.ran[0]["name"], "only the code's COPY re-ran"
 assert speedup >= 5, "the course's goal: a cold build with the registry cache at least 5 x faster"
-guess_speedup.reveal(speedup, note=f"{cold.seconds:.0f} s without, {warm.seconds:.1f} s with; published CI runs went 31 -> 7 and 30 -> 8 minutes.")
+guess_speedup.reveal(speedup, note=f"{cold.seconds:.0f} s without, {warm.seconds:.1f} s with the registry cache.")
 
 # %% [markdown]
 # Run 2 ran nothing: it downloaded the final image's layers from the
-# registry and skipped the compiler stage altogether. Published CI numbers
-# are of the same kind: builds cut from 31 to 7 and from 30 to 8 minutes by a
-# registry cache. In GitHub Actions the same flags go into
+# registry and skipped the compiler stage altogether; run 2b did the same
+# from the folder. In GitHub Actions the same flags go into
 # `docker/build-push-action` (below). Cache images grow: give them their own
 # tag (`:buildcache`) and let the registry's retention policy prune old ones.
 #
@@ -252,7 +271,7 @@ bad = lint.hadolint([HERE / "lint" / "Dockerfile"], root=HERE)
 for f in bad.findings:
     print(f.text())
 assert not course_lint.at_least("error"), "the course's own Dockerfiles have no error-level finding"
-assert {"DL3007", "DL3015", "DL3025", "DL3020", "DL4000", "DL3000"} <= set(bad.codes())
+assert {"DL3007", "DL3015", "DL3025", "DL3020", "DL4000", "DL3000", "DL3042", "DL3002"} <= set(bad.codes())
 assert bad.at_least("error")
 
 # %% [markdown]
@@ -336,9 +355,10 @@ guess_places.reveal(len(scans["copy-delete"].places), note="the COPY's layer kee
 #   `|1 UNLOCK_TOKEN=...` in its history entry.
 # - **COPY then `rm`**: the `rm` adds a whiteout file in a new layer that
 #   hides the token from a running container, but the layer the `COPY` made
-#   still holds it, and every pull downloads that layer. A study of Docker
-#   Hub found secrets in about 10 % of the images it sampled, and 85 % of
-#   those secrets in the images' layers.
+#   still holds it, and every pull downloads that layer. GitGuardian
+#   reports (<https://blog.gitguardian.com/container-registries>, November
+#   2024) that of 200,000 Docker Hub images it scanned, about 10 % held
+#   secrets, and that 85 % of the secrets it found sat in image layers.
 # - **`RUN --mount=type=secret`**: BuildKit mounts the file at
 #   `/run/secrets/unlock_token` for that one `RUN` only; it is in no layer, no
 #   history entry and no config. The build gets it with
@@ -431,7 +451,7 @@ activities.solution("09-no-leak")
 print("Figures measured in this run:")
 print(f"  tag v1 moved from {push1.digest[:19]}… to {push2.digest[:19]}…; the old digest still runs the first build")
 print(f"  CI: cold {cold.seconds:.1f} s, fresh runner with registry cache {warm.seconds:.1f} s ({speedup:.1f} x), "
-      f"code edit {edit.seconds:.1f} s ({len(edit.ran)} step ran)")
+      f"with local cache {local.seconds:.1f} s, code edit {edit.seconds:.1f} s ({len(edit.ran)} step ran)")
 print(f"  second push (code edit): {sum(new.values()) / 1e3:.1f} kB, {percent:.3f} % of the first push's {b1.total / 1e6:.1f} MB")
 print(f"  token found: ARG/ENV {len(scans['arg-env'].places)} places, COPY+rm {len(scans['copy-delete'].places)}, secret mount 0")
 

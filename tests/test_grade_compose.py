@@ -14,7 +14,6 @@ from layerlab.engine import compose
 from layerlab.course import REPO
 from layerlab.grade import checks
 from layerlab.grade import fixture as fixture_mod
-from layerlab.grade.composed import ComposeRun
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
 
@@ -142,8 +141,8 @@ def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_l
         return t.replace("volumes: [models:/models:ro]", 'volumes_from: ["train:ro"]')
 
     orphans: list[str] = []
-    find = ComposeRun._anonymous_volumes
-    monkeypatch.setattr(ComposeRun, "_anonymous_volumes", lambda self: orphans.extend(find(self)) or find(self))
+    find = compose.anonymous_volumes
+    monkeypatch.setattr(compose, "anonymous_volumes", lambda name: orphans.extend(find(name)) or find(name))
     r = grade(variant(tmp_path, anonymous), EXERCISE)
     by = {x.check: x for x in r.results}
     assert by["compose_up_predicts"].status == "passed", r.table()

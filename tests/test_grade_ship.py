@@ -4,6 +4,7 @@ and its report names the places of the token without ever printing it."""
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
 from types import SimpleNamespace
 
@@ -41,6 +42,18 @@ def test_the_shipped_solution_passes(solution):
     report, results, _ = solution
     assert report.passed, report.table()
     assert "without the token" in results["pushed_image"].detail
+
+
+@pytest.mark.engine
+def test_code_edited_after_the_push_is_not_the_pushed_image(solution):
+    # Same Dockerfile, same steps, other files: only the layers' content (rootfs.diff_ids) tells them apart.
+    _, _, dest = solution
+    edited = dest.parent / "edited" / "09-ship"
+    shutil.copytree(dest, edited)
+    (edited / "serve.py").write_text((edited / "serve.py").read_text() + "\n# edited after the push\n")
+    report = grade(edited, "09-ship")
+    pushed = {r.check: r for r in report.results}["pushed_image"]
+    assert pushed.status == "failed" and "other content" in pushed.detail and "serve.py" in pushed.detail, report.table()
 
 
 @pytest.mark.engine

@@ -300,8 +300,12 @@ def stop_times(rows: dict, title: str = "docker stop with a request in flight") 
 
 
 def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
-                 title: str = "Time until the API answers /predict", replayed: Iterable = ()) -> Figure:
-    """One bar per way of starting a compose pipeline: seconds until it serves, with a note per bar (failures, restarts)."""
+                 title: str = "Time until the stack serves", replayed: Iterable = (),
+                 ylabel: str = "seconds from `up` (s)") -> Figure:
+    """One bar per way of starting a compose pipeline, with a note per bar (failures, restarts).
+
+    The caller says in ylabel (or the bar names) what each bar timed: `up --wait` returning
+    and a first answer to a request are different ends."""
     names = list(rows)
     fig, ax = plt.subplots(figsize=(max(5, 1.9 * len(names) + 1.5), 3.8))
     bars = ax.bar(names, [rows[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))])
@@ -311,7 +315,7 @@ def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
             ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() / 2, notes[n], ha="center", va="center",
                     fontsize=8, color="white", wrap=True)
     ax.set_xlabel("how the stack was started")
-    ax.set_ylabel("seconds until /predict answers (s)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.margins(y=0.15)
     _mark_replayed(fig, replayed)

@@ -1,13 +1,20 @@
-"""The engine layer: everything that talks to the container engine, and nothing else does.
+"""The engine layer: everything that talks to the container engine.
 
 This package's own functions find the engine and say what it can do; its
-modules build (`build`, `buildlog`, `progress`), run (`containers`, `compose`,
-`vm`), hold images (`images`, `bootstrap`, `registry`), label and clean up
-(`labels`, `clean`, and `cicache`, which forgets one CI run's build cache),
-and record or replay every answer (`replay`).
-The other layers ask it for results and facts; a few still call the client
-that `require()` gives them: the inspector and the leak scanner (`docker
-save`), the isolation probe, and the grader's sandbox and `ship` helper.
+modules build (`build`, `buildlog`, `progress`, and `dockerfile_syntax`, which
+drops `# syntax=` for offline builds), run (`containers`, `compose`, `vm`, and
+`pipeline`, lesson 08's probes inside a running compose project), hold images
+(`images`, `bootstrap`, `registry`), label and clean up (`labels`, `clean`,
+and `cicache`, which forgets one CI run's build cache), and record or replay
+every answer (`replay`).
+
+The other layers ask it for results and facts. Outside this package, these
+modules still call the client that `require()` or `client()` returns:
+`measure/inspector.py` (image inspect and `docker save`), `measure/leaks.py`
+(`docker save`), `grade/sandbox.py` (the grading run's containers, networks,
+volumes and images) and `grade/runner.py` (`ship` removes its own tags).
+`measure/isolation.py`, `measure/cuda.py`, `grade/runner.py` and `cli.py` call
+`require()` only to check that an engine answers; `course/` calls neither.
 """
 
 from __future__ import annotations

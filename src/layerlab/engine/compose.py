@@ -200,15 +200,37 @@ class Down(_Dict):
         return cls(**d)
 
 
-def down_live(p: Project, *, volumes: bool = False) -> Down:
-    """`compose down [-v]`: containers and networks go; named volumes only with volumes=True."""
-    engine.require()
+def down_live(p: Project, *, volumes: bool = False, anonymous: bool = False) -> Down:
+    """`compose down [-v]`: containers and networks go; named volumes only with volumes=True.
+
+    anonymous=True also removes the anonymous volumes (`volumes: [/models]`) the
+    project's containers mounted while keeping the named ones: no later `up` can
+    find an anonymous volume again, so keeping it only leaks disk.
+    """
+    c = engine.require()
+    orphans = anonymous_volumes(p.name) if anonymous and not volumes else []
     start = time.perf_counter()
     try:
         p.client().compose.down(volumes=volumes, remove_orphans=True, timeout=5, quiet=True)
     except DockerException as e:
         raise ComposeError(f"compose down of {p.name} failed: {why(e)}") from None
+    for v in orphans:
+        try:
+            c.volume.remove(v)
+        except DockerException:
+            pass  # already gone, or still in use by a container compose did not own
     return Down(p.name, volumes, round(time.perf_counter() - start, 2), resources_live(p.name))
+
+
+def anonymous_volumes(name: str) -> list[str]:
+    """Volumes the project's containers mount that compose did not create by name."""
+    c = engine.require()
+    found = []
+    for ct in c.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={name}")]):
+        for m in ct.mounts or []:
+            if m.type == "volume" and m.name and not (c.volume.inspect(m.name).labels or {}).get(PROJECT_LABEL):
+                found.append(m.name)
+    return sorted(set(found))
 
 
 @dataclass

@@ -70,3 +70,14 @@ def facts(ref: str, platforms: tuple[str, ...] | list[str] = (), verify: bool = 
                 if engine.UNAME_BY_PLATFORM.get(pl) == printed:
                     f.platforms.append(pl)
     return f
+
+
+def diff_ids(ref: str) -> list[str]:
+    """The image config's rootfs.diff_ids: the digests of its uncompressed layers, in order ([] if no such image).
+
+    They name the layers' content, whatever compression a push chose, so equal lists mean the same files.
+    """
+    try:
+        return list(engine.require().image.inspect(ref).root_fs.layers or [])
+    except (NoSuchImage, DockerException):
+        return []

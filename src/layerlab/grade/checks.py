@@ -47,6 +47,7 @@ class Context:
     extras: dict = field(default_factory=dict)  # state that checks share within one grading run (the compose project)
     planted: str = ""  # the token grading planted (exercise.secret): the built image must hold it nowhere
     original: str = ""  # the token the submission came with: what the student's own pushed image was built with
+    handed_in: Path | None = None  # an untouched copy of the submission (token not replanted), for `pushed_image`
 
     def need_subject(self) -> Subject:
         if self.subject is None:
@@ -999,9 +1000,32 @@ def _pushed_ref(ctx: Context, spec: C.PushedImage) -> tuple[str, str, str]:
     return ref, name, digest
 
 
+def _build_as_handed_in(ctx: Context, s) -> str:
+    """The tag of the submission built as the student built it: the folder as handed in, its own token.
+
+    Grading's own build has a planted token (and files locked for it), so its layers differ by design.
+    On the engine the student built and pushed from, BuildKit's cache serves every step: seconds.
+    """
+    sec = ctx.exercise.secret
+    if ctx.handed_in is None or sec is None:
+        return s.tag
+    session = s.session
+    saved = session.secrets, session.build_args
+    session.secrets = [f"id={sec.id},src={ctx.handed_in / sec.file}"]
+    session.build_args = {}  # as `ship` builds it: the token as a secret only
+    try:
+        return session.build(ctx.handed_in, "handed-in", dockerfile=ctx.handed_in / ctx.exercise.dockerfile,
+                             timeout=s.limits.build_timeout_s).tag
+    except Exception as e:  # noqa: BLE001 - the main build worked, so this one failing is worth saying
+        raise Failed(f"the folder as handed in (with its own token) does not build: {str(e).splitlines()[0][:160]}",
+                     "build and push from the folder you hand in") from None
+    finally:
+        session.secrets, session.build_args = saved
+
+
 @check("pushed_image")
 def pushed_image(ctx: Context, spec: C.PushedImage) -> str:
-    from layerlab.engine import registry
+    from layerlab.engine import images, registry
     from layerlab.measure import leaks
 
     s = ctx.need_subject()
@@ -1037,12 +1061,23 @@ def pushed_image(ctx: Context, spec: C.PushedImage) -> str:
         raise Failed(f"{ref[:80]}… is not this Dockerfile's image: layer {n + 1} of the pushed one was made by "
                      f"`{theirs}`, of this build by `{mine}`",
                      "build from the Dockerfile you hand in, push that image, and write its digest")
+    # Same steps can still hold other files (code edited after the push): compare the layers' content too.
+    pushed_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    built_ids = images.diff_ids(_build_as_handed_in(ctx, s))
+    if pushed_ids != built_ids:
+        n = next((i for i, (a, b) in enumerate(zip(pushed_ids, built_ids)) if a != b), min(len(pushed_ids), len(built_ids)))
+        step = short_instruction(built_steps[n], 60) if n < len(built_steps) else "(no more layers)"
+        raise Failed(f"{ref[:80]}… has this Dockerfile's steps but other content: layer {n + 1} (`{step}`) differs "
+                     f"({pushed_ids[n][:19] if n < len(pushed_ids) else 'none'}… pushed, "
+                     f"{built_ids[n][:19] if n < len(built_ids) else 'none'}… built from the folder handed in)",
+                     "build from the files you hand in, after their last change, on this engine (its build cache "
+                     "makes the layers repeatable), push that image, and write its digest")
     missing = {k: v for k, v in s.image.labels.items() if k.startswith("org.opencontainers") and pushed_labels.get(k) != v}
     if missing:
         raise Failed(f"the pushed image's labels differ from this build's: {', '.join(sorted(missing))}",
                      "push the image built from the Dockerfile you hand in, after its last change")
     return (f"{registry.address()} serves {name}@{digest[:19]}…: {len(served.layers)} layers, "
-            f"{served.total / 1e6:.1f} MB, built from this Dockerfile" + (", without the token" if ctx.original else ""))
+            f"{served.total / 1e6:.1f} MB, the same layer content as this build" + (", without the token" if ctx.original else ""))
 
 
 @check("oci_labels")

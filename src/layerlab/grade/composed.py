@@ -17,9 +17,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from python_on_whales.exceptions import DockerException
-
-from layerlab import engine
 from layerlab.engine import compose, labels
 from .measure import Subject
 from .sandbox import RUN_LABEL
@@ -69,7 +66,7 @@ class ComposeRun:
         return services[name]
 
     def prepared(self) -> compose.Project:
-        """The rewritten project, written next to the submission's copy; raises ComposeProblem."""
+        """The rewritten project, written into the grading run's scratch folder; raises ComposeProblem."""
         if self.project is not None:
             return self.project
         cfg = json.loads(json.dumps(self.config()))
@@ -100,7 +97,7 @@ class ComposeRun:
             for port in svc.get("ports") or []:
                 port["host_ip"] = "127.0.0.1"
                 port.pop("published", None)
-        path = self.folder / GRADED_FILE
+        path = self.subject.session.scratch / GRADED_FILE  # never into the student's folder
         path.write_text(json.dumps(cfg, indent=1), encoding="utf-8")
         self.project = compose.Project(self.name, [path])
         return self.project
@@ -113,25 +110,7 @@ class ComposeRun:
 
     def down(self) -> compose.Down:
         """`compose down`, keeping named volumes; anonymous ones go too, since no later `up` can find them again."""
-        anonymous = self._anonymous_volumes()
-        went = compose.down_live(self.prepared())
-        client = engine.client()
-        for v in anonymous:
-            try:
-                client.volume.remove(v)
-            except DockerException:
-                pass
-        return went
-
-    def _anonymous_volumes(self) -> list[str]:
-        """Volumes the project's containers mount that compose did not create by name (`volumes: [/models]`)."""
-        client = engine.client()
-        found = []
-        for c in client.container.list(all=True, filters=[("label", f"{compose.PROJECT_LABEL}={self.name}")]):
-            for m in c.mounts or []:
-                if m.type == "volume" and m.name and not (client.volume.inspect(m.name).labels or {}).get(compose.PROJECT_LABEL):
-                    found.append(m.name)
-        return sorted(set(found))
+        return compose.down_live(self.prepared(), anonymous=True)
 
     def ps(self) -> compose.Ps:
         return compose.ps_live(self.name, log_lines=8)

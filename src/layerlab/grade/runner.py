@@ -165,6 +165,11 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         report.run_id = session.run_id
         work = Path(tmp) / "submission"
         _copy_submission(folder, work)
+        handed_in = None
+        if any(c.check == "pushed_image" for c in ex.checks):  # type: ignore[attr-defined]
+            # plant() rewrites the scratch copy; the pushed image was built from the folder as it came
+            handed_in = Path(tmp) / "handed-in"
+            _copy_submission(folder, handed_in)
         try:
             planted, original = plant(ex, work, session)
         except leaks.Replant as e:
@@ -173,7 +178,7 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
             return report
         subject = None if no_engine else Subject(ex, work, session)
         ctx = Context(ex, work, df, subject, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture,
-                      planted=planted, original=original)
+                      planted=planted, original=original, handed_in=handed_in)
         # `builds` first: every image check starts from its result.
         ordered = sorted(ex.checks, key=lambda c: c.check != "builds")  # type: ignore[attr-defined]
         results = {id(c): run_check(ctx, c) for c in ordered}

@@ -7,6 +7,8 @@ on a shared engine, also when it fails or is interrupted.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 import urllib.error
@@ -60,6 +62,14 @@ class Session:
         # What every build of this run is given: build secrets (`id=...,src=...`) and build arguments.
         self.secrets: list[str] = []
         self.build_args: dict[str, str] = {}
+        self._scratch: Path | None = None
+
+    @property
+    def scratch(self) -> Path:
+        """A folder of this run's own (rewritten files), outside the submission; close() removes it."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"layerlab-grade-{self.run_id}-"))
+        return self._scratch
 
     @property
     def labels(self) -> dict[str, str]:
@@ -202,7 +212,9 @@ class Session:
     # --- clean-up ---------------------------------------------------------
 
     def close(self) -> list[str]:
-        """Remove every container, network, volume and image carrying this run's label."""
+        """Remove every container, network, volume and image carrying this run's label, and the scratch folder."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         try:
             client = engine.client()
             flt = [("label", f"{RUN_LABEL}={self.run_id}")]
