@@ -62,7 +62,7 @@ def _free_port() -> int:
 
 def _notebook(tag: str) -> dict:
     code = (
-        "from layerlab import build\n"
+        "from layerlab.engine import build\n"
         f"result = build.build('ctx', {tag!r}, cache=False, module='test')"
     )
     return {

@@ -141,7 +141,7 @@ def test_an_interrupted_build_stops_its_client_and_the_step(engine_client, tmp_p
 
     (tmp_path / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN echo {uuid.uuid4().hex} && sleep 600\n")
     tag = f"layerlab-test-interrupt:{uuid.uuid4().hex[:8]}"
-    code = f"from layerlab import build; build.build({str(tmp_path)!r}, {tag!r}, show=None)"
+    code = f"from layerlab.engine import build; build.build({str(tmp_path)!r}, {tag!r}, show=None)"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not sleeping_600() and time.monotonic() < deadline and proc.poll() is None:
