@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from layerlab import course as C
 from layerlab import engine
-from layerlab.engine import replay
+from layerlab.engine import bootstrap, replay
 from layerlab.measure import leaks
 from . import fixture as fx_mod
 from .checks import Context, run_check
@@ -151,6 +152,8 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         report.engine = _engine_line()
     except engine.EngineUnavailable as e:
         no_engine = f"no container engine answers ({str(e).splitlines()[0].split(': ', 1)[-1]}); start one (`make setup`) and grade again"
+    if not no_engine and (missing := _ensure_extra_images(ex, course_file)):
+        report.problems = [missing]
     no_fixture = ""
     if fixture is None:
         try:
@@ -185,6 +188,24 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         report.results = [results[id(c)] for c in ex.checks]
     report.seconds = round(time.perf_counter() - start, 1)
     return report
+
+
+def _ensure_extra_images(ex: C.Exercise, course_file: Path) -> str:
+    """Base images only some modules need (course.yml `needs`: the CUDA images) are made the first
+    time one of their exercises is graded, as the lesson's first cell makes them. Returns a problem, or ''."""
+    needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in bootstrap.EXTRA_IMAGES)
+    if not needs:
+        return ""
+    platforms = tuple(sorted({pl for n in needs for b in bootstrap.EXTRA_IMAGES[n] for pl in (b.platforms or bootstrap.PLATFORMS)}))
+    try:
+        p = bootstrap.current_plan(platforms=platforms, needs=needs, only_extras=True)
+        if p.work:
+            # stderr: `layerlab grade --json` keeps stdout for the report
+            bootstrap.run(p, say=lambda line: print(line, file=sys.stderr), needs=needs, only_extras=True)
+    except Exception as e:  # the builds then fail on the missing base; say why first
+        return (f"the base images module {ex.module} needs ({', '.join(needs)}) could not be made: "
+                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; run `layerlab bootstrap {ex.module}`")
+    return ""
 
 
 def plant(ex: C.Exercise, work: Path, session: Session) -> tuple[str, str]:
