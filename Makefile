@@ -37,7 +37,7 @@ course: setup
 
 # --engine-required: a missing engine fails the engine tests instead of skipping them.
 test: setup browser
-	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax tests notebooks
+	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 tests notebooks
 
 lab: setup
 	@$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --notebook-dir=.
