@@ -195,16 +195,20 @@ for name, r in runs.items():
 print(f"a fresh runner with the registry cache is {speedup:.1f} x faster; the code edit re-ran: "
       + "; ".join(s["name"][:40] for s in edit.ran))
 assert not cold.reused and len(cold.ran) >= 7
-assert not warm.ran and len(warm.reused) == len(cold.ran), "every step came from the imported cache"
+# Every RUN (apt and the compiler, pip) comes from the imported cache. A COPY may still run: on a
+# fresh engine one did (the registry cache's blob for it was not reused), which costs a second.
+print("run 2 ran:", "; ".join(s["name"][:50] for s in warm.ran) or "nothing")
+assert not [s for s in warm.ran if s["name"].split()[0] == "RUN"], "every RUN came from the imported cache"
+assert len(warm.reused) >= len(cold.ran) - len(warm.ran) and len(warm.reused) > len(warm.ran)
 assert not local.ran and len(local.reused) == len(cold.ran), "the local exporter's folder serves a fresh runner as well"
 assert [s["name"].split()[0] for s in edit.ran] == ["COPY"] and "serve.py" in edit.ran[0]["name"], "only the code's COPY re-ran"
 assert speedup >= 5, "the course's goal: a cold build with the registry cache at least 5 x faster"
 guess_speedup.reveal(speedup, note=f"{cold.seconds:.0f} s without, {warm.seconds:.1f} s with the registry cache.")
 
 # %% [markdown]
-# Run 2 ran nothing: it downloaded the final image's layers from the
-# registry and skipped the compiler stage altogether; run 2b did the same
-# from the folder. In GitHub Actions the same flags go into
+# Run 2 ran no RUN step: apt, the compiler and pip were all taken from the
+# cache it imported from the registry (the cell prints any COPY that still
+# ran); run 2b did the same from the folder. In GitHub Actions the same flags go into
 # `docker/build-push-action` (below). Cache images grow: give them their own
 # tag (`:buildcache`) and let the registry's retention policy prune old ones.
 #
