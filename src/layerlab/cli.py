@@ -17,7 +17,7 @@ def _doctor(args) -> int:
     report = doctor.run()
     diffs = _standin_differences(report)
     if args.json:
-        print(json.dumps({**report.to_dict(), "standin_differences": diffs}, indent=2))
+        print(json.dumps({**report.model_dump(mode="json"), "standin_differences": diffs}, indent=2))
     else:
         print(report.table())
         for ref, lines in diffs.items():
@@ -32,7 +32,7 @@ def _standin_differences(report) -> dict[str, list[str]]:
 
     out = {}
     for ref, img in report.images.items():
-        if img and img.get("standin") and not report.replayed:
+        if img and img.standin and not report.replayed:
             try:
                 out[ref] = standins.differences(ref)
             except Exception as e:  # an image the doctor saw but cannot export: say so, do not fail the report
@@ -87,7 +87,7 @@ def _clean(args) -> int:
         print(e, file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(report.model_dump_json(indent=2))
     else:
         if args.dry_run:
             print("would remove (dry run):")
@@ -153,7 +153,7 @@ def _inspect(args) -> int:
         print(e, file=sys.stderr)
         return 2
     if args.json:
-        d = report.to_dict()
+        d = report.model_dump(mode="json")
         if not args.files:
             d["files"] = f"{len(report.files)} paths (add --files to list them)"
         print(json.dumps(d, indent=2))

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -23,6 +22,7 @@ import nbformat
 
 from layerlab.engine import progress
 from . import REPO, Course, Module
+from layerlab.engine.result import Result
 
 Printer = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -59,8 +59,7 @@ def sync(course: Course, say: Printer = _say) -> list[Path]:
     return written
 
 
-@dataclass
-class RunResult:
+class RunResult(Result):
     module: str
     title: str
     ok: bool
@@ -69,9 +68,6 @@ class RunResult:
     executed: str
     html: str
     error: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -> RunResult:
@@ -167,7 +163,7 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 """
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
-    (out_dir / "runs.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    (out_dir / "runs.json").write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     return index
 
 

@@ -87,7 +87,7 @@ def build_time_bars(reports: Sequence[CacheReport], labels: Sequence[str] | None
 
 def layer_stack(report: ImageReport, title: str | None = None, min_fraction: float = 0.01) -> Figure:
     """One horizontal bar, one segment per layer, labelled by the instruction that made it."""
-    sizes = [l["size_bytes"] / MB for l in report.layers]
+    sizes = [l.size_bytes / MB for l in report.layers]
     total = sum(sizes) or 1.0
     # The bar on top, its legend (one line per layer) in an empty axes below it.
     fig, (ax, lax) = plt.subplots(2, 1, figsize=(9, 1.9 + 0.25 * len(sizes)), gridspec_kw={"height_ratios": [1.4, 0.25 * len(sizes) + 0.2]})
@@ -98,7 +98,7 @@ def layer_stack(report: ImageReport, title: str | None = None, min_fraction: flo
         h = ax.barh([0], [size], left=left, color=COLORS[i % len(COLORS)], edgecolor="white")
         if size / total >= 0.08:
             ax.text(left + size / 2, 0, f"{size:.0f}", ha="center", va="center", color="white", fontsize=8)
-        label = f"#{i} {size:.1f} MB  {short_instruction(layer['created_by'], 60)}"
+        label = f"#{i} {size:.1f} MB  {short_instruction(layer.created_by, 60)}"
         handles.append((h, label if size / total >= min_fraction or len(sizes) <= 12 else None))
         left += size
     shown = [(h, l) for h, l in handles if l]
@@ -325,7 +325,7 @@ def layer_stacks(reports: Sequence[ImageReport], labels: Sequence[str], title: s
     for row, r in enumerate(reports):
         left = 0.0
         for i, layer in enumerate(r.layers):
-            size = layer["size_bytes"] / MB
+            size = layer.size_bytes / MB
             ax.barh([row], [size], left=left, color=COLORS[i % len(COLORS)], edgecolor="white")
             if size >= 0.06 * max(x.size_bytes / MB for x in reports):
                 ax.text(left + size / 2, row, f"#{i} {size:.0f}", ha="center", va="center", color="white", fontsize=8)

@@ -40,7 +40,7 @@ def _strip_tags(text: str) -> str:
 
 def _layer_html(report: ImageReport, i: int) -> str:
     layer = report.layers[i]
-    rows = "".join(f"<tr><td style='text-align:right'>{mb(size)}</td><td><code>{html.escape(p)}</code></td></tr>" for p, size in layer["biggest"])
+    rows = "".join(f"<tr><td style='text-align:right'>{mb(size)}</td><td><code>{html.escape(p)}</code></td></tr>" for p, size in layer.biggest)
     return (
         f"<p><b>layer {i}</b> of {len(report.layers)}: <code>{html.escape(short_instruction(layer['created_by'], 120))}</code><br>"
         f"{mb(layer['size_bytes'])} uncompressed"

@@ -28,11 +28,13 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
+from pydantic import Field
+
+from layerlab.engine.result import Result
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
@@ -97,8 +99,7 @@ def require() -> DockerClient:
     return c
 
 
-@dataclass
-class EngineFacts:
+class EngineFacts(Result):
     """What the engine on this machine is and can do."""
 
     command: str
@@ -112,18 +113,15 @@ class EngineFacts:
     compose_version: str | None = None
     image_store: str | None = None  # "containerd" or "classic"
     storage_driver: str | None = None
-    builder_platforms: list[str] = field(default_factory=list)
-    emulators: list[str] = field(default_factory=list)
-    host_platform: str = field(default_factory=host_platform)
-    runtimes: list[str] = field(default_factory=list)
+    builder_platforms: list[str] = Field(default_factory=list)
+    emulators: list[str] = Field(default_factory=list)
+    host_platform: str = Field(default_factory=host_platform)
+    runtimes: list[str] = Field(default_factory=list)
     gpu_runtime: bool = False
     gpu_device: bool = False
-    cdi_specs: list[str] = field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
+    cdi_specs: list[str] = Field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
     root_dir: str | None = None
     free_disk_bytes: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def multiplatform_load(self) -> bool:

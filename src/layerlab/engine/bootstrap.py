@@ -20,14 +20,17 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from pydantic import Field
+
 from layerlab import engine
 from layerlab.engine import images, labels
 from .build import _print as build_print, build
+from layerlab.engine.result import Result
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
@@ -117,8 +120,7 @@ def arch_of(plat: str) -> str:
     return plat.split("/")[1]
 
 
-@dataclass
-class Step:
+class Step(Result):
     action: str  # keep | pull | debootstrap | build-standin
     ref: str
     platforms: list[str]
@@ -129,13 +131,9 @@ class Step:
         return f"{self.action:<14} {self.ref:<22} [{plats}] {self.reason}"
 
 
-@dataclass
-class Plan:
+class Plan(Result):
     online: bool
-    steps: list[Step] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    steps: list[Step] = Field(default_factory=list)
 
     @property
     def work(self) -> list[Step]:
@@ -165,7 +163,7 @@ def plan(
         parent_rebuilt = b.parent in rebuilt
         if facts and not missing and not force and not parent_rebuilt:
             kind = "stand-in" if facts.standin else "official"
-            p.steps.append(Step("keep", b.ref, list(plats), f"present ({kind})"))
+            p.steps.append(Step(action="keep", ref=b.ref, platforms=list(plats), reason=f"present ({kind})"))
             continue
         why = (
             "forced"
@@ -175,13 +173,13 @@ def plan(
             else "missing " + ", ".join(missing)
         )
         if online:
-            p.steps.append(Step("pull", b.ref, list(plats), why))
+            p.steps.append(Step(action="pull", ref=b.ref, platforms=list(plats), reason=why))
             continue
         if b.parent is None:
             need = [pl for pl in plats if arch_of(pl) not in cached_rootfs]
             if need:
-                p.steps.append(Step("debootstrap", f"{SUITE}-minbase", need, "no cached root filesystem"))
-        p.steps.append(Step("build-standin", b.ref, list(plats), why + "; offline"))
+                p.steps.append(Step(action="debootstrap", ref=f"{SUITE}-minbase", platforms=need, reason="no cached root filesystem"))
+        p.steps.append(Step(action="build-standin", ref=b.ref, platforms=list(plats), reason=why + "; offline"))
         rebuilt.add(b.ref)
     return p
 

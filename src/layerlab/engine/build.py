@@ -10,16 +10,18 @@ import signal
 import tempfile
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Union
 
 from python_on_whales.exceptions import DockerException
 
+from pydantic import Field
+
 from layerlab import engine
 from layerlab.engine import dockerfile_syntax, labels, progress, replay
-from .buildlog import BuildLog, Reader, parse
+from .buildlog import BuildLog, Reader, Step, parse
+from layerlab.engine.result import Replayable
 
 Printer = Callable[[str], None]
 # What `build(show=...)` takes: the default (a live line, or the summary when headless),
@@ -41,32 +43,30 @@ class BuildError(RuntimeError):
         super().__init__(f"building {tag} failed at {where}.\n{tail}\n{detail}".rstrip())
 
 
-@dataclass
-class BuildResult:
+class BuildResult(Replayable):
     tag: str
     image_id: str | None
     platforms: list[str]
     seconds: float
     context_bytes: int | None
-    steps: list[dict] = field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
     cache: bool = True
     target: str | None = None
-    built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    replayed: dict | None = None
+    built_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     log_path: str | None = None  # BuildKit's full log of this build
 
     @property
-    def ran(self) -> list[dict]:
-        return [s for s in self.steps if s["index"] is not None and s["ran"] and not s["name"].upper().startswith("FROM")]
+    def ran(self) -> list[Step]:
+        return [s for s in self.steps if s.index is not None and s.ran and not s.name.upper().startswith("FROM")]
 
     @property
-    def cached(self) -> list[dict]:
-        return [s for s in self.steps if s["index"] is not None and s["cached"]]
+    def cached(self) -> list[Step]:
+        return [s for s in self.steps if s.index is not None and s.cached]
 
     @property
-    def reused(self) -> list[dict]:
+    def reused(self) -> list[Step]:
         """Cached steps the Dockerfile wrote (a `FROM` is never built, so it does not count)."""
-        return [s for s in self.cached if not s["name"].upper().startswith("FROM")]
+        return [s for s in self.cached if not s.name.upper().startswith("FROM")]
 
     def platform_seconds(self) -> dict[str, float]:
         """Seconds of step work per target platform, from BuildKit's own step lines (`[linux/arm64 ...]`).
@@ -76,26 +76,19 @@ class BuildResult:
         """
         out: dict[str, float] = {p: 0.0 for p in self.platforms}
         for s in self.steps:
-            if s["index"] is not None and s["ran"] and s.get("platform"):
-                out[s["platform"]] = round(out.get(s["platform"], 0.0) + (s["seconds"] or 0.0), 3)
+            if s.index is not None and s.ran and s.platform:
+                out[s.platform] = round(out.get(s.platform, 0.0) + (s.seconds or 0.0), 3)
         return out
 
-    def emulated(self, platform: str | None = None, host: str | None = None) -> list[dict]:
+    def emulated(self, platform: str | None = None, host: str | None = None) -> list[Step]:
         """The RUN steps that executed under emulation: built for a platform that is not the host's,
         outside a cross stage (`FROM --platform=$BUILDPLATFORM`). `platform` narrows to one target."""
         host = host or engine.host_platform()
         return [
             s for s in self.ran
-            if s["name"].upper().startswith("RUN") and s.get("platform") and s["platform"] != host
-            and (s.get("runs_on") or s["platform"]) != host and (platform is None or s["platform"] == platform)
+            if s.name.upper().startswith("RUN") and s.platform and s.platform != host
+            and (s.runs_on or s.platform) != host and (platform is None or s.platform == platform)
         ]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BuildResult":
-        return cls(**d)
 
     def summary(self) -> str:
         return (
@@ -253,7 +246,7 @@ def _result(client, tag, reader, state, start, platforms, cache, target, load) -
         platforms=platforms or [engine.host_platform()],
         seconds=round(seconds, 3),
         context_bytes=log.context_bytes,
-        steps=[s.to_dict() for s in log.steps],
+        steps=log.steps,
         cache=cache,
         target=target,
         log_path=str(state.log_path) if state.log_path else None,

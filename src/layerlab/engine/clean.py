@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 
 from python_on_whales.exceptions import DockerException
 
+from pydantic import Field
+
 from layerlab import engine
 from layerlab.engine import bootstrap, labels
+from layerlab.engine.result import Result
 
 
-@dataclass
-class CleanReport:
-    containers: list[str] = field(default_factory=list)
-    networks: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+class CleanReport(Result):
+    containers: list[str] = Field(default_factory=list)
+    networks: list[str] = Field(default_factory=list)
+    volumes: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
     freed_bytes: int = 0  # measured: image disk usage before minus after
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def summary(self) -> str:
         parts = [

@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import labels, replay
+from layerlab.engine.result import Replayable
 
 
-@dataclass
-class RunResult:
+class RunResult(Replayable):
     image: str
     command: list[str]
     exit_code: int
@@ -24,18 +24,10 @@ class RunResult:
     oom_killed: bool = False
     timed_out: bool = False
     platform: str | None = None
-    replayed: dict | None = None
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunResult":
-        return cls(**d)
 
 
 class ContainerDidNotStart(RuntimeError):

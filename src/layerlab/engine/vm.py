@@ -36,6 +36,7 @@ from pathlib import Path
 
 from layerlab import engine
 from layerlab.engine import bootstrap, replay
+from layerlab.engine.result import Replayable
 
 QEMU = "qemu-system-x86_64"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -379,8 +380,7 @@ def _qemu(vmlinuz: Path, initrd: Path, accel: str, memory_mb: int, timeout: floa
     )
 
 
-@dataclass
-class VMResult:
+class VMResult(Replayable):
     command: str
     exit_code: int | None
     output: str  # what the command printed on the VM's console
@@ -403,8 +403,6 @@ class VMResult:
     qemu_version: str = ""
     first_byte_seconds: float | None = None
     host_kernel: str = ""  # the host's `uname -r` at boot time, so a replayed run still compares like with like
-    replayed: dict | None = None
-
 
     def replay_label(self) -> str:
         """What made this result, for a recording: the VM, not the container engine."""
@@ -417,13 +415,6 @@ class VMResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VMResult":
-        return cls(**d)
 
 
 def _qemu_version() -> str:

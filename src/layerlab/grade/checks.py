@@ -183,8 +183,8 @@ def _excerpt(text: str, n: int = 6) -> str:
 
 
 def _largest_layers(ctx: Context, n: int = 3) -> str:
-    layers = sorted(ctx.need_subject().image.layers, key=lambda l: -l["size_bytes"])
-    return "\n".join(f"{mb(l['size_bytes']):>10}  {short_instruction(l['created_by'], 60)}" for l in layers[:n])
+    layers = sorted(ctx.need_subject().image.layers, key=lambda l: -l.size_bytes)
+    return "\n".join(f"{mb(l.size_bytes):>10}  {short_instruction(l.created_by, 60)}" for l in layers[:n])
 
 
 def base_name(ref: str) -> str:
@@ -1052,7 +1052,7 @@ def pushed_image(ctx: Context, spec: C.PushedImage) -> str:
             if ctx.planted else step
 
     pushed_steps = [same(h.get("created_by", "")) for h in config.get("history", []) if not h.get("empty_layer")]
-    built_steps = [same(layer["created_by"]) for layer in s.image.layers]
+    built_steps = [same(layer.created_by) for layer in s.image.layers]
     pushed_labels = (config.get("config") or {}).get("Labels") or {}
     if pushed_steps != built_steps:
         n = next((i for i, (a, b) in enumerate(zip(pushed_steps, built_steps)) if a != b), min(len(pushed_steps), len(built_steps)))

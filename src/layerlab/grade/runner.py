@@ -331,7 +331,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
             size_bytes=image.size_bytes,
             compressed_bytes=image.compressed_bytes,
             layers=len(image.layers),
-            layer_sizes=[layer["size_bytes"] for layer in image.layers],
+            layer_sizes=[layer.size_bytes for layer in image.layers],
             wasted_bytes=image.wasted_bytes,
             user=image.user,
             entrypoint=image.entrypoint,

@@ -18,12 +18,14 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import bootstrap, containers, replay, vm
 from layerlab.measure import inspector
+from layerlab.engine.result import Replayable
 
 CONTAINER_IMAGE = "python:3.13-slim"
 
@@ -74,8 +76,7 @@ for k, v in facts.items():
 UNLIMITED = 1 << 60
 
 
-@dataclass
-class Isolation:
+class Isolation(Replayable):
     """What one runtime costs and what a process inside it sees."""
 
     kind: str  # host | venv | container | vm
@@ -93,15 +94,7 @@ class Isolation:
     os_name: str
     processes: int  # processes visible from inside
     python_prefix: str | None = None  # where Python packages come from (None: no Python inside)
-    details: dict = field(default_factory=dict)
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Isolation":
-        return cls(**d)
+    details: dict = Field(default_factory=dict)
 
 
 def parse_probe(text: str) -> dict[str, str]:

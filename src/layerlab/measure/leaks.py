@@ -27,12 +27,14 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import replay
 from .oci import _CountingReader
+from layerlab.engine.result import Replayable, Result
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -89,8 +91,7 @@ def unlock(locked: bytes, token: str) -> bytes:
 # ---- findings ---------------------------------------------------------------
 
 
-@dataclass
-class Place:
+class Place(Result):
     kind: str  # "layer", "history", "config", "attestation"
     where: str  # "layer 3/7 (COPY unlock.token /tmp/)", "history 5", "config.Env[3]", ...
     path: str = ""  # the file inside a layer
@@ -101,16 +102,14 @@ class Place:
         return f"{self.kind:<11} {what}" + (f"  [{self.detail}]" if self.detail else "")
 
 
-@dataclass
-class Scan:
+class Scan(Replayable):
     image: str
     token: str  # masked: mask(token)
-    places: list[Place] = field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
     layers: int = 0
     files: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
-    replayed: dict | None = None
 
     @property
     def found(self) -> bool:
@@ -118,15 +117,6 @@ class Scan:
 
     def kinds(self) -> set[str]:
         return {p.kind for p in self.places}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Scan":
-        d = dict(d)
-        d["places"] = [Place(**p) for p in d["places"]]
-        return cls(**d)
 
     def table(self) -> str:
         head = (f"{self.image}: token {self.token} "
@@ -178,11 +168,11 @@ class _Scanner:
             for key in ("created_by", "comment"):
                 text = h.get(key) or ""
                 if self.token in text:
-                    self.scan.places.append(Place("history", f"history {i + 1}/{len(history)}", detail=_masked(text, self.token)))
+                    self.scan.places.append(Place(kind="history", where=f"history {i + 1}/{len(history)}", detail=_masked(text, self.token)))
         rest = {k: v for k, v in config.items() if k != "history"}
         for key, text in _strings(rest, "config"):
             if self.token in text:
-                self.scan.places.append(Place("config", key, detail=_masked(text, self.token)))
+                self.scan.places.append(Place(kind="config", where=key, detail=_masked(text, self.token)))
 
     def _layers(self, manifest: dict, config: dict) -> None:
         made_by = [h.get("created_by", "") for h in config.get("history", []) if not h.get("empty_layer")]
@@ -216,7 +206,7 @@ class _Scanner:
             later = _deleted_later(name, seen[n + 1:])
             why = made_by[n] if n < len(made_by) else ""
             self.scan.places.append(Place(
-                "layer", f"layer {n + 1}/{len(layers)} ({_short(why)})", path="/" + name.lstrip("./"),
+                kind="layer", where=f"layer {n + 1}/{len(layers)} ({_short(why)})", path="/" + name.lstrip("./"),
                 detail=f"deleted by layer {n + 1 + later}, still in this one" if later else ""))
 
     def _attestation(self, manifest: dict, subject: str) -> None:
@@ -225,7 +215,7 @@ class _Scanner:
             self.scan.bytes_read += len(text)
             if self.token in text:
                 kind = (layer.get("annotations") or {}).get("in-toto.io/predicate-type", layer.get("mediaType", ""))
-                self.scan.places.append(Place("attestation", f"attestation of {subject[:19]}… ({kind.rsplit('/', 2)[-2] if '/' in kind else kind})",
+                self.scan.places.append(Place(kind="attestation", where=f"attestation of {subject[:19]}… ({kind.rsplit('/', 2)[-2] if '/' in kind else kind})",
                                               detail=_masked(text, self.token)))
 
 

@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 from python_on_whales.exceptions import DockerException
 
+from pydantic import Field
+
 from layerlab import engine
 from layerlab.engine import containers, labels, replay
+from layerlab.engine.result import Replayable, Result
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -29,8 +31,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # --- load and latency maths (no engine needed) --------------------------------
 
 
-@dataclass
-class LoadStats:
+class LoadStats(Result):
     requests: int  # answered with a 2xx
     errors: int  # refused, timed out or not 2xx
     seconds: float  # wall time of the whole load
@@ -40,7 +41,7 @@ class LoadStats:
     p95_ms: float | None
     p99_ms: float | None
     rps: float  # answered requests per second of wall time
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = Field(default_factory=list)
 
     def line(self) -> str:
         if not self.requests:
@@ -125,8 +126,7 @@ def bounded_load(url: str, *, method: str = "GET", body=None, requests: int = 50
 # --- one served container ---------------------------------------------------------
 
 
-@dataclass
-class ServeResult:
+class ServeResult(Replayable):
     image: str
     options: dict  # how it was run: command, init, read_only, tmpfs, memory ...
     started: bool
@@ -138,17 +138,16 @@ class ServeResult:
     health: str | None = None  # the last health state seen (None: the image has no HEALTHCHECK)
     exited: bool = False  # the container ended on its own before it was stopped
     exit_code: int | None = None
-    responses: dict = field(default_factory=dict)  # name -> {status, body, error, seconds}
-    execs: dict = field(default_factory=dict)  # name -> {exit_code, output}
+    responses: dict = Field(default_factory=dict)  # name -> {status, body, error, seconds}
+    execs: dict = Field(default_factory=dict)  # name -> {exit_code, output}
     load: LoadStats | None = None
     memory_bytes: int | None = None  # the engine's stats, after the load
     stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
     stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
-    stop_signals: list[str] = field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
+    stop_signals: list[str] = Field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
     stop_exit_code: int | None = None
     inflight: dict | None = None  # the request in flight during the stop: {status, error, seconds}
     logs: str = ""  # the container's last log lines
-    replayed: dict | None = None
 
     @property
     def serving(self) -> bool:
@@ -157,16 +156,6 @@ class ServeResult:
     @property
     def inflight_answered(self) -> bool:
         return bool(self.inflight and self.inflight.get("status") == 200)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ServeResult":
-        d = dict(d)
-        if d.get("load") is not None:
-            d["load"] = LoadStats(**d["load"])
-        return cls(**d)
 
 
 def _key(image, **kw) -> str:

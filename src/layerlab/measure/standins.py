@@ -10,9 +10,9 @@ measured in the same run, never on either layout.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 
 from layerlab.measure import inspector
+from layerlab.engine.result import Result
 
 # What the official images hold, per reference: where Python's interpreter,
 # standard library and headers are, and whether a C compiler is present.
@@ -35,8 +35,7 @@ OFFICIAL = {
 }
 
 
-@dataclass
-class Layout:
+class Layout(Result):
     ref: str
     standin: bool
     size_bytes: int
@@ -47,9 +46,6 @@ class Layout:
     libpython: list[str]
     compiler: bool
     ca_bundle: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def layout(ref: str) -> Layout:
