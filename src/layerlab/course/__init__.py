@@ -13,7 +13,7 @@ expected, instead of being silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -351,8 +351,9 @@ Check = Annotated[
     ],
     Field(discriminator="check"),
 ]
+# Check = Annotated[Union[...], Field]: the union's members, each named by its `check` literal.
 CHECK_MODELS: dict[str, type[CheckBase]] = {
-    m.model_fields["check"].annotation.__args__[0]: m for m in Check.__origin__.__args__  # type: ignore[attr-defined]
+    get_args(m.model_fields["check"].annotation)[0]: m for m in get_args(get_args(Check)[0])
 }
 
 
@@ -432,12 +433,12 @@ class CourseFileError(ValueError):
     pass
 
 
-def _where(loc: tuple, data) -> str:
+def _where(loc: tuple, data: Any) -> str:
     parts = []
     node = data
     for key in loc:
         if isinstance(key, int):
-            label = key
+            label: int | str = key
             if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) and "id" in node[key]:
                 label = f"{key} (id {node[key]['id']})"
             parts.append(f"[{label}]")
@@ -483,9 +484,9 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     ex_ids = [e.id for e in course.exercises]
     if len(set(ex_ids)) != len(ex_ids):
         raise CourseFileError(f"{path}: exercise ids repeat: {ex_ids}")
-    for e in course.exercises:
-        if e.module not in ids:
-            raise CourseFileError(f"{path}: exercises[{e.id}].module: no module {e.module!r} (expected one of: {', '.join(ids)})")
+    for ex in course.exercises:
+        if ex.module not in ids:
+            raise CourseFileError(f"{path}: exercises[{ex.id}].module: no module {ex.module!r} (expected one of: {', '.join(ids)})")
     return course
 
 

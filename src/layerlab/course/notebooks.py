@@ -134,7 +134,7 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     )
 
 
-def write_html(nb, path: Path, m: Module) -> None:
+def write_html(nb: nbformat.NotebookNode, path: Path, m: Module) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")

@@ -139,7 +139,7 @@ def image_store_from_driver_status(driver: str | None, driver_status: list | Non
 
 def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
     """Enabled qemu entries in binfmt_misc, e.g. ['qemu-aarch64']."""
-    found = []
+    found: list[str] = []
     if not binfmt_dir.is_dir():
         return found
     for entry in sorted(binfmt_dir.glob("qemu-*")):
@@ -251,7 +251,7 @@ def probe() -> EngineFacts:
         if facts.buildx_version:
             try:
                 builder = c.buildx.inspect(bootstrap=True)
-                facts.builder_platforms = sorted({p for n in builder.nodes for p in (n.platforms or [])})
+                facts.builder_platforms = sorted({p for n in (builder.nodes or []) for p in (n.platforms or [])})
             except DockerException:
                 pass
     else:

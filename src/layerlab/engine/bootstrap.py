@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from pydantic import Field
 
@@ -219,7 +219,8 @@ def debootstrap(arch: str, say: Printer = _say) -> Path:
     start = time.perf_counter()
     cmd = ["debootstrap", "--variant=minbase", f"--arch={arch}", SUITE, str(work / "root"), MIRROR]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    phases, tail = set(), []
+    phases: set[str] = set()
+    tail: list[str] = []
     assert proc.stdout
     for line in proc.stdout:
         tail = (tail + [line.rstrip()])[-20:]
@@ -335,7 +336,7 @@ def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
 
 
 @contextlib.contextmanager
-def _lock(say: Printer):
+def _lock(say: Printer) -> Iterator[None]:
     """One bootstrap at a time per machine: two racing builds of one tag fail at export."""
     path = cache_dir() / "bootstrap.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,9 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, Callable, Iterable, Iterator, Union, cast
 
+from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from pydantic import Field
@@ -97,7 +98,7 @@ class BuildResult(Replayable):
         )
 
 
-def _key(context, tag, **kw) -> str:
+def _key(context: str | Path, tag: str, **kw: Any) -> str:
     return f"{tag}|target={kw.get('target')}|platforms={','.join(kw.get('platforms') or [])}|cache={kw.get('cache', True)}"
 
 
@@ -153,10 +154,10 @@ def build(
     except OSError:
         state.log_path = None  # a read-only checkout still builds; the summary then names no file
     file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
-    live = progress.Live(state, renderer) if renderer else contextlib.nullcontext()
+    live = progress.Live(state, renderer) if renderer else None
     start = time.perf_counter()
     try:
-        with live:
+        with live or contextlib.nullcontext():
             try:
                 stream = client.buildx.build(
                     str(context),
@@ -177,13 +178,13 @@ def build(
                     progress="plain",
                     stream_logs=True,
                 )
-                for line in stream:
+                for line in cast(Iterator[str], stream):  # stream_logs=True: the log's lines
                     line = line.rstrip("\n")
                     tail.append(line)
                     if log_file:
                         log_file.write(line + "\n")
                     ev = reader.feed(line)
-                    if renderer:
+                    if live:
                         live.line(line, ev)
             except KeyboardInterrupt:
                 # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
@@ -205,7 +206,7 @@ def build(
     return _result(client, tag, reader, state, start, platforms, cache, target, load)
 
 
-def _complete_despite(tail, tag: str, client) -> bool:
+def _complete_despite(tail: Iterable[str], tag: str, client: DockerClient) -> bool:
     """BuildKit 0.13 on the containerd store sometimes ends an export of a large layer with
     `failed to solve: not found` after it named and unpacked the image (seen here with
     multi-GB CUDA layers while other builds ran): the image is complete then."""
@@ -221,7 +222,7 @@ def _complete_despite(tail, tag: str, client) -> bool:
     return True
 
 
-def _build_error(e: DockerException, tag: str, reader: Reader, tail, state) -> BuildError:
+def _build_error(e: DockerException, tag: str, reader: Reader, tail: Iterable[str], state: progress.Progress) -> BuildError:
     log = reader.log()
     failed = log.failed()
     step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
@@ -231,7 +232,8 @@ def _build_error(e: DockerException, tag: str, reader: Reader, tail, state) -> B
     return BuildError(tag, failed.name if failed else None, step_tail, detail)
 
 
-def _result(client, tag, reader, state, start, platforms, cache, target, load) -> BuildResult:
+def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, start: float, platforms: list[str] | None,
+            cache: bool, target: str | None, load: bool) -> BuildResult:
     seconds = time.perf_counter() - start
     log: BuildLog = reader.log()
     image_id = None
@@ -263,8 +265,8 @@ def _renderer(show: Show) -> "progress.Renderer | None":
             return progress.RawLog(_print)
         raise ValueError(f"show={show!r}: use None, 'log', a printer or a progress.Renderer")
     if all(hasattr(show, m) for m in ("start", "update", "finish", "note", "raw")):
-        return show  # a progress.Renderer
-    return progress.Summary(show)
+        return cast(progress.Renderer, show)
+    return progress.Summary(cast(Printer, show))
 
 
 @functools.cache

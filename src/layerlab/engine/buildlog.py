@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 from pydantic import Field
 
@@ -168,7 +169,7 @@ class Reader:
         return BuildLog(steps=sorted(self.steps.values(), key=lambda s: s.vertex), context_bytes=self.context_bytes)
 
 
-def parse(lines) -> BuildLog:
+def parse(lines: Iterable[str]) -> BuildLog:
     """Parse plain progress lines (an iterable of str, with or without newlines)."""
     reader = Reader()
     for raw in lines:

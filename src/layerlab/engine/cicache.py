@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from pydantic import Field
 
@@ -94,7 +95,7 @@ class Forgotten(Replayable):
     left: int = 0  # own records still there afterwards (0 unless one was in use)
 
 
-def _forget_live(run_id: str, images: list[str] = ()) -> Forgotten:
+def _forget_live(run_id: str, images: Sequence[str] = ()) -> Forgotten:
     """Delete this run's cache records (only these) and its own `images`: a fresh runner holds neither.
 
     The images go first: with the containerd store their layers would otherwise stay in the

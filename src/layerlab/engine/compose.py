@@ -21,7 +21,7 @@ from python_on_whales.exceptions import DockerException
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import build, labels, replay
+from layerlab.engine import build, containers, labels, replay
 from layerlab.engine.result import Replayable, Result
 
 PREFIX = "layerlab-"
@@ -51,7 +51,7 @@ class Project:
     """A compose file (or several) run under one project name."""
 
     name: str
-    files: list[str]
+    files: list[str | Path]  # kept as str
     env: dict[str, str] = field(default_factory=dict)  # for ${VAR} in the files
 
     def __post_init__(self) -> None:
@@ -60,7 +60,7 @@ class Project:
         self.files = [str(f) for f in self.files]
 
     def client(self) -> DockerClient:
-        env_files = []
+        env_files: list[str | Path] = []
         if self.env:
             # python-on-whales passes the variables as an --env-file; one file per project, rewritten each time.
             f = Path(tempfile.gettempdir()) / f"{self.name}.env"
@@ -164,7 +164,7 @@ class Resources(Replayable):
 
 def resources_live(name: str) -> Resources:
     c = engine.require()
-    flt = [("label", f"{PROJECT_LABEL}={name}")]
+    flt = labels.label_filter(PROJECT_LABEL, name)
     return Resources(
         project=name,
         containers=sorted(x.name for x in c.container.list(all=True, filters=flt)),
@@ -206,7 +206,7 @@ def anonymous_volumes(name: str) -> list[str]:
     """Volumes the project's containers mount that compose did not create by name."""
     c = engine.require()
     found = []
-    for ct in c.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={name}")]):
+    for ct in c.container.list(all=True, filters=labels.label_filter(PROJECT_LABEL, name)):
         for m in ct.mounts or []:
             if m.type == "volume" and m.name and not (c.volume.inspect(m.name).labels or {}).get(PROJECT_LABEL):
                 found.append(m.name)
@@ -245,17 +245,17 @@ def ps_live(p: Project | str, log_lines: int = 20) -> Ps:
     c = engine.require()
     name = p if isinstance(p, str) else p.name
     out = []
-    for x in c.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={name}")]):
+    for x in c.container.list(all=True, filters=labels.label_filter(PROJECT_LABEL, name)):
         st = x.state
         ports = []
         for private, binds in (x.network_settings.ports or {}).items():
             ports += [f"{b['HostIp']}:{b['HostPort']}->{private}" for b in binds or []]
         try:
-            log = "\n".join(c.container.logs(x).splitlines()[-log_lines:]) if log_lines else ""
+            log = "\n".join(containers.logs(c, x).splitlines()[-log_lines:]) if log_lines else ""
         except DockerException:
             log = ""
         out.append(Service(
-            service=x.config.labels.get(SERVICE_LABEL, "?"), container=x.name, state=st.status,
+            service=(x.config.labels or {}).get(SERVICE_LABEL, "?"), container=x.name, state=st.status or "?",
             health=st.health.status if st.health else None, exit_code=st.exit_code, restarts=x.restart_count or 0,
             started_at=str(st.started_at), finished_at=str(st.finished_at), published=sorted(ports), log=log,
         ))
@@ -278,7 +278,7 @@ def projects_live() -> Projects:
     """The course's compose projects that have containers, running or not (`compose ls -a`)."""
     engine.require()
     found = engine.client().compose.ls(all=True)
-    return Projects(names=sorted(x.name for x in found if x.name.startswith(PREFIX)))
+    return Projects(names=sorted(x.name for x in found if x.name and x.name.startswith(PREFIX)))
 
 
 up = replay.replayable("compose-up", lambda p, **kw: f"{p.name}|{json.dumps(kw, sort_keys=True)}", Up)(up_live)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 from python_on_whales.exceptions import DockerException
 
@@ -30,7 +31,7 @@ class Image(Replayable):
     version: str  # what `redis-server --version` says
 
 
-def ensure_redis_live(say=print) -> Image:
+def ensure_redis_live(say: Callable[[str], None] = print) -> Image:
     """redis:8, pulled online or built offline as a labelled stand-in from Debian trixie's redis-server."""
     bootstrap.ensure_service_image(REDIS_STANDIN, "Debian's redis-server package (once, under a minute)", say)
     client = engine.require()
@@ -43,7 +44,8 @@ def ensure_redis_live(say=print) -> Image:
 ensure_redis = replay.replayable("redis-image", lambda say=print: REDIS, Image)(ensure_redis_live)
 
 
-def _run(image: str, network: str, script: str, volumes=None, timeout: float = 120) -> str:
+def _run(image: str, network: str, script: str, volumes: list[tuple[str, str, str]] | None = None,
+         timeout: float = 120) -> str:
     c = engine.require()
     try:
         return c.container.run(image, ["python", "-c", script], networks=[network], volumes=volumes or [], remove=True,
@@ -140,6 +142,7 @@ def empty_folder(folder: str, image: str) -> None:
 
 SPREAD = r"""
 import json, socket, sys, urllib.request
+from typing import Callable
 n = int(sys.argv[1])
 ips = sorted({a[4][0] for a in socket.getaddrinfo("api", 8000, proto=socket.IPPROTO_TCP)})
 seen = []

@@ -26,7 +26,7 @@ from python_on_whales.exceptions import DockerException, NoSuchContainer
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import bootstrap, images, labels, replay
+from layerlab.engine import bootstrap, containers, images, labels, replay
 from layerlab.engine.result import Replayable, Result
 
 CONTAINER = "layerlab-registry"
@@ -165,7 +165,7 @@ def up_live(say: Printer = _say, timeout: float = 30.0) -> Status:
         if s.running:
             return s
         time.sleep(0.3)
-    logs = client.container.logs(CONTAINER)[-800:]
+    logs = containers.logs(client, CONTAINER)[-800:]
     raise RegistryError(f"the registry did not answer on {address()} within {timeout:.0f} s; its log ends:\n{logs}")
 
 

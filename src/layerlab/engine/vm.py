@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from layerlab import engine
 from layerlab.engine import bootstrap, replay
@@ -336,10 +338,11 @@ def _qemu(vmlinuz: Path, initrd: Path, accel: str, memory_mb: int, timeout: floa
     marks: dict[str, float] = {}
 
     def read() -> None:
-        assert proc.stdout
+        # Unbuffered bytes from a pipe: read1 returns what is there without waiting for 4096 bytes.
+        stdout = cast(io.BufferedReader, proc.stdout)
         buf = b""
         while True:
-            block = proc.stdout.read1(4096)
+            block = stdout.read1(4096)
             if not block:
                 return
             marks.setdefault("byte", time.perf_counter())
@@ -426,7 +429,7 @@ def _qemu_version() -> str:
     return m.group(1) if m else ""
 
 
-def _key(command: str = "uname -a", memory_mb: int = 256, **kw) -> str:
+def _key(command: str = "uname -a", memory_mb: int = 256, **kw: Any) -> str:
     return f"{command}|memory={memory_mb}"
 
 

@@ -12,7 +12,7 @@ import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence, TYPE_CHECKING, TypeVar
 
 from layerlab import course as C
 from layerlab import engine
@@ -23,6 +23,13 @@ from .fixture import Fixture
 from .measure import NotBuilt, Subject
 from .report import CheckResult
 from .sandbox import TimedOut
+
+if TYPE_CHECKING:
+    from layerlab.engine.build import BuildResult
+    from layerlab.engine.buildlog import Step
+    from layerlab.measure.inspector import AboveBase
+    from layerlab.measure.serving import ServeResult
+    from .composed import ComposeProblem, ComposeRun
 
 
 class NotRun(Exception):
@@ -61,11 +68,12 @@ class Context:
 
 
 CheckFn = Callable[[Context, C.CheckBase], str]  # returns the detail of a pass; raises Failed / NotRun
-REGISTRY: dict[str, CheckFn] = {}
+REGISTRY: dict[str, Callable[..., str]] = {}  # each takes its own spec model
+F = TypeVar("F", bound=Callable[..., str])
 
 
-def check(kind: str):
-    def register(fn: CheckFn) -> CheckFn:
+def check(kind: str) -> Callable[[F], F]:
+    def register(fn: F) -> F:
         REGISTRY[kind] = fn
         return fn
 
@@ -82,15 +90,15 @@ def _redact(ctx: Context, text: str) -> str:
     return text
 
 
-def run_check(ctx: Context, spec: C.CheckBase) -> CheckResult:
+def run_check(ctx: Context, spec: C.Check) -> CheckResult:
     result = _run_check(ctx, spec)
     result.detail, result.hint, result.why = (_redact(ctx, t) for t in (result.detail, result.hint, result.why))
     return result
 
 
-def _run_check(ctx: Context, spec: C.CheckBase) -> CheckResult:
-    kind = spec.check  # type: ignore[attr-defined]
-    base = dict(check=kind, max_points=spec.points, required=spec.required)
+def _run_check(ctx: Context, spec: C.Check) -> CheckResult:
+    kind = spec.check
+    base: dict[str, Any] = dict(check=kind, max_points=spec.points, required=spec.required)
     try:
         detail = REGISTRY[kind](ctx, spec)
         return CheckResult(status="passed", points=spec.points, detail=detail, **base)
@@ -130,7 +138,7 @@ def _build_hint(error: str) -> str:
 
 
 @check("builds")
-def builds(ctx: Context, spec) -> str:
+def builds(ctx: Context, spec: C.Builds) -> str:
     r = ctx.need_subject().build()
     return f"built in {r.seconds:.0f} s, {len(r.ran)} step(s) ran"
 
@@ -194,7 +202,7 @@ def base_name(ref: str) -> str:
     return f"{name}:{tag or 'latest'}"
 
 
-def _on_reference_base(ctx: Context):
+def _on_reference_base(ctx: Context) -> tuple[AboveBase | None, bool]:
     """The submission's split at its base, and whether that base plays the reference's.
 
     The same `name:tag` from another registry or namespace (a mirror, the official image
@@ -366,7 +374,7 @@ def paths_present(ctx: Context, spec: C.PathsPresent) -> str:
 
 
 @check("runs_as_non_root")
-def runs_as_non_root(ctx: Context, spec) -> str:
+def runs_as_non_root(ctx: Context, spec: C.RunsAsNonRoot) -> str:
     s = ctx.need_subject()
     user = s.image.user
     if user.split(":")[0] in ("", "root", "0"):
@@ -477,7 +485,7 @@ def _platform_cause(ctx: Context) -> str | None:
     return None
 
 
-def _multi_build(ctx: Context, platforms: list[str]):
+def _multi_build(ctx: Context, platforms: Sequence[str]) -> BuildResult:
     """The submission's cold multi-platform build, or Failed with a hint that names the likely cause."""
     s = ctx.need_subject()
     s.build()
@@ -522,8 +530,8 @@ def multiarch_runs(ctx: Context, spec: C.MultiarchRuns) -> str:
                      f"({'native' if p == host else 'emulated'}, {runs[p].seconds:.1f} s)" for p in spec.platforms)
 
 
-def _install_steps(steps: list[dict], words: list[str]) -> list[dict]:
-    return [s for s in steps if any(w in s["name"].removeprefix("RUN ").lower() for w in words)]
+def _install_steps(steps: list[Step], words: list[str]) -> list[Step]:
+    return [s for s in steps if any(w in s.name.removeprefix("RUN ").lower() for w in words)]
 
 
 @check("no_emulated_build_steps")
@@ -532,12 +540,12 @@ def no_emulated_build_steps(ctx: Context, spec: C.NoEmulatedBuildSteps) -> str:
     host = engine.host_platform()
     emulated = _install_steps(r.emulated(host=host), spec.words)
     if emulated:
-        shown = "\n".join(f"[{s['platform']} {s['stage'] or ''} {s['index']}] {short_instruction(s['name'], 60)}: "
-                          f"{s['seconds'] or 0:.1f} s under qemu" for s in emulated[:4])
+        shown = "\n".join(f"[{s.platform} {s.stage or ''} {s.index}] {short_instruction(s.name, 60)}: "
+                          f"{s.seconds or 0:.1f} s under qemu" for s in emulated[:4])
         raise Failed(f"{len(emulated)} install or compile step(s) ran under emulation:\n{shown}",
                      _platform_cause(ctx) or "move these steps into a stage that starts `FROM --platform=$BUILDPLATFORM`, "
                      "fetch the target's wheels with pip --platform and compile with a cross compiler chosen by $TARGETARCH")
-    cross = sorted({s["platform"] for s in r.ran if s.get("runs_on")})
+    cross = sorted({s.platform for s in r.ran if s.runs_on and s.platform})
     return (f"no install or compile step ran under emulation; {len(r.ran)} step(s) ran"
             + (f", cross stages built {', '.join(cross)} on {host}" if cross else ""))
 
@@ -614,8 +622,8 @@ def parse_cgroup_line(line: str) -> tuple[int | None, float | None]:
     if parts[:2] == ["cgroup", "v2"]:
         mem, quota, period = parts[2], parts[3], parts[4]
         return (None if mem == "max" else int(mem)), (None if quota == "max" else int(quota) / int(period))
-    mem, quota, period = int(parts[2]), int(parts[3]), int(parts[4])
-    return (None if mem >= 2**60 else mem), (None if quota < 0 else quota / period)
+    limit, cpu_quota, cpu_period = int(parts[2]), int(parts[3]), int(parts[4])
+    return (None if limit >= 2**60 else limit), (None if cpu_quota < 0 else cpu_quota / cpu_period)
 
 
 def expected_limit_lines(memory: int | None, cpus: float | None) -> dict[str, str]:
@@ -689,7 +697,7 @@ _LISTEN_HINT = ("the server must listen on 0.0.0.0 (not 127.0.0.1, which is the 
                 "and on the port the exercise names, and keep running")
 
 
-def _served(ctx: Context, hardened: bool = False):
+def _served(ctx: Context, hardened: bool = False) -> ServeResult:
     """The submission served once (shared by the serving checks), or Failed when it never answered."""
     s = ctx.need_subject()
     s.build()
@@ -737,7 +745,7 @@ def becomes_healthy(ctx: Context, spec: C.BecomesHealthy) -> str:
     return detail
 
 
-def _same(a, b, tol: float = 1e-6) -> bool:
+def _same(a: Any, b: Any, tol: float = 1e-6) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(a - b) <= tol
     if isinstance(a, list) and isinstance(b, list):
@@ -809,7 +817,7 @@ def hardened_serves(ctx: Context, spec: C.HardenedServes) -> str:
 # --- compose ---------------------------------------------------------------
 
 
-def _compose_run(ctx: Context, spec: C.ComposeCheck):
+def _compose_run(ctx: Context, spec: C.ComposeCheck) -> ComposeRun:
     from .composed import ComposeRun
 
     from layerlab.engine import compose
@@ -826,7 +834,7 @@ def _compose_run(ctx: Context, spec: C.ComposeCheck):
     return ctx.extras[key]
 
 
-def _compose_failed(e) -> Failed:
+def _compose_failed(e: ComposeProblem) -> Failed:
     return Failed(e.detail, e.hint)
 
 
@@ -845,7 +853,7 @@ def _up_hint(error: str, trouble: str) -> str:
     return "a service exited or never became healthy: read its last log lines above"
 
 
-def _compose_up(ctx: Context, spec) -> "object":
+def _compose_up(ctx: Context, spec: C.ComposeUpPredicts | C.ComposePersists) -> ComposeRun:
     from .composed import ComposeProblem
 
     cr = _compose_run(ctx, spec)
@@ -862,7 +870,7 @@ def _compose_up(ctx: Context, spec) -> "object":
     return cr
 
 
-def _answers_fixture(ctx: Context, cr, spec, when: str) -> str:
+def _answers_fixture(ctx: Context, cr: ComposeRun, spec: C.ComposeUpPredicts | C.ComposePersists, when: str) -> str:
     from .composed import ComposeProblem
 
     fx = ctx.need_fixture()
@@ -881,7 +889,7 @@ def _answers_fixture(ctx: Context, cr, spec, when: str) -> str:
     return body
 
 
-def _json_or_text(text: str):
+def _json_or_text(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
@@ -892,7 +900,8 @@ def _json_or_text(text: str):
 def compose_up_predicts(ctx: Context, spec: C.ComposeUpPredicts) -> str:
     cr = _compose_up(ctx, spec)
     body = _answers_fixture(ctx, cr, spec, "after up --wait")
-    return f"up --wait in {cr.started.seconds:.1f} s; GET {spec.path} answered {body.strip()[:80]}"
+    seconds = cr.started.seconds if cr.started else 0.0  # _compose_up started it
+    return f"up --wait in {seconds:.1f} s; GET {spec.path} answered {body.strip()[:80]}"
 
 
 @check("compose_persists")
@@ -1000,7 +1009,7 @@ def _pushed_ref(ctx: Context, spec: C.PushedImage) -> tuple[str, str, str]:
     return ref, name, digest
 
 
-def _build_as_handed_in(ctx: Context, s) -> str:
+def _build_as_handed_in(ctx: Context, s: Subject) -> str:
     """The tag of the submission built as the student built it: the folder as handed in, its own token.
 
     Grading's own build has a planted token (and files locked for it), so its layers differ by design.

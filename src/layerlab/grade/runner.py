@@ -19,6 +19,7 @@ from pathlib import Path
 from layerlab import course as C
 from layerlab import engine
 from layerlab.engine import bootstrap, replay
+from layerlab.engine.build import Show
 from layerlab.measure import leaks
 from . import fixture as fx_mod
 from .checks import Context, run_check
@@ -31,7 +32,7 @@ TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".
 
 
 def _not_run_all(ex: C.Exercise, why: str) -> list[CheckResult]:
-    return [CheckResult(check=c.check, status="not run", points=0, max_points=c.points, required=c.required, why=why)  # type: ignore[attr-defined]
+    return [CheckResult(check=c.check, status="not run", points=0, max_points=c.points, required=c.required, why=why)
             for c in ex.checks]
 
 
@@ -127,7 +128,7 @@ def _engine_line() -> str:
 
 
 def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
-          fixture: fx_mod.Fixture | None = None, show=None) -> Report:
+          fixture: fx_mod.Fixture | None = None, show: Show = None) -> Report:
     """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.
 
     `show` is passed to every build (see `build.build`); None builds silently.
@@ -169,7 +170,7 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         work = Path(tmp) / "submission"
         _copy_submission(folder, work)
         handed_in = None
-        if any(c.check == "pushed_image" for c in ex.checks):  # type: ignore[attr-defined]
+        if any(c.check == "pushed_image" for c in ex.checks):
             # plant() rewrites the scratch copy; the pushed image was built from the folder as it came
             handed_in = Path(tmp) / "handed-in"
             _copy_submission(folder, handed_in)
@@ -183,7 +184,7 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         ctx = Context(ex, work, df, subject, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture,
                       planted=planted, original=original, handed_in=handed_in)
         # `builds` first: every image check starts from its result.
-        ordered = sorted(ex.checks, key=lambda c: c.check != "builds")  # type: ignore[attr-defined]
+        ordered = sorted(ex.checks, key=lambda c: c.check != "builds")
         results = {id(c): run_check(ctx, c) for c in ordered}
         report.results = [results[id(c)] for c in ex.checks]
     report.seconds = round(time.perf_counter() - start, 1)
@@ -237,7 +238,7 @@ def ship(ex: C.Exercise, folder: Path, dest: Path, name: str) -> str:
     from layerlab.engine import registry
 
     _copy_submission(folder, dest)
-    check = next(c for c in ex.checks if c.check == "pushed_image")  # type: ignore[attr-defined]
+    check = next(c for c in ex.checks if c.check == "pushed_image")
     secrets = [f"id={ex.secret.id},src={dest / ex.secret.file}"] if ex.secret else None
     tag = f"layerlab-ship-{ex.id}:{uuid.uuid4().hex[:8]}"
     built = build_mod.build(dest, tag, dockerfile=dest / ex.dockerfile, secrets=secrets, module=ex.module, show=None)
@@ -258,7 +259,7 @@ class RecordError(RuntimeError):
     pass
 
 
-def _record_compose(s: Subject, spec) -> str:
+def _record_compose(s: Subject, spec: C.ComposeUpPredicts) -> str:
     """Start the solution's stack as grading does and keep what its service answers."""
     from .composed import ComposeProblem, ComposeRun
 
@@ -285,7 +286,7 @@ def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_m
     folder = fx_mod.solution_dir(ex.id)
     f = measure_fixture(ex, folder)
     fx_mod.save(f)
-    if any(c.check == "pushed_image" for c in ex.checks):  # type: ignore[attr-defined]
+    if any(c.check == "pushed_image" for c in ex.checks):
         # The solution is graded the way a student's is: after shipping it.
         with tempfile.TemporaryDirectory(prefix="layerlab-record-ship-") as tmp:
             shipped = Path(tmp) / ex.id
@@ -313,7 +314,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
         except NotBuilt as e:
             raise RecordError(f"the solution does not build: {e}") from None
         image = s.image
-        printing = next((c for c in ex.checks if c.check == "runs_and_prints"), None)  # type: ignore[attr-defined]
+        printing = next((c for c in ex.checks if c.check == "runs_and_prints"), None)
         server = any(isinstance(c, C.ServeCheck) for c in ex.checks)
         if server and printing is None:
             # A server runs until stopped: measured by `served` below, not run to completion.
@@ -345,13 +346,12 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
             f.base_bytes, f.added_bytes, f.added_wasted_bytes = above.base_bytes, above.added_bytes, above.added_wasted_bytes
             f.base_wasted_bytes = above.base_wasted_bytes
         for c in ex.checks:
-            kind = c.check  # type: ignore[attr-defined]
-            if kind == "code_edit_reruns_at_most":
+            if isinstance(c, C.CodeEditRerunsAtMost):
                 f.code_edit_reruns[c.code_file] = s.code_edit_reruns(c.code_file)
-            elif kind == "platforms":
+            elif isinstance(c, C.Platforms):
                 multi = s.platform_build(tuple(c.platforms))
                 f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
-            elif kind in ("multiarch_runs", "no_emulated_build_steps", "cross_build_speedup", "platform_sizes_at_most"):
+            elif isinstance(c, (C.MultiarchRuns, C.NoEmulatedBuildSteps, C.CrossBuildSpeedup, C.PlatformSizesAtMost)):
                 from layerlab.measure import inspector
 
                 multi = s.cold_platform_build(tuple(c.platforms))
@@ -363,10 +363,10 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                     raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
                 f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
                              "predictions": {k: v["body"] for k, v in served.responses.items()}}
-            elif kind == "compose_up_predicts":
+            elif isinstance(c, C.ComposeUpPredicts):
                 f.http_body = _record_compose(s, c)
-            elif kind == "paths_present":
+            elif isinstance(c, C.PathsPresent):
                 f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
-            elif kind == "paths_absent":
+            elif isinstance(c, C.PathsAbsent):
                 f.paths_absent.update({g: image.find(g)[:5] for g in c.paths})
     return f

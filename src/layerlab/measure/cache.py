@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -99,7 +100,7 @@ def pin(path: Path, package: str, version: str) -> str:
     return m.group(1)
 
 
-def _key(context, tag, **kw) -> str:
+def _key(context: str | Path, tag: str, **kw: Any) -> str:
     return f"{tag}|{kw.get('dockerfile') or 'Dockerfile'}"
 
 

@@ -14,13 +14,16 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Callable, Literal, TYPE_CHECKING
 
 from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import bootstrap, containers, images, replay
 from layerlab.engine.result import Replayable, Result
+
+if TYPE_CHECKING:
+    from layerlab.measure import inspector
 
 BASE, RUNTIME, DEVEL = (b.ref for b in bootstrap.CUDA_IMAGES)
 FLAVOURS = {"base": BASE, "runtime": RUNTIME, "devel": DEVEL}
@@ -55,7 +58,7 @@ class CudaImages(Replayable):
         return "\n".join(lines)
 
 
-def _ensure_live(say=print) -> CudaImages:
+def _ensure_live(say: Callable[[str], None] = print) -> CudaImages:
     engine.require()
     start = time.perf_counter()
     p = bootstrap.current_plan(platforms=("linux/amd64",), needs=("cuda",), only_extras=True)
@@ -185,7 +188,7 @@ def _gpu_access_live() -> GpuAccess:
         raise engine.EngineUnavailable(f.error or "no engine")
     can, why = engine.gpu_verdict(f)
     # An engine with CDI specs and no NVIDIA runtime rejects --gpus; it takes the CDI device name.
-    via = "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
+    via: Literal["runtime", "cdi"] | None = "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
     return GpuAccess(can=can, why=why, via=via)
 
 
@@ -267,7 +270,7 @@ class Duplicates(Result):
         return sum(self.twice.values())
 
 
-def duplicates(report) -> Duplicates:
+def duplicates(report: inspector.ImageReport) -> Duplicates:
     """Same CUDA library soname under the image's lib directories and under a pip wheel's."""
     system: dict[str, int] = {}
     wheels: dict[str, int] = {}

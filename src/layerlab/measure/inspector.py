@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
@@ -130,7 +131,7 @@ def _image_id(ref: str) -> str:
         ) from None
 
 
-def _key(ref, platform=None, **kw) -> str:
+def _key(ref: str, platform: str | None = None, **kw: Any) -> str:
     return f"{ref}|{platform or engine.host_platform()}"
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -34,6 +35,7 @@ CONTAINER_IMAGE = "python:3.13-slim"
 # cgroup, which are the container's own only inside a container.
 PROBE = r"""
 import os, platform, socket, sys, time
+from typing import Any
 print(f"LL t_first={time.time():.6f}", flush=True)
 
 def read(path):
@@ -205,7 +207,7 @@ def venv(path: Path | None = None) -> Isolation:
 # ---- container ------------------------------------------------------------------
 
 
-def _container_key(image: str = CONTAINER_IMAGE, **kw) -> str:
+def _container_key(image: str = CONTAINER_IMAGE, **kw: Any) -> str:
     return f"container|{image}"
 
 

@@ -87,7 +87,7 @@ def _leaves(entries: list[Entry]) -> list[Entry]:
     return [e for e in entries if e.kind == WHITEOUT or e.path not in parents]
 
 
-def _under(stack: dict[str, Entry], directory: str):
+def _under(stack: dict[str, Entry], directory: str) -> list[str]:
     prefix = directory.rstrip("/") + "/"
     return [p for p in stack if p.startswith(prefix)]
 
@@ -137,7 +137,7 @@ def analyse(
     compressed: list[int | None] | None = None,
     top: int = 10,
     digests: list[str] | None = None,
-):
+) -> tuple[list[LayerStats], Waste, dict[str, Entry]]:
     """Per-layer stats, dive's waste figures and the final filesystem for a stack of layers."""
     stack = Stack()
     cumulative: dict[str, int] = {}

@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, Callable, IO, Iterator, cast
 
 from pydantic import Field
 
@@ -128,7 +129,8 @@ class Scan(Replayable):
 class _Scanner:
     """Walks an image given a way to read its blobs; adds a Place for each hit."""
 
-    def __init__(self, name: str, token: str, blob, manifest=None):
+    def __init__(self, name: str, token: str, blob: Callable[[str], IO[bytes]],
+                 manifest: Callable[[str], dict] | None = None) -> None:
         self.token, self.needle, self.blob = token, token.encode(), blob
         # An archive keeps manifests as blobs; a registry serves them from its manifests endpoint.
         self.manifest = manifest or (lambda digest: json.load(blob(digest)))
@@ -151,7 +153,7 @@ class _Scanner:
             raise ValueError(f"{self.scan.image}: no image for {host} found to scan")
         return self.scan
 
-    def _manifests(self, top: dict):
+    def _manifests(self, top: dict) -> Iterator[tuple[str, dict]]:
         if "manifests" not in top:
             yield "", {"_manifest": top}
             return
@@ -183,11 +185,11 @@ class _Scanner:
             names = []
             raw = self.blob(layer["digest"])
             head = raw.read(2)
-            stream = _Chain(head, raw)
+            stream: io.RawIOBase | gzip.GzipFile = _Chain(head, raw)
             if head == b"\x1f\x8b":
                 stream = gzip.GzipFile(fileobj=stream)
             counted = _CountingReader(stream)
-            with tarfile.open(fileobj=counted, mode="r|") as tar:
+            with tarfile.open(fileobj=cast(IO[bytes], counted), mode="r|") as tar:  # a stream: only read()
                 for m in tar:
                     names.append(m.name)
                     if self.needle in m.name.encode():
@@ -224,7 +226,7 @@ def _short(created_by: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _strings(node, where: str):
+def _strings(node: Any, where: str) -> Iterator[tuple[str, str]]:
     if isinstance(node, str):
         yield where, node
     elif isinstance(node, dict):
@@ -237,7 +239,7 @@ def _strings(node, where: str):
             yield from _strings(v, f"{where}[{i}]")
 
 
-def _contains(f, needle: bytes, chunk: int = 1 << 20) -> bool:
+def _contains(f: IO[bytes], needle: bytes, chunk: int = 1 << 20) -> bool:
     tail = b""
     while True:
         block = f.read(chunk)
@@ -262,7 +264,7 @@ def _deleted_later(name: str, later: list[list[str]]) -> int:
 class _Chain(io.RawIOBase):
     """The two bytes read to sniff gzip, then the rest of the stream."""
 
-    def __init__(self, head: bytes, rest):
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self.head, self.rest = head, rest
 
     def readable(self) -> bool:
@@ -276,7 +278,7 @@ class _Chain(io.RawIOBase):
             return out + self.rest.read(max(0, n - len(out)))
         return self.rest.read(n)
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: Any) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
@@ -291,19 +293,22 @@ def scan_archive(path: Path, token: str, name: str = "", host: str | None = None
     with tarfile.open(path, "r:") as tar:
         members = {m.name: m for m in tar.getmembers()}
 
-        def blob(digest: str):
-            algo, hexd = digest.split(":", 1)
-            f = tar.extractfile(members[f"blobs/{algo}/{hexd}"])
-            assert f is not None
+        def blob_named(name: str) -> IO[bytes]:
+            f = tar.extractfile(members[name])
+            assert f is not None, name  # blobs and index.json are regular files
             return f
 
-        top = json.load(tar.extractfile(members["index.json"]))
+        def blob(digest: str) -> IO[bytes]:
+            algo, hexd = digest.split(":", 1)
+            return blob_named(f"blobs/{algo}/{hexd}")
+
+        top = json.load(blob_named("index.json"))
         result = _Scanner(name or path.name, token, blob).walk(top, host or engine.host_platform())
     result.seconds = round(time.perf_counter() - start, 2)
     return result
 
 
-def _key(image, token, **kw) -> str:
+def _key(image: str, token: str, **kw: Any) -> str:
     # Not the token: each run makes its own, and a replay must find another run's recording.
     return replay.stable(image)
 
@@ -323,7 +328,7 @@ def scan_pushed_live(ref: str, token: str) -> Scan:
     name, _ = registry.split(ref)
     start = time.perf_counter()
 
-    def blob(digest: str):
+    def blob(digest: str) -> IO[bytes]:
         return urllib.request.urlopen(registry._url(f"/v2/{name}/blobs/{digest}"), timeout=60)
 
     def manifest(digest: str) -> dict:

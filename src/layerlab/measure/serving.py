@@ -14,8 +14,10 @@ import asyncio
 import threading
 import time
 from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
+from python_on_whales import Container
 import numpy as np
 from python_on_whales.exceptions import DockerException
 
@@ -68,7 +70,7 @@ def require_loopback(url: str) -> None:
         raise ValueError(f"{url}: load goes to 127.0.0.1 only, not to {host}")
 
 
-async def _load(url: str, method: str, body, requests: int, concurrency: int, time_cap_s: float,
+async def _load(url: str, method: str, body: Any, requests: int, concurrency: int, time_cap_s: float,
                 timeout_s: float) -> LoadStats:
     latencies: list[float] = []
     errors = 0
@@ -98,7 +100,7 @@ async def _load(url: str, method: str, body, requests: int, concurrency: int, ti
     return summarize(latencies, seconds, errors=errors, concurrency=concurrency, capped=sent < requests)
 
 
-def bounded_load(url: str, *, method: str = "GET", body=None, requests: int = 500, concurrency: int = 8,
+def bounded_load(url: str, *, method: str = "GET", body: Any = None, requests: int = 500, concurrency: int = 8,
                  time_cap_s: float = 20, timeout_s: float = 5) -> LoadStats:
     """A fixed number of requests from `concurrency` clients at once, stopped by `time_cap_s` at the latest.
 
@@ -158,12 +160,12 @@ class ServeResult(Replayable):
         return bool(self.inflight and self.inflight.get("status") == 200)
 
 
-def _key(image, **kw) -> str:
+def _key(image: str, **kw: Any) -> str:
     shown = {k: v for k, v in sorted(kw.items()) if v not in (None, False, (), [], {}) and k not in ("module",)}
     return f"{image}|{shown}"
 
 
-def _request(client: httpx.Client, base: str, method: str, path: str, body=None) -> dict:
+def _request(client: httpx.Client, base: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
     t = time.perf_counter()
     try:
         r = client.request(method, base + path, json=body)
@@ -177,10 +179,10 @@ def _request(client: httpx.Client, base: str, method: str, path: str, body=None)
                 "seconds": round(time.perf_counter() - t, 4)}
 
 
-def _execute(container, command: list[str]) -> dict:
+def _execute(container: Container, command: list[str]) -> dict[str, Any]:
     try:
         out = container.execute(command)
-        return {"exit_code": 0, "output": (out or "")[-2000:]}
+        return {"exit_code": 0, "output": str(out or "")[-2000:]}
     except DockerException as e:
         text = ((e.stdout or "") + (e.stderr or "")) if hasattr(e, "stdout") else str(e)
         return {"exit_code": e.return_code, "output": text.strip()[-2000:]}
@@ -190,7 +192,7 @@ def _tail(text: str, n: int) -> str:
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def _wait_until_serving(container, result: ServeResult, http: httpx.Client, url: str, *, start: float,
+def _wait_until_serving(container: Container, result: ServeResult, http: httpx.Client, url: str, *, start: float,
                         wait_s: float) -> None:
     """Poll `url` and the engine's health state until both say ready, the container exits, or `wait_s` passes."""
     deadline = start + wait_s
@@ -306,7 +308,7 @@ def serve_live(
     finally:
         http.close()
         try:
-            result.logs = _tail(client.container.logs(container), log_lines)
+            result.logs = _tail(containers.logs(client, container), log_lines)
         except DockerException:
             pass
         try:

@@ -16,7 +16,7 @@ from layerlab.engine.result import Result
 
 # What the official images hold, per reference: where Python's interpreter,
 # standard library and headers are, and whether a C compiler is present.
-OFFICIAL = {
+OFFICIAL: dict[str, dict[str, str | bool | None]] = {
     "python:3.13-slim": {
         "python": "/usr/local/bin/python3.13",
         "stdlib": "/usr/local/lib/python3.13/os.py",
