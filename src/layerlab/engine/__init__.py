@@ -30,9 +30,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from pydantic import Field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
-from pydantic import Field
 
 from layerlab.engine.result import Result
 

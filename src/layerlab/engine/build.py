@@ -14,10 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Union, cast
 
+from pydantic import Field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
-
-from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import dockerfile_syntax, labels, progress, replay

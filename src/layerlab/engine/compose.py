@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import Field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
-
-from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import build, containers, labels, replay

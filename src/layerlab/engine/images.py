@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-
-from python_on_whales.exceptions import DockerException, NoSuchImage
-
 from pydantic import Field
+from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
 from layerlab.engine import labels

@@ -12,9 +12,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from python_on_whales.exceptions import DockerException
-
 from pydantic import Field
+from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import bootstrap, labels, replay

@@ -21,9 +21,8 @@ import urllib.error
 import urllib.request
 from typing import Callable
 
-from python_on_whales.exceptions import DockerException, NoSuchContainer
-
 from pydantic import Field
+from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from layerlab import engine
 from layerlab.engine import bootstrap, containers, images, labels, replay

@@ -7,6 +7,7 @@ check is shown as such and a required one keeps the exercise from passing.
 from __future__ import annotations
 
 from typing import Literal
+
 from pydantic import Field
 
 from layerlab.engine.result import Result

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from python_on_whales.exceptions import DockerException, NoSuchImage
-
 from pydantic import Field
+from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
 from layerlab.engine import bootstrap, labels, replay

@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import posixpath
 from dataclasses import dataclass
+
 from pydantic import Field
 
 from layerlab.engine.result import Result

@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
 from pydantic import Field
 
 from layerlab.engine.result import Result

@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 from typing import Any
 
 import httpx
-from python_on_whales import Container
 import numpy as np
-from python_on_whales.exceptions import DockerException
-
 from pydantic import Field
+from python_on_whales import Container
+from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import containers, labels, replay

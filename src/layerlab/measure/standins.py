@@ -10,7 +10,6 @@ measured in the same run, never on either layout.
 
 from __future__ import annotations
 
-
 from layerlab.measure import inspector
 from layerlab.engine.result import Result
 
