@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal
 
 from pydantic import Field
 
@@ -121,7 +121,7 @@ def arch_of(plat: str) -> str:
 
 
 class Step(Result):
-    action: str  # keep | pull | debootstrap | build-standin
+    action: Literal["keep", "pull", "debootstrap", "build-standin"]
     ref: str
     platforms: list[str]
     reason: str

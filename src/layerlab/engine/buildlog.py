@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Literal
 
 from pydantic import Field
 
@@ -105,7 +105,7 @@ def _parse_tag(step: Step, tag: str) -> None:
 class Event:
     """One thing BuildKit reported about a vertex: it started, finished, was cached, failed, or logged."""
 
-    kind: str  # start | done | cached | error | log
+    kind: Literal["start", "done", "cached", "error", "log"]
     step: Step
 
 

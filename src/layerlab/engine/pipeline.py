@@ -141,7 +141,6 @@ def empty_folder(folder: str, image: str) -> None:
 
 SPREAD = r"""
 import json, socket, sys, urllib.request
-from typing import Callable
 n = int(sys.argv[1])
 ips = sorted({a[4][0] for a in socket.getaddrinfo("api", 8000, proto=socket.IPPROTO_TCP)})
 seen = []

@@ -34,7 +34,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
 
 from layerlab import engine
 from layerlab.engine import bootstrap, replay
@@ -249,10 +249,12 @@ def parse_console(text: str) -> Console:
 
 # ---- accelerator ------------------------------------------------------------
 
+Accel = Literal["kvm", "tcg"]
+
 
 @dataclass
 class Accelerator:
-    name: str  # kvm | tcg
+    name: Accel
     reason: str
 
 
@@ -270,8 +272,9 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     so its presence proves nothing; only a boot does. LAYERLAB_VM_ACCEL=tcg|kvm forces one.
     """
     forced = os.environ.get("LAYERLAB_VM_ACCEL")
-    if forced in ("kvm", "tcg"):
-        return Accelerator(forced, "forced by LAYERLAB_VM_ACCEL")
+    for name in get_args(Accel):
+        if forced == name:
+            return Accelerator(name, "forced by LAYERLAB_VM_ACCEL")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return Accelerator("tcg", "no usable /dev/kvm")
     memo = vm_dir() / "kvm-probe.json"
@@ -389,7 +392,7 @@ class VMResult(Replayable):
     output: str  # what the command printed on the VM's console
     first_output_seconds: float | None  # qemu started -> /init's first line on the console
     total_seconds: float  # qemu started -> qemu exited (power off)
-    accelerator: str  # kvm | tcg
+    accelerator: Accel
     accelerator_reason: str
     kernel: str  # `uname -r` inside the VM
     pid1: str  # /proc/1/comm inside the VM

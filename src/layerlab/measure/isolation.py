@@ -35,7 +35,6 @@ CONTAINER_IMAGE = "python:3.13-slim"
 # cgroup, which are the container's own only inside a container.
 PROBE = r"""
 import os, platform, socket, sys, time
-from typing import Any
 print(f"LL t_first={time.time():.6f}", flush=True)
 
 def read(path):

@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, IO, Iterator, cast
+from typing import Any, Callable, IO, Iterator, Literal, cast
 
 from pydantic import Field
 
@@ -93,7 +93,7 @@ def unlock(locked: bytes, token: str) -> bytes:
 
 
 class Place(Result):
-    kind: str  # "layer", "history", "config", "attestation"
+    kind: Literal["layer", "history", "config", "attestation"]
     where: str  # "layer 3/7 (COPY unlock.token /tmp/)", "history 5", "config.Env[3]", ...
     path: str = ""  # the file inside a layer
     detail: str = ""  # the text around the token, masked; or what happened to the file later
