@@ -228,7 +228,7 @@ def _exec_shell(answer: str) -> Outcome:
          else f"never answered /health: {ran.error or ran.logs.splitlines()[-1:] or 'no log'}"),
         (ran.stop_s is not None and ran.stop_s < 2, f"docker stop took {ran.stop_s or 0:.2f} s (under 2 s)"),
         (ran.inflight_answered, "the request in flight was answered" if ran.inflight_answered
-         else f"the request in flight was lost: {(ran.inflight or {}).get('error', 'not sent')}"),
+         else f"the request in flight was lost: {ran.inflight.error if ran.inflight else 'not sent'}"),
     ])
 
 

@@ -254,7 +254,7 @@ class Stopped:
     seconds: float  # SIGTERM to exit, from the engine's own events; else `docker stop` from call to return
     wall_seconds: float  # `docker stop` from call to return, CLI start-up included
     exit_code: int | None  # 137: killed (SIGKILL) after the grace period; 0 or 143: it exited on SIGTERM
-    during: dict | None = None  # what the call running during the stop returned
+    during: object = None  # what the call running during the stop returned
     signals: list[str] = field(default_factory=list)  # the signals the engine sent, in order: ["15", "9"]
 
 

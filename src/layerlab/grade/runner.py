@@ -362,7 +362,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
                 if not served.serving or served.healthy_s is None:
                     raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
                 f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
-                             "predictions": {k: v["body"] for k, v in served.responses.items()}}
+                             "predictions": {k: v.body for k, v in served.responses.items()}}
             elif isinstance(c, C.ComposeUpPredicts):
                 f.http_body = _record_compose(s, c)
             elif isinstance(c, C.PathsPresent):

@@ -127,6 +127,22 @@ def bounded_load(url: str, *, method: str = "GET", body: Any = None, requests: i
 # --- one served container ---------------------------------------------------------
 
 
+class Response(Result):
+    """One HTTP request's answer: status None when none came (`error` says why)."""
+
+    status: int | None
+    body: Any  # the JSON answer, else the first 500 characters of the text
+    error: str
+    seconds: float
+
+
+class Exec(Result):
+    """One `docker exec` in the running container."""
+
+    exit_code: int | None
+    output: str  # stdout and stderr, the last 2000 characters
+
+
 class ServeResult(Replayable):
     image: str
     options: dict  # how it was run: command, init, read_only, tmpfs, memory ...
@@ -139,15 +155,15 @@ class ServeResult(Replayable):
     health: str | None = None  # the last health state seen (None: the image has no HEALTHCHECK)
     exited: bool = False  # the container ended on its own before it was stopped
     exit_code: int | None = None
-    responses: dict = Field(default_factory=dict)  # name -> {status, body, error, seconds}
-    execs: dict = Field(default_factory=dict)  # name -> {exit_code, output}
+    responses: dict[str, Response] = Field(default_factory=dict)  # by the name the call gave the request
+    execs: dict[str, Exec] = Field(default_factory=dict)
     load: LoadStats | None = None
     memory_bytes: int | None = None  # the engine's stats, after the load
     stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
     stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
     stop_signals: list[str] = Field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
     stop_exit_code: int | None = None
-    inflight: dict | None = None  # the request in flight during the stop: {status, error, seconds}
+    inflight: Response | None = None  # the request in flight during the stop
     logs: str = ""  # the container's last log lines
 
     @property
@@ -156,7 +172,7 @@ class ServeResult(Replayable):
 
     @property
     def inflight_answered(self) -> bool:
-        return bool(self.inflight and self.inflight.get("status") == 200)
+        return bool(self.inflight and self.inflight.status == 200)
 
 
 def _key(image: str, **kw: Any) -> str:
@@ -164,7 +180,7 @@ def _key(image: str, **kw: Any) -> str:
     return f"{image}|{shown}"
 
 
-def _request(client: httpx.Client, base: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+def _request(client: httpx.Client, base: str, method: str, path: str, body: Any = None) -> Response:
     t = time.perf_counter()
     try:
         r = client.request(method, base + path, json=body)
@@ -172,19 +188,19 @@ def _request(client: httpx.Client, base: str, method: str, path: str, body: Any 
             content = r.json()
         except ValueError:
             content = r.text[:500]
-        return {"status": r.status_code, "body": content, "error": "", "seconds": round(time.perf_counter() - t, 4)}
+        return Response(status=r.status_code, body=content, error="", seconds=round(time.perf_counter() - t, 4))
     except httpx.HTTPError as e:
-        return {"status": None, "body": None, "error": f"{type(e).__name__}: {e}"[:300],
-                "seconds": round(time.perf_counter() - t, 4)}
+        return Response(status=None, body=None, error=f"{type(e).__name__}: {e}"[:300],
+                        seconds=round(time.perf_counter() - t, 4))
 
 
-def _execute(container: Container, command: list[str]) -> dict[str, Any]:
+def _execute(container: Container, command: list[str]) -> Exec:
     try:
         out = container.execute(command)
-        return {"exit_code": 0, "output": str(out or "")[-2000:]}
+        return Exec(exit_code=0, output=str(out or "")[-2000:])
     except DockerException as e:
         text = ((e.stdout or "") + (e.stderr or "")) if hasattr(e, "stdout") else str(e)
-        return {"exit_code": e.return_code, "output": text.strip()[-2000:]}
+        return Exec(exit_code=e.return_code, output=text.strip()[-2000:])
 
 
 def _tail(text: str, n: int) -> str:
@@ -302,7 +318,8 @@ def serve_live(
         stop = containers.timed_stop(client, container, lead_s=inflight_lead_s,
                                      during=(lambda: _request(http, base, "GET", inflight)) if inflight else None)
         result.stop_s, result.stop_wall_s, result.stop_exit_code = stop.seconds, stop.wall_seconds, stop.exit_code
-        result.inflight, result.stop_signals = stop.during, stop.signals
+        result.inflight = stop.during if isinstance(stop.during, Response) else None
+        result.stop_signals = stop.signals
         return result
     finally:
         http.close()
