@@ -3,7 +3,7 @@
 Every project the course starts is named `layerlab-...` and its compose file
 labels each service, network and volume with the course label, so `layerlab
 clean` finds them. `Project.labelled()` checks that before anything starts.
-The results are dataclasses that record and replay (lesson 08 on Binder).
+The results are typed models that record and replay (lesson 08 on Binder).
 """
 
 from __future__ import annotations
