@@ -98,11 +98,15 @@ def load(kind: str, key: str, cls: type[R]) -> R:
 
 
 _seen: dict[tuple[str, str], int] = {}
+# The models recorded under each kind (a folder of replays/), so a test can load every recording.
+MODELS: dict[str, list[type[Replayable]]] = {}
 
 
 def replayable(kind: str, key: Callable[..., str], cls: type[R]) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a function that returns a `Replayable` model so it records and replays; the wrapped
     function keeps its signature (`key` takes the same arguments and names the recording)."""
+    if cls not in MODELS.setdefault(kind, []):
+        MODELS[kind].append(cls)
 
     def wrap(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
