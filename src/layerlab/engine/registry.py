@@ -19,7 +19,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from typing import Any, Callable
 
 from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchContainer
@@ -268,7 +268,7 @@ class Index(Replayable):
     ref: str
     digest: str
     media_type: str
-    raw: dict
+    raw: dict[str, Any]  # the index as the registry serves it (JSON)
     entries: list[Entry] = Field(default_factory=list)
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -72,7 +73,7 @@ class Fixture(Result):
     platform_sizes: dict[str, int] = Field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
     platform_seconds: dict[str, float] = Field(default_factory=dict)  # platform -> step seconds of a cold build
     # A server (exercise 07): first_ok_s, healthy_s, stop_s, and the answers to the `predicts` checks by path.
-    serving: dict = Field(default_factory=dict)
+    serving: dict[str, Any] = Field(default_factory=dict)
     paths_present: dict[str, list[str]] = Field(default_factory=dict)  # glob -> first matches
     paths_absent: dict[str, list[str]] = Field(default_factory=dict)  # glob -> matches (empty)
     http_body: str | None = None  # what the compose stack's service answered (compose_up_predicts)

@@ -95,7 +95,7 @@ class Isolation(Replayable):
     os_name: str
     processes: int  # processes visible from inside
     python_prefix: str | None = None  # where Python packages come from (None: no Python inside)
-    details: dict = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 def parse_probe(text: str) -> dict[str, str]:

@@ -145,7 +145,7 @@ class Exec(Result):
 
 class ServeResult(Replayable):
     image: str
-    options: dict  # how it was run: command, init, read_only, tmpfs, memory ...
+    options: dict[str, Any]  # how it was run: command, init, read_only, tmpfs, memory ...
     started: bool
     error: str = ""  # the engine's reason when it did not start
     hint: str = ""
