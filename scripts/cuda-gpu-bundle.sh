@@ -36,7 +36,7 @@ loader=$(cd "$OUT/lib" && ls ld-linux-x86-64.so.*)
 cat > "$OUT/run.sh" <<RUN
 #!/bin/sh
 # SAXPY from $IMAGE, with its own loader and libraries; the host gives libcuda.so.1.
-here=\$(cd "\$(dirname "\$0")" && pwd)
+here=\$(cd "\$(dirname "\$(readlink -f "\$0")")" && pwd)
 exec "\$here/lib/$loader" --library-path "\$here/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64:/usr/lib/wsl/lib" "\$here/saxpy" "\$@"
 RUN
 chmod +x "$OUT/run.sh" "$OUT/saxpy"
