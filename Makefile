@@ -16,21 +16,21 @@ help:
 setup: engine venv images notebooks
 
 engine:
-	@bash scripts/setup-engine.sh
+	@bash scripts/timed.sh engine bash scripts/setup-engine.sh
 
 venv:
-	@bash scripts/setup-python.sh
+	@bash scripts/timed.sh venv bash scripts/setup-python.sh
 
 # Chromium for the browser test of the live build progress (tests/test_browser_lab.py);
 # only `make test` needs it, so `make course` does not install a browser.
 browser:
-	@bash scripts/setup-browser.sh
+	@bash scripts/timed.sh browser bash scripts/setup-browser.sh
 
 images: engine venv
-	@$(LL) bootstrap
+	@bash scripts/timed.sh "base images" $(LL) bootstrap
 
 notebooks: venv
-	@$(LL) sync
+	@bash scripts/timed.sh notebooks $(LL) sync
 
 course: setup
 	@$(LL) run
