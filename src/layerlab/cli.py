@@ -8,7 +8,12 @@ import os
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from layerlab import __version__
+
+if TYPE_CHECKING:
+    from layerlab.course import Course, Module
 
 
 def _doctor(args) -> int:
@@ -256,7 +261,7 @@ def _activities(args) -> int:
     return 0
 
 
-def _modules(args: argparse.Namespace) -> tuple[object, list] | None:
+def _modules(args: argparse.Namespace) -> "tuple[Course, list[Module]] | None":
     """course.yml and the modules named on the command line (all when none); None after saying why not."""
     from layerlab import course as course_mod
 
@@ -289,7 +294,7 @@ def _warm(args: argparse.Namespace) -> int:
     except engine.EngineUnavailable as e:
         print(e, file=sys.stderr)
         return 2
-    report = instructor.warm(c, modules, out, once=args.once)  # type: ignore[arg-type]
+    report = instructor.warm(c, modules, out, once=args.once)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
@@ -307,7 +312,7 @@ def _timings(args: argparse.Namespace) -> int:
     if loaded is None:
         return 2
     c, modules = loaded
-    rows = instructor.timings(c, Path(args.out).resolve(), modules)  # type: ignore[arg-type]
+    rows = instructor.timings(c, Path(args.out).resolve(), modules)
     if args.json:
         print(json.dumps([t.to_dict() for t in rows], indent=1))
     else:

@@ -124,6 +124,7 @@ class WarmRun:
     images_before: int  # the module's labelled images present before the first run
     first_s: float
     first_ok: bool
+    images_after: int = 0  # ... and after it: 0 for a lesson that builds no image of its own (00, 01)
     warm_s: float | None = None  # None: the second run was not asked for (--once) or the first failed
     warm_ok: bool | None = None
     warm_cells: list[CellTime] = field(default_factory=list)
@@ -133,7 +134,8 @@ class WarmRun:
 
     @property
     def cold(self) -> bool:
-        return self.images_before == 0
+        """The first run built every image of the module (BuildKit's shared cache aside)."""
+        return self.images_before == 0 and self.images_after > 0
 
     @property
     def slow_cells(self) -> list[CellTime]:
@@ -150,7 +152,10 @@ class WarmRun:
         return cls(**d)
 
     def line(self) -> str:
-        first = f"first run {self.first_s:.1f} s ({'cold: none of its images existed' if self.cold else f'{self.images_before} of its images existed'})"
+        state = ("cold: none of its images existed" if self.cold
+                 else "it builds no image of its own" if self.images_after == 0
+                 else f"{self.images_before} of its {self.images_after} images existed")
+        first = f"first run {self.first_s:.1f} s ({state})"
         if not self.first_ok:
             return f"{self.module}: {first} FAILED: {self.error}"
         if self.warm_s is None:
@@ -179,8 +184,8 @@ def module_images(module_id: str) -> int:
     """How many images carry the course label and this module's label."""
     from layerlab import engine
 
-    flt = labels.managed_filter() + [("label", f"{labels.MODULE}={module_id}")]
-    return len(engine.require().image.list(filters=flt))
+    return len(engine.require().image.list(filters=[("label", f"{labels.MANAGED}={labels.MANAGED_VALUE}"),
+                                                    ("label", f"{labels.MODULE}={module_id}")]))
 
 
 def load_warm(out_dir: Path) -> dict[str, WarmRun]:
@@ -227,7 +232,7 @@ def warm(course: Course, modules: list[Module], out_dir: Path, say: Printer = _s
         before = module_images(m.id)
         first = notebooks.execute(m, first_dir, say)
         run = WarmRun(module=run_name(m), title=m.title, images_before=before, first_s=first.seconds,
-                      first_ok=first.ok, error=first.error,
+                      first_ok=first.ok, images_after=module_images(m.id), error=first.error,
                       first_cells=read_cell_times(first_dir / first.executed))
         if first.ok and not once:
             second = notebooks.run(course, [m], out_dir, say)[0]

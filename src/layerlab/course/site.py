@@ -270,6 +270,8 @@ def front_page(course: Course, out_dir: Path) -> str:
         s.append(f"<p class='meta'>{esc(_minutes(m))}{ran}</p>")
         if mc:
             s.append(f"<p class='meta'>measured on {esc(mc.line())}</p>")
+        elif r:
+            s.append(f"<p class='meta'>machine not recorded (a run before the page kept it): <code>layerlab run {esc(m.id)}</code></p>")
         s.append(f"<div class='cols'><div><h3>Objectives</h3>{_ul(m.objectives)}</div>"
                  f"<div><h3>Key points</h3>{_ul(m.key_points)}</div></div>")
         if r:
@@ -280,8 +282,9 @@ def front_page(course: Course, out_dir: Path) -> str:
             elif mc and mc.mode != "replay":
                 s.append("<p class='meta'>Every number was measured in this run (nothing replayed).</p>")
             for f in ex.figures:
-                s.append(f"<figure><img src='{esc(f.file)}' alt='{esc(f.caption or m.title)}' width='{f.width // 2}' "
-                         f"loading='lazy'><figcaption>{esc(f.caption)}</figcaption></figure>")
+                s.append(f"<figure><img src='{esc(f.file)}' alt='{esc(f.caption or m.title)}'"
+                         + (f" width='{f.width // 2}'" if f.width else "") + ">"
+                         f"<figcaption>{esc(f.caption)}</figcaption></figure>")
         for e in _exercises(course, m):
             s.append(f"<h3>Exercise: {esc(e.title)}</h3><p>Starter: <code>exercises/{esc(e.id)}/</code> "
                      f"({e.total_points} points); grade it with <code>layerlab grade exercises/{esc(e.id)}</code>. "
@@ -299,7 +302,7 @@ def instructor_page(course: Course, out_dir: Path) -> str:
              "<p>Before class: <code>layerlab warm MODULE…</code> builds what each demo builds and measures it warm; "
              "<code>layerlab timings</code> prints the table below; <code>layerlab reset MODULE</code> removes what a module "
              f"built so its demo can be shown cold again. Cells over {instructor.WAIT_LIMIT_S:.0f} s warm are flagged.</p>",
-             _nav(course)]
+             _nav(course), _timings_table(list(times.values()))]
     for m in course.modules:
         t = times[instructor.run_name(m)]
         s = [f"<section id='m{esc(m.id)}'><h2>{esc(m.id)} · {esc(m.title)}</h2>",
@@ -323,6 +326,20 @@ def instructor_page(course: Course, out_dir: Path) -> str:
         s.append("</section>")
         parts.append("".join(s))
     return _page(f"{course.title}: instructor", "\n".join(parts))
+
+
+def _timings_table(rows: list[instructor.ModuleTiming]) -> str:
+    def s(x: float | None) -> str:
+        return "-" if x is None else f"{x:.0f}"
+    body = "".join(
+        f"<tr><td><a href='#m{esc(t.module[:2])}'>{esc(t.module)}</a></td><td>{t.teaching_minutes}</td><td>{s(t.run_s)}</td>"
+        f"<td>{s(t.first_s)}</td><td>{s(t.warm_s)}</td>"
+        f"<td class='{'warn' if t.slow_cells or t.over_time else ''}'>"
+        f"{esc('not run yet' if not t.cells_from else ', '.join(f'cell {c.cell}: {c.seconds:.0f} s' for c in t.slow_cells) or 'none')}"
+        f"{esc('' if t.cells_from in ('', 'warm run') else ' (not known warm)')}</td></tr>"
+        for t in rows)
+    return (f"<table><tr><th>module</th><th>teaching min</th><th>last run s</th><th>first run s</th><th>warm s</th>"
+            f"<th>cells over {instructor.WAIT_LIMIT_S:.0f} s</th></tr>{body}</table>")
 
 
 def _timing_html(t: instructor.ModuleTiming) -> str:
