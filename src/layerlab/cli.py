@@ -14,6 +14,7 @@ from layerlab import __version__
 
 if TYPE_CHECKING:
     from layerlab.course import Course, Module
+    from layerlab.engine.clean import CleanReport
 
 
 def _doctor(args) -> int:
@@ -95,13 +96,17 @@ def _clean(args) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         if args.dry_run:
-            print("would remove (dry run):")
-            for kind in ("containers", "networks", "volumes", "images"):
-                for name in getattr(report, kind):
-                    print(f"  {kind[:-1]} {name}")
+            _print_dry_run(report, "would remove (dry run):")
         else:
             print(report.summary())
     return 1 if report.failed else 0
+
+
+def _print_dry_run(report: "CleanReport", title: str) -> None:
+    print(title)
+    for kind in ("containers", "networks", "volumes", "images"):
+        for name in getattr(report, kind):
+            print(f"  {kind[:-1]} {name}")
 
 
 def _registry(args) -> int:
@@ -337,10 +342,7 @@ def _reset(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     elif args.dry_run:
-        print(f"would remove what module {args.module} built (dry run):")
-        for kind in ("containers", "networks", "volumes", "images"):
-            for name in getattr(report, kind):
-                print(f"  {kind[:-1]} {name}")
+        _print_dry_run(report, f"would remove what module {args.module} built (dry run):")
     else:
         print(f"module {args.module}: " + report.summary())
     return 1 if report.failed else 0

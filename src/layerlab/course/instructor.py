@@ -56,7 +56,7 @@ def _stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-_HEADING = re.compile(r"^#{1,6}\s+(.*)$", re.M)
+HEADING = re.compile(r"^#{1,6}\s+(.*)$", re.M)  # a markdown heading, the section a cell is in
 
 
 def cell_times(nb: nbformat.NotebookNode) -> list[CellTime]:
@@ -65,7 +65,7 @@ def cell_times(nb: nbformat.NotebookNode) -> list[CellTime]:
     heading, n = "", 0
     for c in nb.cells:
         if c.cell_type == "markdown":
-            found = _HEADING.findall(c.source)
+            found = HEADING.findall(c.source)
             if found:
                 heading = found[-1].strip()
             continue

@@ -162,7 +162,7 @@ def read_executed(path: Path, out_dir: Path, run_name: str) -> Executed:
     heading = ""
     for c in nb.cells:
         if c.cell_type == "markdown":
-            found = re.findall(r"^#{1,6}\s+(.*)$", c.source, flags=re.M)
+            found = instructor.HEADING.findall(c.source)
             heading = found[-1].strip() if found else heading
             continue
         for o in c.get("outputs", []):
