@@ -299,7 +299,10 @@ def _warm(args: argparse.Namespace) -> int:
     except engine.EngineUnavailable as e:
         print(e, file=sys.stderr)
         return 2
-    report = instructor.warm(c, modules, out, once=args.once)
+    def say(line: str) -> None:  # with --json, progress goes to stderr and stdout stays the report
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    report = instructor.warm(c, modules, out, say=say, once=args.once)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
