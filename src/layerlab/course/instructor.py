@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -215,8 +216,6 @@ def warm(course: Course, modules: list[Module], out_dir: Path, say: Printer = _s
     The warm run is what `layerlab run` would write: its executed notebook, HTML and runs.json
     row land in out_dir; the first run's pages go to out_dir/warm/first-run/.
     """
-    import time
-
     from layerlab.engine import bootstrap
     from . import notebooks
 

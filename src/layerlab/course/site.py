@@ -51,9 +51,12 @@ class Machine:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def line(self) -> str:
+    def where(self) -> str:
         return (f"{self.engine} on {self.os}, {self.platform}, {self.cpus} CPU ({self.cpu_model}), "
-                f"{self.memory_gb:.0f} GB memory; {self.mode} run, {self.at}")
+                f"{self.memory_gb:.0f} GB memory")
+
+    def line(self) -> str:
+        return f"{self.where()}; {self.mode} run, {self.at}"
 
 
 def _proc_value(path: str, key: str) -> str:
@@ -251,10 +254,11 @@ def front_page(course: Course, out_dir: Path) -> str:
     total = sum(m.teaching_minutes + m.exercise_minutes for m in course.modules)
     parts = [f"<h1>{esc(course.title)}</h1><p>{esc(course.description)}</p>",
              f"<p class='meta'>{len(course.modules)} modules, {total} minutes of teaching and exercises. "
-             f"For instructors: <a href='instructor.html'>the instructor's page</a>.</p>", _nav(course)]
-    seen_machines = sorted({mc.line() for mc in machines.values()})
+             f"For instructors: <a href='instructor.html'>the instructor's page</a>.</p>"]
+    seen_machines = sorted({mc.where() for mc in machines.values()})
     if seen_machines:
         parts.append("<p class='meta'>Measured on: " + "; ".join(esc(s) for s in seen_machines) + "</p>")
+    parts.append(_overview(course, runs, graded))
     for m in course.modules:
         name = instructor.run_name(m)
         r, mc, w = runs.get(name), machines.get(name), warmed.get(name)
@@ -294,6 +298,20 @@ def front_page(course: Course, out_dir: Path) -> str:
     parts.append(f"<p class='meta'>Page written {datetime.now(timezone.utc).isoformat(timespec='seconds')} "
                  f"from course.yml and build/.</p>")
     return _page(course.title, "\n".join(parts))
+
+
+def _overview(course: Course, runs: dict[str, dict[str, Any]], graded: dict[str, dict[str, Any]]) -> str:
+    rows = []
+    for m in course.modules:
+        r = runs.get(instructor.run_name(m))
+        ran = "not run yet" if not r else (f"{r['seconds']:.0f} s" if r["ok"] else "failed")
+        exs = _exercises(course, m)
+        grade = ", ".join(f"{e.id}: {g['points']}/{g['max_points']}" if (g := graded.get(e.id)) else f"{e.id}: not graded"
+                          for e in exs) or "-"
+        rows.append(f"<tr><td><a href='#m{esc(m.id)}'>{esc(m.id)}</a></td><td>{esc(m.title)}</td>"
+                    f"<td>{m.teaching_minutes + m.exercise_minutes} min</td><td>{esc(ran)}</td><td>{esc(grade)}</td></tr>")
+    return ("<table><tr><th></th><th>module</th><th>time</th><th>notebook run</th><th>exercise grade</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def instructor_page(course: Course, out_dir: Path) -> str:
