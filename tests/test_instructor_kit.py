@@ -129,7 +129,7 @@ def test_front_page_shows_objectives_figures_exercise_grade_machine_and_replay(b
     figures = sorted(p.name for p in (built / "figures").glob("*.png"))
     assert figures == ["02-images-and-layers-1.png", "04-multi-stage-1.png"]
     assert "<img src='figures/02-images-and-layers-1.png' alt='The slow build'" in page
-    assert "graded: <span class='ok'>passed</span>, 12/12 points" in page
+    assert "graded: <span class='ok'>passed</span>, 12/12 points" in page and "<td>02-slim: 12/12</td>" in page
     assert "docker 26.1.5 (containerd image store) on Debian GNU/Linux 13" in page
     assert "1 result(s) on this page were replayed" in page and "docker 26.1.5 on linux/amd64" in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)" in page  # an error message is text, never markup
