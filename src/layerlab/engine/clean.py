@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 
 from python_on_whales.exceptions import DockerException
@@ -35,8 +36,16 @@ class CleanReport:
         return text
 
 
-def _image_bytes(client) -> int:
-    return int(client.system.disk_free().images.size or 0)
+def _image_bytes(client, tries: int = 5) -> int:
+    # Retried: `docker system df` fails while another session's container is half removed.
+    for attempt in range(tries):
+        try:
+            return int(client.system.disk_free().images.size or 0)
+        except DockerException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    return 0
 
 
 def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None) -> CleanReport:
