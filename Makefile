@@ -16,32 +16,32 @@ help:
 setup: engine venv images notebooks
 
 engine:
-	@bash scripts/setup-engine.sh
+	@bash scripts/timed.sh engine bash scripts/setup-engine.sh
 
 venv:
-	@bash scripts/setup-python.sh
+	@bash scripts/timed.sh venv bash scripts/setup-python.sh
 
 # Chromium for the browser test of the live build progress (tests/test_browser_lab.py);
 # only `make test` needs it, so `make course` does not install a browser.
 browser:
-	@bash scripts/setup-browser.sh
+	@bash scripts/timed.sh browser bash scripts/setup-browser.sh
 
 images: engine venv
-	@$(LL) bootstrap
+	@bash scripts/timed.sh "base images" $(LL) bootstrap
 
 notebooks: venv
-	@$(LL) sync
+	@bash scripts/timed.sh notebooks $(LL) sync
 
 course: setup
 	@$(LL) run
 
-# mypy first (pyproject's [tool.mypy]: the library's types, about 20 s cold, 2 s warm);
+# mypy first (pyproject's [tool.mypy]: the library's types; 12 to 26 s cold here, 1 s warm);
 # --engine-required: a missing engine fails the engine tests instead of skipping them.
 test: setup browser typecheck
 	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 tests notebooks
 
 typecheck: venv
-	@$(VENV)/bin/mypy
+	@bash scripts/timed.sh typecheck $(VENV)/bin/mypy
 
 lab: setup
 	@$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --notebook-dir=.

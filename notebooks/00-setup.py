@@ -5,7 +5,13 @@
 # > on the teaching machine: on a fresh offline machine it builds the base
 # > images in about 5 minutes, and afterwards this notebook runs in under a
 # > minute. The cells below start real containers, so they also warm the engine.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("00")
+
+# %% [markdown]
 # Every later lesson builds real images on *your* engine and measures them.
 # This notebook checks that the engine can do what the course needs, and shows
 # how to read the report when it cannot.
@@ -184,6 +190,9 @@ activities.solution("00-arm64-python")
 # - Run `layerlab doctor` in a terminal: the same report, and `--json` for a bug report.
 # - `make setup` is safe to re-run: it reuses whatever already works.
 # - `layerlab clean` removes everything the course created (and nothing else).
+
+# %%
+lesson.key_points("00")
 
 # %%
 activities.quiz("00")

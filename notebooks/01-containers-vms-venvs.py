@@ -10,7 +10,13 @@
 # > The base image `python:3.13-slim` must exist (`layerlab bootstrap`).
 # > Without qemu or an engine, the VM and container rows replay a recorded run
 # > and say so.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("01")
+
+# %% [markdown]
 # "Isolation" means three different things to ML engineers:
 #
 # - a **venv** gives a project its own set of Python packages;
@@ -267,17 +273,10 @@ layerlab.check("01-smallest-limit", SMALLEST, program=HOG)
 # %%
 activities.solution("01-smallest-limit")
 
+# %%
+lesson.key_points("01")
+
 # %% [markdown]
-# ## Key points
-#
-# - A **container** is a process with its own view of the system (files,
-#   processes, hostname) and limits enforced by cgroups. It shares the host's
-#   kernel, so it starts without booting one: far sooner than the VM, as measured here.
-# - A **virtual machine** boots its own kernel on emulated hardware: stronger
-#   separation, paid for in start-up time and reserved memory.
-# - A **venv** isolates Python packages only. Processes, files and the kernel
-#   are the host's. It is still useful inside containers, as later lessons show.
-#
 # ## Exercise `01-limits`
 #
 # Inside a container `os.cpu_count()` and `/proc/meminfo` describe the host,

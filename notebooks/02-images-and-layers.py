@@ -6,7 +6,13 @@
 # > (the apt and pip downloads dominate); run the notebook once before class
 # > and they come from the build cache in seconds. Nothing here needs arm64
 # > or a GPU. `layerlab clean` removes the images afterwards.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("02")
+
+# %% [markdown]
 # An image is not one file. It is a stack of read-only **layers**, one per
 # instruction that changes the filesystem, plus a small JSON config (user,
 # command, environment). In this lesson we build images one instruction at a
@@ -285,14 +291,10 @@ layerlab.check("02-lean-git", LEAN_GIT)
 # %%
 activities.solution("02-lean-git")
 
+# %%
+lesson.key_points("02")
+
 # %% [markdown]
-# ## Key points
-#
-# - An image is a stack of read-only layers; `RUN`, `COPY` and `ADD` each add one.
-# - Deleting a file in a later layer hides it but does not make the image smaller.
-# - Clean up in the same `RUN` that made the mess: `--no-install-recommends`,
-#   `rm -rf /var/lib/apt/lists/*`, `pip install --no-cache-dir`.
-#
 # ## Exercise `02-slim`
 #
 # `exercises/02-slim/` holds the Dockerfile of a small Python tool that is far

@@ -8,7 +8,13 @@
 # > much of a rebuild is the download. Run it once before class so the base
 # > image and `uv` are in the cache. The numbers differ from machine to
 # > machine; the steps re-run do not. `layerlab clean` removes the images.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("03")
+
+# %% [markdown]
 # A rebuild does not start from scratch. BuildKit keeps the result of every
 # instruction, keyed by the instruction and everything it depends on: the
 # layer below it and, for `COPY`, the checksums of the files it copies. When
@@ -346,17 +352,10 @@ out = containers.run(fix.tag, module="03")
 print(out.output)
 assert out.ok and out.output.count("churn risk") == 4
 
+# %%
+lesson.key_points("03")
+
 # %% [markdown]
-# ## Key points
-#
-# - A step is cached while its instruction, the layer below it and the files it
-#   copies are unchanged; after the first step that runs, every later step runs.
-# - Copy the lock file, install, then copy the code: a code edit then re-runs one `COPY`.
-# - A `.dockerignore` keeps data, venvs and history out of the context, out of
-#   the image, and out of the cache key of `COPY . .`.
-# - A cache mount keeps the installer's cache between builds without putting it in a layer.
-# - Install dependencies from the lock file alone; project metadata must not be in their cache key.
-#
 # ## Exercise `03-cache`
 #
 # `exercises/03-cache/` holds a Dockerfile that reinstalls everything after

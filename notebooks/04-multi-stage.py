@@ -5,7 +5,13 @@
 # > cold (`--no-cache`) so that the build times compare, plus a test stage.
 # > On 2 cores it takes about a minute. Nothing here needs arm64 or a GPU.
 # > `layerlab clean` removes the images afterwards.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("04")
+
+# %% [markdown]
 # Many ML packages contain compiled code. When pip finds no wheel for your
 # platform it builds one from source, and then the image needs a C compiler
 # and the Python headers **while it builds**, and never again. This lesson's
@@ -295,16 +301,10 @@ env_share = (multi.size_bytes - base.size_bytes) / multi.size_bytes
 print(f"runtime image = base {base.size_bytes / 1e6:.1f} MB + {(multi.size_bytes - base.size_bytes) / 1e3:.0f} kB of layers ({env_share:.2%})")
 assert multi.size_bytes - base.size_bytes >= venv_bytes
 
+# %%
+lesson.key_points("04")
+
 # %% [markdown]
-# ## Key points
-#
-# - Compilers and headers are needed to *build* a C extension, not to run it.
-# - A multi-stage build compiles in a builder stage and copies only the result
-#   into a slim runtime stage; the compiler never reaches the final image.
-# - A virtual environment makes the result one folder, easy to copy; copy
-#   between stages that have the same Python.
-# - Run as a non-root, numeric `USER` (10001) in the final stage; build a `test` stage with `--target`.
-#
 # ## Exercise `04-multistage`
 #
 # `exercises/04-multistage/` holds a single-stage Dockerfile that ships a

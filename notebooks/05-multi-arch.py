@@ -10,7 +10,13 @@
 # > cores; the whole lesson stays under 6 minutes warm. It needs the
 # > containerd image store and qemu for arm64 (`layerlab doctor`).
 # > `layerlab clean` removes the images and the registry afterwards.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("05")
+
+# %% [markdown]
 # Your laptop may be an Apple M-series (arm64), your CI runners and the
 # cloud GPU boxes amd64, the cheap inference servers Graviton or Ampere
 # (arm64 again). An image holds machine code for **one** CPU architecture, so
@@ -306,17 +312,11 @@ assert slowest.seconds > 2 * native_twin.seconds
 # slow and cross-compiling is impossible, build each platform on a native
 # runner (an arm64 CI machine) and join the two with
 # `docker buildx imagetools create` into one index.
-#
-# ## Key points
-#
-# - An image holds code for one architecture; a multi-platform tag names an
-#   index that lists one manifest per platform (plus attestations, `unknown/unknown`).
-# - Under qemu a foreign container runs, believing it is on that CPU, several times slower.
-# - `FROM --platform=$BUILDPLATFORM` runs a stage natively; pip's `--platform`
-#   `--only-binary=:all: --target` fetches the target's wheels; `TARGETARCH`
-#   chooses a cross compiler. Keep the final stage to `COPY`s.
-# - Check the result: run each platform's image and compare outputs.
-#
+
+# %%
+lesson.key_points("05")
+
+# %% [markdown]
 # ## Exercise `05-multiarch`
 #
 # `exercises/05-multiarch/` builds the app for both platforms with every `RUN`

@@ -12,7 +12,13 @@
 # > images. No GPU is needed: the GPU cells say what this engine lacks and
 # > what a learner with a GPU sees. Budget 6 GB of free disk; `layerlab
 # > clean` removes the lesson's images, `layerlab clean --all` the CUDA ones.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("06")
+
+# %% [markdown]
 # A CUDA image is where ML images get big. The official `nvidia/cuda` images
 # come in three flavours per CUDA version, each built on the one before:
 #
@@ -436,18 +442,10 @@ layerlab.check("06-biggest-twin", BIGGEST_TWIN, tag=wheel_builds["on the CUDA ru
 # %%
 activities.solution("06-biggest-twin")
 
+# %%
+lesson.key_points("06")
+
 # %% [markdown]
-# ## Key points
-#
-# - base = libcudart; runtime = base + math libraries; devel = runtime +
-#   nvcc, headers and static libraries. The driver comes from the host.
-# - Compile in devel, copy the binary into base (or runtime if it uses
-#   cuBLAS & co.), check with `ldd` that every library resolves.
-# - `-gencode` decides which GPUs get machine code; keep PTX for the newest.
-# - A driver runs CUDA up to its own version (minor-version compatibility
-#   within 12.x; `cuda-compat` beyond).
-# - pip's `nvidia-*-cu12` wheels carry their own CUDA: use a slim Python base.
-#
 # ## Exercise `06-cuda`
 #
 # `exercises/06-cuda/` compiles SAXPY and ships the devel image. Make it a

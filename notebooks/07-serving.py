@@ -9,7 +9,13 @@
 # > Docker's 10 s grace period; the lesson runs in under 2 minutes warm. The
 # > load test is bounded (a fixed request count and a time cap) and never
 # > leaves this machine. `layerlab clean` removes the images afterwards.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("07")
+
+# %% [markdown]
 # Most ML containers exist to answer requests: a model behind HTTP. An image
 # that builds and answers `curl` on a laptop can still fail in production in
 # quiet ways: an orchestrator that cannot tell when it is ready, a rollout
@@ -295,19 +301,10 @@ layerlab.check("07-exec-shell", FAST_SHELL)
 # %%
 activities.solution("07-exec-shell")
 
+# %%
+lesson.key_points("07")
+
 # %% [markdown]
-# ## Key points
-#
-# - A `HEALTHCHECK` lets the engine say `healthy`; measure both the first
-#   answer and the health state, and keep the interval short enough.
-# - Workers cost memory per process; on small machines, and on Kubernetes,
-#   one process per container with replicas beats `--workers` that do not fit
-#   the cores.
-# - Shell-form `CMD` makes the shell PID 1: SIGTERM is lost, every stop waits
-#   10 s and ends in SIGKILL. Use the exec form (or `exec` in the shell).
-# - Run as a numeric non-root user, with `--read-only` plus a tmpfs where the
-#   app writes, `--cap-drop ALL` and a memory limit; check that it still serves.
-#
 # ## Exercise `07-serve`
 #
 # `exercises/07-serve/` serves the same model from a working but

@@ -11,7 +11,13 @@
 # > API on 127.0.0.1 at a port the engine picks, and is taken down with `-v`
 # > before the next cell, so parallel runs and other sessions do not collide.
 # > About a minute warm on 2 cores. `layerlab clean` removes anything a crash left.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("08")
+
+# %% [markdown]
 # A trained model rarely ships alone. Data has to be prepared, a model
 # trained, an API started on it, and next to it runs something that is not
 # Python at all: a cache, a database, a queue. `docker compose` describes such
@@ -312,19 +318,10 @@ final = compose.down(stack, volumes=True)
 print(f"course projects before: {running.names}; left of {stack.name}: {final.left}")
 assert final.left.empty and stack.name in running.names
 
+# %%
+lesson.key_points("08")
+
 # %% [markdown]
-# ## Key points
-#
-# - `depends_on` alone orders *starts*; `condition: service_completed_successfully`
-#   waits for a job's exit 0 and `condition: service_healthy` for a health check.
-# - `up --wait --wait-timeout N` returns when the stack serves, or fails: no `sleep`.
-# - Named volumes survive `down`; `down -v` deletes them. A container's own
-#   files go with the container. Bind mounts are the host's, and so is the
-#   ownership of what a root container writes there: set `user:`.
-# - Services reach each other by name on the project network; publish only
-#   what the outside needs, on 127.0.0.1, at a port the engine picks.
-# - Replicas must be stateless; shared state lives in a service built for it.
-#
 # ## Exercise `08-compose`
 #
 # `exercises/08-compose/` holds a pipeline whose API races the training job,

@@ -11,7 +11,13 @@
 # > The CI experiment deletes only the build-cache records its own run made
 # > (explained where it happens), never anyone else's. `layerlab clean`
 # > removes the images, the registry and everything pushed to it.
-#
+
+# %%
+from layerlab.course import lesson
+
+lesson.objectives("09")
+
+# %% [markdown]
 # An image that builds on your machine is half the job. The other half is
 # getting the *same* image to a server, quickly, without secrets in it, with a
 # name that cannot change under you. This lesson measures each part.
@@ -434,16 +440,10 @@ layerlab.check("09-no-leak", FIXED, context=ctx, token=token, expected_output=ou
 # %%
 activities.solution("09-no-leak")
 
+# %%
+lesson.key_points("09")
+
 # %% [markdown]
-# ## Key points
-#
-# - A tag is a movable name; a digest names content. Deploy by digest, or record it.
-# - A registry stores blobs by digest; a push sends only the blobs the repository lacks, so a code-only change sends kilobytes.
-# - CI runners start cold: export the cache (`--cache-to type=registry,...,mode=max`) and import it (`--cache-from`); `mode=max` keeps the builder stage too.
-# - hadolint catches unpinned bases, `latest`, missing `--no-install-recommends`, pip's cache, shell-form `CMD`, root `USER`.
-# - `ARG`/`ENV` leak into the history, the config and the provenance; a deleted file stays in its layer; `RUN --mount=type=secret` leaves nothing.
-# - `org.opencontainers.image.*` labels and buildx's provenance say where an image came from.
-#
 # ## Exercise `09-ship`
 #
 # `exercises/09-ship/` builds an app that needs a token and leaks it. Pass

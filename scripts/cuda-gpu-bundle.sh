@@ -4,6 +4,10 @@
 #   scripts/cuda-gpu-bundle.sh [IMAGE] [OUT]   (default: lesson 06's on-base image, built if missing;
 #                                               build/cuda-gpu-bundle)
 #   (on the GPU machine)  OUT/run.sh            exit 0 and "max error 0: ok" with a GPU; 2 without
+#                         OUT/gpu-check.sh      the GPU, the program, and two builds of it that test
+#                                               lesson 06's -gencode claim: SASS for sm_80 only (no
+#                                               PTX: no kernel for a newer GPU) and PTX only (the
+#                                               driver compiles it at load time)
 # The folder carries its own loader and C/C++ libraries too, so the host's
 # glibc version does not matter; only the driver (libcuda.so.1) comes from the
 # host, as it does for a container started with --gpus all.
@@ -36,10 +40,28 @@ loader=$(cd "$OUT/lib" && ls ld-linux-x86-64.so.*)
 cat > "$OUT/run.sh" <<RUN
 #!/bin/sh
 # SAXPY from $IMAGE, with its own loader and libraries; the host gives libcuda.so.1.
-here=\$(cd "\$(dirname "\$0")" && pwd)
+here=\$(cd "\$(dirname "\$(readlink -f "\$0")")" && pwd)
 exec "\$here/lib/$loader" --library-path "\$here/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64:/usr/lib/wsl/lib" "\$here/saxpy" "\$@"
 RUN
-chmod +x "$OUT/run.sh" "$OUT/saxpy"
+# The two -gencode variants, compiled with the devel image's nvcc from the
+# program's source in the image's lesson folder; they use the same libraries.
+src="$(cd "$(dirname "$0")/.." && pwd)/docker/lessons/06-cuda-images/app"
+$ENGINE run --rm --label org.layerlab.managed=true -v "$src:/src:ro" -v "$(cd "$OUT" && pwd):/out" \
+  nvidia/cuda:12.4.1-devel-ubuntu22.04 sh -c '
+    nvcc -O2 -cudart shared -gencode arch=compute_80,code=sm_80 -o /out/saxpy-sm80-only /src/saxpy.cu &&
+    nvcc -O2 -cudart shared -gencode arch=compute_75,code=compute_75 -o /out/saxpy-ptx75-only /src/saxpy.cu'
+cat > "$OUT/gpu-check.sh" <<'CHECK'
+#!/bin/sh
+# One GPU-machine call: the GPU and driver, the program, the two -gencode variants.
+here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+lp="$here/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64:/usr/lib/wsl/lib"
+run() { echo "== $1"; "$here/lib/ld-linux-x86-64.so.2" --library-path "$lp" "$here/$2"; echo "exit status $?"; }
+nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv
+run "the image's saxpy" saxpy
+run "SASS for sm_80 only, no PTX" saxpy-sm80-only
+run "PTX for compute_75 only (compiled by the driver at load time)" saxpy-ptx75-only
+CHECK
+chmod +x "$OUT/run.sh" "$OUT/saxpy" "$OUT/gpu-check.sh"
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); files:"
 ls -l "$OUT" "$OUT/lib"
 echo "run it here or on a GPU machine: $OUT/run.sh"

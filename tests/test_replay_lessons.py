@@ -24,3 +24,6 @@ def test_lesson_replays_without_an_engine(module, tmp_path):
     assert [r["ok"] for r in runs] == [True]
     html = next((tmp_path / "build" / "html").glob(f"{module}-*.html")).read_text()
     assert "replayed from a recorded run" in html
+    # The course page says so too, and names no engine for a run that had none.
+    page = (tmp_path / "build" / "index.html").read_text()
+    assert "result(s) on this page were replayed" in page and "no engine (replayed)" in page

@@ -1,11 +1,15 @@
 # %% [markdown]
 # # Exercise 06-cuda: compile in devel, ship small
 #
-# `saxpy.cu` is lesson 06's CUDA program. The `Dockerfile` beside this
-# notebook compiles it with `nvcc` and ships the whole devel image. Rewrite it
-# as a multi-stage build so that the final image:
+# `saxpy.cu` is lesson 06's CUDA program and `saxpy.py` the small Python
+# wrapper that runs it and reports its outcome as one JSON line, as the
+# Python process around a CUDA kernel would in an ML service. The `Dockerfile`
+# beside this notebook compiles the program with `nvcc` and ships the whole
+# devel image. Rewrite it as a multi-stage build so that the final image:
 #
 # - has no `nvcc`, no CUDA headers and no static libraries (`*.a`);
+# - still runs the wrapper (`CMD ["python3", "/app/saxpy.py"]`), so it needs
+#   the Python interpreter but not pip or Python's headers;
 # - still finds every library `/usr/local/bin/saxpy` needs (`ldd`: nothing
 #   "not found");
 # - runs as a user that is not root;

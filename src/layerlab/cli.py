@@ -1,4 +1,4 @@
-"""The `layerlab` command: doctor, bootstrap, clean, run, sync, grade, release, record."""
+"""The `layerlab` command: doctor, bootstrap, clean, run, sync, grade, release, record, and the instructor's warm, timings, reset."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from layerlab import __version__
 
 if TYPE_CHECKING:
-    from layerlab.course import doctor
+    from layerlab.course import Course, Module, doctor
+    from layerlab.engine.clean import CleanReport
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -94,13 +95,17 @@ def _clean(args: argparse.Namespace) -> int:
         print(report.model_dump_json(indent=2))
     else:
         if args.dry_run:
-            print("would remove (dry run):")
-            for kind in ("containers", "networks", "volumes", "images"):
-                for name in getattr(report, kind):
-                    print(f"  {kind[:-1]} {name}")
+            _print_dry_run(report, "would remove (dry run):")
         else:
             print(report.summary())
     return 1 if report.failed else 0
+
+
+def _print_dry_run(report: "CleanReport", title: str) -> None:
+    print(title)
+    for kind in ("containers", "networks", "volumes", "images"):
+        for name in getattr(report, kind):
+            print(f"  {kind[:-1]} {name}")
 
 
 def _registry(args: argparse.Namespace) -> int:
@@ -260,6 +265,100 @@ def _activities(args: argparse.Namespace) -> int:
     return 0
 
 
+def _modules(args: argparse.Namespace) -> "tuple[Course, list[Module]] | None":
+    """course.yml and the modules named on the command line (all when none); None after saying why not."""
+    from layerlab import course as course_mod
+
+    try:
+        c = course_mod.load()
+        return c, [c.module(k) for k in args.modules] if args.modules else list(c.modules)
+    except (course_mod.CourseFileError, KeyError) as e:
+        print(str(e).strip("'\""), file=sys.stderr)
+        return None
+
+
+def _warm(args: argparse.Namespace) -> int:
+    from layerlab import engine
+    from layerlab.course import instructor
+
+    loaded = _modules(args)
+    if loaded is None:
+        return 2
+    c, modules = loaded
+    out = Path(args.out).resolve()
+    if args.plan:
+        extra = instructor.base_needs(modules)
+        print(f"base images: layerlab bootstrap {' '.join(m.id for m in modules)}" + (f" (also: {', '.join(extra)})" if extra else ""))
+        print(f"then each lesson runs twice, headless: first run into {out / 'warm' / 'first-run'}, the warm run into {out}")
+        for m in modules:
+            print(f"  {m.id} {m.title}: {m.notebook}")
+        return 0
+    try:
+        engine.require()
+    except engine.EngineUnavailable as e:
+        print(e, file=sys.stderr)
+        return 2
+    def say(line: str) -> None:  # with --json, progress goes to stderr and stdout stays the report
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    report = instructor.warm(c, modules, out, say=say, once=args.once)
+    if args.json:
+        print(report.model_dump_json(indent=1))
+    else:
+        print(f"\nwarm-up of {len(modules)} module(s); base images checked in {report.base_images_s:.1f} s")
+        for r in report.runs:
+            print("  " + r.line())
+        print(f"timings: layerlab timings; pages: {out / 'index.html'}, {out / 'instructor.html'}")
+    return 0 if report.ok else 1
+
+
+def _timings(args: argparse.Namespace) -> int:
+    from layerlab.course import instructor
+
+    loaded = _modules(args)
+    if loaded is None:
+        return 2
+    c, modules = loaded
+    rows = instructor.timings(c, Path(args.out).resolve(), modules)
+    if args.json:
+        print(json.dumps([t.model_dump(mode="json") for t in rows], indent=1))
+    else:
+        print(instructor.timings_table(rows))
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from layerlab import course as course_mod, engine
+    from layerlab.course import instructor
+
+    try:
+        course_mod.load().module(args.module)
+    except (course_mod.CourseFileError, KeyError) as e:
+        print(str(e).strip("'\""), file=sys.stderr)
+        return 2
+    try:
+        report = instructor.reset(args.module, dry_run=args.dry_run)
+    except engine.EngineUnavailable as e:
+        print(e, file=sys.stderr)
+        return 2
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    elif args.dry_run:
+        _print_dry_run(report, f"would remove what module {args.module} built (dry run):")
+    else:
+        print(f"module {args.module}: " + report.summary())
+    return 1 if report.failed else 0
+
+
+def _instructor(args: argparse.Namespace) -> int:
+    from layerlab import course as course_mod
+    from layerlab.course import site
+
+    index, page = site.write_pages(course_mod.load(), Path(args.out).resolve())
+    print(f"wrote {page} and {index}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="layerlab", description="Build, measure and grade container images for the Containers for ML course.")
     parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
@@ -326,6 +425,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("modules", nargs="*", help="module ids (default: all)")
     p.add_argument("--json", action="store_true", help="a quiz export, machine-readable")
     p.set_defaults(func=_activities)
+
+    p = sub.add_parser("warm", help="before class: build what each module's demo builds and time it cold and warm")
+    p.add_argument("modules", nargs="*", metavar="MODULE", help="module ids (default: all)")
+    p.add_argument("--out", default="build", help="output folder (default: build)")
+    p.add_argument("--once", action="store_true", help="run each lesson once (build only); the warm time is not measured")
+    p.add_argument("--plan", action="store_true", help="say what would run, run nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_warm)
+
+    p = sub.add_parser("timings", help="each lesson's measured run time next to its teaching minutes; cells over 30 s warm")
+    p.add_argument("modules", nargs="*", metavar="MODULE", help="module ids (default: all)")
+    p.add_argument("--out", default="build", help="where `layerlab run` wrote (default: build)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_timings)
+
+    p = sub.add_parser("reset", help="remove what one module built (its labelled containers, networks, volumes, images)")
+    p.add_argument("module", help="module id, e.g. 03")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_reset)
+
+    p = sub.add_parser("instructor", help="write build/instructor.html (and refresh the course page build/index.html)")
+    p.add_argument("--out", default="build", help="output folder (default: build)")
+    p.set_defaults(func=_instructor)
 
     args = parser.parse_args(argv)
     return args.func(args)

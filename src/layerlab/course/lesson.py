@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from . import REPO
+from . import REPO, Module, load
 
 LESSONS = REPO / "docker" / "lessons"
 
@@ -61,3 +61,36 @@ def show(path: Path | str, language: str = "dockerfile") -> None:
         display(Markdown(f"`{path.relative_to(REPO)}`\n```{language}\n{text}\n```"))
     except ImportError:
         print(text)
+
+
+def objectives(module: str) -> None:
+    """Show what the learner will do in `module`, as course.yml states it (the one place it is written:
+    the course page and the instructor page read the same list)."""
+    _show_list("In this lesson you will", _module(module).objectives)
+
+
+def key_points(module: str) -> None:
+    """Show `module`'s key points from course.yml, the one place they are written."""
+    _show_list("Key points", _module(module).key_points)
+
+
+def _module(module: str) -> Module:
+    return load().module(module)
+
+
+def _show_list(title: str, items: list[str]) -> None:
+    text = f"**{title}**\n\n" + "\n".join(f"- {item}" for item in items)
+    if _in_notebook():
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    else:
+        print(text.replace("**", ""))
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None

@@ -8,12 +8,10 @@ never drift.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -143,27 +141,11 @@ def write_html(nb: nbformat.NotebookNode, path: Path, m: Module) -> None:
 
 
 def write_index(results: list[RunResult], out_dir: Path, course: Course) -> Path:
-    rows = []
-    for r in results:
-        status = "ok" if r.ok else f"failed: {html.escape(r.error or '')}"
-        rows.append(
-            f"<tr><td><a href='{html.escape(r.html)}'>{html.escape(r.module)}</a></td>"
-            f"<td>{html.escape(r.title)}</td><td>{r.cells}</td><td>{r.seconds:.1f}</td><td>{status}</td></tr>"
-        )
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(course.title)}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.3em .8em;text-align:left}}
-tr:nth-child(even){{background:#f4f4f4}}</style></head>
-<body><h1>{html.escape(course.title)}</h1><p>{html.escape(course.description)}</p>
-<p>Executed on this machine at {stamp}.</p>
-<table><tr><th>notebook</th><th>title</th><th>code cells</th><th>seconds</th><th>result</th></tr>
-{''.join(rows)}
-</table></body></html>
-"""
-    index = out_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
+    """runs.json, then the course's front page (index.html) and the instructor's page from it (course/site.py)."""
+    from . import site
+
     (out_dir / "runs.json").write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+    index, _ = site.write_pages(course, out_dir)
     return index
 
 
@@ -173,10 +155,13 @@ def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = _sa
     runs_file = out_dir / "runs.json"
     if runs_file.exists():
         try:
-            previous = {r["module"]: RunResult(**r) for r in json.loads(runs_file.read_text())}
+            previous = {r["module"]: RunResult.model_validate(r) for r in json.loads(runs_file.read_text())}
         except (ValueError, TypeError):
             previous = {}
     results = [execute(m, out_dir, say) for m in modules]
+    from . import site
+
+    site.note_machine(out_dir, [r.module for r in results])
     merged = {**previous, **{r.module: r for r in results}}
     order = [f"{m.id}-{m.slug}" for m in course.modules]
     write_index([merged[k] for k in order if k in merged], out_dir, course)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import Callable, TypeVar
 
 from pydantic import Field
@@ -38,8 +39,16 @@ class CleanReport(Result):
 T = TypeVar("T")
 
 
-def _image_bytes(client: DockerClient) -> int:
-    return int(client.system.disk_free().images.size or 0)
+def _image_bytes(client: DockerClient, tries: int = 5) -> int:
+    # Retried: `docker system df` fails while another session's container is half removed.
+    for attempt in range(tries):
+        try:
+            return int(client.system.disk_free().images.size or 0)
+        except DockerException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    return 0
 
 
 def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None) -> CleanReport:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic_core import to_jsonable_python
 
 
 class Result(BaseModel):
@@ -22,7 +23,7 @@ class Result(BaseModel):
     def _dump_properties(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         for name in self.dumped_properties:
-            data[name] = getattr(self, name)
+            data[name] = to_jsonable_python(getattr(self, name))  # a property may hold models too
         return data
 
     @model_validator(mode="before")
