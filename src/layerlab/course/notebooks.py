@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Callable
 
 import jupytext
 import nbformat
+from traitlets.config import Config
 
 from layerlab.engine import progress
 from . import REPO, Course, Module
@@ -72,6 +74,21 @@ class RunResult:
         return asdict(self)
 
 
+def ipc_kernel_config(socket_dir: Path) -> Config:
+    """Kernel sockets as files in `socket_dir`, not TCP ports on localhost.
+
+    Over TCP, ipykernel warns on every start that the traffic is unencrypted;
+    over IPC only this user can reach the sockets. The path must be absolute:
+    jupyter_client's default ("kernel-ipc") is relative, and the kernel runs
+    in the lesson's folder while the client runs here, so each side would look
+    for the sockets in a different place.
+    """
+    cfg = Config()
+    cfg.KernelManager.transport = "ipc"
+    cfg.KernelManager.ip = str(socket_dir.resolve() / "kernel")
+    return cfg
+
+
 def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -> RunResult:
     """Run one lesson headless with nbclient; keep the executed copy and its HTML even when a cell fails."""
     from nbclient import NotebookClient
@@ -94,12 +111,14 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
         say(f"  [{m.id}] cell {done['n']}/{len(code_cells)} done ({now - done['t']:.1f} s)")
         done["t"] = now
 
+    sockets = tempfile.TemporaryDirectory(prefix="layerlab-kernel-")
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(source_path(m).parent)}},
         on_cell_executed=on_cell_executed,
+        config=ipc_kernel_config(Path(sockets.name)),
     )
     say(f"[{m.id}] running {m.notebook} ({len(code_cells)} code cells)")
     start = time.perf_counter()
@@ -109,7 +128,8 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     before = os.environ.get(progress.HEADLESS_ENV)
     os.environ[progress.HEADLESS_ENV] = "1"
     try:
-        client.execute()
+        with sockets:
+            client.execute()
     except CellExecutionError as e:
         text = _ANSI.sub("", str(e)).strip()
         error = text.splitlines()[-1] if text else "a cell failed"
