@@ -153,6 +153,11 @@ def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
     return found
 
 
+def binfmt_visible(binfmt_dir: Path = BINFMT_DIR) -> bool:
+    """binfmt_misc is mounted here; in a container (the devcontainer too) it is not, whatever the host has."""
+    return (binfmt_dir / "status").exists()
+
+
 def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 4.0) -> bool:
     """Any HTTP answer (Docker Hub says 401) means a registry is reachable."""
     if os.environ.get("LAYERLAB_OFFLINE") == "1":
@@ -256,6 +261,11 @@ def probe() -> EngineFacts:
                 facts.builder_platforms = sorted({p for n in builder.nodes for p in (n.platforms or [])})
             except DockerException:
                 pass
+        if not binfmt_visible():
+            # Inside a container the host's binfmt_misc is out of sight, but the engine runs on the host:
+            # BuildKit there listed the platforms it can run by executing a test binary for each.
+            facts.emulators = sorted(e for p, e in BINFMT_BY_PLATFORM.items()
+                                     if p in facts.builder_platforms and p != facts.host_platform)
     else:
         # Podman builds any platform that binfmt can run.
         facts.builder_platforms = sorted(
