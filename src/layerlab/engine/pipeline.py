@@ -15,7 +15,7 @@ from pathlib import Path
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels, replay
+from layerlab.engine import bootstrap, hostpath, labels, replay
 from layerlab.engine.compose import Project, _Dict
 
 REDIS = "redis:8"
@@ -140,8 +140,8 @@ def empty_folder(folder: str, image: str) -> None:
         c = engine.require()
     except engine.EngineUnavailable:
         return
-    c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(folder, "/out")], remove=True,
-                    labels=labels.course_labels("08"), pull="never", networks=["none"])
+    c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(hostpath.host_path(folder), "/out")],
+                    remove=True, labels=labels.course_labels("08"), pull="never", networks=["none"])
 
 
 SPREAD = r"""
