@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV  := .venv
 LL    := $(VENV)/bin/layerlab
 
-.PHONY: setup engine venv browser images notebooks course test lab grade clean help
+.PHONY: setup engine venv browser devcontainer-cli images notebooks course test lab grade clean help
 
 help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
@@ -26,6 +26,10 @@ venv:
 browser:
 	@bash scripts/timed.sh browser bash scripts/setup-browser.sh
 
+# The Dev Containers CLI (pinned in tools/devcontainer/) for tests/test_devcontainer.py; `make test` only.
+devcontainer-cli:
+	@bash scripts/setup-devcontainer.sh
+
 images: engine venv
 	@bash scripts/timed.sh "base images" $(LL) bootstrap
 
@@ -36,7 +40,7 @@ course: setup
 	@$(LL) run
 
 # --engine-required: a missing engine fails the engine tests instead of skipping them.
-test: setup browser
+test: setup browser devcontainer-cli
 	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 tests notebooks
 
 lab: setup
