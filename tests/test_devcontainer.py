@@ -165,6 +165,7 @@ def test_a_bind_mount_made_inside_shows_the_hosts_folder(devcontainer):
 def test_a_lesson_runs_inside(devcontainer):
     out = devcontainer.exec(".venv/bin/layerlab run 00 --out build/dc-run", "layerlab run 00", timeout=600)
     assert "1/1 notebooks ran" in out, out[-3000:]
+    assert "without encryption" not in out, "the lesson's kernel ran over TCP"  # `make course`'s path: IPC kernels
     runs = json.loads((devcontainer.workspace / "build" / "dc-run" / "runs.json").read_text())
     assert [r["ok"] for r in runs] == [True]
 
