@@ -2,7 +2,8 @@
 
 `devcontainer up` builds .devcontainer/devcontainer.json's image and starts it
 on a copy of the workspace (so nothing here writes into this checkout), then
-`devcontainer exec` runs the doctor, a bind mount, a lesson and a grade in it.
+`devcontainer exec` runs the doctor, a bind mount, a request to a port a
+sibling container published, a lesson and a grade in it.
 The container carries the course label and a label unique to this run; the
 container, its .venv volume and the image the CLI built are removed at the end.
 
@@ -60,6 +61,8 @@ def test_devcontainer_json_points_at_our_dockerfile_and_maps_the_workspace():
     # Bind mounts made inside name host folders: both names of the workspace reach layerlab.engine.hostpath.
     assert cfg["containerEnv"]["LAYERLAB_HOST_WORKSPACE"] == "${localWorkspaceFolder}"
     assert cfg["containerEnv"]["LAYERLAB_WORKSPACE"] == "${containerWorkspaceFolder}"
+    # Lessons 07 and 09 reach what they publish on 127.0.0.1: the host's loopback, not the devcontainer's own.
+    assert cfg["runArgs"] == ["--network=host"]
 
 
 class Devcontainer:
@@ -67,6 +70,7 @@ class Devcontainer:
         self.workspace = workspace
         self.id_labels = [f"{labels.MANAGED}={labels.MANAGED_VALUE}", f"{labels.MODULE}=devcontainer",
                           f"{RUN_LABEL}={run_id}"]
+        self.run_id = run_id
         self.container_id = ""
         self.seconds: dict[str, float] = {}
 
@@ -160,6 +164,18 @@ def test_a_bind_mount_made_inside_shows_the_hosts_folder(devcontainer):
         "bind mount")
     assert f"source={devcontainer.workspace}/build/dc-bind" in out, out
     assert out.strip().endswith("from-inside"), out
+
+
+def test_a_port_published_on_the_hosts_loopback_answers_inside(devcontainer):
+    # A sibling container publishes on the host's 127.0.0.1, as lessons 07 and 09 do; host networking reaches it.
+    out = devcontainer.exec(
+        f"cid=$(docker run -d --rm --network bridge --label {labels.MANAGED}={labels.MANAGED_VALUE} "
+        f"--label {RUN_LABEL}={devcontainer.run_id} -p 127.0.0.1::8000 python:3.13-slim "
+        "python3 -m http.server 8000) && port=$(docker port $cid 8000/tcp | head -1 | cut -d: -f2) && "
+        "for i in $(seq 50); do curl -fsS -o /dev/null -w 'HTTP %{http_code}\\n' http://127.0.0.1:$port/ && break; sleep 0.2; done; "
+        "docker rm -f $cid >/dev/null",
+        "published port")
+    assert "HTTP 200" in out, out
 
 
 def test_a_lesson_runs_inside(devcontainer):
