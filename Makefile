@@ -28,7 +28,7 @@ browser:
 
 # The Dev Containers CLI (pinned in tools/devcontainer/) for tests/test_devcontainer.py; `make test` only.
 devcontainer-cli:
-	@bash scripts/setup-devcontainer.sh
+	@bash scripts/timed.sh "devcontainer cli" bash scripts/setup-devcontainer.sh
 
 images: engine venv
 	@bash scripts/timed.sh "base images" $(LL) bootstrap
