@@ -24,11 +24,12 @@ LESSON = "02-images-and-layers"
 
 def make(name):
     """Build docker/lessons/02-images-and-layers/<name> and inspect the result."""
-    result = build.build(lesson.context(LESSON, name), lesson.tag(LESSON, name), module="02")
+    result = build.build(lesson.context(LESSON, name), lesson.tag(LESSON, name), module="02",
+                         build_args=lesson.build_args(lesson.context(LESSON, name) / "Dockerfile"))
     return inspector.inspect(result.tag)
 
 
-base = inspector.inspect("python:3.13-slim")
+base = inspector.inspect(lesson.base("python-slim"))
 print(base.table())
 
 # %% [markdown]
@@ -48,6 +49,8 @@ steps = make("steps")
 print(steps.table())
 
 # %% [markdown]
+# (`ARG PYTHON_SLIM` names the base once, so that the course can build the
+# lesson on another base; written by hand it is `FROM python:3.13-slim`.)
 # Two new layers: one for `RUN pip install`, one for `COPY`. `CMD` changed the
 # config only, so it made no layer. The layers below them are the base image's,
 # byte for byte (same digests). One more instruction can add a layer:
@@ -201,9 +204,11 @@ assert apt_norec.size_bytes - apt_clean.size_bytes >= 0.9 * lists_bytes
 
 # %%
 lesson.show(lesson.context(LESSON, "apt-update-alone") / "Dockerfile")
-stale = [build.build(lesson.context(LESSON, "apt-update-alone"), lesson.tag(LESSON, "apt-update-alone"), module="02")
+alone = lesson.context(LESSON, "apt-update-alone")
+stale = [build.build(alone, lesson.tag(LESSON, "apt-update-alone"), build_args=lesson.build_args(alone / "Dockerfile"), module="02")
          for _ in range(2)]
-fresh = build.build(lesson.context(LESSON, "apt-update-alone"), lesson.tag(LESSON, "apt-update-fresh"), cache=False, module="02")
+fresh = build.build(alone, lesson.tag(LESSON, "apt-update-fresh"), build_args=lesson.build_args(alone / "Dockerfile"),
+                    cache=False, module="02")
 for label, r in (("rebuild", stale[1]), ("--no-cache", fresh)):
     print(f"{label:<11} steps run {len(r.ran)}, reused {len(r.reused)}, image {r.image_id[:19]}")
 assert len(stale[1].ran) == 0 and stale[1].image_id == stale[0].image_id, "the rebuild reused the old package lists"
