@@ -332,9 +332,9 @@ assert python_bytes > sum(tool_bytes.values()), "Python itself outweighs the she
 
 # %% [markdown]
 # A distroless runtime would save about that much, and costs the shell you
-# debug with; Alpine's saving is not measured here. For ML images the base is
-# rarely the big part (the next section's weights, or lesson 06's CUDA
-# libraries, are), so start from slim and move on only for a measured reason.
+# debug with; Alpine's saving is not measured here. In ML images the base is
+# often not the big part (lesson 06's CUDA libraries outweigh it many times),
+# so start from slim and move on only for a measured reason.
 #
 # ## Where model weights belong
 #
