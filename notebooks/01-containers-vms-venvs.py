@@ -106,12 +106,12 @@ print(f"container {container.kernel}")
 print(f"VM        {vm.kernel}   (from {vm.details['kernel_file']})")
 
 # %%
-# Compared with the kernel of the host each run happened on, so a replayed run still checks something true.
-assert venv.kernel == host.kernel, "a venv is just a process on the host"
 from layerlab.engine import host as engine_host
 
-# "The host" of a container is the machine the engine runs on: this one on Linux, a VM on Docker Desktop (below).
+# Compared with the kernels each run recorded, so a replayed run still checks something true. "The host"
+# of a container is the machine the engine runs on: this one on Linux, a VM on Docker Desktop (below).
 engine_on = engine_host.facts()
+assert venv.kernel == host.kernel, "a venv is just a process on the host"
 assert container.kernel == engine_on.kernel, "a container shares the kernel of the engine's machine"
 assert vm.kernel != vm.details["host_kernel"], "a VM boots its own kernel"
 
