@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +159,8 @@ def runs_and_prints(ctx: Context, spec: C.RunsAndPrints) -> str:
             ("no such file or directory", "exec format error", "permission denied"))
         raise Failed(f"exit code {ran.exit_code} (expected {fx.exit_code})\n{_excerpt(ran.output)}",
                      start_failure(first)[1] if exec_failed
-                     else "the program failed: is every file and package it needs in the image?")
+                     else missing_library_hint(ran.output)
+                     or "the program failed: is every file and package it needs in the image?")
     got, want = _lines(ran.output), _lines(fx.output)
     if got != want:
         n = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
@@ -168,6 +170,24 @@ def runs_and_prints(ctx: Context, spec: C.RunsAndPrints) -> str:
             "the image runs other code or data than the exercise's: keep the program, its input and CMD as given",
         )
     return f"prints the expected {len(want)} line(s)"
+
+
+# --- a shared library the final stage lacks (issue 17) ----------------------
+
+_MISSING_LIBRARY = re.compile(r"(\S+\.so(?:\.\d+)*): cannot open shared object file")
+
+
+def missing_library_hint(output: str) -> str:
+    """The hint for a program whose compiled module loads a library the image lacks, else "".
+
+    The typical multi-stage miss: a builder stage got the library with the compiler
+    (gcc brings libgomp1) and the slim final stage never had it."""
+    m = _MISSING_LIBRARY.search(output)
+    if not m:
+        return ""
+    return (f"a compiled module needs {m.group(1)}, which the final image lacks: find which package "
+            f"holds it where the build worked (`dpkg -S {m.group(1)}` in the builder stage) and install "
+            "that runtime package in the final stage, not the compiler")
 
 
 def _lines(text: str) -> list[str]:
