@@ -42,7 +42,7 @@ def _standin_differences(report) -> dict[str, list[str]]:
 
 def _bootstrap(args) -> int:
     from layerlab import engine
-    from layerlab.engine import bootstrap
+    from layerlab.engine import bootstrap, catalogue
 
     try:
         engine.require()
@@ -56,7 +56,7 @@ def _bootstrap(args) -> int:
 
         try:
             c = course_mod.load()
-            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in bootstrap.EXTRA_IMAGES}))
+            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in catalogue.EXTRA_IMAGES}))
         except (course_mod.CourseFileError, KeyError) as e:
             print(str(e).strip("'\""), file=sys.stderr)
             return 2

@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import checkspec
 from .checkspec import CheckBase
 
-REPO = Path(__file__).resolve().parents[3]
-COURSE_FILE = REPO / "course.yml"
+from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 
 Need = Literal["engine", "buildx", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
 

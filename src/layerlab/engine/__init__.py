@@ -34,6 +34,9 @@ from pathlib import Path
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
+
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 
@@ -44,13 +47,13 @@ PLATFORM_BY_UNAME = {v: k for k, v in UNAME_BY_PLATFORM.items()}
 BINFMT_BY_PLATFORM = {"linux/arm64": "qemu-aarch64", "linux/amd64": "qemu-x86_64"}
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(Unavailable):
     """No engine answers; the message says what to do about it."""
 
 
 def engine_command() -> str:
     """`docker`, or `podman` where that is all there is (LAYERLAB_ENGINE overrides)."""
-    chosen = os.environ.get("LAYERLAB_ENGINE")
+    chosen = settings.engine_override()
     if chosen:
         return chosen
     if shutil.which("docker"):
@@ -155,7 +158,7 @@ def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
 
 def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 4.0) -> bool:
     """Any HTTP answer (Docker Hub says 401) means a registry is reachable."""
-    if os.environ.get("LAYERLAB_OFFLINE") == "1":
+    if settings.offline():
         return False
     try:
         urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - fixed https URL

@@ -27,13 +27,16 @@ from typing import Callable
 
 from layerlab import engine
 from layerlab.engine import images, labels
+from layerlab.ground import settings
+# The catalogue is what the course needs; this module is how it gets made.
+from .catalogue import (BASE_IMAGES, CUDA_IMAGES, CUDA_VERSION, EXTRA_IMAGES, PLATFORMS, BaseImage,  # noqa: F401 - bootstrap.X reads on
+                        base_image, family)
 from .build import _print as build_print, build
 
-PLATFORMS = ("linux/amd64", "linux/arm64")
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
-MIRROR = os.environ.get("LAYERLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-HOST_CA_BUNDLE = Path(os.environ.get("LAYERLAB_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
-DOCKERFILES = Path(__file__).resolve().parents[3] / "docker" / "standins"
+MIRROR = settings.debian_mirror()
+HOST_CA_BUNDLE = settings.ca_bundle()
+DOCKERFILES = settings.REPO / "docker" / "standins"
 
 # The rules the official slim images use to keep docs and locales out.
 DPKG_SLIM = """\
@@ -54,63 +57,8 @@ Acquire::Languages "none";
 """
 
 
-@dataclass(frozen=True)
-class BaseImage:
-    ref: str
-    dockerfile: str
-    parent: str | None
-    what: str
-    platforms: tuple[str, ...] | None = None  # None: every platform the course teaches
-
-
-BASE_IMAGES: tuple[BaseImage, ...] = (
-    BaseImage("debian:trixie-slim", "debian-slim.Dockerfile", None, "Debian 13 minimal"),
-    BaseImage("python:3.13-slim", "python-slim.Dockerfile", "debian:trixie-slim", "Python 3.13 on Debian 13, slim"),
-    BaseImage("python:3.13", "python-full.Dockerfile", "python:3.13-slim", "Python 3.13 with compilers and headers"),
-)
-
-
-# Images that only some modules need (course.yml `needs`): built when such a
-# module runs or `layerlab bootstrap MODULE` names it, never by a plain
-# `layerlab bootstrap`, so a learner who stops before them never downloads
-# gigabytes of CUDA. The tags are the official ones of one CUDA 12.x release;
-# offline the stand-ins come from Debian trixie's non-free CUDA 12.4 packages.
-CUDA_VERSION = "12.4.1"
-CUDA_IMAGES: tuple[BaseImage, ...] = (
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "cuda-base.Dockerfile", "debian:trixie-slim",
-              "CUDA runtime library (libcudart) only", ("linux/amd64",)),
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "cuda-runtime.Dockerfile",
-              f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "base + cuBLAS math libraries", ("linux/amd64",)),
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-devel-ubuntu22.04", "cuda-devel.Dockerfile",
-              f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "runtime + nvcc, headers, static libraries", ("linux/amd64",)),
-)
-EXTRA_IMAGES: dict[str, tuple[BaseImage, ...]] = {"cuda": CUDA_IMAGES}
-
-
-def family(needs: tuple[str, ...] | list[str] = ()) -> tuple[BaseImage, ...]:
-    """The base images for modules that need `needs` (course.yml): always the three, plus extras."""
-    out = BASE_IMAGES
-    for n in needs:
-        out += EXTRA_IMAGES.get(n, ())
-    return out
-
-
-def base_image(ref: str) -> BaseImage:
-    for b in family(tuple(EXTRA_IMAGES)):
-        if b.ref == ref:
-            return b
-    raise KeyError(f"{ref} is not one of the course's base images: {', '.join(b.ref for b in BASE_IMAGES)}")
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("LAYERLAB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "layerlab"
-    )
-    return Path(root)
-
-
 def rootfs_tar(arch: str) -> Path:
-    return cache_dir() / "rootfs" / f"{SUITE}-minbase-{arch}.tar"
+    return settings.cache_dir() / "rootfs" / f"{SUITE}-minbase-{arch}.tar"
 
 
 def arch_of(plat: str) -> str:
@@ -339,7 +287,7 @@ def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
 @contextlib.contextmanager
 def _lock(say: Printer):
     """One bootstrap at a time per machine: two racing builds of one tag fail at export."""
-    path = cache_dir() / "bootstrap.lock"
+    path = settings.cache_dir() / "bootstrap.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         try:

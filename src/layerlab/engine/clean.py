@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels
+from layerlab.engine import catalogue, labels
 
 
 @dataclass
@@ -68,7 +68,7 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     for img in _listed(lambda: client.image.list(filters=flt)):
         targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
     if include_base:
-        for b in bootstrap.family(tuple(bootstrap.EXTRA_IMAGES)):
+        for b in catalogue.family(tuple(catalogue.EXTRA_IMAGES)):
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
         from layerlab.engine import registry

@@ -15,11 +15,11 @@ from pathlib import Path
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels, replay
+from layerlab.engine import bootstrap, catalogue, labels, replay
 from layerlab.engine.compose import Project, _Dict
 
 REDIS = "redis:8"
-REDIS_STANDIN = bootstrap.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")
+REDIS_STANDIN = catalogue.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")
 
 
 @dataclass

@@ -36,12 +36,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
+from layerlab.ground import settings
 from .buildlog import Event, Step
 
 Printer = Callable[[str], None]
 
-HEADLESS_ENV = "LAYERLAB_HEADLESS"
-LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
+HEADLESS_ENV, LOG_DIR_ENV = settings.HEADLESS_ENV, settings.LOG_DIR_ENV
 KEEP_LOGS = 10  # per tag: the newest ten builds of an image keep their logs
 MAX_LOGS = 400  # in all: graders build a new tag each run, so the oldest logs go
 
@@ -201,13 +201,9 @@ def _total_of(tag: str | None) -> int | None:
 
 def _shown_path(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(_repo()))
+        return str(path.resolve().relative_to(settings.REPO))
     except ValueError:
         return str(path)
-
-
-def _repo() -> Path:
-    return Path(__file__).resolve().parents[3]
 
 
 # --- where logs go ---------------------------------------------------------
@@ -215,12 +211,7 @@ def _repo() -> Path:
 
 def log_dir() -> Path:
     """`$LAYERLAB_LOG_DIR`, else `build/logs` in the repository, else `~/.cache/layerlab/logs`."""
-    if env := os.environ.get(LOG_DIR_ENV):
-        return Path(env)
-    repo = _repo()
-    if (repo / "course.yml").exists() and os.access(repo, os.W_OK):
-        return repo / "build" / "logs"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "layerlab" / "logs"
+    return settings.log_dir()
 
 
 def sanitise(tag: str) -> str:
@@ -404,7 +395,7 @@ class Notebook:
 
 def headless() -> bool:
     """Headless execution (nbval, `layerlab run`, CI): nobody watches a live line."""
-    return os.environ.get(HEADLESS_ENV, "").lower() in ("1", "true", "yes") or os.environ.get("CI") == "true"
+    return settings.headless()
 
 
 def in_kernel() -> bool:

@@ -14,7 +14,6 @@ HTTP API (the Distribution v2 API), so a lesson sees the raw JSON a pull sees.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.error
@@ -25,12 +24,13 @@ from typing import Callable
 from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from layerlab import engine
-from layerlab.engine import bootstrap, images, labels, replay
+from layerlab.engine import bootstrap, catalogue, images, labels, replay
+from layerlab.ground import settings
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"
 OFFICIAL = "registry:2"
-STANDIN = bootstrap.BaseImage(
+STANDIN = catalogue.BaseImage(
     OFFICIAL, "registry.Dockerfile", "debian:trixie-slim", "the Distribution registry from Debian's docker-registry package"
 )
 INDEX_TYPES = (
@@ -56,7 +56,7 @@ class RegistryError(RuntimeError):
 
 
 def port() -> int:
-    return int(os.environ.get("LAYERLAB_REGISTRY_PORT", "5000"))
+    return settings.registry_port()
 
 
 def address() -> str:

@@ -34,8 +34,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from layerlab import engine
-from layerlab.engine import bootstrap, replay
+from layerlab.engine import replay
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
 
 QEMU = "qemu-system-x86_64"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -68,7 +69,7 @@ poweroff -f
 OS_RELEASE = 'PRETTY_NAME="layerlab tiny VM (busybox initramfs)"\nID=layerlab-vm\n'
 
 
-class VMUnavailable(engine.EngineUnavailable):
+class VMUnavailable(Unavailable):
     """qemu, a kernel or busybox is missing; the message says how to get them."""
 
 
@@ -137,7 +138,7 @@ def _is_static(p: Path) -> bool:
 
 
 def vm_dir() -> Path:
-    d = bootstrap.cache_dir() / "vm"
+    d = settings.cache_dir() / "vm"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -165,9 +166,9 @@ def kernel_package_from_depends(text: str) -> str | None:
 
 def kernel() -> Path:
     """The cached VM kernel, fetched from Debian on first use (about 27 MB download, a few seconds)."""
-    override = os.environ.get("LAYERLAB_VM_KERNEL")
+    override = settings.vm_kernel()
     if override:
-        return Path(override)
+        return override
     cached = sorted(vm_dir().glob("vmlinuz-*"))
     if cached:
         return cached[-1]
@@ -266,8 +267,8 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     /dev/kvm can exist and still hang (a VM without nested virtualisation),
     so its presence proves nothing; only a boot does. LAYERLAB_VM_ACCEL=tcg|kvm forces one.
     """
-    forced = os.environ.get("LAYERLAB_VM_ACCEL")
-    if forced in ("kvm", "tcg"):
+    forced = settings.vm_accel()
+    if forced:
         return Accelerator(forced, "forced by LAYERLAB_VM_ACCEL")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return Accelerator("tcg", "no usable /dev/kvm")

@@ -29,7 +29,7 @@ def grade_folder(path: str | Path, exercise_id: str | None = None, show=None) ->
 
 def default_folder(exercise_id: str) -> Path:
     """The notebook's own folder when it is the exercise's (exercises/<id>/ or solutions/<id>/), else exercises/<id>/."""
-    from layerlab.course import REPO
+    from layerlab.ground.settings import REPO
 
     here = Path.cwd()
     return here if here.name == exercise_id else REPO / "exercises" / exercise_id

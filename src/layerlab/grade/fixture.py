@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from layerlab.course import REPO
+from layerlab.ground.settings import REPO
 
 FIXTURE_NAME = "fixture.json"
 # Files beside the solution that are not part of what is built and measured.

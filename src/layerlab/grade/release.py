@@ -19,7 +19,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layerlab.course import REPO, Course
+from layerlab.course import Course
+from layerlab.ground.settings import REPO
 from .fixture import FIXTURE_NAME, IGNORED_DIRS
 
 _BEGIN = re.compile(r"^(?P<indent>\s*)#\s*BEGIN SOLUTION\b:?\s*(?P<todo>.*)$")

@@ -19,7 +19,7 @@ from pathlib import Path
 from layerlab import course as C
 from layerlab.course import checkspec
 from layerlab import engine
-from layerlab.engine import bootstrap, replay
+from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.measure import leaks
 from . import fixture as fx_mod
 from .checks.builds import Builds
@@ -128,7 +128,7 @@ def _copy_submission(folder: Path, dst: Path) -> None:
 
 
 def _engine_line() -> str:
-    return f"{replay._engine_label()} on {engine.host_platform()}"
+    return f"{replay.engine_label()} on {engine.host_platform()}"
 
 
 def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
@@ -198,10 +198,10 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
 def _ensure_extra_images(ex: C.Exercise, course_file: Path) -> str:
     """Base images only some modules need (course.yml `needs`: the CUDA images) are made the first
     time one of their exercises is graded, as the lesson's first cell makes them. Returns a problem, or ''."""
-    needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in bootstrap.EXTRA_IMAGES)
+    needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in catalogue.EXTRA_IMAGES)
     if not needs:
         return ""
-    platforms = tuple(sorted({pl for n in needs for b in bootstrap.EXTRA_IMAGES[n] for pl in (b.platforms or bootstrap.PLATFORMS)}))
+    platforms = tuple(sorted({pl for n in needs for b in catalogue.EXTRA_IMAGES[n] for pl in (b.platforms or catalogue.PLATFORMS)}))
     try:
         p = bootstrap.current_plan(platforms=platforms, needs=needs, only_extras=True)
         if p.work:

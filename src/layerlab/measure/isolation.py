@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from layerlab import engine
-from layerlab.engine import bootstrap, containers, replay, vm
+from layerlab.engine import containers, replay, vm
+from layerlab.ground import settings
 from layerlab.measure import inspector
 
 CONTAINER_IMAGE = "python:3.13-slim"
@@ -182,7 +183,7 @@ def host() -> Isolation:
 
 
 def venv_dir() -> Path:
-    return bootstrap.cache_dir() / "venv-01"
+    return settings.cache_dir() / "venv-01"
 
 
 def make_venv(path: Path | None = None) -> tuple[Path, float | None]:
