@@ -16,20 +16,16 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+
 
 import jupytext
 import nbformat
 
 from layerlab.engine import progress
+from layerlab.ground.text import Printer, say as say_line
 from . import REPO, Course, Module
 
-Printer = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def source_path(m: Module) -> Path:
@@ -46,7 +42,7 @@ def read(m: Module) -> nbformat.NotebookNode:
     return nb
 
 
-def sync(course: Course, say: Printer = _say) -> list[Path]:
+def sync(course: Course, say: Printer = say_line) -> list[Path]:
     """Write each module's .ipynb from its text source when the source is newer."""
     written = []
     for m in course.modules:
@@ -74,7 +70,7 @@ class RunResult:
         return asdict(self)
 
 
-def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -> RunResult:
+def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 900) -> RunResult:
     """Run one lesson headless with nbclient; keep the executed copy and its HTML even when a cell fails."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -171,7 +167,7 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
     return index
 
 
-def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = _say) -> list[RunResult]:
+def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = say_line) -> list[RunResult]:
     # Runs merge into what earlier runs left, so `layerlab run 02` keeps the others' rows.
     previous = {}
     runs_file = out_dir / "runs.json"

@@ -36,6 +36,7 @@ from python_on_whales.exceptions import DockerException
 
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
+from layerlab.ground.text import last_line
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
@@ -80,7 +81,7 @@ def host_platform() -> str:
 def no_engine_help(detail: str) -> str:
     host = os.environ.get("DOCKER_HOST")
     where = f"at DOCKER_HOST={host}" if host else "on the default socket"
-    lines = [f"No container engine answers {where}: {detail.strip().splitlines()[-1] if detail.strip() else 'no reply'}"]
+    lines = [f"No container engine answers {where}: {last_line(detail, 'no reply')}"]
     if host:
         lines.append("Fix: start the engine behind DOCKER_HOST, or unset DOCKER_HOST to use the local one.")
     else:

@@ -23,15 +23,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+
 
 from layerlab import engine
 from layerlab.engine import images, labels
 from layerlab.ground import settings
+from layerlab.ground.text import Printer, say as say_line
 # The catalogue is what the course needs; this module is how it gets made.
 from .catalogue import (BASE_IMAGES, CUDA_IMAGES, CUDA_VERSION, EXTRA_IMAGES, PLATFORMS, BaseImage,  # noqa: F401 - bootstrap.X reads on
                         base_image, family)
-from .build import _print as build_print, build
+from .build import build
 
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
 MIRROR = settings.debian_mirror()
@@ -149,14 +150,9 @@ def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, on
 
 # ---- carrying a plan out -------------------------------------------------
 
-Printer = Callable[[str], None]
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def debootstrap(arch: str, say: Printer = _say) -> Path:
+def debootstrap(arch: str, say: Printer = say_line) -> Path:
     """Make the slimmed minbase root filesystem for `arch` and cache it as a tar."""
     if not shutil.which("debootstrap"):
         raise RuntimeError("debootstrap is not installed: apt-get install debootstrap (make setup does it)")
@@ -231,7 +227,7 @@ def _add_ca_bundle(root: Path) -> None:
     shutil.copyfile(HOST_CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
 
 
-def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> None:
+def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -> None:
     recipe = (
         f"layerlab bootstrap: debootstrap --variant=minbase {SUITE} from {MIRROR}, "
         f"{b.dockerfile} from the course repository, host CA bundle added"
@@ -260,11 +256,11 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> No
         say(f"building stand-in {b.ref} for {', '.join(platforms)}")
         # The default show gives the live line in a terminal; a caller's own printer gets the summary.
         result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False,
-                       show=build_print if say is _say else say)
+                       show=say)
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 
-def ensure_service_image(b: BaseImage, source: str, say: Printer = _say) -> None:
+def ensure_service_image(b: BaseImage, source: str, say: Printer = say_line) -> None:
     """A lesson's service image (the registry, redis) for this machine: pulled online, else built as a stand-in from `source`."""
     client = engine.require()
     if client.image.exists(b.ref):
@@ -277,7 +273,7 @@ def ensure_service_image(b: BaseImage, source: str, say: Printer = _say) -> None
         build_standin(b, [engine.host_platform()], say)
 
 
-def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
+def pull(ref: str, platforms: list[str], say: Printer = say_line) -> None:
     client = engine.require()
     for pl in platforms:
         say(f"pulling {ref} for {pl}")
@@ -298,7 +294,7 @@ def _lock(say: Printer):
         yield
 
 
-def run(p: Plan, say: Printer = _say, needs: tuple[str, ...] = (), only_extras: bool = False) -> None:
+def run(p: Plan, say: Printer = say_line, needs: tuple[str, ...] = (), only_extras: bool = False) -> None:
     """Carry out a plan. Re-plans under the lock, since another run may have done the work meanwhile."""
     with _lock(say):
         if p.work:

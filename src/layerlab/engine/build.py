@@ -13,22 +13,18 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import dockerfile_syntax, labels, progress, replay
+from layerlab.ground.text import Printer, error_text, say
 from .buildlog import BuildLog, Reader, parse
 
-Printer = Callable[[str], None]
 # What `build(show=...)` takes: the default (a live line, or the summary when headless),
 # "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
 Show = Union[Printer, str, "progress.Renderer", None]
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 class BuildError(RuntimeError):
@@ -122,7 +118,7 @@ def build(
     extra_labels: dict[str, str] | None = None,
     module: str | None = None,
     managed: bool = True,
-    show: Show = _print,
+    show: Show = say,
     label: str | None = None,
     provenance: bool = False,
     cache_from: str | dict | None = None,
@@ -263,11 +259,11 @@ def _result(client, tag, reader, state, start, platforms, cache, target, load) -
 def _renderer(show: Show) -> "progress.Renderer | None":
     if show is None:
         return None
-    if show is _print:
+    if show is say:
         return progress.auto()
     if isinstance(show, str):
         if show == "log":
-            return progress.RawLog(_print)
+            return progress.RawLog(say)
         raise ValueError(f"show={show!r}: use None, 'log', a printer or a progress.Renderer")
     if all(hasattr(show, m) for m in ("start", "update", "finish", "note", "raw")):
         return show  # a progress.Renderer
@@ -331,7 +327,7 @@ def _offline_dockerfile(context: str | Path, dockerfile: str | Path | None, show
 
 
 def _short(e: DockerException) -> str:
-    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
+    text = error_text(e).strip().splitlines()
     return "\n".join(text[-3:])
 
 

@@ -8,6 +8,7 @@ from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import catalogue, labels
+from layerlab.ground.text import error_text, last_line
 
 
 @dataclass
@@ -102,4 +103,4 @@ def _try(report: CleanReport, what: str, action) -> None:
     try:
         action()
     except DockerException as e:
-        report.failed.append(f"{what}: {(e.stderr or str(e)).strip().splitlines()[-1]}")
+        report.failed.append(f"{what}: {last_line(error_text(e))}")

@@ -34,20 +34,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from layerlab.ground import settings
+from layerlab.ground.text import Printer, say
 from .buildlog import Event, Step
 
-Printer = Callable[[str], None]
 
 HEADLESS_ENV, LOG_DIR_ENV = settings.HEADLESS_ENV, settings.LOG_DIR_ENV
 KEEP_LOGS = 10  # per tag: the newest ten builds of an image keep their logs
 MAX_LOGS = 400  # in all: graders build a new tag each run, so the oldest logs go
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 # --- state ---------------------------------------------------------------
@@ -262,7 +258,7 @@ class Summary:
 
     live = False
 
-    def __init__(self, printer: Printer = _print):
+    def __init__(self, printer: Printer = say):
         self.printer = printer
 
     def start(self, p: Progress) -> None:
@@ -410,12 +406,12 @@ def in_kernel() -> bool:
 def auto(stream: TextIO | None = None) -> Renderer:
     """The renderer for where this runs: headless -> summary only; a kernel -> widget; else the terminal."""
     if headless():
-        return Summary(_print) if stream is None else Terminal(stream, live=False)
+        return Summary(say) if stream is None else Terminal(stream, live=False)
     if in_kernel() and stream is None:
         try:
             import ipywidgets  # noqa: F401
         except ImportError:
-            return Summary(_print)
+            return Summary(say)
         return Notebook()
     return Terminal(stream)
 

@@ -8,7 +8,6 @@ traceback, and no build is attempted.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from layerlab.course import checkspec
 from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.measure import leaks
+from . import files
 from . import fixture as fx_mod
 from .checks.builds import Builds
 from .checks import RECORDERS, Context, RecordError, run_check
@@ -123,8 +123,7 @@ def _not_utf8(p: Path) -> str:
 
 def _copy_submission(folder: Path, dst: Path) -> None:
     """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's."""
-    shutil.copytree(folder, dst, symlinks=False,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".pytest_cache", fx_mod.FIXTURE_NAME))
+    files.copy(folder, dst, fx_mod.FIXTURE_NAME)
 
 
 def _engine_line() -> str:

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from layerlab.engine import replay
-from layerlab.engine.build import BuildResult, Show, _print, build
+from layerlab.engine.build import BuildResult, Show, build
+from layerlab.ground.text import say
 
 
 @dataclass
@@ -119,7 +120,7 @@ def scenarios(
     dockerfile: str | None = None,
     build_args: dict[str, str] | None = None,
     module: str | None = None,
-    show: Show = _print,
+    show: Show = say,
 ) -> CacheReport:
     """Build `context` four ways and record time and steps re-run for each.
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from layerlab import engine
 from layerlab.engine import replay
-from .oci import _CountingReader
+from .oci import CountingReader
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -196,7 +196,7 @@ class _Scanner:
             stream = _Chain(head, raw)
             if head == b"\x1f\x8b":
                 stream = gzip.GzipFile(fileobj=stream)
-            counted = _CountingReader(stream)
+            counted = CountingReader(stream)
             with tarfile.open(fileobj=counted, mode="r|") as tar:
                 for m in tar:
                     names.append(m.name)
@@ -334,7 +334,7 @@ def scan_pushed_live(ref: str, token: str) -> Scan:
     start = time.perf_counter()
 
     def blob(digest: str):
-        return urllib.request.urlopen(registry._url(f"/v2/{name}/blobs/{digest}"), timeout=60)
+        return urllib.request.urlopen(registry.api_url(f"/v2/{name}/blobs/{digest}"), timeout=60)
 
     def manifest(digest: str) -> dict:
         return registry.fetch(f"{registry.address()}/{name}@{digest}")[0]

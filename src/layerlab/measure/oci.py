@@ -114,7 +114,7 @@ class Archive:
         if head.startswith(ZSTD_MAGIC):
             raise NotImplementedError(f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
         stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
-        counter = _CountingReader(stream)
+        counter = CountingReader(stream)
         entries: list[Entry] = []
         with tarfile.open(fileobj=counter, mode="r|") as tar:
             for m in tar:
@@ -135,7 +135,7 @@ def _kind(m: tarfile.TarInfo) -> str:
     return OTHER
 
 
-class _CountingReader:
+class CountingReader:
     """Counts the bytes a stream yields, so the uncompressed layer size costs no second pass."""
 
     def __init__(self, f):
