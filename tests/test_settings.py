@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from layerlab.engine import EngineUnavailable, replay, vm
 from layerlab.ground import settings
@@ -57,17 +57,18 @@ def test_engine_and_vm_failures_are_both_unavailable_and_neither_is_the_other():
     assert not issubclass(vm.VMUnavailable, EngineUnavailable), "a missing qemu is not a missing engine"
 
 
-@dataclass
-class _Result:
+class _Result(BaseModel):
+    """A result as replay stores it: pydantic's model_dump/model_validate, and the older to_dict/from_dict."""
+
     value: int
     replayed: dict | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, d: dict) -> "_Result":
-        return cls(**d)
+        return cls.model_validate(d)
 
 
 @pytest.mark.parametrize("error", [Unavailable, EngineUnavailable, vm.VMUnavailable])
@@ -76,7 +77,7 @@ def test_the_replay_fallback_catches_whatever_is_unavailable(monkeypatch, tmp_pa
     monkeypatch.delenv("LAYERLAB_REPLAY", raising=False)
     monkeypatch.delenv("LAYERLAB_RECORD", raising=False)
     key = f"fallback-{error.__name__}"
-    replay.save("test", f"{key}#1", _Result(7))
+    replay.save("test", f"{key}#1", _Result(value=7))
 
     @replay.replayable("test", lambda: key, _Result)
     def measure() -> _Result:
