@@ -22,7 +22,7 @@ import jupytext
 import nbformat
 
 from layerlab.engine import progress
-from layerlab.ground.text import Printer, say as say_line
+from layerlab.ground.text import Printer, last_line, say as say_line
 from . import REPO, Course, Module
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -110,7 +110,7 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
         client.execute()
     except CellExecutionError as e:
         text = _ANSI.sub("", str(e)).strip()
-        error = text.splitlines()[-1] if text else "a cell failed"
+        error = last_line(text, "a cell failed")
     except Exception as e:  # a dead kernel or a timeout: still write what ran
         error = f"{type(e).__name__}: {e}"
     finally:

@@ -37,6 +37,7 @@ from pathlib import Path
 from layerlab.engine import replay
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
+from layerlab.ground.text import last_line
 
 QEMU = "qemu-system-x86_64"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -284,7 +285,7 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     if probe.console.exit_code == 0:
         acc = Accelerator("kvm", f"/dev/kvm works (probe boot {probe.total_seconds:.1f} s)")
     else:
-        why = "hung" if probe.timed_out else f"failed ({probe.log.strip().splitlines()[-1][:120] if probe.log.strip() else 'no output'})"
+        why = "hung" if probe.timed_out else f"failed ({last_line(probe.log, 'no output')[:120]})"
         acc = Accelerator("tcg", f"/dev/kvm exists but a KVM boot {why}, e.g. no nested virtualisation")
     memo.write_text(json.dumps({"boot_id": _boot_id(), "accelerator": asdict(acc)}))
     return acc
