@@ -68,11 +68,15 @@ def _load() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
+    _loaded = True  # first: a provider's import may read the registry
     import layerlab
 
-    for name in getattr(layerlab, "CHECK_PROVIDERS", ()):
-        importlib.import_module(name)
+    try:
+        for name in getattr(layerlab, "CHECK_PROVIDERS", ()):
+            importlib.import_module(name)
+    except BaseException:
+        _loaded = False  # the next read tries again and shows the same error
+        raise
 
 
 def models() -> dict[str, type[CheckBase]]:
