@@ -127,7 +127,7 @@ def run_check(ctx: Context, spec: CheckBase) -> CheckResult:
 
 def _run_check(ctx: Context, spec: CheckBase) -> CheckResult:
     kind = _kind(type(spec))
-    base = dict(check=kind, max_points=spec.points, required=spec.required)
+    base: dict[str, Any] = dict(check=kind, max_points=spec.points, required=spec.required)
     try:
         detail = REGISTRY[kind](ctx, spec)
         return CheckResult(status="passed", points=spec.points, detail=detail, **base)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-
 from typing import Literal
 
 from pydantic import Field
 
 from layerlab.course.checkspec import CheckBase
+from ..composed import ComposeProblem, ComposeRun
 from ..fixture import Fixture
 from ..measure import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, records
@@ -38,9 +38,7 @@ class ComposePortsLoopback(ComposeCheck):
     check: Literal["compose_ports_loopback"]
 
 
-def _compose_run(ctx: Context, spec: ComposeCheck):
-    from .composed import ComposeRun
-
+def _compose_run(ctx: Context, spec: ComposeCheck) -> ComposeRun:
     from layerlab.engine import compose
 
     s = ctx.need_subject()
@@ -74,9 +72,7 @@ def _up_hint(error: str, trouble: str) -> str:
     return "a service exited or never became healthy: read its last log lines above"
 
 
-def compose_up(ctx: Context, spec) -> "object":
-    from .composed import ComposeProblem
-
+def compose_up(ctx: Context, spec) -> ComposeRun:
     cr = _compose_run(ctx, spec)
     try:
         cr.service(spec.service)
@@ -92,8 +88,6 @@ def compose_up(ctx: Context, spec) -> "object":
 
 
 def _answers_fixture(ctx: Context, cr, spec, when: str) -> str:
-    from .composed import ComposeProblem
-
     fx = ctx.need_fixture()
     if fx.http_body is None:
         raise NotRun(f"the fixture of {ctx.exercise.id} holds no recorded answer: run `layerlab record {ctx.exercise.id}`")
@@ -127,8 +121,6 @@ def compose_up_predicts(ctx: Context, spec: ComposeUpPredicts) -> str:
 @check(ComposePersists)
 def compose_persists(ctx: Context, spec: ComposePersists) -> str:
     from layerlab.engine import compose
-    from .composed import ComposeProblem
-
     cr = compose_up(ctx, spec)
     try:
         went = cr.down()
@@ -152,8 +144,6 @@ def compose_persists(ctx: Context, spec: ComposePersists) -> str:
 
 @check(ComposePortsLoopback)
 def compose_ports_loopback(ctx: Context, spec: ComposePortsLoopback) -> str:
-    from .composed import ComposeProblem
-
     cr = _compose_run(ctx, spec)
     try:
         services = cr.config().get("services") or {}
@@ -181,8 +171,6 @@ def compose_ports_loopback(ctx: Context, spec: ComposePortsLoopback) -> str:
 @records(ComposeUpPredicts)
 def record(s: Subject, spec: ComposeUpPredicts, f: Fixture) -> None:
     """Start the solution's stack as grading does and keep what its service answers."""
-    from ..composed import ComposeProblem, ComposeRun
-
     cr = ComposeRun(s, spec.file)
     try:
         up = cr.up(spec.wait_s)

@@ -36,8 +36,8 @@ def parse_cgroup_line(line: str) -> tuple[int | None, float | None]:
     """(memory limit in bytes, CPUs) from the probe's first line; None for unlimited."""
     parts = line.split()
     if parts[:2] == ["cgroup", "v2"]:
-        mem, quota, period = parts[2], parts[3], parts[4]
-        return (None if mem == "max" else int(mem)), (None if quota == "max" else int(quota) / int(period))
+        mem_max, cpu_quota, cpu_period = parts[2], parts[3], parts[4]
+        return (None if mem_max == "max" else int(mem_max)), (None if cpu_quota == "max" else int(cpu_quota) / int(cpu_period))
     mem, quota, period = int(parts[2]), int(parts[3]), int(parts[4])
     return (None if mem >= 2**60 else mem), (None if quota < 0 else quota / period)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Sequence
 
 from pydantic import Field
 
@@ -60,7 +60,7 @@ def _platform_cause(ctx: Context) -> str | None:
     return None
 
 
-def _multi_build(ctx: Context, platforms: list[str]):
+def _multi_build(ctx: Context, platforms: Sequence[str]):
     """The submission's cold multi-platform build, or Failed with a hint that names the likely cause."""
     s = ctx.need_subject()
     s.build()
