@@ -115,6 +115,7 @@ def _json_or_text(text: str):
 def compose_up_predicts(ctx: Context, spec: ComposeUpPredicts) -> str:
     cr = compose_up(ctx, spec)
     body = _answers_fixture(ctx, cr, spec, "after up --wait")
+    assert cr.started is not None  # compose_up started it or failed
     return f"up --wait in {cr.started.seconds:.1f} s; GET {spec.path} answered {body.strip()[:80]}"
 
 
