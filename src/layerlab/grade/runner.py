@@ -16,14 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from layerlab import course as C
-from layerlab.course import checkspec
 from layerlab import engine
+from layerlab.course import checkspec
 from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.measure import leaks
 from . import files
 from . import fixture as fx_mod
-from .checks.builds import Builds
 from .checks import RECORDERS, Context, RecordError, run_check
+from .checks.builds import Builds
 from .checks.runs import RunsAndPrints
 from .checks.serve import ServeCheck
 from .checks.ship import PushedImage
