@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 CHECK_PROVIDERS = ("layerlab.grade.checks",)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # `layerlab.grade("02-slim")` in a notebook: imported on first use, so `import layerlab` stays light.
     if name == "grade":
         import importlib

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -128,6 +128,7 @@ class Module(Strict):
 if TYPE_CHECKING:
     Check = CheckBase  # at run time left undefined, so pydantic waits for _schema() to supply the union
 
+
 class Limits(Strict):
     """What one grading run may use; a submission past these fails with "timed out after N s"."""
 
@@ -204,12 +205,12 @@ class CourseFileError(ValueError):
     pass
 
 
-def _where(loc: tuple, data) -> str:
+def _where(loc: tuple, data: Any) -> str:
     parts = []
     node = data
     for key in loc:
         if isinstance(key, int):
-            label = key
+            label: int | str = key
             if isinstance(node, list) and key < len(node) and isinstance(node[key], dict) and "id" in node[key]:
                 label = f"{key} (id {node[key]['id']})"
             parts.append(f"[{label}]")
@@ -277,9 +278,9 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     ex_ids = [e.id for e in course.exercises]
     if len(set(ex_ids)) != len(ex_ids):
         raise CourseFileError(f"{path}: exercise ids repeat: {ex_ids}")
-    for e in course.exercises:
-        if e.module not in ids:
-            raise CourseFileError(f"{path}: exercises[{e.id}].module: no module {e.module!r} (expected one of: {', '.join(ids)})")
+    for ex in course.exercises:
+        if ex.module not in ids:
+            raise CourseFileError(f"{path}: exercises[{ex.id}].module: no module {ex.module!r} (expected one of: {', '.join(ids)})")
     return course
 
 

@@ -51,7 +51,7 @@ def tag(lesson: str, name: str) -> str:
     return f"layerlab/{lesson.split('-')[0]}-{name}:lesson"
 
 
-def show(path: Path | str, language: str = "dockerfile"):
+def show(path: Path | str, language: str = "dockerfile") -> None:
     """Display a file as a highlighted code block (plain text outside a notebook)."""
     path = Path(path)
     text = path.read_text(encoding="utf-8").rstrip()

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import nbformat
 from layerlab.engine import progress
 from layerlab.ground.text import Printer, last_line, say as say_line
 from . import REPO, Course, Module
+from layerlab.engine.result import Result
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -55,8 +55,7 @@ def sync(course: Course, say: Printer = say_line) -> list[Path]:
     return written
 
 
-@dataclass
-class RunResult:
+class RunResult(Result):
     module: str
     title: str
     ok: bool
@@ -65,9 +64,6 @@ class RunResult:
     executed: str
     html: str
     error: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 900) -> RunResult:
@@ -134,7 +130,7 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
     )
 
 
-def write_html(nb, path: Path, m: Module) -> None:
+def write_html(nb: nbformat.NotebookNode, path: Path, m: Module) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
@@ -163,7 +159,7 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 """
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
-    (out_dir / "runs.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    (out_dir / "runs.json").write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     return index
 
 

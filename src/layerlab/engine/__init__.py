@@ -29,12 +29,13 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydantic import Field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
+from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
 from layerlab.ground.text import last_line
@@ -102,8 +103,7 @@ def require() -> DockerClient:
     return c
 
 
-@dataclass
-class EngineFacts:
+class EngineFacts(Result):
     """What the engine on this machine is and can do."""
 
     command: str
@@ -117,18 +117,15 @@ class EngineFacts:
     compose_version: str | None = None
     image_store: str | None = None  # "containerd" or "classic"
     storage_driver: str | None = None
-    builder_platforms: list[str] = field(default_factory=list)
-    emulators: list[str] = field(default_factory=list)
-    host_platform: str = field(default_factory=host_platform)
-    runtimes: list[str] = field(default_factory=list)
+    builder_platforms: list[str] = Field(default_factory=list)
+    emulators: list[str] = Field(default_factory=list)
+    host_platform: str = Field(default_factory=host_platform)
+    runtimes: list[str] = Field(default_factory=list)
     gpu_runtime: bool = False
     gpu_device: bool = False
-    cdi_specs: list[str] = field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
+    cdi_specs: list[str] = Field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
     root_dir: str | None = None
     free_disk_bytes: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def multiplatform_load(self) -> bool:
@@ -146,7 +143,7 @@ def image_store_from_driver_status(driver: str | None, driver_status: list | Non
 
 def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
     """Enabled qemu entries in binfmt_misc, e.g. ['qemu-aarch64']."""
-    found = []
+    found: list[str] = []
     if not binfmt_dir.is_dir():
         return found
     for entry in sorted(binfmt_dir.glob("qemu-*")):
@@ -258,7 +255,7 @@ def probe() -> EngineFacts:
         if facts.buildx_version:
             try:
                 builder = c.buildx.inspect(bootstrap=True)
-                facts.builder_platforms = sorted({p for n in builder.nodes for p in (n.platforms or [])})
+                facts.builder_platforms = sorted({p for n in (builder.nodes or []) for p in (n.platforms or [])})
             except DockerException:
                 pass
     else:

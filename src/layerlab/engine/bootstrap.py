@@ -20,13 +20,15 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator, Literal
 
+from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import images, labels
+from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.text import Printer, say as say_line
 # The catalogue is what the course needs; this module is how it gets made.
@@ -66,9 +68,8 @@ def arch_of(plat: str) -> str:
     return plat.split("/")[1]
 
 
-@dataclass
-class Step:
-    action: str  # keep | pull | debootstrap | build-standin
+class Step(Result):
+    action: Literal["keep", "pull", "debootstrap", "build-standin"]
     ref: str
     platforms: list[str]
     reason: str
@@ -78,13 +79,9 @@ class Step:
         return f"{self.action:<14} {self.ref:<22} [{plats}] {self.reason}"
 
 
-@dataclass
-class Plan:
+class Plan(Result):
     online: bool
-    steps: list[Step] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    steps: list[Step] = Field(default_factory=list)
 
     @property
     def work(self) -> list[Step]:
@@ -114,7 +111,7 @@ def plan(
         parent_rebuilt = b.parent in rebuilt
         if facts and not missing and not force and not parent_rebuilt:
             kind = "stand-in" if facts.standin else "official"
-            p.steps.append(Step("keep", b.ref, list(plats), f"present ({kind})"))
+            p.steps.append(Step(action="keep", ref=b.ref, platforms=list(plats), reason=f"present ({kind})"))
             continue
         why = (
             "forced"
@@ -124,13 +121,13 @@ def plan(
             else "missing " + ", ".join(missing)
         )
         if online:
-            p.steps.append(Step("pull", b.ref, list(plats), why))
+            p.steps.append(Step(action="pull", ref=b.ref, platforms=list(plats), reason=why))
             continue
         if b.parent is None:
             need = [pl for pl in plats if arch_of(pl) not in cached_rootfs]
             if need:
-                p.steps.append(Step("debootstrap", f"{SUITE}-minbase", need, "no cached root filesystem"))
-        p.steps.append(Step("build-standin", b.ref, list(plats), why + "; offline"))
+                p.steps.append(Step(action="debootstrap", ref=f"{SUITE}-minbase", platforms=need, reason="no cached root filesystem"))
+        p.steps.append(Step(action="build-standin", ref=b.ref, platforms=list(plats), reason=why + "; offline"))
         rebuilt.add(b.ref)
     return p
 
@@ -165,7 +162,8 @@ def debootstrap(arch: str, say: Printer = say_line) -> Path:
     start = time.perf_counter()
     cmd = ["debootstrap", "--variant=minbase", f"--arch={arch}", SUITE, str(work / "root"), MIRROR]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    phases, tail = set(), []
+    phases: set[str] = set()
+    tail: list[str] = []
     assert proc.stdout
     for line in proc.stdout:
         tail = (tail + [line.rstrip()])[-20:]
@@ -281,7 +279,7 @@ def pull(ref: str, platforms: list[str], say: Printer = say_line) -> None:
 
 
 @contextlib.contextmanager
-def _lock(say: Printer):
+def _lock(say: Printer) -> Iterator[None]:
     """One bootstrap at a time per machine: two racing builds of one tag fail at export."""
     path = settings.cache_dir() / "bootstrap.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import TracebackType
 from typing import Protocol, TextIO
 
 from layerlab.ground import settings
@@ -83,7 +84,8 @@ class Progress:
             m = _total_of(s.tag)
             if m:
                 self.stages[key] = max(self.stages.get(key, 0), m)
-                self.indices.setdefault(key, set()).add(s.index)
+                if s.index is not None:
+                    self.indices.setdefault(key, set()).add(s.index)
             self.running.append(s.vertex)
             return True
         if ev.kind in ("done", "cached", "error"):
@@ -357,10 +359,10 @@ class Notebook:
 
         self._bar = w.IntProgress(value=0, min=0, max=max(1, p.total), bar_style="info",
                                   layout=w.Layout(width="12em"))
-        self._label = w.Label(value=p.line(), layout=w.Layout(width="auto"))
-        self._label.add_class("layerlab-progress-text")
-        self._box = w.HBox([self._bar, self._label])
-        self._box.add_class("layerlab-progress")
+        self._label = label = w.Label(value=p.line(), layout=w.Layout(width="auto"))
+        label.add_class("layerlab-progress-text")
+        self._box = box = w.HBox([self._bar, label])
+        box.add_class("layerlab-progress")
         self._handle = display(self._box, display_id=True)
 
     def update(self, p: Progress) -> None:
@@ -450,7 +452,7 @@ class Live:
         with self._lock:
             self.renderer.note(text)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=2)

@@ -18,13 +18,13 @@ import re
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
 
-
+from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from layerlab import engine
-from layerlab.engine import bootstrap, catalogue, images, labels, replay
+from layerlab.engine import bootstrap, catalogue, containers, images, labels, replay
+from layerlab.engine.result import Replayable, Result
 from layerlab.ground import settings
 from layerlab.ground.text import Printer, error_text, last_line, say as say_line
 
@@ -65,8 +65,7 @@ def api_url(path: str) -> str:
     return f"http://127.0.0.1:{port()}{path}"
 
 
-@dataclass
-class Status:
+class Status(Replayable):
     running: bool
     address: str
     image: str | None = None
@@ -74,14 +73,6 @@ class Status:
     container: str | None = None
     api: str | None = None  # what GET /v2/ answered
     detail: str = ""
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Status":
-        return cls(**d)
 
     def line(self) -> str:
         if not self.running:
@@ -114,7 +105,7 @@ def status_live() -> Status:
     if c is None:
         other = _api_answer(timeout=1.0)
         detail = f"something else answers on port {port()}" if other else "no registry container; `layerlab registry up` starts one"
-        return Status(False, address(), detail=detail)
+        return Status(running=False, address=address(), detail=detail)
     image = c.config.image if c.config else None
     f = images.facts(image, verify=False) if image else None
     api = _api_answer() if c.state.running else None
@@ -167,7 +158,7 @@ def up_live(say: Printer = say_line, timeout: float = 30.0) -> Status:
         if s.running:
             return s
         time.sleep(0.3)
-    logs = client.container.logs(CONTAINER)[-800:]
+    logs = containers.logs(client, CONTAINER)[-800:]
     raise RegistryError(f"the registry did not answer on {address()} within {timeout:.0f} s; its log ends:\n{logs}")
 
 
@@ -187,20 +178,11 @@ up = replay.replayable("registry", lambda say=say_line, timeout=30.0: "up", Stat
 # ---- pushing and reading back ---------------------------------------------
 
 
-@dataclass
-class PushResult:
+class PushResult(Replayable):
     source: str
     ref: str  # localhost:5000/name:tag
     digest: str  # the index's digest, as the registry names it
     seconds: float
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PushResult":
-        return cls(**d)
 
 
 def split(ref: str) -> tuple[str, str]:
@@ -260,8 +242,7 @@ def fetch_blob(repo: str, digest: str) -> tuple[dict, str, str]:
         raise RegistryError(f"no registry answers at {address()} ({e}); `layerlab registry up` starts it") from None
 
 
-@dataclass
-class Entry:
+class Entry(Result):
     """One manifest an index lists."""
 
     digest: str
@@ -277,14 +258,12 @@ class Entry:
         return self.attests is not None
 
 
-@dataclass
-class Index:
+class Index(Replayable):
     ref: str
     digest: str
     media_type: str
     raw: dict
-    entries: list[Entry] = field(default_factory=list)
-    replayed: dict | None = None
+    entries: list[Entry] = Field(default_factory=list)
 
     @property
     def images(self) -> list[Entry]:
@@ -300,15 +279,6 @@ class Index:
 
     def entry(self, platform: str) -> Entry:
         return next(e for e in self.images if e.platform == platform)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Index":
-        d = dict(d)
-        d["entries"] = [Entry(**e) for e in d["entries"]]
-        return cls(**d)
 
     def table(self) -> str:
         lines = [f"{self.ref}  index {self.digest[:19]}…  ({self.media_type})"]
@@ -354,8 +324,7 @@ index = replay.replayable("index", lambda ref: replay.stable(ref), Index)(index_
 # ---- what one platform's image is made of, as the registry stores it ----------------------
 
 
-@dataclass
-class Blobs:
+class Blobs(Replayable):
     """The blobs a pull of `ref` for one platform reads: its config and layers, by digest, with their sizes."""
 
     ref: str
@@ -364,8 +333,7 @@ class Blobs:
     config: str
     layers: dict[str, int]  # digest -> compressed bytes, in order
     config_bytes: int = 0
-    labels: dict[str, str] = field(default_factory=dict)  # from the config blob
-    replayed: dict | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # from the config blob
 
     @property
     def total(self) -> int:
@@ -377,13 +345,6 @@ class Blobs:
         found = dict(other.layers)
         found[other.config] = other.config_bytes
         return {d: s for d, s in found.items() if d not in mine}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Blobs":
-        return cls(**d)
 
 
 def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]:
@@ -429,19 +390,10 @@ def blobs_live(ref: str, platform: str | None = None) -> Blobs:
                  config_bytes=blob_present(name, cfg["digest"]) or 0, labels=(config.get("config") or {}).get("Labels") or {})
 
 
-@dataclass
-class PullResult:
+class PullResult(Replayable):
     ref: str
     tag: str  # the local name the pulled image was given
     seconds: float
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PullResult":
-        return cls(**d)
 
 
 def pull_live(ref: str, as_tag: str) -> PullResult:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import platform
@@ -33,8 +34,10 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal, cast
 
 from layerlab.engine import replay
+from layerlab.engine.result import Replayable
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
 from layerlab.ground.text import last_line
@@ -248,10 +251,12 @@ def parse_console(text: str) -> Console:
 
 # ---- accelerator ------------------------------------------------------------
 
+Accel = Literal["kvm", "tcg"]
+
 
 @dataclass
 class Accelerator:
-    name: str  # kvm | tcg
+    name: Accel
     reason: str
 
 
@@ -337,10 +342,11 @@ def _qemu(vmlinuz: Path, initrd: Path, accel: str, memory_mb: int, timeout: floa
     marks: dict[str, float] = {}
 
     def read() -> None:
-        assert proc.stdout
+        # Unbuffered bytes from a pipe: read1 returns what is there without waiting for 4096 bytes.
+        stdout = cast(io.BufferedReader, proc.stdout)
         buf = b""
         while True:
-            block = proc.stdout.read1(4096)
+            block = stdout.read1(4096)
             if not block:
                 return
             marks.setdefault("byte", time.perf_counter())
@@ -381,14 +387,13 @@ def _qemu(vmlinuz: Path, initrd: Path, accel: str, memory_mb: int, timeout: floa
     )
 
 
-@dataclass
-class VMResult:
+class VMResult(Replayable):
     command: str
     exit_code: int | None
     output: str  # what the command printed on the VM's console
     first_output_seconds: float | None  # qemu started -> /init's first line on the console
     total_seconds: float  # qemu started -> qemu exited (power off)
-    accelerator: str  # kvm | tcg
+    accelerator: Accel
     accelerator_reason: str
     kernel: str  # `uname -r` inside the VM
     pid1: str  # /proc/1/comm inside the VM
@@ -405,8 +410,6 @@ class VMResult:
     qemu_version: str = ""
     first_byte_seconds: float | None = None
     host_kernel: str = ""  # the host's `uname -r` at boot time, so a replayed run still compares like with like
-    replayed: dict | None = None
-
 
     def replay_label(self) -> str:
         """What made this result, for a recording: the VM, not the container engine."""
@@ -420,13 +423,6 @@ class VMResult:
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VMResult":
-        return cls(**d)
-
 
 def _qemu_version() -> str:
     try:
@@ -437,7 +433,7 @@ def _qemu_version() -> str:
     return m.group(1) if m else ""
 
 
-def _key(command: str = "uname -a", memory_mb: int = 256, **kw) -> str:
+def _key(command: str = "uname -a", memory_mb: int = 256, **kw: Any) -> str:
     return f"{command}|memory={memory_mb}"
 
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 import sys
 import types
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .report import CheckResult, Report
+
+if TYPE_CHECKING:
+    from layerlab.engine.build import Show
 
 __all__ = ["GradeFailed", "Report", "CheckResult", "grade_folder", "grade_in_notebook"]
 
@@ -21,7 +25,7 @@ class GradeFailed(AssertionError):
     """The exercise did not pass; the message is the report."""
 
 
-def grade_folder(path: str | Path, exercise_id: str | None = None, show=None) -> Report:
+def grade_folder(path: str | Path, exercise_id: str | None = None, show: Show = None) -> Report:
     from .runner import grade
 
     return grade(path, exercise_id, show=show)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydantic import Field
+
+from layerlab.engine.result import Result
 from layerlab.ground.settings import REPO
 from . import files
 
@@ -40,8 +42,7 @@ def digest(folder: Path, notebook: str) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
-class Fixture:
+class Fixture(Result):
     exercise: str
     recorded_at: str
     engine: str  # "docker 26.1.5 (containerd image store) on linux/amd64"
@@ -58,14 +59,14 @@ class Fixture:
     output: str  # of the runs_and_prints command
     exit_code: int
     context_bytes: int | None
-    code_edit_reruns: dict[str, list[str]] = field(default_factory=dict)  # code file -> steps re-run
-    platforms: dict[str, str] = field(default_factory=dict)  # platform -> `uname -m`
-    platform_sizes: dict[str, int] = field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
-    platform_seconds: dict[str, float] = field(default_factory=dict)  # platform -> step seconds of a cold build
+    code_edit_reruns: dict[str, list[str]] = Field(default_factory=dict)  # code file -> steps re-run
+    platforms: dict[str, str] = Field(default_factory=dict)  # platform -> `uname -m`
+    platform_sizes: dict[str, int] = Field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
+    platform_seconds: dict[str, float] = Field(default_factory=dict)  # platform -> step seconds of a cold build
     # A server (exercise 07): first_ok_s, healthy_s, stop_s, and the answers to the `predicts` checks by path.
-    serving: dict = field(default_factory=dict)
-    paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
-    paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
+    serving: dict = Field(default_factory=dict)
+    paths_present: dict[str, list[str]] = Field(default_factory=dict)  # glob -> first matches
+    paths_absent: dict[str, list[str]] = Field(default_factory=dict)  # glob -> matches (empty)
     http_body: str | None = None  # what the compose stack's service answered (compose_up_predicts)
     # The base the solution was measured on, and what the solution adds above it: checks compare
     # these, so a fixture recorded on a stand-in grades a submission built on the official image.
@@ -76,9 +77,6 @@ class Fixture:
     added_bytes: int | None = None
     base_wasted_bytes: int | None = None
     added_wasted_bytes: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def describe(self) -> str:
         base = ""
@@ -95,10 +93,10 @@ def load(exercise_id: str) -> Fixture:
     p = fixture_path(exercise_id)
     if not p.exists():
         raise NoFixture(f"no fixture recorded for {exercise_id}: run `layerlab record {exercise_id}` with an engine")
-    return Fixture(**json.loads(p.read_text(encoding="utf-8")))
+    return Fixture.model_validate_json(p.read_text(encoding="utf-8"))
 
 
 def save(f: Fixture) -> Path:
     p = fixture_path(f.exercise)
-    p.write_text(json.dumps(f.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    p.write_text(json.dumps(f.model_dump(mode="json"), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return p

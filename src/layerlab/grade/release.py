@@ -41,7 +41,8 @@ def exercise_dir(exercise_id: str, root: Path = REPO) -> Path:
 def starter_text(text: str, name: str = "<text>") -> str:
     """The student's version of one file: each solution region replaced by its starter or a TODO."""
     out: list[str] = []
-    state, indent, todo, begin_line, starter = "out", "", "", 0, []
+    starter: list[str] = []
+    state, indent, todo, begin_line = "out", "", "", 0
     for n, line in enumerate(text.splitlines(keepends=True), 1):
         bare = line.rstrip("\r\n")
         if state == "out":

@@ -19,6 +19,7 @@ from layerlab import course as C
 from layerlab import engine
 from layerlab.course import checkspec
 from layerlab.engine import bootstrap, catalogue, replay
+from layerlab.engine.build import Show
 from layerlab.measure import leaks
 from . import files
 from . import fixture as fx_mod
@@ -131,7 +132,7 @@ def _engine_line() -> str:
 
 
 def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
-          fixture: fx_mod.Fixture | None = None, show=None) -> Report:
+          fixture: fx_mod.Fixture | None = None, show: Show = None) -> Report:
     """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.
 
     `show` is passed to every build (see `build.build`); None builds silently.
@@ -313,7 +314,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
             size_bytes=image.size_bytes,
             compressed_bytes=image.compressed_bytes,
             layers=len(image.layers),
-            layer_sizes=[layer["size_bytes"] for layer in image.layers],
+            layer_sizes=[layer.size_bytes for layer in image.layers],
             wasted_bytes=image.wasted_bytes,
             user=image.user,
             entrypoint=image.entrypoint,

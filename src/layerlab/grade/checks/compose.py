@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -53,7 +53,7 @@ def _compose_run(ctx: Context, spec: ComposeCheck) -> ComposeRun:
     return ctx.extras[key]
 
 
-def _compose_failed(e) -> Failed:
+def _compose_failed(e: ComposeProblem) -> Failed:
     return Failed(e.detail, e.hint)
 
 
@@ -72,7 +72,7 @@ def _up_hint(error: str, trouble: str) -> str:
     return "a service exited or never became healthy: read its last log lines above"
 
 
-def compose_up(ctx: Context, spec) -> ComposeRun:
+def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> ComposeRun:
     cr = _compose_run(ctx, spec)
     try:
         cr.service(spec.service)
@@ -87,7 +87,7 @@ def compose_up(ctx: Context, spec) -> ComposeRun:
     return cr
 
 
-def _answers_fixture(ctx: Context, cr, spec, when: str) -> str:
+def _answers_fixture(ctx: Context, cr: ComposeRun, spec: ComposeUpPredicts | ComposePersists, when: str) -> str:
     fx = ctx.need_fixture()
     if fx.http_body is None:
         raise NotRun(f"the fixture of {ctx.exercise.id} holds no recorded answer: run `layerlab record {ctx.exercise.id}`")
@@ -104,7 +104,7 @@ def _answers_fixture(ctx: Context, cr, spec, when: str) -> str:
     return body
 
 
-def _json_or_text(text: str):
+def _json_or_text(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:

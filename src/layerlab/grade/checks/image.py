@@ -54,7 +54,7 @@ def paths_present(ctx: Context, spec: PathsPresent) -> str:
 
 
 @check(RunsAsNonRoot)
-def runs_as_non_root(ctx: Context, spec) -> str:
+def runs_as_non_root(ctx: Context, spec: RunsAsNonRoot) -> str:
     s = ctx.need_subject()
     user = s.image.user
     if user.split(":")[0] in ("", "root", "0"):

@@ -8,7 +8,8 @@ from pydantic import Field
 
 from layerlab import engine
 from layerlab.course.checkspec import CheckBase
-from layerlab.engine.build import BuildError
+from layerlab.engine.build import BuildError, BuildResult
+from layerlab.engine.buildlog import Step
 from layerlab.measure.inspector import mb, short_instruction
 from ..fixture import Fixture
 from ..measure import Subject
@@ -60,7 +61,7 @@ def _platform_cause(ctx: Context) -> str | None:
     return None
 
 
-def _multi_build(ctx: Context, platforms: Sequence[str]):
+def _multi_build(ctx: Context, platforms: Sequence[str]) -> BuildResult:
     """The submission's cold multi-platform build, or Failed with a hint that names the likely cause."""
     s = ctx.need_subject()
     s.build()
@@ -105,8 +106,8 @@ def multiarch_runs(ctx: Context, spec: MultiarchRuns) -> str:
                      f"({'native' if p == host else 'emulated'}, {runs[p].seconds:.1f} s)" for p in spec.platforms)
 
 
-def _install_steps(steps: list[dict], words: list[str]) -> list[dict]:
-    return [s for s in steps if any(w in s["name"].removeprefix("RUN ").lower() for w in words)]
+def _install_steps(steps: list[Step], words: list[str]) -> list[Step]:
+    return [s for s in steps if any(w in s.name.removeprefix("RUN ").lower() for w in words)]
 
 
 @check(NoEmulatedBuildSteps)
@@ -115,12 +116,12 @@ def no_emulated_build_steps(ctx: Context, spec: NoEmulatedBuildSteps) -> str:
     host = engine.host_platform()
     emulated = _install_steps(r.emulated(host=host), spec.words)
     if emulated:
-        shown = "\n".join(f"[{s['platform']} {s['stage'] or ''} {s['index']}] {short_instruction(s['name'], 60)}: "
-                          f"{s['seconds'] or 0:.1f} s under qemu" for s in emulated[:4])
+        shown = "\n".join(f"[{s.platform} {s.stage or ''} {s.index}] {short_instruction(s.name, 60)}: "
+                          f"{s.seconds or 0:.1f} s under qemu" for s in emulated[:4])
         raise Failed(f"{len(emulated)} install or compile step(s) ran under emulation:\n{shown}",
                      _platform_cause(ctx) or "move these steps into a stage that starts `FROM --platform=$BUILDPLATFORM`, "
                      "fetch the target's wheels with pip --platform and compile with a cross compiler chosen by $TARGETARCH")
-    cross = sorted({s["platform"] for s in r.ran if s.get("runs_on")})
+    cross = sorted({s.platform for s in r.ran if s.runs_on and s.platform})
     return (f"no install or compile step ran under emulation; {len(r.ran)} step(s) ran"
             + (f", cross stages built {', '.join(cross)} on {host}" if cross else ""))
 

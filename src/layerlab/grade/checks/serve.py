@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from layerlab.course.checkspec import CheckBase
+from layerlab.measure.serving import ServeResult
 from ..fixture import Fixture
 from ..measure import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, records
@@ -47,7 +48,7 @@ _LISTEN_HINT = ("the server must listen on 0.0.0.0 (not 127.0.0.1, which is the 
                 "and on the port the exercise names, and keep running")
 
 
-def _served(ctx: Context, hardened: bool = False):
+def _served(ctx: Context, hardened: bool = False) -> ServeResult:
     """The submission served once (shared by the serving checks), or Failed when it never answered."""
     s = ctx.need_subject()
     s.build()
@@ -95,7 +96,7 @@ def becomes_healthy(ctx: Context, spec: BecomesHealthy) -> str:
     return detail
 
 
-def _same(a, b, tol: float = 1e-6) -> bool:
+def _same(a: Any, b: Any, tol: float = 1e-6) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(a - b) <= tol
     if isinstance(a, list) and isinstance(b, list):
@@ -111,12 +112,13 @@ def predicts(ctx: Context, spec: Predicts) -> str:
     want = fx.serving.get("predictions", {})
     if spec.path not in want:
         raise NotRun(f"the fixture has no answer for POST {spec.path}: run `layerlab record {ctx.exercise.id}`")
-    got = _served(ctx).responses.get(spec.path) or {}
-    if got.get("status") != 200:
-        raise Failed(f"POST {spec.path} answered {got.get('status')} {got.get('error') or str(got.get('body'))[:200]}",
+    got = _served(ctx).responses.get(spec.path)
+    if got is None or got.status != 200:
+        said = f"{got.status} {got.error or str(got.body)[:200]}" if got else "nothing"
+        raise Failed(f"POST {spec.path} answered {said}",
                      "the route or its input changed: keep serve.py and model.json as given")
-    if not _same(got["body"], want[spec.path]):
-        raise Failed(f"POST {spec.path} answered {str(got['body'])[:200]}, not the reference's answer",
+    if not _same(got.body, want[spec.path]):
+        raise Failed(f"POST {spec.path} answered {str(got.body)[:200]}, not the reference's answer",
                      "the image serves another model or code: copy serve.py and model.json as given")
     n = len(spec.body.get("rows", [])) or 1
     return f"POST {spec.path} with {n} row(s) answers what the reference answers"
@@ -126,7 +128,7 @@ def predicts(ctx: Context, spec: Predicts) -> str:
 def graceful_stop(ctx: Context, spec: GracefulStop) -> str:
     r = _served(ctx)
     grace = int(spec.within_s) + 1
-    fate = r.inflight or {}
+    fate = r.inflight
     killed = "9" in r.stop_signals or r.stop_exit_code == 137
     detail = (f"docker stop took {r.stop_s:.1f} s from SIGTERM to exit (at most {spec.within_s:g} s), "
               f"exit code {r.stop_exit_code}")
@@ -137,11 +139,11 @@ def graceful_stop(ctx: Context, spec: GracefulStop) -> str:
                      ("CMD is in shell form, so /bin/sh is PID 1 and SIGTERM never reaches the server: "
                       "write CMD as a JSON list (exec form), or start the shell command with exec") if shell else
                      "PID 1 ignores SIGTERM: make the server itself PID 1 (exec-form CMD) or add an init that forwards signals")
-    if fate.get("status") != 200:
-        raise Failed(detail + f"; the request in flight (GET {spec.inflight_path}) was lost: {fate.get('error') or fate.get('status')}",
+    if fate is None or fate.status != 200:
+        raise Failed(detail + f"; the request in flight (GET {spec.inflight_path}) was lost: {(fate.error or fate.status) if fate else 'not sent'}",
                      "the server was killed instead of shutting down: a shell between an init and the server dies at once "
                      "and takes it down; make the server PID 1 (exec form) so it finishes requests on SIGTERM")
-    return detail + f"; the request in flight answered {fate['status']}"
+    return detail + f"; the request in flight answered {fate.status}"
 
 
 @check(HardenedServes)
@@ -152,13 +154,13 @@ def hardened_serves(ctx: Context, spec: HardenedServes) -> str:
         raise Failed(f"the image's user is {user or 'not set (root)'}",
                      "add USER with a numeric uid (USER 10001) after the steps that need root")
     r = _served(ctx, hardened=True)
-    uid = (r.execs.get("uid") or {}).get("output", "").strip()
+    uid = r.execs["uid"].output.strip() if "uid" in r.execs else ""
     if uid == "0":
         raise Failed(f"USER {user} runs with uid 0", "that user is root under another name; use an ordinary uid")
-    bad = {k: v for k, v in r.responses.items() if v.get("status") != 200}
+    bad = {k: v for k, v in r.responses.items() if v.status != 200}
     if bad:
         path, v = next(iter(bad.items()))
-        raise Failed(f"under --read-only POST {path} answered {v.get('status')} {v.get('error') or ''}\n{excerpt(r.logs)}",
+        raise Failed(f"under --read-only POST {path} answered {v.status} {v.error}\n{excerpt(r.logs)}",
                      "a request writes to the read-only filesystem: write only under " + ", ".join(spec.tmpfs))
     return (f"uid {uid or '?'}; serves under --read-only (tmpfs {', '.join(spec.tmpfs)}) and --cap-drop ALL, "
             f"answered after {r.first_ok_s:.1f} s")
@@ -172,4 +174,4 @@ def record(s: Subject, spec: ServeCheck, f: Fixture) -> None:
     if not served.serving or served.healthy_s is None:
         raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
     f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
-                 "predictions": {k: v["body"] for k, v in served.responses.items()}}
+                 "predictions": {k: v.body for k, v in served.responses.items()}}

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from layerlab.course.checkspec import CheckBase
 from layerlab.measure.inspector import short_instruction
+from ..measure import Subject
 from .base import Context, Failed, NotRun, check, redact
 
 
@@ -78,7 +79,7 @@ def pushed_ref(ctx: Context, spec: PushedImage) -> tuple[str, str, str]:
     return ref, name, digest
 
 
-def _build_as_handed_in(ctx: Context, s) -> str:
+def _build_as_handed_in(ctx: Context, s: Subject) -> str:
     """The tag of the submission built as the student built it: the folder as handed in, its own token.
 
     Grading's own build has a planted token (and files locked for it), so its layers differ by design.
@@ -130,7 +131,7 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
             if ctx.planted else step
 
     pushed_steps = [same(h.get("created_by", "")) for h in config.get("history", []) if not h.get("empty_layer")]
-    built_steps = [same(layer["created_by"]) for layer in s.image.layers]
+    built_steps = [same(layer.created_by) for layer in s.image.layers]
     pushed_labels = (config.get("config") or {}).get("Labels") or {}
     if pushed_steps != built_steps:
         n = next((i for i, (a, b) in enumerate(zip(pushed_steps, built_steps)) if a != b), min(len(pushed_steps), len(built_steps)))

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from layerlab.course.checkspec import CheckBase
-from layerlab.measure.inspector import mb, short_instruction
+from layerlab.measure.inspector import AboveBase, mb, short_instruction
 from .base import Context, Failed, check
 
 
@@ -25,8 +25,8 @@ class WastedAtMost(CheckBase):
 
 
 def _largest_layers(ctx: Context, n: int = 3) -> str:
-    layers = sorted(ctx.need_subject().image.layers, key=lambda l: -l["size_bytes"])
-    return "\n".join(f"{mb(l['size_bytes']):>10}  {short_instruction(l['created_by'], 60)}" for l in layers[:n])
+    layers = sorted(ctx.need_subject().image.layers, key=lambda l: -l.size_bytes)
+    return "\n".join(f"{mb(l.size_bytes):>10}  {short_instruction(l.created_by, 60)}" for l in layers[:n])
 
 
 def base_name(ref: str) -> str:
@@ -36,7 +36,7 @@ def base_name(ref: str) -> str:
     return f"{name}:{tag or 'latest'}"
 
 
-def _on_reference_base(ctx: Context):
+def _on_reference_base(ctx: Context) -> tuple[AboveBase | None, bool]:
     """The submission's split at its base, and whether that base plays the reference's.
 
     The same `name:tag` from another registry or namespace (a mirror, the official image
