@@ -90,4 +90,4 @@ def union() -> Any:
     found = tuple(models().values())
     if not found:
         raise RuntimeError("no check kinds are registered: layerlab.CHECK_PROVIDERS names none that import")
-    return Annotated[Union[found], Field(discriminator="check")]  # type: ignore[valid-type]
+    return Annotated[Union[found], Field(discriminator="check")]

@@ -72,7 +72,7 @@ def _up_hint(error: str, trouble: str) -> str:
     return "a service exited or never became healthy: read its last log lines above"
 
 
-def compose_up(ctx: Context, spec) -> ComposeRun:
+def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> ComposeRun:
     cr = _compose_run(ctx, spec)
     try:
         cr.service(spec.service)
@@ -87,7 +87,7 @@ def compose_up(ctx: Context, spec) -> ComposeRun:
     return cr
 
 
-def _answers_fixture(ctx: Context, cr, spec, when: str) -> str:
+def _answers_fixture(ctx: Context, cr: ComposeRun, spec: ComposeUpPredicts | ComposePersists, when: str) -> str:
     fx = ctx.need_fixture()
     if fx.http_body is None:
         raise NotRun(f"the fixture of {ctx.exercise.id} holds no recorded answer: run `layerlab record {ctx.exercise.id}`")
