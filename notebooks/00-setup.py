@@ -48,9 +48,9 @@ print(report.table())
 
 # %%
 facts = report.engine
-assert facts["reachable"], "no engine: see the fix above"
-print(f"{facts['name']} {facts['server_version']}, image store {facts['image_store']}, "
-      f"builder platforms {', '.join(facts['builder_platforms'])}")
+assert facts.reachable, "no engine: see the fix above"
+print(f"{facts.name} {facts.server_version}, image store {facts.image_store}, "
+      f"builder platforms {', '.join(facts.builder_platforms)}")
 
 # %% [markdown]
 # ## Proof, not version numbers
@@ -63,15 +63,15 @@ print(f"{facts['name']} {facts['server_version']}, image store {facts['image_sto
 
 # %%
 for ref, img in report.images.items():
-    seen = ", ".join(f"{p} -> {m}" for p, m in (img or {}).get("uname", {}).items())
-    kind = "missing" if img is None else ("stand-in" if img["standin"] else "official")
+    seen = ", ".join(f"{p} -> {m}" for p, m in (img.uname if img else {}).items())
+    kind = "missing" if img is None else ("stand-in" if img.standin else "official")
     print(f"{ref:<20} {kind:<9} {seen}")
 
 # %%
 for ref, img in report.images.items():
     assert img is not None, f"{ref} is missing: run `layerlab bootstrap`"
-    assert img["uname"].get("linux/amd64") == "x86_64", img
-    assert img["uname"].get("linux/arm64") == "aarch64", img
+    assert img.uname.get("linux/amd64") == "x86_64", img
+    assert img.uname.get("linux/arm64") == "aarch64", img
 
 # %% [markdown]
 # ## Predict, then measure: emulation and the base image
@@ -120,8 +120,8 @@ guess_slim.reveal(slim_image.size_bytes / 1e6, note=f"({len(slim_image.layers)} 
 
 # %%
 slim = report.images["python:3.13-slim"]
-print("stand-in:", slim["standin"])
-print("recipe:  ", slim["recipe"] or "(official image)")
+print("stand-in:", slim.standin)
+print("recipe:  ", slim.recipe or "(official image)")
 
 # %% [markdown]
 # A stand-in is close to the official image, not the same. Debian's Python
@@ -134,9 +134,9 @@ from layerlab.measure import standins
 
 for ref, img in report.images.items():
     diffs = standins.differences(ref)
-    print(f"{ref}: {'stand-in' if img['standin'] else 'official'}, {len(diffs)} difference(s)")
+    print(f"{ref}: {'stand-in' if img.standin else 'official'}, {len(diffs)} difference(s)")
     print("".join(f"  - {line}\n" for line in diffs), end="")
-    assert bool(diffs) == img["standin"], "a stand-in lists at least its size; an official image matches its layout"
+    assert bool(diffs) == img.standin, "a stand-in lists at least its size; an official image matches its layout"
 
 # %% [markdown]
 # That is why no lesson asserts on one layout ("no `Python.h` in the image"):

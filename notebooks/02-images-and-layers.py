@@ -66,9 +66,9 @@ print(steps.table())
 # %%
 n = len(base.layers)
 assert len(steps.layers) == n + 2, "RUN and COPY add a layer each; CMD adds none"
-assert [l["digest"] for l in steps.layers[:n]] == [l["digest"] for l in base.layers]
-assert steps.layers[-1]["size_bytes"] < 1_000, "the COPY layer holds one small file"
-print(f"new layers: {[inspector.short_instruction(l['created_by']) for l in steps.layers[n:]]}")
+assert [l.digest for l in steps.layers[:n]] == [l.digest for l in base.layers]
+assert steps.layers[-1].size_bytes < 1_000, "the COPY layer holds one small file"
+print(f"new layers: {[inspector.short_instruction(l.created_by) for l in steps.layers[n:]]}")
 
 # %%
 plots.layer_stack(steps);
@@ -132,7 +132,7 @@ compiler_layer = trap.layers[n]
 saved_by_one_run = trap.size_bytes - one_run.size_bytes
 hidden = trap.hidden_bytes - base.hidden_bytes
 wasted = trap.wasted_bytes - base.wasted_bytes
-print(f"layer that installed the compiler:       {compiler_layer['size_bytes'] / 1e6:6.1f} MB")
+print(f"layer that installed the compiler:       {compiler_layer.size_bytes / 1e6:6.1f} MB")
 print(f"three RUNs: {trap.size_bytes / 1e6:.1f} MB;  one RUN: {one_run.size_bytes / 1e6:.1f} MB")
 print(f"saved by one RUN (measured):              {saved_by_one_run / 1e6:6.1f} MB")
 print(f"hidden bytes in the trap, above the base: {hidden / 1e6:6.1f} MB")
@@ -147,12 +147,12 @@ TOOLCHAIN = ["/usr/bin/gcc", "/usr/bin/cc", "/usr/bin/as", "/usr/bin/ld"]
 left = {label: [t for t in TOOLCHAIN if img.has(t) and not base.has(t)] for label, img in (("trap", trap), ("one RUN", one_run))}
 print("toolchain programs left above the base:", left)
 assert left == {"trap": [], "one RUN": []}, "both removed the compiler, the assembler and the linker"
-assert saved_by_one_run > 0.8 * compiler_layer["size_bytes"], "the trap still ships the compiler"
+assert saved_by_one_run > 0.8 * compiler_layer.size_bytes, "the trap still ships the compiler"
 # What is hidden is what one RUN saves: both measure the compiler left in layer two (within 5%).
 assert abs(hidden - saved_by_one_run) < 0.05 * saved_by_one_run
 # dive's figure is smaller: most of the compiler goes with whole directories.
 assert 0 < wasted < hidden
-assert one_run.wasted_bytes - base.wasted_bytes < 0.01 * compiler_layer["size_bytes"]
+assert one_run.wasted_bytes - base.wasted_bytes < 0.01 * compiler_layer.size_bytes
 
 # %% [markdown]
 # Look at the list: the compiler's files are there, and so are apt's package

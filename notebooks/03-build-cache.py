@@ -196,9 +196,9 @@ for ws in (naive_ws, ignore_ws):
     (ws / "data" / "NOTES.md").write_text(f"new data delivered ({random.random()})\n")
 bust = make(naive_ws, "naive-clutter")
 no_bust = make(ignore_ws, "dockerignore")
-print(f"without .dockerignore: {bust.seconds:5.1f} s, sent {bust.context_bytes} bytes, ran {[s['name'][:40] for s in bust.ran]}")
-print(f"with .dockerignore:    {no_bust.seconds:5.1f} s, sent {no_bust.context_bytes} bytes, ran {[s['name'][:40] for s in no_bust.ran]}")
-assert [s for s in bust.ran if INSTALL in s["name"]], "an irrelevant file re-ran the install"
+print(f"without .dockerignore: {bust.seconds:5.1f} s, sent {bust.context_bytes} bytes, ran {[s.name[:40] for s in bust.ran]}")
+print(f"with .dockerignore:    {no_bust.seconds:5.1f} s, sent {no_bust.context_bytes} bytes, ran {[s.name[:40] for s in no_bust.ran]}")
+assert [s for s in bust.ran if INSTALL in s.name], "an irrelevant file re-ran the install"
 assert no_bust.ran == [], "with .dockerignore the builder never saw the change"
 assert bust.context_bytes < 0.001 * without_ignore.context_bytes, "a rebuild sends only what changed, not the 40 MB again"
 
@@ -275,7 +275,7 @@ print(mounted.table())
 def uv_said(scenario):
     """The install step, uv's summary lines, how many packages it prepared and in how many seconds."""
     step = scenario.get("dependency edit").step(INSTALL)
-    lines = [l.strip() for l in step["log"] if re.match(r"\s*(Resolved|Prepared|Installed|Uninstalled) \d+", l)]
+    lines = [l.strip() for l in step.log if re.match(r"\s*(Resolved|Prepared|Installed|Uninstalled) \d+", l)]
     said = next((re.search(r"Prepared (\d+) packages? in ([\d.]+)(ms|s)", l) for l in lines if l.startswith("Prepared")), None)
     if said is None:
         return step, lines, 0, 0.0
@@ -285,7 +285,7 @@ def uv_said(scenario):
 plain_step, plain_said, plain_prepared, plain_prep_s = uv_said(ordered)
 mount_step, mount_said, mount_prepared, mount_prep_s = uv_said(mounted)
 for label, step, said in (("no cache mount", plain_step, plain_said), ("cache mount", mount_step, mount_said)):
-    print(f"{label:<15} install step {step['seconds']:.1f} s: " + "; ".join(said))
+    print(f"{label:<15} install step {step.seconds:.1f} s: " + "; ".join(said))
 lock_packages = len(re.findall(r"^[\w.-]+==", (HERE / "app" / "requirements.lock").read_text(), flags=re.M))
 print(f"the lock pins {lock_packages} packages; the edit changed one ({DEP_PIN[0]}); "
       f"prepared without a mount: {plain_prepared}, with it: {mount_prepared}")
@@ -300,11 +300,11 @@ assert not mount_img.find("*/bin/uv"), "and so does uv: its stage is mounted int
 
 # %%
 dep = {"no cache mount": ordered.get("dependency edit"), "cache mount": mounted.get("dependency edit")}
-plots.step_split({k: (v.seconds, v.step(INSTALL)["seconds"]) for k, v in dep.items()}, "the install step",
+plots.step_split({k: (v.seconds, v.step(INSTALL).seconds) for k, v in dep.items()}, "the install step",
                  title="Rebuild after a dependency edit: the install step and the rest");
-step_speedup = plain_step["seconds"] / mount_step["seconds"]
+step_speedup = plain_step.seconds / mount_step.seconds
 speedup = dep["no cache mount"].seconds / dep["cache mount"].seconds
-print(f"install step: {plain_step['seconds']:.1f} s -> {mount_step['seconds']:.1f} s ({step_speedup:.1f}x); "
+print(f"install step: {plain_step.seconds:.1f} s -> {mount_step.seconds:.1f} s ({step_speedup:.1f}x); "
       f"whole rebuild: {dep['no cache mount'].seconds:.1f} s -> {dep['cache mount'].seconds:.1f} s ({speedup:.2f}x)")
 
 # %% [markdown]
@@ -340,12 +340,12 @@ make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
 bump(pitfall_ws), bump(fix_ws)
 pitfall, fix = make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
 for label, r in (("pyproject", pitfall), ("lock first", fix)):
-    print(f"{label:>10}: {r.seconds:5.1f} s after a version bump, ran: {[s['name'][:45] for s in r.ran]}")
+    print(f"{label:>10}: {r.seconds:5.1f} s after a version bump, ran: {[s.name[:45] for s in r.ran]}")
 
 # %%
-assert [s for s in pitfall.ran if "-r requirements.lock" in s["name"]], "a version bump reinstalled every dependency"
-assert not [s for s in fix.ran if "-r requirements.lock" in s["name"]], "the lock-first install stayed cached"
-assert [s for s in fix.ran if "--no-deps" in s["name"]], "only the project itself was reinstalled"
+assert [s for s in pitfall.ran if "-r requirements.lock" in s.name], "a version bump reinstalled every dependency"
+assert not [s for s in fix.ran if "-r requirements.lock" in s.name], "the lock-first install stayed cached"
+assert [s for s in fix.ran if "--no-deps" in s.name], "only the project itself was reinstalled"
 
 # %%
 out = containers.run(fix.tag, module="03")

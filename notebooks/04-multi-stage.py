@@ -122,8 +122,8 @@ assert not toolchain(multi) - toolchain(base), f"the runtime stage has {sorted(t
 assert not headers(multi) - headers(base), "no header the slim base lacks"
 assert not headers(one_run) - headers(base), "the one-RUN purge took the headers with the compiler"
 assert ratio <= 0.25, "the course's goal"
-workdir_layers = [l for l in multi.layers if l["created_by"].startswith("WORKDIR")]
-print(f"layers made by WORKDIR in the multi-stage image: {len(workdir_layers)} ({workdir_layers[0]['size_bytes']} bytes of files: "
+workdir_layers = [l for l in multi.layers if l.created_by.startswith("WORKDIR")]
+print(f"layers made by WORKDIR in the multi-stage image: {len(workdir_layers)} ({workdir_layers[0].size_bytes} bytes of files: "
       "the folder it created)" if workdir_layers else "no WORKDIR layer")
 assert len(workdir_layers) == 1, "WORKDIR /app created its folder: a layer, though not a RUN, COPY or ADD"
 assert multi.size_bytes < one_run.size_bytes < naive.size_bytes
@@ -159,9 +159,9 @@ for v in ("one-run", "multi-stage"):
     df = HERE / v / "Dockerfile"
     edits[v] = build.build(edited, lesson.tag(LESSON, f"{v}-edit"), dockerfile=df, build_args=lesson.build_args(df),
                            module="04", label="code edit")
-    print(f"  {v:<12} re-ran: {', '.join(s['name'][:40] for s in edits[v].ran)}")
-assert any("apt-get install" in s["name"] for s in edits["one-run"].ran), "the edit reinstalls the compiler"
-assert not any("apt-get" in s["name"] or "pip" in s["name"] for s in edits["multi-stage"].ran), "the builder stays cached"
+    print(f"  {v:<12} re-ran: {', '.join(s.name[:40] for s in edits[v].ran)}")
+assert any("apt-get install" in s.name for s in edits["one-run"].ran), "the edit reinstalls the compiler"
+assert not any("apt-get" in s.name or "pip" in s.name for s in edits["multi-stage"].ran), "the builder stays cached"
 assert edits["multi-stage"].seconds < edits["one-run"].seconds
 #
 # Does it still work? The extension was compiled against the builder's Python
@@ -235,12 +235,12 @@ activities.solution("04-non-root")
 
 # %%
 tested = make("multi-stage", target="test")
-test_steps = [s["name"] for s in tested.steps if s["index"] is not None]
-runtime_steps = [s["name"] for s in builds["multi-stage"].steps if s["index"] is not None]
-pytest_step = next(s for s in tested.ran if "pytest -q" in s["name"])
-print("--target test ran:", *[f"  {s['name'][:70]}" for s in tested.ran], sep="\n")
-print("pytest said:", pytest_step["log"][-1])
-assert any("passed" in line for line in pytest_step["log"])
+test_steps = [s.name for s in tested.steps if s.index is not None]
+runtime_steps = [s.name for s in builds["multi-stage"].steps if s.index is not None]
+pytest_step = next(s for s in tested.ran if "pytest -q" in s.name)
+print("--target test ran:", *[f"  {s.name[:70]}" for s in tested.ran], sep="\n")
+print("pytest said:", pytest_step.log[-1])
+assert any("passed" in line for line in pytest_step.log)
 assert not any("pytest" in s for s in runtime_steps), "the default target never builds the test stage"
 assert not any("useradd" in s for s in test_steps), "and --target test never builds the runtime stage"
 

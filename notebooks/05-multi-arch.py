@@ -163,7 +163,7 @@ for w, s in speedup.items():
     print(f"{WAYS[w]}: arm64 {s:.1f} x faster than naive")
 assert builds["naive"].emulated("linux/arm64"), "the naive arm64 build runs pip under qemu"
 assert not builds["cross-compile"].emulated(), "the cross-compiled build runs nothing under qemu"
-assert [s["name"][:3] for s in builds["cross-wheels"].emulated()] == ["RUN"], "only the compile step is emulated"
+assert [s.name[:3] for s in builds["cross-wheels"].emulated()] == ["RUN"], "only the compile step is emulated"
 assert slowdown >= 2, "emulation costs 2-8 times (published anchor)"
 assert all(s >= 3 for s in speedup.values()), "the course's goal: cross-built arm64 at least 3 x faster"
 
@@ -297,11 +297,11 @@ activities.solution("05-arm64-digest")
 
 # %%
 naive = builds["naive"]
-slowest = max(naive.emulated("linux/arm64"), key=lambda s: s["seconds"])
-native_twin = next(s for s in naive.ran if s.get("platform") == "linux/amd64" and s["stage"] == slowest["stage"] and s["index"] == slowest["index"])
-print(f"step `{slowest['name'][:60]}`: {native_twin['seconds']:.1f} s native, {slowest['seconds']:.1f} s emulated "
-      f"({slowest['seconds'] / native_twin['seconds']:.1f} x)")
-assert slowest["seconds"] > 2 * native_twin["seconds"]
+slowest = max(naive.emulated("linux/arm64"), key=lambda s: s.seconds)
+native_twin = next(s for s in naive.ran if s.platform == "linux/amd64" and s.stage == slowest.stage and s.index == slowest.index)
+print(f"step `{slowest.name[:60]}`: {native_twin.seconds:.1f} s native, {slowest.seconds:.1f} s emulated "
+      f"({slowest.seconds / native_twin.seconds:.1f} x)")
+assert slowest.seconds > 2 * native_twin.seconds
 
 # %% [markdown]
 # Published numbers agree on the order of magnitude: compiled-from-source

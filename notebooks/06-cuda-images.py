@@ -76,8 +76,8 @@ plots.layer_stacks(list(reports.values()), [f"{n}\n{r.ref.split(':')[1]}" for n,
 
 # %%
 base, runtime, devel = reports["base"], reports["runtime"], reports["devel"]
-assert [l["digest"] for l in runtime.layers[: len(base.layers)]] == [l["digest"] for l in base.layers]
-assert [l["digest"] for l in devel.layers[: len(runtime.layers)]] == [l["digest"] for l in runtime.layers]
+assert [l.digest for l in runtime.layers[: len(base.layers)]] == [l.digest for l in base.layers]
+assert [l.digest for l in devel.layers[: len(runtime.layers)]] == [l.digest for l in runtime.layers]
 assert base.size_bytes < runtime.size_bytes < devel.size_bytes
 assert devel.size_bytes > 1.5 * runtime.size_bytes, "the compiler and development files outweigh the runtime libraries"
 guess_devel.reveal(devel.size_bytes / 1e9, note=f"base {base.size_bytes / 1e9:.2f} GB, runtime {runtime.size_bytes / 1e9:.2f} GB.")
@@ -119,7 +119,7 @@ assert PurePosixPath(biggest_runtime).name.startswith("libcublasLt.so")
 # %%
 headers = sum(s for p, s in devel.files.items() if p.endswith((".h", ".hpp", ".cuh")))
 static_here = {p: s for p, s in devel.files.items() if p.endswith(".a")}
-left_out = cuda.static_left_out(cuda.DEVEL) if got.images[cuda.DEVEL]["standin"] else {}
+left_out = cuda.static_left_out(cuda.DEVEL) if got.images[cuda.DEVEL].standin else {}
 print(f"devel: headers {headers / 1e6:.0f} MB; static archives in the image {sum(static_here.values()) / 1e6:.0f} MB "
       f"({len(static_here)} files); left out of this stand-in (libraries and static archives) "
       f"{sum(left_out.values()) / 1e9:.2f} GB in {len(left_out)} files")
@@ -143,7 +143,7 @@ assert "/usr/lib/x86_64-linux-gnu/libcudart_static.a" in static_here, "nvcc link
 
 # %%
 devel_adds = sum(added["devel"].values())
-if got.images[cuda.DEVEL]["standin"]:
+if got.images[cuda.DEVEL].standin:
     print(f"left out {sum(left_out.values()) / 1e9:.2f} GB, {sum(left_out.values()) / devel_adds:.1f}x the "
           f"{devel_adds / 1e9:.2f} GB the stand-in's devel layer adds")
     assert sum(left_out.values()) > 2 * devel_adds, \
@@ -399,8 +399,8 @@ if full.replayed:
     print(f"source: REPLAYED, the index was not reachable; recorded {full.replayed['recorded_at']} from: {full.source}")
 else:
     print(f"source: read live now from {full.source}")
-for name, w in sorted(full.wheels.items(), key=lambda kv: -kv[1]["bytes"]):
-    print(f"  {name:<26} {w['version']:<12} {w['bytes'] / 1e6:7.1f} MB")
+for name, w in sorted(full.wheels.items(), key=lambda kv: -kv[1].bytes):
+    print(f"  {name:<26} {w.version:<12} {w.bytes / 1e6:7.1f} MB")
 print(f"  {'total':<26} {'':<12} {full.total_bytes / 1e6:7.1f} MB compressed (index metadata, not measured here)")
 
 # %% [markdown]
@@ -409,7 +409,7 @@ print(f"  {'total':<26} {'':<12} {full.total_bytes / 1e6:7.1f} MB compressed (in
 # %%
 installed = [line.split("==")[0] for line in (APP / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
-installed_bytes = sum(full.wheels[n]["bytes"] for n in installed)
+installed_bytes = sum(full.wheels[n].bytes for n in installed)
 print(f"installed here: {', '.join(installed)}: {installed_bytes / 1e6:.0f} MB; "
       f"the full set {full.total_bytes / installed_bytes:.1f}x that")
 assert set(installed) <= set(full.wheels)
@@ -456,7 +456,7 @@ lesson.key_points("06")
 # %%
 print("Figures measured in this run:")
 for name, r in reports.items():
-    print(f"  {name:<8} {r.size_bytes / 1e9:5.2f} GB ({'stand-in' if got.images[r.ref]['standin'] else 'official'})")
+    print(f"  {name:<8} {r.size_bytes / 1e9:5.2f} GB ({'stand-in' if got.images[r.ref].standin else 'official'})")
 print(f"  SAXPY on base: {final.size_bytes / 1e6:.0f} MB = {ratio:.1%} of the devel single-stage image")
 print(f"  CUDA bytes shipped twice by 2 wheels on the runtime image: {on_runtime.duplicated_bytes / 1e6:.0f} MB; on slim: 0")
 print(f"  GPU run here: {'yes' if HAS_GPU else 'no (' + access.why + ')'}")

@@ -121,10 +121,10 @@ ROWS = [[3, 70, 4], [40, 20, 0], [12, 95, 2]]
 up = serving.serve(EXEC, requests={"predict": ["POST", "/predict", {"rows": ROWS}]}, module="07")
 print(f"docker run -> first 200 on /health: {up.first_ok_s:.2f} s; -> engine says healthy: {up.healthy_s:.2f} s")
 answer = up.responses["predict"]
-print("POST /predict", answer["status"], answer["body"])
+print("POST /predict", answer.status, answer.body)
 mine = 1 / (1 + np.exp(-(np.asarray(ROWS, float) @ model["weights"] + model["bias"])))
 assert up.has_healthcheck and up.health == "healthy"
-assert np.allclose(answer["body"]["risk"], mine, atol=1e-6), "the server scores what the notebook scores"
+assert np.allclose(answer.body["risk"], mine, atol=1e-6), "the server scores what the notebook scores"
 assert up.healthy_s - up.first_ok_s < 4, "the engine checks every second (a check may take up to its 2 s timeout)"
 
 # %% [markdown]
@@ -155,7 +155,7 @@ loaded = {f"{w} worker{'s' * (w > 1)}": serving.serve(EXEC, command=UVICORN + ["
           for w in (1, 2)}
 for name, r in loaded.items():
     # The count includes the python that counts.
-    print(f"{name}: {r.load.line()}; memory {r.memory_bytes / 1e6:.0f} MB in {int(r.execs['processes']['output']) - 1} processes")
+    print(f"{name}: {r.load.line()}; memory {r.memory_bytes / 1e6:.0f} MB in {int(r.execs['processes'].output) - 1} processes")
 plots.serving_load(loaded, title="600 POST /predict, 8 clients, 2 cores shared with the client");
 
 # %%
@@ -207,7 +207,7 @@ stops = {name: serving.serve(image, init=init, inflight="/slow?seconds=0.5", mod
          for name, (image, init) in SIGNALS.items()}
 SIGNAL_NAMES = {"15": "SIGTERM", "9": "SIGKILL"}
 for name, r in stops.items():
-    fate = f"answered {r.inflight['status']}" if r.inflight_answered else f"lost ({r.inflight['error'][:50]})"
+    fate = f"answered {r.inflight.status}" if r.inflight_answered else f"lost ({r.inflight.error[:50] if r.inflight else 'not sent'})"
     sent = " then ".join(SIGNAL_NAMES.get(s, s) for s in r.stop_signals)
     print(f"{name:<18} stopped {r.stop_s:5.2f} s after SIGTERM ({sent}), exit code {r.stop_exit_code}; request in flight: {fate}")
 plots.stop_times(stops, title="docker stop with a 0.5 s request in flight");
@@ -262,13 +262,13 @@ locked = serving.serve(EXEC, read_only=True, tmpfs=["/tmp"], cap_drop_all=True, 
                               "write /tmp": ["python", "-c", WRITE, "/tmp/cache.json"]},
                        module="07")
 print("options:", locked.options)
-print("POST /predict", locked.responses["predict"]["status"], locked.responses["predict"]["body"]["risk"])
+print("POST /predict", locked.responses["predict"].status, locked.responses["predict"].body["risk"])
 for name, out in locked.execs.items():
-    print(f"{name:<11} exit {out['exit_code']}: {out['output'].splitlines()[-1]}")
-assert locked.serving and locked.healthy_s is not None and locked.responses["predict"]["body"] == answer["body"]
-assert locked.execs["id -u"]["output"].strip() == "10001"
-assert locked.execs["write /app"]["exit_code"] != 0 and "Read-only file system" in locked.execs["write /app"]["output"]
-assert locked.execs["write /tmp"]["exit_code"] == 0
+    print(f"{name:<11} exit {out.exit_code}: {out.output.splitlines()[-1]}")
+assert locked.serving and locked.healthy_s is not None and locked.responses["predict"].body == answer.body
+assert locked.execs["id -u"].output.strip() == "10001"
+assert locked.execs["write /app"].exit_code != 0 and "Read-only file system" in locked.execs["write /app"].output
+assert locked.execs["write /tmp"].exit_code == 0
 
 # %% [markdown]
 # It still serves, healthy, with the same answers. The write into `/app`

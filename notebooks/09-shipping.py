@@ -199,15 +199,15 @@ speedup = cold.seconds / warm.seconds
 for name, r in runs.items():
     print(f"{name:<28} {r.seconds:6.1f} s   {len(r.reused)} steps CACHED, {len(r.ran)} ran")
 print(f"a fresh runner with the registry cache is {speedup:.1f} x faster; the code edit re-ran: "
-      + "; ".join(s["name"][:40] for s in edit.ran))
+      + "; ".join(s.name[:40] for s in edit.ran))
 assert not cold.reused and len(cold.ran) >= 7
 # Every RUN (apt and the compiler, pip) comes from the imported cache. A COPY may still run: on a
 # fresh engine one did (the registry cache's blob for it was not reused), which costs a second.
-print("run 2 ran:", "; ".join(s["name"][:50] for s in warm.ran) or "nothing")
-assert not [s for s in warm.ran if s["name"].split()[0] == "RUN"], "every RUN came from the imported cache"
+print("run 2 ran:", "; ".join(s.name[:50] for s in warm.ran) or "nothing")
+assert not [s for s in warm.ran if s.name.split()[0] == "RUN"], "every RUN came from the imported cache"
 assert len(warm.reused) >= len(cold.ran) - len(warm.ran) and len(warm.reused) > len(warm.ran)
 assert not local.ran and len(local.reused) == len(cold.ran), "the local exporter's folder serves a fresh runner as well"
-assert [s["name"].split()[0] for s in edit.ran] == ["COPY"] and "serve.py" in edit.ran[0]["name"], "only the code's COPY re-ran"
+assert [s.name.split()[0] for s in edit.ran] == ["COPY"] and "serve.py" in edit.ran[0].name, "only the code's COPY re-ran"
 assert speedup >= 5, "the course's goal: a cold build with the registry cache at least 5 x faster"
 guess_speedup.reveal(speedup, note=f"{cold.seconds:.0f} s without, {warm.seconds:.1f} s with the registry cache.")
 

@@ -83,7 +83,7 @@ def test_unreachable_engine_is_one_failing_check_with_its_error():
 def test_report_table_lists_fixes_and_verdict():
     f = recorded()
     f.emulators = []
-    report = doctor.Report(checks=doctor.engine_checks(f, ("linux/amd64", "linux/arm64")), engine=f.to_dict())
+    report = doctor.Report(checks=doctor.engine_checks(f, ("linux/amd64", "linux/arm64")), engine=f)
     assert not report.ok
     text = report.table()
     assert "What to do:" in text and "Not ready" in text

@@ -41,8 +41,8 @@ def test_waste_of_a_deleted_file_is_counted_as_dive_counts_it(waste_image):
     assert r.wasted_bytes >= BLOB
     assert not r.has("/blob")
     last, before = r.layers[-1], r.layers[-2]
-    assert before["size_bytes"] >= BLOB and before["added"] >= 1
-    assert last["deleted"] == 1
+    assert before.size_bytes >= BLOB and before.added >= 1
+    assert last.deleted == 1
     assert r.efficiency < 1.0
 
 
@@ -53,7 +53,7 @@ def test_a_clean_image_has_no_waste_from_our_layers(engine_client, tmp_path):
     try:
         r = inspector.inspect(tag, use_cache=False)
         assert all(t[0] != "/blob" for t in r.top_waste)
-        assert r.layers[-1]["size_bytes"] < 1_000
+        assert r.layers[-1].size_bytes < 1_000
     finally:
         engine_client.image.remove(tag, force=True)
 

@@ -57,7 +57,7 @@ def _row(kind, **kw):
 
 def test_isolation_round_trips_and_tabulates():
     r = _row("container", details={"host_kernel": "k"})
-    assert isolation.Isolation.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    assert isolation.Isolation.model_validate(json.loads(r.model_dump_json())) == r
     text = isolation.table([_row("venv"), r, _row("vm", memory_given_bytes=256 * 2**20, python_prefix=None)])
     assert "256 MiB" in text and "(no Python)" in text and "PID 1" in text
 

@@ -98,6 +98,6 @@ def test_the_oci_reader_sees_layers_config_and_platform(tmp_path):
     assert entries == [Entry("/a", FILE, 3 * MiB)]
     assert raw >= 3 * MiB
     report = report_from_archive(path, "x", "sha256:x", "linux/arm64")  # absent: the first platform stands in
-    assert [layer["created_by"] for layer in report.layers] == ["COPY a /a", "RUN write a"]
+    assert [layer.created_by for layer in report.layers] == ["COPY a /a", "RUN write a"]
     with pytest.raises(LookupError):
         report_from_archive(path, "x", "sha256:x", "linux/arm64", strict=True)

@@ -22,11 +22,11 @@ def test_the_port_is_configurable(monkeypatch):
 
 
 def test_an_index_round_trips_through_its_recording():
-    ix = registry.Index("localhost:5000/a:b", "sha256:1", registry.INDEX_TYPES[0], {"manifests": []}, [
-        registry.Entry("sha256:a", registry.MANIFEST_TYPES[0], "linux/arm64", 500, 1000, 3),
-        registry.Entry("sha256:b", registry.MANIFEST_TYPES[0], "unknown/unknown", 500, 10, 1, attests="sha256:a"),
+    ix = registry.Index(ref="localhost:5000/a:b", digest="sha256:1", media_type=registry.INDEX_TYPES[0], raw={"manifests": []}, entries=[
+        registry.Entry(digest="sha256:a", media_type=registry.MANIFEST_TYPES[0], platform="linux/arm64", size=500, layers_bytes=1000, layers=3),
+        registry.Entry(digest="sha256:b", media_type=registry.MANIFEST_TYPES[0], platform="unknown/unknown", size=500, layers_bytes=10, layers=1, attests="sha256:a"),
     ])
-    back = registry.Index.from_dict(json.loads(json.dumps(ix.to_dict())))
+    back = registry.Index.model_validate(json.loads(ix.model_dump_json()))
     assert back.platforms == ["linux/arm64"] and [a.attests for a in back.attestations] == ["sha256:a"]
 
 

@@ -76,8 +76,8 @@ def test_refused_connections_count_as_errors_not_exceptions():
 
 def test_a_serve_result_round_trips_through_json():
     r = serving.ServeResult(image="i", options={"init": True}, started=True, first_ok_s=0.5, healthy_s=1.2,
-                            load=serving.summarize([0.01, 0.02], 1.0), inflight={"status": 200, "error": ""}, stop_s=0.4)
-    back = serving.ServeResult.from_dict(json.loads(json.dumps(r.to_dict())))
+                            load=serving.summarize([0.01, 0.02], 1.0), inflight=serving.Response(status=200, body="ok", error="", seconds=0.5), stop_s=0.4)
+    back = serving.ServeResult.model_validate(json.loads(r.model_dump_json()))
     assert back == r and back.serving and back.inflight_answered
 
 

@@ -121,7 +121,7 @@ def _result(**kw) -> vm.VMResult:
 
 def test_result_round_trips_through_json():
     r = _result()
-    assert vm.VMResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    assert vm.VMResult.model_validate(json.loads(r.model_dump_json())) == r
     assert r.disk_bytes == 15 and r.ok
 
 

@@ -23,7 +23,7 @@ print(f"context {result.context_bytes / 1e3:.1f} kB, {len(result.ran)} step(s) r
 
 # %%
 rebuilt = ...  # TODO: edit predict.py, then build again
-print([s["name"] for s in rebuilt.ran])
+print([s.name for s in rebuilt.ran])
 
 # %%
 import layerlab

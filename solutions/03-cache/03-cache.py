@@ -29,7 +29,7 @@ rebuilt = build.build(".", "layerlab-03-cache:mine", module="03", show=None)
 # STARTER
 # rebuilt = ...  # TODO: edit predict.py, then build again
 # END SOLUTION
-print([s["name"] for s in rebuilt.ran])
+print([s.name for s in rebuilt.ran])
 
 # %%
 import layerlab

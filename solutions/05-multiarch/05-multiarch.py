@@ -29,7 +29,7 @@ result = build.build(".", "layerlab-05-multiarch:mine", platforms=PLATFORMS, cac
 
 # %%
 # BEGIN SOLUTION
-emulated = [(s["name"][:60], s["seconds"]) for s in result.emulated("linux/arm64")]
+emulated = [(s.name[:60], s.seconds) for s in result.emulated("linux/arm64")]
 # STARTER
 # emulated = ...  # TODO: result.emulated(...) lists them; keep each step's name and seconds
 # END SOLUTION

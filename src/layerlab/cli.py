@@ -7,23 +7,23 @@ import json
 import os
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from layerlab import __version__
 
 if TYPE_CHECKING:
-    from layerlab.course import Course, Module
+    from layerlab.course import Course, Module, doctor
     from layerlab.engine.clean import CleanReport
 
 
-def _doctor(args) -> int:
+
+def _doctor(args: argparse.Namespace) -> int:
     from layerlab.course import doctor
 
     report = doctor.run()
     diffs = _standin_differences(report)
     if args.json:
-        print(json.dumps({**report.to_dict(), "standin_differences": diffs}, indent=2))
+        print(json.dumps({**report.model_dump(mode="json"), "standin_differences": diffs}, indent=2))
     else:
         print(report.table())
         for ref, lines in diffs.items():
@@ -32,13 +32,13 @@ def _doctor(args) -> int:
     return 0 if report.ok else 1
 
 
-def _standin_differences(report) -> dict[str, list[str]]:
+def _standin_differences(report: "doctor.Report") -> dict[str, list[str]]:
     """Each stand-in's differences from the official image, measured from the stand-in (see standins.py)."""
     from layerlab.measure import standins
 
     out = {}
     for ref, img in report.images.items():
-        if img and img.get("standin") and not report.replayed:
+        if img and img.standin and not report.replayed:
             try:
                 out[ref] = standins.differences(ref)
             except Exception as e:  # an image the doctor saw but cannot export: say so, do not fail the report
@@ -46,9 +46,9 @@ def _standin_differences(report) -> dict[str, list[str]]:
     return out
 
 
-def _bootstrap(args) -> int:
+def _bootstrap(args: argparse.Namespace) -> int:
     from layerlab import engine
-    from layerlab.engine import bootstrap
+    from layerlab.engine import bootstrap, catalogue
 
     try:
         engine.require()
@@ -62,7 +62,7 @@ def _bootstrap(args) -> int:
 
         try:
             c = course_mod.load()
-            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in bootstrap.EXTRA_IMAGES}))
+            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in catalogue.EXTRA_IMAGES}))
         except (course_mod.CourseFileError, KeyError) as e:
             print(str(e).strip("'\""), file=sys.stderr)
             return 2
@@ -83,7 +83,7 @@ def _bootstrap(args) -> int:
     return 0
 
 
-def _clean(args) -> int:
+def _clean(args: argparse.Namespace) -> int:
     from layerlab import engine
     from layerlab.engine import clean
 
@@ -93,7 +93,7 @@ def _clean(args) -> int:
         print(e, file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(report.model_dump_json(indent=2))
     else:
         if args.dry_run:
             _print_dry_run(report, "would remove (dry run):")
@@ -109,7 +109,7 @@ def _print_dry_run(report: "CleanReport", title: str) -> None:
             print(f"  {kind[:-1]} {name}")
 
 
-def _registry(args) -> int:
+def _registry(args: argparse.Namespace) -> int:
     from layerlab.engine import registry
 
     try:
@@ -129,7 +129,7 @@ def _registry(args) -> int:
     return 0 if st.running or args.action == "status" else 1
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from layerlab import course as course_mod
     from layerlab.course import notebooks
 
@@ -153,7 +153,7 @@ def _run(args) -> int:
     return 1 if failed else 0
 
 
-def _inspect(args) -> int:
+def _inspect(args: argparse.Namespace) -> int:
     from layerlab import engine
     from layerlab.measure import inspector
 
@@ -163,7 +163,7 @@ def _inspect(args) -> int:
         print(e, file=sys.stderr)
         return 2
     if args.json:
-        d = report.to_dict()
+        d = report.model_dump(mode="json")
         if not args.files:
             d["files"] = f"{len(report.files)} paths (add --files to list them)"
         print(json.dumps(d, indent=2))
@@ -177,7 +177,7 @@ def _inspect(args) -> int:
     return 0
 
 
-def _sync(args) -> int:
+def _sync(args: argparse.Namespace) -> int:
     from layerlab import course as course_mod
     from layerlab.course import notebooks
 
@@ -186,7 +186,7 @@ def _sync(args) -> int:
     return 0
 
 
-def _grade(args) -> int:
+def _grade(args: argparse.Namespace) -> int:
     from layerlab.engine import progress
     from layerlab.grade.runner import grade
 
@@ -200,7 +200,7 @@ def _grade(args) -> int:
     return 0 if report.passed else 1
 
 
-def _release(args) -> int:
+def _release(args: argparse.Namespace) -> int:
     from layerlab import course as course_mod
     from .grade import release
 
@@ -227,7 +227,7 @@ def _release(args) -> int:
     return 1 if failed else 0
 
 
-def _record(args) -> int:
+def _record(args: argparse.Namespace) -> int:
     from layerlab import engine
     from layerlab.grade.runner import RecordError, record
 
@@ -242,7 +242,7 @@ def _record(args) -> int:
     return 0 if report.passed else 1
 
 
-def _activities(args) -> int:
+def _activities(args: argparse.Namespace) -> int:
     """The instructor's view: each module's predictions, challenges and questions, answers included."""
     from layerlab import course
 
@@ -343,7 +343,7 @@ def _reset(args: argparse.Namespace) -> int:
         print(e, file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
     elif args.dry_run:
         _print_dry_run(report, f"would remove what module {args.module} built (dry run):")
     else:

@@ -21,11 +21,15 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
 from layerlab import course as C
-from .widgets import WIDGET_MIME, _strip_tags
+from .widgets import WIDGET_MIME, strip_tags
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 
 def _module(module: str) -> C.Module:
@@ -80,7 +84,7 @@ class _Shown:
         raise NotImplementedError
 
     def static_text(self) -> str:
-        return html.unescape(_strip_tags(self.static_html())).strip()
+        return html.unescape(strip_tags(self.static_html())).strip()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {
@@ -162,7 +166,7 @@ def solution(challenge_id: str) -> Solution:
     return Solution(C.load().challenge(challenge_id))
 
 
-def challenge(challenge_id: str):
+def challenge(challenge_id: str) -> "HTML":
     """The challenge's title and time, as a heading line."""
     c = C.load().challenge(challenge_id)
     from IPython.display import HTML
@@ -173,7 +177,7 @@ def challenge(challenge_id: str):
 # --- check your understanding ----------------------------------------------
 
 
-def is_right(q: C.Question, given) -> bool:
+def is_right(q: C.Question, given: Any) -> bool:
     if given is None or given == "":
         return False
     if q.choices is not None:
@@ -194,7 +198,7 @@ class QuestionWidget:
         self.button.on_click(lambda _b: self.answer())
         self.widget = W.VBox([W.HTML(f"<b>{n}.</b> {html.escape(q.prompt)}"), self.input, self.button, self.feedback])
 
-    def answer(self, value=None) -> bool:
+    def answer(self, value: Any = None) -> bool:
         if value is not None:
             self.input.value = value
         given = self.input.value

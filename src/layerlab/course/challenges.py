@@ -12,9 +12,14 @@ import html
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from layerlab import course as C
+
+if TYPE_CHECKING:
+    from layerlab.engine.build import BuildResult
+    from layerlab.engine.containers import RunResult
+    from layerlab.measure.inspector import ImageReport
 
 
 @dataclass
@@ -42,7 +47,7 @@ CheckFn = Callable[..., Outcome]
 CHECKS: dict[str, CheckFn] = {}
 
 
-def _register(cid: str):
+def _register(cid: str) -> Callable[[CheckFn], CheckFn]:
     def wrap(fn: CheckFn) -> CheckFn:
         CHECKS[cid] = fn
         return fn
@@ -50,7 +55,7 @@ def _register(cid: str):
     return wrap
 
 
-def check(challenge_id: str, answer=None, **context) -> Outcome:
+def check(challenge_id: str, answer: Any = None, **context: Any) -> Outcome:
     """Check a challenge's answer. `answer` None: nothing to check yet (what a headless run sees)."""
     C.load().challenge(challenge_id)  # an unknown id fails loudly: a typo in the lesson
     if answer is None:
@@ -65,7 +70,7 @@ def _verdict(cid: str, tests: list[tuple[bool, str]]) -> Outcome:
     return Outcome(cid, all(ok for ok, _ in tests), [("ok    " if ok else "FIX   ") + line for ok, line in tests])
 
 
-def _build_text(dockerfile: str, tag: str, module: str, context: Path | None = None):
+def _build_text(dockerfile: str, tag: str, module: str, context: Path | None = None) -> tuple[BuildResult, ImageReport]:
     """Build a Dockerfile given as text (in `context`, or an empty folder) and inspect the image."""
     from layerlab.engine import build
     from layerlab.measure import inspector
@@ -81,7 +86,7 @@ def _build_text(dockerfile: str, tag: str, module: str, context: Path | None = N
 
 
 @_register("00-arm64-python")
-def _arm64_python(answer) -> Outcome:
+def _arm64_python(answer: Any) -> Outcome:
     out = (answer.output or "").strip()
     return _verdict("00-arm64-python", [
         (answer.platform == "linux/arm64", f"platform of the run: {answer.platform or 'the host default'} (the task: linux/arm64)"),
@@ -94,7 +99,7 @@ def _arm64_python(answer) -> Outcome:
 
 
 @_register("01-smallest-limit")
-def _smallest_limit(answer, program: str) -> Outcome:
+def _smallest_limit(answer: Any, program: str) -> Outcome:
     from layerlab.engine import containers
 
     mib = int(answer)
@@ -102,7 +107,7 @@ def _smallest_limit(answer, program: str) -> Outcome:
         return Outcome("01-smallest-limit", False, [f"{mib} MiB: give a multiple of 16, at least 32"])
     at = containers.run("python:3.13-slim", ["python", "-c", program], memory=f"{mib}m", module="01", timeout=60)
     below = containers.run("python:3.13-slim", ["python", "-c", program], memory=f"{mib - 32}m", module="01", timeout=60)
-    def works(r) -> bool:
+    def works(r: RunResult) -> bool:
         return r.ok and r.output.strip().endswith("done")
 
     # Exit 137 is the kill, whether or not the engine also sets its OOM flag (a nested engine may not).
@@ -223,7 +228,7 @@ def _exec_shell(answer: str) -> Outcome:
          else f"never answered /health: {ran.error or ran.logs.splitlines()[-1:] or 'no log'}"),
         (ran.stop_s is not None and ran.stop_s < 2, f"docker stop took {ran.stop_s or 0:.2f} s (under 2 s)"),
         (ran.inflight_answered, "the request in flight was answered" if ran.inflight_answered
-         else f"the request in flight was lost: {(ran.inflight or {}).get('error', 'not sent')}"),
+         else f"the request in flight was lost: {ran.inflight.error if ran.inflight else 'not sent'}"),
     ])
 
 
@@ -280,7 +285,7 @@ def _biggest_twin(answer: str, tag: str) -> Outcome:
     name = str(answer).strip()
     if not twice:
         return _verdict("06-biggest-twin", [(False, f"{tag} holds no CUDA library twice: build the wheel images first")])
-    biggest = max(twice, key=twice.get)
+    biggest = max(twice, key=lambda k: twice[k])
     # Only the count: listing the sonames would all but give the answer away.
     tests = [(name in twice, f"{name!r} is {'one' if name in twice else 'not one'} of the {len(twice)} sonames shipped twice")]
     if name in twice:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import bootstrap, images, replay
+from layerlab.engine import EngineFacts, catalogue, images, replay
+from layerlab.engine.images import ImageFacts
+from layerlab.engine.result import Replayable, Result
 
-OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
+Status = Literal["ok", "warn", "FAIL", "info"]
+OK: Status = "ok"
+WARN: Status = "warn"
+FAIL: Status = "FAIL"
+INFO: Status = "info"
 
 MIN_DOCKER_MAJOR = 26
 
@@ -23,39 +30,27 @@ PODMAN_LIMITS = (
 MIN_FREE_GB = 10
 
 
-@dataclass
-class Check:
+class Check(Result):
     name: str
-    status: str  # ok | warn | FAIL | info
+    status: Status
     value: str
     fix: str | None = None
 
 
-@dataclass
-class Report:
-    checks: list[Check]
-    engine: dict
-    images: dict[str, dict | None] = field(default_factory=dict)
-    registry_reachable: bool = False
-    replayed: dict | None = None
+class Report(Replayable):
+    dumped_properties = ("ok",)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Report":
-        d = {k: v for k, v in d.items() if k != "ok"}
-        d["checks"] = [Check(**c) for c in d["checks"]]
-        return cls(**d)
+    checks: list[Check]
+    engine: EngineFacts
+    images: dict[str, ImageFacts | None] = Field(default_factory=dict)
+    registry_reachable: bool = False
 
     @property
     def ok(self) -> bool:
         return all(c.status != FAIL for c in self.checks)
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ok"] = self.ok
-        return d
-
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return self.model_dump_json(indent=2)
 
     def table(self) -> str:
         w = max(len(c.name) for c in self.checks)
@@ -85,33 +80,33 @@ def _major(version: str | None) -> int | None:
 def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Check]:
     """Turn engine facts into checks. Pure: unit-tested on recorded facts."""
     if not f.reachable:
-        return [Check("engine", FAIL, "not reachable", f.error or "start a container engine")]
+        return [Check(name="engine", status=FAIL, value="not reachable", fix=f.error or "start a container engine")]
     checks = []
     major = _major(f.server_version)
     if f.name == "docker" and major is not None and major < MIN_DOCKER_MAJOR:
         checks.append(
-            Check("engine", WARN, f"docker {f.server_version}", f"Docker Engine {MIN_DOCKER_MAJOR}+ is recommended for multi-platform loads")
+            Check(name="engine", status=WARN, value=f"docker {f.server_version}", fix=f"Docker Engine {MIN_DOCKER_MAJOR}+ is recommended for multi-platform loads")
         )
     else:
-        checks.append(Check("engine", OK, f"{f.name} {f.server_version} (API {f.api_version})"))
+        checks.append(Check(name="engine", status=OK, value=f"{f.name} {f.server_version} (API {f.api_version})"))
     if f.name == "docker":
         if f.buildx_version:
-            checks.append(Check("buildx", OK, f.buildx_version))
+            checks.append(Check(name="buildx", status=OK, value=f.buildx_version))
         else:
-            checks.append(Check("buildx", FAIL, "missing", "install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)"))
+            checks.append(Check(name="buildx", status=FAIL, value="missing", fix="install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)"))
         if f.compose_version:
-            checks.append(Check("compose", OK, f.compose_version))
+            checks.append(Check(name="compose", status=OK, value=f.compose_version))
         else:
-            checks.append(Check("compose", WARN, "missing", "install compose v2 (apt-get install docker-compose-v2 or docker-compose); module 08 needs it"))
+            checks.append(Check(name="compose", status=WARN, value="missing", fix="install compose v2 (apt-get install docker-compose-v2 or docker-compose); module 08 needs it"))
     if f.multiplatform_load:
-        checks.append(Check("image store", OK, f.image_store or f.name or "?"))
+        checks.append(Check(name="image store", status=OK, value=f.image_store or f.name or "?"))
     else:
         checks.append(
             Check(
-                "image store",
-                WARN,
-                f"{f.image_store} ({f.storage_driver}): cannot load multi-platform images",
-                'add {"features": {"containerd-snapshotter": true}} to /etc/docker/daemon.json and restart dockerd '
+                name="image store",
+                status=WARN,
+                value=f"{f.image_store} ({f.storage_driver}): cannot load multi-platform images",
+                fix='add {"features": {"containerd-snapshotter": true}} to /etc/docker/daemon.json and restart dockerd '
                 "(Docker Desktop: Settings > General > Use containerd for pulling and storing images)",
             )
         )
@@ -120,57 +115,57 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
         runnable = engine.can_run_platform(f, pl)
         how = "native" if pl == f.host_platform else "emulated (qemu)"
         if in_builder and runnable:
-            checks.append(Check(f"platform {pl}", OK, how))
+            checks.append(Check(name=f"platform {pl}", status=OK, value=how))
         else:
             checks.append(
                 Check(
-                    f"platform {pl}",
-                    FAIL,
-                    "builder cannot build it" if not in_builder else "no emulator registered",
-                    "apt-get install qemu-user-static binfmt-support (as root), then restart dockerd",
+                    name=f"platform {pl}",
+                    status=FAIL,
+                    value="builder cannot build it" if not in_builder else "no emulator registered",
+                    fix="apt-get install qemu-user-static binfmt-support (as root), then restart dockerd",
                 )
             )
     if f.name == "podman":
         for what, why in PODMAN_LIMITS:
-            checks.append(Check(f"podman: {what}", WARN, why, "use Docker Engine 26+ for this part, or read the lesson's replayed run"))
+            checks.append(Check(name=f"podman: {what}", status=WARN, value=why, fix="use Docker Engine 26+ for this part, or read the lesson's replayed run"))
     can, why = engine.gpu_verdict(f)
-    checks.append(Check("gpu", INFO, ("a container can get a GPU: " if can else "no GPU for containers: ") + why))
+    checks.append(Check(name="gpu", status=INFO, value=("a container can get a GPU: " if can else "no GPU for containers: ") + why))
     if f.free_disk_bytes is not None:
         gb = f.free_disk_bytes / 1e9
         status = OK if gb >= MIN_FREE_GB else (WARN if gb >= 3 else FAIL)
         checks.append(
-            Check("free disk", status, f"{gb:.1f} GB at {f.root_dir or '/'}", None if status == OK else "the course needs about 10 GB: `layerlab clean` and `docker system prune` free space")
+            Check(name="free disk", status=status, value=f"{gb:.1f} GB at {f.root_dir or '/'}", fix=None if status == OK else "the course needs about 10 GB: `layerlab clean` and `docker system prune` free space")
         )
     return checks
 
 
 def image_checks(found: dict[str, images.ImageFacts | None], platforms: tuple[str, ...]) -> list[Check]:
     checks = []
-    for b in bootstrap.BASE_IMAGES:
+    for b in catalogue.BASE_IMAGES:
         f = found.get(b.ref)
         if f is None:
-            checks.append(Check(f"image {b.ref}", FAIL, "missing", "run `layerlab bootstrap`"))
+            checks.append(Check(name=f"image {b.ref}", status=FAIL, value="missing", fix="run `layerlab bootstrap`"))
             continue
         kind = "stand-in" if f.standin else "official"
         missing = [p for p in platforms if p not in f.platforms]
         value = f"{kind}, runs on {', '.join(f.platforms) or 'nothing'}"
         if missing:
-            checks.append(Check(f"image {b.ref}", FAIL, value + f"; missing {', '.join(missing)}", "run `layerlab bootstrap`"))
+            checks.append(Check(name=f"image {b.ref}", status=FAIL, value=value + f"; missing {', '.join(missing)}", fix="run `layerlab bootstrap`"))
         else:
-            checks.append(Check(f"image {b.ref}", OK, value))
+            checks.append(Check(name=f"image {b.ref}", status=OK, value=value))
     return checks
 
 
-def _live_or_replay(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+def _live_or_replay(platforms: tuple[str, ...] = catalogue.PLATFORMS) -> Report:
     report = _run(platforms)
     # An unreachable engine is a fact the doctor reports, not an error; in a
     # notebook with a recording (Binder), replay the recorded machine instead.
-    if not report.engine["reachable"]:
-        raise engine.EngineUnavailable(report.engine.get("error") or "no engine")
+    if not report.engine.reachable:
+        raise engine.EngineUnavailable(report.engine.error or "no engine")
     return report
 
 
-def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS, replay_if_no_engine: bool = False) -> Report:
+def run(platforms: tuple[str, ...] = catalogue.PLATFORMS, replay_if_no_engine: bool = False) -> Report:
     """The report. With replay_if_no_engine (lessons), a machine without an engine gets the recorded one."""
     if replay_if_no_engine or replay.mode() != "live":
         try:
@@ -180,30 +175,30 @@ def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS, replay_if_no_engine: b
     return _run(platforms)
 
 
-def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+def _run(platforms: tuple[str, ...] = catalogue.PLATFORMS) -> Report:
     f = engine.probe()
     online = engine.registry_reachable()
     checks = engine_checks(f, platforms)
     found: dict[str, images.ImageFacts | None] = {}
     if f.reachable:
-        checks.append(Check("registry", INFO, "reachable: official images are pulled" if online else "not reachable: offline stand-ins are built"))
+        checks.append(Check(name="registry", status=INFO, value="reachable: official images are pulled" if online else "not reachable: offline stand-ins are built"))
         if not online:
             # BuildKit pulls the `# syntax=` frontend image before the first step; build.build drops the line offline.
             checks.append(Check(
-                "syntax directive", INFO,
-                "offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
+                name="syntax directive", status=INFO,
+                value="offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
                 "drop that line, or build through layerlab, which uses the engine's built-in frontend",
             ))
         checks.append(_registry_check())
         runnable = tuple(p for p in platforms if engine.can_run_platform(f, p))
-        found = {b.ref: images.facts(b.ref, runnable) for b in bootstrap.BASE_IMAGES}
+        found = {b.ref: images.facts(b.ref, runnable) for b in catalogue.BASE_IMAGES}
         checks += image_checks(found, platforms)
     vm = shutil.which("qemu-system-x86_64")
-    checks.append(Check("vm (qemu)", INFO, f"found: {vm}" if vm else "not found (module 01's VM column replays)"))
+    checks.append(Check(name="vm (qemu)", status=INFO, value=f"found: {vm}" if vm else "not found (module 01's VM column replays)"))
     return Report(
         checks=checks,
-        engine=f.to_dict(),
-        images={k: (v.to_dict() if v else None) for k, v in found.items()},
+        engine=f,
+        images=found,
         registry_reachable=online,
     )
 
@@ -215,11 +210,11 @@ def _registry_check() -> Check:
     try:
         st = registry.status_live()
     except Exception as e:  # noqa: BLE001 - a line of the report, never a failure
-        return Check("local registry", INFO, f"could not ask: {e}")
+        return Check(name="local registry", status=INFO, value=f"could not ask: {e}")
     if st.running:
         kind = "stand-in from Debian's docker-registry" if st.standin else "official registry:2"
-        return Check("local registry", OK, f"{st.address} ({kind}), GET /v2/ -> {st.api}")
-    return Check("local registry", INFO, f"not running at {st.address}: {st.detail}", "`layerlab registry up` (lesson 05 starts it itself)")
+        return Check(name="local registry", status=OK, value=f"{st.address} ({kind}), GET /v2/ -> {st.api}")
+    return Check(name="local registry", status=INFO, value=f"not running at {st.address}: {st.detail}", fix="`layerlab registry up` (lesson 05 starts it itself)")
 
 
-_replayable = replay.replayable("doctor", lambda platforms=bootstrap.PLATFORMS: "report", Report)(_live_or_replay)
+_replayable = replay.replayable("doctor", lambda platforms=catalogue.PLATFORMS: "report", Report)(_live_or_replay)

@@ -13,23 +13,19 @@ import os
 import re
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+
 
 import jupytext
 import nbformat
 from traitlets.config import Config
 
 from layerlab.engine import progress
+from layerlab.ground.text import Printer, last_line, say as say_line
 from . import REPO, Course, Module
+from layerlab.engine.result import Result
 
-Printer = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def source_path(m: Module) -> Path:
@@ -46,7 +42,7 @@ def read(m: Module) -> nbformat.NotebookNode:
     return nb
 
 
-def sync(course: Course, say: Printer = _say) -> list[Path]:
+def sync(course: Course, say: Printer = say_line) -> list[Path]:
     """Write each module's .ipynb from its text source when the source is newer."""
     written = []
     for m in course.modules:
@@ -59,8 +55,7 @@ def sync(course: Course, say: Printer = _say) -> list[Path]:
     return written
 
 
-@dataclass
-class RunResult:
+class RunResult(Result):
     module: str
     title: str
     ok: bool
@@ -70,8 +65,6 @@ class RunResult:
     html: str
     error: str | None = None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def ipc_kernel_config(socket_dir: Path) -> Config:
@@ -89,7 +82,7 @@ def ipc_kernel_config(socket_dir: Path) -> Config:
     return cfg
 
 
-def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -> RunResult:
+def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 900) -> RunResult:
     """Run one lesson headless with nbclient; keep the executed copy and its HTML even when a cell fails."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -132,7 +125,7 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
             client.execute()
     except CellExecutionError as e:
         text = _ANSI.sub("", str(e)).strip()
-        error = text.splitlines()[-1] if text else "a cell failed"
+        error = last_line(text, "a cell failed")
     except Exception as e:  # a dead kernel or a timeout: still write what ran
         error = f"{type(e).__name__}: {e}"
     finally:
@@ -156,7 +149,7 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     )
 
 
-def write_html(nb, path: Path, m: Module) -> None:
+def write_html(nb: nbformat.NotebookNode, path: Path, m: Module) -> None:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
@@ -168,12 +161,12 @@ def write_index(results: list[RunResult], out_dir: Path, course: Course) -> Path
     """runs.json, then the course's front page (index.html) and the instructor's page from it (course/site.py)."""
     from . import site
 
-    (out_dir / "runs.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    (out_dir / "runs.json").write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     index, _ = site.write_pages(course, out_dir)
     return index
 
 
-def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = _say) -> list[RunResult]:
+def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = say_line) -> list[RunResult]:
     # Runs merge into what earlier runs left, so `layerlab run 02` keeps the others' rows.
     previous = {}
     runs_file = out_dir / "runs.json"

@@ -5,17 +5,21 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from layerlab.engine.build import BuildResult
 from layerlab.measure.cache import CacheReport
-from layerlab.measure.inspector import ImageReport, short_instruction
+from layerlab.measure.inspector import DiskUse, ImageReport, short_instruction
+from layerlab.measure.isolation import Isolation
 
 MB = 1e6
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
 
 
-def _label_bars(ax, bars, fmt: str) -> None:
+def _label_bars(ax: Axes, bars: BarContainer, fmt: str) -> None:
     for bar in bars:
         h = bar.get_height()
         ax.annotate(fmt.format(h), (bar.get_x() + bar.get_width() / 2, h), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
@@ -47,7 +51,7 @@ def size_bars(reports: Sequence[ImageReport], labels: Sequence[str] | None = Non
     return fig
 
 
-def disk_use_bars(use, title: str = "Disk used by images that share layers") -> Figure:
+def disk_use_bars(use: DiskUse, title: str = "Disk used by images that share layers") -> Figure:
     """Each image's size added up, against each distinct layer counted once."""
     fig, ax = plt.subplots(figsize=(6, 3.8))
     values = [use.separate_bytes / MB, use.actual_bytes / MB, use.shared_bytes / MB]
@@ -87,7 +91,7 @@ def build_time_bars(reports: Sequence[CacheReport], labels: Sequence[str] | None
 
 def layer_stack(report: ImageReport, title: str | None = None, min_fraction: float = 0.01) -> Figure:
     """One horizontal bar, one segment per layer, labelled by the instruction that made it."""
-    sizes = [l["size_bytes"] / MB for l in report.layers]
+    sizes = [l.size_bytes / MB for l in report.layers]
     total = sum(sizes) or 1.0
     # The bar on top, its legend (one line per layer) in an empty axes below it.
     fig, (ax, lax) = plt.subplots(2, 1, figsize=(9, 1.9 + 0.25 * len(sizes)), gridspec_kw={"height_ratios": [1.4, 0.25 * len(sizes) + 0.2]})
@@ -98,7 +102,7 @@ def layer_stack(report: ImageReport, title: str | None = None, min_fraction: flo
         h = ax.barh([0], [size], left=left, color=COLORS[i % len(COLORS)], edgecolor="white")
         if size / total >= 0.08:
             ax.text(left + size / 2, 0, f"{size:.0f}", ha="center", va="center", color="white", fontsize=8)
-        label = f"#{i} {size:.1f} MB  {short_instruction(layer['created_by'], 60)}"
+        label = f"#{i} {size:.1f} MB  {short_instruction(layer.created_by, 60)}"
         handles.append((h, label if size / total >= min_fraction or len(sizes) <= 12 else None))
         left += size
     shown = [(h, l) for h, l in handles if l]
@@ -178,7 +182,7 @@ MIB = 1024 * 1024
 RUNTIME_COLORS = {"host": COLORS[7], "venv": COLORS[0], "container": COLORS[2], "vm": COLORS[3]}
 
 
-def _runtime_colors(rows) -> list[str]:
+def _runtime_colors(rows: Sequence[Isolation]) -> list[str]:
     return [RUNTIME_COLORS.get(getattr(r, "kind", ""), COLORS[i % len(COLORS)]) for i, r in enumerate(rows)]
 
 
@@ -186,7 +190,7 @@ def _seconds_label(s: float) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
 
 
-def startup_log_bars(rows, title: str = "Time from start to first output (log scale)") -> Figure:
+def startup_log_bars(rows: Sequence[Isolation], title: str = "Time from start to first output (log scale)") -> Figure:
     """Seconds until each runtime's program prints its first line, on a log axis: they differ by orders of magnitude.
 
     `rows` are layerlab.measure.isolation.Isolation results (anything with label and first_output_seconds).
@@ -208,7 +212,7 @@ def startup_log_bars(rows, title: str = "Time from start to first output (log sc
     return fig
 
 
-def footprint_bars(rows, title: str = "What each one costs") -> Figure:
+def footprint_bars(rows: Sequence[Isolation], title: str = "What each one costs") -> Figure:
     """Two panels: disk footprint, and memory (used, with the fixed allowance where there is one)."""
     labels = [r.label for r in rows]
     fig, (disk_ax, mem_ax) = plt.subplots(1, 2, figsize=(max(9, 2.6 * len(rows) + 2), 4))
@@ -297,6 +301,7 @@ def stop_times(rows: dict, title: str = "docker stop with a request in flight") 
     ax.set_title(title)
     ax.margins(y=0.25)
     _mark_replayed(fig, results)
+    return fig
 
 
 def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
@@ -319,13 +324,14 @@ def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
     ax.set_title(title)
     ax.margins(y=0.15)
     _mark_replayed(fig, replayed)
+    return fig
 def layer_stacks(reports: Sequence[ImageReport], labels: Sequence[str], title: str = "Layers per image") -> Figure:
     """One horizontal bar per image, one segment per layer: images built on each other share their first segments."""
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.8 * len(reports)))
     for row, r in enumerate(reports):
         left = 0.0
         for i, layer in enumerate(r.layers):
-            size = layer["size_bytes"] / MB
+            size = layer.size_bytes / MB
             ax.barh([row], [size], left=left, color=COLORS[i % len(COLORS)], edgecolor="white")
             if size >= 0.06 * max(x.size_bytes / MB for x in reports):
                 ax.text(left + size / 2, row, f"#{i} {size:.0f}", ha="center", va="center", color="white", fontsize=8)
@@ -359,7 +365,10 @@ def volume_files(rows: dict[str, dict[str, int]], title: str = "Files in each na
     ax.legend(title="volume", fontsize=8)
     ax.margins(y=0.2)
     _mark_replayed(fig, replayed)
-def ci_runs(rows: dict[str, "object"], title: str = "CI runs on a fresh runner, with and without a registry cache") -> Figure:
+    return fig
+
+
+def ci_runs(rows: dict[str, BuildResult], title: str = "CI runs on a fresh runner, with and without a registry cache") -> Figure:
     """Build time per CI run (left) and what its steps did (right: from cache / ran); rows are BuildResults."""
     names = list(rows)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -384,6 +393,9 @@ def ci_runs(rows: dict[str, "object"], title: str = "CI runs on a fresh runner, 
         a.tick_params(axis="x", labelsize=8)
     fig.suptitle(title)
     _mark_replayed(fig, rows.values())
+    return fig
+
+
 def ratio_bars(values: dict[str, float], title: str, ylabel: str = "uncompressed size (MB)", fmt: str = "{:.0f}",
                replayed: Iterable = ()) -> Figure:
     """Plain bars with their values written on them, on a log scale when they span two orders of magnitude."""

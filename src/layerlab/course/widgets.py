@@ -28,11 +28,11 @@ class Explorer:
         return {
             WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
             "text/html": self.static_html,
-            "text/plain": _strip_tags(self.static_html),
+            "text/plain": strip_tags(self.static_html),
         }
 
 
-def _strip_tags(text: str) -> str:
+def strip_tags(text: str) -> str:
     import re
 
     return re.sub(r"<[^>]+>", " ", text).replace("&nbsp;", " ")
@@ -40,20 +40,20 @@ def _strip_tags(text: str) -> str:
 
 def _layer_html(report: ImageReport, i: int) -> str:
     layer = report.layers[i]
-    rows = "".join(f"<tr><td style='text-align:right'>{mb(size)}</td><td><code>{html.escape(p)}</code></td></tr>" for p, size in layer["biggest"])
+    rows = "".join(f"<tr><td style='text-align:right'>{mb(size)}</td><td><code>{html.escape(p)}</code></td></tr>" for p, size in layer.biggest)
     return (
-        f"<p><b>layer {i}</b> of {len(report.layers)}: <code>{html.escape(short_instruction(layer['created_by'], 120))}</code><br>"
-        f"{mb(layer['size_bytes'])} uncompressed"
-        + (f", {mb(layer['compressed_bytes'])} compressed" if layer.get("compressed_bytes") else "")
-        + f"; files added {layer['added']}, changed {layer['changed']}, deleted {layer['deleted']}</p>"
+        f"<p><b>layer {i}</b> of {len(report.layers)}: <code>{html.escape(short_instruction(layer.created_by, 120))}</code><br>"
+        f"{mb(layer.size_bytes)} uncompressed"
+        + (f", {mb(layer.compressed_bytes)} compressed" if layer.compressed_bytes else "")
+        + f"; files added {layer.added}, changed {layer.changed}, deleted {layer.deleted}</p>"
         f"<table><tr><th>size</th><th>biggest files in this layer</th></tr>{rows}</table>"
     )
 
 
 def _layers_table(report: ImageReport) -> str:
     rows = "".join(
-        f"<tr><td>{l['index']}</td><td style='text-align:right'>{mb(l['size_bytes'])}</td><td>{l['added']}</td>"
-        f"<td>{l['changed']}</td><td>{l['deleted']}</td><td><code>{html.escape(short_instruction(l['created_by'], 90))}</code></td></tr>"
+        f"<tr><td>{l.index}</td><td style='text-align:right'>{mb(l.size_bytes)}</td><td>{l.added}</td>"
+        f"<td>{l.changed}</td><td>{l.deleted}</td><td><code>{html.escape(short_instruction(l.created_by, 90))}</code></td></tr>"
         for l in report.layers
     )
     return (

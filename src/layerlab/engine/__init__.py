@@ -4,7 +4,8 @@ This package's own functions find the engine and say what it can do; its
 modules build (`build`, `buildlog`, `progress`, and `dockerfile_syntax`, which
 drops `# syntax=` for offline builds), run (`containers`, `compose`, `vm`, and
 `pipeline`, lesson 08's probes inside a running compose project), hold images
-(`images`, `bootstrap`, `registry`), label and clean up (`labels`, `clean`,
+(`images`, `catalogue`, the base images the course needs, and `bootstrap`,
+which makes them, `registry`), label and clean up (`labels`, `clean`,
 and `cicache`, which forgets one CI run's build cache), and record or replay
 every answer (`replay`).
 
@@ -28,11 +29,16 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pydantic import Field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
+
+from layerlab.engine.result import Result
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
+from layerlab.ground.text import last_line
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
@@ -44,13 +50,13 @@ PLATFORM_BY_UNAME = {v: k for k, v in UNAME_BY_PLATFORM.items()}
 BINFMT_BY_PLATFORM = {"linux/arm64": "qemu-aarch64", "linux/amd64": "qemu-x86_64"}
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(Unavailable):
     """No engine answers; the message says what to do about it."""
 
 
 def engine_command() -> str:
     """`docker`, or `podman` where that is all there is (LAYERLAB_ENGINE overrides)."""
-    chosen = os.environ.get("LAYERLAB_ENGINE")
+    chosen = settings.engine_override()
     if chosen:
         return chosen
     if shutil.which("docker"):
@@ -77,7 +83,7 @@ def host_platform() -> str:
 def no_engine_help(detail: str) -> str:
     host = os.environ.get("DOCKER_HOST")
     where = f"at DOCKER_HOST={host}" if host else "on the default socket"
-    lines = [f"No container engine answers {where}: {detail.strip().splitlines()[-1] if detail.strip() else 'no reply'}"]
+    lines = [f"No container engine answers {where}: {last_line(detail, 'no reply')}"]
     if host:
         lines.append("Fix: start the engine behind DOCKER_HOST, or unset DOCKER_HOST to use the local one.")
     else:
@@ -97,8 +103,7 @@ def require() -> DockerClient:
     return c
 
 
-@dataclass
-class EngineFacts:
+class EngineFacts(Result):
     """What the engine on this machine is and can do."""
 
     command: str
@@ -112,18 +117,15 @@ class EngineFacts:
     compose_version: str | None = None
     image_store: str | None = None  # "containerd" or "classic"
     storage_driver: str | None = None
-    builder_platforms: list[str] = field(default_factory=list)
-    emulators: list[str] = field(default_factory=list)
-    host_platform: str = field(default_factory=host_platform)
-    runtimes: list[str] = field(default_factory=list)
+    builder_platforms: list[str] = Field(default_factory=list)
+    emulators: list[str] = Field(default_factory=list)
+    host_platform: str = Field(default_factory=host_platform)
+    runtimes: list[str] = Field(default_factory=list)
     gpu_runtime: bool = False
     gpu_device: bool = False
-    cdi_specs: list[str] = field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
+    cdi_specs: list[str] = Field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
     root_dir: str | None = None
     free_disk_bytes: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @property
     def multiplatform_load(self) -> bool:
@@ -141,7 +143,7 @@ def image_store_from_driver_status(driver: str | None, driver_status: list | Non
 
 def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
     """Enabled qemu entries in binfmt_misc, e.g. ['qemu-aarch64']."""
-    found = []
+    found: list[str] = []
     if not binfmt_dir.is_dir():
         return found
     for entry in sorted(binfmt_dir.glob("qemu-*")):
@@ -160,7 +162,7 @@ def binfmt_visible(binfmt_dir: Path = BINFMT_DIR) -> bool:
 
 def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 4.0) -> bool:
     """Any HTTP answer (Docker Hub says 401) means a registry is reachable."""
-    if os.environ.get("LAYERLAB_OFFLINE") == "1":
+    if settings.offline():
         return False
     try:
         urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - fixed https URL
@@ -258,7 +260,7 @@ def probe() -> EngineFacts:
         if facts.buildx_version:
             try:
                 builder = c.buildx.inspect(bootstrap=True)
-                facts.builder_platforms = sorted({p for n in builder.nodes for p in (n.platforms or [])})
+                facts.builder_platforms = sorted({p for n in (builder.nodes or []) for p in (n.platforms or [])})
             except DockerException:
                 pass
         if not binfmt_visible():

@@ -10,25 +10,23 @@ import signal
 import tempfile
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, Iterable, Iterator, Union, cast
 
+from pydantic import Field
+from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import dockerfile_syntax, labels, progress, replay
-from .buildlog import BuildLog, Reader, parse
+from layerlab.engine.result import Replayable
+from layerlab.ground.text import Printer, error_text, say
+from .buildlog import BuildLog, Reader, Step, parse
 
-Printer = Callable[[str], None]
 # What `build(show=...)` takes: the default (a live line, or the summary when headless),
 # "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
 Show = Union[Printer, str, "progress.Renderer", None]
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 class BuildError(RuntimeError):
@@ -41,32 +39,30 @@ class BuildError(RuntimeError):
         super().__init__(f"building {tag} failed at {where}.\n{tail}\n{detail}".rstrip())
 
 
-@dataclass
-class BuildResult:
+class BuildResult(Replayable):
     tag: str
     image_id: str | None
     platforms: list[str]
     seconds: float
     context_bytes: int | None
-    steps: list[dict] = field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
     cache: bool = True
     target: str | None = None
-    built_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    replayed: dict | None = None
+    built_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     log_path: str | None = None  # BuildKit's full log of this build
 
     @property
-    def ran(self) -> list[dict]:
-        return [s for s in self.steps if s["index"] is not None and s["ran"] and not s["name"].upper().startswith("FROM")]
+    def ran(self) -> list[Step]:
+        return [s for s in self.steps if s.index is not None and s.ran and not s.name.upper().startswith("FROM")]
 
     @property
-    def cached(self) -> list[dict]:
-        return [s for s in self.steps if s["index"] is not None and s["cached"]]
+    def cached(self) -> list[Step]:
+        return [s for s in self.steps if s.index is not None and s.cached]
 
     @property
-    def reused(self) -> list[dict]:
+    def reused(self) -> list[Step]:
         """Cached steps the Dockerfile wrote (a `FROM` is never built, so it does not count)."""
-        return [s for s in self.cached if not s["name"].upper().startswith("FROM")]
+        return [s for s in self.cached if not s.name.upper().startswith("FROM")]
 
     def platform_seconds(self) -> dict[str, float]:
         """Seconds of step work per target platform, from BuildKit's own step lines (`[linux/arm64 ...]`).
@@ -76,26 +72,19 @@ class BuildResult:
         """
         out: dict[str, float] = {p: 0.0 for p in self.platforms}
         for s in self.steps:
-            if s["index"] is not None and s["ran"] and s.get("platform"):
-                out[s["platform"]] = round(out.get(s["platform"], 0.0) + (s["seconds"] or 0.0), 3)
+            if s.index is not None and s.ran and s.platform:
+                out[s.platform] = round(out.get(s.platform, 0.0) + (s.seconds or 0.0), 3)
         return out
 
-    def emulated(self, platform: str | None = None, host: str | None = None) -> list[dict]:
+    def emulated(self, platform: str | None = None, host: str | None = None) -> list[Step]:
         """The RUN steps that executed under emulation: built for a platform that is not the host's,
         outside a cross stage (`FROM --platform=$BUILDPLATFORM`). `platform` narrows to one target."""
         host = host or engine.host_platform()
         return [
             s for s in self.ran
-            if s["name"].upper().startswith("RUN") and s.get("platform") and s["platform"] != host
-            and (s.get("runs_on") or s["platform"]) != host and (platform is None or s["platform"] == platform)
+            if s.name.upper().startswith("RUN") and s.platform and s.platform != host
+            and (s.runs_on or s.platform) != host and (platform is None or s.platform == platform)
         ]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "BuildResult":
-        return cls(**d)
 
     def summary(self) -> str:
         return (
@@ -104,7 +93,7 @@ class BuildResult:
         )
 
 
-def _key(context, tag, **kw) -> str:
+def _key(context: str | Path, tag: str, **kw: Any) -> str:
     return f"{tag}|target={kw.get('target')}|platforms={','.join(kw.get('platforms') or [])}|cache={kw.get('cache', True)}"
 
 
@@ -122,7 +111,7 @@ def build(
     extra_labels: dict[str, str] | None = None,
     module: str | None = None,
     managed: bool = True,
-    show: Show = _print,
+    show: Show = say,
     label: str | None = None,
     provenance: bool = False,
     cache_from: str | dict | None = None,
@@ -160,10 +149,10 @@ def build(
     except OSError:
         state.log_path = None  # a read-only checkout still builds; the summary then names no file
     file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
-    live = progress.Live(state, renderer) if renderer else contextlib.nullcontext()
+    live = progress.Live(state, renderer) if renderer else None
     start = time.perf_counter()
     try:
-        with live:
+        with live or contextlib.nullcontext():
             try:
                 stream = client.buildx.build(
                     str(context),
@@ -184,13 +173,13 @@ def build(
                     progress="plain",
                     stream_logs=True,
                 )
-                for line in stream:
+                for line in cast(Iterator[str], stream):  # stream_logs=True: the log's lines
                     line = line.rstrip("\n")
                     tail.append(line)
                     if log_file:
                         log_file.write(line + "\n")
                     ev = reader.feed(line)
-                    if renderer:
+                    if live:
                         live.line(line, ev)
             except KeyboardInterrupt:
                 # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
@@ -212,7 +201,7 @@ def build(
     return _result(client, tag, reader, state, start, platforms, cache, target, load)
 
 
-def _complete_despite(tail, tag: str, client) -> bool:
+def _complete_despite(tail: Iterable[str], tag: str, client: DockerClient) -> bool:
     """BuildKit 0.13 on the containerd store sometimes ends an export of a large layer with
     `failed to solve: not found` after it named and unpacked the image (seen here with
     multi-GB CUDA layers while other builds ran): the image is complete then."""
@@ -228,7 +217,7 @@ def _complete_despite(tail, tag: str, client) -> bool:
     return True
 
 
-def _build_error(e: DockerException, tag: str, reader: Reader, tail, state) -> BuildError:
+def _build_error(e: DockerException, tag: str, reader: Reader, tail: Iterable[str], state: progress.Progress) -> BuildError:
     log = reader.log()
     failed = log.failed()
     step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
@@ -238,7 +227,8 @@ def _build_error(e: DockerException, tag: str, reader: Reader, tail, state) -> B
     return BuildError(tag, failed.name if failed else None, step_tail, detail)
 
 
-def _result(client, tag, reader, state, start, platforms, cache, target, load) -> BuildResult:
+def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, start: float, platforms: list[str] | None,
+            cache: bool, target: str | None, load: bool) -> BuildResult:
     seconds = time.perf_counter() - start
     log: BuildLog = reader.log()
     image_id = None
@@ -253,7 +243,7 @@ def _result(client, tag, reader, state, start, platforms, cache, target, load) -
         platforms=platforms or [engine.host_platform()],
         seconds=round(seconds, 3),
         context_bytes=log.context_bytes,
-        steps=[s.to_dict() for s in log.steps],
+        steps=log.steps,
         cache=cache,
         target=target,
         log_path=str(state.log_path) if state.log_path else None,
@@ -263,15 +253,15 @@ def _result(client, tag, reader, state, start, platforms, cache, target, load) -
 def _renderer(show: Show) -> "progress.Renderer | None":
     if show is None:
         return None
-    if show is _print:
+    if show is say:
         return progress.auto()
     if isinstance(show, str):
         if show == "log":
-            return progress.RawLog(_print)
+            return progress.RawLog(say)
         raise ValueError(f"show={show!r}: use None, 'log', a printer or a progress.Renderer")
     if all(hasattr(show, m) for m in ("start", "update", "finish", "note", "raw")):
-        return show  # a progress.Renderer
-    return progress.Summary(show)
+        return cast(progress.Renderer, show)
+    return progress.Summary(cast(Printer, show))
 
 
 @functools.cache
@@ -331,7 +321,7 @@ def _offline_dockerfile(context: str | Path, dockerfile: str | Path | None, show
 
 
 def _short(e: DockerException) -> str:
-    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
+    text = error_text(e).strip().splitlines()
     return "\n".join(text[-3:])
 
 

@@ -13,7 +13,12 @@ but flagged, so the cache statistics only count Dockerfile instructions.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from pydantic import Field
+
+from layerlab.engine.result import Result
 
 _HEADER = re.compile(r"^#(\d+) \[(?P<tag>[^\]]*)\] (?P<name>.*)$")
 _HEADER_UNTAGGED = re.compile(r"^#(\d+) (?P<name>[a-zA-Z].*)$")
@@ -30,9 +35,10 @@ _CONTEXT = re.compile(r"transferring context: (?P<size>[\d.]+)(?P<unit>[kMG]?B)"
 _UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 
-@dataclass
-class Step:
+class Step(Result):
     """One vertex of the build graph."""
+
+    dumped_properties = ("ran",)
 
     vertex: int
     name: str
@@ -44,7 +50,7 @@ class Step:
     cached: bool = False
     seconds: float | None = None
     error: str | None = None
-    log: list[str] = field(default_factory=list)
+    log: list[str] = Field(default_factory=list)
 
     @property
     def instruction(self) -> str:
@@ -59,11 +65,6 @@ class Step:
     def ran(self) -> bool:
         """Executed in this build rather than taken from the cache."""
         return not self.cached and self.error is None and self.seconds is not None
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["ran"] = self.ran
-        return d
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _parse_tag(step: Step, tag: str) -> None:
 class Event:
     """One thing BuildKit reported about a vertex: it started, finished, was cached, failed, or logged."""
 
-    kind: str  # start | done | cached | error | log
+    kind: Literal["start", "done", "cached", "error", "log"]
     step: Step
 
 
@@ -168,7 +169,7 @@ class Reader:
         return BuildLog(steps=sorted(self.steps.values(), key=lambda s: s.vertex), context_bytes=self.context_bytes)
 
 
-def parse(lines) -> BuildLog:
+def parse(lines: Iterable[str]) -> BuildLog:
     """Parse plain progress lines (an iterable of str, with or without newlines)."""
     reader = Reader()
     for raw in lines:

@@ -18,11 +18,15 @@ import re
 import subprocess
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
+
+from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import replay
+from layerlab.engine.result import Replayable
 
 MARK = "\"ci-run local\""
 
@@ -85,22 +89,13 @@ def own_records(run_id: str, records: list[Record] | None = None) -> list[Record
     return list(reversed(mine))  # descendants were appended last: remove them first
 
 
-@dataclass
-class Forgotten:
+class Forgotten(Replayable):
     run_id: str
-    removed: list[str] = field(default_factory=list)  # descriptions of the records removed
+    removed: list[str] = Field(default_factory=list)  # descriptions of the records removed
     left: int = 0  # own records still there afterwards (0 unless one was in use)
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Forgotten":
-        return cls(**d)
 
 
-def _forget_live(run_id: str, images: list[str] = ()) -> Forgotten:
+def _forget_live(run_id: str, images: Sequence[str] = ()) -> Forgotten:
     """Delete this run's cache records (only these) and its own `images`: a fresh runner holds neither.
 
     The images go first: with the containerd store their layers would otherwise stay in the
@@ -110,7 +105,7 @@ def _forget_live(run_id: str, images: list[str] = ()) -> Forgotten:
     for tag in images:
         if client.image.exists(tag):
             client.image.remove(tag, force=True)
-    out = Forgotten(run_id)
+    out = Forgotten(run_id=run_id)
     # A record the engine still holds for a moment (a lease of the build that just ended) is not
     # pruned on the first pass; a few passes a second apart get it.
     for attempt in range(5):

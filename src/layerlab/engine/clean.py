@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import asdict, dataclass, field
+from typing import Callable, TypeVar
 
+from pydantic import Field
+from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels
+from layerlab.engine import catalogue, labels
+from layerlab.engine.result import Result
+from layerlab.ground.text import error_text, last_line
 
 
-@dataclass
-class CleanReport:
-    containers: list[str] = field(default_factory=list)
-    networks: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+class CleanReport(Result):
+    containers: list[str] = Field(default_factory=list)
+    networks: list[str] = Field(default_factory=list)
+    volumes: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
     freed_bytes: int = 0  # measured: image disk usage before minus after
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def summary(self) -> str:
         parts = [
@@ -36,7 +37,10 @@ class CleanReport:
         return text
 
 
-def _image_bytes(client, tries: int = 5) -> int:
+T = TypeVar("T")
+
+
+def _image_bytes(client: DockerClient, tries: int = 5) -> int:
     # Retried: `docker system df` fails while another session's container is half removed.
     for attempt in range(tries):
         try:
@@ -57,27 +61,27 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     """
     client = engine.require()
     report = CleanReport()
-    flt = labels.managed_filter() + ([("label", f"{within[0]}={within[1]}")] if within else [])
+    flt = labels.managed_filter() + (labels.label_filter(*within) if within else [])
     before = _image_bytes(client)
 
     for c in _listed(lambda: client.container.list(all=True, filters=flt)):
         report.containers.append(c.name)
         if not dry_run:
-            _try(report, f"container {c.name}", lambda c=c: client.container.remove(c, force=True, volumes=True))
+            _try(report, f"container {c.name}", functools.partial(client.container.remove, c, force=True, volumes=True))
     for n in _listed(lambda: client.network.list(filters=flt)):
         report.networks.append(n.name)
         if not dry_run:
-            _try(report, f"network {n.name}", lambda n=n: client.network.remove(n))
+            _try(report, f"network {n.name}", functools.partial(client.network.remove, n))
     for v in _listed(lambda: client.volume.list(filters=flt)):
         report.volumes.append(v.name)
         if not dry_run:
-            _try(report, f"volume {v.name}", lambda v=v: client.volume.remove(v))
+            _try(report, f"volume {v.name}", functools.partial(client.volume.remove, v))
 
     targets: dict[str, str] = {}
     for img in _listed(lambda: client.image.list(filters=flt)):
         targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
     if include_base:
-        for b in bootstrap.family(tuple(bootstrap.EXTRA_IMAGES)):
+        for b in catalogue.family(tuple(catalogue.EXTRA_IMAGES)):
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
         from layerlab.engine import registry
@@ -89,14 +93,14 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     for image_id, name in targets.items():
         report.images.append(name)
         if not dry_run:
-            _try(report, f"image {name}", lambda i=image_id: client.image.remove(i, force=True))
+            _try(report, f"image {name}", functools.partial(client.image.remove, image_id, force=True))
 
     if not dry_run:
         report.freed_bytes = max(0, before - _image_bytes(client))
     return report
 
 
-def _listed(listing, tries: int = 5) -> list:
+def _listed(listing: Callable[[], list[T]], tries: int = 5) -> list[T]:
     """A listing, retried when something in it vanished between the list and its inspect (another session's clean-up)."""
     for attempt in range(tries):
         try:
@@ -107,8 +111,8 @@ def _listed(listing, tries: int = 5) -> list:
     return []
 
 
-def _try(report: CleanReport, what: str, action) -> None:
+def _try(report: CleanReport, what: str, action: Callable[[], object]) -> None:
     try:
         action()
     except DockerException as e:
-        report.failed.append(f"{what}: {(e.stderr or str(e)).strip().splitlines()[-1]}")
+        report.failed.append(f"{what}: {last_line(error_text(e))}")

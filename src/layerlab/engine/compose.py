@@ -3,7 +3,7 @@
 Every project the course starts is named `layerlab-...` and its compose file
 labels each service, network and volume with the course label, so `layerlab
 clean` finds them. `Project.labelled()` checks that before anything starts.
-The results are dataclasses that record and replay (lesson 08 on Binder).
+The results are typed models that record and replay (lesson 08 on Binder).
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import json
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import Field
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import build, labels, replay
+from layerlab.engine import build, containers, labels, replay
+from layerlab.engine.result import Replayable, Result
 
 PREFIX = "layerlab-"
 PROJECT_LABEL = "com.docker.compose.project"
@@ -35,17 +37,6 @@ def why(e: Exception, lines: int = 3) -> str:
     return " | ".join(line.strip() for line in text.splitlines()[-lines:]) or type(e).__name__
 
 
-class _Dict:
-    replayed: dict | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        return cls(**d)
-
-
 def version() -> str | None:
     """compose's version, or None when the engine's client has no compose (v2) plugin."""
     try:
@@ -59,7 +50,7 @@ class Project:
     """A compose file (or several) run under one project name."""
 
     name: str
-    files: list[str]
+    files: list[str | Path]  # kept as str
     env: dict[str, str] = field(default_factory=dict)  # for ${VAR} in the files
 
     def __post_init__(self) -> None:
@@ -68,7 +59,7 @@ class Project:
         self.files = [str(f) for f in self.files]
 
     def client(self) -> DockerClient:
-        env_files = []
+        env_files: list[str | Path] = []
         if self.env:
             # python-on-whales passes the variables as an --env-file; one file per project, rewritten each time.
             f = Path(tempfile.gettempdir()) / f"{self.name}.env"
@@ -100,14 +91,12 @@ class Project:
         return f"{self.name}_default"
 
 
-@dataclass
-class Up(_Dict):
+class Up(Replayable):
     project: str
     ok: bool
     seconds: float
     error: str = ""
-    scales: dict[str, int] = field(default_factory=dict)
-    replayed: dict | None = None
+    scales: dict[str, int] = Field(default_factory=dict)
 
 
 def _stop(project: str) -> None:
@@ -150,24 +139,22 @@ def up_live(p: Project, *, wait: bool = True, timeout_s: int = 120, scales: dict
     except DockerException as e:
         seconds = round(time.perf_counter() - start, 2)
         stopped = f"stopped at the limit of {timeout_s} s" if seconds >= timeout_s else ""
-        return Up(p.name, False, seconds, "; ".join(x for x in (stopped, why(e)) if x), scales or {})
+        return Up(project=p.name, ok=False, seconds=seconds, error="; ".join(x for x in (stopped, why(e)) if x), scales=scales or {})
     finally:
         watchdog.cancel()
     seconds = round(time.perf_counter() - start, 2)
     if wait and (bad := not_serving(p)):
-        return Up(p.name, False, seconds, f"up --wait returned but {'; '.join(bad)}", scales or {})
-    return Up(p.name, True, seconds, "", scales or {})
+        return Up(project=p.name, ok=False, seconds=seconds, error=f"up --wait returned but {'; '.join(bad)}", scales=scales or {})
+    return Up(project=p.name, ok=True, seconds=seconds, error="", scales=scales or {})
 
 
-@dataclass
-class Resources(_Dict):
+class Resources(Replayable):
     """What of a project exists in the engine now, by compose's project label."""
 
     project: str
-    containers: list[str] = field(default_factory=list)
-    networks: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    replayed: dict | None = None
+    containers: list[str] = Field(default_factory=list)
+    networks: list[str] = Field(default_factory=list)
+    volumes: list[str] = Field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -176,28 +163,20 @@ class Resources(_Dict):
 
 def resources_live(name: str) -> Resources:
     c = engine.require()
-    flt = [("label", f"{PROJECT_LABEL}={name}")]
+    flt = labels.label_filter(PROJECT_LABEL, name)
     return Resources(
-        name,
-        sorted(x.name for x in c.container.list(all=True, filters=flt)),
-        sorted(x.name for x in c.network.list(filters=flt)),
-        sorted(x.name for x in c.volume.list(filters=flt)),
+        project=name,
+        containers=sorted(x.name for x in c.container.list(all=True, filters=flt)),
+        networks=sorted(x.name for x in c.network.list(filters=flt)),
+        volumes=sorted(x.name for x in c.volume.list(filters=flt)),
     )
 
 
-@dataclass
-class Down(_Dict):
+class Down(Replayable):
     project: str
     volumes: bool  # was it `down -v`?
     seconds: float
     left: Resources
-    replayed: dict | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Down":
-        d = dict(d)
-        d["left"] = Resources.from_dict(d["left"])
-        return cls(**d)
 
 
 def down_live(p: Project, *, volumes: bool = False, anonymous: bool = False) -> Down:
@@ -219,22 +198,21 @@ def down_live(p: Project, *, volumes: bool = False, anonymous: bool = False) -> 
             c.volume.remove(v)
         except DockerException:
             pass  # already gone, or still in use by a container compose did not own
-    return Down(p.name, volumes, round(time.perf_counter() - start, 2), resources_live(p.name))
+    return Down(project=p.name, volumes=volumes, seconds=round(time.perf_counter() - start, 2), left=resources_live(p.name))
 
 
 def anonymous_volumes(name: str) -> list[str]:
     """Volumes the project's containers mount that compose did not create by name."""
     c = engine.require()
     found = []
-    for ct in c.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={name}")]):
+    for ct in c.container.list(all=True, filters=labels.label_filter(PROJECT_LABEL, name)):
         for m in ct.mounts or []:
             if m.type == "volume" and m.name and not (c.volume.inspect(m.name).labels or {}).get(PROJECT_LABEL):
                 found.append(m.name)
     return sorted(set(found))
 
 
-@dataclass
-class Service(_Dict):
+class Service(Result):
     service: str
     container: str
     state: str  # running, exited, restarting
@@ -247,15 +225,9 @@ class Service(_Dict):
     log: str
 
 
-@dataclass
-class Ps(_Dict):
+class Ps(Replayable):
     project: str
     services: list[Service]
-    replayed: dict | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Ps":
-        return cls(d["project"], [Service(**s) for s in d["services"]], d.get("replayed"))
 
     def of(self, service: str) -> list[Service]:
         return [s for s in self.services if s.service == service]
@@ -272,21 +244,21 @@ def ps_live(p: Project | str, log_lines: int = 20) -> Ps:
     c = engine.require()
     name = p if isinstance(p, str) else p.name
     out = []
-    for x in c.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={name}")]):
+    for x in c.container.list(all=True, filters=labels.label_filter(PROJECT_LABEL, name)):
         st = x.state
         ports = []
         for private, binds in (x.network_settings.ports or {}).items():
             ports += [f"{b['HostIp']}:{b['HostPort']}->{private}" for b in binds or []]
         try:
-            log = "\n".join(c.container.logs(x).splitlines()[-log_lines:]) if log_lines else ""
+            log = "\n".join(containers.logs(c, x).splitlines()[-log_lines:]) if log_lines else ""
         except DockerException:
             log = ""
         out.append(Service(
-            service=x.config.labels.get(SERVICE_LABEL, "?"), container=x.name, state=st.status,
+            service=(x.config.labels or {}).get(SERVICE_LABEL, "?"), container=x.name, state=st.status or "?",
             health=st.health.status if st.health else None, exit_code=st.exit_code, restarts=x.restart_count or 0,
             started_at=str(st.started_at), finished_at=str(st.finished_at), published=sorted(ports), log=log,
         ))
-    return Ps(name, sorted(out, key=lambda s: s.container))
+    return Ps(project=name, services=sorted(out, key=lambda s: s.container))
 
 
 def published(p: Project, service: str, port: int) -> str:
@@ -297,17 +269,15 @@ def published(p: Project, service: str, port: int) -> str:
     return f"http://{host}:{hport}"
 
 
-@dataclass
-class Projects(_Dict):
+class Projects(Replayable):
     names: list[str]
-    replayed: dict | None = None
 
 
 def projects_live() -> Projects:
     """The course's compose projects that have containers, running or not (`compose ls -a`)."""
     engine.require()
     found = engine.client().compose.ls(all=True)
-    return Projects(sorted(x.name for x in found if x.name.startswith(PREFIX)))
+    return Projects(names=sorted(x.name for x in found if x.name and x.name.startswith(PREFIX)))
 
 
 up = replay.replayable("compose-up", lambda p, **kw: f"{p.name}|{json.dumps(kw, sort_keys=True)}", Up)(up_live)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Callable, cast
 
+from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import labels, replay
+from layerlab.engine.result import Replayable
 
 
-@dataclass
-class RunResult:
+class RunResult(Replayable):
     image: str
     command: list[str]
     exit_code: int
@@ -24,18 +26,10 @@ class RunResult:
     oom_killed: bool = False
     timed_out: bool = False
     platform: str | None = None
-    replayed: dict | None = None
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunResult":
-        return cls(**d)
 
 
 class ContainerDidNotStart(RuntimeError):
@@ -124,7 +118,7 @@ def _did_not_start(image: str, e: DockerException) -> ContainerDidNotStart:
     return ContainerDidNotStart(image, reason, hint, stderr=text)
 
 
-def _key(image, command=None, **kw) -> str:
+def _key(image: str, command: list[str] | str | None = None, **kw: Any) -> str:
     key = f"{image}|{' '.join(command or [])}|platform={kw.get('platform')}|memory={kw.get('memory')}"
     key += f"|gpus={kw['gpus']}" if kw.get("gpus") else ""
     key += f"|devices={','.join(kw['devices'])}" if kw.get("devices") else ""
@@ -206,7 +200,7 @@ def run_live(
             waiter.join(10)
         seconds = time.perf_counter() - start
         container.reload()
-        output = client.container.logs(container)
+        output = logs(client, container)
         state = container.state
         return RunResult(
             image=image,
@@ -229,7 +223,12 @@ def run_live(
 run = replay.replayable("run", _key, RunResult)(run_live)
 
 
-def _wait_quietly(client, container) -> None:
+def logs(client: DockerClient, container: Container | str) -> str:
+    """A container's log so far, as text (python-on-whales types the call as text or a stream)."""
+    return cast(str, client.container.logs(container))
+
+
+def _wait_quietly(client: DockerClient, container: Container) -> None:
     try:
         client.container.wait(container)
     except DockerException:
@@ -246,7 +245,7 @@ class State:
     health: str | None  # starting, healthy, unhealthy; None when the image has no HEALTHCHECK
 
 
-def state_of(container) -> State:
+def state_of(container: Container) -> State:
     """What the engine says about a container now (one `docker inspect`)."""
     container.reload()
     s = container.state
@@ -258,11 +257,11 @@ class Stopped:
     seconds: float  # SIGTERM to exit, from the engine's own events; else `docker stop` from call to return
     wall_seconds: float  # `docker stop` from call to return, CLI start-up included
     exit_code: int | None  # 137: killed (SIGKILL) after the grace period; 0 or 143: it exited on SIGTERM
-    during: dict | None = None  # what the call running during the stop returned
+    during: object = None  # what the call running during the stop returned
     signals: list[str] = field(default_factory=list)  # the signals the engine sent, in order: ["15", "9"]
 
 
-def stop_events(client, container_id: str, since: datetime) -> tuple[float | None, list[str]]:
+def stop_events(client: DockerClient, container_id: str, since: datetime) -> tuple[float | None, list[str]]:
     """Seconds from the engine's first `kill` (SIGTERM) to `die`, and the signals it sent, from `docker events`.
 
     The engine stamps both, so a busy machine's slow CLI start does not count. None when the
@@ -272,16 +271,17 @@ def stop_events(client, container_id: str, since: datetime) -> tuple[float | Non
         events = list(client.system.events(since=since, until=datetime.now(), filters={"container": container_id}))
     except (DockerException, ValueError):
         return None, []
-    kills = [e for e in events if e.action == "kill" and e.time_nano]
+    kills = [e.time_nano for e in events if e.action == "kill" and e.time_nano]
     # `stop` marks the container stopped; `die` may be stamped a moment after `docker stop` returns.
-    dies = [e for e in events if e.action in ("die", "stop") and e.time_nano]
-    signals = [str((e.actor.attributes or {}).get("signal", "?")) for e in kills if e.actor]
+    dies = [e.time_nano for e in events if e.action in ("die", "stop") and e.time_nano]
+    signals = [str((e.actor.attributes or {}).get("signal", "?")) for e in events if e.action == "kill" and e.time_nano and e.actor]
     if not kills or not dies:
         return None, signals
-    return max(0.0, (dies[0].time_nano - kills[0].time_nano) / 1e9), signals
+    return max(0.0, (dies[0] - kills[0]) / 1e9), signals
 
 
-def timed_stop(client, container, *, during=None, lead_s: float = 0.25, join_s: float = 40) -> Stopped:
+def timed_stop(client: DockerClient, container: Container, *, during: Callable[[], Any] | None = None, lead_s: float = 0.25,
+               join_s: float = 40) -> Stopped:
     """`docker stop`, timed; `during()` (a request in flight) starts `lead_s` before it.
 
     The grace period before SIGKILL is the container's stop timeout (`docker run --stop-timeout`,

@@ -8,33 +8,24 @@ notebook runs on; on Linux with a local engine, they describe this machine.
 from __future__ import annotations
 
 import platform
-from dataclasses import asdict, dataclass
 
 from layerlab import engine
 from . import replay
+from .result import Replayable
 
 
-@dataclass
-class EngineHost:
+class EngineHost(Replayable):
     operating_system: str  # as the engine reports it: "Docker Desktop" inside Desktop's VM
     kernel: str  # the kernel every container of this engine shares
     cpus: int
     memory_bytes: int
     client_kernel: str  # the kernel of the machine this Python runs on
     client_system: str  # "Linux", "Darwin", "Windows"
-    replayed: dict | None = None
 
     @property
     def same_kernel(self) -> bool:
         """Does the engine run on the kernel this Python runs on (no VM, no remote host in between)?"""
         return self.kernel == self.client_kernel
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EngineHost":
-        return cls(**d)
 
 
 def facts_live() -> EngineHost:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
+from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
 from layerlab.engine import labels
+from layerlab.engine.result import Result
 
 
-@dataclass
-class ImageFacts:
+class ImageFacts(Result):
     ref: str
     id: str
     standin: bool
     recipe: str | None = None
-    platforms: list[str] = field(default_factory=list)  # verified by running uname -m
-    uname: dict[str, str] = field(default_factory=dict)  # platform -> what `uname -m` printed
+    platforms: list[str] = Field(default_factory=list)  # verified by running uname -m
+    uname: dict[str, str] = Field(default_factory=dict)  # platform -> what `uname -m` printed
     size_bytes: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def uname_m(ref: str, plat: str) -> str | None:

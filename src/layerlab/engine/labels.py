@@ -5,6 +5,12 @@ Images inherit labels from their base image, so the base-image stand-ins do
 count as course-made.
 """
 
+from typing import Literal
+
+# What python-on-whales' `list(filters=...)` takes for a label: typed so one list serves
+# containers, networks, volumes and images alike.
+LabelFilter = list[tuple[Literal["label"], str]]
+
 MANAGED = "org.layerlab.managed"
 MANAGED_VALUE = "true"
 MODULE = "org.layerlab.module"
@@ -20,6 +26,11 @@ def course_labels(module: str | None = None) -> dict[str, str]:
     return labels
 
 
-def managed_filter() -> list[tuple[str, str]]:
+def label_filter(key: str, value: str) -> LabelFilter:
+    """`--filter label=key=value`."""
+    return [("label", f"{key}={value}")]
+
+
+def managed_filter() -> LabelFilter:
     """`--filter label=...` for resources the course created."""
-    return [("label", f"{MANAGED}={MANAGED_VALUE}")]
+    return label_filter(MANAGED, MANAGED_VALUE)

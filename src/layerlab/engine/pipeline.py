@@ -9,41 +9,42 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from pydantic import Field
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, hostpath, labels, replay
-from layerlab.engine.compose import Project, _Dict
+from layerlab.engine import bootstrap, catalogue, hostpath, labels, replay
+from layerlab.engine.compose import Project
+from layerlab.engine.result import Replayable
 
 REDIS = "redis:8"
-REDIS_STANDIN = bootstrap.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")
+REDIS_STANDIN = catalogue.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")
 
 
-@dataclass
-class Image(_Dict):
+class Image(Replayable):
     ref: str
     standin: bool  # built from Debian's package because no registry answered
     version: str  # what `redis-server --version` says
-    replayed: dict | None = None
 
 
-def ensure_redis_live(say=print) -> Image:
+def ensure_redis_live(say: Callable[[str], None] = print) -> Image:
     """redis:8, pulled online or built offline as a labelled stand-in from Debian trixie's redis-server."""
     bootstrap.ensure_service_image(REDIS_STANDIN, "Debian's redis-server package (once, under a minute)", say)
     client = engine.require()
     standin = (client.image.inspect(REDIS).config.labels or {}).get(labels.STANDIN) == "true"
     version = client.container.run(REDIS, ["redis-server", "--version"], remove=True, pull="never",
                                    labels=labels.course_labels("08"), networks=["none"]).strip()
-    return Image(REDIS, standin, version)
+    return Image(ref=REDIS, standin=standin, version=version)
 
 
 ensure_redis = replay.replayable("redis-image", lambda say=print: REDIS, Image)(ensure_redis_live)
 
 
-def _run(image: str, network: str, script: str, volumes=None, timeout: float = 120) -> str:
+def _run(image: str, network: str, script: str, volumes: list[tuple[str, str, str]] | None = None,
+         timeout: float = 120) -> str:
     c = engine.require()
     try:
         return c.container.run(image, ["python", "-c", script], networks=[network], volumes=volumes or [], remove=True,
@@ -68,14 +69,12 @@ print(json.dumps({"failed": failed, "seconds": round(time.monotonic() - start, 2
 """
 
 
-@dataclass
-class Probe(_Dict):
+class Probe(Replayable):
     url: str
     failed: int  # requests that got no answer before the first one did
     seconds: float  # from the first request to the first answer
     status: int | None
     body: str
-    replayed: dict | None = None
 
 
 def probe_live(p: Project, url: str, image: str, limit_s: float = 60) -> Probe:
@@ -92,41 +91,37 @@ def probe_live(p: Project, url: str, image: str, limit_s: float = 60) -> Probe:
 probe = replay.replayable("compose-probe", lambda p, url, image, limit_s=60: f"{p.name}|{url}", Probe)(probe_live)
 
 
-@dataclass
-class VolumeFiles(_Dict):
+class VolumeFiles(Replayable):
     volume: str
     exists: bool
-    files: list[str] = field(default_factory=list)
-    replayed: dict | None = None
+    files: list[str] = Field(default_factory=list)
 
 
 def volume_files_live(volume: str, image: str) -> VolumeFiles:
     """The files in a named volume, listed by a container that mounts it read-only; exists=False when it is gone."""
     c = engine.require()
     if not c.volume.exists(volume):
-        return VolumeFiles(volume, False)
+        return VolumeFiles(volume=volume, exists=False)
     out = c.container.run(image, ["find", "/v", "-type", "f"], volumes=[(volume, "/v", "ro")], remove=True,
                           labels=labels.course_labels("08"), pull="never", networks=["none"])
-    return VolumeFiles(volume, True, sorted(line[len("/v"):] for line in out.split() if line))
+    return VolumeFiles(volume=volume, exists=True, files=sorted(line[len("/v"):] for line in out.split() if line))
 
 
 volume_files = replay.replayable("compose-volume", lambda volume, image: volume, VolumeFiles)(volume_files_live)
 
 
-@dataclass
-class Owners(_Dict):
+class Owners(Replayable):
     """Who owns, on the host, the files that containers wrote into a bind-mounted folder."""
 
     folder: str
     uids: dict[str, int]  # file name -> owner uid as the host sees it
     host_uid: int
-    replayed: dict | None = None
 
 
 def owners_live(folder: str) -> Owners:
     engine.require()
     d = Path(folder)
-    return Owners(folder, {f.name: f.stat().st_uid for f in sorted(d.iterdir())}, os.getuid())
+    return Owners(folder=folder, uids={f.name: f.stat().st_uid for f in sorted(d.iterdir())}, host_uid=os.getuid())
 
 
 owners = replay.replayable("compose-owners", lambda folder: "bind", Owners)(owners_live)
@@ -160,8 +155,7 @@ print(json.dumps({"ips": ips, "hits": seen, "predictions": ys}))
 """
 
 
-@dataclass
-class Spread(_Dict):
+class Spread(Replayable):
     """n requests spread over every replica of `api`, which each resolve by the service's one name."""
 
     replicas: int  # addresses the name `api` resolved to
@@ -169,7 +163,6 @@ class Spread(_Dict):
     per_replica: dict[str, int]  # container host name -> requests it counted in its own memory
     shared: int  # the counter kept in redis after the n requests
     predictions: list[float]  # /predict?x=2.5 from each replica
-    replayed: dict | None = None
 
 
 def spread_live(p: Project, image: str, n: int = 30) -> Spread:
@@ -183,7 +176,7 @@ def spread_live(p: Project, image: str, n: int = 30) -> Spread:
     per: dict[str, int] = {}
     for h in r["hits"]:
         per[h["host"]] = max(per.get(h["host"], 0), h["process"])
-    return Spread(len(r["ips"]), n, per, max(h["shared"] or 0 for h in r["hits"]), r["predictions"])
+    return Spread(replicas=len(r["ips"]), requests=n, per_replica=per, shared=max(h["shared"] or 0 for h in r["hits"]), predictions=r["predictions"])
 
 
 spread = replay.replayable("compose-spread", lambda p, image, n=30: f"{p.name}|{n}", Spread)(spread_live)

@@ -34,20 +34,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Protocol, TextIO
+from types import TracebackType
+from typing import Protocol, TextIO
 
+from layerlab.ground import settings
+from layerlab.ground.text import Printer, say
 from .buildlog import Event, Step
 
-Printer = Callable[[str], None]
 
-HEADLESS_ENV = "LAYERLAB_HEADLESS"
-LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
+HEADLESS_ENV, LOG_DIR_ENV = settings.HEADLESS_ENV, settings.LOG_DIR_ENV
 KEEP_LOGS = 10  # per tag: the newest ten builds of an image keep their logs
 MAX_LOGS = 400  # in all: graders build a new tag each run, so the oldest logs go
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 # --- state ---------------------------------------------------------------
@@ -87,7 +84,8 @@ class Progress:
             m = _total_of(s.tag)
             if m:
                 self.stages[key] = max(self.stages.get(key, 0), m)
-                self.indices.setdefault(key, set()).add(s.index)
+                if s.index is not None:
+                    self.indices.setdefault(key, set()).add(s.index)
             self.running.append(s.vertex)
             return True
         if ev.kind in ("done", "cached", "error"):
@@ -201,13 +199,9 @@ def _total_of(tag: str | None) -> int | None:
 
 def _shown_path(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(_repo()))
+        return str(path.resolve().relative_to(settings.REPO))
     except ValueError:
         return str(path)
-
-
-def _repo() -> Path:
-    return Path(__file__).resolve().parents[3]
 
 
 # --- where logs go ---------------------------------------------------------
@@ -215,12 +209,7 @@ def _repo() -> Path:
 
 def log_dir() -> Path:
     """`$LAYERLAB_LOG_DIR`, else `build/logs` in the repository, else `~/.cache/layerlab/logs`."""
-    if env := os.environ.get(LOG_DIR_ENV):
-        return Path(env)
-    repo = _repo()
-    if (repo / "course.yml").exists() and os.access(repo, os.W_OK):
-        return repo / "build" / "logs"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "layerlab" / "logs"
+    return settings.log_dir()
 
 
 def sanitise(tag: str) -> str:
@@ -271,7 +260,7 @@ class Summary:
 
     live = False
 
-    def __init__(self, printer: Printer = _print):
+    def __init__(self, printer: Printer = say):
         self.printer = printer
 
     def start(self, p: Progress) -> None:
@@ -370,10 +359,10 @@ class Notebook:
 
         self._bar = w.IntProgress(value=0, min=0, max=max(1, p.total), bar_style="info",
                                   layout=w.Layout(width="12em"))
-        self._label = w.Label(value=p.line(), layout=w.Layout(width="auto"))
-        self._label.add_class("layerlab-progress-text")
-        self._box = w.HBox([self._bar, self._label])
-        self._box.add_class("layerlab-progress")
+        self._label = label = w.Label(value=p.line(), layout=w.Layout(width="auto"))
+        label.add_class("layerlab-progress-text")
+        self._box = box = w.HBox([self._bar, label])
+        box.add_class("layerlab-progress")
         self._handle = display(self._box, display_id=True)
 
     def update(self, p: Progress) -> None:
@@ -404,7 +393,7 @@ class Notebook:
 
 def headless() -> bool:
     """Headless execution (nbval, `layerlab run`, CI): nobody watches a live line."""
-    return os.environ.get(HEADLESS_ENV, "").lower() in ("1", "true", "yes") or os.environ.get("CI") == "true"
+    return settings.headless()
 
 
 def in_kernel() -> bool:
@@ -419,12 +408,12 @@ def in_kernel() -> bool:
 def auto(stream: TextIO | None = None) -> Renderer:
     """The renderer for where this runs: headless -> summary only; a kernel -> widget; else the terminal."""
     if headless():
-        return Summary(_print) if stream is None else Terminal(stream, live=False)
+        return Summary(say) if stream is None else Terminal(stream, live=False)
     if in_kernel() and stream is None:
         try:
             import ipywidgets  # noqa: F401
         except ImportError:
-            return Summary(_print)
+            return Summary(say)
         return Notebook()
     return Terminal(stream)
 
@@ -463,7 +452,7 @@ class Live:
         with self._lock:
             self.renderer.note(text)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=2)

@@ -14,23 +14,24 @@ HTTP API (the Distribution v2 API), so a lesson sees the raw JSON a pull sees.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
-from typing import Callable
 
+from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from layerlab import engine
-from layerlab.engine import bootstrap, images, labels, replay
+from layerlab.engine import bootstrap, catalogue, containers, images, labels, replay
+from layerlab.engine.result import Replayable, Result
+from layerlab.ground import settings
+from layerlab.ground.text import Printer, error_text, last_line, say as say_line
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"
 OFFICIAL = "registry:2"
-STANDIN = bootstrap.BaseImage(
+STANDIN = catalogue.BaseImage(
     OFFICIAL, "registry.Dockerfile", "debian:trixie-slim", "the Distribution registry from Debian's docker-registry package"
 )
 INDEX_TYPES = (
@@ -44,11 +45,6 @@ MANIFEST_TYPES = (
 # What buildx puts in an index next to the images: an attestation manifest per platform.
 ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
 
-Printer = Callable[[str], None]
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 class RegistryError(RuntimeError):
@@ -56,7 +52,7 @@ class RegistryError(RuntimeError):
 
 
 def port() -> int:
-    return int(os.environ.get("LAYERLAB_REGISTRY_PORT", "5000"))
+    return settings.registry_port()
 
 
 def address() -> str:
@@ -64,13 +60,12 @@ def address() -> str:
     return f"localhost:{port()}"
 
 
-def _url(path: str) -> str:
+def api_url(path: str) -> str:
     # 127.0.0.1: the container publishes on IPv4 loopback only.
     return f"http://127.0.0.1:{port()}{path}"
 
 
-@dataclass
-class Status:
+class Status(Replayable):
     running: bool
     address: str
     image: str | None = None
@@ -78,14 +73,6 @@ class Status:
     container: str | None = None
     api: str | None = None  # what GET /v2/ answered
     detail: str = ""
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Status":
-        return cls(**d)
 
     def line(self) -> str:
         if not self.running:
@@ -97,7 +84,7 @@ class Status:
 def _api_answer(timeout: float = 2.0) -> str | None:
     """HTTP status of GET /v2/ (the API's version check), or None when nothing answers."""
     try:
-        with urllib.request.urlopen(_url("/v2/"), timeout=timeout) as r:
+        with urllib.request.urlopen(api_url("/v2/"), timeout=timeout) as r:
             return f"{r.status} {r.headers.get('Docker-Distribution-Api-Version', '')}".strip()
     except urllib.error.HTTPError as e:
         return str(e.code)
@@ -118,7 +105,7 @@ def status_live() -> Status:
     if c is None:
         other = _api_answer(timeout=1.0)
         detail = f"something else answers on port {port()}" if other else "no registry container; `layerlab registry up` starts one"
-        return Status(False, address(), detail=detail)
+        return Status(running=False, address=address(), detail=detail)
     image = c.config.image if c.config else None
     f = images.facts(image, verify=False) if image else None
     api = _api_answer() if c.state.running else None
@@ -133,13 +120,13 @@ def status_live() -> Status:
     )
 
 
-def ensure_image(say: Printer = _say) -> str:
+def ensure_image(say: Printer = say_line) -> str:
     """The registry image, pulled (online) or built as a stand-in (offline) when missing."""
     bootstrap.ensure_service_image(STANDIN, "Debian's docker-registry package (once, about a minute)", say)
     return OFFICIAL
 
 
-def up_live(say: Printer = _say, timeout: float = 30.0) -> Status:
+def up_live(say: Printer = say_line, timeout: float = 30.0) -> Status:
     """Start the registry (or keep the one running) and wait until its API answers."""
     client = engine.require()
     now = status_live()
@@ -164,15 +151,14 @@ def up_live(say: Printer = _say, timeout: float = 30.0) -> Status:
             pull="never",
         )
     except DockerException as e:
-        msg = (e.stderr or str(e)).strip().splitlines()[-1:]
-        raise RegistryError(f"the registry container did not start: {' '.join(msg)}") from None
+        raise RegistryError(f"the registry container did not start: {last_line(error_text(e))}") from None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         s = status_live()
         if s.running:
             return s
         time.sleep(0.3)
-    logs = client.container.logs(CONTAINER)[-800:]
+    logs = containers.logs(client, CONTAINER)[-800:]
     raise RegistryError(f"the registry did not answer on {address()} within {timeout:.0f} s; its log ends:\n{logs}")
 
 
@@ -186,26 +172,17 @@ def down() -> bool:
 
 
 status = replay.replayable("registry", lambda: "status", Status)(status_live)
-up = replay.replayable("registry", lambda say=_say, timeout=30.0: "up", Status)(up_live)
+up = replay.replayable("registry", lambda say=say_line, timeout=30.0: "up", Status)(up_live)
 
 
 # ---- pushing and reading back ---------------------------------------------
 
 
-@dataclass
-class PushResult:
+class PushResult(Replayable):
     source: str
     ref: str  # localhost:5000/name:tag
     digest: str  # the index's digest, as the registry names it
     seconds: float
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PushResult":
-        return cls(**d)
 
 
 def split(ref: str) -> tuple[str, str]:
@@ -230,7 +207,7 @@ def push_live(source: str, name: str | None = None) -> PushResult:
     try:
         client.image.push(ref, quiet=True)
     except DockerException as e:
-        raise RegistryError(f"push of {ref} failed: {(e.stderr or str(e)).strip().splitlines()[-1]}") from None
+        raise RegistryError(f"push of {ref} failed: {last_line(error_text(e))}") from None
     seconds = time.perf_counter() - start
     digest = fetch(ref)[1]
     return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3))
@@ -242,7 +219,7 @@ push = replay.replayable("push", lambda source, name=None: replay.stable(f"{sour
 def fetch(ref: str, accept: tuple[str, ...] = INDEX_TYPES + MANIFEST_TYPES) -> tuple[dict, str, str]:
     """GET a manifest or index by tag or digest: (the JSON, its digest, its media type)."""
     name, tag = split(ref)
-    req = urllib.request.Request(_url(f"/v2/{name}/manifests/{tag}"), headers={"Accept": ", ".join(accept)})
+    req = urllib.request.Request(api_url(f"/v2/{name}/manifests/{tag}"), headers={"Accept": ", ".join(accept)})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             body = r.read()
@@ -257,7 +234,7 @@ def fetch_blob(repo: str, digest: str) -> tuple[dict, str, str]:
     """GET a JSON blob (an image config) from `localhost:PORT/name` by digest: (the JSON, digest, media type)."""
     name, _ = split(repo + ":x")
     try:
-        with urllib.request.urlopen(_url(f"/v2/{name}/blobs/{digest}"), timeout=10) as r:
+        with urllib.request.urlopen(api_url(f"/v2/{name}/blobs/{digest}"), timeout=10) as r:
             return json.loads(r.read()), digest, r.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         raise RegistryError(f"GET /v2/{name}/blobs/{digest[:19]}… answered {e.code}") from None
@@ -265,8 +242,7 @@ def fetch_blob(repo: str, digest: str) -> tuple[dict, str, str]:
         raise RegistryError(f"no registry answers at {address()} ({e}); `layerlab registry up` starts it") from None
 
 
-@dataclass
-class Entry:
+class Entry(Result):
     """One manifest an index lists."""
 
     digest: str
@@ -282,14 +258,12 @@ class Entry:
         return self.attests is not None
 
 
-@dataclass
-class Index:
+class Index(Replayable):
     ref: str
     digest: str
     media_type: str
     raw: dict
-    entries: list[Entry] = field(default_factory=list)
-    replayed: dict | None = None
+    entries: list[Entry] = Field(default_factory=list)
 
     @property
     def images(self) -> list[Entry]:
@@ -305,15 +279,6 @@ class Index:
 
     def entry(self, platform: str) -> Entry:
         return next(e for e in self.images if e.platform == platform)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Index":
-        d = dict(d)
-        d["entries"] = [Entry(**e) for e in d["entries"]]
-        return cls(**d)
 
     def table(self) -> str:
         lines = [f"{self.ref}  index {self.digest[:19]}…  ({self.media_type})"]
@@ -359,8 +324,7 @@ index = replay.replayable("index", lambda ref: replay.stable(ref), Index)(index_
 # ---- what one platform's image is made of, as the registry stores it ----------------------
 
 
-@dataclass
-class Blobs:
+class Blobs(Replayable):
     """The blobs a pull of `ref` for one platform reads: its config and layers, by digest, with their sizes."""
 
     ref: str
@@ -369,8 +333,7 @@ class Blobs:
     config: str
     layers: dict[str, int]  # digest -> compressed bytes, in order
     config_bytes: int = 0
-    labels: dict[str, str] = field(default_factory=dict)  # from the config blob
-    replayed: dict | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # from the config blob
 
     @property
     def total(self) -> int:
@@ -382,13 +345,6 @@ class Blobs:
         found = dict(other.layers)
         found[other.config] = other.config_bytes
         return {d: s for d, s in found.items() if d not in mine}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Blobs":
-        return cls(**d)
 
 
 def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]:
@@ -407,7 +363,7 @@ def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]
 
 def blob_present(name: str, digest: str) -> int | None:
     """HEAD /v2/<name>/blobs/<digest>: the blob's size as the registry reports it, or None when it is absent."""
-    req = urllib.request.Request(_url(f"/v2/{name}/blobs/{digest}"), method="HEAD")
+    req = urllib.request.Request(api_url(f"/v2/{name}/blobs/{digest}"), method="HEAD")
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return int(r.headers.get("Content-Length", "0"))
@@ -434,19 +390,10 @@ def blobs_live(ref: str, platform: str | None = None) -> Blobs:
                  config_bytes=blob_present(name, cfg["digest"]) or 0, labels=(config.get("config") or {}).get("Labels") or {})
 
 
-@dataclass
-class PullResult:
+class PullResult(Replayable):
     ref: str
     tag: str  # the local name the pulled image was given
     seconds: float
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PullResult":
-        return cls(**d)
 
 
 def pull_live(ref: str, as_tag: str) -> PullResult:
@@ -456,7 +403,7 @@ def pull_live(ref: str, as_tag: str) -> PullResult:
     try:
         client.image.pull(ref, quiet=True)
     except DockerException as e:
-        raise RegistryError(f"pull of {ref} failed: {(e.stderr or str(e)).strip().splitlines()[-1]}") from None
+        raise RegistryError(f"pull of {ref} failed: {last_line(error_text(e))}") from None
     seconds = time.perf_counter() - start
     client.image.tag(ref, as_tag)
     return PullResult(ref=ref, tag=as_tag, seconds=round(seconds, 3))

@@ -16,27 +16,28 @@ import functools
 import gzip
 import hashlib
 import json
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable, ParamSpec, TypeVar
 
 from layerlab import engine
+from layerlab.engine.result import Replayable
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
 
-REPLAY_DIR = Path(os.environ.get("LAYERLAB_REPLAY_DIR", Path(__file__).resolve().parents[3] / "replays"))
+P = ParamSpec("P")
+R = TypeVar("R", bound=Replayable)
+
+REPLAY_DIR = settings.replay_dir()
 
 
 class NoRecording(LookupError):
     pass
 
 
-def mode() -> str:
-    if os.environ.get("LAYERLAB_REPLAY") == "1":
-        return "replay"
-    if os.environ.get("LAYERLAB_RECORD") == "1":
-        return "record"
-    return "live"
+def mode() -> settings.ReplayMode:
+    return settings.replay_mode()
 
 
 RUN_ID = re.compile(r"\br[0-9a-f]{10}\b")
@@ -58,7 +59,7 @@ def path_for(kind: str, key: str) -> Path:
     return REPLAY_DIR / kind / f"{_slug(key)}.json.gz"
 
 
-def _engine_label() -> str:
+def engine_label() -> str:
     try:
         v = engine.client().version()
         return f"{'podman' if engine.engine_command() == 'podman' else 'docker'} {v.server.version if v.server else '?'}"
@@ -66,29 +67,28 @@ def _engine_label() -> str:
         return "unknown engine"
 
 
-def save(kind: str, key: str, result: Any) -> Path:
+def save(kind: str, key: str, result: Replayable) -> Path:
     p = path_for(kind, key)
     p.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         # A result that was not made by the container engine (a VM boot) names its own maker.
-        "engine": result.replay_label() if hasattr(result, "replay_label") else _engine_label(),
+        "engine": result.replay_label() if hasattr(result, "replay_label") else engine_label(),
         "platform": engine.host_platform(),
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    data = result.to_dict()
-    data.pop("replayed", None)
+    data = result.model_dump(mode="json", exclude={"replayed"})
     text = json.dumps({"kind": kind, "key": key, "meta": meta, "result": data}, indent=1, sort_keys=True) + "\n"
     with open(p, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0) as gz:
         gz.write(text.encode())
     return p
 
 
-def load(kind: str, key: str, cls) -> Any:
+def load(kind: str, key: str, cls: type[R]) -> R:
     p = path_for(kind, key)
     if not p.exists():
         raise NoRecording(f"no recorded run of {kind} {key!r} (looked for {p}); run it once with an engine and LAYERLAB_RECORD=1")
     stored = json.loads(gzip.decompress(p.read_bytes()))
-    result = cls.from_dict(stored["result"])
+    result = cls.model_validate(stored["result"])
     result.replayed = stored["meta"]
     print(f"[replayed from a recorded run: {stored['meta']['engine']} on {stored['meta']['platform']}, {stored['meta']['recorded_at']}]", flush=True)
     return result
@@ -97,12 +97,13 @@ def load(kind: str, key: str, cls) -> Any:
 _seen: dict[tuple[str, str], int] = {}
 
 
-def replayable(kind: str, key: Callable[..., str], cls) -> Callable:
-    """Wrap a function whose result has to_dict/from_dict so it records and replays."""
+def replayable(kind: str, key: Callable[..., str], cls: type[R]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap a function that returns a `Replayable` model so it records and replays; the wrapped
+    function keeps its signature (`key` takes the same arguments and names the recording)."""
 
-    def wrap(fn):
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
-        def inner(*args, **kwargs):
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             # The n-th call with the same key in this process replays the n-th recording:
             # a lesson that rebuilds one tag after an edit gets each build back in order.
             base = key(*args, **kwargs)
@@ -113,7 +114,7 @@ def replayable(kind: str, key: Callable[..., str], cls) -> Callable:
                 return load(kind, k, cls)
             try:
                 result = fn(*args, **kwargs)
-            except engine.EngineUnavailable:
+            except Unavailable:  # no engine, no qemu: what was recorded, where it was
                 if path_for(kind, k).exists():
                     return load(kind, k, cls)
                 raise

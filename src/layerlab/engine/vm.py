@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import platform
@@ -33,9 +34,13 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal, cast
 
-from layerlab import engine
-from layerlab.engine import bootstrap, replay
+from layerlab.engine import replay
+from layerlab.engine.result import Replayable
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
+from layerlab.ground.text import last_line
 
 QEMU = "qemu-system-x86_64"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -68,7 +73,7 @@ poweroff -f
 OS_RELEASE = 'PRETTY_NAME="layerlab tiny VM (busybox initramfs)"\nID=layerlab-vm\n'
 
 
-class VMUnavailable(engine.EngineUnavailable):
+class VMUnavailable(Unavailable):
     """qemu, a kernel or busybox is missing; the message says how to get them."""
 
 
@@ -137,7 +142,7 @@ def _is_static(p: Path) -> bool:
 
 
 def vm_dir() -> Path:
-    d = bootstrap.cache_dir() / "vm"
+    d = settings.cache_dir() / "vm"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -165,9 +170,9 @@ def kernel_package_from_depends(text: str) -> str | None:
 
 def kernel() -> Path:
     """The cached VM kernel, fetched from Debian on first use (about 27 MB download, a few seconds)."""
-    override = os.environ.get("LAYERLAB_VM_KERNEL")
+    override = settings.vm_kernel()
     if override:
-        return Path(override)
+        return override
     cached = sorted(vm_dir().glob("vmlinuz-*"))
     if cached:
         return cached[-1]
@@ -246,10 +251,12 @@ def parse_console(text: str) -> Console:
 
 # ---- accelerator ------------------------------------------------------------
 
+Accel = Literal["kvm", "tcg"]
+
 
 @dataclass
 class Accelerator:
-    name: str  # kvm | tcg
+    name: Accel
     reason: str
 
 
@@ -266,8 +273,8 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     /dev/kvm can exist and still hang (a VM without nested virtualisation),
     so its presence proves nothing; only a boot does. LAYERLAB_VM_ACCEL=tcg|kvm forces one.
     """
-    forced = os.environ.get("LAYERLAB_VM_ACCEL")
-    if forced in ("kvm", "tcg"):
+    forced = settings.vm_accel()
+    if forced:
         return Accelerator(forced, "forced by LAYERLAB_VM_ACCEL")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return Accelerator("tcg", "no usable /dev/kvm")
@@ -283,7 +290,7 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     if probe.console.exit_code == 0:
         acc = Accelerator("kvm", f"/dev/kvm works (probe boot {probe.total_seconds:.1f} s)")
     else:
-        why = "hung" if probe.timed_out else f"failed ({probe.log.strip().splitlines()[-1][:120] if probe.log.strip() else 'no output'})"
+        why = "hung" if probe.timed_out else f"failed ({last_line(probe.log, 'no output')[:120]})"
         acc = Accelerator("tcg", f"/dev/kvm exists but a KVM boot {why}, e.g. no nested virtualisation")
     memo.write_text(json.dumps({"boot_id": _boot_id(), "accelerator": asdict(acc)}))
     return acc
@@ -335,10 +342,11 @@ def _qemu(vmlinuz: Path, initrd: Path, accel: str, memory_mb: int, timeout: floa
     marks: dict[str, float] = {}
 
     def read() -> None:
-        assert proc.stdout
+        # Unbuffered bytes from a pipe: read1 returns what is there without waiting for 4096 bytes.
+        stdout = cast(io.BufferedReader, proc.stdout)
         buf = b""
         while True:
-            block = proc.stdout.read1(4096)
+            block = stdout.read1(4096)
             if not block:
                 return
             marks.setdefault("byte", time.perf_counter())
@@ -379,14 +387,13 @@ def _qemu(vmlinuz: Path, initrd: Path, accel: str, memory_mb: int, timeout: floa
     )
 
 
-@dataclass
-class VMResult:
+class VMResult(Replayable):
     command: str
     exit_code: int | None
     output: str  # what the command printed on the VM's console
     first_output_seconds: float | None  # qemu started -> /init's first line on the console
     total_seconds: float  # qemu started -> qemu exited (power off)
-    accelerator: str  # kvm | tcg
+    accelerator: Accel
     accelerator_reason: str
     kernel: str  # `uname -r` inside the VM
     pid1: str  # /proc/1/comm inside the VM
@@ -403,8 +410,6 @@ class VMResult:
     qemu_version: str = ""
     first_byte_seconds: float | None = None
     host_kernel: str = ""  # the host's `uname -r` at boot time, so a replayed run still compares like with like
-    replayed: dict | None = None
-
 
     def replay_label(self) -> str:
         """What made this result, for a recording: the VM, not the container engine."""
@@ -418,13 +423,6 @@ class VMResult:
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VMResult":
-        return cls(**d)
-
 
 def _qemu_version() -> str:
     try:
@@ -435,7 +433,7 @@ def _qemu_version() -> str:
     return m.group(1) if m else ""
 
 
-def _key(command: str = "uname -a", memory_mb: int = 256, **kw) -> str:
+def _key(command: str = "uname -a", memory_mb: int = 256, **kw: Any) -> str:
     return f"{command}|memory={memory_mb}"
 
 

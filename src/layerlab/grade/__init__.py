@@ -11,8 +11,12 @@ from __future__ import annotations
 import sys
 import types
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .report import CheckResult, Report
+
+if TYPE_CHECKING:
+    from layerlab.engine.build import Show
 
 __all__ = ["GradeFailed", "Report", "CheckResult", "grade_folder", "grade_in_notebook"]
 
@@ -21,7 +25,7 @@ class GradeFailed(AssertionError):
     """The exercise did not pass; the message is the report."""
 
 
-def grade_folder(path: str | Path, exercise_id: str | None = None, show=None) -> Report:
+def grade_folder(path: str | Path, exercise_id: str | None = None, show: Show = None) -> Report:
     from .runner import grade
 
     return grade(path, exercise_id, show=show)
@@ -29,7 +33,7 @@ def grade_folder(path: str | Path, exercise_id: str | None = None, show=None) ->
 
 def default_folder(exercise_id: str) -> Path:
     """The notebook's own folder when it is the exercise's (exercises/<id>/ or solutions/<id>/), else exercises/<id>/."""
-    from layerlab.course import REPO
+    from layerlab.ground.settings import REPO
 
     here = Path.cwd()
     return here if here.name == exercise_id else REPO / "exercises" / exercise_id
@@ -37,10 +41,10 @@ def default_folder(exercise_id: str) -> Path:
 
 def grade_in_notebook(exercise_id: str, path: str | Path | None = None) -> Report:
     """Grade, print the report, raise GradeFailed unless every required check passed."""
-    from layerlab.engine.build import _print
+    from layerlab.ground.text import say
 
     # One progress line per build (the summary only when headless), then the report.
-    report = grade_folder(path or default_folder(exercise_id), exercise_id, show=_print)
+    report = grade_folder(path or default_folder(exercise_id), exercise_id, show=say)
     print(report.table(), flush=True)
     if not report.passed:
         raise GradeFailed(f"{exercise_id} did not pass: see the report above")

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from layerlab.course import REPO
+from pydantic import Field
+
+from layerlab.engine.result import Result
+from layerlab.ground.settings import REPO
+from . import files
 
 FIXTURE_NAME = "fixture.json"
 # Files beside the solution that are not part of what is built and measured.
 NOT_MEASURED = {FIXTURE_NAME}
-IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
 
 def solution_dir(exercise_id: str) -> Path:
@@ -30,15 +32,7 @@ def fixture_path(exercise_id: str) -> Path:
 
 def measured_files(folder: Path, notebook: str) -> list[Path]:
     """The files whose content decides the measurements: all but the fixture and the notebook."""
-    out = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if p.is_dir() or set(rel.parts[:-1]) & IGNORED_DIRS or rel.name in NOT_MEASURED:
-            continue
-        if rel.name == notebook or rel.suffix == ".ipynb":
-            continue
-        out.append(p)
-    return out
+    return [p for p in files.walk(folder) if p.name not in NOT_MEASURED and p.name != notebook and p.suffix != ".ipynb"]
 
 
 def digest(folder: Path, notebook: str) -> str:
@@ -48,8 +42,7 @@ def digest(folder: Path, notebook: str) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
-class Fixture:
+class Fixture(Result):
     exercise: str
     recorded_at: str
     engine: str  # "docker 26.1.5 (containerd image store) on linux/amd64"
@@ -66,14 +59,14 @@ class Fixture:
     output: str  # of the runs_and_prints command
     exit_code: int
     context_bytes: int | None
-    code_edit_reruns: dict[str, list[str]] = field(default_factory=dict)  # code file -> steps re-run
-    platforms: dict[str, str] = field(default_factory=dict)  # platform -> `uname -m`
-    platform_sizes: dict[str, int] = field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
-    platform_seconds: dict[str, float] = field(default_factory=dict)  # platform -> step seconds of a cold build
+    code_edit_reruns: dict[str, list[str]] = Field(default_factory=dict)  # code file -> steps re-run
+    platforms: dict[str, str] = Field(default_factory=dict)  # platform -> `uname -m`
+    platform_sizes: dict[str, int] = Field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
+    platform_seconds: dict[str, float] = Field(default_factory=dict)  # platform -> step seconds of a cold build
     # A server (exercise 07): first_ok_s, healthy_s, stop_s, and the answers to the `predicts` checks by path.
-    serving: dict = field(default_factory=dict)
-    paths_present: dict[str, list[str]] = field(default_factory=dict)  # glob -> first matches
-    paths_absent: dict[str, list[str]] = field(default_factory=dict)  # glob -> matches (empty)
+    serving: dict = Field(default_factory=dict)
+    paths_present: dict[str, list[str]] = Field(default_factory=dict)  # glob -> first matches
+    paths_absent: dict[str, list[str]] = Field(default_factory=dict)  # glob -> matches (empty)
     http_body: str | None = None  # what the compose stack's service answered (compose_up_predicts)
     # The base the solution was measured on, and what the solution adds above it: checks compare
     # these, so a fixture recorded on a stand-in grades a submission built on the official image.
@@ -84,9 +77,6 @@ class Fixture:
     added_bytes: int | None = None
     base_wasted_bytes: int | None = None
     added_wasted_bytes: int | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def describe(self) -> str:
         base = ""
@@ -103,10 +93,10 @@ def load(exercise_id: str) -> Fixture:
     p = fixture_path(exercise_id)
     if not p.exists():
         raise NoFixture(f"no fixture recorded for {exercise_id}: run `layerlab record {exercise_id}` with an engine")
-    return Fixture(**json.loads(p.read_text(encoding="utf-8")))
+    return Fixture.model_validate_json(p.read_text(encoding="utf-8"))
 
 
 def save(f: Fixture) -> Path:
     p = fixture_path(f.exercise)
-    p.write_text(json.dumps(f.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    p.write_text(json.dumps(f.model_dump(mode="json"), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return p

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from layerlab.engine import build as build_mod
 from layerlab.measure import cache, inspector
+from layerlab.measure.serving import ServeResult
 from layerlab.course import Exercise
 from .dockerfile import parse as parse_dockerfile
 from .sandbox import Ran, Session, TimedOut
@@ -86,7 +87,7 @@ class Subject:
             name = "edit-" + "".join(c if c.isalnum() else "-" for c in code_file).lower()[:40]
             r = self.session.build(work, name, dockerfile=work / self.exercise.dockerfile,
                                    timeout=self.limits.build_timeout_s)
-        return [s["name"] for s in r.ran]
+        return [s.name for s in r.ran]
 
     @functools.lru_cache(maxsize=None)  # noqa: B019
     def platform_build(self, platforms: tuple[str, ...]) -> build_mod.BuildResult:
@@ -120,13 +121,13 @@ class Subject:
         return self.session.run(image, None, platform=platform, timeout=self.limits.run_timeout_s)
 
     @functools.lru_cache(maxsize=None)  # noqa: B019
-    def served(self, hardened: bool = False):
+    def served(self, hardened: bool = False) -> ServeResult:
         """The image served once for every serving check of the exercise (`hardened`: --read-only and a tmpfs too).
 
         One container answers all the checks: health and first answer, each `predicts` body,
         and a timed stop with the `graceful_stop` request in flight.
         """
-        from layerlab.course import GracefulStop, HardenedServes, Predicts, ServeCheck
+        from .checks.serve import GracefulStop, HardenedServes, Predicts, ServeCheck
 
         specs = [c for c in self.exercise.checks if isinstance(c, ServeCheck)]
         first = specs[0]

@@ -6,15 +6,16 @@ check is shown as such and a required one keeps the exercise from passing.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
 from typing import Literal
+
+from pydantic import Field
+
+from layerlab.engine.result import Result
 
 Status = Literal["passed", "failed", "not run"]
 
 
-@dataclass
-class CheckResult:
+class CheckResult(Result):
     check: str
     status: Status
     points: int  # earned
@@ -29,13 +30,14 @@ class CheckResult:
         return self.status == "passed"
 
 
-@dataclass
-class Report:
+class Report(Result):
+    dumped_properties = ("passed", "points", "max_points")
+
     exercise: str
     path: str
     run_id: str
-    problems: list[str] = field(default_factory=list)  # bad input: one clear line each
-    results: list[CheckResult] = field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)  # bad input: one clear line each
+    results: list[CheckResult] = Field(default_factory=list)
     engine: str = ""
     seconds: float = 0.0
     fixture: str = ""  # which recorded fixture the measurements were compared with
@@ -57,13 +59,8 @@ class Report:
     def not_run(self) -> list[CheckResult]:
         return [r for r in self.results if r.status == "not run"]
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d.update(passed=self.passed, points=self.points, max_points=self.max_points)
-        return d
-
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return self.model_dump_json(indent=2)
 
     def table(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"
@@ -87,3 +84,5 @@ class Report:
         if tail:
             lines.append(f"  ({'; '.join(tail)})")
         return "\n".join(lines)
+
+

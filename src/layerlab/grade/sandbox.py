@@ -16,12 +16,15 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
+from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
 from layerlab.engine import build as build_mod
 from layerlab import engine
 from layerlab.engine import containers, labels
+from layerlab.measure.serving import ServeResult
 
 RUN_LABEL = "org.layerlab.grade.run"
 
@@ -78,7 +81,7 @@ class Session:
     def __enter__(self) -> "Session":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- builds ---------------------------------------------------------
@@ -111,7 +114,8 @@ class Session:
     # --- containers -------------------------------------------------------
 
     def _create(self, image: str, command: list[str] | None, *, entrypoint: str | None = None,
-                platform: str | None = None, network: str = "none", publish=None, detach_env=None):
+                platform: str | None = None, network: str = "none", publish: list[tuple[str, int]] | None = None,
+                detach_env: dict[str, str] | None = None) -> Container:
         client = engine.client()
         return client.container.create(
             image,
@@ -193,7 +197,7 @@ class Session:
                 except (urllib.error.URLError, OSError) as e:
                     last = str(e)
                 time.sleep(0.5)
-            return None, "", _cut(client.container.logs(container), self.max_output) or last
+            return None, "", _cut(containers.logs(client, container), self.max_output) or last
         except DockerException as e:
             return None, "", _why(e)
         finally:
@@ -202,7 +206,7 @@ class Session:
             except DockerException:
                 pass
 
-    def serve(self, image: str, **kw):
+    def serve(self, image: str, **kw: Any) -> ServeResult:
         """Serve `image` on 127.0.0.1 within the sandbox's limits and with this run's label (see serving.serve_live)."""
         from layerlab.measure import serving
 
@@ -217,7 +221,7 @@ class Session:
             shutil.rmtree(self._scratch, ignore_errors=True)
         try:
             client = engine.client()
-            flt = [("label", f"{RUN_LABEL}={self.run_id}")]
+            flt = labels.label_filter(RUN_LABEL, self.run_id)
         except Exception:  # noqa: BLE001 - nothing to clean without an engine
             return []
         # Jupyter's "interrupt kernel" signals the kernel alone: a `docker buildx build` it
@@ -225,7 +229,7 @@ class Session:
         for tag in self.tags:
             build_mod.stop_clients(tag)
         failed: list[str] = []
-        steps = [
+        steps: list[tuple[Callable[[], Sequence[Any]], Callable[[Any], object]]] = [
             (lambda: client.container.list(all=True, filters=flt), lambda c: client.container.remove(c, force=True, volumes=True)),
             (lambda: client.network.list(filters=flt), lambda n: client.network.remove(n)),
             (lambda: client.volume.list(filters=flt), lambda v: client.volume.remove(v)),

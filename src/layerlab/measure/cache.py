@@ -11,15 +11,26 @@ import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field
 
 from layerlab.engine import replay
-from layerlab.engine.build import BuildResult, Show, _print, build
+from layerlab.engine.build import BuildResult, Show, build
+from layerlab.engine.result import Replayable, Result
+from layerlab.ground.text import say
 
 
-@dataclass
-class Scenario:
+class StepRun(Result):
+    """One step that ran in a scenario: its seconds and the end of its log."""
+
+    name: str
+    seconds: float | None
+    log: list[str]
+
+
+class Scenario(Result):
     name: str  # cold | unchanged | code edit | dependency edit
     seconds: float
     ran: list[str]  # instructions that executed
@@ -27,37 +38,23 @@ class Scenario:
     instructions: int
     # Per step that ran: its seconds and the end of its log, so a lesson can
     # look inside one step (what did the installer download?) not just time it.
-    steps: list[dict] = field(default_factory=list)
+    steps: list[StepRun] = Field(default_factory=list)
 
-    def step(self, text: str) -> dict | None:
+    def step(self, text: str) -> StepRun | None:
         """The first step that ran whose instruction contains `text`."""
-        return next((s for s in self.steps if text in s["name"]), None)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        return next((s for s in self.steps if text in s.name), None)
 
 
-@dataclass
-class CacheReport:
+class CacheReport(Replayable):
     tag: str
     scenarios: list[Scenario]
     context_bytes: int | None = None
-    replayed: dict | None = None
 
     def get(self, name: str) -> Scenario:
         for s in self.scenarios:
             if s.name == name:
                 return s
         raise KeyError(name)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CacheReport":
-        d = dict(d)
-        d["scenarios"] = [Scenario(**s) for s in d["scenarios"]]
-        return cls(**d)
 
     def table(self) -> str:
         lines = [f"{self.tag}", f"  {'rebuild':<16} {'seconds':>8} {'steps run':>10}  which"]
@@ -80,10 +77,10 @@ def _scenario(name: str, r: BuildResult) -> Scenario:
     return Scenario(
         name=name,
         seconds=r.seconds,
-        ran=[s["name"] for s in r.ran],
+        ran=[s.name for s in r.ran],
         cached=len(r.cached),
-        instructions=len([s for s in r.steps if s["index"] is not None]),
-        steps=[{"name": s["name"], "seconds": s["seconds"], "log": s["log"][-LOG_LINES:]} for s in r.ran],
+        instructions=len([s for s in r.steps if s.index is not None]),
+        steps=[StepRun(name=s.name, seconds=s.seconds, log=s.log[-LOG_LINES:]) for s in r.ran],
     )
 
 
@@ -104,7 +101,7 @@ def pin(path: Path, package: str, version: str) -> str:
     return m.group(1)
 
 
-def _key(context, tag, **kw) -> str:
+def _key(context: str | Path, tag: str, **kw: Any) -> str:
     return f"{tag}|{kw.get('dockerfile') or 'Dockerfile'}"
 
 
@@ -119,7 +116,7 @@ def scenarios(
     dockerfile: str | None = None,
     build_args: dict[str, str] | None = None,
     module: str | None = None,
-    show: Show = _print,
+    show: Show = say,
 ) -> CacheReport:
     """Build `context` four ways and record time and steps re-run for each.
 

@@ -12,39 +12,44 @@ import re
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Callable, Literal, TYPE_CHECKING
+
+from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import bootstrap, containers, images, replay
+from layerlab.engine import bootstrap, catalogue, containers, images, replay
+from layerlab.engine.result import Replayable, Result
 
-BASE, RUNTIME, DEVEL = (b.ref for b in bootstrap.CUDA_IMAGES)
+if TYPE_CHECKING:
+    from layerlab.measure import inspector
+
+BASE, RUNTIME, DEVEL = (b.ref for b in catalogue.CUDA_IMAGES)
 FLAVOURS = {"base": BASE, "runtime": RUNTIME, "devel": DEVEL}
 
 
 # --- the images -------------------------------------------------------------
 
 
-@dataclass
-class CudaImages:
+class CudaImage(Result):
+    standin: bool
+    id: str
+    size_bytes: int
+    recipe: str | None
+
+
+class CudaImages(Replayable):
     online: bool
-    images: dict[str, dict]  # ref -> {standin, id, size_bytes, recipe}
-    built: list[str] = field(default_factory=list)  # what this call had to build or pull
+    images: dict[str, CudaImage]  # by ref
+    built: list[str] = Field(default_factory=list)  # what this call had to build or pull
     seconds: float = 0.0
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CudaImages":
-        return cls(**d)
 
     def table(self) -> str:
         lines = []
         # In CUDA_IMAGES order: a recording stores the dict with sorted keys.
-        for ref, f in sorted(self.images.items(), key=lambda kv: [b.ref for b in bootstrap.CUDA_IMAGES].index(kv[0])):
-            kind = "stand-in (Debian trixie non-free CUDA 12.4)" if f["standin"] else "official"
+        for ref, f in sorted(self.images.items(), key=lambda kv: [b.ref for b in catalogue.CUDA_IMAGES].index(kv[0])):
+            kind = "stand-in (Debian trixie non-free CUDA 12.4)" if f.standin else "official"
             lines.append(f"{ref:<42} {kind}")
         if self.built:
             lines.append(f"built or pulled now: {', '.join(self.built)} in {self.seconds:.0f} s")
@@ -53,7 +58,7 @@ class CudaImages:
         return "\n".join(lines)
 
 
-def _ensure_live(say=print) -> CudaImages:
+def _ensure_live(say: Callable[[str], None] = print) -> CudaImages:
     engine.require()
     start = time.perf_counter()
     p = bootstrap.current_plan(platforms=("linux/amd64",), needs=("cuda",), only_extras=True)
@@ -62,11 +67,11 @@ def _ensure_live(say=print) -> CudaImages:
             "a few minutes the first time)")
         bootstrap.run(p, say=say, needs=("cuda",), only_extras=True)
     found = {}
-    for b in bootstrap.CUDA_IMAGES:
+    for b in catalogue.CUDA_IMAGES:
         f = images.facts(b.ref, verify=False)
         if f is None:
             raise RuntimeError(f"{b.ref} is still missing after bootstrap: run `layerlab bootstrap 06`")
-        found[b.ref] = {"standin": f.standin, "id": f.id, "size_bytes": f.size_bytes or 0, "recipe": f.recipe}
+        found[b.ref] = CudaImage(standin=f.standin, id=f.id, size_bytes=f.size_bytes or 0, recipe=f.recipe)
     return CudaImages(online=p.online, images=found, built=[s.ref for s in p.work if s.action != "debootstrap"],
                       seconds=round(time.perf_counter() - start, 1))
 
@@ -165,25 +170,16 @@ def gpu_code(image: str, program: str, module: str = "06") -> GpuCode:
 # --- can a container get a GPU here ------------------------------------------------
 
 
-@dataclass
-class GpuAccess:
+class GpuAccess(Replayable):
     can: bool
     why: str
-    via: str | None = None  # "runtime": --gpus all; "cdi": --device nvidia.com/gpu=all
-    replayed: dict | None = None
+    via: Literal["runtime", "cdi"] | None = None  # "runtime": --gpus all; "cdi": --device nvidia.com/gpu=all
 
     def run_options(self) -> dict:
         """The device request for containers.run that this engine understands."""
         if self.via == "cdi":
             return {"devices": ["nvidia.com/gpu=all"]}
         return {"gpus": "all"}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "GpuAccess":
-        return cls(**d)
 
 
 def _gpu_access_live() -> GpuAccess:
@@ -192,7 +188,7 @@ def _gpu_access_live() -> GpuAccess:
         raise engine.EngineUnavailable(f.error or "no engine")
     can, why = engine.gpu_verdict(f)
     # An engine with CDI specs and no NVIDIA runtime rejects --gpus; it takes the CDI device name.
-    via = "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
+    via: Literal["runtime", "cdi"] | None = "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
     return GpuAccess(can=can, why=why, via=via)
 
 
@@ -263,8 +259,7 @@ def soname(path: str) -> str | None:
     return m.group(1) if m and CUDA_LIB.match(m.group(1)) else None
 
 
-@dataclass
-class Duplicates:
+class Duplicates(Result):
     ref: str
     system: dict[str, int]  # soname -> bytes, from the image's own lib directories
     wheels: dict[str, int]  # soname -> bytes, under site-packages/nvidia
@@ -274,11 +269,8 @@ class Duplicates:
     def duplicated_bytes(self) -> int:
         return sum(self.twice.values())
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-
-def duplicates(report) -> Duplicates:
+def duplicates(report: inspector.ImageReport) -> Duplicates:
     """Same CUDA library soname under the image's lib directories and under a pip wheel's."""
     system: dict[str, int] = {}
     wheels: dict[str, int] = {}
@@ -295,23 +287,19 @@ def duplicates(report) -> Duplicates:
 # --- the wheel set a CUDA build of torch pulls (package index metadata) ------------
 
 
-@dataclass
-class WheelSet:
+class Wheel(Result):
+    version: str
+    bytes: int  # download size of the manylinux x86_64 wheel
+
+
+class WheelSet(Replayable):
     requirer: str
-    wheels: dict[str, dict]  # name -> {version, bytes (download size of the manylinux x86_64 wheel)}
+    wheels: dict[str, Wheel]  # by name
     source: str
-    replayed: dict | None = None
 
     @property
     def total_bytes(self) -> int:
-        return sum(w["bytes"] for w in self.wheels.values())
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "WheelSet":
-        return cls(**d)
+        return sum(w.bytes for w in self.wheels.values())
 
 
 SIMPLE = "https://pypi.org/simple"
@@ -344,7 +332,7 @@ def _torch_cuda_wheels_live(version: str = "2.6.0") -> WheelSet:
     for m in re.finditer(r"^Requires-Dist: (nvidia-[a-z0-9-]+) \(==([^)]+)\) ?;(.*)$", metadata, flags=re.M):
         name, pin, marker = m.groups()
         if "x86_64" in marker and "Linux" in marker:
-            wheels[name] = {"version": pin, "bytes": _x86_64_wheel(name, pin)["size"]}
+            wheels[name] = Wheel(version=pin, bytes=_x86_64_wheel(name, pin)["size"])
     return WheelSet(requirer=f"torch=={version} ({torch['filename']}, {torch['size']} bytes itself)", wheels=wheels,
                     source="PyPI simple index (PEP 691/700 sizes) and the torch wheel's PEP 658 metadata: no wheel downloaded")
 

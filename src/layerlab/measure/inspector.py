@@ -8,19 +8,21 @@ second look at an unchanged image costs one `image inspect`.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels, replay
-from .layers import DIR, analyse
+from layerlab.engine import labels, replay
+from layerlab.ground import settings
+from .layers import DIR, LayerStats, analyse
 from .oci import Archive
+from layerlab.engine.result import Replayable, Result
 
 
 CACHE_VERSION = 3  # 3: dive's size-0 file deletions
@@ -30,21 +32,19 @@ class ImageNotFound(LookupError):
     pass
 
 
-@dataclass
-class PlatformSize:
+class PlatformSize(Result):
     platform: str
     compressed_bytes: int
     layers: int
 
 
-@dataclass
-class ImageReport:
+class ImageReport(Replayable):
     ref: str
     image_id: str
     platform: str  # the platform whose layers were analysed
     size_bytes: int  # uncompressed: sum of the files of every layer
     compressed_bytes: int  # what a pull downloads for this platform
-    layers: list[dict]
+    layers: list[LayerStats]
     wasted_bytes: int
     efficiency: float
     user_wasted_fraction: float
@@ -57,9 +57,8 @@ class ImageReport:
     env: list[str]
     exposed_ports: list[str]
     labels: dict[str, str]
-    files: dict[str, int] = field(repr=False)  # final filesystem: path -> size (directories excluded)
+    files: dict[str, int] = Field(repr=False)  # final filesystem: path -> size (directories excluded)
     seconds: float = 0.0  # how long the analysis took (0 when served from the cache)
-    replayed: dict | None = None
 
     @property
     def hidden_bytes(self) -> int:
@@ -77,16 +76,6 @@ class ImageReport:
         """Paths of the final image matching a glob (`*` crosses directories: '*/gcc*')."""
         return sorted(p for p in self.files if fnmatch.fnmatchcase(p, pattern))
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ImageReport":
-        d = dict(d)
-        d["platforms"] = [PlatformSize(**p) for p in d["platforms"]]
-        d["top_waste"] = [tuple(t) for t in d["top_waste"]]
-        return cls(**d)
-
     def table(self) -> str:
         lines = [
             f"{self.ref}  ({self.image_id[:19]}, {self.platform})",
@@ -101,8 +90,8 @@ class ImageReport:
         lines.append(f"  {'#':>2}  {'size':>10}  {'+':>6} {'~':>5} {'-':>5}  created by")
         for layer in self.layers:
             lines.append(
-                f"  {layer['index']:>2}  {mb(layer['size_bytes']):>10}  {layer['added']:>6} {layer['changed']:>5} {layer['deleted']:>5}  "
-                f"{short_instruction(layer['created_by'])}"
+                f"  {layer.index:>2}  {mb(layer.size_bytes):>10}  {layer.added:>6} {layer.changed:>5} {layer.deleted:>5}  "
+                f"{short_instruction(layer.created_by)}"
             )
         if self.top_waste:
             lines.append("")
@@ -128,7 +117,7 @@ def short_instruction(created_by: str, width: int = 70) -> str:
 
 def _cache_file(image_id: str, plat: str) -> Path:
     # Bump CACHE_VERSION when ImageReport changes shape.
-    return bootstrap.cache_dir() / "inspect" / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
+    return settings.cache_dir() / "inspect" / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
 
 
 def _image_id(ref: str) -> str:
@@ -142,7 +131,7 @@ def _image_id(ref: str) -> str:
         ) from None
 
 
-def _key(ref, platform=None, **kw) -> str:
+def _key(ref: str, platform: str | None = None, **kw: Any) -> str:
     return f"{ref}|{platform or engine.host_platform()}"
 
 
@@ -153,7 +142,7 @@ def inspect(ref: str, platform: str | None = None, use_cache: bool = True) -> Im
     want = platform or engine.host_platform()
     cached = _cache_file(image_id, want)
     if use_cache and cached.exists():
-        report = ImageReport.from_dict(json.loads(cached.read_text()))
+        report = ImageReport.model_validate_json(cached.read_text())
         report.ref, report.seconds = ref, 0.0
         return report
     start = time.perf_counter()
@@ -164,7 +153,7 @@ def inspect(ref: str, platform: str | None = None, use_cache: bool = True) -> Im
     report.seconds = round(time.perf_counter() - start, 2)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp_file = cached.with_suffix(f".{os.getpid()}.tmp")
-    tmp_file.write_text(json.dumps(report.to_dict()))
+    tmp_file.write_text(report.model_dump_json())
     tmp_file.replace(cached)
     return report
 
@@ -195,12 +184,12 @@ def report_from_archive(archive_path: Path, ref: str, image_id: str, want: str, 
         platform=chosen.platform,
         size_bytes=sum(s.size_bytes for s in stats),
         compressed_bytes=chosen.compressed_bytes,
-        layers=[s.to_dict() for s in stats],
+        layers=stats,
         wasted_bytes=waste.wasted_bytes,
         efficiency=waste.efficiency,
         user_wasted_fraction=waste.user_wasted_fraction,
         top_waste=waste.top,
-        platforms=[PlatformSize(i.platform, i.compressed_bytes, len(i.layers)) for i in images],
+        platforms=[PlatformSize(platform=i.platform, compressed_bytes=i.compressed_bytes, layers=len(i.layers)) for i in images],
         user=cfg.get("User", "") or "",
         entrypoint=cfg.get("Entrypoint"),
         cmd=cfg.get("Cmd"),
@@ -212,8 +201,7 @@ def report_from_archive(archive_path: Path, ref: str, image_id: str, want: str, 
     )
 
 
-@dataclass
-class AboveBase:
+class AboveBase(Result):
     """What an image adds above the base image it was built FROM, so a figure does not depend on
     which build of the base (the official image, a stand-in, last month's) the learner has."""
 
@@ -225,9 +213,6 @@ class AboveBase:
     added_bytes: int  # the image's layers above the base, uncompressed
     base_wasted_bytes: int
     added_wasted_bytes: int  # the image's wasted bytes (dive's) minus the base's own
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def above_base(report: ImageReport, base_ref: str) -> AboveBase:
@@ -244,7 +229,7 @@ def above_base(report: ImageReport, base_ref: str) -> AboveBase:
             break
         shared += 1
     base = inspect(base_ref, platform=report.platform) if shared else None
-    base_bytes = sum(layer["size_bytes"] for layer in report.layers[:shared])
+    base_bytes = sum(layer.size_bytes for layer in report.layers[:shared])
     base_wasted = base.wasted_bytes if base and shared == len(theirs) else 0
     return AboveBase(
         base_ref=base_ref,
@@ -258,8 +243,7 @@ def above_base(report: ImageReport, base_ref: str) -> AboveBase:
     )
 
 
-@dataclass
-class DiskUse:
+class DiskUse(Result):
     """What several images cost together: layers with the same digest are stored once."""
 
     images: list[str]
@@ -267,17 +251,14 @@ class DiskUse:
     actual_bytes: int  # each distinct layer counted once
     shared_bytes: int  # bytes of layers that two or more images use
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 def disk_use(reports: list[ImageReport]) -> DiskUse:
     sizes: dict[str, int] = {}
     users: dict[str, int] = {}
     for r in reports:
         for layer in r.layers:
-            key = layer.get("digest") or f"{r.image_id}:{layer['index']}"
-            sizes[key] = layer["size_bytes"]
+            key = layer.digest or f"{r.image_id}:{layer.index}"
+            sizes[key] = layer.size_bytes
             users[key] = users.get(key, 0) + 1
     return DiskUse(
         images=[r.ref for r in reports],

@@ -18,12 +18,16 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import bootstrap, containers, replay, vm
+from layerlab.engine import containers, replay, vm
+from layerlab.ground import settings
 from layerlab.measure import inspector
+from layerlab.engine.result import Replayable
 
 CONTAINER_IMAGE = "python:3.13-slim"
 
@@ -74,8 +78,7 @@ for k, v in facts.items():
 UNLIMITED = 1 << 60
 
 
-@dataclass
-class Isolation:
+class Isolation(Replayable):
     """What one runtime costs and what a process inside it sees."""
 
     kind: str  # host | venv | container | vm
@@ -93,15 +96,7 @@ class Isolation:
     os_name: str
     processes: int  # processes visible from inside
     python_prefix: str | None = None  # where Python packages come from (None: no Python inside)
-    details: dict = field(default_factory=dict)
-    replayed: dict | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Isolation":
-        return cls(**d)
+    details: dict = Field(default_factory=dict)
 
 
 def parse_probe(text: str) -> dict[str, str]:
@@ -182,7 +177,7 @@ def host() -> Isolation:
 
 
 def venv_dir() -> Path:
-    return bootstrap.cache_dir() / "venv-01"
+    return settings.cache_dir() / "venv-01"
 
 
 def make_venv(path: Path | None = None) -> tuple[Path, float | None]:
@@ -212,7 +207,7 @@ def venv(path: Path | None = None) -> Isolation:
 # ---- container ------------------------------------------------------------------
 
 
-def _container_key(image: str = CONTAINER_IMAGE, **kw) -> str:
+def _container_key(image: str = CONTAINER_IMAGE, **kw: Any) -> str:
     return f"container|{image}"
 
 

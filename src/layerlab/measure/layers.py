@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import heapq
 import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from layerlab.engine.result import Result
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER, WHITEOUT, OPAQUE = "file", "dir", "symlink", "hardlink", "other", "whiteout", "opaque"
 WH_PREFIX = ".wh."
@@ -54,8 +58,7 @@ def entry_from_tar(name: str, kind: str, size: int) -> Entry:
     return Entry(path, kind, size if kind == FILE else 0)
 
 
-@dataclass
-class LayerStats:
+class LayerStats(Result):
     index: int
     created_by: str
     size_bytes: int  # sum of the sizes of regular files in the layer
@@ -64,21 +67,14 @@ class LayerStats:
     added: int = 0
     changed: int = 0
     deleted: int = 0
-    biggest: list[tuple[str, int]] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    biggest: list[tuple[str, int]] = Field(default_factory=list)
 
 
-@dataclass
-class Waste:
+class Waste(Result):
     wasted_bytes: int
     efficiency: float
     user_wasted_fraction: float  # wasted / bytes above the first layer, as dive's CI check reports
     top: list[tuple[str, int, int]]  # (path, times seen, cumulative bytes), largest first
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _leaves(entries: list[Entry]) -> list[Entry]:
@@ -92,7 +88,7 @@ def _leaves(entries: list[Entry]) -> list[Entry]:
     return [e for e in entries if e.kind == WHITEOUT or e.path not in parents]
 
 
-def _under(stack: dict[str, Entry], directory: str):
+def _under(stack: dict[str, Entry], directory: str) -> list[str]:
     prefix = directory.rstrip("/") + "/"
     return [p for p in stack if p.startswith(prefix)]
 
@@ -142,7 +138,7 @@ def analyse(
     compressed: list[int | None] | None = None,
     top: int = 10,
     digests: list[str] | None = None,
-):
+) -> tuple[list[LayerStats], Waste, dict[str, Entry]]:
     """Per-layer stats, dive's waste figures and the final filesystem for a stack of layers."""
     stack = Stack()
     cumulative: dict[str, int] = {}

@@ -27,12 +27,15 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Callable, IO, Iterator, Literal, cast
+
+from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import replay
-from .oci import _CountingReader
+from layerlab.engine.result import Replayable, Result
+from .oci import CountingReader
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -89,9 +92,8 @@ def unlock(locked: bytes, token: str) -> bytes:
 # ---- findings ---------------------------------------------------------------
 
 
-@dataclass
-class Place:
-    kind: str  # "layer", "history", "config", "attestation"
+class Place(Result):
+    kind: Literal["layer", "history", "config", "attestation"]
     where: str  # "layer 3/7 (COPY unlock.token /tmp/)", "history 5", "config.Env[3]", ...
     path: str = ""  # the file inside a layer
     detail: str = ""  # the text around the token, masked; or what happened to the file later
@@ -101,16 +103,14 @@ class Place:
         return f"{self.kind:<11} {what}" + (f"  [{self.detail}]" if self.detail else "")
 
 
-@dataclass
-class Scan:
+class Scan(Replayable):
     image: str
     token: str  # masked: mask(token)
-    places: list[Place] = field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
     layers: int = 0
     files: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
-    replayed: dict | None = None
 
     @property
     def found(self) -> bool:
@@ -118,15 +118,6 @@ class Scan:
 
     def kinds(self) -> set[str]:
         return {p.kind for p in self.places}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Scan":
-        d = dict(d)
-        d["places"] = [Place(**p) for p in d["places"]]
-        return cls(**d)
 
     def table(self) -> str:
         head = (f"{self.image}: token {self.token} "
@@ -138,7 +129,8 @@ class Scan:
 class _Scanner:
     """Walks an image given a way to read its blobs; adds a Place for each hit."""
 
-    def __init__(self, name: str, token: str, blob, manifest=None):
+    def __init__(self, name: str, token: str, blob: Callable[[str], IO[bytes]],
+                 manifest: Callable[[str], dict] | None = None) -> None:
         self.token, self.needle, self.blob = token, token.encode(), blob
         # An archive keeps manifests as blobs; a registry serves them from its manifests endpoint.
         self.manifest = manifest or (lambda digest: json.load(blob(digest)))
@@ -161,7 +153,7 @@ class _Scanner:
             raise ValueError(f"{self.scan.image}: no image for {host} found to scan")
         return self.scan
 
-    def _manifests(self, top: dict):
+    def _manifests(self, top: dict) -> Iterator[tuple[str, dict]]:
         if "manifests" not in top:
             yield "", {"_manifest": top}
             return
@@ -178,11 +170,11 @@ class _Scanner:
             for key in ("created_by", "comment"):
                 text = h.get(key) or ""
                 if self.token in text:
-                    self.scan.places.append(Place("history", f"history {i + 1}/{len(history)}", detail=_masked(text, self.token)))
+                    self.scan.places.append(Place(kind="history", where=f"history {i + 1}/{len(history)}", detail=_masked(text, self.token)))
         rest = {k: v for k, v in config.items() if k != "history"}
         for key, text in _strings(rest, "config"):
             if self.token in text:
-                self.scan.places.append(Place("config", key, detail=_masked(text, self.token)))
+                self.scan.places.append(Place(kind="config", where=key, detail=_masked(text, self.token)))
 
     def _layers(self, manifest: dict, config: dict) -> None:
         made_by = [h.get("created_by", "") for h in config.get("history", []) if not h.get("empty_layer")]
@@ -193,11 +185,11 @@ class _Scanner:
             names = []
             raw = self.blob(layer["digest"])
             head = raw.read(2)
-            stream = _Chain(head, raw)
+            stream: io.RawIOBase | gzip.GzipFile = _Chain(head, raw)
             if head == b"\x1f\x8b":
                 stream = gzip.GzipFile(fileobj=stream)
-            counted = _CountingReader(stream)
-            with tarfile.open(fileobj=counted, mode="r|") as tar:
+            counted = CountingReader(stream)
+            with tarfile.open(fileobj=cast(IO[bytes], counted), mode="r|") as tar:  # a stream: only read()
                 for m in tar:
                     names.append(m.name)
                     if self.needle in m.name.encode():
@@ -216,7 +208,7 @@ class _Scanner:
             later = _deleted_later(name, seen[n + 1:])
             why = made_by[n] if n < len(made_by) else ""
             self.scan.places.append(Place(
-                "layer", f"layer {n + 1}/{len(layers)} ({_short(why)})", path="/" + name.lstrip("./"),
+                kind="layer", where=f"layer {n + 1}/{len(layers)} ({_short(why)})", path="/" + name.lstrip("./"),
                 detail=f"deleted by layer {n + 1 + later}, still in this one" if later else ""))
 
     def _attestation(self, manifest: dict, subject: str) -> None:
@@ -225,7 +217,7 @@ class _Scanner:
             self.scan.bytes_read += len(text)
             if self.token in text:
                 kind = (layer.get("annotations") or {}).get("in-toto.io/predicate-type", layer.get("mediaType", ""))
-                self.scan.places.append(Place("attestation", f"attestation of {subject[:19]}… ({kind.rsplit('/', 2)[-2] if '/' in kind else kind})",
+                self.scan.places.append(Place(kind="attestation", where=f"attestation of {subject[:19]}… ({kind.rsplit('/', 2)[-2] if '/' in kind else kind})",
                                               detail=_masked(text, self.token)))
 
 
@@ -234,7 +226,7 @@ def _short(created_by: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _strings(node, where: str):
+def _strings(node: Any, where: str) -> Iterator[tuple[str, str]]:
     if isinstance(node, str):
         yield where, node
     elif isinstance(node, dict):
@@ -247,7 +239,7 @@ def _strings(node, where: str):
             yield from _strings(v, f"{where}[{i}]")
 
 
-def _contains(f, needle: bytes, chunk: int = 1 << 20) -> bool:
+def _contains(f: IO[bytes], needle: bytes, chunk: int = 1 << 20) -> bool:
     tail = b""
     while True:
         block = f.read(chunk)
@@ -272,7 +264,7 @@ def _deleted_later(name: str, later: list[list[str]]) -> int:
 class _Chain(io.RawIOBase):
     """The two bytes read to sniff gzip, then the rest of the stream."""
 
-    def __init__(self, head: bytes, rest):
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self.head, self.rest = head, rest
 
     def readable(self) -> bool:
@@ -286,7 +278,7 @@ class _Chain(io.RawIOBase):
             return out + self.rest.read(max(0, n - len(out)))
         return self.rest.read(n)
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: Any) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
@@ -301,19 +293,22 @@ def scan_archive(path: Path, token: str, name: str = "", host: str | None = None
     with tarfile.open(path, "r:") as tar:
         members = {m.name: m for m in tar.getmembers()}
 
-        def blob(digest: str):
-            algo, hexd = digest.split(":", 1)
-            f = tar.extractfile(members[f"blobs/{algo}/{hexd}"])
-            assert f is not None
+        def blob_named(name: str) -> IO[bytes]:
+            f = tar.extractfile(members[name])
+            assert f is not None, name  # blobs and index.json are regular files
             return f
 
-        top = json.load(tar.extractfile(members["index.json"]))
+        def blob(digest: str) -> IO[bytes]:
+            algo, hexd = digest.split(":", 1)
+            return blob_named(f"blobs/{algo}/{hexd}")
+
+        top = json.load(blob_named("index.json"))
         result = _Scanner(name or path.name, token, blob).walk(top, host or engine.host_platform())
     result.seconds = round(time.perf_counter() - start, 2)
     return result
 
 
-def _key(image, token, **kw) -> str:
+def _key(image: str, token: str, **kw: Any) -> str:
     # Not the token: each run makes its own, and a replay must find another run's recording.
     return replay.stable(image)
 
@@ -333,8 +328,8 @@ def scan_pushed_live(ref: str, token: str) -> Scan:
     name, _ = registry.split(ref)
     start = time.perf_counter()
 
-    def blob(digest: str):
-        return urllib.request.urlopen(registry._url(f"/v2/{name}/blobs/{digest}"), timeout=60)
+    def blob(digest: str) -> IO[bytes]:
+        return urllib.request.urlopen(registry.api_url(f"/v2/{name}/blobs/{digest}"), timeout=60)
 
     def manifest(digest: str) -> dict:
         return registry.fetch(f"{registry.address()}/{name}@{digest}")[0]

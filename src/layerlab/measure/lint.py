@@ -14,8 +14,12 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import Field
+
+from layerlab.engine.result import Result
 
 LEVELS = ("error", "warning", "info", "style")
 
@@ -30,8 +34,7 @@ class LintUnavailable(RuntimeError):
     pass
 
 
-@dataclass
-class Finding:
+class Finding(Result):
     file: str
     line: int
     code: str
@@ -42,10 +45,9 @@ class Finding:
         return f"{self.file}:{self.line} {self.code} ({self.level}) {self.message}"
 
 
-@dataclass
-class LintReport:
+class LintReport(Result):
     files: list[str]
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
 
     def by_level(self) -> dict[str, int]:
         c = Counter(f.level for f in self.findings)
@@ -57,9 +59,6 @@ class LintReport:
     def at_least(self, level: str) -> list[Finding]:
         worst = LEVELS[: LEVELS.index(level) + 1]
         return [f for f in self.findings if f.level in worst]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def hadolint(paths: list[Path | str], root: Path | None = None) -> LintReport:
@@ -73,7 +72,7 @@ def hadolint(paths: list[Path | str], root: Path | None = None) -> LintReport:
         report.files.append(name)
         out = subprocess.run([cmd, "--no-fail", "--format", "json", str(p)], capture_output=True, text=True, timeout=60)
         for f in json.loads(out.stdout or "[]"):
-            report.findings.append(Finding(name, f["line"], f["code"], f["level"], f["message"]))
+            report.findings.append(Finding(file=name, line=f["line"], code=f["code"], level=f["level"], message=f["message"]))
     return report
 
 

@@ -11,6 +11,7 @@ import json
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, cast
 
 from .layers import DIR, FILE, HARDLINK, OTHER, SYMLINK, Entry, entry_from_tar
 
@@ -55,16 +56,19 @@ class Archive:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def blob(self, digest: str):
+    def blob(self, digest: str) -> IO[bytes]:
         algo, hexd = digest.split(":", 1)
-        member = self.members.get(f"blobs/{algo}/{hexd}")
-        if member is None:
+        if f"blobs/{algo}/{hexd}" not in self.members:
             raise KeyError(f"blob {digest} is not in the archive (is that platform's content missing locally?)")
-        f = self.tar.extractfile(member)
-        assert f is not None
+        return self.file(f"blobs/{algo}/{hexd}")
+
+    def file(self, name: str) -> IO[bytes]:
+        f = self.tar.extractfile(self.members[name])
+        if f is None:
+            raise KeyError(f"{name} in the archive is not a file")
         return f
 
     def json(self, digest: str) -> dict:
@@ -72,7 +76,7 @@ class Archive:
 
     def platforms(self) -> list[PlatformImage]:
         """Every runnable platform image in the archive; attestation manifests are skipped."""
-        index = json.load(self.tar.extractfile(self.members["index.json"]))
+        index = json.load(self.file("index.json"))
         found: list[PlatformImage] = []
         self._walk(index, found)
         return found
@@ -114,9 +118,10 @@ class Archive:
         if head.startswith(ZSTD_MAGIC):
             raise NotImplementedError(f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
         stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
-        counter = _CountingReader(stream)
+        counter = CountingReader(stream)
         entries: list[Entry] = []
-        with tarfile.open(fileobj=counter, mode="r|") as tar:
+        # A stream ("r|") is only ever read(): the counter is all the file object tarfile needs.
+        with tarfile.open(fileobj=cast(IO[bytes], counter), mode="r|") as tar:
             for m in tar:
                 entries.append(entry_from_tar(m.name, _kind(m), m.size))
         counter.drain()
@@ -135,7 +140,7 @@ def _kind(m: tarfile.TarInfo) -> str:
     return OTHER
 
 
-class _CountingReader:
+class CountingReader:
     """Counts the bytes a stream yields, so the uncompressed layer size costs no second pass."""
 
     def __init__(self, f):

@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
 import numpy as np
+from pydantic import Field
+from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import containers, labels, replay
+from layerlab.engine.result import Replayable, Result
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -29,8 +32,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # --- load and latency maths (no engine needed) --------------------------------
 
 
-@dataclass
-class LoadStats:
+class LoadStats(Result):
     requests: int  # answered with a 2xx
     errors: int  # refused, timed out or not 2xx
     seconds: float  # wall time of the whole load
@@ -40,7 +42,7 @@ class LoadStats:
     p95_ms: float | None
     p99_ms: float | None
     rps: float  # answered requests per second of wall time
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = Field(default_factory=list)
 
     def line(self) -> str:
         if not self.requests:
@@ -67,7 +69,7 @@ def require_loopback(url: str) -> None:
         raise ValueError(f"{url}: load goes to 127.0.0.1 only, not to {host}")
 
 
-async def _load(url: str, method: str, body, requests: int, concurrency: int, time_cap_s: float,
+async def _load(url: str, method: str, body: Any, requests: int, concurrency: int, time_cap_s: float,
                 timeout_s: float) -> LoadStats:
     latencies: list[float] = []
     errors = 0
@@ -97,7 +99,7 @@ async def _load(url: str, method: str, body, requests: int, concurrency: int, ti
     return summarize(latencies, seconds, errors=errors, concurrency=concurrency, capped=sent < requests)
 
 
-def bounded_load(url: str, *, method: str = "GET", body=None, requests: int = 500, concurrency: int = 8,
+def bounded_load(url: str, *, method: str = "GET", body: Any = None, requests: int = 500, concurrency: int = 8,
                  time_cap_s: float = 20, timeout_s: float = 5) -> LoadStats:
     """A fixed number of requests from `concurrency` clients at once, stopped by `time_cap_s` at the latest.
 
@@ -125,8 +127,23 @@ def bounded_load(url: str, *, method: str = "GET", body=None, requests: int = 50
 # --- one served container ---------------------------------------------------------
 
 
-@dataclass
-class ServeResult:
+class Response(Result):
+    """One HTTP request's answer: status None when none came (`error` says why)."""
+
+    status: int | None
+    body: Any  # the JSON answer, else the first 500 characters of the text
+    error: str
+    seconds: float
+
+
+class Exec(Result):
+    """One `docker exec` in the running container."""
+
+    exit_code: int | None
+    output: str  # stdout and stderr, the last 2000 characters
+
+
+class ServeResult(Replayable):
     image: str
     options: dict  # how it was run: command, init, read_only, tmpfs, memory ...
     started: bool
@@ -138,17 +155,16 @@ class ServeResult:
     health: str | None = None  # the last health state seen (None: the image has no HEALTHCHECK)
     exited: bool = False  # the container ended on its own before it was stopped
     exit_code: int | None = None
-    responses: dict = field(default_factory=dict)  # name -> {status, body, error, seconds}
-    execs: dict = field(default_factory=dict)  # name -> {exit_code, output}
+    responses: dict[str, Response] = Field(default_factory=dict)  # by the name the call gave the request
+    execs: dict[str, Exec] = Field(default_factory=dict)
     load: LoadStats | None = None
     memory_bytes: int | None = None  # the engine's stats, after the load
     stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
     stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
-    stop_signals: list[str] = field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
+    stop_signals: list[str] = Field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
     stop_exit_code: int | None = None
-    inflight: dict | None = None  # the request in flight during the stop: {status, error, seconds}
+    inflight: Response | None = None  # the request in flight during the stop
     logs: str = ""  # the container's last log lines
-    replayed: dict | None = None
 
     @property
     def serving(self) -> bool:
@@ -156,25 +172,15 @@ class ServeResult:
 
     @property
     def inflight_answered(self) -> bool:
-        return bool(self.inflight and self.inflight.get("status") == 200)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ServeResult":
-        d = dict(d)
-        if d.get("load") is not None:
-            d["load"] = LoadStats(**d["load"])
-        return cls(**d)
+        return bool(self.inflight and self.inflight.status == 200)
 
 
-def _key(image, **kw) -> str:
+def _key(image: str, **kw: Any) -> str:
     shown = {k: v for k, v in sorted(kw.items()) if v not in (None, False, (), [], {}) and k not in ("module",)}
     return f"{image}|{shown}"
 
 
-def _request(client: httpx.Client, base: str, method: str, path: str, body=None) -> dict:
+def _request(client: httpx.Client, base: str, method: str, path: str, body: Any = None) -> Response:
     t = time.perf_counter()
     try:
         r = client.request(method, base + path, json=body)
@@ -182,26 +188,26 @@ def _request(client: httpx.Client, base: str, method: str, path: str, body=None)
             content = r.json()
         except ValueError:
             content = r.text[:500]
-        return {"status": r.status_code, "body": content, "error": "", "seconds": round(time.perf_counter() - t, 4)}
+        return Response(status=r.status_code, body=content, error="", seconds=round(time.perf_counter() - t, 4))
     except httpx.HTTPError as e:
-        return {"status": None, "body": None, "error": f"{type(e).__name__}: {e}"[:300],
-                "seconds": round(time.perf_counter() - t, 4)}
+        return Response(status=None, body=None, error=f"{type(e).__name__}: {e}"[:300],
+                        seconds=round(time.perf_counter() - t, 4))
 
 
-def _execute(container, command: list[str]) -> dict:
+def _execute(container: Container, command: list[str]) -> Exec:
     try:
         out = container.execute(command)
-        return {"exit_code": 0, "output": (out or "")[-2000:]}
+        return Exec(exit_code=0, output=str(out or "")[-2000:])
     except DockerException as e:
         text = ((e.stdout or "") + (e.stderr or "")) if hasattr(e, "stdout") else str(e)
-        return {"exit_code": e.return_code, "output": text.strip()[-2000:]}
+        return Exec(exit_code=e.return_code, output=text.strip()[-2000:])
 
 
 def _tail(text: str, n: int) -> str:
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def _wait_until_serving(container, result: ServeResult, http: httpx.Client, url: str, *, start: float,
+def _wait_until_serving(container: Container, result: ServeResult, http: httpx.Client, url: str, *, start: float,
                         wait_s: float) -> None:
     """Poll `url` and the engine's health state until both say ready, the container exits, or `wait_s` passes."""
     deadline = start + wait_s
@@ -312,12 +318,13 @@ def serve_live(
         stop = containers.timed_stop(client, container, lead_s=inflight_lead_s,
                                      during=(lambda: _request(http, base, "GET", inflight)) if inflight else None)
         result.stop_s, result.stop_wall_s, result.stop_exit_code = stop.seconds, stop.wall_seconds, stop.exit_code
-        result.inflight, result.stop_signals = stop.during, stop.signals
+        result.inflight = stop.during if isinstance(stop.during, Response) else None
+        result.stop_signals = stop.signals
         return result
     finally:
         http.close()
         try:
-            result.logs = _tail(client.container.logs(container), log_lines)
+            result.logs = _tail(containers.logs(client, container), log_lines)
         except DockerException:
             pass
         try:

@@ -10,13 +10,12 @@ measured in the same run, never on either layout.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 from layerlab.measure import inspector
+from layerlab.engine.result import Result
 
 # What the official images hold, per reference: where Python's interpreter,
 # standard library and headers are, and whether a C compiler is present.
-OFFICIAL = {
+OFFICIAL: dict[str, dict[str, str | bool | None]] = {
     "python:3.13-slim": {
         "python": "/usr/local/bin/python3.13",
         "stdlib": "/usr/local/lib/python3.13/os.py",
@@ -35,8 +34,7 @@ OFFICIAL = {
 }
 
 
-@dataclass
-class Layout:
+class Layout(Result):
     ref: str
     standin: bool
     size_bytes: int
@@ -47,9 +45,6 @@ class Layout:
     libpython: list[str]
     compiler: bool
     ca_bundle: bool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def layout(ref: str) -> Layout:
