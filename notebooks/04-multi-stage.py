@@ -389,7 +389,7 @@ for k, r in starts.items():
           f"loading {float(loaded[k][2]):.3f} s, container run {r.seconds:.2f} s")
 weights_layer = baked.layers[-1]
 assert all(r.ok and int(loaded[k][0]) == WEIGHTS for k, r in starts.items()), "each run loaded all the weights"
-assert weights_layer["size_bytes"] >= WEIGHTS and weights_layer["compressed_bytes"] > 0.99 * WEIGHTS, \
+assert weights_layer.size_bytes >= WEIGHTS and weights_layer.compressed_bytes > 0.99 * WEIGHTS, \
     "baked weights grow the image and every pull by their full size: they do not compress"
 assert float(loaded["downloaded at start"][2]) > float(loaded["mounted"][2]), "a download costs more than reading a file"
 shutil.rmtree(weights_dir)
