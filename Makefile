@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV  := .venv
 LL    := $(VENV)/bin/layerlab
 
-.PHONY: setup engine venv browser images notebooks course test typecheck lab grade clean help
+.PHONY: setup engine venv browser devcontainer-cli images notebooks course test typecheck lab grade clean help
 
 help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
@@ -26,6 +26,10 @@ venv:
 browser:
 	@bash scripts/timed.sh browser bash scripts/setup-browser.sh
 
+# The Dev Containers CLI (pinned in tools/devcontainer/) for tests/test_devcontainer.py; `make test` only.
+devcontainer-cli:
+	@bash scripts/timed.sh "devcontainer cli" bash scripts/setup-devcontainer.sh
+
 images: engine venv
 	@bash scripts/timed.sh "base images" $(LL) bootstrap
 
@@ -37,7 +41,7 @@ course: setup
 
 # mypy first (pyproject's [tool.mypy]: the library's types; 12 to 26 s cold here, 1 s warm);
 # --engine-required: a missing engine fails the engine tests instead of skipping them.
-test: setup browser typecheck
+test: setup browser devcontainer-cli typecheck
 	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 tests notebooks
 
 typecheck: venv

@@ -112,9 +112,13 @@ print(f"container {container.kernel}")
 print(f"VM        {vm.kernel}   (from {vm.details['kernel_file']})")
 
 # %%
-# Compared with the kernel of the host each run happened on, so a replayed run still checks something true.
+from layerlab.engine import host as engine_host
+
+# Compared with the kernels each run recorded, so a replayed run still checks something true. "The host"
+# of a container is the machine the engine runs on: this one on Linux, a VM on Docker Desktop (below).
+engine_on = engine_host.facts()
 assert venv.kernel == host.kernel, "a venv is just a process on the host"
-assert container.kernel == container.details["host_kernel"], "a container shares the host's kernel"
+assert container.kernel == engine_on.kernel, "a container shares the kernel of the engine's machine"
 assert vm.kernel != vm.details["host_kernel"], "a VM boots its own kernel"
 
 # %% [markdown]
@@ -122,6 +126,26 @@ assert vm.kernel != vm.details["host_kernel"], "a VM boots its own kernel"
 # host kernel, and a program that needs a kernel feature (a driver, a newer
 # system call) gets the host's, not the one its image's distribution shipped.
 #
+# ## Docker Desktop's hidden VM
+#
+# macOS and Windows have no Linux kernel to share. Docker Desktop therefore
+# starts a small Linux VM (LinuxKit, under Apple's Virtualization framework,
+# or WSL 2 on Windows) and runs the engine inside it; the `docker` command on
+# your machine talks to it through a socket. Every "host" in this lesson is
+# then that VM: its kernel, the CPUs and memory Desktop's settings give it,
+# and its disk, where images live. `docker info` says what the engine runs on:
+
+# %%
+print(f"engine runs on: {engine_on.operating_system}, kernel {engine_on.kernel}, "
+      f"{engine_on.cpus} CPUs, {engine_on.memory_bytes / 2**30:.1f} GiB")
+print(f"this Python:    {engine_on.client_system}, kernel {engine_on.client_kernel}")
+print("same kernel: no VM between this notebook and the engine" if engine_on.same_kernel
+      else "another kernel: the engine runs in a VM (Docker Desktop's) or on another machine")
+# The container's view of the machine is the engine's, VM or not.
+assert container.kernel == engine_on.kernel
+assert ("Docker Desktop" in engine_on.operating_system) <= (not engine_on.same_kernel), "Desktop's engine is in a VM"
+
+# %% [markdown]
 # ## Who is process 1, and what else is there?
 #
 # Inside a container the command we started **is** process 1, and it sees no
@@ -245,6 +269,34 @@ import re
 
 allocated = [int(m) for m in re.findall(r"(\d+) MiB allocated", tight.output)]
 guess_oom.reveal(max(allocated, default=0))
+
+# %% [markdown]
+# ## Logs that vanish: `PYTHONUNBUFFERED`
+#
+# `HOG` prints with `flush=True`, and that is why its last line survived the
+# kill. Python writes to a terminal line by line, but a container's output is
+# a pipe to the engine, and to a pipe Python writes in blocks:
+# a line waits in the process's memory until the block fills or Python exits
+# normally. A process killed first (out of memory, `docker kill`, a timeout)
+# takes its unwritten lines with it, usually the ones that said why. The same
+# program twice, under the 64 MiB limit: it prints one line, then asks for
+# more memory than the limit allows:
+
+# %%
+LAST_WORDS = "print('epoch 3: loss 0.41, saving checkpoint'); chunks = [b'x' * 2**24 for _ in range(10)]"
+buffered = containers.run("python:3.13-slim", ["python", "-c", LAST_WORDS], memory="64m", module="01", timeout=60)
+unbuffered = containers.run("python:3.13-slim", ["python", "-c", LAST_WORDS], memory="64m",
+                            envs={"PYTHONUNBUFFERED": "1"}, module="01", timeout=60)
+for name, r in (("default", buffered), ("PYTHONUNBUFFERED=1", unbuffered)):
+    print(f"{name:<19} exit code {r.exit_code}, OOM killed: {r.oom_killed}, logs: {r.output.strip() or '(nothing)'}")
+assert buffered.oom_killed and unbuffered.oom_killed, "both were killed by the OOM killer"
+assert "epoch 3" not in buffered.output, "the line died in Python's buffer"
+assert "epoch 3" in unbuffered.output, "unbuffered, the line reached the engine before the kill"
+
+# %% [markdown]
+# Set `ENV PYTHONUNBUFFERED=1` in images that run Python (or `python -u`, or
+# `flush=True` where it matters): the cost is a write per line, the gain is
+# logs that end where the program did.
 
 # %% [markdown]
 # ## Challenge: the smallest limit that works

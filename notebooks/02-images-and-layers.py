@@ -2,7 +2,8 @@
 # # 02 · Images and layers
 #
 # > **Instructor note.** This lesson builds eight small images on top of
-# > `python:3.13-slim`. Cold, on 2 cores, the builds take about 3 minutes
+# > `python:3.13-slim`, and one `apt-get update` image that it rebuilds with
+# > `--no-cache` on every run (about 7 s). Cold, on 2 cores, the builds take about 3 minutes
 # > (the apt and pip downloads dominate); run the notebook once before class
 # > and they come from the build cache in seconds. Nothing here needs arm64
 # > or a GPU. `layerlab clean` removes the images afterwards.
@@ -29,11 +30,12 @@ LESSON = "02-images-and-layers"
 
 def make(name):
     """Build docker/lessons/02-images-and-layers/<name> and inspect the result."""
-    result = build.build(lesson.context(LESSON, name), lesson.tag(LESSON, name), module="02")
+    result = build.build(lesson.context(LESSON, name), lesson.tag(LESSON, name), module="02",
+                         build_args=lesson.build_args(lesson.context(LESSON, name) / "Dockerfile"))
     return inspector.inspect(result.tag)
 
 
-base = inspector.inspect("python:3.13-slim")
+base = inspector.inspect(lesson.base("python-slim"))
 print(base.table())
 
 # %% [markdown]
@@ -53,6 +55,8 @@ steps = make("steps")
 print(steps.table())
 
 # %% [markdown]
+# (`ARG PYTHON_SLIM` names the base once, so that the course can build the
+# lesson on another base; written by hand it is `FROM python:3.13-slim`.)
 # Two new layers: one for `RUN pip install`, one for `COPY`. `CMD` changed the
 # config only, so it made no layer. The layers below them are the base image's,
 # byte for byte (same digests). One more instruction can add a layer:
@@ -192,6 +196,31 @@ assert apt_norec.size_bytes - apt_clean.size_bytes >= 0.9 * lists_bytes
 # The official Debian-based images ship with an apt configuration that cleans
 # the downloaded `.deb` files; the lists are yours to remove, in the same `RUN`.
 #
+# ### Cached package lists go stale
+#
+# The build cache reuses a `RUN` whose text and parent layer are unchanged; it
+# never asks the mirror whether anything moved. `RUN apt-get update` alone in
+# its step is cached on the first build and then serves those same lists for
+# months: a later `RUN apt-get install` reads versions the mirror may have
+# replaced (old packages, or a 404 once the mirror drops them). Keep `update`
+# and `install` in one `RUN`, as above, so a changed install line refreshes
+# the lists too; to refresh on purpose, `--no-cache` reruns every step, and
+# `--pull` re-checks the base image for a newer one (not shown here: offline,
+# there is no registry to ask). A rebuild, then a rebuild with `--no-cache`:
+
+# %%
+lesson.show(lesson.context(LESSON, "apt-update-alone") / "Dockerfile")
+alone = lesson.context(LESSON, "apt-update-alone")
+stale = [build.build(alone, lesson.tag(LESSON, "apt-update-alone"), build_args=lesson.build_args(alone / "Dockerfile"), module="02")
+         for _ in range(2)]
+fresh = build.build(alone, lesson.tag(LESSON, "apt-update-fresh"), build_args=lesson.build_args(alone / "Dockerfile"),
+                    cache=False, module="02")
+for label, r in (("rebuild", stale[1]), ("--no-cache", fresh)):
+    print(f"{label:<11} steps run {len(r.ran)}, reused {len(r.reused)}, image {r.image_id[:19]}")
+assert len(stale[1].ran) == 0 and stale[1].image_id == stale[0].image_id, "the rebuild reused the old package lists"
+assert len(fresh.ran) == 1 and fresh.image_id != stale[1].image_id, "--no-cache fetched the lists again"
+
+# %% [markdown]
 # ## pip: the wheel cache
 #
 # pip keeps the wheels it builds from source under `/root/.cache/pip/wheels`,
@@ -263,6 +292,29 @@ guess_stored.reveal(100 * use.actual_bytes / use.separate_bytes)
 # The same holds for pulls: a registry sends only the layers a machine does not
 # have yet. Keep a common base for your images and put what changes often in
 # the last layers (lesson 03 measures why).
+#
+# ## What a pull costs: compressed bytes
+#
+# Every size so far is **uncompressed**: the files as they lie on disk once
+# unpacked. A registry stores each layer as a compressed (gzip) tar, and the
+# image's manifest lists those blobs with their sizes: that **compressed**
+# figure is what a registry page shows and what a pull downloads, for the
+# layers the machine lacks; the engine then unpacks them to the uncompressed
+# size. The inspector reads both from the image:
+
+# %%
+pulls = {}
+for label, img in (("base", base), ("steps", steps), ("trap", trap), ("one RUN", one_run), ("pip cache", pip_cache)):
+    pulls[label] = sum(l["compressed_bytes"] for l in img.layers[n:])
+    print(f"{label:<9} {img.size_bytes / 1e6:6.1f} MB unpacked, {img.compressed_bytes / 1e6:5.1f} MB compressed "
+          f"({img.compressed_bytes / img.size_bytes:.0%}); pulled where the base is: {pulls[label] / 1e6:5.1f} MB")
+assert all(img.compressed_bytes < 0.6 * img.size_bytes for img in (base, steps, trap, one_run, pip_cache)), \
+    "programs and Python files compress to well under 60%"
+assert pulls["trap"] > 100 * pulls["one RUN"], "every pull downloads the trap's hidden compiler, compressed"
+
+# %% [markdown]
+# So a pull costs the compressed size of the layers you lack, the disk the
+# uncompressed size; both grow with the same mistakes.
 #
 # ## Challenge: a lean `git`
 #

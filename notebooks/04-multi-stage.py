@@ -2,8 +2,9 @@
 # # 04 · Multi-stage builds
 #
 # > **Instructor note.** This lesson builds one small app four ways, each
-# > cold (`--no-cache`) so that the build times compare, plus a test stage.
-# > On 2 cores it takes about a minute. Nothing here needs arm64 or a GPU.
+# > cold (`--no-cache`) so that the build times compare, plus a test stage,
+# > and a 64 MiB weights image (cached after the first run). On 2 cores it
+# > takes a few minutes. Nothing here needs arm64 or a GPU.
 # > `layerlab clean` removes the images afterwards.
 
 # %%
@@ -301,6 +302,109 @@ env_share = (multi.size_bytes - base.size_bytes) / multi.size_bytes
 print(f"runtime image = base {base.size_bytes / 1e6:.1f} MB + {(multi.size_bytes - base.size_bytes) / 1e3:.0f} kB of layers ({env_share:.2%})")
 assert multi.size_bytes - base.size_bytes >= venv_bytes
 
+# %% [markdown]
+# ## Which runtime base?
+#
+# The runtime stage could start from something smaller than slim:
+#
+# - **distroless** (`gcr.io/distroless/python3`): Debian's C library and
+#   Python, without a shell, the core utilities or a package manager. Nothing
+#   can be installed in it with `RUN`, so everything arrives by `COPY --from`,
+#   and there is no `sh` to `docker exec` into when you debug.
+# - **alpine** (`python:3.13-alpine`): a much smaller distribution built on
+#   **musl** instead of glibc. The `manylinux` wheels most ML packages publish
+#   need glibc and do not install there; pip needs a `musllinux` wheel or
+#   compiles from source (this lesson's builder problem, with Alpine's
+#   compilers). Not measured here.
+#
+# Offline we have neither image, so we measure the part we can: what the
+# slim base spends on the shell, its tools and the package manager, which is
+# what a distroless base leaves out (each package's files, summed inside the
+# container).
+
+# %%
+TOOLS = ["bash", "dash", "coreutils", "findutils", "grep", "sed", "tar", "gzip", "util-linux", "apt", "dpkg", "perl-base"]
+SUM_FILES = ('for p in "$@"; do dpkg -L "$p" | while read f; do [ -f "$f" ] && [ ! -h "$f" ] && stat -c %s "$f"; done'
+             ' | awk -v p="$p" "{s+=\\$1} END {print p, s+0}"; done')
+by_package = containers.run(lesson.base("python-slim"), ["sh", "-c", SUM_FILES, "sh", *TOOLS], module="04")
+tool_bytes = {p: int(n) for p, n in (line.split() for line in by_package.output.splitlines() if line.strip())}
+python_bytes = sum(size for path, size in base.files.items() if "python3" in path)
+print(", ".join(f"{p} {n / 1e6:.1f}" for p, n in sorted(tool_bytes.items(), key=lambda kv: -kv[1])), "(MB)")
+print(f"shell, tools and package manager: {sum(tool_bytes.values()) / 1e6:.1f} MB of the slim base's {base.size_bytes / 1e6:.0f} MB; "
+      f"Python's files: {python_bytes / 1e6:.1f} MB")
+assert by_package.ok and sorted(tool_bytes) == sorted(TOOLS) and all(tool_bytes.values()), "every one is in slim"
+assert sum(tool_bytes.values()) < 0.5 * base.size_bytes, "most of slim is what a distroless base keeps too"
+assert python_bytes > sum(tool_bytes.values()), "Python itself outweighs the shell and package tools"
+
+# %% [markdown]
+# A distroless runtime would save about that much, and costs the shell you
+# debug with; Alpine's saving is not measured here. In ML images the base is
+# often not the big part (lesson 06's CUDA libraries outweigh it many times),
+# so start from slim and move on only for a measured reason.
+#
+# ## Where model weights belong
+#
+# Three places to put a model's weights: **baked** into the image (`COPY`),
+# **mounted** at run time (a bind mount, a volume, a Kubernetes volume), or
+# **downloaded at start** (from object storage or a model hub). Measured with
+# 64 MiB of random bytes as the weights, each run loading them once; the
+# download is served from inside the container itself, over loopback, so it
+# is a lower bound for a real network:
+
+# %%
+import os
+
+LOAD = """
+import hashlib, sys, time
+t = time.perf_counter()
+data = open('/models/model.bin', 'rb').read()
+print(len(data), hashlib.sha256(data).hexdigest()[:12], round(time.perf_counter() - t, 3))
+"""
+DOWNLOAD = """
+import hashlib, http.server, threading, time, urllib.request
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **kw): super().__init__(*a, directory='/models', **kw)
+    def log_message(self, *a): pass
+server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Quiet)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+t = time.perf_counter()
+data = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f'http://127.0.0.1:{server.server_port}/model.bin').read()
+print(len(data), hashlib.sha256(data).hexdigest()[:12], round(time.perf_counter() - t, 3))
+"""
+WEIGHTS = 64 * 2**20
+weights_dir = Path(tempfile.mkdtemp(prefix="layerlab-04-weights-"))
+(weights_dir / "model.bin").write_bytes(os.urandom(WEIGHTS))
+mount = [(str(weights_dir), "/models", "ro")]
+df = HERE / "weights-baked" / "Dockerfile"
+baked = inspector.inspect(build.build(df.parent, lesson.tag(LESSON, "weights-baked"), build_args=lesson.build_args(df), module="04").tag)
+starts = {
+    "baked in": containers.run(baked.ref, ["python", "-c", LOAD], module="04"),
+    "mounted": containers.run(lesson.base("python-slim"), ["python", "-c", LOAD], volumes=mount, module="04"),
+    "downloaded at start": containers.run(lesson.base("python-slim"), ["python", "-c", DOWNLOAD], volumes=mount, module="04"),
+}
+loaded = {k: r.output.split() for k, r in starts.items()}
+for k, r in starts.items():
+    image = baked if k == "baked in" else base
+    print(f"{k:<20} image {image.size_bytes / 1e6:5.0f} MB ({image.compressed_bytes / 1e6:3.0f} MB to pull), "
+          f"loading {float(loaded[k][2]):.3f} s, container run {r.seconds:.2f} s")
+weights_layer = baked.layers[-1]
+assert all(r.ok and int(loaded[k][0]) == WEIGHTS for k, r in starts.items()), "each run loaded all the weights"
+assert weights_layer.size_bytes >= WEIGHTS and weights_layer.compressed_bytes > 0.99 * WEIGHTS, \
+    "baked weights grow the image and every pull by their full size: they do not compress"
+assert float(loaded["downloaded at start"][2]) > float(loaded["mounted"][2]), "a download costs more than reading a file"
+shutil.rmtree(weights_dir)
+
+# %% [markdown]
+# Baked in, the weights travel with every pull to every machine at full size
+# (they do not compress), and a new model means a new image; in exchange
+# the image's digest pins code and model together and the container starts
+# with no network. Mounted, the image stays the slim base plus code and each
+# start reads local disk, but the weights need a delivery of their own (a
+# volume, a cache on the node). Downloaded at start, every start pays the
+# transfer (here the loading time above, over loopback, the cheapest network
+# there is) and needs the network and its credentials. Small models bake in
+# well; for large ones, mount or download once into a cache volume.
+
 # %%
 lesson.key_points("04")
 
@@ -308,7 +412,8 @@ lesson.key_points("04")
 # ## Exercise `04-multistage`
 #
 # `exercises/04-multistage/` holds a single-stage Dockerfile that ships a
-# compiler. Turn it into a multi-stage build, then grade it:
+# compiler. Turn it into a multi-stage build, then grade it (its `fastscore`
+# is not quite this lesson's: read the error when the slim stage fails):
 # `layerlab grade exercises/04-multistage`. The final image must have no
 # compiler and no pip cache, run as a non-root user, be at most 1.15 times
 # the size of the solution's and print what the solution prints.

@@ -30,7 +30,7 @@ lesson.objectives("08")
 from pathlib import Path
 
 from layerlab.course import lesson, plots
-from layerlab.engine import build, compose, pipeline
+from layerlab.engine import build, compose, hostpath, pipeline
 
 LESSON = "08-compose"
 HERE = lesson.LESSONS / LESSON
@@ -226,6 +226,15 @@ plots.startup_bars(
 # your own user then cannot delete. `user:` runs the process as another
 # user: here uid 1000, a non-root user that stands in for you (on a laptop,
 # put your own `id -u`:`id -g` there).
+#
+# In the devcontainer the `docker` you call talks to the host's engine
+# through its socket, and the engine resolves a bind mount's source on the
+# host: `/workspaces/course/build/08-bind` does not exist there, so the engine
+# would quietly create an empty folder of that name and mount it. That is why
+# `OUT_DIR` below goes through `hostpath.host_path`, which maps the
+# devcontainer's workspace to the host's own folder (devcontainer.json passes
+# both names); outside the devcontainer it returns the path unchanged. A
+# named volume avoids the question, because the engine owns it.
 
 # %%
 lesson.show(HERE / "compose.bind.yaml", language="yaml")
@@ -234,7 +243,7 @@ lesson.show(HERE / "compose.bind.yaml", language="yaml")
 out = lesson.REPO / "build" / "08-bind"
 out.mkdir(parents=True, exist_ok=True)
 out.chmod(0o777)  # on a laptop the folder is yours; here uid 1000 stands for "you" and needs write access
-binds = compose.Project("layerlab-08-bind", [HERE / "compose.bind.yaml"], env={"OUT_DIR": str(out)})
+binds = compose.Project("layerlab-08-bind", [HERE / "compose.bind.yaml"], env={"OUT_DIR": hostpath.host_path(out)})
 jobs = compose.run_jobs(binds, timeout_s=60)
 own = pipeline.owners(str(out))
 bind_down = compose.down(binds, volumes=True)

@@ -35,6 +35,13 @@ def test_binfmt_entries_are_read(tmp_path):
     assert engine.binfmt_emulators(tmp_path) == ["qemu-aarch64"]
 
 
+def test_binfmt_misc_counts_as_seen_only_where_it_is_mounted(tmp_path):
+    # A container (the devcontainer) has an empty /proc/sys/fs/binfmt_misc: the probe then asks BuildKit.
+    assert not engine.binfmt_visible(tmp_path)
+    (tmp_path / "status").write_text("enabled\n")
+    assert engine.binfmt_visible(tmp_path)
+
+
 def test_recorded_engine_passes():
     checks = by_name(doctor.engine_checks(recorded(), ("linux/amd64", "linux/arm64")))
     assert checks["engine"].status == doctor.OK and "26.1" in checks["engine"].value

@@ -13,6 +13,7 @@ from layerlab import engine
 from layerlab.engine import compose
 from layerlab.course import REPO
 from layerlab.grade import checks
+from layerlab.grade.checks.compose import compose_up
 from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
@@ -123,7 +124,7 @@ def test_a_grading_run_that_breaks_half_way_leaves_nothing(engine_client, monkey
     seen = {}
 
     def breaks(ctx, spec):
-        cr = checks._compose_up(ctx, spec)  # the stack is up
+        cr = compose_up(ctx, spec)  # the stack is up
         seen["run"] = cr.subject.session.run_id
         raise RuntimeError("the grader itself failed half-way")
 

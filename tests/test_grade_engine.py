@@ -359,3 +359,19 @@ def test_the_solution_passes_on_another_base_and_the_starter_still_fails(other_b
     assert inspector.inspect(other_base).size_bytes + fx.added_bytes > fx.size_bytes * spec.factor
     starter = grade(_on_base(REPO / "exercises" / ex, tmp_path / "starter" / ex, other_base), ex)
     assert by_check(starter)["size_at_most"].status == "failed", starter.table()
+
+
+def test_04_the_lessons_multi_stage_file_misses_libgomp_and_the_hint_says_so(tmp_path):
+    """Exercise 04 needs a step the lesson did not show: its fastscore links libgomp, which the
+    builder has (gcc brought it) and slim lacks. The lesson's Dockerfile, test stage dropped,
+    fails to run there, and the hint names the library and where to look for its package."""
+    folder = tmp_path / "04-multistage"
+    shutil.copytree(REPO / "solutions" / "04-multistage", folder, ignore=shutil.ignore_patterns("fixture.json"))
+    lesson_file = (REPO / "docker" / "lessons" / "04-multi-stage" / "multi-stage" / "Dockerfile").read_text()
+    builder, _, rest = lesson_file.partition("FROM builder AS test")
+    runtime = rest[rest.index("FROM ${PYTHON_SLIM}"):]
+    (folder / "Dockerfile").write_text(builder + runtime)
+    r = grade(folder, "04-multistage")
+    got = by_check(r)["runs_and_prints"]
+    assert got.status == "failed", r.table()
+    assert "libgomp.so.1" in got.detail and "libgomp.so.1" in got.hint and "final stage" in got.hint, r.table()

@@ -14,6 +14,7 @@ from layerlab import course
 from layerlab.engine import registry
 from layerlab.course import REPO
 from layerlab.grade import checks
+from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, pushed_ref
 from layerlab.grade.runner import grade, ship
 
 EX = course.load().exercise("09-ship")
@@ -69,7 +70,7 @@ def test_the_starter_leaks_and_the_report_says_where_not_what(starter):
     pushed = results["pushed_image"]
     assert pushed.status == "failed" and "holds your token" in pushed.detail
     assert results["hadolint"].status == "failed" and "DL3020" in results["hadolint"].detail
-    assert results["oci_labels"].status == "failed" and course.OCI_SOURCE in results["oci_labels"].detail
+    assert results["oci_labels"].status == "failed" and OCI_SOURCE in results["oci_labels"].detail
     own = (dest / "unlock.token").read_text().strip()
     text = report.table() + report.to_json()
     assert own not in text and own[4:20] not in text, "the report never carries the student's token"
@@ -81,13 +82,13 @@ def _ctx(folder):
 
 
 def test_a_digest_file_that_names_a_tag_fails_with_a_hint(tmp_path):
-    spec = course.PushedImage(check="pushed_image")
+    spec = PushedImage(check="pushed_image")
     with pytest.raises(checks.Failed, match="no digest.txt"):
-        checks._pushed_ref(_ctx(tmp_path), spec)
+        pushed_ref(_ctx(tmp_path), spec)
     (tmp_path / "digest.txt").write_text(f"{registry.address()}/09-ship:v1\n")
     with pytest.raises(checks.Failed) as e:
-        checks._pushed_ref(_ctx(tmp_path), spec)
+        pushed_ref(_ctx(tmp_path), spec)
     assert "a tag can move" in e.value.hint
     good = f"{registry.address()}/09-ship@sha256:" + "a" * 64
     (tmp_path / "digest.txt").write_text(good + "\n")
-    assert checks._pushed_ref(_ctx(tmp_path), spec) == (good, "09-ship", "sha256:" + "a" * 64)
+    assert pushed_ref(_ctx(tmp_path), spec) == (good, "09-ship", "sha256:" + "a" * 64)

@@ -1,4 +1,4 @@
-"""The package's layers import only downwards: engine <- measure <- course <- grade.
+"""The package's layers import only downwards: ground <- engine <- measure <- course <- grade.
 
 A newcomer finds each concern in one place only while this holds: the engine
 layer never reaches up into what the course measures or shows, and nothing but
@@ -14,10 +14,11 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "layerlab"
 ALLOWED = {
-    "engine": {"engine"},
-    "measure": {"engine", "measure"},
-    "course": {"engine", "measure", "course"},
-    "grade": {"engine", "measure", "course", "grade"},
+    "ground": {"ground"},
+    "engine": {"ground", "engine"},
+    "measure": {"ground", "engine", "measure"},
+    "course": {"ground", "engine", "measure", "course"},
+    "grade": {"ground", "engine", "measure", "course", "grade"},
 }
 
 
@@ -56,4 +57,4 @@ def test_a_layer_imports_only_the_layers_below_it(layer):
 
 def test_every_module_lives_in_a_layer():
     top = sorted(p.name for p in SRC.glob("*.py"))
-    assert top == ["__init__.py", "cli.py"], f"modules outside engine/, measure/, course/, grade/: {top}"
+    assert top == ["__init__.py", "cli.py"], f"modules outside ground/, engine/, measure/, course/, grade/: {top}"

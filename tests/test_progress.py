@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from layerlab.engine import build, buildlog, progress
+from layerlab.ground.text import say
 
 DATA = Path(__file__).parent / "data"
 RAW = re.compile(r"^#\d+ ")
@@ -105,7 +106,7 @@ def test_show_log_asks_for_every_raw_line():
 
 def test_show_values_pick_renderers(monkeypatch):
     monkeypatch.setenv(progress.HEADLESS_ENV, "1")
-    assert isinstance(build._renderer(build._print), progress.Summary)
+    assert isinstance(build._renderer(say), progress.Summary)
     assert build._renderer(None) is None
     assert isinstance(build._renderer("log"), progress.RawLog)
     got = []
@@ -117,7 +118,7 @@ def test_show_values_pick_renderers(monkeypatch):
         build._renderer("loud")
     monkeypatch.delenv(progress.HEADLESS_ENV)
     monkeypatch.delenv("CI", raising=False)
-    assert isinstance(build._renderer(build._print), progress.Terminal)  # not in a kernel here
+    assert isinstance(build._renderer(say), progress.Terminal)  # not in a kernel here
 
 
 def test_logs_go_to_a_fresh_file_per_build_and_old_ones_are_pruned(monkeypatch, tmp_path):

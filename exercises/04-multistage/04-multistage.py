@@ -11,6 +11,11 @@
 # - is at most 1.15 times the size of the reference solution,
 # - prints exactly what it prints now.
 #
+# The lesson's multi-stage Dockerfile will not do as it is: this `fastscore`
+# differs from the lesson's (read `setup.py`). When the slim image fails,
+# read its error and find what the builder had that the runtime lacks
+# (`ldd` on the compiled module, `dpkg -S` on the file it names).
+#
 # The last cell grades your work; run it as often as you like.
 
 # %%

@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+# The modules whose import registers course.yml's `check:` kinds (layerlab.course.checkspec
+# reads this the first time it validates an exercise): the course layer never imports the grader.
+CHECK_PROVIDERS = ("layerlab.grade.checks",)
+
 
 def __getattr__(name: str) -> object:
     # `layerlab.grade("02-slim")` in a notebook: imported on first use, so `import layerlab` stays light.

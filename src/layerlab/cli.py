@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from layerlab.engine.clean import CleanReport
 
 
+
 def _doctor(args: argparse.Namespace) -> int:
     from layerlab.course import doctor
 
@@ -47,7 +48,7 @@ def _standin_differences(report: "doctor.Report") -> dict[str, list[str]]:
 
 def _bootstrap(args: argparse.Namespace) -> int:
     from layerlab import engine
-    from layerlab.engine import bootstrap
+    from layerlab.engine import bootstrap, catalogue
 
     try:
         engine.require()
@@ -61,7 +62,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
         try:
             c = course_mod.load()
-            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in bootstrap.EXTRA_IMAGES}))
+            needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in catalogue.EXTRA_IMAGES}))
         except (course_mod.CourseFileError, KeyError) as e:
             print(str(e).strip("'\""), file=sys.stderr)
             return 2

@@ -12,14 +12,18 @@ expected, instead of being silently ignored.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from types import GenericAlias
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-REPO = Path(__file__).resolve().parents[3]
-COURSE_FILE = REPO / "course.yml"
+from . import checkspec
+from .checkspec import CheckBase
+
+from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 
 Need = Literal["engine", "buildx", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
 
@@ -116,245 +120,14 @@ class Module(Strict):
 
 # --- Exercises and their checks -------------------------------------------
 # Each check is its own model, told apart by `check:`, so a typo in a check's
-# parameter fails with the key and what that check expects. Numbers a check
-# compares against come from the solution's recorded fixture; course.yml only
-# holds tolerances (a factor, an allowance), never a measured value.
-
-
-class CheckBase(Strict):
-    points: int = Field(ge=0, default=1, description="points earned when the check passes")
-    required: bool = Field(default=True, description="a required check must pass for the exercise to pass")
-
-
-class Builds(CheckBase):
-    check: Literal["builds"]
-
-
-class RunsAndPrints(CheckBase):
-    check: Literal["runs_and_prints"]
-    command: list[str] | None = Field(default=None, description="arguments after the entrypoint (default: the image's CMD)")
-
-
-class SizeAtMost(CheckBase):
-    check: Literal["size_at_most"]
-    factor: float = Field(gt=0, description="bytes added above the base image at most factor x the fixture's")
-    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB: apt and dpkg rewrite bookkeeping files "
-                                "whose size depends on the base (official image or stand-in)")
-
-
-class WastedAtMost(CheckBase):
-    check: Literal["wasted_at_most"]
-    allowance_mb: float = Field(ge=0, description="wasted bytes (dive's definition) that the submission adds above its base "
-                                "at most the fixture's plus this many MB")
-
-
-class CodeEditRerunsAtMost(CheckBase):
-    check: Literal["code_edit_reruns_at_most"]
-    code_file: str = Field(description="the file edited (a comment appended) before the rebuild")
-    allowance: int = Field(ge=0, default=0, description="steps re-run at most the fixture's plus this many")
-
-
-class DependencyInstallBeforeSourceCopy(CheckBase):
-    check: Literal["dependency_install_before_source_copy"]
-    source: list[str] = Field(min_length=1, description="source files that must be copied after the dependency install")
-
-
-class DockerignoreExcludes(CheckBase):
-    check: Literal["dockerignore_excludes"]
-    paths: list[str] = Field(min_length=1, description="paths (relative to the exercise) that must not reach the build")
-
-
-class PathsAbsent(CheckBase):
-    check: Literal["paths_absent"]
-    paths: list[str] = Field(min_length=1, description="globs that must match nothing in the final image")
-
-
-class PathsPresent(CheckBase):
-    check: Literal["paths_present"]
-    paths: list[str] = Field(min_length=1, description="globs that must each match in the final image")
-
-
-class RunsAsNonRoot(CheckBase):
-    check: Literal["runs_as_non_root"]
-
-
-class LibrariesResolve(CheckBase):
-    check: Literal["libraries_resolve"]
-    program: str = Field(description="absolute path of the program in the final image; `ldd` there must find every library it needs")
-
-
-class Platforms(CheckBase):
-    check: Literal["platforms"]
-    platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(min_length=1)
-
-
-Platform = Literal["linux/amd64", "linux/arm64"]
-TWO_PLATFORMS: list = ["linux/amd64", "linux/arm64"]
-
-
-class MultiarchRuns(CheckBase):
-    check: Literal["multiarch_runs"]
-    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2,
-                                      description="the index must hold exactly these (attestations aside); each must print the fixture's output")
-
-
-class NoEmulatedBuildSteps(CheckBase):
-    check: Literal["no_emulated_build_steps"]
-    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
-    words: list[str] = Field(
-        default_factory=lambda: ["pip", "uv", "apt-get", "apt ", "gcc", "cc ", "make", "setup.py", "install", "compile", "build"],
-        min_length=1, description="a RUN that names one of these installs or compiles; none may run under emulation")
-
-
-class CrossBuildSpeedup(CheckBase):
-    check: Literal["cross_build_speedup"]
-    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
-    platform: Platform = Field(default="linux/arm64", description="the emulated platform whose step time is compared")
-    at_least: float = Field(gt=1, description="the starter's step time for `platform` over the submission's, both cold in one grading run")
-
-
-class PlatformSizesAtMost(CheckBase):
-    check: Literal["platform_sizes_at_most"]
-    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=1)
-    factor: float = Field(gt=0, description="each platform's uncompressed size at most factor x the fixture's")
-    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB (stand-in vs official base files)")
-
-
-class HttpEndpoint(CheckBase):
-    check: Literal["http_endpoint"]
-    port: int = Field(gt=0, lt=65536, description="the port the container listens on")
-    path: str = "/"
-    status: int = Field(default=200, description="the HTTP status expected")
-    wait_s: float = Field(gt=0, default=20, description="how long the server may take to answer")
-
-
-class ServeCheck(CheckBase):
-    """A check that starts the image as a server on 127.0.0.1 (exercise 07); one container serves all of them."""
-
-    port: int = Field(default=8000, gt=0, lt=65536, description="the port the server listens on in the container")
-    health_path: str = "/health"
-    wait_s: float = Field(gt=0, le=120, default=60, description="how long the server may take to answer and to become healthy")
-
-
-class BecomesHealthy(ServeCheck):
-    check: Literal["becomes_healthy"]
-    factor: float = Field(gt=0, default=2.0, description="healthy at most factor x the fixture's seconds from docker run ...")
-    allowance_s: float = Field(ge=0, default=5.0, description="... plus this many seconds (a shared machine's noise)")
-
-
-class Predicts(ServeCheck):
-    check: Literal["predicts"]
-    path: str = "/predict"
-    body: dict = Field(description="the JSON posted; the answer must equal the fixture's (numbers to 1e-6)")
-
-
-class GracefulStop(ServeCheck):
-    check: Literal["graceful_stop"]
-    within_s: float = Field(gt=0, default=2.0, description="docker stop must return within this many seconds")
-    inflight_path: str = Field(description="a GET that is in flight when docker stop is sent; it must be answered")
-
-
-class HardenedServes(ServeCheck):
-    check: Literal["hardened_serves"]
-    tmpfs: list[str] = Field(default_factory=lambda: ["/tmp"], description="the only writable paths under --read-only")
-
-
-class ComposeCheck(CheckBase):
-    file: str = Field(default="compose.yaml", description="the compose file, relative to the exercise")
-    service: str = Field(default="api", description="the service that serves the model")
-    port: int = Field(gt=0, lt=65536, default=8000, description="the port the service listens on in its container")
-
-
-class ComposeUpPredicts(ComposeCheck):
-    check: Literal["compose_up_predicts"]
-    path: str = Field(default="/predict?x=2.5", description="GET this; the body must equal the fixture's")
-    wait_s: int = Field(gt=0, le=300, default=90, description="`up --wait --wait-timeout`: the stack must serve within this")
-
-
-class ComposePersists(ComposeCheck):
-    check: Literal["compose_persists"]
-    path: str = "/predict?x=2.5"
-    wait_s: int = Field(gt=0, le=300, default=90)
-    jobs: list[str] = Field(default_factory=lambda: ["prep", "train"], min_length=1,
-                            description="one-shot jobs that must reuse their output after down and up (print 'reused', or not run)")
-
-
-class ComposePortsLoopback(ComposeCheck):
-    check: Literal["compose_ports_loopback"]
-
-
-class LimitRun(Strict):
-    memory: str = Field(pattern=r"^[0-9]+[kmg]$", description="the memory limit, as docker run --memory takes it: 96m")
-    cpus: float = Field(gt=0, le=2, description="the CPU limit, as docker run --cpus takes it: 0.5 (at most 2: CI has 2 cores)")
-
-
-class CgroupLimits(CheckBase):
-    check: Literal["cgroup_limits"]
-    runs: list[LimitRun] = Field(min_length=1, description="the limits to run the image under, one container each")
-
-
-class Hadolint(CheckBase):
-    check: Literal["hadolint"]
-    fail_on: Literal["error", "warning"] = Field(default="error", description="the lowest level that fails the check")
-
-
-class TokenAbsent(CheckBase):
-    check: Literal["token_absent"]
-
-
-class PushedImage(CheckBase):
-    check: Literal["pushed_image"]
-    file: str = Field(default="digest.txt", description="the file, in the exercise folder, that names the pushed image: "
-                      "localhost:5000/NAME@sha256:...")
-
-
-OCI_SOURCE, OCI_VERSION = "org.opencontainers.image.source", "org.opencontainers.image.version"
-
-
-class OciLabels(CheckBase):
-    check: Literal["oci_labels"]
-    labels: list[str] = Field(default_factory=lambda: [OCI_SOURCE, OCI_VERSION], min_length=1,
-                              description="labels that must be set, non-empty, in the image's config")
-
-
-Check = Annotated[
-    Union[
-        Builds,
-        RunsAndPrints,
-        SizeAtMost,
-        WastedAtMost,
-        CodeEditRerunsAtMost,
-        DependencyInstallBeforeSourceCopy,
-        DockerignoreExcludes,
-        PathsAbsent,
-        PathsPresent,
-        RunsAsNonRoot,
-        LibrariesResolve,
-        Platforms,
-        MultiarchRuns,
-        NoEmulatedBuildSteps,
-        CrossBuildSpeedup,
-        PlatformSizesAtMost,
-        HttpEndpoint,
-        CgroupLimits,
-        Hadolint,
-        BecomesHealthy,
-        Predicts,
-        GracefulStop,
-        HardenedServes,
-        ComposeUpPredicts,
-        ComposePersists,
-        ComposePortsLoopback,
-        TokenAbsent,
-        PushedImage,
-        OciLabels,
-    ],
-    Field(discriminator="check"),
-]
-# Check = Annotated[Union[...], Field]: the union's members, each named by its `check` literal.
-CHECK_MODELS: dict[str, type[CheckBase]] = {
-    get_args(m.model_fields["check"].annotation)[0]: m for m in get_args(get_args(Check)[0])
-}
+# parameter fails with the key and what that check expects. The models live with
+# their judgement in the grader (layerlab.grade.checks) and register themselves
+# in `checkspec`; `Exercise.checks` is their union, built once they are known.
+# Numbers a check compares against come from the solution's recorded fixture;
+# course.yml only holds tolerances (a factor, an allowance), never a measured value.
+
+if TYPE_CHECKING:
+    Check = CheckBase  # at run time left undefined, so pydantic waits for _schema() to supply the union
 
 
 class Limits(Strict):
@@ -449,6 +222,29 @@ def _where(loc: tuple, data: Any) -> str:
     return "".join(parts)
 
 
+_built_for = -1
+_building = threading.Lock()  # graders in threads (test_grade_compose) load course.yml at once
+
+
+def _schema() -> type[Course]:
+    """Course, with `Exercise.checks` the union of the check models registered now."""
+    global _built_for
+    with _building:
+        union = checkspec.union()  # first: reading the registry fills it
+        if _built_for < 0:
+            Exercise.model_rebuild(_types_namespace={"Check": union})
+        elif _built_for != checkspec.version:
+            # Once resolved, pydantic keeps a field's type: a kind registered since is given to it by hand.
+            # list[union], built from a value (mypy takes `list[union]` for a type it cannot check)
+            Exercise.model_fields["checks"].annotation = cast(Any, GenericAlias(list, (union,)))
+            Exercise.model_rebuild(force=True)
+        else:
+            return Course
+        Course.model_rebuild(force=True)
+        _built_for = checkspec.version
+    return Course
+
+
 def load(path: Path | str = COURSE_FILE) -> Course:
     path = Path(path)
     try:
@@ -458,7 +254,7 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     except yaml.YAMLError as e:
         raise CourseFileError(f"{path}: not valid YAML: {e}") from None
     try:
-        course = Course.model_validate(data)
+        course = _schema().model_validate(data)
     except ValidationError as e:
         lines = [f"{path}: {len(e.errors())} problem(s)"]
         for err in e.errors():
@@ -492,10 +288,11 @@ def load(path: Path | str = COURSE_FILE) -> Course:
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     model: type[BaseModel] | None = Course
+    kinds = checkspec.models()
     for key in loc[:-1]:
-        if isinstance(key, str) and key in CHECK_MODELS and (model is None or key not in model.model_fields):
+        if isinstance(key, str) and key in kinds and (model is None or key not in model.model_fields):
             # pydantic puts a discriminated union's tag in the path: checks.0.size_at_most.factr
-            model = CHECK_MODELS[key]
+            model = kinds[key]
             continue
         if isinstance(key, int) or model is None:
             continue

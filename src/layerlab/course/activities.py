@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from layerlab import course as C
-from .widgets import WIDGET_MIME, _strip_tags
+from .widgets import WIDGET_MIME, strip_tags
 
 if TYPE_CHECKING:
     from IPython.display import HTML
@@ -84,7 +84,7 @@ class _Shown:
         raise NotImplementedError
 
     def static_text(self) -> str:
-        return html.unescape(_strip_tags(self.static_html())).strip()
+        return html.unescape(strip_tags(self.static_html())).strip()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {

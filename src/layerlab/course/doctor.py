@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import EngineFacts, bootstrap, images, replay
+from layerlab.engine import EngineFacts, catalogue, images, replay
 from layerlab.engine.images import ImageFacts
 from layerlab.engine.result import Replayable, Result
 
@@ -141,7 +141,7 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
 
 def image_checks(found: dict[str, images.ImageFacts | None], platforms: tuple[str, ...]) -> list[Check]:
     checks = []
-    for b in bootstrap.BASE_IMAGES:
+    for b in catalogue.BASE_IMAGES:
         f = found.get(b.ref)
         if f is None:
             checks.append(Check(name=f"image {b.ref}", status=FAIL, value="missing", fix="run `layerlab bootstrap`"))
@@ -156,7 +156,7 @@ def image_checks(found: dict[str, images.ImageFacts | None], platforms: tuple[st
     return checks
 
 
-def _live_or_replay(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+def _live_or_replay(platforms: tuple[str, ...] = catalogue.PLATFORMS) -> Report:
     report = _run(platforms)
     # An unreachable engine is a fact the doctor reports, not an error; in a
     # notebook with a recording (Binder), replay the recorded machine instead.
@@ -165,7 +165,7 @@ def _live_or_replay(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
     return report
 
 
-def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS, replay_if_no_engine: bool = False) -> Report:
+def run(platforms: tuple[str, ...] = catalogue.PLATFORMS, replay_if_no_engine: bool = False) -> Report:
     """The report. With replay_if_no_engine (lessons), a machine without an engine gets the recorded one."""
     if replay_if_no_engine or replay.mode() != "live":
         try:
@@ -175,7 +175,7 @@ def run(platforms: tuple[str, ...] = bootstrap.PLATFORMS, replay_if_no_engine: b
     return _run(platforms)
 
 
-def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
+def _run(platforms: tuple[str, ...] = catalogue.PLATFORMS) -> Report:
     f = engine.probe()
     online = engine.registry_reachable()
     checks = engine_checks(f, platforms)
@@ -191,7 +191,7 @@ def _run(platforms: tuple[str, ...] = bootstrap.PLATFORMS) -> Report:
             ))
         checks.append(_registry_check())
         runnable = tuple(p for p in platforms if engine.can_run_platform(f, p))
-        found = {b.ref: images.facts(b.ref, runnable) for b in bootstrap.BASE_IMAGES}
+        found = {b.ref: images.facts(b.ref, runnable) for b in catalogue.BASE_IMAGES}
         checks += image_checks(found, platforms)
     vm = shutil.which("qemu-system-x86_64")
     checks.append(Check(name="vm (qemu)", status=INFO, value=f"found: {vm}" if vm else "not found (module 01's VM column replays)"))
@@ -217,4 +217,4 @@ def _registry_check() -> Check:
     return Check(name="local registry", status=INFO, value=f"not running at {st.address}: {st.detail}", fix="`layerlab registry up` (lesson 05 starts it itself)")
 
 
-_replayable = replay.replayable("doctor", lambda platforms=bootstrap.PLATFORMS: "report", Report)(_live_or_replay)
+_replayable = replay.replayable("doctor", lambda platforms=catalogue.PLATFORMS: "report", Report)(_live_or_replay)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-from . import REPO, Module, load
+from layerlab.ground import settings
+from layerlab.ground.settings import REPO
+
+from . import Module, load
 
 LESSONS = REPO / "docker" / "lessons"
 
@@ -27,7 +29,7 @@ def base(name: str) -> str:
     key = name.upper().replace("-", "_")
     if key not in BASES:
         raise KeyError(f"unknown base {name!r}; known: {', '.join(k.lower().replace('_', '-') for k in BASES)}")
-    return os.environ.get(f"LAYERLAB_BASE_{key}") or BASES[key]
+    return settings.base_override(key) or BASES[key]
 
 
 def build_args(dockerfile: Path | str) -> dict[str, str]:

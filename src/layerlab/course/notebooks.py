@@ -11,23 +11,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+
 
 import jupytext
 import nbformat
+from traitlets.config import Config
 
 from layerlab.engine import progress
+from layerlab.ground.text import Printer, last_line, say as say_line
 from . import REPO, Course, Module
 from layerlab.engine.result import Result
 
-Printer = Callable[[str], None]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 def source_path(m: Module) -> Path:
@@ -44,7 +42,7 @@ def read(m: Module) -> nbformat.NotebookNode:
     return nb
 
 
-def sync(course: Course, say: Printer = _say) -> list[Path]:
+def sync(course: Course, say: Printer = say_line) -> list[Path]:
     """Write each module's .ipynb from its text source when the source is newer."""
     written = []
     for m in course.modules:
@@ -68,7 +66,23 @@ class RunResult(Result):
     error: str | None = None
 
 
-def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -> RunResult:
+
+def ipc_kernel_config(socket_dir: Path) -> Config:
+    """Kernel sockets as files in `socket_dir`, not TCP ports on localhost.
+
+    Over TCP, ipykernel warns on every start that the traffic is unencrypted;
+    over IPC only this user can reach the sockets. The path must be absolute:
+    jupyter_client's default ("kernel-ipc") is relative, and the kernel runs
+    in the lesson's folder while the client runs here, so each side would look
+    for the sockets in a different place.
+    """
+    cfg = Config()
+    cfg.KernelManager.transport = "ipc"
+    cfg.KernelManager.ip = str(socket_dir.resolve() / "kernel")
+    return cfg
+
+
+def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 900) -> RunResult:
     """Run one lesson headless with nbclient; keep the executed copy and its HTML even when a cell fails."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -90,12 +104,14 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
         say(f"  [{m.id}] cell {done['n']}/{len(code_cells)} done ({now - done['t']:.1f} s)")
         done["t"] = now
 
+    sockets = tempfile.TemporaryDirectory(prefix="layerlab-kernel-")
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(source_path(m).parent)}},
         on_cell_executed=on_cell_executed,
+        config=ipc_kernel_config(Path(sockets.name)),
     )
     say(f"[{m.id}] running {m.notebook} ({len(code_cells)} code cells)")
     start = time.perf_counter()
@@ -105,10 +121,11 @@ def execute(m: Module, out_dir: Path, say: Printer = _say, timeout: int = 900) -
     before = os.environ.get(progress.HEADLESS_ENV)
     os.environ[progress.HEADLESS_ENV] = "1"
     try:
-        client.execute()
+        with sockets:
+            client.execute()
     except CellExecutionError as e:
         text = _ANSI.sub("", str(e)).strip()
-        error = text.splitlines()[-1] if text else "a cell failed"
+        error = last_line(text, "a cell failed")
     except Exception as e:  # a dead kernel or a timeout: still write what ran
         error = f"{type(e).__name__}: {e}"
     finally:
@@ -149,7 +166,7 @@ def write_index(results: list[RunResult], out_dir: Path, course: Course) -> Path
     return index
 
 
-def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = _say) -> list[RunResult]:
+def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = say_line) -> list[RunResult]:
     # Runs merge into what earlier runs left, so `layerlab run 02` keeps the others' rows.
     previous = {}
     runs_file = out_dir / "runs.json"

@@ -28,11 +28,11 @@ class Explorer:
         return {
             WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
             "text/html": self.static_html,
-            "text/plain": _strip_tags(self.static_html),
+            "text/plain": strip_tags(self.static_html),
         }
 
 
-def _strip_tags(text: str) -> str:
+def strip_tags(text: str) -> str:
     import re
 
     return re.sub(r"<[^>]+>", " ", text).replace("&nbsp;", " ")

@@ -4,7 +4,8 @@ This package's own functions find the engine and say what it can do; its
 modules build (`build`, `buildlog`, `progress`, and `dockerfile_syntax`, which
 drops `# syntax=` for offline builds), run (`containers`, `compose`, `vm`, and
 `pipeline`, lesson 08's probes inside a running compose project), hold images
-(`images`, `bootstrap`, `registry`), label and clean up (`labels`, `clean`,
+(`images`, `catalogue`, the base images the course needs, and `bootstrap`,
+which makes them, `registry`), label and clean up (`labels`, `clean`,
 and `cicache`, which forgets one CI run's build cache), and record or replay
 every answer (`replay`).
 
@@ -35,6 +36,9 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab.engine.result import Result
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
+from layerlab.ground.text import last_line
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
@@ -46,13 +50,13 @@ PLATFORM_BY_UNAME = {v: k for k, v in UNAME_BY_PLATFORM.items()}
 BINFMT_BY_PLATFORM = {"linux/arm64": "qemu-aarch64", "linux/amd64": "qemu-x86_64"}
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(Unavailable):
     """No engine answers; the message says what to do about it."""
 
 
 def engine_command() -> str:
     """`docker`, or `podman` where that is all there is (LAYERLAB_ENGINE overrides)."""
-    chosen = os.environ.get("LAYERLAB_ENGINE")
+    chosen = settings.engine_override()
     if chosen:
         return chosen
     if shutil.which("docker"):
@@ -79,7 +83,7 @@ def host_platform() -> str:
 def no_engine_help(detail: str) -> str:
     host = os.environ.get("DOCKER_HOST")
     where = f"at DOCKER_HOST={host}" if host else "on the default socket"
-    lines = [f"No container engine answers {where}: {detail.strip().splitlines()[-1] if detail.strip() else 'no reply'}"]
+    lines = [f"No container engine answers {where}: {last_line(detail, 'no reply')}"]
     if host:
         lines.append("Fix: start the engine behind DOCKER_HOST, or unset DOCKER_HOST to use the local one.")
     else:
@@ -151,9 +155,14 @@ def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
     return found
 
 
+def binfmt_visible(binfmt_dir: Path = BINFMT_DIR) -> bool:
+    """binfmt_misc is mounted here; in a container (the devcontainer too) it is not, whatever the host has."""
+    return (binfmt_dir / "status").exists()
+
+
 def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 4.0) -> bool:
     """Any HTTP answer (Docker Hub says 401) means a registry is reachable."""
-    if os.environ.get("LAYERLAB_OFFLINE") == "1":
+    if settings.offline():
         return False
     try:
         urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - fixed https URL
@@ -254,6 +263,11 @@ def probe() -> EngineFacts:
                 facts.builder_platforms = sorted({p for n in (builder.nodes or []) for p in (n.platforms or [])})
             except DockerException:
                 pass
+        if not binfmt_visible():
+            # Inside a container the host's binfmt_misc is out of sight, but the engine runs on the host:
+            # BuildKit there listed the platforms it can run by executing a test binary for each.
+            facts.emulators = sorted(e for p, e in BINFMT_BY_PLATFORM.items()
+                                     if p in facts.builder_platforms and p != facts.host_platform)
     else:
         # Podman builds any platform that binfmt can run.
         facts.builder_platforms = sorted(

@@ -20,23 +20,26 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Iterator, Literal
 
 from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import images, labels
-from .build import _print as build_print, build
 from layerlab.engine.result import Result
+from layerlab.ground import settings
+from layerlab.ground.text import Printer, say as say_line
+# The catalogue is what the course needs; this module is how it gets made.
+from .catalogue import (BASE_IMAGES, CUDA_IMAGES, CUDA_VERSION, EXTRA_IMAGES, PLATFORMS, BaseImage,  # noqa: F401 - bootstrap.X reads on
+                        base_image, family)
+from .build import build
 
-PLATFORMS = ("linux/amd64", "linux/arm64")
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
-MIRROR = os.environ.get("LAYERLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-HOST_CA_BUNDLE = Path(os.environ.get("LAYERLAB_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
-DOCKERFILES = Path(__file__).resolve().parents[3] / "docker" / "standins"
+MIRROR = settings.debian_mirror()
+HOST_CA_BUNDLE = settings.ca_bundle()
+DOCKERFILES = settings.REPO / "docker" / "standins"
 
 # The rules the official slim images use to keep docs and locales out.
 DPKG_SLIM = """\
@@ -57,63 +60,8 @@ Acquire::Languages "none";
 """
 
 
-@dataclass(frozen=True)
-class BaseImage:
-    ref: str
-    dockerfile: str
-    parent: str | None
-    what: str
-    platforms: tuple[str, ...] | None = None  # None: every platform the course teaches
-
-
-BASE_IMAGES: tuple[BaseImage, ...] = (
-    BaseImage("debian:trixie-slim", "debian-slim.Dockerfile", None, "Debian 13 minimal"),
-    BaseImage("python:3.13-slim", "python-slim.Dockerfile", "debian:trixie-slim", "Python 3.13 on Debian 13, slim"),
-    BaseImage("python:3.13", "python-full.Dockerfile", "python:3.13-slim", "Python 3.13 with compilers and headers"),
-)
-
-
-# Images that only some modules need (course.yml `needs`): built when such a
-# module runs or `layerlab bootstrap MODULE` names it, never by a plain
-# `layerlab bootstrap`, so a learner who stops before them never downloads
-# gigabytes of CUDA. The tags are the official ones of one CUDA 12.x release;
-# offline the stand-ins come from Debian trixie's non-free CUDA 12.4 packages.
-CUDA_VERSION = "12.4.1"
-CUDA_IMAGES: tuple[BaseImage, ...] = (
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "cuda-base.Dockerfile", "debian:trixie-slim",
-              "CUDA runtime library (libcudart) only", ("linux/amd64",)),
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "cuda-runtime.Dockerfile",
-              f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "base + cuBLAS math libraries", ("linux/amd64",)),
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-devel-ubuntu22.04", "cuda-devel.Dockerfile",
-              f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "runtime + nvcc, headers, static libraries", ("linux/amd64",)),
-)
-EXTRA_IMAGES: dict[str, tuple[BaseImage, ...]] = {"cuda": CUDA_IMAGES}
-
-
-def family(needs: tuple[str, ...] | list[str] = ()) -> tuple[BaseImage, ...]:
-    """The base images for modules that need `needs` (course.yml): always the three, plus extras."""
-    out = BASE_IMAGES
-    for n in needs:
-        out += EXTRA_IMAGES.get(n, ())
-    return out
-
-
-def base_image(ref: str) -> BaseImage:
-    for b in family(tuple(EXTRA_IMAGES)):
-        if b.ref == ref:
-            return b
-    raise KeyError(f"{ref} is not one of the course's base images: {', '.join(b.ref for b in BASE_IMAGES)}")
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("LAYERLAB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "layerlab"
-    )
-    return Path(root)
-
-
 def rootfs_tar(arch: str) -> Path:
-    return cache_dir() / "rootfs" / f"{SUITE}-minbase-{arch}.tar"
+    return settings.cache_dir() / "rootfs" / f"{SUITE}-minbase-{arch}.tar"
 
 
 def arch_of(plat: str) -> str:
@@ -199,14 +147,9 @@ def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, on
 
 # ---- carrying a plan out -------------------------------------------------
 
-Printer = Callable[[str], None]
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def debootstrap(arch: str, say: Printer = _say) -> Path:
+def debootstrap(arch: str, say: Printer = say_line) -> Path:
     """Make the slimmed minbase root filesystem for `arch` and cache it as a tar."""
     if not shutil.which("debootstrap"):
         raise RuntimeError("debootstrap is not installed: apt-get install debootstrap (make setup does it)")
@@ -282,7 +225,7 @@ def _add_ca_bundle(root: Path) -> None:
     shutil.copyfile(HOST_CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
 
 
-def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> None:
+def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -> None:
     recipe = (
         f"layerlab bootstrap: debootstrap --variant=minbase {SUITE} from {MIRROR}, "
         f"{b.dockerfile} from the course repository, host CA bundle added"
@@ -311,11 +254,11 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = _say) -> No
         say(f"building stand-in {b.ref} for {', '.join(platforms)}")
         # The default show gives the live line in a terminal; a caller's own printer gets the summary.
         result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False,
-                       show=build_print if say is _say else say)
+                       show=say)
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 
-def ensure_service_image(b: BaseImage, source: str, say: Printer = _say) -> None:
+def ensure_service_image(b: BaseImage, source: str, say: Printer = say_line) -> None:
     """A lesson's service image (the registry, redis) for this machine: pulled online, else built as a stand-in from `source`."""
     client = engine.require()
     if client.image.exists(b.ref):
@@ -328,7 +271,7 @@ def ensure_service_image(b: BaseImage, source: str, say: Printer = _say) -> None
         build_standin(b, [engine.host_platform()], say)
 
 
-def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
+def pull(ref: str, platforms: list[str], say: Printer = say_line) -> None:
     client = engine.require()
     for pl in platforms:
         say(f"pulling {ref} for {pl}")
@@ -338,7 +281,7 @@ def pull(ref: str, platforms: list[str], say: Printer = _say) -> None:
 @contextlib.contextmanager
 def _lock(say: Printer) -> Iterator[None]:
     """One bootstrap at a time per machine: two racing builds of one tag fail at export."""
-    path = cache_dir() / "bootstrap.lock"
+    path = settings.cache_dir() / "bootstrap.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         try:
@@ -349,7 +292,7 @@ def _lock(say: Printer) -> Iterator[None]:
         yield
 
 
-def run(p: Plan, say: Printer = _say, needs: tuple[str, ...] = (), only_extras: bool = False) -> None:
+def run(p: Plan, say: Printer = say_line, needs: tuple[str, ...] = (), only_extras: bool = False) -> None:
     """Carry out a plan. Re-plans under the lock, since another run may have done the work meanwhile."""
     with _lock(say):
         if p.work:

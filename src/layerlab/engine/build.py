@@ -12,7 +12,7 @@ import time
 from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Union, cast
+from typing import Any, Iterable, Iterator, Union, cast
 
 from pydantic import Field
 from python_on_whales import DockerClient
@@ -20,17 +20,13 @@ from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import dockerfile_syntax, labels, progress, replay
-from .buildlog import BuildLog, Reader, Step, parse
 from layerlab.engine.result import Replayable
+from layerlab.ground.text import Printer, error_text, say
+from .buildlog import BuildLog, Reader, Step, parse
 
-Printer = Callable[[str], None]
 # What `build(show=...)` takes: the default (a live line, or the summary when headless),
 # "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
 Show = Union[Printer, str, "progress.Renderer", None]
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 class BuildError(RuntimeError):
@@ -115,7 +111,7 @@ def build(
     extra_labels: dict[str, str] | None = None,
     module: str | None = None,
     managed: bool = True,
-    show: Show = _print,
+    show: Show = say,
     label: str | None = None,
     provenance: bool = False,
     cache_from: str | dict | None = None,
@@ -257,11 +253,11 @@ def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Prog
 def _renderer(show: Show) -> "progress.Renderer | None":
     if show is None:
         return None
-    if show is _print:
+    if show is say:
         return progress.auto()
     if isinstance(show, str):
         if show == "log":
-            return progress.RawLog(_print)
+            return progress.RawLog(say)
         raise ValueError(f"show={show!r}: use None, 'log', a printer or a progress.Renderer")
     if all(hasattr(show, m) for m in ("start", "update", "finish", "note", "raw")):
         return cast(progress.Renderer, show)
@@ -325,7 +321,7 @@ def _offline_dockerfile(context: str | Path, dockerfile: str | Path | None, show
 
 
 def _short(e: DockerException) -> str:
-    text = (getattr(e, "stderr", None) or str(e)).strip().splitlines()
+    text = error_text(e).strip().splitlines()
     return "\n".join(text[-3:])
 
 

@@ -11,8 +11,9 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels
+from layerlab.engine import catalogue, labels
 from layerlab.engine.result import Result
+from layerlab.ground.text import error_text, last_line
 
 
 class CleanReport(Result):
@@ -80,7 +81,7 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     for img in _listed(lambda: client.image.list(filters=flt)):
         targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
     if include_base:
-        for b in bootstrap.family(tuple(bootstrap.EXTRA_IMAGES)):
+        for b in catalogue.family(tuple(catalogue.EXTRA_IMAGES)):
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
         from layerlab.engine import registry
@@ -114,4 +115,4 @@ def _try(report: CleanReport, what: str, action: Callable[[], object]) -> None:
     try:
         action()
     except DockerException as e:
-        report.failed.append(f"{what}: {(e.stderr or str(e)).strip().splitlines()[-1]}")
+        report.failed.append(f"{what}: {last_line(error_text(e))}")

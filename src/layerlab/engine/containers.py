@@ -144,6 +144,7 @@ def run_live(
     hardened: bool = False,
     gpus: str | None = None,
     devices: list[str] | None = None,
+    volumes: list[tuple[str, str, str]] | None = None,
 ) -> RunResult:
     """Start `image`, wait at most `timeout` seconds, return what happened. Never leaves the container behind.
 
@@ -151,6 +152,7 @@ def run_live(
     code we did not write (the grader runs students' images). `gpus` goes
     through the NVIDIA container runtime; `devices` takes CDI names
     (`nvidia.com/gpu=all`) for engines that have CDI specs and no such runtime.
+    `volumes` are (source, target, mode) binds: a host folder or a named volume.
     """
     client = engine.require()
     try:
@@ -172,6 +174,7 @@ def run_live(
             pull="never",
             gpus=gpus,
             devices=devices or [],
+            volumes=list(volumes or []),
             cap_drop=["ALL"] if hardened else [],
             security_options=["no-new-privileges"] if hardened else [],
         )

@@ -16,12 +16,12 @@ from pydantic import Field
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels, replay
+from layerlab.engine import bootstrap, catalogue, hostpath, labels, replay
 from layerlab.engine.compose import Project
 from layerlab.engine.result import Replayable
 
 REDIS = "redis:8"
-REDIS_STANDIN = bootstrap.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")
+REDIS_STANDIN = catalogue.BaseImage(REDIS, "redis.Dockerfile", "debian:trixie-slim", "redis from Debian's redis-server package")
 
 
 class Image(Replayable):
@@ -135,8 +135,8 @@ def empty_folder(folder: str, image: str) -> None:
         c = engine.require()
     except engine.EngineUnavailable:
         return
-    c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(folder, "/out")], remove=True,
-                    labels=labels.course_labels("08"), pull="never", networks=["none"])
+    c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(hostpath.host_path(folder), "/out")],
+                    remove=True, labels=labels.course_labels("08"), pull="never", networks=["none"])
 
 
 SPREAD = r"""

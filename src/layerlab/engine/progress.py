@@ -35,20 +35,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, Protocol, TextIO
+from typing import Protocol, TextIO
 
+from layerlab.ground import settings
+from layerlab.ground.text import Printer, say
 from .buildlog import Event, Step
 
-Printer = Callable[[str], None]
 
-HEADLESS_ENV = "LAYERLAB_HEADLESS"
-LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
+HEADLESS_ENV, LOG_DIR_ENV = settings.HEADLESS_ENV, settings.LOG_DIR_ENV
 KEEP_LOGS = 10  # per tag: the newest ten builds of an image keep their logs
 MAX_LOGS = 400  # in all: graders build a new tag each run, so the oldest logs go
-
-
-def _print(line: str) -> None:
-    print(line, flush=True)
 
 
 # --- state ---------------------------------------------------------------
@@ -203,13 +199,9 @@ def _total_of(tag: str | None) -> int | None:
 
 def _shown_path(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(_repo()))
+        return str(path.resolve().relative_to(settings.REPO))
     except ValueError:
         return str(path)
-
-
-def _repo() -> Path:
-    return Path(__file__).resolve().parents[3]
 
 
 # --- where logs go ---------------------------------------------------------
@@ -217,12 +209,7 @@ def _repo() -> Path:
 
 def log_dir() -> Path:
     """`$LAYERLAB_LOG_DIR`, else `build/logs` in the repository, else `~/.cache/layerlab/logs`."""
-    if env := os.environ.get(LOG_DIR_ENV):
-        return Path(env)
-    repo = _repo()
-    if (repo / "course.yml").exists() and os.access(repo, os.W_OK):
-        return repo / "build" / "logs"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "layerlab" / "logs"
+    return settings.log_dir()
 
 
 def sanitise(tag: str) -> str:
@@ -273,7 +260,7 @@ class Summary:
 
     live = False
 
-    def __init__(self, printer: Printer = _print):
+    def __init__(self, printer: Printer = say):
         self.printer = printer
 
     def start(self, p: Progress) -> None:
@@ -406,7 +393,7 @@ class Notebook:
 
 def headless() -> bool:
     """Headless execution (nbval, `layerlab run`, CI): nobody watches a live line."""
-    return os.environ.get(HEADLESS_ENV, "").lower() in ("1", "true", "yes") or os.environ.get("CI") == "true"
+    return settings.headless()
 
 
 def in_kernel() -> bool:
@@ -421,12 +408,12 @@ def in_kernel() -> bool:
 def auto(stream: TextIO | None = None) -> Renderer:
     """The renderer for where this runs: headless -> summary only; a kernel -> widget; else the terminal."""
     if headless():
-        return Summary(_print) if stream is None else Terminal(stream, live=False)
+        return Summary(say) if stream is None else Terminal(stream, live=False)
     if in_kernel() and stream is None:
         try:
             import ipywidgets  # noqa: F401
         except ImportError:
-            return Summary(_print)
+            return Summary(say)
         return Notebook()
     return Terminal(stream)
 

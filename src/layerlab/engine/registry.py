@@ -14,24 +14,25 @@ HTTP API (the Distribution v2 API), so a lesson sees the raw JSON a pull sees.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from layerlab import engine
-from layerlab.engine import bootstrap, containers, images, labels, replay
+from layerlab.engine import bootstrap, catalogue, containers, images, labels, replay
 from layerlab.engine.result import Replayable, Result
+from layerlab.ground import settings
+from layerlab.ground.text import Printer, error_text, last_line, say as say_line
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"
 OFFICIAL = "registry:2"
-STANDIN = bootstrap.BaseImage(
+STANDIN = catalogue.BaseImage(
     OFFICIAL, "registry.Dockerfile", "debian:trixie-slim", "the Distribution registry from Debian's docker-registry package"
 )
 INDEX_TYPES = (
@@ -45,11 +46,6 @@ MANIFEST_TYPES = (
 # What buildx puts in an index next to the images: an attestation manifest per platform.
 ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
 
-Printer = Callable[[str], None]
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
 
 
 class RegistryError(RuntimeError):
@@ -57,7 +53,7 @@ class RegistryError(RuntimeError):
 
 
 def port() -> int:
-    return int(os.environ.get("LAYERLAB_REGISTRY_PORT", "5000"))
+    return settings.registry_port()
 
 
 def address() -> str:
@@ -65,7 +61,7 @@ def address() -> str:
     return f"localhost:{port()}"
 
 
-def _url(path: str) -> str:
+def api_url(path: str) -> str:
     # 127.0.0.1: the container publishes on IPv4 loopback only.
     return f"http://127.0.0.1:{port()}{path}"
 
@@ -89,7 +85,7 @@ class Status(Replayable):
 def _api_answer(timeout: float = 2.0) -> str | None:
     """HTTP status of GET /v2/ (the API's version check), or None when nothing answers."""
     try:
-        with urllib.request.urlopen(_url("/v2/"), timeout=timeout) as r:
+        with urllib.request.urlopen(api_url("/v2/"), timeout=timeout) as r:
             return f"{r.status} {r.headers.get('Docker-Distribution-Api-Version', '')}".strip()
     except urllib.error.HTTPError as e:
         return str(e.code)
@@ -125,13 +121,13 @@ def status_live() -> Status:
     )
 
 
-def ensure_image(say: Printer = _say) -> str:
+def ensure_image(say: Printer = say_line) -> str:
     """The registry image, pulled (online) or built as a stand-in (offline) when missing."""
     bootstrap.ensure_service_image(STANDIN, "Debian's docker-registry package (once, about a minute)", say)
     return OFFICIAL
 
 
-def up_live(say: Printer = _say, timeout: float = 30.0) -> Status:
+def up_live(say: Printer = say_line, timeout: float = 30.0) -> Status:
     """Start the registry (or keep the one running) and wait until its API answers."""
     client = engine.require()
     now = status_live()
@@ -156,8 +152,7 @@ def up_live(say: Printer = _say, timeout: float = 30.0) -> Status:
             pull="never",
         )
     except DockerException as e:
-        msg = (e.stderr or str(e)).strip().splitlines()[-1:]
-        raise RegistryError(f"the registry container did not start: {' '.join(msg)}") from None
+        raise RegistryError(f"the registry container did not start: {last_line(error_text(e))}") from None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         s = status_live()
@@ -178,7 +173,7 @@ def down() -> bool:
 
 
 status = replay.replayable("registry", lambda: "status", Status)(status_live)
-up = replay.replayable("registry", lambda say=_say, timeout=30.0: "up", Status)(up_live)
+up = replay.replayable("registry", lambda say=say_line, timeout=30.0: "up", Status)(up_live)
 
 
 # ---- pushing and reading back ---------------------------------------------
@@ -213,7 +208,7 @@ def push_live(source: str, name: str | None = None) -> PushResult:
     try:
         client.image.push(ref, quiet=True)
     except DockerException as e:
-        raise RegistryError(f"push of {ref} failed: {(e.stderr or str(e)).strip().splitlines()[-1]}") from None
+        raise RegistryError(f"push of {ref} failed: {last_line(error_text(e))}") from None
     seconds = time.perf_counter() - start
     digest = fetch(ref)[1]
     return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3))
@@ -225,7 +220,7 @@ push = replay.replayable("push", lambda source, name=None: replay.stable(f"{sour
 def fetch(ref: str, accept: tuple[str, ...] = INDEX_TYPES + MANIFEST_TYPES) -> tuple[dict, str, str]:
     """GET a manifest or index by tag or digest: (the JSON, its digest, its media type)."""
     name, tag = split(ref)
-    req = urllib.request.Request(_url(f"/v2/{name}/manifests/{tag}"), headers={"Accept": ", ".join(accept)})
+    req = urllib.request.Request(api_url(f"/v2/{name}/manifests/{tag}"), headers={"Accept": ", ".join(accept)})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             body = r.read()
@@ -240,7 +235,7 @@ def fetch_blob(repo: str, digest: str) -> tuple[dict, str, str]:
     """GET a JSON blob (an image config) from `localhost:PORT/name` by digest: (the JSON, digest, media type)."""
     name, _ = split(repo + ":x")
     try:
-        with urllib.request.urlopen(_url(f"/v2/{name}/blobs/{digest}"), timeout=10) as r:
+        with urllib.request.urlopen(api_url(f"/v2/{name}/blobs/{digest}"), timeout=10) as r:
             return json.loads(r.read()), digest, r.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         raise RegistryError(f"GET /v2/{name}/blobs/{digest[:19]}… answered {e.code}") from None
@@ -369,7 +364,7 @@ def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]
 
 def blob_present(name: str, digest: str) -> int | None:
     """HEAD /v2/<name>/blobs/<digest>: the blob's size as the registry reports it, or None when it is absent."""
-    req = urllib.request.Request(_url(f"/v2/{name}/blobs/{digest}"), method="HEAD")
+    req = urllib.request.Request(api_url(f"/v2/{name}/blobs/{digest}"), method="HEAD")
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return int(r.headers.get("Content-Length", "0"))
@@ -409,7 +404,7 @@ def pull_live(ref: str, as_tag: str) -> PullResult:
     try:
         client.image.pull(ref, quiet=True)
     except DockerException as e:
-        raise RegistryError(f"pull of {ref} failed: {(e.stderr or str(e)).strip().splitlines()[-1]}") from None
+        raise RegistryError(f"pull of {ref} failed: {last_line(error_text(e))}") from None
     seconds = time.perf_counter() - start
     client.image.tag(ref, as_tag)
     return PullResult(ref=ref, tag=as_tag, seconds=round(seconds, 3))

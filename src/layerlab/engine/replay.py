@@ -16,7 +16,6 @@ import functools
 import gzip
 import hashlib
 import json
-import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,23 +23,21 @@ from typing import Callable, ParamSpec, TypeVar
 
 from layerlab import engine
 from layerlab.engine.result import Replayable
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=Replayable)
 
-REPLAY_DIR = Path(os.environ.get("LAYERLAB_REPLAY_DIR", Path(__file__).resolve().parents[3] / "replays"))
+REPLAY_DIR = settings.replay_dir()
 
 
 class NoRecording(LookupError):
     pass
 
 
-def mode() -> str:
-    if os.environ.get("LAYERLAB_REPLAY") == "1":
-        return "replay"
-    if os.environ.get("LAYERLAB_RECORD") == "1":
-        return "record"
-    return "live"
+def mode() -> settings.ReplayMode:
+    return settings.replay_mode()
 
 
 RUN_ID = re.compile(r"\br[0-9a-f]{10}\b")
@@ -62,7 +59,7 @@ def path_for(kind: str, key: str) -> Path:
     return REPLAY_DIR / kind / f"{_slug(key)}.json.gz"
 
 
-def _engine_label() -> str:
+def engine_label() -> str:
     try:
         v = engine.client().version()
         return f"{'podman' if engine.engine_command() == 'podman' else 'docker'} {v.server.version if v.server else '?'}"
@@ -75,7 +72,7 @@ def save(kind: str, key: str, result: Replayable) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         # A result that was not made by the container engine (a VM boot) names its own maker.
-        "engine": result.replay_label() if hasattr(result, "replay_label") else _engine_label(),
+        "engine": result.replay_label() if hasattr(result, "replay_label") else engine_label(),
         "platform": engine.host_platform(),
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -121,7 +118,7 @@ def replayable(kind: str, key: Callable[..., str], cls: type[R]) -> Callable[[Ca
                 return load(kind, k, cls)
             try:
                 result = fn(*args, **kwargs)
-            except engine.EngineUnavailable:
+            except Unavailable:  # no engine, no qemu: what was recorded, where it was
                 if path_for(kind, k).exists():
                     return load(kind, k, cls)
                 raise

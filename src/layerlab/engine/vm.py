@@ -34,11 +34,13 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 
-from layerlab import engine
-from layerlab.engine import bootstrap, replay
+from layerlab.engine import replay
 from layerlab.engine.result import Replayable
+from layerlab.ground import settings
+from layerlab.ground.errors import Unavailable
+from layerlab.ground.text import last_line
 
 QEMU = "qemu-system-x86_64"
 KERNEL_METAPACKAGE = "linux-image-cloud-amd64"
@@ -71,7 +73,7 @@ poweroff -f
 OS_RELEASE = 'PRETTY_NAME="layerlab tiny VM (busybox initramfs)"\nID=layerlab-vm\n'
 
 
-class VMUnavailable(engine.EngineUnavailable):
+class VMUnavailable(Unavailable):
     """qemu, a kernel or busybox is missing; the message says how to get them."""
 
 
@@ -140,7 +142,7 @@ def _is_static(p: Path) -> bool:
 
 
 def vm_dir() -> Path:
-    d = bootstrap.cache_dir() / "vm"
+    d = settings.cache_dir() / "vm"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -168,9 +170,9 @@ def kernel_package_from_depends(text: str) -> str | None:
 
 def kernel() -> Path:
     """The cached VM kernel, fetched from Debian on first use (about 27 MB download, a few seconds)."""
-    override = os.environ.get("LAYERLAB_VM_KERNEL")
+    override = settings.vm_kernel()
     if override:
-        return Path(override)
+        return override
     cached = sorted(vm_dir().glob("vmlinuz-*"))
     if cached:
         return cached[-1]
@@ -271,10 +273,9 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     /dev/kvm can exist and still hang (a VM without nested virtualisation),
     so its presence proves nothing; only a boot does. LAYERLAB_VM_ACCEL=tcg|kvm forces one.
     """
-    forced = os.environ.get("LAYERLAB_VM_ACCEL")
-    for name in get_args(Accel):
-        if forced == name:
-            return Accelerator(name, "forced by LAYERLAB_VM_ACCEL")
+    forced = settings.vm_accel()
+    if forced:
+        return Accelerator(forced, "forced by LAYERLAB_VM_ACCEL")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return Accelerator("tcg", "no usable /dev/kvm")
     memo = vm_dir() / "kvm-probe.json"
@@ -289,7 +290,7 @@ def choose_accelerator(vmlinuz: Path) -> Accelerator:
     if probe.console.exit_code == 0:
         acc = Accelerator("kvm", f"/dev/kvm works (probe boot {probe.total_seconds:.1f} s)")
     else:
-        why = "hung" if probe.timed_out else f"failed ({probe.log.strip().splitlines()[-1][:120] if probe.log.strip() else 'no output'})"
+        why = "hung" if probe.timed_out else f"failed ({last_line(probe.log, 'no output')[:120]})"
         acc = Accelerator("tcg", f"/dev/kvm exists but a KVM boot {why}, e.g. no nested virtualisation")
     memo.write_text(json.dumps({"boot_id": _boot_id(), "accelerator": asdict(acc)}))
     return acc

@@ -33,7 +33,7 @@ def grade_folder(path: str | Path, exercise_id: str | None = None, show: Show = 
 
 def default_folder(exercise_id: str) -> Path:
     """The notebook's own folder when it is the exercise's (exercises/<id>/ or solutions/<id>/), else exercises/<id>/."""
-    from layerlab.course import REPO
+    from layerlab.ground.settings import REPO
 
     here = Path.cwd()
     return here if here.name == exercise_id else REPO / "exercises" / exercise_id
@@ -41,10 +41,10 @@ def default_folder(exercise_id: str) -> Path:
 
 def grade_in_notebook(exercise_id: str, path: str | Path | None = None) -> Report:
     """Grade, print the report, raise GradeFailed unless every required check passed."""
-    from layerlab.engine.build import _print
+    from layerlab.ground.text import say
 
     # One progress line per build (the summary only when headless), then the report.
-    report = grade_folder(path or default_folder(exercise_id), exercise_id, show=_print)
+    report = grade_folder(path or default_folder(exercise_id), exercise_id, show=say)
     print(report.table(), flush=True)
     if not report.passed:
         raise GradeFailed(f"{exercise_id} did not pass: see the report above")

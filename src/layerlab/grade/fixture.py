@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import Field
 
-from layerlab.course import REPO
 from layerlab.engine.result import Result
+from layerlab.ground.settings import REPO
+from . import files
 
 FIXTURE_NAME = "fixture.json"
 # Files beside the solution that are not part of what is built and measured.
 NOT_MEASURED = {FIXTURE_NAME}
-IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
 
 def solution_dir(exercise_id: str) -> Path:
@@ -33,15 +33,7 @@ def fixture_path(exercise_id: str) -> Path:
 
 def measured_files(folder: Path, notebook: str) -> list[Path]:
     """The files whose content decides the measurements: all but the fixture and the notebook."""
-    out = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if p.is_dir() or set(rel.parts[:-1]) & IGNORED_DIRS or rel.name in NOT_MEASURED:
-            continue
-        if rel.name == notebook or rel.suffix == ".ipynb":
-            continue
-        out.append(p)
-    return out
+    return [p for p in files.walk(folder) if p.name not in NOT_MEASURED and p.name != notebook and p.suffix != ".ipynb"]
 
 
 def digest(folder: Path, notebook: str) -> str:

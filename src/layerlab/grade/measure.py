@@ -127,7 +127,7 @@ class Subject:
         One container answers all the checks: health and first answer, each `predicts` body,
         and a timed stop with the `graceful_stop` request in flight.
         """
-        from layerlab.course import GracefulStop, HardenedServes, Predicts, ServeCheck
+        from .checks.serve import GracefulStop, HardenedServes, Predicts, ServeCheck
 
         specs = [c for c in self.exercise.checks if isinstance(c, ServeCheck)]
         first = specs[0]

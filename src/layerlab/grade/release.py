@@ -19,8 +19,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layerlab.course import REPO, Course
-from .fixture import FIXTURE_NAME, IGNORED_DIRS
+from layerlab.course import Course
+from layerlab.ground.settings import REPO
+from . import files as folder_files
+from .fixture import FIXTURE_NAME
 
 _BEGIN = re.compile(r"^(?P<indent>\s*)#\s*BEGIN SOLUTION\b:?\s*(?P<todo>.*)$")
 _STARTER = re.compile(r"^\s*#\s*STARTER\s*$")
@@ -74,13 +76,7 @@ def starter_text(text: str, name: str = "<text>") -> str:
 
 def source_files(solution: Path) -> list[Path]:
     """What the exercise is made from: everything but the fixture and generated files."""
-    out = []
-    for p in sorted(solution.rglob("*")):
-        rel = p.relative_to(solution)
-        if p.is_dir() or set(rel.parts) & IGNORED_DIRS or rel.name == FIXTURE_NAME or rel.suffix == ".ipynb":
-            continue
-        out.append(p)
-    return out
+    return [p for p in folder_files.walk(solution) if p.name != FIXTURE_NAME and p.suffix != ".ipynb"]
 
 
 def expected(exercise_id: str, root: Path = REPO) -> dict[str, bytes]:
@@ -120,11 +116,7 @@ class Drift:
 def _present(folder: Path) -> dict[str, bytes]:
     if not folder.is_dir():
         return {}
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file() and not set(p.relative_to(folder).parts) & IGNORED_DIRS and p.suffix != ".ipynb"
-    }
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder_files.walk(folder) if p.suffix != ".ipynb"}
 
 
 def drift(exercise_id: str, root: Path = REPO) -> Drift:

@@ -8,7 +8,6 @@ traceback, and no build is attempted.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -18,11 +17,17 @@ from pathlib import Path
 
 from layerlab import course as C
 from layerlab import engine
-from layerlab.engine import bootstrap, replay
+from layerlab.course import checkspec
+from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.engine.build import Show
 from layerlab.measure import leaks
+from . import files
 from . import fixture as fx_mod
-from .checks import Context, run_check
+from .checks import RECORDERS, Context, RecordError, run_check
+from .checks.builds import Builds
+from .checks.runs import RunsAndPrints
+from .checks.serve import ServeCheck
+from .checks.ship import PushedImage
 from .dockerfile import Dockerfile, parse
 from .measure import NotBuilt, Subject
 from .report import CheckResult, Report
@@ -32,8 +37,8 @@ TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".
 
 
 def _not_run_all(ex: C.Exercise, why: str) -> list[CheckResult]:
-    return [CheckResult(check=c.check, status="not run", points=0, max_points=c.points, required=c.required, why=why)
-            for c in ex.checks]
+    return [CheckResult(check=checkspec.kind_of(type(c)) or "?", status="not run", points=0, max_points=c.points,
+                        required=c.required, why=why) for c in ex.checks]
 
 
 def _resolve(exercise_id: str | None, path: Path, course_file: Path) -> tuple[C.Exercise | None, str]:
@@ -119,12 +124,11 @@ def _not_utf8(p: Path) -> str:
 
 def _copy_submission(folder: Path, dst: Path) -> None:
     """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's."""
-    shutil.copytree(folder, dst, symlinks=False,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", ".pytest_cache", fx_mod.FIXTURE_NAME))
+    files.copy(folder, dst, fx_mod.FIXTURE_NAME)
 
 
 def _engine_line() -> str:
-    return f"{replay._engine_label()} on {engine.host_platform()}"
+    return f"{replay.engine_label()} on {engine.host_platform()}"
 
 
 def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
@@ -170,7 +174,7 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         work = Path(tmp) / "submission"
         _copy_submission(folder, work)
         handed_in = None
-        if any(c.check == "pushed_image" for c in ex.checks):
+        if any(isinstance(c, PushedImage) for c in ex.checks):
             # plant() rewrites the scratch copy; the pushed image was built from the folder as it came
             handed_in = Path(tmp) / "handed-in"
             _copy_submission(folder, handed_in)
@@ -184,7 +188,7 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
         ctx = Context(ex, work, df, subject, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture,
                       planted=planted, original=original, handed_in=handed_in)
         # `builds` first: every image check starts from its result.
-        ordered = sorted(ex.checks, key=lambda c: c.check != "builds")
+        ordered = sorted(ex.checks, key=lambda c: not isinstance(c, Builds))
         results = {id(c): run_check(ctx, c) for c in ordered}
         report.results = [results[id(c)] for c in ex.checks]
     report.seconds = round(time.perf_counter() - start, 1)
@@ -194,10 +198,10 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
 def _ensure_extra_images(ex: C.Exercise, course_file: Path) -> str:
     """Base images only some modules need (course.yml `needs`: the CUDA images) are made the first
     time one of their exercises is graded, as the lesson's first cell makes them. Returns a problem, or ''."""
-    needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in bootstrap.EXTRA_IMAGES)
+    needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in catalogue.EXTRA_IMAGES)
     if not needs:
         return ""
-    platforms = tuple(sorted({pl for n in needs for b in bootstrap.EXTRA_IMAGES[n] for pl in (b.platforms or bootstrap.PLATFORMS)}))
+    platforms = tuple(sorted({pl for n in needs for b in catalogue.EXTRA_IMAGES[n] for pl in (b.platforms or catalogue.PLATFORMS)}))
     try:
         p = bootstrap.current_plan(platforms=platforms, needs=needs, only_extras=True)
         if p.work:
@@ -238,7 +242,7 @@ def ship(ex: C.Exercise, folder: Path, dest: Path, name: str) -> str:
     from layerlab.engine import registry
 
     _copy_submission(folder, dest)
-    check = next(c for c in ex.checks if c.check == "pushed_image")
+    check = next(c for c in ex.checks if isinstance(c, PushedImage))
     secrets = [f"id={ex.secret.id},src={dest / ex.secret.file}"] if ex.secret else None
     tag = f"layerlab-ship-{ex.id}:{uuid.uuid4().hex[:8]}"
     built = build_mod.build(dest, tag, dockerfile=dest / ex.dockerfile, secrets=secrets, module=ex.module, show=None)
@@ -255,28 +259,6 @@ def ship(ex: C.Exercise, folder: Path, dest: Path, name: str) -> str:
     return ref
 
 
-class RecordError(RuntimeError):
-    pass
-
-
-def _record_compose(s: Subject, spec: C.ComposeUpPredicts) -> str:
-    """Start the solution's stack as grading does and keep what its service answers."""
-    from .composed import ComposeProblem, ComposeRun
-
-    cr = ComposeRun(s, spec.file)
-    try:
-        up = cr.up(spec.wait_s)
-        if not up.ok:
-            raise RecordError(f"the solution's stack did not come up: {up.error}\n{cr.trouble()}")
-        status, body = cr.get(spec.service, spec.port, spec.path)
-    except ComposeProblem as e:
-        raise RecordError(f"the solution's compose file: {e.detail}") from None
-    if status != 200:
-        raise RecordError(f"the solution's {spec.service} answered {status} to {spec.path}: {body[:200]}")
-    cr.down()
-    return body
-
-
 def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_mod.Fixture, Report]:
     """Build and run the reference solution, measure it, write its fixture, then grade it against that."""
     try:
@@ -286,7 +268,7 @@ def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_m
     folder = fx_mod.solution_dir(ex.id)
     f = measure_fixture(ex, folder)
     fx_mod.save(f)
-    if any(c.check == "pushed_image" for c in ex.checks):
+    if any(isinstance(c, PushedImage) for c in ex.checks):
         # The solution is graded the way a student's is: after shipping it.
         with tempfile.TemporaryDirectory(prefix="layerlab-record-ship-") as tmp:
             shipped = Path(tmp) / ex.id
@@ -314,8 +296,8 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
         except NotBuilt as e:
             raise RecordError(f"the solution does not build: {e}") from None
         image = s.image
-        printing = next((c for c in ex.checks if c.check == "runs_and_prints"), None)
-        server = any(isinstance(c, C.ServeCheck) for c in ex.checks)
+        printing = next((c for c in ex.checks if isinstance(c, RunsAndPrints)), None)
+        server = any(isinstance(c, ServeCheck) for c in ex.checks)
         if server and printing is None:
             # A server runs until stopped: measured by `served` below, not run to completion.
             ran = Ran(exit_code=0, output="", seconds=0.0)
@@ -346,27 +328,7 @@ def measure_fixture(ex: C.Exercise, folder: Path) -> fx_mod.Fixture:
             f.base_bytes, f.added_bytes, f.added_wasted_bytes = above.base_bytes, above.added_bytes, above.added_wasted_bytes
             f.base_wasted_bytes = above.base_wasted_bytes
         for c in ex.checks:
-            if isinstance(c, C.CodeEditRerunsAtMost):
-                f.code_edit_reruns[c.code_file] = s.code_edit_reruns(c.code_file)
-            elif isinstance(c, C.Platforms):
-                multi = s.platform_build(tuple(c.platforms))
-                f.platforms = {p: (s.uname(multi.tag, p).output.strip()) for p in c.platforms}
-            elif isinstance(c, (C.MultiarchRuns, C.NoEmulatedBuildSteps, C.CrossBuildSpeedup, C.PlatformSizesAtMost)):
-                from layerlab.measure import inspector
-
-                multi = s.cold_platform_build(tuple(c.platforms))
-                f.platform_seconds = multi.platform_seconds()
-                f.platform_sizes = {p: inspector.inspect(multi.tag, platform=p).size_bytes for p in c.platforms}
-            elif isinstance(c, C.ServeCheck) and not f.serving:
-                served = s.served()
-                if not served.serving or served.healthy_s is None:
-                    raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
-                f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
-                             "predictions": {k: v.body for k, v in served.responses.items()}}
-            elif isinstance(c, C.ComposeUpPredicts):
-                f.http_body = _record_compose(s, c)
-            elif isinstance(c, C.PathsPresent):
-                f.paths_present.update({g: image.find(g)[:5] for g in c.paths})
-            elif isinstance(c, C.PathsAbsent):
-                f.paths_absent.update({g: image.find(g)[:5] for g in c.paths})
+            # What each check compares with, in course.yml's order (see its unit's @records).
+            if (measure := RECORDERS.get(checkspec.kind_of(type(c)) or "")) is not None:
+                measure(s, c, f)
     return f

@@ -17,8 +17,9 @@ from typing import Any
 from pydantic import Field
 
 from layerlab.engine import replay
-from layerlab.engine.build import BuildResult, Show, _print, build
+from layerlab.engine.build import BuildResult, Show, build
 from layerlab.engine.result import Replayable, Result
+from layerlab.ground.text import say
 
 
 class StepRun(Result):
@@ -115,7 +116,7 @@ def scenarios(
     dockerfile: str | None = None,
     build_args: dict[str, str] | None = None,
     module: str | None = None,
-    show: Show = _print,
+    show: Show = say,
 ) -> CacheReport:
     """Build `context` four ways and record time and steps re-run for each.
 

@@ -19,13 +19,13 @@ from typing import Callable, Literal, TYPE_CHECKING
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import bootstrap, containers, images, replay
+from layerlab.engine import bootstrap, catalogue, containers, images, replay
 from layerlab.engine.result import Replayable, Result
 
 if TYPE_CHECKING:
     from layerlab.measure import inspector
 
-BASE, RUNTIME, DEVEL = (b.ref for b in bootstrap.CUDA_IMAGES)
+BASE, RUNTIME, DEVEL = (b.ref for b in catalogue.CUDA_IMAGES)
 FLAVOURS = {"base": BASE, "runtime": RUNTIME, "devel": DEVEL}
 
 
@@ -48,7 +48,7 @@ class CudaImages(Replayable):
     def table(self) -> str:
         lines = []
         # In CUDA_IMAGES order: a recording stores the dict with sorted keys.
-        for ref, f in sorted(self.images.items(), key=lambda kv: [b.ref for b in bootstrap.CUDA_IMAGES].index(kv[0])):
+        for ref, f in sorted(self.images.items(), key=lambda kv: [b.ref for b in catalogue.CUDA_IMAGES].index(kv[0])):
             kind = "stand-in (Debian trixie non-free CUDA 12.4)" if f.standin else "official"
             lines.append(f"{ref:<42} {kind}")
         if self.built:
@@ -67,7 +67,7 @@ def _ensure_live(say: Callable[[str], None] = print) -> CudaImages:
             "a few minutes the first time)")
         bootstrap.run(p, say=say, needs=("cuda",), only_extras=True)
     found = {}
-    for b in bootstrap.CUDA_IMAGES:
+    for b in catalogue.CUDA_IMAGES:
         f = images.facts(b.ref, verify=False)
         if f is None:
             raise RuntimeError(f"{b.ref} is still missing after bootstrap: run `layerlab bootstrap 06`")

@@ -18,7 +18,8 @@ from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
-from layerlab.engine import bootstrap, labels, replay
+from layerlab.engine import labels, replay
+from layerlab.ground import settings
 from .layers import DIR, LayerStats, analyse
 from .oci import Archive
 from layerlab.engine.result import Replayable, Result
@@ -116,7 +117,7 @@ def short_instruction(created_by: str, width: int = 70) -> str:
 
 def _cache_file(image_id: str, plat: str) -> Path:
     # Bump CACHE_VERSION when ImageReport changes shape.
-    return bootstrap.cache_dir() / "inspect" / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
+    return settings.cache_dir() / "inspect" / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
 
 
 def _image_id(ref: str) -> str:

@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import bootstrap, containers, replay, vm
+from layerlab.engine import containers, replay, vm
+from layerlab.ground import settings
 from layerlab.measure import inspector
 from layerlab.engine.result import Replayable
 
@@ -176,7 +177,7 @@ def host() -> Isolation:
 
 
 def venv_dir() -> Path:
-    return bootstrap.cache_dir() / "venv-01"
+    return settings.cache_dir() / "venv-01"
 
 
 def make_venv(path: Path | None = None) -> tuple[Path, float | None]:

@@ -34,8 +34,8 @@ from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import replay
-from .oci import _CountingReader
 from layerlab.engine.result import Replayable, Result
+from .oci import CountingReader
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -188,7 +188,7 @@ class _Scanner:
             stream: io.RawIOBase | gzip.GzipFile = _Chain(head, raw)
             if head == b"\x1f\x8b":
                 stream = gzip.GzipFile(fileobj=stream)
-            counted = _CountingReader(stream)
+            counted = CountingReader(stream)
             with tarfile.open(fileobj=cast(IO[bytes], counted), mode="r|") as tar:  # a stream: only read()
                 for m in tar:
                     names.append(m.name)
@@ -329,7 +329,7 @@ def scan_pushed_live(ref: str, token: str) -> Scan:
     start = time.perf_counter()
 
     def blob(digest: str) -> IO[bytes]:
-        return urllib.request.urlopen(registry._url(f"/v2/{name}/blobs/{digest}"), timeout=60)
+        return urllib.request.urlopen(registry.api_url(f"/v2/{name}/blobs/{digest}"), timeout=60)
 
     def manifest(digest: str) -> dict:
         return registry.fetch(f"{registry.address()}/{name}@{digest}")[0]

@@ -118,7 +118,7 @@ class Archive:
         if head.startswith(ZSTD_MAGIC):
             raise NotImplementedError(f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
         stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
-        counter = _CountingReader(stream)
+        counter = CountingReader(stream)
         entries: list[Entry] = []
         # A stream ("r|") is only ever read(): the counter is all the file object tarfile needs.
         with tarfile.open(fileobj=cast(IO[bytes], counter), mode="r|") as tar:
@@ -140,7 +140,7 @@ def _kind(m: tarfile.TarInfo) -> str:
     return OTHER
 
 
-class _CountingReader:
+class CountingReader:
     """Counts the bytes a stream yields, so the uncompressed layer size costs no second pass."""
 
     def __init__(self, f):

@@ -1,0 +1,147 @@
+"""What every check unit shares: the grading context, pass/fail/not-run, and the registries.
+
+A unit (one file of this package) declares its course.yml model (a `CheckBase`
+subclass with `check: Literal["<kind>"]`), registers its judgement with
+`@check(Model)` and, when grading compares with something the solution measured,
+what it records in the fixture with `@records(Model)`.
+
+A judgement returns the detail of a pass, or raises Failed (with a hint naming the
+likely cause) or NotRun (with the reason). Feedback describes the submission's own
+measurements and the tolerance; it never shows the solution's files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from layerlab import course as C
+from layerlab import engine
+from layerlab.course.checkspec import CheckBase, kind_of
+from layerlab.engine.build import BuildError
+from ..dockerfile import Dockerfile
+from ..fixture import Fixture
+from ..measure import NotBuilt, Subject
+from ..report import CheckResult
+from ..sandbox import TimedOut
+
+
+class NotRun(Exception):
+    """The check could not run; the message says why."""
+
+
+class Failed(Exception):
+    def __init__(self, detail: str, hint: str):
+        super().__init__(detail)
+        self.detail, self.hint = detail, hint
+
+
+class RecordError(RuntimeError):
+    """The reference solution could not be measured; the message says why."""
+
+
+@dataclass
+class Context:
+    exercise: C.Exercise
+    folder: Path  # the scratch copy of the submission
+    dockerfile: Dockerfile
+    subject: Subject | None  # None: no engine
+    no_engine: str = ""
+    fixture: Fixture | None = None
+    no_fixture: str = ""
+    extras: dict = field(default_factory=dict)  # state that checks share within one grading run (the compose project)
+    planted: str = ""  # the token grading planted (exercise.secret): the built image must hold it nowhere
+    original: str = ""  # the token the submission came with: what the student's own pushed image was built with
+    handed_in: Path | None = None  # an untouched copy of the submission (token not replanted), for `pushed_image`
+
+    def need_subject(self) -> Subject:
+        if self.subject is None:
+            raise NotRun(self.no_engine)
+        return self.subject
+
+    def need_fixture(self) -> Fixture:
+        if self.fixture is None:
+            raise NotRun(self.no_fixture)
+        return self.fixture
+
+
+CheckFn = Callable[[Context, Any], str]  # returns the detail of a pass; raises Failed / NotRun
+RecordFn = Callable[[Subject, Any, Fixture], None]  # writes the solution's measurement into the fixture
+REGISTRY: dict[str, CheckFn] = {}  # check kind -> judgement
+RECORDERS: dict[str, RecordFn] = {}  # check kind -> what recording the solution measures for it
+
+
+def _kind(model: type[CheckBase]) -> str:
+    kind = kind_of(model)
+    if kind is None:
+        raise TypeError(f"{model.__name__} declares no `check: Literal[...]`, so it is no check kind")
+    return kind
+
+
+def check(model: type[CheckBase]) -> Callable[[CheckFn], CheckFn]:
+    """Register the judgement of `model`'s check kind."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        REGISTRY[_kind(model)] = fn
+        return fn
+
+    return register
+
+
+def records(*models: type[CheckBase]) -> Callable[[RecordFn], RecordFn]:
+    """Register what `layerlab record` measures on the solution for these check kinds (in course.yml's order)."""
+
+    def register(fn: RecordFn) -> RecordFn:
+        for m in models:
+            RECORDERS[_kind(m)] = fn
+        return fn
+
+    return register
+
+
+def lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip().splitlines()]
+
+
+def excerpt(text: str, n: int = 6) -> str:
+    found = text.strip().splitlines()
+    return "\n".join(f"| {line}" for line in found[-n:])
+
+
+def redact(ctx: Context, text: str) -> str:
+    """A report never carries a token in full: what grading planted, nor what the submission came with."""
+    from layerlab.measure.leaks import mask
+
+    for token in (getattr(ctx, "planted", ""), getattr(ctx, "original", "")):
+        if token and token in text:
+            text = text.replace(token, mask(token))
+    return text
+
+
+def run_check(ctx: Context, spec: CheckBase) -> CheckResult:
+    result = _run_check(ctx, spec)
+    result.detail, result.hint, result.why = (redact(ctx, t) for t in (result.detail, result.hint, result.why))
+    return result
+
+
+def _run_check(ctx: Context, spec: CheckBase) -> CheckResult:
+    kind = _kind(type(spec))
+    base: dict[str, Any] = dict(check=kind, max_points=spec.points, required=spec.required)
+    try:
+        detail = REGISTRY[kind](ctx, spec)
+        return CheckResult(status="passed", points=spec.points, detail=detail, **base)
+    except Failed as f:
+        return CheckResult(status="failed", points=0, detail=f.detail, hint=f.hint, **base)
+    except NotBuilt:
+        # `builds` says why (its own judgement turns NotBuilt into a failure with a hint).
+        return CheckResult(status="not run", points=0, why="the image did not build (see `builds`)", **base)
+    except NotRun as e:
+        return CheckResult(status="not run", points=0, why=str(e), **base)
+    except TimedOut as e:
+        return CheckResult(status="failed", points=0, detail=str(e), hint="a step waits or loops forever; make it finish", **base)
+    except BuildError as e:
+        return CheckResult(status="failed", points=0, detail=str(e).splitlines()[0],
+                           hint="a rebuild for this check failed although the first build passed", **base)
+    except engine.EngineUnavailable as e:
+        return CheckResult(status="not run", points=0, why=str(e).splitlines()[0], **base)

@@ -1,0 +1,116 @@
+"""Where the course lives and what the environment asks for: every LAYERLAB_* variable, typed, in one place.
+
+Each variable is read when asked, never cached at import: the CLI sets
+LAYERLAB_RECORD for `layerlab run --record`, lessons run headless under nbval,
+tests set them with monkeypatch.
+
+| variable                 | what it does                                                        |
+|--------------------------|---------------------------------------------------------------------|
+| LAYERLAB_REPLAY=1        | never call the engine: return recorded results                      |
+| LAYERLAB_RECORD=1        | call the engine and record each result under the replay folder      |
+| LAYERLAB_REPLAY_DIR      | where recorded results live (default: replays/ in the repository)   |
+| LAYERLAB_CACHE           | the cache folder (default: $XDG_CACHE_HOME/layerlab)                |
+| LAYERLAB_ENGINE          | the engine command, docker or podman (default: whichever exists)    |
+| LAYERLAB_OFFLINE=1       | never probe a registry: build stand-ins                             |
+| LAYERLAB_DEBIAN_MIRROR   | debootstrap's mirror                                                |
+| LAYERLAB_CA_BUNDLE       | the CA bundle the stand-ins carry                                   |
+| LAYERLAB_LOG_DIR         | where build logs go (default: build/logs, else the cache)           |
+| LAYERLAB_HEADLESS=1      | nobody watches: no live progress line (CI=true does the same)       |
+| LAYERLAB_REGISTRY_PORT   | the local registry's port (default 5000)                            |
+| LAYERLAB_VM_KERNEL       | a VM kernel to boot instead of Debian's cloud kernel                |
+| LAYERLAB_VM_ACCEL        | kvm or tcg: force the VM's accelerator                              |
+| LAYERLAB_BASE_<NAME>     | the image a lesson uses for base NAME (PYTHON_SLIM, ...)            |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+# src/layerlab/ground/settings.py -> the repository (an editable install; a wheel has no course files).
+REPO: Path = Path(__file__).resolve().parents[3]
+COURSE_FILE: Path = REPO / "course.yml"
+
+ReplayMode = Literal["live", "record", "replay"]
+HEADLESS_ENV = "LAYERLAB_HEADLESS"
+LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name) == "1"
+
+
+def replay_mode() -> ReplayMode:
+    if _flag("LAYERLAB_REPLAY"):
+        return "replay"
+    if _flag("LAYERLAB_RECORD"):
+        return "record"
+    return "live"
+
+
+def replay_dir() -> Path:
+    return Path(_env("LAYERLAB_REPLAY_DIR") or REPO / "replays")
+
+
+def user_cache() -> Path:
+    """$XDG_CACHE_HOME, else ~/.cache."""
+    return Path(_env("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def cache_dir() -> Path:
+    """What the course keeps between runs: debootstrap tarballs, inspect results, the VM kernel."""
+    return Path(_env("LAYERLAB_CACHE") or user_cache() / "layerlab")
+
+
+def engine_override() -> str | None:
+    return _env("LAYERLAB_ENGINE")
+
+
+def offline() -> bool:
+    return _flag("LAYERLAB_OFFLINE")
+
+
+def debian_mirror() -> str:
+    return _env("LAYERLAB_DEBIAN_MIRROR") or "http://deb.debian.org/debian"
+
+
+def ca_bundle() -> Path:
+    return Path(_env("LAYERLAB_CA_BUNDLE") or "/etc/ssl/certs/ca-certificates.crt")
+
+
+def log_dir() -> Path:
+    """$LAYERLAB_LOG_DIR, else build/logs in a writable repository, else the user's cache."""
+    if env := _env(LOG_DIR_ENV):
+        return Path(env)
+    if COURSE_FILE.exists() and os.access(REPO, os.W_OK):
+        return REPO / "build" / "logs"
+    return user_cache() / "layerlab" / "logs"
+
+
+def headless() -> bool:
+    """Headless execution (nbval, `layerlab run`, CI): nobody watches a live line."""
+    return (os.environ.get(HEADLESS_ENV, "").lower() in ("1", "true", "yes")) or os.environ.get("CI") == "true"
+
+
+def registry_port() -> int:
+    return int(_env("LAYERLAB_REGISTRY_PORT") or "5000")
+
+
+def vm_kernel() -> Path | None:
+    env = _env("LAYERLAB_VM_KERNEL")
+    return Path(env) if env else None
+
+
+def vm_accel() -> Literal["kvm", "tcg"] | None:
+    forced = _env("LAYERLAB_VM_ACCEL")
+    return "kvm" if forced == "kvm" else "tcg" if forced == "tcg" else None
+
+
+def base_override(key: str) -> str | None:
+    """LAYERLAB_BASE_<KEY>: the image a lesson uses for a base, instead of the official name."""
+    return _env(f"LAYERLAB_BASE_{key}")
