@@ -305,7 +305,7 @@ guess_stored.reveal(100 * use.actual_bytes / use.separate_bytes)
 # %%
 pulls = {}
 for label, img in (("base", base), ("steps", steps), ("trap", trap), ("one RUN", one_run), ("pip cache", pip_cache)):
-    pulls[label] = sum(l["compressed_bytes"] for l in img.layers[n:])
+    pulls[label] = sum(l.compressed_bytes for l in img.layers[n:])
     print(f"{label:<9} {img.size_bytes / 1e6:6.1f} MB unpacked, {img.compressed_bytes / 1e6:5.1f} MB compressed "
           f"({img.compressed_bytes / img.size_bytes:.0%}); pulled where the base is: {pulls[label] / 1e6:5.1f} MB")
 assert all(img.compressed_bytes < 0.6 * img.size_bytes for img in (base, steps, trap, one_run, pip_cache)), \
