@@ -32,7 +32,6 @@ lesson.objectives("03")
 
 # %%
 import random
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,17 +46,8 @@ SCRATCH = Path(tempfile.mkdtemp(prefix="layerlab-03-"))
 CLUTTER = {"data/features.bin": 24_000_000, ".venv/lib/libfake.so": 12_000_000, ".git/objects/pack/pack-1.pack": 4_000_000}
 
 
-def workspace(variant, clutter=False):
-    """A fresh copy of the app with the variant's Dockerfile (and .dockerignore); with `clutter`,
-    also what a real project folder holds: a data folder, a local virtual environment, git history."""
-    ws = Path(tempfile.mkdtemp(prefix=f"{variant}-", dir=SCRATCH))
-    shutil.copytree(HERE / "app", ws, dirs_exist_ok=True)
-    for f in (HERE / variant).iterdir():
-        shutil.copy(f, ws / f.name)
-    for i, (name, size) in enumerate(CLUTTER.items() if clutter else ()):
-        (ws / name).parent.mkdir(parents=True, exist_ok=True)
-        (ws / name).write_bytes(random.Random(i).randbytes(size))  # same bytes every run
-    return ws
+def workspace(variant, clutter=None):
+    return lesson.workspace(LESSON, variant, scratch=SCRATCH, clutter=clutter)
 
 
 DEP_PIN = ("six", "1.16.0")  # the dependency edit: six==1.17.0 becomes six==1.16.0
@@ -159,7 +149,7 @@ guess_code_share.reveal(100 * code_share)
 # went over (`transferring context: ...`); `build.build` reads that figure.
 # So far we built from a clean copy of the app. A real project folder holds
 # more: here 24 MB of training data in `data/`, a local `.venv/` and the
-# `.git/` history (made by `workspace(..., clutter=True)`). The naive
+# `.git/` history (made by `workspace(..., clutter=CLUTTER)`). The naive
 # `COPY . .` asks for all of it, puts it in the image, and makes the install
 # depend on it. A `.dockerignore` at the root of the context (or a file named
 # `<Dockerfile>.dockerignore` beside a Dockerfile kept elsewhere) leaves it
@@ -176,7 +166,7 @@ guess_context = activities.predict("03", "context-mb")
 guess_context
 
 # %%
-naive_ws, ignore_ws = workspace("naive", clutter=True), workspace("dockerignore", clutter=True)
+naive_ws, ignore_ws = workspace("naive", clutter=CLUTTER), workspace("dockerignore", clutter=CLUTTER)
 without_ignore, with_ignore = make(naive_ws, "naive-clutter"), make(ignore_ws, "dockerignore")
 clutter_bytes = sum(CLUTTER.values())
 print(f"context sent, first build without .dockerignore: {without_ignore.context_bytes / 1e6:8.1f} MB")
@@ -239,7 +229,7 @@ IGNORE = None  # IGNORE = """..."""
 # %%
 import layerlab
 
-layerlab.check("03-dockerignore", IGNORE, workspace=workspace("naive", clutter=True))
+layerlab.check("03-dockerignore", IGNORE, workspace=workspace("naive", clutter=CLUTTER))
 
 # %%
 activities.solution("03-dockerignore")
@@ -272,27 +262,17 @@ print(mounted.table())
 # way, and the question is how much of it is downloads.
 
 # %%
-def uv_said(scenario):
-    """The install step, uv's summary lines, how many packages it prepared and in how many seconds."""
-    step = scenario.get("dependency edit").step(INSTALL)
-    lines = [l.strip() for l in step.log if re.match(r"\s*(Resolved|Prepared|Installed|Uninstalled) \d+", l)]
-    said = next((re.search(r"Prepared (\d+) packages? in ([\d.]+)(ms|s)", l) for l in lines if l.startswith("Prepared")), None)
-    if said is None:
-        return step, lines, 0, 0.0
-    return step, lines, int(said.group(1)), float(said.group(2)) / (1000 if said.group(3) == "ms" else 1)
-
-
-plain_step, plain_said, plain_prepared, plain_prep_s = uv_said(ordered)
-mount_step, mount_said, mount_prepared, mount_prep_s = uv_said(mounted)
-for label, step, said in (("no cache mount", plain_step, plain_said), ("cache mount", mount_step, mount_said)):
-    print(f"{label:<15} install step {step.seconds:.1f} s: " + "; ".join(said))
-lock_packages = len(re.findall(r"^[\w.-]+==", (HERE / "app" / "requirements.lock").read_text(), flags=re.M))
+plain_step, mount_step = ordered.get("dependency edit").step(INSTALL), mounted.get("dependency edit").step(INSTALL)
+plain, mount = cache.uv_install(plain_step.log), cache.uv_install(mount_step.log)
+for label, step, said in (("no cache mount", plain_step, plain), ("cache mount", mount_step, mount)):
+    print(f"{label:<15} install step {step.seconds:.1f} s: " + "; ".join(said.lines))
+lock_packages = cache.pinned_packages(HERE / "app" / "requirements.lock")
 print(f"the lock pins {lock_packages} packages; the edit changed one ({DEP_PIN[0]}); "
-      f"prepared without a mount: {plain_prepared}, with it: {mount_prepared}")
-assert plain_prepared == lock_packages, "without a mount every package is downloaded again"
-assert mount_prepared <= 1, "with the mount only the changed package can need a download"
-print(f"preparing (download and unpack): {plain_prep_s:.3f} s without the mount, {mount_prep_s:.3f} s with it")
-assert mount_prep_s < plain_prep_s, "what the mount saves: downloading and unpacking the unchanged packages"
+      f"prepared without a mount: {plain.prepared}, with it: {mount.prepared}")
+assert plain.prepared == lock_packages, "without a mount every package is downloaded again"
+assert mount.prepared <= 1, "with the mount only the changed package can need a download"
+print(f"preparing (download and unpack): {plain.prepare_seconds:.3f} s without the mount, {mount.prepare_seconds:.3f} s with it")
+assert mount.prepare_seconds < plain.prepare_seconds, "what the mount saves: downloading and unpacking the unchanged packages"
 assert len(mounted.get("code edit").ran) == 1, "a code edit is as cheap as before"
 mount_img = inspector.inspect(mounted.tag)
 assert not mount_img.find("/root/.cache/uv/*"), "the cache stays out of the image"
@@ -329,15 +309,9 @@ for variant in ("pyproject", "lock-first"):
     lesson.show(HERE / variant / "Dockerfile")
 
 # %%
-def bump(ws):
-    """Release 0.1.1: a metadata change only."""
-    p = ws / "pyproject.toml"
-    p.write_text(re.sub(r'version = "[^"]+"', f'version = "0.1.{random.randrange(1, 10**6)}"', p.read_text()))
-
-
 pitfall_ws, fix_ws = workspace("pyproject"), workspace("lock-first")
 make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
-bump(pitfall_ws), bump(fix_ws)
+cache.bump_version(pitfall_ws / "pyproject.toml"), cache.bump_version(fix_ws / "pyproject.toml")
 pitfall, fix = make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
 for label, r in (("pyproject", pitfall), ("lock first", fix)):
     print(f"{label:>10}: {r.seconds:5.1f} s after a version bump, ran: {[s.name[:45] for s in r.ran]}")

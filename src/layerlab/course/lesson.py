@@ -96,3 +96,22 @@ def _in_notebook() -> bool:
     except ImportError:
         return False
     return get_ipython() is not None
+
+
+def workspace(lesson: str, variant: str, scratch: Path, clutter: dict[str, int] | None = None) -> Path:
+    """A fresh copy of the lesson's `app/` with the variant's Dockerfile (and .dockerignore) in a new
+    folder under `scratch`, so a lesson's edits never touch its own files. `clutter` adds what a real
+    project folder holds (path -> bytes: data, a local venv, git history), the same bytes every run."""
+    import random
+    import shutil
+    import tempfile
+
+    here = LESSONS / lesson
+    ws = Path(tempfile.mkdtemp(prefix=f"{variant}-", dir=scratch))
+    shutil.copytree(here / "app", ws, dirs_exist_ok=True)
+    for f in (here / variant).iterdir():
+        shutil.copy(f, ws / f.name)
+    for i, (name, size) in enumerate((clutter or {}).items()):
+        (ws / name).parent.mkdir(parents=True, exist_ok=True)
+        (ws / name).write_bytes(random.Random(i).randbytes(size))
+    return ws

@@ -23,7 +23,7 @@ from python_on_whales.exceptions import DockerException
 
 from layerlab.engine import build as build_mod
 from layerlab import engine
-from layerlab.engine import containers, labels
+from layerlab.engine import clean, containers, labels
 from layerlab.measure.serving import ServeResult
 
 RUN_LABEL = "org.layerlab.grade.run"
@@ -128,8 +128,7 @@ class Session:
             memory=self.memory,
             memory_swap=self.memory,  # no swap: the memory limit really stops the process
             pids_limit=self.pids,
-            cap_drop=["ALL"],
-            security_options=["no-new-privileges"],
+            **containers.hardening(),
             pull="never",
             envs=detach_env or {},
         )
@@ -221,30 +220,19 @@ class Session:
             shutil.rmtree(self._scratch, ignore_errors=True)
         try:
             client = engine.client()
-            flt = labels.label_filter(RUN_LABEL, self.run_id)
         except Exception:  # noqa: BLE001 - nothing to clean without an engine
             return []
         # Jupyter's "interrupt kernel" signals the kernel alone: a `docker buildx build` it
         # started keeps running, and BuildKit keeps building for it, unless we stop it here.
         for tag in self.tags:
             build_mod.stop_clients(tag)
-        failed: list[str] = []
-        steps: list[tuple[Callable[[], Sequence[Any]], Callable[[Any], object]]] = [
-            (lambda: client.container.list(all=True, filters=flt), lambda c: client.container.remove(c, force=True, volumes=True)),
-            (lambda: client.network.list(filters=flt), lambda n: client.network.remove(n)),
-            (lambda: client.volume.list(filters=flt), lambda v: client.volume.remove(v)),
-            (lambda: client.image.list(filters=flt), lambda i: client.image.remove(i.id, force=True)),
-        ]
-        for listing, remove in steps:
-            try:
-                items = listing()
-            except DockerException:
-                continue
-            for item in items:
-                try:
-                    remove(item)
-                except DockerException as e:
-                    failed.append(_why(e))
+        # Everything this run made carries the course label and the run's own (see `labels`).
+        try:
+            failed = clean.clean(within=(RUN_LABEL, self.run_id), count_freed=False).failed
+        except engine.EngineUnavailable:
+            return []  # no engine: it made nothing of ours to remove
+        except DockerException as e:
+            failed = [_why(e)]
         # A build that failed half-way may have tagged nothing; one that succeeded is covered
         # by the label, but remove the tags too in case the base image's labels were odd.
         for tag in self.tags:

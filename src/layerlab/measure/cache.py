@@ -148,3 +148,43 @@ def scenarios(
                 touch(work / dependency_file)
             results.append(_scenario("dependency edit", one("dependency edit", cache=True)))
     return CacheReport(tag=tag, scenarios=results, context_bytes=cold.context_bytes)
+
+
+def bump_version(pyproject: Path) -> str:
+    """A release that changes metadata only: a new `version = "..."` in pyproject.toml (unique, so no
+    earlier run's cache entry matches). Returns the new version."""
+    text = pyproject.read_text(encoding="utf-8")
+    version = f"0.1.{uuid.uuid4().int % 10**6}"
+    new, n = re.subn(r'^version = "[^"]+"', f'version = "{version}"', text, count=1, flags=re.M)
+    if n == 0:
+        raise ValueError(f"no version = \"...\" line in {pyproject}")
+    pyproject.write_text(new, encoding="utf-8")
+    return version
+
+
+def pinned_packages(lock_file: Path) -> int:
+    """How many `name==version` pins a requirements lock file holds."""
+    return len(re.findall(r"^[\w.-]+==", lock_file.read_text(encoding="utf-8"), flags=re.M))
+
+
+class UvInstall(Result):
+    """What uv said in one install step: its summary lines, and how many packages it had to prepare
+    (download and unpack) and in how many seconds; 0 when it prepared nothing."""
+
+    lines: list[str]
+    prepared: int
+    prepare_seconds: float
+
+
+_UV_SUMMARY = re.compile(r"\s*(Resolved|Prepared|Installed|Uninstalled) \d+")
+_UV_PREPARED = re.compile(r"Prepared (\d+) packages? in ([\d.]+)(ms|s)")
+
+
+def uv_install(log: list[str]) -> UvInstall:
+    """Read uv's summary from an install step's log (`Scenario.step(...).log`)."""
+    lines = [line.strip() for line in log if _UV_SUMMARY.match(line)]
+    said = next((m for m in map(_UV_PREPARED.search, lines) if m), None)
+    if said is None:
+        return UvInstall(lines=lines, prepared=0, prepare_seconds=0.0)
+    seconds = float(said.group(2)) / (1000 if said.group(3) == "ms" else 1)
+    return UvInstall(lines=lines, prepared=int(said.group(1)), prepare_seconds=seconds)

@@ -270,13 +270,15 @@ def serve_live(
     options = {k: v for k, v in dict(command=command, init=init, read_only=read_only, tmpfs=tmpfs, user=user,
                                      cap_drop_all=cap_drop_all or hardened, memory=memory, cpus=cpus).items()
                if v not in (None, False)}
+    security = containers.hardening(hardened)
+    if cap_drop_all:  # lesson 07 drops the capabilities alone, to show the server still serves
+        security["cap_drop"] = ["ALL"]
     client = engine.require()
     try:
         container = client.container.create(
             image, command or [], publish=[("127.0.0.1:", port)], init=init, read_only=read_only,
             tmpfs=tmpfs or [], user=user, memory=memory, memory_swap=memory, cpus=cpus, pids_limit=pids_limit,
-            cap_drop=["ALL"] if (cap_drop_all or hardened) else [],
-            security_options=["no-new-privileges"] if hardened else [],
+            **security,
             labels={**labels.course_labels(module), **(extra_labels or {})}, pull="never",
             # The grace period is the container's own: python-on-whales drops an int `docker stop --time`.
             stop_timeout=stop_grace_s,
