@@ -39,7 +39,8 @@ from pathlib import Path
 import pytest
 
 from layerlab.course import REPO
-from layerlab.engine import bootstrap, labels
+from layerlab.engine import labels
+from layerlab.ground import settings
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -86,7 +87,7 @@ class Devcontainer:
 
     def up(self) -> None:
         start = time.perf_counter()
-        cache = bootstrap.cache_dir()
+        cache = settings.cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
         r = self._cli("up", "--skip-post-create", "--log-format", "json",
                       "--mount", f"type=bind,source={cache},target=/root/.cache/layerlab", timeout=900)
