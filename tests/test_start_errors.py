@@ -156,20 +156,19 @@ def test_the_sandbox_keeps_reason_and_hint(engine_client, broken_images):
 def test_the_grader_says_why_the_container_did_not_start(engine_client, tmp_path):
     from layerlab.grade.runner import grade
 
-    from test_grade_engine import _assert_left_nothing, _labelled, by_check
+    from test_grade_engine import _assert_left_nothing, by_check
 
     d = tmp_path / "02-slim"
     shutil.copytree(REPO / "solutions" / "02-slim", d)
     with open(d / "Dockerfile", "a") as fh:
         fh.write("USER ghost\n")
-    before = _labelled(engine_client)
     r = grade(d, "02-slim")
     got = by_check(r)["runs_and_prints"]
     assert got.status == "failed", r.table()
     assert got.detail == "the container did not start: unable to find user ghost: no matching entries in passwd file"
     assert "user" in got.hint and "ghost" in got.hint and "useradd" in got.hint
     assert "failed to start containers" not in r.table()
-    _assert_left_nothing(engine_client, r, before)
+    _assert_left_nothing(engine_client, r.run_id)
 
 
 def test_a_user_the_image_lacks_does_not_pass_as_non_root(engine_client, tmp_path):
