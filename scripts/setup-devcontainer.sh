@@ -11,6 +11,12 @@ cd "$here/tools/devcontainer"
 say() { printf '[setup-devcontainer] %s\n' "$*"; }
 # npm's own scripts call `node`: the pinned one, first on PATH.
 export PATH="$here/.venv/bin:$PATH"
+# Node trusts only its own CA list, not the system's: behind a TLS-inspecting
+# gateway (a classroom's, this course's CI) npm then fails with
+# SELF_SIGNED_CERT_IN_CHAIN although pip and apt work. Add the system bundle.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
 
 bin=node_modules/.bin/devcontainer
 stamp=node_modules/.layerlab-installed
