@@ -100,6 +100,14 @@ def records(*models: type[CheckBase]) -> Callable[[RecordFn], RecordFn]:
     return register
 
 
+def non_root_user(subject: Subject, hint: str) -> str:
+    """The image's USER, or Failed with `hint` when it is unset or root (by name or uid 0)."""
+    user = subject.image.user
+    if user.split(":")[0] in ("", "root", "0"):
+        raise Failed(f"the image's user is {user or 'not set (root)'}", hint)
+    return user
+
+
 def lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip().splitlines()]
 

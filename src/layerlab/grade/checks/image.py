@@ -9,7 +9,7 @@ from pydantic import Field
 from layerlab.course.checkspec import CheckBase
 from ..fixture import Fixture
 from ..measure import Subject
-from .base import Context, Failed, check, excerpt, records
+from .base import Context, Failed, check, excerpt, non_root_user, records
 
 
 class PathsAbsent(CheckBase):
@@ -56,10 +56,7 @@ def paths_present(ctx: Context, spec: PathsPresent) -> str:
 @check(RunsAsNonRoot)
 def runs_as_non_root(ctx: Context, spec: RunsAsNonRoot) -> str:
     s = ctx.need_subject()
-    user = s.image.user
-    if user.split(":")[0] in ("", "root", "0"):
-        raise Failed(f"the image's user is {user or 'not set (root)'}",
-                     "add a USER instruction after the steps that need root (create the user with useradd first)")
+    user = non_root_user(s, "add a USER instruction after the steps that need root (create the user with useradd first)")
     ran = s.session.run(s.tag, ["-u"], entrypoint="id", timeout=ctx.exercise.limits.run_timeout_s)
     if ran.error and "unable to find user" in ran.error:
         # A user the image lacks is no user at all: nothing would ever run.

@@ -10,7 +10,7 @@ from layerlab.course.checkspec import CheckBase
 from layerlab.measure.serving import ServeResult
 from ..fixture import Fixture
 from ..measure import Subject
-from .base import Context, Failed, NotRun, RecordError, check, excerpt, records
+from .base import Context, Failed, NotRun, RecordError, check, excerpt, non_root_user, records
 
 
 class ServeCheck(CheckBase):
@@ -149,10 +149,7 @@ def graceful_stop(ctx: Context, spec: GracefulStop) -> str:
 @check(HardenedServes)
 def hardened_serves(ctx: Context, spec: HardenedServes) -> str:
     s = ctx.need_subject()
-    user = s.image.user
-    if user.split(":")[0] in ("", "root", "0"):
-        raise Failed(f"the image's user is {user or 'not set (root)'}",
-                     "add USER with a numeric uid (USER 10001) after the steps that need root")
+    user = non_root_user(s, "add USER with a numeric uid (USER 10001) after the steps that need root")
     r = _served(ctx, hardened=True)
     uid = r.execs["uid"].output.strip() if "uid" in r.execs else ""
     if uid == "0":
