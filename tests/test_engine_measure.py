@@ -108,7 +108,7 @@ def test_cache_scenarios_see_cached_steps_and_the_edited_step(engine_client, tmp
 
 
 def test_replay_round_trip(waste_image, tmp_path, monkeypatch):
-    monkeypatch.setattr(replay, "REPLAY_DIR", tmp_path)
+    monkeypatch.setenv("LAYERLAB_REPLAY_DIR", str(tmp_path))
     replay._seen.clear()
     monkeypatch.setenv("LAYERLAB_RECORD", "1")
     live = inspector.inspect(waste_image)

@@ -24,6 +24,7 @@ import pytest
 from layerlab import course as course_mod
 from layerlab.cli import main
 from layerlab.course import REPO, instructor, site
+from layerlab.engine.host import EngineHost
 
 COURSE = course_mod.load()
 CHROMIUM = os.environ.get("LAYERLAB_CHROMIUM", "/usr/bin/chromium")
@@ -71,8 +72,10 @@ def _executed_lesson(out: Path, m: course_mod.Module, error: str | None = None) 
     rows.append({"module": name, "title": m.title, "ok": error is None, "seconds": 48.0, "cells": 3,
                  "executed": f"notebooks/{name}.ipynb", "html": f"html/{name}.html", "error": error})
     (out / "runs.json").write_text(json.dumps(rows))
-    site.note_machine(out, [name], site.Machine(engine="docker 26.1.5 (containerd image store)", platform="linux/amd64", cpus=2,
-                                                cpu_model="Test CPU", memory_gb=23.0, os="Debian GNU/Linux 13", mode="live", at="2026-11-27T01:00:48+00:00"))
+    site.note_machine(out, [name], EngineHost(engine="docker 26.1.5 (containerd image store)", platform="linux/amd64", cpus=2,
+                                              cpu_model="Test CPU", memory_bytes=23_000_000_000, operating_system="Debian GNU/Linux 13",
+                                              kernel="6.12.0", client_kernel="6.12.0", client_system="Linux",
+                                              mode="live", at="2026-11-27T01:00:48+00:00"))
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +139,22 @@ def test_front_page_shows_objectives_figures_exercise_grade_machine_and_replay(b
     assert "not run here yet" in page  # module 00 has not run in this build/
 
 
+def test_a_machines_file_from_before_the_one_machine_model_still_loads(tmp_path):
+    """build/machines.json as the page's own Machine wrote it: an arm64 host said linux/aarch64, memory in GB."""
+    old = {"engine": "docker 28.5.2 (containerd image store)", "platform": "linux/aarch64", "cpus": 8,
+           "cpu_model": "unknown CPU", "memory_gb": 16.4, "os": "Ubuntu 24.04.1 LTS", "mode": "live",
+           "at": "2026-11-29T10:00:00+00:00"}
+    (tmp_path / site.MACHINES_FILE).write_text(json.dumps({"02-images-and-layers": old}))
+    m = site.load_machines(tmp_path)["02-images-and-layers"]
+    assert (m.platform, m.operating_system, m.memory_bytes, m.mode, m.at) == (
+        "linux/arm64", "Ubuntu 24.04.1 LTS", 16_400_000_000, "live", "2026-11-29T10:00:00+00:00")
+    assert m.line() == ("docker 28.5.2 (containerd image store) on Ubuntu 24.04.1 LTS, linux/arm64, 8 CPU (unknown CPU), "
+                        "16 GB memory; live run, 2026-11-29T10:00:00+00:00")
+    # Noting another run keeps it, now in the one model's shape.
+    site.note_machine(tmp_path, ["04-multi-stage"], m)
+    assert json.loads((tmp_path / site.MACHINES_FILE).read_text())["02-images-and-layers"]["platform"] == "linux/arm64"
+
+
 def test_instructor_page_has_notes_timings_warm_up_and_answers(built):
     page = (built / "instructor.html").read_text()
     for m in COURSE.modules:
@@ -189,6 +208,7 @@ def test_warm_measures_cold_then_warm_and_reset_removes_only_that_module(tmp_pat
     engine_client.volume.create(vol96, labels=other)
     try:
         report = instructor.warm(c, [m], out, say=lambda line: None)
+        site.record_runs(c, report.recorded, out)  # as `layerlab warm` keeps the warm run
         (run,) = report.runs
         assert asked == [()]
         assert run.first_ok and run.warm_ok, run.error

@@ -65,7 +65,7 @@ class _Result(Replayable):
 
 @pytest.mark.parametrize("error", [Unavailable, EngineUnavailable, vm.VMUnavailable])
 def test_the_replay_fallback_catches_whatever_is_unavailable(monkeypatch, tmp_path, error):
-    monkeypatch.setattr(replay, "REPLAY_DIR", tmp_path)
+    monkeypatch.setenv("LAYERLAB_REPLAY_DIR", str(tmp_path))
     monkeypatch.delenv("LAYERLAB_REPLAY", raising=False)
     monkeypatch.delenv("LAYERLAB_RECORD", raising=False)
     key = f"fallback-{error.__name__}"

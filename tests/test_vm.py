@@ -126,7 +126,7 @@ def test_result_round_trips_through_json():
 
 
 def test_boot_replays_a_recording(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(replay, "REPLAY_DIR", tmp_path)
+    monkeypatch.setenv("LAYERLAB_REPLAY_DIR", str(tmp_path))
     monkeypatch.setenv("LAYERLAB_REPLAY", "1")
     command = "echo replay-test-unique-1"
     replay.save("vm", vm._key(command, 64) + "#1", _result(command=command, memory_mb=64))

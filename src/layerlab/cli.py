@@ -131,7 +131,7 @@ def _registry(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from layerlab import course as course_mod
-    from layerlab.course import notebooks
+    from layerlab.course import site
 
     try:
         c = course_mod.load()
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["LAYERLAB_RECORD"] = "1"
     if args.replay:
         os.environ["LAYERLAB_REPLAY"] = "1"
-    results = notebooks.run(c, modules, out)
+    results = site.run(c, modules, out)
     failed = [r for r in results if not r.ok]
     print(f"\n{len(results) - len(failed)}/{len(results)} notebooks ran; HTML index: {out / 'index.html'}")
     for r in failed:
@@ -280,7 +280,7 @@ def _modules(args: argparse.Namespace) -> "tuple[Course, list[Module]] | None":
 
 def _warm(args: argparse.Namespace) -> int:
     from layerlab import engine
-    from layerlab.course import instructor
+    from layerlab.course import instructor, site
 
     loaded = _modules(args)
     if loaded is None:
@@ -303,6 +303,8 @@ def _warm(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     report = instructor.warm(c, modules, out, say=say, once=args.once)
+    if report.recorded:  # the warm runs are what `layerlab run` would keep: runs.json, their machine, the pages
+        site.record_runs(c, report.recorded, out)
     if args.json:
         print(report.model_dump_json(indent=1))
     else:

@@ -23,7 +23,8 @@ import nbformat
 from pydantic import Field
 
 from layerlab.engine import clean, labels
-from . import Course, Module
+from . import Course, Module, notebooks
+from .notebooks import RunResult
 from layerlab.engine.result import Result
 
 WAIT_LIMIT_S = 30.0  # a cell longer than this, warm, keeps a class waiting
@@ -91,9 +92,7 @@ _NOTE = re.compile(r"\*\*Instructor note\.?\*\*\s*")
 
 def instructor_notes(m: Module) -> list[str]:
     """The lesson's instructor notes: each markdown blockquote that starts with **Instructor note.**, as plain text."""
-    from .notebooks import source_path
-
-    nb = jupytext.read(source_path(m))
+    nb = jupytext.read(notebooks.source_path(m))
     notes: list[str] = []
     for c in nb.cells:
         if c.cell_type != "markdown":
@@ -160,6 +159,9 @@ class WarmReport(Result):
     base_images_s: float  # making sure the base images the modules need exist (bootstrap)
     base_steps: list[str]
     runs: list[WarmRun] = Field(default_factory=list)
+    # The warm runs as `layerlab run` reports them, for the caller to keep as a run (site.record_runs):
+    # the pages sit above this module. Not in the JSON: warm.json keeps its own rows.
+    recorded: list[RunResult] = Field(default_factory=list, exclude=True)
 
     @property
     def ok(self) -> bool:
@@ -198,11 +200,11 @@ def base_needs(modules: list[Module]) -> tuple[str, ...]:
 def warm(course: Course, modules: list[Module], out_dir: Path, say: Printer = _say, once: bool = False) -> WarmReport:
     """Build everything a live demo of `modules` builds, and measure the first run next to a warm one.
 
-    The warm run is what `layerlab run` would write: its executed notebook, HTML and runs.json
-    row land in out_dir; the first run's pages go to out_dir/warm/first-run/.
+    The warm run is what `layerlab run` would execute: its executed notebook and HTML land in
+    out_dir, and its row is `report.recorded` (`site.record_runs` keeps it in runs.json, as
+    `layerlab warm` does); the first run's pages go to out_dir/warm/first-run/.
     """
     from layerlab.engine import bootstrap
-    from . import notebooks
 
     needs = base_needs(modules)
     start = time.perf_counter()
@@ -219,7 +221,8 @@ def warm(course: Course, modules: list[Module], out_dir: Path, say: Printer = _s
                       first_ok=first.ok, images_after=module_images(m.id), error=first.error,
                       first_cells=read_cell_times(first_dir / first.executed))
         if first.ok and not once:
-            second = notebooks.run(course, [m], out_dir, say)[0]
+            second = notebooks.execute(m, out_dir, say)
+            report.recorded.append(second)
             run.warm_s, run.warm_ok, run.error = second.seconds, second.ok, second.error
             run.warm_cells = read_cell_times(out_dir / second.executed)
         report.runs.append(run)

@@ -1,4 +1,6 @@
-"""Lesson notebooks: their text sources, generated .ipynb, headless runs and HTML.
+"""Lesson notebooks: their text sources, generated .ipynb, one headless run and its HTML.
+
+Keeping runs (runs.json, the machine, the pages) is the page module's: `site.run`.
 
 The reviewed source of a lesson is its jupytext percent file
 (`notebooks/NN-slug.py`). The `.ipynb` beside it is generated (`layerlab
@@ -8,7 +10,6 @@ never drift.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -155,31 +156,3 @@ def write_html(nb: nbformat.NotebookNode, path: Path, m: Module) -> None:
     exporter = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{m.id} {m.title}"}})
     path.write_text(body, encoding="utf-8")
-
-
-def write_index(results: list[RunResult], out_dir: Path, course: Course) -> Path:
-    """runs.json, then the course's front page (index.html) and the instructor's page from it (course/site.py)."""
-    from . import site
-
-    (out_dir / "runs.json").write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
-    index, _ = site.write_pages(course, out_dir)
-    return index
-
-
-def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = say_line) -> list[RunResult]:
-    # Runs merge into what earlier runs left, so `layerlab run 02` keeps the others' rows.
-    previous = {}
-    runs_file = out_dir / "runs.json"
-    if runs_file.exists():
-        try:
-            previous = {r["module"]: RunResult.model_validate(r) for r in json.loads(runs_file.read_text())}
-        except (ValueError, TypeError):
-            previous = {}
-    results = [execute(m, out_dir, say) for m in modules]
-    from . import site
-
-    site.note_machine(out_dir, [r.module for r in results])
-    merged = {**previous, **{r.module: r for r in results}}
-    order = [f"{m.id}-{m.slug}" for m in course.modules]
-    write_index([merged[k] for k in order if k in merged], out_dir, course)
-    return results

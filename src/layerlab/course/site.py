@@ -1,8 +1,8 @@
-"""The course's two pages in build/: the front page (index.html) and the instructor's page (instructor.html).
+"""The course's two pages in build/ (index.html, instructor.html), and `layerlab run`, which keeps what they show.
 
 Both are made from course.yml and what runs left in build/: runs.json and the
-executed notebooks (`layerlab run`), warm.json (`layerlab warm`), machines.json
-(which machine and engine each run measured on, written by `layerlab run`) and
+executed notebooks (`layerlab run`, `record_runs`), warm.json (`layerlab warm`), machines.json
+(which machine and engine each run measured on: `engine.host.EngineHost`, written with runs.json) and
 build/grade/*.json (`make grade`). The figures are the PNGs the executed
 notebooks produced, copied out to build/figures/. Nothing on a page is typed by
 hand: a module that has not run says so.
@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import platform
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,9 +21,12 @@ from typing import Any
 
 import nbformat
 
+from layerlab.engine import host
+from layerlab.engine.host import EngineHost
+from layerlab.ground.text import Printer, say as say_line
 from . import Course, Exercise, Module
-from . import instructor
-from layerlab.engine.result import Result
+from . import instructor, notebooks
+from .notebooks import RunResult
 
 MACHINES_FILE = "machines.json"
 _REPLAYED = re.compile(r"\[replayed from a recorded run: (.+?)\]")
@@ -35,92 +36,23 @@ def esc(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-# --- the machine a run measured on -------------------------------------------------------
+# --- the machine a run measured on: the engine layer's one description, kept per run ------------------
 
 
-class Machine(Result):
-    engine: str  # "docker 26.1.5 (containerd image store)", or why none was asked
-    platform: str
-    cpus: int
-    cpu_model: str
-    memory_gb: float
-    os: str
-    mode: str  # live, record or replay (LAYERLAB_REPLAY / LAYERLAB_RECORD)
-    at: str
-
-    def where(self) -> str:
-        return (f"{self.engine} on {self.os}, {self.platform}, {self.cpus} CPU ({self.cpu_model}), "
-                f"{self.memory_gb:.0f} GB memory")
-
-    def line(self) -> str:
-        return f"{self.where()}; {self.mode} run, {self.at}"
-
-
-def _proc_value(path: str, key: str) -> str:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(key):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-def _os_name() -> str:
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return line.split("=", 1)[1].strip('"')
-    except OSError:
-        pass
-    return platform.system()
-
-
-def _engine_line(mode: str) -> str:
-    if mode == "replay":
-        return "no engine (replayed)"
-    from layerlab import engine
-
-    try:
-        c = engine.client()
-        v, info = c.version(), c.info()
-    except Exception as e:  # noqa: BLE001 - a page line, never a failure
-        return f"no engine answered ({type(e).__name__})"
-    store = engine.image_store_from_driver_status(info.driver, info.driver_status)
-    name = "podman" if engine.engine_command() == "podman" else "docker"
-    return f"{name} {v.server.version if v.server else '?'} ({store} image store)"
-
-
-def this_machine() -> Machine:
-    from layerlab.engine import replay
-
-    mode = replay.mode()
-    mem_kb = _proc_value("/proc/meminfo", "MemTotal").split()
-    return Machine(
-        engine=_engine_line(mode),
-        platform=f"linux/{'amd64' if platform.machine() in ('x86_64', 'AMD64') else platform.machine()}",
-        cpus=os.cpu_count() or 0,
-        cpu_model=_proc_value("/proc/cpuinfo", "model name") or platform.processor() or "unknown CPU",
-        memory_gb=round(int(mem_kb[0]) / 1e6, 1) if mem_kb else 0.0,
-        os=_os_name(),
-        mode=mode,
-        at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
-
-
-def note_machine(out_dir: Path, run_names: list[str], machine: Machine | None = None) -> None:
+def note_machine(out_dir: Path, run_names: list[str], machine: EngineHost | None = None) -> None:
     """Remember which machine and engine these runs measured on (build/machines.json, merged)."""
-    m = machine or this_machine()
+    m = machine or host.describe()
     path = out_dir / MACHINES_FILE
     known = load_machines(out_dir)
     known.update({n: m for n in run_names})
     path.write_text(json.dumps({k: v.model_dump(mode="json") for k, v in known.items()}, indent=1))
 
 
-def load_machines(out_dir: Path) -> dict[str, Machine]:
+def load_machines(out_dir: Path) -> dict[str, EngineHost]:
+    """build/machines.json, older pages' records included (EngineHost converts them)."""
     path = out_dir / MACHINES_FILE
     try:
-        return {k: Machine.model_validate(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+        return {k: EngineHost.model_validate(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
     except (ValueError, TypeError):
         return {}
 
@@ -385,3 +317,36 @@ def write_pages(course: Course, out_dir: Path) -> tuple[Path, Path]:
     teacher.write_text(instructor_page(course, out_dir), encoding="utf-8")
     return index, teacher
 
+
+
+# --- runs: execute lessons, keep their rows, write the pages ------------------------------------
+
+
+def write_index(results: list[RunResult], out_dir: Path, course: Course) -> Path:
+    """runs.json, then the course's front page (index.html) and the instructor's page from it."""
+    (out_dir / "runs.json").write_text(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+    index, _ = write_pages(course, out_dir)
+    return index
+
+
+def record_runs(course: Course, results: list[RunResult], out_dir: Path) -> Path:
+    """Keep these runs as `layerlab run` does: merged into runs.json, their machine noted, the pages rewritten."""
+    # Runs merge into what earlier runs left, so `layerlab run 02` keeps the others' rows.
+    previous = {}
+    runs_file = out_dir / "runs.json"
+    if runs_file.exists():
+        try:
+            previous = {r["module"]: RunResult.model_validate(r) for r in json.loads(runs_file.read_text())}
+        except (ValueError, TypeError):
+            previous = {}
+    note_machine(out_dir, [r.module for r in results])
+    merged = {**previous, **{r.module: r for r in results}}
+    order = [f"{m.id}-{m.slug}" for m in course.modules]
+    return write_index([merged[k] for k in order if k in merged], out_dir, course)
+
+
+def run(course: Course, modules: list[Module], out_dir: Path, say: Printer = say_line) -> list[RunResult]:
+    """`layerlab run`: execute each lesson headless (notebooks.execute), then keep the runs and write the pages."""
+    results = [notebooks.execute(m, out_dir, say) for m in modules]
+    record_runs(course, results, out_dir)
+    return results

@@ -1,6 +1,8 @@
 """The engine layer: everything that talks to the container engine.
 
-This package's own functions find the engine and say what it can do; its
+This package's own functions find the engine, say what it can do and name
+it and its platform (`engine_label`, `platform_label`: the one spelling
+of each); `host` describes the machine it runs on. Its
 modules build (`build`, `buildlog`, `progress`, and `dockerfile_syntax`, which
 drops `# syntax=` for offline builds), run (`containers`, `compose`, `vm`, and
 `pipeline`, lesson 08's probes inside a running compose project), hold images
@@ -43,9 +45,12 @@ from layerlab.ground.text import last_line
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 
-# Machine names as `uname -m` prints them, per OCI platform.
+# Machine names as `uname -m` prints them inside a Linux container, per OCI platform.
 UNAME_BY_PLATFORM = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
-PLATFORM_BY_UNAME = {v: k for k, v in UNAME_BY_PLATFORM.items()}
+# Every spelling of a machine name the course meets, as the OCI architecture it is: `uname -m` and
+# `docker info` say x86_64 and aarch64, Windows' Python says AMD64, macOS says arm64.
+OCI_ARCH = {"x86_64": "amd64", "amd64": "amd64", "x64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+            "armv8l": "arm64", "i386": "386", "i686": "386", "armv7l": "arm/v7"}
 # qemu binfmt entry that lets this host run a foreign platform.
 BINFMT_BY_PLATFORM = {"linux/arm64": "qemu-aarch64", "linux/amd64": "qemu-x86_64"}
 
@@ -76,8 +81,30 @@ def client() -> DockerClient:
     return _client(engine_command(), os.environ.get("DOCKER_HOST"))
 
 
+def platform_label(machine: str) -> str:
+    """The OCI platform a machine name stands for: 'x86_64' or 'AMD64' -> 'linux/amd64', 'aarch64' -> 'linux/arm64'.
+
+    The one spelling of a platform in the course: a replay's meta, the doctor, the course page and the
+    grader all compare and show `linux/arm64`, never `linux/aarch64`. Containers are Linux wherever the
+    notebook runs (Docker Desktop runs them in a Linux VM), hence always `linux/`."""
+    m = machine.strip()
+    return f"linux/{OCI_ARCH.get(m.lower(), m.lower() or 'unknown')}"
+
+
 def host_platform() -> str:
-    return PLATFORM_BY_UNAME.get(platform.machine(), f"linux/{platform.machine()}")
+    """The platform of the machine this Python runs on, which builds default to."""
+    return platform_label(platform.machine())
+
+
+def engine_label(name: str, version: str | None, image_store: str | None = None) -> str:
+    """'docker 26.1.5', or 'docker 26.1.5 (containerd image store)': how every page and replay names an engine."""
+    label = f"{name} {version or '?'}"
+    return f"{label} ({image_store} image store)" if image_store else label
+
+
+def engine_name(command: str) -> str:
+    """What kind of engine a command drives: 'podman', else 'docker' (the default engine command)."""
+    return "podman" if command == "podman" else "docker"
 
 
 def no_engine_help(detail: str) -> str:
@@ -104,7 +131,7 @@ def require() -> DockerClient:
 
 
 class EngineFacts(Result):
-    """What the engine on this machine is and can do."""
+    """What the engine is and can do (the doctor's checklist); what it runs on is `host.EngineHost`."""
 
     command: str
     reachable: bool
@@ -126,6 +153,9 @@ class EngineFacts(Result):
     cdi_specs: list[str] = Field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
     root_dir: str | None = None
     free_disk_bytes: int | None = None
+
+    def label(self) -> str:
+        return engine_label(self.name or engine_name(self.command), self.server_version, self.image_store)
 
     @property
     def multiplatform_load(self) -> bool:
@@ -239,12 +269,15 @@ def probe() -> EngineFacts:
         facts.error = no_engine_help(str(e))
         return facts
     facts.reachable = True
-    facts.name = "podman" if command == "podman" else "docker"
+    facts.name = engine_name(command)
     facts.client_version = version.client.version if version.client else None
     if version.server:
         facts.server_version = version.server.version
         facts.api_version = version.server.api_version
     facts.storage_driver = info.driver
+    if info.architecture:
+        # Native means native to the engine's machine (Docker Desktop's VM, a remote DOCKER_HOST), not to this Python's.
+        facts.host_platform = platform_label(info.architecture)
     facts.image_store = image_store_from_driver_status(info.driver, info.driver_status)
     facts.runtimes = sorted((info.runtimes or {}).keys())
     facts.cdi_specs = cdi_specs()

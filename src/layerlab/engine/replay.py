@@ -29,8 +29,6 @@ from layerlab.ground.errors import Unavailable
 P = ParamSpec("P")
 R = TypeVar("R", bound=Replayable)
 
-REPLAY_DIR = settings.replay_dir()
-
 
 class NoRecording(LookupError):
     pass
@@ -56,13 +54,14 @@ def _slug(key: str) -> str:
 
 def path_for(kind: str, key: str) -> Path:
     # gzip: inspect results carry whole file lists; compressed they stay small in git.
-    return REPLAY_DIR / kind / f"{_slug(key)}.json.gz"
+    # Asked on every call (LAYERLAB_REPLAY_DIR), as every setting is: a test or a CLI flag may move it after import.
+    return settings.replay_dir() / kind / f"{_slug(key)}.json.gz"
 
 
 def engine_label() -> str:
     try:
         v = engine.client().version()
-        return f"{'podman' if engine.engine_command() == 'podman' else 'docker'} {v.server.version if v.server else '?'}"
+        return engine.engine_label(engine.engine_name(engine.engine_command()), v.server.version if v.server else None)
     except Exception:  # noqa: BLE001 - a label, never a failure
         return "unknown engine"
 
