@@ -29,7 +29,7 @@ import pytest
 from layerlab.engine import progress
 from layerlab.course import REPO
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow]
 
 CHROMIUM = os.environ.get("LAYERLAB_CHROMIUM", "/usr/bin/chromium")
 SCREENS = REPO / "build" / "screens"

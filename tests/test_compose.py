@@ -53,7 +53,7 @@ def test_a_course_project_is_named_layerlab_and_every_lesson_file_labels_all_it_
         assert all(name == "api" and port["host_ip"] == "127.0.0.1" and not port.get("published") for name, port in ports), (f, ports)
 
 
-def test_up_refuses_a_file_that_forgets_the_label(tmp_path):
+def test_up_refuses_a_file_that_forgets_the_label(engine_client, tmp_path):
     f = tmp_path / "compose.yaml"
     f.write_text(UNLABELLED)
     p = compose.Project("layerlab-test-unlabelled", [f])
@@ -63,7 +63,6 @@ def test_up_refuses_a_file_that_forgets_the_label(tmp_path):
     assert compose.resources_live(p.name).empty
 
 
-@pytest.mark.engine
 def test_clean_removes_a_course_project_and_leaves_an_unlabelled_one(engine_client, tmp_path):
     mine = tmp_path / "labelled.yaml"
     mine.write_text(LABELLED)

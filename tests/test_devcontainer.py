@@ -42,7 +42,7 @@ from layerlab.course import REPO
 from layerlab.engine import labels
 from layerlab.ground import settings
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow]
 
 CONFIG = REPO / ".devcontainer" / "devcontainer.json"
 CLI = REPO / "tools" / "devcontainer" / "node_modules" / ".bin" / "devcontainer"

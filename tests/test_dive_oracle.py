@@ -21,7 +21,7 @@ from layerlab.course import REPO
 
 from dive import dive
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.usefixtures("engine_client")
 MiB = 1 << 20
 
 PROBE = "FROM debian:trixie-slim\nRUN head -c 8388608 /dev/urandom > /big\nRUN rm /big\n"

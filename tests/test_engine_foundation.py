@@ -15,7 +15,7 @@ import pytest
 from layerlab import engine
 from layerlab.engine import bootstrap, build, clean, containers, images, labels
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.usefixtures("engine_client")
 PLATFORMS = ("linux/amd64", "linux/arm64")
 CLI = [sys.executable, "-m", "layerlab.cli"]
 

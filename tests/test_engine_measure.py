@@ -13,7 +13,7 @@ from layerlab.engine import build, replay
 from layerlab.measure import cache, inspector
 from layerlab.measure.oci import Archive
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.usefixtures("engine_client")
 BLOB = 5_000_000
 
 

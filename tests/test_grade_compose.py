@@ -20,7 +20,7 @@ from layerlab.grade.sandbox import RUN_LABEL
 
 from test_grade_static import course_file
 
-pytestmark = [pytest.mark.engine]
+pytestmark = pytest.mark.usefixtures("engine_client")
 
 EXERCISE = "08-compose"
 

@@ -11,7 +11,7 @@ from layerlab.course import REPO
 from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.runner import grade
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow]
 
 SOLUTION = REPO / "solutions" / "06-cuda"
 FINAL = "FROM nvidia/cuda:12.4.1-base-ubuntu22.04\n"

@@ -24,7 +24,7 @@ from layerlab.grade.sandbox import RUN_LABEL
 from procs import building, sleeping_600
 from test_grade_static import course_file
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.usefixtures("engine_client")
 
 
 def _assert_left_nothing(client, run_id: str):

@@ -12,7 +12,7 @@ from layerlab.grade.runner import grade
 
 from test_grade_static import course_file
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow]
 
 # The exercise's checks without the starter comparison (a cold emulated build of several minutes).
 EXERCISE = """

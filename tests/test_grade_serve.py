@@ -17,7 +17,7 @@ from layerlab.grade.sandbox import RUN_LABEL
 
 from test_grade_static import course_file
 
-pytestmark = [pytest.mark.engine]
+pytestmark = pytest.mark.usefixtures("engine_client")
 
 
 def by_check(report):

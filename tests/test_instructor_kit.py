@@ -174,7 +174,6 @@ def test_warm_plan_names_the_base_images_and_runs_nothing(capsys):
 # --- the engine: warm and reset a throw-away module -------------------------------------------------
 
 
-@pytest.mark.engine
 def test_warm_measures_cold_then_warm_and_reset_removes_only_that_module(tmp_path, engine_client, monkeypatch):
     from layerlab.engine import bootstrap, labels
 

@@ -86,7 +86,7 @@ def test_plots_draw(tmp_path):
     assert plots.startup_log_bars(rows).axes[0].get_yscale() == "log"
 
 
-@pytest.mark.engine
+@pytest.mark.usefixtures("engine_client")
 def test_container_shares_the_host_kernel_and_runs_as_pid_1():
     c = isolation.container("python:3.13-slim", module="01")
     assert c.kernel == platform.release()
@@ -97,7 +97,7 @@ def test_container_shares_the_host_kernel_and_runs_as_pid_1():
     assert 0 < c.first_output_seconds <= c.total_seconds
 
 
-@pytest.mark.engine
+@pytest.mark.usefixtures("engine_client")
 def test_memory_limit_kills_the_container():
     hog = "chunks = [b'x' * (16 * 2**20) for _ in range(8)]; print('survived')"
     r = containers.run("python:3.13-slim", ["python", "-c", hog], memory="48m", module="01", timeout=60)

@@ -21,7 +21,7 @@ import executed as executed_mod
 from layerlab import course as course_mod
 from layerlab.course import notebooks
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.reads_executed_lessons]
+pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow, pytest.mark.reads_executed_lessons]
 
 RAW = re.compile(r"^#\d+ ")
 SUMMARY = re.compile(r"^(built|FAILED|INTERRUPTED) \S+.* full log: \S+\.log$")

@@ -23,7 +23,7 @@ from layerlab.course import lesson
 from layerlab.measure import inspector
 from layerlab.course import REPO
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.usefixtures("engine_client")
 
 # Python under /usr/local with its headers, as the official images have it.
 # Where the base already has that layout (the official image itself) it is left alone.

@@ -120,7 +120,6 @@ def _ours(client, tag):
     return client.container.list(all=True, filters=[*labels.managed_filter(), ("ancestor", tag)])
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("name, words", [
     ("ghost", ["unable to find user ghost"]),
     ("tini", ["tini", "executable file not found"]),
@@ -141,7 +140,6 @@ def test_run_live_raises_the_reason_and_leaves_no_container(engine_client, broke
     assert _ours(engine_client, tag) == []
 
 
-@pytest.mark.engine
 def test_the_sandbox_keeps_reason_and_hint(engine_client, broken_images):
     from layerlab.grade.sandbox import Session
 
@@ -152,7 +150,6 @@ def test_the_sandbox_keeps_reason_and_hint(engine_client, broken_images):
     assert "ENTRYPOINT" in ran.hint
 
 
-@pytest.mark.engine
 def test_the_grader_says_why_the_container_did_not_start(engine_client, tmp_path):
     from layerlab.grade.runner import grade
 

@@ -140,7 +140,6 @@ def _leftovers() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("layerlab-dockerfile-*")}
 
 
-@pytest.mark.engine
 def test_heredoc_and_cache_mount_build_with_a_syntax_directive(engine_client, context, offline):
     tag = f"layerlab-test-syntax:{uuid.uuid4().hex[:8]}"
     shown: list[str] = []
@@ -160,7 +159,6 @@ def test_heredoc_and_cache_mount_build_with_a_syntax_directive(engine_client, co
     assert _leftovers() <= before
 
 
-@pytest.mark.engine
 def test_a_failing_build_with_a_syntax_directive_leaves_no_temporary_copy(engine_client, tmp_path):
     (tmp_path / "Dockerfile").write_text("# syntax=docker/dockerfile:1\nFROM debian:trixie-slim\nRUN false\n")
     tag = f"layerlab-test-syntax-fail:{uuid.uuid4().hex[:8]}"
@@ -176,7 +174,6 @@ def test_a_failing_build_with_a_syntax_directive_leaves_no_temporary_copy(engine
     assert _leftovers() <= before
 
 
-@pytest.mark.engine
 def test_the_grader_builds_a_syntax_directive_too(engine_client, context, capsys):
     with Session("test-syntax", None, memory="256m", pids=64, max_output=4000) as session:
         result = session.build(context, "main", dockerfile=context / "app.Dockerfile", timeout=300)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -135,13 +134,7 @@ def test_boot_replays_a_recording(tmp_path, monkeypatch, capsys):
     assert "replayed from a recorded run" in capsys.readouterr().out
 
 
-@pytest.mark.engine
-def test_vm_boots_its_own_kernel(request):
-    if not shutil.which(vm.QEMU):
-        # Set-up installs qemu with the engine: in CI its absence is a broken set-up, not a reason to skip.
-        if request.config.getoption("--engine-required") or os.environ.get("CI") == "true":
-            pytest.fail("qemu-system-x86_64 is not installed: `make setup` installs it", pytrace=False)
-        pytest.skip("qemu-system-x86_64 is not installed")
+def test_vm_boots_its_own_kernel(qemu_system):
     r = vm.boot("echo inside; cat /proc/1/comm", memory_mb=256, timeout=180)
     assert r.ok, r
     assert r.output.splitlines() == ["inside", "init"]

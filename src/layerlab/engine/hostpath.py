@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-WORKSPACE_ENV = "LAYERLAB_WORKSPACE"
-HOST_WORKSPACE_ENV = "LAYERLAB_HOST_WORKSPACE"
+from layerlab.ground import settings
 
 
 class NotOnHost(ValueError):
@@ -26,9 +25,10 @@ class NotOnHost(ValueError):
 def host_path(path: str | os.PathLike[str]) -> str:
     """`path` (absolute, or relative to here) as the engine's host sees it."""
     local = Path(path).absolute()
-    inside, host = os.environ.get(WORKSPACE_ENV), os.environ.get(HOST_WORKSPACE_ENV)
-    if not inside or not host:
+    both = settings.devcontainer_workspace()
+    if both is None:
         return str(local)
+    inside, host = both
     try:
         rel = PurePosixPath(local).relative_to(PurePosixPath(inside))
     except ValueError:

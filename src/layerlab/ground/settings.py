@@ -20,6 +20,8 @@ tests set them with monkeypatch.
 | LAYERLAB_VM_KERNEL       | a VM kernel to boot instead of Debian's cloud kernel                |
 | LAYERLAB_VM_ACCEL        | kvm or tcg: force the VM's accelerator                              |
 | LAYERLAB_BASE_<NAME>     | the image a lesson uses for base NAME (PYTHON_SLIM, ...)            |
+| LAYERLAB_WORKSPACE       | the devcontainer's workspace folder, as the devcontainer names it   |
+| LAYERLAB_HOST_WORKSPACE  | the same folder as the engine's host names it (for bind mounts)     |
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ COURSE_FILE: Path = REPO / "course.yml"
 ReplayMode = Literal["live", "record", "replay"]
 HEADLESS_ENV = "LAYERLAB_HEADLESS"
 LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
+# .devcontainer/devcontainer.json sets both (containerEnv); engine/hostpath.py maps one onto the other.
+WORKSPACE_ENV = "LAYERLAB_WORKSPACE"
+HOST_WORKSPACE_ENV = "LAYERLAB_HOST_WORKSPACE"
 
 
 def _env(name: str) -> str | None:
@@ -114,3 +119,9 @@ def vm_accel() -> Literal["kvm", "tcg"] | None:
 def base_override(key: str) -> str | None:
     """LAYERLAB_BASE_<KEY>: the image a lesson uses for a base, instead of the official name."""
     return _env(f"LAYERLAB_BASE_{key}")
+
+
+def devcontainer_workspace() -> tuple[str, str] | None:
+    """(inside, on the host): both names of the devcontainer's workspace; None outside a devcontainer."""
+    inside, host = _env(WORKSPACE_ENV), _env(HOST_WORKSPACE_ENV)
+    return (inside, host) if inside and host else None
