@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from layerlab import __version__
+from layerlab.ground.errors import NotFound
 
 if TYPE_CHECKING:
     from layerlab.course import Course, Module, doctor
@@ -63,8 +64,8 @@ def _bootstrap(args: argparse.Namespace) -> int:
         try:
             c = course_mod.load()
             needs = tuple(sorted({n for k in args.modules for n in c.module(k).needs if n in catalogue.EXTRA_IMAGES}))
-        except (course_mod.CourseFileError, KeyError) as e:
-            print(str(e).strip("'\""), file=sys.stderr)
+        except (course_mod.CourseFileError, NotFound) as e:
+            print(e, file=sys.stderr)
             return 2
     p = bootstrap.current_plan(force=args.force, online=online, needs=needs)
     print(f"base images ({'online: pulling official images' if p.online else 'offline: building stand-ins'}):")
@@ -136,8 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         c = course_mod.load()
         modules = [c.module(k) for k in args.modules] if args.modules else c.modules
-    except (course_mod.CourseFileError, KeyError) as e:
-        print(str(e).strip("'\""), file=sys.stderr)
+    except (course_mod.CourseFileError, NotFound) as e:
+        print(e, file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
     # The kernels inherit the environment: that is how replay.py learns the mode.
@@ -216,8 +217,8 @@ def _release(args: argparse.Namespace) -> int:
                 failed += d.stale
                 continue
             touched = release.release(ex_id)
-        except (KeyError, release.ReleaseError) as e:
-            print(str(e).strip("'\""), file=sys.stderr)
+        except (NotFound, release.ReleaseError) as e:
+            print(e, file=sys.stderr)
             failed += 1
             continue
         print(f"exercises/{ex_id}/: {len(touched)} file(s) written" if touched else f"exercises/{ex_id}/ is up to date")
@@ -273,8 +274,8 @@ def _modules(args: argparse.Namespace) -> "tuple[Course, list[Module]] | None":
     try:
         c = course_mod.load()
         return c, [c.module(k) for k in args.modules] if args.modules else list(c.modules)
-    except (course_mod.CourseFileError, KeyError) as e:
-        print(str(e).strip("'\""), file=sys.stderr)
+    except (course_mod.CourseFileError, NotFound) as e:
+        print(e, file=sys.stderr)
         return None
 
 
@@ -336,8 +337,8 @@ def _reset(args: argparse.Namespace) -> int:
 
     try:
         course_mod.load().module(args.module)
-    except (course_mod.CourseFileError, KeyError) as e:
-        print(str(e).strip("'\""), file=sys.stderr)
+    except (course_mod.CourseFileError, NotFound) as e:
+        print(e, file=sys.stderr)
         return 2
     try:
         report = instructor.reset(args.module, dry_run=args.dry_run)

@@ -24,6 +24,7 @@ from . import checkspec
 from .checkspec import CheckBase
 
 from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
+from layerlab.ground.errors import LayerlabError, NotFound
 
 Need = Literal["engine", "buildx", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
 
@@ -115,7 +116,7 @@ class Module(Strict):
         for p in self.predictions:
             if p.id == key:
                 return p
-        raise KeyError(f"module {self.id} declares no prediction {key!r}; known: {', '.join(p.id for p in self.predictions) or 'none'}")
+        raise NotFound(f"module {self.id} declares no prediction {key!r}; known: {', '.join(p.id for p in self.predictions) or 'none'}")
 
 
 # --- Exercises and their checks -------------------------------------------
@@ -185,7 +186,7 @@ class Course(Strict):
             if e.id == key:
                 return e
         known = ", ".join(e.id for e in self.exercises) or "none"
-        raise KeyError(f"no exercise {key!r} in course.yml; known: {known}")
+        raise NotFound(f"no exercise {key!r} in course.yml; known: {known}")
 
     def challenge(self, key: str) -> Challenge:
         for m in self.modules:
@@ -193,16 +194,16 @@ class Course(Strict):
                 if c.id == key:
                     return c
         known = ", ".join(c.id for m in self.modules for c in m.challenges) or "none"
-        raise KeyError(f"no challenge {key!r} in course.yml; known: {known}")
+        raise NotFound(f"no challenge {key!r} in course.yml; known: {known}")
 
     def module(self, key: str) -> Module:
         for m in self.modules:
             if key in (m.id, m.slug, f"{m.id}-{m.slug}"):
                 return m
-        raise KeyError(f"no module {key!r} in course.yml; known: {', '.join(m.id + '-' + m.slug for m in self.modules)}")
+        raise NotFound(f"no module {key!r} in course.yml; known: {', '.join(m.id + '-' + m.slug for m in self.modules)}")
 
 
-class CourseFileError(ValueError):
+class CourseFileError(LayerlabError, ValueError):
     pass
 
 

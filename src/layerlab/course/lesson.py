@@ -9,6 +9,7 @@ from layerlab.ground import settings
 from layerlab.ground.settings import REPO
 
 from . import Module, load
+from layerlab.ground.errors import NotFound
 
 LESSONS = REPO / "docker" / "lessons"
 
@@ -28,7 +29,7 @@ def base(name: str) -> str:
     """The image a lesson uses for base `name` ("python-slim", "python-full", "debian-slim")."""
     key = name.upper().replace("-", "_")
     if key not in BASES:
-        raise KeyError(f"unknown base {name!r}; known: {', '.join(k.lower().replace('_', '-') for k in BASES)}")
+        raise NotFound(f"unknown base {name!r}; known: {', '.join(k.lower().replace('_', '-') for k in BASES)}")
     return settings.base_override(key) or BASES[key]
 
 

@@ -23,13 +23,14 @@ from layerlab.engine import dockerfile_syntax, labels, progress, replay
 from layerlab.engine.result import Replayable
 from layerlab.ground.text import Printer, error_text, say
 from .buildlog import BuildLog, Reader, Step, parse
+from layerlab.ground.errors import LayerlabError
 
 # What `build(show=...)` takes: the default (a live line, or the summary when headless),
 # "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
 Show = Union[Printer, str, "progress.Renderer", None]
 
 
-class BuildError(RuntimeError):
+class BuildError(LayerlabError, RuntimeError):
     """A build failed: names the failing step and carries the end of its log."""
 
     def __init__(self, tag: str, step: str | None, log_tail: list[str], detail: str = ""):

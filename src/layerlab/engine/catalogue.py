@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from layerlab.ground.errors import NotFound
+
 PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
@@ -56,4 +58,4 @@ def base_image(ref: str) -> BaseImage:
     for b in family(tuple(EXTRA_IMAGES)):
         if b.ref == ref:
             return b
-    raise KeyError(f"{ref} is not one of the course's base images: {', '.join(b.ref for b in BASE_IMAGES)}")
+    raise NotFound(f"{ref} is not one of the course's base images: {', '.join(b.ref for b in BASE_IMAGES)}")

@@ -22,13 +22,14 @@ from python_on_whales.exceptions import DockerException
 from layerlab import engine
 from layerlab.engine import build, containers, labels, replay
 from layerlab.engine.result import Replayable, Result
+from layerlab.ground.errors import LayerlabError, NotFound
 
 PREFIX = "layerlab-"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 
 
-class ComposeError(RuntimeError):
+class ComposeError(LayerlabError, RuntimeError):
     """A compose command failed; the message is compose's own last lines."""
 
 
@@ -235,7 +236,7 @@ class Ps(Replayable):
     def one(self, service: str) -> Service:
         found = self.of(service)
         if len(found) != 1:
-            raise KeyError(f"{len(found)} containers of service {service!r} in {self.project}")
+            raise NotFound(f"{len(found)} containers of service {service!r} in {self.project}")
         return found[0]
 
 

@@ -15,6 +15,7 @@ from python_on_whales.exceptions import DockerException
 from layerlab import engine
 from layerlab.engine import labels, replay
 from layerlab.engine.result import Replayable
+from layerlab.ground.errors import LayerlabError
 
 
 class RunResult(Replayable):
@@ -32,7 +33,7 @@ class RunResult(Replayable):
         return self.exit_code == 0 and not self.timed_out
 
 
-class ContainerDidNotStart(RuntimeError):
+class ContainerDidNotStart(LayerlabError, RuntimeError):
     """The engine created or started no running container; `reason` is the engine's own words."""
 
     def __init__(self, image: str, reason: str, hint: str, stderr: str = ""):

@@ -16,9 +16,10 @@ import os
 from pathlib import Path, PurePosixPath
 
 from layerlab.ground import settings
+from layerlab.ground.errors import LayerlabError
 
 
-class NotOnHost(ValueError):
+class NotOnHost(LayerlabError, ValueError):
     """A folder that exists only inside the devcontainer: the host's engine cannot mount it."""
 
 

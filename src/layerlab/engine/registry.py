@@ -28,6 +28,7 @@ from layerlab.engine import bootstrap, catalogue, containers, images, labels, re
 from layerlab.engine.result import Replayable, Result
 from layerlab.ground import settings
 from layerlab.ground.text import Printer, error_text, last_line, say as say_line
+from layerlab.ground.errors import LayerlabError
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"
@@ -48,7 +49,7 @@ ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
 
 
 
-class RegistryError(RuntimeError):
+class RegistryError(LayerlabError, RuntimeError):
     """The registry could not be started or read; the message says why and what to do."""
 
 

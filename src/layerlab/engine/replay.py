@@ -24,13 +24,13 @@ from typing import Callable, ParamSpec, TypeVar
 from layerlab import engine
 from layerlab.engine.result import Replayable
 from layerlab.ground import settings
-from layerlab.ground.errors import Unavailable
+from layerlab.ground.errors import LayerlabError, Unavailable
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=Replayable)
 
 
-class NoRecording(LookupError):
+class NoRecording(LayerlabError, LookupError):
     pass
 
 

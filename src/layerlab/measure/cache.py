@@ -20,6 +20,7 @@ from layerlab.engine import replay
 from layerlab.engine.build import BuildResult, Show, build
 from layerlab.engine.result import Replayable, Result
 from layerlab.ground.text import say
+from layerlab.ground.errors import NotFound
 
 
 class StepRun(Result):
@@ -54,7 +55,7 @@ class CacheReport(Replayable):
         for s in self.scenarios:
             if s.name == name:
                 return s
-        raise KeyError(name)
+        raise NotFound(f"no scenario {name!r}; known: {', '.join(s.name for s in self.scenarios)}")
 
     def table(self) -> str:
         lines = [f"{self.tag}", f"  {'rebuild':<16} {'seconds':>8} {'steps run':>10}  which"]

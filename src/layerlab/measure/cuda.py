@@ -21,6 +21,7 @@ from pydantic import Field
 from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, containers, images, replay
 from layerlab.engine.result import Replayable, Result
+from layerlab.ground.errors import NotFound
 
 if TYPE_CHECKING:
     from layerlab.measure import inspector
@@ -320,7 +321,7 @@ def _x86_64_wheel(name: str, version: str) -> dict:
               and "manylinux" in f["filename"] and "x86_64" in f["filename"]]
     py313 = [f for f in wheels if "-cp313-cp313-" in f["filename"]]
     if not (py313 or wheels):
-        raise KeyError(f"no manylinux x86_64 wheel of {name}=={version} on the index")
+        raise NotFound(f"no manylinux x86_64 wheel of {name}=={version} on the index")
     return max(py313 or wheels, key=lambda f: f["size"])
 
 

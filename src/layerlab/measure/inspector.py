@@ -23,12 +23,13 @@ from layerlab.ground import settings
 from .layers import DIR, LayerStats, analyse
 from .oci import Archive
 from layerlab.engine.result import Replayable, Result
+from layerlab.ground.errors import LayerlabError
 
 
 CACHE_VERSION = 3  # 3: dive's size-0 file deletions
 
 
-class ImageNotFound(LookupError):
+class ImageNotFound(LayerlabError, LookupError):
     pass
 
 

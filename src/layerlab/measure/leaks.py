@@ -36,6 +36,7 @@ from layerlab import engine
 from layerlab.engine import replay
 from layerlab.engine.result import Replayable, Result
 from .oci import CountingReader
+from layerlab.ground.errors import LayerlabError
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -358,7 +359,7 @@ def locked_context(app: Path, plain: Path, token: str, dest: Path) -> Path:
     return dest
 
 
-class Replant(ValueError):
+class Replant(LayerlabError, ValueError):
     pass
 
 

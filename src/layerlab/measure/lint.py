@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import Field
 
 from layerlab.engine.result import Result
+from layerlab.ground.errors import LayerlabError
 
 LEVELS = ("error", "warning", "info", "style")
 
@@ -30,7 +31,7 @@ def tool(name: str) -> str | None:
     return str(beside) if beside.exists() else shutil.which(name)
 
 
-class LintUnavailable(RuntimeError):
+class LintUnavailable(LayerlabError, RuntimeError):
     pass
 
 

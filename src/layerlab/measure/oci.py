@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from .layers import DIR, FILE, HARDLINK, OTHER, SYMLINK, Entry, entry_from_tar
+from layerlab.ground.errors import NotFound
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
@@ -62,13 +63,13 @@ class Archive:
     def blob(self, digest: str) -> IO[bytes]:
         algo, hexd = digest.split(":", 1)
         if f"blobs/{algo}/{hexd}" not in self.members:
-            raise KeyError(f"blob {digest} is not in the archive (is that platform's content missing locally?)")
+            raise NotFound(f"blob {digest} is not in the archive (is that platform's content missing locally?)")
         return self.file(f"blobs/{algo}/{hexd}")
 
     def file(self, name: str) -> IO[bytes]:
         f = self.tar.extractfile(self.members[name])
         if f is None:
-            raise KeyError(f"{name} in the archive is not a file")
+            raise NotFound(f"{name} in the archive is not a file")
         return f
 
     def json(self, digest: str) -> dict:
