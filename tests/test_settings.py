@@ -27,7 +27,7 @@ def _constants(tree: ast.Module) -> dict[str, ast.expr]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             t, v = node.targets[0], node.value
-            pairs = zip(t.elts, v.elts) if isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple) else [(t, v)]
+            pairs = zip(t.elts, v.elts, strict=False) if isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple) else [(t, v)]
             for name, value in pairs:
                 if isinstance(name, ast.Name):
                     out[name.id] = value

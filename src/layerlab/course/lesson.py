@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 from layerlab.ground import settings
+from layerlab.ground.errors import NotFound
 from layerlab.ground.settings import REPO
 
 from . import Module, load
-from layerlab.ground.errors import NotFound
 
 LESSONS = REPO / "docker" / "lessons"
 

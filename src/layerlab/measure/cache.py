@@ -19,8 +19,8 @@ from pydantic import Field
 from layerlab.engine import replay
 from layerlab.engine.build import BuildResult, Show, build
 from layerlab.engine.result import Replayable, Result
-from layerlab.ground.text import say
 from layerlab.ground.errors import NotFound
+from layerlab.ground.text import say
 
 
 class StepRun(Result):

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
-from .layers import DIR, FILE, HARDLINK, OTHER, SYMLINK, Entry, entry_from_tar
 from layerlab.ground.errors import NotFound
+
+from .layers import DIR, FILE, HARDLINK, OTHER, SYMLINK, Entry, entry_from_tar
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
