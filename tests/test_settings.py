@@ -14,7 +14,6 @@ from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "layerlab"
-SETTINGS = SRC / "ground" / "settings.py"
 # Reads that decide nothing: `layerlab run` sets LAYERLAB_HEADLESS for the kernels it starts, then puts back
 # what was there before (course/notebooks.py reads it only to restore it).
 RESTORES = {"course/notebooks.py": ["LAYERLAB_HEADLESS"]}
@@ -34,21 +33,22 @@ def _constants(tree: ast.Module) -> dict[str, ast.expr]:
     return out
 
 
-def _module_file(dotted: str) -> Path | None:
+def _module_file(src: Path, dotted: str) -> Path | None:
+    """The file of `layerlab.x.y` under `src` (the package folder), or None for a name that is no module."""
     rel = Path(*dotted.split(".")[1:])
-    for p in (SRC / rel.with_suffix(".py"), SRC / rel / "__init__.py"):
+    for p in (src / rel.with_suffix(".py"), src / rel / "__init__.py"):
         if p.is_file():
             return p
     return None
 
 
-def _resolver(path: Path, seen: frozenset[Path] = frozenset()):
+def _resolver(src: Path, path: Path, seen: frozenset[Path] = frozenset()):
     """Turn the key of an environment access into a string: a literal, an f-string's literal start, a module
     constant, a constant imported from another layerlab module (`from .x import NAME`) or read through one
     (`settings.HEADLESS_ENV`, `progress.HEADLESS_ENV`, which is settings' again)."""
     tree = ast.parse(path.read_text())
     consts = _constants(tree)
-    here = path.relative_to(SRC.parent).with_suffix("").parts
+    here = path.relative_to(src.parent).with_suffix("").parts
     package = here[:-1]
     modules: dict[str, str] = {}  # local name -> dotted layerlab module
     names: dict[str, tuple[str, str]] = {}  # local name -> (dotted module, name there)
@@ -57,7 +57,7 @@ def _resolver(path: Path, seen: frozenset[Path] = frozenset()):
             base = ".".join(package[: len(package) - node.level + 1] + ((node.module,) if node.module else ())) \
                 if node.level else (node.module or "")
             for a in node.names:
-                if _module_file(f"{base}.{a.name}"):
+                if _module_file(src, f"{base}.{a.name}"):
                     modules[a.asname or a.name] = f"{base}.{a.name}"
                 else:
                     names[a.asname or a.name] = (base, a.name)
@@ -66,10 +66,10 @@ def _resolver(path: Path, seen: frozenset[Path] = frozenset()):
                 modules[a.asname or a.name] = a.name
 
     def elsewhere(dotted: str, name: str) -> str | None:
-        f = _module_file(dotted) if dotted.startswith("layerlab") else None
+        f = _module_file(src, dotted) if dotted.startswith("layerlab") else None
         if f is None or f in seen:
             return None
-        r = _resolver(f, seen | {path})
+        r = _resolver(src, f, seen | {path})
         return r(ast.Name(id=name))
 
     def resolve(key: ast.expr) -> str | None:
@@ -99,9 +99,9 @@ def _is_environ(node: ast.expr) -> bool:
     return (isinstance(node, ast.Attribute) and node.attr == "environ") or (isinstance(node, ast.Name) and node.id == "environ")
 
 
-def environment_reads(path: Path) -> list[str]:
+def environment_reads(src: Path, path: Path) -> list[str]:
     """The variables a module reads, however it names them: os.environ.get / [ ] / setdefault, os.getenv, `in`."""
-    resolve = _resolver(path)
+    resolve = _resolver(src, path)
     keys: list[ast.expr] = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute):
@@ -119,10 +119,10 @@ def environment_reads(path: Path) -> list[str]:
 def layerlab_readers(src: Path) -> dict[str, list[str]]:
     found = {}
     for p in sorted(src.rglob("*.py")):
-        if p == SETTINGS:
+        if p == src / "ground" / "settings.py":
             continue
         rel = str(p.relative_to(src))
-        read = [v for v in environment_reads(p) if (v.startswith("LAYERLAB_") or v == UNRESOLVED)
+        read = [v for v in environment_reads(src, p) if (v.startswith("LAYERLAB_") or v == UNRESOLVED)
                 and v not in RESTORES.get(rel, [])]
         if read:
             found[rel] = read
@@ -146,16 +146,10 @@ def test_a_read_through_a_constant_is_seen(tmp_path):
                                   "def g(k):\n    return names.CACHE_ENV in os.environ, os.environ[C], os.environ[k]\n")
     (pkg / "fine.py").write_text("import os\ndef h():\n    os.environ['LAYERLAB_RECORD'] = '1'\n"
                                  "    return os.environ.get('DOCKER_HOST')\n")
-    # _module_file resolves against SRC; point it at the synthetic package for this check.
-    global SRC
-    real, SRC = SRC, pkg
-    try:
-        assert layerlab_readers(pkg) == {
-            "hostpath.py": ["LAYERLAB_HOST_WORKSPACE", "LAYERLAB_WORKSPACE"],
-            "other.py": ["<a name this test cannot resolve>", "LAYERLAB_CACHE"],
-        }
-    finally:
-        SRC = real
+    assert layerlab_readers(pkg) == {
+        "hostpath.py": ["LAYERLAB_HOST_WORKSPACE", "LAYERLAB_WORKSPACE"],
+        "other.py": ["<a name this test cannot resolve>", "LAYERLAB_CACHE"],
+    }
 
 
 def test_every_variable_read_is_in_the_settings_table():
