@@ -49,10 +49,14 @@ course: setup
 test: setup browser devcontainer-cli typecheck lint unit
 	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 -m "not unit" tests notebooks
 
+# Within `make test` the set-up has run, so what it installs must be there: the unit tier gets --engine-required
+# too (the course page's Chromium check fails instead of skipping).
+test: UNIT_FLAGS = --engine-required
+
 # No engine needed: the unit tier runs with the engine out of reach, so a test that needs one and does not
-# ask for engine_client fails here (measured: 333 tests in 28 s when the replays became their own tier).
+# ask for engine_client fails here (issue 24 measured 333 tests in 28 s; here 349 in 53 s with the machine shared four ways, 24 s CPU).
 unit: venv
-	@bash scripts/timed.sh unit $(VENV)/bin/python -m pytest -m unit --durations=10 tests
+	@bash scripts/timed.sh unit $(VENV)/bin/python -m pytest -m unit $(UNIT_FLAGS) --durations=10 tests
 
 lint: venv
 	@bash scripts/timed.sh lint bash -c '$(VENV)/bin/ruff check && $(VENV)/bin/ruff format --check'
