@@ -57,7 +57,8 @@ def test_no_bare_key_error_is_raised_and_no_quotes_are_stripped():
                     and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "KeyError":
                 raised.append(f"{rel}:{node.lineno}")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "strip" \
-                    and node.args and isinstance(node.args[0], ast.Constant) and set(str(node.args[0].value)) == {"'", '"'}:
+                    and node.args and isinstance(node.args[0], ast.Constant) \
+                    and set(str(node.args[0].value)) == {"'", '"'}:
                 stripped.append(f"{rel}:{node.lineno}")
     assert (raised, stripped) == ([], [])
 

@@ -72,10 +72,11 @@ def _executed_lesson(out: Path, m: course_mod.Module, error: str | None = None) 
     rows.append({"module": name, "title": m.title, "ok": error is None, "seconds": 48.0, "cells": 3,
                  "executed": f"notebooks/{name}.ipynb", "html": f"html/{name}.html", "error": error})
     (out / "runs.json").write_text(json.dumps(rows))
-    site.note_machine(out, [name], EngineHost(engine="docker 26.1.5 (containerd image store)", platform="linux/amd64", cpus=2,
-                                              cpu_model="Test CPU", memory_bytes=23_000_000_000, operating_system="Debian GNU/Linux 13",
-                                              kernel="6.12.0", client_kernel="6.12.0", client_system="Linux",
-                                              mode="live", at="2026-11-27T01:00:48+00:00"))
+    machine = EngineHost(engine="docker 26.1.5 (containerd image store)", platform="linux/amd64", cpus=2,
+                         cpu_model="Test CPU", memory_bytes=23_000_000_000, operating_system="Debian GNU/Linux 13",
+                         kernel="6.12.0", client_kernel="6.12.0", client_system="Linux",
+                         mode="live", at="2026-11-27T01:00:48+00:00")
+    site.note_machine(out, [name], machine)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +149,8 @@ def test_a_machines_file_from_before_the_one_machine_model_still_loads(tmp_path)
     m = site.load_machines(tmp_path)["02-images-and-layers"]
     assert (m.platform, m.operating_system, m.memory_bytes, m.mode, m.at) == (
         "linux/arm64", "Ubuntu 24.04.1 LTS", 16_400_000_000, "live", "2026-11-29T10:00:00+00:00")
-    assert m.line() == ("docker 28.5.2 (containerd image store) on Ubuntu 24.04.1 LTS, linux/arm64, 8 CPU (unknown CPU), "
-                        "16 GB memory; live run, 2026-11-29T10:00:00+00:00")
+    assert m.line() == ("docker 28.5.2 (containerd image store) on Ubuntu 24.04.1 LTS, linux/arm64, "
+                        "8 CPU (unknown CPU), 16 GB memory; live run, 2026-11-29T10:00:00+00:00")
     # Noting another run keeps it, now in the one model's shape.
     site.note_machine(tmp_path, ["04-multi-stage"], m)
     assert json.loads((tmp_path / site.MACHINES_FILE).read_text())["02-images-and-layers"]["platform"] == "linux/arm64"

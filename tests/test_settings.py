@@ -26,7 +26,8 @@ def _constants(tree: ast.Module) -> dict[str, ast.expr]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             t, v = node.targets[0], node.value
-            pairs = zip(t.elts, v.elts, strict=False) if isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple) else [(t, v)]
+            both = isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple)
+            pairs = zip(t.elts, v.elts, strict=False) if both else [(t, v)]
             for name, value in pairs:
                 if isinstance(name, ast.Name):
                     out[name.id] = value
@@ -96,7 +97,8 @@ def _resolver(src: Path, path: Path, seen: frozenset[Path] = frozenset()):
 
 
 def _is_environ(node: ast.expr) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (isinstance(node, ast.Name) and node.id == "environ")
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ")
 
 
 def environment_reads(src: Path, path: Path) -> list[str]:

@@ -52,7 +52,9 @@ def load_machines(out_dir: Path) -> dict[str, EngineHost]:
     """build/machines.json, older pages' records included (EngineHost converts them)."""
     path = out_dir / MACHINES_FILE
     try:
-        return {k: EngineHost.model_validate(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+        if not path.exists():
+            return {}
+        return {k: EngineHost.model_validate(v) for k, v in json.loads(path.read_text()).items()}
     except (ValueError, TypeError):
         return {}
 
