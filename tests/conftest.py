@@ -85,7 +85,8 @@ def pytest_collection_modifyitems(config, items):
     if by_hand:
         raise pytest.UsageError(
             f"the engine marker is derived from the {ENGINE_FIXTURE} fixture; ask for it instead of marking by hand: "
-            + ", ".join(by_hand))
+            + ", ".join(by_hand)
+        )
     both = [i.nodeid for i in items if i.get_closest_marker("unit") and i.get_closest_marker("engine")]
     if both:
         raise pytest.UsageError(f"marked unit but asks for an engine ({ENGINE_FIXTURE}): {', '.join(both)}")

@@ -53,12 +53,21 @@ def test_no_bare_key_error_is_raised_and_no_quotes_are_stripped():
     for p in _python_files(*LAYERS):
         rel = str(p.relative_to(SRC))
         for node in ast.walk(ast.parse(p.read_text())):
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
-                    and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "KeyError":
+            if (
+                isinstance(node, ast.Raise)
+                and isinstance(node.exc, ast.Call)
+                and isinstance(node.exc.func, ast.Name)
+                and node.exc.func.id == "KeyError"
+            ):
                 raised.append(f"{rel}:{node.lineno}")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "strip" \
-                    and node.args and isinstance(node.args[0], ast.Constant) \
-                    and set(str(node.args[0].value)) == {"'", '"'}:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "strip"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and set(str(node.args[0].value)) == {"'", '"'}
+            ):
                 stripped.append(f"{rel}:{node.lineno}")
     assert (raised, stripped) == ([], [])
 

@@ -23,6 +23,7 @@ from pydantic import model_validator
 
 from layerlab import engine
 from layerlab.ground.settings import ReplayMode
+
 from . import replay
 from .result import Replayable
 
@@ -54,11 +55,16 @@ class EngineHost(Replayable):
             return data
         old = dict(data)
         arch = str(old.pop("platform", "")).rpartition("/")[2]
-        return {**{k: v for k, v in old.items() if k not in ("os", "memory_gb")},
-                "operating_system": old["os"], "memory_bytes": round(float(old["memory_gb"]) * 1e9),
-                "platform": engine.platform_label(arch) if arch else None,
-                # That record described this machine only: which kernel it ran was not kept.
-                "kernel": "", "client_kernel": "", "client_system": ""}
+        return {
+            **{k: v for k, v in old.items() if k not in ("os", "memory_gb")},
+            "operating_system": old["os"],
+            "memory_bytes": round(float(old["memory_gb"]) * 1e9),
+            "platform": engine.platform_label(arch) if arch else None,
+            # That record described this machine only: which kernel it ran was not kept.
+            "kernel": "",
+            "client_kernel": "",
+            "client_system": "",
+        }
 
     @property
     def same_kernel(self) -> bool:
@@ -67,8 +73,10 @@ class EngineHost(Replayable):
 
     def where(self) -> str:
         cpu = f" ({self.cpu_model})" if self.cpu_model else ""
-        return (f"{self.engine or 'an engine not recorded'} on {self.operating_system}, {self.platform or '?'}, "
-                f"{self.cpus} CPU{cpu}, {self.memory_bytes / 1e9:.0f} GB memory")
+        return (
+            f"{self.engine or 'an engine not recorded'} on {self.operating_system}, {self.platform or '?'}, "
+            f"{self.cpus} CPU{cpu}, {self.memory_bytes / 1e9:.0f} GB memory"
+        )
 
     def line(self) -> str:
         return f"{self.where()}; {self.mode or 'a'} run, {self.at or 'at a time not recorded'}"
@@ -102,8 +110,11 @@ def facts_live() -> EngineHost:
     info = engine.require().info()
     kernel = info.kernel_version or ""
     return EngineHost(
-        engine=engine.engine_label(engine.engine_name(engine.engine_command()), info.server_version,
-                                   engine.image_store_from_driver_status(info.driver, info.driver_status)),
+        engine=engine.engine_label(
+            engine.engine_name(engine.engine_command()),
+            info.server_version,
+            engine.image_store_from_driver_status(info.driver, info.driver_status),
+        ),
         platform=engine.platform_label(info.architecture or ""),
         operating_system=info.operating_system or "",
         kernel=kernel,
