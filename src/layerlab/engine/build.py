@@ -19,8 +19,9 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import dockerfile_syntax, labels, progress, replay
+from layerlab.engine import dockerfile_syntax, labels, progress, replay, transient
 from layerlab.engine.result import Replayable
+from layerlab.ground.errors import LayerlabError
 from layerlab.ground.text import Printer, error_text, say
 from .buildlog import BuildLog, Reader, Step, parse
 
@@ -37,6 +38,28 @@ class BuildError(RuntimeError):
         where = f"step `{step}`" if step else "the build"
         tail = "\n".join(f"  | {line}" for line in log_tail)
         super().__init__(f"building {tag} failed at {where}.\n{tail}\n{detail}".rstrip())
+
+
+class TransientEngineError(BuildError, LayerlabError):
+    """The engine's known intermittent export error (engine/transient.py) hit the build, and hit it
+    again when `build` retried once: the engine's fault, not the Dockerfile's.
+
+    Fields: `cause` (which known error), `error` (BuildKit's line), `attempts`, `log_paths` (one per attempt).
+    """
+
+    def __init__(self, tag: str, race: transient.EngineRace, log_tail: list[str], attempts: int,
+                 log_paths: list[str]):
+        self.tag, self.step, self.log_tail = tag, race.step, log_tail
+        self.cause, self.error, self.attempts, self.log_paths = race.pattern.name, race.error, attempts, log_paths
+        times = "twice" if attempts == 2 else f"{attempts} time(s)"
+        tail = "\n".join(f"  | {line}" for line in log_tail)
+        logs = f"\nfull log(s): {', '.join(log_paths)}" if log_paths else ""
+        Exception.__init__(self, (
+            f"building {tag} failed {times} at `{race.step}` with a known intermittent engine error "
+            f"({race.pattern.name}): an engine error, not a fault in the Dockerfile.\n{tail}\n"
+            "What to do: run it again; if it keeps failing, run `layerlab doctor` and restart the engine "
+            "(Docker Desktop: Restart; Linux: `sudo systemctl restart docker`)." + logs
+        ))
 
 
 class BuildResult(Replayable):
@@ -139,66 +162,96 @@ def build(
     if managed:
         all_labels.update(labels.course_labels(module))
     renderer = _renderer(show)
+    file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
+    options: dict[str, Any] = dict(
+        tags=[tag],
+        file=file,
+        target=target,
+        build_args=build_args or {},
+        platforms=platforms,
+        cache=cache,
+        load=load,
+        labels=all_labels,
+        # buildx attaches a provenance attestation by default; the course reads none, and
+        # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
+        provenance=provenance,
+        cache_from=cache_from,
+        cache_to=cache_to,
+        secrets=secrets or [],
+        progress="plain",
+        stream_logs=True,
+    )
     state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
-    reader = Reader()
-    tail: deque[str] = deque(maxlen=25)
+    # One live line and one summary for the build, however many attempts it takes.
+    live = progress.Live(state, renderer) if renderer else None
+    log_paths: list[str] = []
+    try:
+        with live or contextlib.nullcontext():
+            for attempt in (1, 2):
+                reader = Reader()
+                tail: deque[str] = deque(maxlen=25)
+                start = time.perf_counter()
+                try:
+                    _attempt(client, context, options, tag, state, reader, tail, live)
+                    break
+                except DockerException as e:
+                    if state.log_path:
+                        log_paths.append(str(state.log_path))
+                    if load and _complete_despite(tail, tag, client):
+                        state.failed = None  # the summary says built: the image is there
+                        if live:
+                            live.note(f"{tag}: BuildKit named and unpacked the image, then reported "
+                                      f"`{list(tail)[-1].strip()}`; the image is complete, kept")
+                        break
+                    race = transient.classify(reader.log())
+                    if race is None:
+                        raise _build_error(e, tag, reader, tail, state) from None
+                    failed = reader.log().failed()
+                    step_tail = (failed.log if failed else list(tail))[-15:]
+                    if attempt == 2:
+                        raise TransientEngineError(tag, race, step_tail, attempt, log_paths) from None
+                    # The one line a retry prints; show=None stays silent, as it promises.
+                    state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
+                    if live:
+                        live.note(race.line(tag))
+                        live.restart(state)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    # After a retry this is the second attempt's: the steps the first one ran are cached in it.
+    return _result(client, tag, reader, state, start, platforms, cache, target, load)
+
+
+def _attempt(client: DockerClient, context: str | Path, options: dict[str, Any], tag: str, state: progress.Progress,
+             reader: Reader, tail: deque[str], live: progress.Live | None) -> None:
+    """Run `docker buildx build` once, feeding its log to `reader`, `tail`, the log file and the live line.
+
+    The one call into python-on-whales of a build; it raises DockerException when the build fails.
+    """
     log_file = None
     try:
         state.log_path = progress.new_log_path(tag)
         log_file = state.log_path.open("w", encoding="utf-8")
     except OSError:
         state.log_path = None  # a read-only checkout still builds; the summary then names no file
-    file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
-    live = progress.Live(state, renderer) if renderer else None
-    start = time.perf_counter()
     try:
-        with live or contextlib.nullcontext():
-            try:
-                stream = client.buildx.build(
-                    str(context),
-                    tags=[tag],
-                    file=file,
-                    target=target,
-                    build_args=build_args or {},
-                    platforms=platforms,
-                    cache=cache,
-                    load=load,
-                    labels=all_labels,
-                    # buildx attaches a provenance attestation by default; the course reads none, and
-                    # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
-                    provenance=provenance,
-                    cache_from=cache_from,
-                    cache_to=cache_to,
-                    secrets=secrets or [],
-                    progress="plain",
-                    stream_logs=True,
-                )
-                for line in cast(Iterator[str], stream):  # stream_logs=True: the log's lines
-                    line = line.rstrip("\n")
-                    tail.append(line)
-                    if log_file:
-                        log_file.write(line + "\n")
-                    ev = reader.feed(line)
-                    if live:
-                        live.line(line, ev)
-            except KeyboardInterrupt:
-                # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
-                # without this the build client and BuildKit's build would carry on.
-                stop_clients(tag)
-                raise
-    except DockerException as e:
-        if load and _complete_despite(tail, tag, client):
-            if renderer:
-                renderer.note(f"{tag}: BuildKit named and unpacked the image, then reported "
-                              f"`{list(tail)[-1].strip()}`; the image is complete, kept")
-        else:
-            raise _build_error(e, tag, reader, tail, state) from None
+        stream = client.buildx.build(str(context), **options)
+        for line in cast(Iterator[str], stream):  # stream_logs=True: the log's lines
+            line = line.rstrip("\n")
+            tail.append(line)
+            if log_file:
+                log_file.write(line + "\n")
+            ev = reader.feed(line)
+            if live:
+                live.line(line, ev)
+    except KeyboardInterrupt:
+        # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
+        # without this the build client and BuildKit's build would carry on.
+        stop_clients(tag)
+        raise
     finally:
         if log_file:
             log_file.close()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return _result(client, tag, reader, state, start, platforms, cache, target, load)
 
 
 def _complete_despite(tail: Iterable[str], tag: str, client: DockerClient) -> bool:
