@@ -105,15 +105,30 @@ def run(ctx: Path, monkeypatch, client: FakeClient) -> tuple[list[str], build.Bu
 
 
 def test_the_export_race_is_retried_once_with_one_line(ctx, monkeypatch):
-    client = FakeClient(log("export-race"), log("ok"))
+    # The retry finds every step in the cache (the first attempt finished them before its export failed).
+    client = FakeClient(log("export-race"), log("ok-cached"))
     shown, result = run(ctx, monkeypatch, client)
     assert client.calls == 2
     assert isinstance(result, build.BuildResult) and result.image_id
     retry = [line for line in shown if "building again once" in line]
     assert len(retry) == 1
     assert "known intermittent error" in retry[0] and "not a fault in the Dockerfile" in retry[0]
-    # Besides that line, the build's one summary: the attempt that built.
+    # Besides that line, the build's one summary.
     assert len(shown) == 2 and shown[1].startswith(f"built {TAG}")
+    # What this build ran is the first attempt's: a lesson's "a code edit re-runs one step" still holds.
+    assert [s.name for s in result.ran] == ["RUN echo hi > /hi.txt"] and "1 ran, 0 cached" in shown[1]
+    assert result.log_path and "RUN echo hi" in Path(result.log_path).read_text()
+    assert "#5 CACHED" not in Path(result.log_path).read_text()
+
+
+def test_a_no_cache_build_is_measured_again_by_its_retry(ctx, monkeypatch):
+    client = FakeClient(log("export-race"), log("ok"))
+    monkeypatch.setattr(engine, "require", lambda: client)
+    shown: list[str] = []
+    result = build.build(ctx, TAG, platforms=["linux/amd64"], cache=False, show=shown.append)
+    assert client.calls == 2 and [s.name for s in result.ran] == ["RUN echo hi > /hi.txt"]
+    assert len(shown) == 2 and "building again once" in shown[0] and shown[1].startswith(f"built {TAG}")
+    assert "unpacking to docker.io/library/layerlab-test-transient:x 0.1s done" in Path(result.log_path).read_text()
 
 
 def test_a_build_that_works_at_once_is_built_once(ctx, monkeypatch):
@@ -164,13 +179,14 @@ def test_silent_builds_retry_silently(ctx, monkeypatch, capsys):
 @pytest.mark.engine
 def test_an_ordinary_build_and_a_missing_copy_on_the_engine(engine_client, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERLAB_LOG_DIR", str(tmp_path / "logs"))
-    (tmp_path / "Dockerfile").write_text("FROM debian:trixie-slim\nRUN echo hi > /hi.txt\n")
+    run = f"RUN echo {uuid.uuid4().hex} > /hi.txt"  # new to the build cache, so it runs
+    (tmp_path / "Dockerfile").write_text(f"FROM debian:trixie-slim\n{run}\n")
     (tmp_path / "missing.Dockerfile").write_text("FROM debian:trixie-slim\nCOPY missing.txt /missing.txt\n")
     tag = f"layerlab-test-transient:{uuid.uuid4().hex[:8]}"
     shown: list[str] = []
     try:
         r = build.build(tmp_path, tag, show=shown.append)
-        assert r.image_id and [s.name for s in r.ran] == ["RUN echo hi > /hi.txt"]
+        assert r.image_id and [s.name for s in r.ran] == [run]
         assert engine_client.image.inspect(tag).config.labels.get(labels.MANAGED) == labels.MANAGED_VALUE
         with pytest.raises(build.BuildError) as failed:
             build.build(tmp_path, tag + "-missing", dockerfile=tmp_path / "missing.Dockerfile", show=shown.append)

@@ -185,18 +185,21 @@ def build(
     # One live line and one summary for the build, however many attempts it takes.
     live = progress.Live(state, renderer) if renderer else None
     log_paths: list[str] = []
+    measured: tuple[Reader, float] | None = None  # steps and seconds to report when not the last attempt's
     try:
         with live or contextlib.nullcontext():
             for attempt in (1, 2):
                 reader = Reader()
                 tail: deque[str] = deque(maxlen=25)
                 start = time.perf_counter()
+                # After a cached retry only the export is redone: the live line and summary stay the first's.
+                current = progress.Progress(tag=tag) if measured else state
                 try:
-                    _attempt(client, context, options, tag, state, reader, tail, live)
+                    _attempt(client, context, options, tag, current, reader, tail, None if measured else live)
                     break
                 except DockerException as e:
-                    if state.log_path:
-                        log_paths.append(str(state.log_path))
+                    if current.log_path:
+                        log_paths.append(str(current.log_path))
                     if load and _complete_despite(tail, tag, client):
                         state.failed = None  # the summary says built: the image is there
                         if live:
@@ -205,21 +208,33 @@ def build(
                         break
                     race = transient.classify(reader.log())
                     if race is None:
-                        raise _build_error(e, tag, reader, tail, state) from None
+                        raise _build_error(e, tag, reader, tail, current) from None
                     failed = reader.log().failed()
                     step_tail = (failed.log if failed else list(tail))[-15:]
                     if attempt == 2:
                         raise TransientEngineError(tag, race, step_tail, attempt, log_paths) from None
                     # The one line a retry prints; show=None stays silent, as it promises.
-                    state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
                     if live:
                         live.note(race.line(tag))
-                        live.restart(state)
+                    if cache:
+                        # Every step finished before the export failed, so the retry finds them all in the
+                        # cache: what this build ran and how long it took is the first attempt's to report.
+                        measured = (reader, time.perf_counter() - start)
+                        state.failed = None
+                        state.end()
+                    else:
+                        # --no-cache runs every step again: the second attempt is a whole new measurement.
+                        state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
+                        if live:
+                            live.restart(state)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    # After a retry this is the second attempt's: the steps the first one ran are cached in it.
-    return _result(client, tag, reader, state, start, platforms, cache, target, load)
+    if measured:
+        reader, seconds = measured
+    else:
+        seconds = time.perf_counter() - start
+    return _result(client, tag, reader, state, seconds, platforms, cache, target, load)
 
 
 def _attempt(client: DockerClient, context: str | Path, options: dict[str, Any], tag: str, state: progress.Progress,
@@ -280,9 +295,8 @@ def _build_error(e: DockerException, tag: str, reader: Reader, tail: Iterable[st
     return BuildError(tag, failed.name if failed else None, step_tail, detail)
 
 
-def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, start: float, platforms: list[str] | None,
-            cache: bool, target: str | None, load: bool) -> BuildResult:
-    seconds = time.perf_counter() - start
+def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, seconds: float,
+            platforms: list[str] | None, cache: bool, target: str | None, load: bool) -> BuildResult:
     log: BuildLog = reader.log()
     image_id = None
     if load:
