@@ -93,6 +93,23 @@ def test_layerlab_run_prints_what_failed_and_what_to_do_and_exits_1(tmp_path, mo
     assert "run the lesson again alone: `layerlab run 98`" in out
 
 
+def test_the_engines_known_error_raised_in_a_lesson_is_named_as_the_engines(tmp_path):
+    log = Path(__file__).parent / "data" / "transient" / "export-race.log"
+    c = lesson(tmp_path, f"""\
+# %%
+from layerlab.engine import build, buildlog, transient
+race = transient.classify(buildlog.parse(open({str(log)!r}).read().splitlines()))
+
+# %%
+raise build.TransientEngineError("layerlab-03:naive", race, ["unpacking to docker.io/library/x"], 2, [])
+""")
+    said: list[str] = []
+    r = notebooks.execute(c.modules[0], tmp_path / "out", say=said.append)
+    assert r.failure and r.failure.engine_error and r.failure.cell == 2
+    assert r.error.startswith("cell 2/2: TransientEngineError: building layerlab-03:naive failed twice")
+    assert said[-1].startswith("[98] this is the engine's error, not the lesson's")
+
+
 def test_the_engines_known_error_is_named_as_the_engines():
     f = failure.from_cell_error(
         "03", "TransientEngineError",
