@@ -71,7 +71,7 @@ def test_the_failing_cell_and_the_errors_own_line_are_reported(tmp_path):
     failed_lines = [line for line in said if "FAILED" in line]
     assert len(failed_lines) == 1
     assert failed_lines[0].startswith("[98] FAILED at cell 2/3: ValueError: the answer is 41")
-    assert said[-1] == "[98] fix what the line above says, then run the lesson again alone: `layerlab run 98`"
+    assert said[-1] == "[98] its page shows the whole traceback; run the lesson again alone: `layerlab run 98`"
     assert (tmp_path / "out" / r.html).is_file()  # the executed copy still renders
 
 

@@ -37,7 +37,7 @@ class LessonFailure(Result):
         if self.engine_error:
             return (f"this is the engine's error, not the lesson's: run the lesson again alone ({again}); "
                     "if it fails again, run `layerlab doctor` and restart the engine")
-        return f"fix what the line above says, then run the lesson again alone: {again}"
+        return f"its page shows the whole traceback; run the lesson again alone: {again}"
 
 
 def from_cell_error(module: str, ename: str, evalue: str, traceback: str, cell: int | None,
