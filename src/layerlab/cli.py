@@ -150,7 +150,9 @@ def _run(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.ok]
     print(f"\n{len(results) - len(failed)}/{len(results)} notebooks ran; HTML index: {out / 'index.html'}")
     for r in failed:
-        print(f"  {r.module}: {r.error} (see {out / r.html})")
+        print(f"  {r.module}: FAILED at {r.error} (see {out / r.html})")
+        if r.failure:
+            print(f"    {r.failure.todo()}")
     return 1 if failed else 0
 
 

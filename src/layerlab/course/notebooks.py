@@ -11,7 +11,6 @@ never drift.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +21,10 @@ import nbformat
 from traitlets.config import Config
 
 from layerlab.engine import progress
-from layerlab.ground.text import Printer, last_line, say as say_line
+from layerlab.ground.text import Printer, say as say_line
 from . import REPO, Course, Module
+from .failure import LessonFailure, from_cell_error, from_other
 from layerlab.engine.result import Result
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def source_path(m: Module) -> Path:
@@ -65,6 +63,7 @@ class RunResult(Result):
     executed: str
     html: str
     error: str | None = None
+    failure: LessonFailure | None = None  # where and why it stopped, and what to do (course/failure.py)
 
 
 
@@ -96,6 +95,11 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
     executed_path = out_dir / "notebooks" / f"{name}.ipynb"
     html_path = out_dir / "html" / f"{name}.html"
     done = {"n": 0, "t": time.perf_counter()}
+    started = {"n": 0}  # the code cell running now: the one that failed, when one does
+
+    def on_cell_start(cell, cell_index, **_):
+        if cell.cell_type == "code":
+            started["n"] += 1
 
     def on_cell_executed(cell, cell_index, execute_reply, **_):
         if cell.cell_type != "code":
@@ -112,11 +116,12 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
         kernel_name="python3",
         resources={"metadata": {"path": str(source_path(m).parent)}},
         on_cell_executed=on_cell_executed,
+        on_cell_start=on_cell_start,
         config=ipc_kernel_config(Path(sockets.name)),
     )
     say(f"[{m.id}] running {m.notebook} ({len(code_cells)} code cells)")
     start = time.perf_counter()
-    error = None
+    failure = None
     # The kernel inherits this: builds print their summary line only, and no widget
     # is displayed for a progress line nobody watches (the HTML keeps text, not "Loading widget...").
     before = os.environ.get(progress.HEADLESS_ENV)
@@ -125,10 +130,9 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
         with sockets:
             client.execute()
     except CellExecutionError as e:
-        text = _ANSI.sub("", str(e)).strip()
-        error = last_line(text, "a cell failed")
+        failure = from_cell_error(m.id, e.ename, e.evalue, e.traceback, started["n"] or None, len(code_cells))
     except Exception as e:  # a dead kernel or a timeout: still write what ran
-        error = f"{type(e).__name__}: {e}"
+        failure = from_other(m.id, e, started["n"] or None, len(code_cells))
     finally:
         if before is None:
             os.environ.pop(progress.HEADLESS_ENV, None)
@@ -137,7 +141,10 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
     seconds = time.perf_counter() - start
     nbformat.write(nb, executed_path)
     write_html(nb, html_path, m)
-    say(f"[{m.id}] {'ok' if error is None else 'FAILED: ' + error} ({seconds:.1f} s)")
+    error = failure.line() if failure else None
+    say(f"[{m.id}] {'ok' if error is None else 'FAILED at ' + error} ({seconds:.1f} s)")
+    if failure:
+        say(f"[{m.id}] {failure.todo()}")
     return RunResult(
         module=name,
         title=m.title,
@@ -147,6 +154,7 @@ def execute(m: Module, out_dir: Path, say: Printer = say_line, timeout: int = 90
         executed=str(executed_path.relative_to(out_dir)),
         html=str(html_path.relative_to(out_dir)),
         error=error,
+        failure=failure,
     )
 
 

@@ -19,8 +19,9 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
-from layerlab.engine import dockerfile_syntax, labels, progress, replay
+from layerlab.engine import dockerfile_syntax, labels, progress, replay, transient
 from layerlab.engine.result import Replayable
+from layerlab.ground.errors import LayerlabError
 from layerlab.ground.text import Printer, error_text, say
 from .buildlog import BuildLog, Reader, Step, parse
 from layerlab.ground.errors import LayerlabError
@@ -38,6 +39,28 @@ class BuildError(LayerlabError, RuntimeError):
         where = f"step `{step}`" if step else "the build"
         tail = "\n".join(f"  | {line}" for line in log_tail)
         super().__init__(f"building {tag} failed at {where}.\n{tail}\n{detail}".rstrip())
+
+
+class TransientEngineError(BuildError, LayerlabError):
+    """The engine's known intermittent export error (engine/transient.py) hit the build, and hit it
+    again when `build` retried once: the engine's fault, not the Dockerfile's.
+
+    Fields: `cause` (which known error), `error` (BuildKit's line), `attempts`, `log_paths` (one per attempt).
+    """
+
+    def __init__(self, tag: str, race: transient.EngineRace, log_tail: list[str], attempts: int,
+                 log_paths: list[str]):
+        self.tag, self.step, self.log_tail = tag, race.step, log_tail
+        self.cause, self.error, self.attempts, self.log_paths = race.pattern.name, race.error, attempts, log_paths
+        times = "twice" if attempts == 2 else f"{attempts} time(s)"
+        tail = "\n".join(f"  | {line}" for line in log_tail)
+        logs = f"\nfull log(s): {', '.join(log_paths)}" if log_paths else ""
+        Exception.__init__(self, (
+            f"building {tag} failed {times} at `{race.step}` with a known intermittent engine error "
+            f"({race.pattern.name}): an engine error, not a fault in the Dockerfile.\n{tail}\n"
+            "What to do: run it again; if it keeps failing, run `layerlab doctor` and restart the engine "
+            "(Docker Desktop: Restart; Linux: `sudo systemctl restart docker`)." + logs
+        ))
 
 
 class BuildResult(Replayable):
@@ -140,66 +163,111 @@ def build(
     if managed:
         all_labels.update(labels.course_labels(module))
     renderer = _renderer(show)
+    file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
+    options: dict[str, Any] = dict(
+        tags=[tag],
+        file=file,
+        target=target,
+        build_args=build_args or {},
+        platforms=platforms,
+        cache=cache,
+        load=load,
+        labels=all_labels,
+        # buildx attaches a provenance attestation by default; the course reads none, and
+        # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
+        provenance=provenance,
+        cache_from=cache_from,
+        cache_to=cache_to,
+        secrets=secrets or [],
+        progress="plain",
+        stream_logs=True,
+    )
     state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
-    reader = Reader()
-    tail: deque[str] = deque(maxlen=25)
+    # One live line and one summary for the build, however many attempts it takes.
+    live = progress.Live(state, renderer) if renderer else None
+    log_paths: list[str] = []
+    measured: tuple[Reader, float] | None = None  # steps and seconds to report when not the last attempt's
+    try:
+        with live or contextlib.nullcontext():
+            for attempt in (1, 2):
+                reader = Reader()
+                tail: deque[str] = deque(maxlen=25)
+                start = time.perf_counter()
+                # After a cached retry only the export is redone: the live line and summary stay the first's.
+                current = progress.Progress(tag=tag) if measured else state
+                try:
+                    _attempt(client, context, options, tag, current, reader, tail, None if measured else live)
+                    break
+                except DockerException as e:
+                    if current.log_path:
+                        log_paths.append(str(current.log_path))
+                    if load and _complete_despite(tail, tag, client):
+                        state.failed = None  # the summary says built: the image is there
+                        if live:
+                            live.note(f"{tag}: BuildKit named and unpacked the image, then reported "
+                                      f"`{list(tail)[-1].strip()}`; the image is complete, kept")
+                        break
+                    race = transient.classify(reader.log())
+                    if race is None:
+                        raise _build_error(e, tag, reader, tail, current) from None
+                    failed = reader.log().failed()
+                    step_tail = (failed.log if failed else list(tail))[-15:]
+                    if attempt == 2:
+                        raise TransientEngineError(tag, race, step_tail, attempt, log_paths) from None
+                    # The one line a retry prints; show=None stays silent, as it promises.
+                    if live:
+                        live.note(race.line(tag))
+                    if cache:
+                        # Every step finished before the export failed, so the retry finds them all in the
+                        # cache: what this build ran and how long it took is the first attempt's to report.
+                        measured = (reader, time.perf_counter() - start)
+                        state.failed = None
+                        state.end()
+                    else:
+                        # --no-cache runs every step again: the second attempt is a whole new measurement.
+                        state = progress.Progress(tag=tag, platforms=list(platforms or []), label=label)
+                        if live:
+                            live.restart(state)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if measured:
+        reader, seconds = measured
+    else:
+        seconds = time.perf_counter() - start
+    return _result(client, tag, reader, state, seconds, platforms, cache, target, load)
+
+
+def _attempt(client: DockerClient, context: str | Path, options: dict[str, Any], tag: str, state: progress.Progress,
+             reader: Reader, tail: deque[str], live: progress.Live | None) -> None:
+    """Run `docker buildx build` once, feeding its log to `reader`, `tail`, the log file and the live line.
+
+    The one call into python-on-whales of a build; it raises DockerException when the build fails.
+    """
     log_file = None
     try:
         state.log_path = progress.new_log_path(tag)
         log_file = state.log_path.open("w", encoding="utf-8")
     except OSError:
         state.log_path = None  # a read-only checkout still builds; the summary then names no file
-    file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
-    live = progress.Live(state, renderer) if renderer else None
-    start = time.perf_counter()
     try:
-        with live or contextlib.nullcontext():
-            try:
-                stream = client.buildx.build(
-                    str(context),
-                    tags=[tag],
-                    file=file,
-                    target=target,
-                    build_args=build_args or {},
-                    platforms=platforms,
-                    cache=cache,
-                    load=load,
-                    labels=all_labels,
-                    # buildx attaches a provenance attestation by default; the course reads none, and
-                    # BuildKit 0.13's walk over it panicked dockerd here under concurrent builds.
-                    provenance=provenance,
-                    cache_from=cache_from,
-                    cache_to=cache_to,
-                    secrets=secrets or [],
-                    progress="plain",
-                    stream_logs=True,
-                )
-                for line in cast(Iterator[str], stream):  # stream_logs=True: the log's lines
-                    line = line.rstrip("\n")
-                    tail.append(line)
-                    if log_file:
-                        log_file.write(line + "\n")
-                    ev = reader.feed(line)
-                    if live:
-                        live.line(line, ev)
-            except KeyboardInterrupt:
-                # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
-                # without this the build client and BuildKit's build would carry on.
-                stop_clients(tag)
-                raise
-    except DockerException as e:
-        if load and _complete_despite(tail, tag, client):
-            if renderer:
-                renderer.note(f"{tag}: BuildKit named and unpacked the image, then reported "
-                              f"`{list(tail)[-1].strip()}`; the image is complete, kept")
-        else:
-            raise _build_error(e, tag, reader, tail, state) from None
+        stream = client.buildx.build(str(context), **options)
+        for line in cast(Iterator[str], stream):  # stream_logs=True: the log's lines
+            line = line.rstrip("\n")
+            tail.append(line)
+            if log_file:
+                log_file.write(line + "\n")
+            ev = reader.feed(line)
+            if live:
+                live.line(line, ev)
+    except KeyboardInterrupt:
+        # Only this process got the interrupt when Jupyter sent it ("interrupt kernel"):
+        # without this the build client and BuildKit's build would carry on.
+        stop_clients(tag)
+        raise
     finally:
         if log_file:
             log_file.close()
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return _result(client, tag, reader, state, start, platforms, cache, target, load)
 
 
 def _complete_despite(tail: Iterable[str], tag: str, client: DockerClient) -> bool:
@@ -228,9 +296,8 @@ def _build_error(e: DockerException, tag: str, reader: Reader, tail: Iterable[st
     return BuildError(tag, failed.name if failed else None, step_tail, detail)
 
 
-def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, start: float, platforms: list[str] | None,
-            cache: bool, target: str | None, load: bool) -> BuildResult:
-    seconds = time.perf_counter() - start
+def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, seconds: float,
+            platforms: list[str] | None, cache: bool, target: str | None, load: bool) -> BuildResult:
     log: BuildLog = reader.log()
     image_id = None
     if load:

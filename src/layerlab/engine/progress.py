@@ -452,6 +452,13 @@ class Live:
         with self._lock:
             self.renderer.note(text)
 
+    def restart(self, p: Progress) -> None:
+        """Follow `p` from now on: a build retried after an engine error counts its steps again,
+        and the one summary at the end is the last attempt's."""
+        with self._lock:
+            self.p = p
+            self.renderer.update(p)
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._stop.set()
         if self._thread:

@@ -41,6 +41,7 @@ class Report(Result):
     engine: str = ""
     seconds: float = 0.0
     fixture: str = ""  # which recorded fixture the measurements were compared with
+    notes: list[str] = Field(default_factory=list)  # what happened that is no verdict (an engine error, graded again)
 
     @property
     def passed(self) -> bool:
@@ -67,6 +68,8 @@ class Report(Result):
         lines = [f"{self.exercise}: {verdict}, {self.points}/{self.max_points} points  ({self.path})"]
         for p in self.problems:
             lines.append(f"  PROBLEM  {p}")
+        for n in self.notes:
+            lines.append(f"  NOTE     {n}")
         for r in self.results:
             mark = {"passed": "pass", "failed": "FAIL", "not run": "NOT RUN"}[r.status]
             opt = "" if r.required else " (optional)"

@@ -23,6 +23,7 @@ from layerlab.engine.build import Show
 from layerlab.measure import leaks
 from . import files
 from . import fixture as fx_mod
+from . import regrade
 from .checks import RECORDERS, Context, RecordError, run_check
 from .checks.builds import Builds
 from .checks.runs import RunsAndPrints
@@ -131,6 +132,7 @@ def _engine_line() -> str:
     return f"{replay.engine_label()} on {engine.host_platform()}"
 
 
+@regrade.once_more  # an engine error, not the submission's, is graded again once (grade/regrade.py)
 def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
           fixture: fx_mod.Fixture | None = None, show: Show = None) -> Report:
     """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.

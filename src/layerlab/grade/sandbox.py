@@ -25,6 +25,7 @@ from layerlab.engine import build as build_mod
 from layerlab import engine
 from layerlab.engine import clean, containers, labels
 from layerlab.measure.serving import ServeResult
+from . import regrade
 
 RUN_LABEL = "org.layerlab.grade.run"
 
@@ -104,6 +105,9 @@ class Session:
             return build_mod.build(context, tag, dockerfile=dockerfile, platforms=platforms, cache=cache,
                                    extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=self.show,
                                    secrets=self.secrets or None, build_args=self.build_args or None)
+        except build_mod.TransientEngineError as e:
+            regrade.notice(e)  # the engine's, not the submission's: the entry point grades again
+            raise
         except build_mod.BuildError:
             if fired.is_set():
                 raise TimedOut(f"the build timed out after {timeout:.0f} s") from None
