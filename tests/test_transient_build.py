@@ -176,7 +176,6 @@ def test_silent_builds_retry_silently(ctx, monkeypatch, capsys):
 # --- a real build through the changed path ---------------------------------------------------
 
 
-@pytest.mark.engine
 def test_an_ordinary_build_and_a_missing_copy_on_the_engine(engine_client, tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERLAB_LOG_DIR", str(tmp_path / "logs"))
     run = f"RUN echo {uuid.uuid4().hex} > /hi.txt"  # new to the build cache, so it runs
