@@ -35,8 +35,11 @@ from pathlib import Path
 
 from pydantic import Field
 from python_on_whales import DockerClient
+from python_on_whales.components.buildx.models import BuilderInspectResult
 from python_on_whales.exceptions import DockerException
 
+from layerlab.engine import info as engine_info
+from layerlab.engine.info import ImageStore, image_store_from_driver_status  # noqa: F401 - engine.X is where callers look
 from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
@@ -142,15 +145,25 @@ class EngineFacts(Result):
     api_version: str | None = None
     buildx_version: str | None = None
     compose_version: str | None = None
-    image_store: str | None = None  # "containerd" or "classic"
+    image_store: ImageStore | None = None
     storage_driver: str | None = None
+    builder_name: str | None = None  # the current buildx builder ("default")
+    builder_driver: str | None = None  # its driver: "docker" (the engine's own BuildKit) or "docker-container"
     builder_platforms: list[str] = Field(default_factory=list)
     emulators: list[str] = Field(default_factory=list)
+    # The engine's native platform: its machine's (Docker Desktop's VM, a remote DOCKER_HOST), not this Python's.
     host_platform: str = Field(default_factory=host_platform)
+    operating_system: str | None = None
+    cgroup_version: str | None = None  # "1" or "2", as the engine reports it (docker info CgroupVersion)
+    cgroup_driver: str | None = None
+    rootless: bool | None = None  # None: not reported (a recording from before it was read)
     runtimes: list[str] = Field(default_factory=list)
+    default_runtime: str | None = None
     gpu_runtime: bool = False
     gpu_device: bool = False
     cdi_specs: list[str] = Field(default_factory=list)  # NVIDIA CDI spec files (nvidia-ctk cdi generate)
+    cdi_devices: list[str] = Field(default_factory=list)  # CDI devices the engine itself discovered (Docker 28.3+)
+    insecure_registries: list[str] = Field(default_factory=list)
     root_dir: str | None = None
     free_disk_bytes: int | None = None
 
@@ -160,15 +173,30 @@ class EngineFacts(Result):
     @property
     def multiplatform_load(self) -> bool:
         """Can `buildx build --platform a,b --load` keep both platforms? Only the containerd store can."""
-        return self.name == "podman" or self.image_store == "containerd"
+        return self.name == "podman" or self.image_store in ("containerd", "containers/storage")
+
+    @property
+    def native(self) -> str:
+        return self.host_platform
+
+    @property
+    def foreign(self) -> str:
+        return foreign_platform(self.host_platform)
+
+    @property
+    def emulated(self) -> list[str]:
+        """The platforms besides the native one that this engine runs, through a qemu binfmt entry."""
+        return [p for p, e in BINFMT_BY_PLATFORM.items() if e in self.emulators and p != self.host_platform]
+
+    @property
+    def loopback_registry_insecure(self) -> bool:
+        """Does the engine push to `localhost:5000` over plain HTTP? Docker's default; Podman asks registries.conf."""
+        return engine_info.LOOPBACK_CIDR in self.insecure_registries
 
 
-def image_store_from_driver_status(driver: str | None, driver_status: list | None) -> str:
-    """Docker reports the containerd store as driver-type io.containerd.snapshotter.v1."""
-    for pair in driver_status or []:
-        if len(pair) == 2 and pair[0] == "driver-type" and "containerd.snapshotter" in str(pair[1]):
-            return "containerd"
-    return "classic"
+def foreign_platform(native: str) -> str:
+    """The other of linux/amd64 and linux/arm64: what this engine emulates in lesson 05 (an arm64 engine: amd64)."""
+    return "linux/amd64" if native == "linux/arm64" else "linux/arm64"
 
 
 def binfmt_emulators(binfmt_dir: Path = BINFMT_DIR) -> list[str]:
@@ -222,8 +250,9 @@ def cdi_specs(dirs: tuple[Path, ...] = CDI_DIRS) -> list[str]:
 def gpu_verdict(f: "EngineFacts") -> tuple[bool, str]:
     """Can this engine give a container a GPU, and why (not)."""
     nvidia = [r for r in f.runtimes if "nvidia" in r]
-    if nvidia or f.cdi_specs:
-        how = ", ".join([f"runtime {r}" for r in nvidia] + [f"CDI {c}" for c in f.cdi_specs])
+    cdi = [d for d in f.cdi_devices if d.startswith("nvidia.com/gpu")]
+    if nvidia or f.cdi_specs or cdi:
+        how = ", ".join([f"runtime {r}" for r in nvidia] + [f"CDI {c}" for c in f.cdi_specs + cdi])
         dev = "a GPU device is present" if f.gpu_device else "but no /dev/nvidiactl or nvidia-smi on this host"
         return f.gpu_device, f"{how}; {dev}"
     why = f"runtimes {', '.join(f.runtimes) or 'none'} (no nvidia), no CDI spec in {' or '.join(map(str, CDI_DIRS))}"
@@ -254,58 +283,85 @@ def buildx_version_from_text(text: str | None) -> str | None:
     return parts[1] if len(parts) >= 2 else parts[0]
 
 
+def from_answers(command: str, info: dict, version: dict, builder: BuilderInspectResult | None = None,
+                 binfmt: list[str] | None = None) -> EngineFacts:
+    """Facts from the engine's own answers: `docker info` and `docker version` as JSON, the current buildx
+    builder (`buildx ls`'s entry) and, where binfmt_misc is in sight, its qemu entries. Pure: the unit tests
+    feed recorded answers of Docker, Docker Desktop, rootless Docker and Podman through it."""
+    raw = engine_info.parse(info, version)
+    client = version.get("Client") or {}
+    facts = EngineFacts(
+        command=command,
+        reachable=True,
+        name=raw.name,
+        client_version=client.get("Version"),
+        server_version=raw.server_version,
+        api_version=raw.api_version,
+        image_store=raw.image_store,
+        storage_driver=raw.storage_driver,
+        operating_system=raw.operating_system,
+        cgroup_version=raw.cgroup_version,
+        cgroup_driver=raw.cgroup_driver,
+        rootless=raw.rootless,
+        runtimes=raw.runtimes,
+        default_runtime=raw.default_runtime,
+        cdi_devices=raw.cdi_devices,
+        insecure_registries=raw.insecure_registries,
+        root_dir=raw.root_dir,
+    )
+    if raw.architecture:
+        # Native means native to the engine's machine (Docker Desktop's VM, a remote DOCKER_HOST), not to this Python's.
+        facts.host_platform = platform_label(raw.architecture)
+    if builder is not None:
+        facts.builder_name = builder.name
+        facts.builder_driver = builder.driver
+        facts.builder_platforms = sorted({p for n in (builder.nodes or []) for p in (n.platforms or [])})
+    if binfmt is not None:
+        facts.emulators = binfmt
+    elif facts.name == "docker":
+        # The host's binfmt_misc is out of sight (inside a container, or the engine is remote), but BuildKit
+        # listed the platforms it can run by executing a test binary for each: the engine's own answer.
+        facts.emulators = sorted(e for p, e in BINFMT_BY_PLATFORM.items()
+                                 if p in facts.builder_platforms and p != facts.host_platform)
+    if facts.name == "podman" and not facts.builder_platforms:
+        # Podman builds with buildah, not BuildKit: any platform that binfmt can run.
+        facts.builder_platforms = sorted({facts.host_platform} | set(facts.emulated))
+    facts.gpu_runtime = any("nvidia" in r for r in facts.runtimes) or any("nvidia.com/gpu" in d for d in facts.cdi_devices)
+    return facts
+
+
+def _builder(c: DockerClient) -> BuilderInspectResult | None:
+    """The current buildx builder, booted, as `buildx ls` describes it; None without buildx or BuildKit."""
+    try:
+        b = c.buildx.inspect(bootstrap=True)
+        return BuilderInspectResult(name=b.name, driver=b.driver, nodes=b.nodes)
+    except (DockerException, ValueError):
+        return None
+
+
 def probe() -> EngineFacts:
     """Ask the engine what it is. Never raises: an unreachable engine is a fact too."""
     command = engine_command()
-    facts = EngineFacts(command=command, reachable=False)
     if not shutil.which(command):
-        facts.error = f"the `{command}` command is not installed"
-        return facts
+        return EngineFacts(command=command, reachable=False, error=f"the `{command}` command is not installed")
     c = client()
     try:
-        version = c.version()
-        info = c.info()
-    except DockerException as e:
-        facts.error = no_engine_help(str(e))
-        return facts
-    facts.reachable = True
-    facts.name = engine_name(command)
-    facts.client_version = version.client.version if version.client else None
-    if version.server:
-        facts.server_version = version.server.version
-        facts.api_version = version.server.api_version
-    facts.storage_driver = info.driver
-    if info.architecture:
-        # Native means native to the engine's machine (Docker Desktop's VM, a remote DOCKER_HOST), not to this Python's.
-        facts.host_platform = platform_label(info.architecture)
-    facts.image_store = image_store_from_driver_status(info.driver, info.driver_status)
-    facts.runtimes = sorted((info.runtimes or {}).keys())
-    facts.cdi_specs = cdi_specs()
-    facts.gpu_runtime = any("nvidia" in r for r in facts.runtimes) or bool(facts.cdi_specs)
-    facts.gpu_device = _gpu_device_present()
-    facts.root_dir = str(info.docker_root_dir) if info.docker_root_dir else None
-    disk_path = facts.root_dir if facts.root_dir and Path(facts.root_dir).exists() else "/"
-    facts.free_disk_bytes = shutil.disk_usage(disk_path).free
-    facts.emulators = binfmt_emulators()
-    if facts.name == "docker":
+        info, version = engine_info.ask(c)
+    except (DockerException, ValueError) as e:
+        return EngineFacts(command=command, reachable=False, error=no_engine_help(str(e)))
+    # The docker CLI has buildx and compose plugins whichever engine answers (Podman's compatible API too).
+    docker_cli = engine_name(command) == "docker"
+    builder = _builder(c) if docker_cli else None
+    facts = from_answers(command, info, version, builder, binfmt_emulators() if binfmt_visible() else None)
+    if docker_cli:
         facts.buildx_version = buildx_version_from_text(_cli_version([command, "buildx", "version"]))
         facts.compose_version = _cli_version([command, "compose", "version", "--short"])
-        if facts.buildx_version:
-            try:
-                builder = c.buildx.inspect(bootstrap=True)
-                facts.builder_platforms = sorted({p for n in (builder.nodes or []) for p in (n.platforms or [])})
-            except DockerException:
-                pass
-        if not binfmt_visible():
-            # Inside a container the host's binfmt_misc is out of sight, but the engine runs on the host:
-            # BuildKit there listed the platforms it can run by executing a test binary for each.
-            facts.emulators = sorted(e for p, e in BINFMT_BY_PLATFORM.items()
-                                     if p in facts.builder_platforms and p != facts.host_platform)
-    else:
-        # Podman builds any platform that binfmt can run.
-        facts.builder_platforms = sorted(
-            {facts.host_platform} | {p for p, e in BINFMT_BY_PLATFORM.items() if e in facts.emulators}
-        )
+    facts.cdi_specs = cdi_specs()
+    facts.gpu_runtime = facts.gpu_runtime or bool(facts.cdi_specs)
+    # A CDI device the engine discovered is a GPU it can hand out, wherever this Python runs.
+    facts.gpu_device = _gpu_device_present() or any("nvidia.com/gpu" in d for d in facts.cdi_devices)
+    disk_path = facts.root_dir if facts.root_dir and Path(facts.root_dir).exists() else "/"
+    facts.free_disk_bytes = shutil.disk_usage(disk_path).free
     return facts
 
 
