@@ -3,7 +3,7 @@
 This package's own code is course.yml's schema, the manifest of modules and
 exercises; its modules run lessons (`notebooks`, `lesson`), show results
 (`plots`, `widgets`), make a learner act (`activities`, `challenges`) and
-check the machine (`doctor`).
+check the machine (`doctor`, and `needs`: can a lesson run here).
 
 course.yml is read into a strict typed schema.
 A typo in a key or a wrong type fails with the file, the key and what was
@@ -26,7 +26,8 @@ from .checkspec import CheckBase
 from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 from layerlab.ground.errors import LayerlabError, NotFound
 
-Need = Literal["engine", "buildx", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
+# Judged against the engine in course/needs.py; "containerd": an image store that keeps multi-platform images.
+Need = Literal["engine", "buildx", "containerd", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
 
 
 class Strict(BaseModel):
