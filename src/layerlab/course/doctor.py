@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from layerlab import course as course_mod
 from layerlab import engine
+from layerlab.course import needs
 from layerlab.engine import EngineFacts, catalogue, images, replay
 from layerlab.engine.images import ImageFacts
 from layerlab.engine.result import Replayable, Result
@@ -44,6 +46,7 @@ class Report(Replayable):
     engine: EngineFacts
     images: dict[str, ImageFacts | None] = Field(default_factory=dict)
     registry_reachable: bool = False
+    lessons: list[needs.Readiness] = Field(default_factory=list)  # can each lesson run here, and why not
 
     @property
     def ok(self) -> bool:
@@ -63,6 +66,13 @@ class Report(Replayable):
             lines.append("What to do:")
             for c in fixes:
                 lines.append(f"- {c.name}: {c.fix}")
+        if self.lessons:
+            lines += ["", "Lessons on this engine:"]
+            for r in self.lessons:
+                lines.append(f"  {r.module}  {r.verdict}")
+                for n in r.needs:
+                    if not n.met:
+                        lines.append(f"        {n.need}: {n.skips}" if n.skips else f"        {n.line()}")
         lines.append("")
         if self.replayed:
             lines.append(f"(replayed from a recorded run: {self.replayed['engine']}, {self.replayed['recorded_at']})")
@@ -88,10 +98,16 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
             Check(name="engine", status=WARN, value=f"docker {f.server_version}", fix=f"Docker Engine {MIN_DOCKER_MAJOR}+ is recommended for multi-platform loads")
         )
     else:
-        checks.append(Check(name="engine", status=OK, value=f"{f.name} {f.server_version} (API {f.api_version})"))
+        rootless = ", rootless" if f.rootless else ""
+        checks.append(Check(name="engine", status=OK, value=f"{f.name} {f.server_version} (API {f.api_version}{rootless})"))
+    checks.append(Check(name="cgroup", status=INFO,
+                        value=f"v{f.cgroup_version} ({f.cgroup_driver or '?'} driver)" if f.cgroup_version else "not reported"))
+    emulated = ", ".join(f.emulated) or "none"
+    checks.append(Check(name="platforms", status=INFO, value=f"native {f.native}, foreign {f.foreign}; emulated: {emulated}"))
     if f.name == "docker":
         if f.buildx_version:
-            checks.append(Check(name="buildx", status=OK, value=f.buildx_version))
+            builder = f"builder {f.builder_name} ({f.builder_driver} driver)" if f.builder_driver else "no builder answered"
+            checks.append(Check(name="buildx", status=OK, value=f"{f.buildx_version}, {builder}"))
         else:
             checks.append(Check(name="buildx", status=FAIL, value="missing", fix="install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)"))
         if f.compose_version:
@@ -200,7 +216,15 @@ def _run(platforms: tuple[str, ...] = catalogue.PLATFORMS) -> Report:
         engine=f,
         images=found,
         registry_reachable=online,
+        lessons=_lessons(f),
     )
+
+
+def _lessons(f: EngineFacts) -> list[needs.Readiness]:
+    try:
+        return needs.every_lesson(f)
+    except course_mod.CourseFileError:  # an installed package without the course's files: the checks still stand
+        return []
 
 
 def _registry_check() -> Check:
