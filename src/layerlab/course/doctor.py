@@ -99,14 +99,17 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
         )
     else:
         rootless = ", rootless" if f.rootless else ""
-        checks.append(Check(name="engine", status=OK, value=f"{f.name} {f.server_version} (API {f.api_version}{rootless})"))
-    checks.append(Check(name="cgroup", status=INFO,
-                        value=f"v{f.cgroup_version} ({f.cgroup_driver or '?'} driver)" if f.cgroup_version else "not reported"))
+        value = f"{f.name} {f.server_version} (API {f.api_version}{rootless})"
+        checks.append(Check(name="engine", status=OK, value=value))
+    cgroup = f"v{f.cgroup_version} ({f.cgroup_driver or '?'} driver)" if f.cgroup_version else "not reported"
+    checks.append(Check(name="cgroup", status=INFO, value=cgroup))
     emulated = ", ".join(f.emulated) or "none"
-    checks.append(Check(name="platforms", status=INFO, value=f"native {f.native}, foreign {f.foreign}; emulated: {emulated}"))
+    where = f"native {f.native}, foreign {f.foreign}; emulated: {emulated}"
+    checks.append(Check(name="platforms", status=INFO, value=where))
     if f.name == "docker":
         if f.buildx_version:
-            builder = f"builder {f.builder_name} ({f.builder_driver} driver)" if f.builder_driver else "no builder answered"
+            driver = f.builder_driver
+            builder = f"builder {f.builder_name} ({driver} driver)" if driver else "no builder answered"
             checks.append(Check(name="buildx", status=OK, value=f"{f.buildx_version}, {builder}"))
         else:
             checks.append(Check(name="buildx", status=FAIL, value="missing", fix="install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)"))

@@ -80,8 +80,10 @@ class LessonCannotRun(LayerlabError, RuntimeError):
     def __init__(self, readiness: Readiness, engine_label: str) -> None:
         self.readiness = readiness
         blocking = [n for n in readiness.needs if n.blocks]
-        head = (f"Lesson {readiness.module} cannot run on this engine ({engine_label}): "
-                f"{len(blocking)} need{'s' if len(blocking) != 1 else ''} unmet")
+        head = (
+            f"Lesson {readiness.module} cannot run on this engine ({engine_label}): "
+            f"{len(blocking)} need{'s' if len(blocking) != 1 else ''} unmet"
+        )
         super().__init__("\n".join([head] + [f"- {n.line()}" for n in blocking]))
 
     def _render_traceback_(self) -> list[str]:
@@ -98,85 +100,139 @@ def judge(need: str, f: engine.EngineFacts, module: str = "MODULE", vm_found: bo
     if need == "engine":
         if f.reachable:
             return NeedCheck(need=need, met=True, why=f.label())
-        return NeedCheck(need=need, met=False, why="no container engine answers",
-                         fix=_fix("start Docker (`make setup` as root installs and starts one) " + REPLAY_FIX, module))
+        return NeedCheck(
+            need=need,
+            met=False,
+            why="no container engine answers",
+            fix=_fix("start Docker (`make setup` as root installs and starts one) " + REPLAY_FIX, module),
+        )
     if not f.reachable:
         return NeedCheck(need=need, met=False, why="not known: no engine answers", fix="start the engine first")
     if need == "buildx":
         if f.name == "podman":
-            return NeedCheck(need=need, met=False, why="Podman builds with buildah: no BuildKit, no buildx builder",
-                             fix=_fix("use Docker Engine 26+ for this lesson, " + REPLAY_FIX, module))
+            return NeedCheck(
+                need=need,
+                met=False,
+                why="Podman builds with buildah: no BuildKit, no buildx builder",
+                fix=_fix("use Docker Engine 26+ for this lesson, " + REPLAY_FIX, module),
+            )
         if not f.buildx_version:
-            return NeedCheck(need=need, met=False, why="the buildx plugin is missing",
-                             fix="apt-get install docker-buildx (Docker Desktop ships it)")
-        return NeedCheck(need=need, met=True, why=f"buildx {f.buildx_version}, builder {f.builder_name or '?'} "
-                                                  f"({f.builder_driver or '?'} driver)")
+            return NeedCheck(
+                need=need,
+                met=False,
+                why="the buildx plugin is missing",
+                fix="apt-get install docker-buildx (Docker Desktop ships it)",
+            )
+        return NeedCheck(
+            need=need,
+            met=True,
+            why=f"buildx {f.buildx_version}, builder {f.builder_name or '?'} ({f.builder_driver or '?'} driver)",
+        )
     if need == "containerd":
         if f.multiplatform_load:
             return NeedCheck(need=need, met=True, why=f"{f.image_store} image store keeps multi-platform images")
-        return NeedCheck(need=need, met=False,
-                         why=f"the {f.image_store or '?'} image store ({f.storage_driver}) cannot load a multi-platform "
-                             "image or export the build cache with the default builder",
-                         fix='add {"features": {"containerd-snapshotter": true}} to /etc/docker/daemon.json and restart '
-                             "dockerd (Docker Desktop: Settings > General > Use containerd for pulling and storing images)")
+        return NeedCheck(
+            need=need,
+            met=False,
+            why=f"the {f.image_store or '?'} image store ({f.storage_driver}) cannot load a multi-platform "
+            "image or export the build cache with the default builder",
+            fix='add {"features": {"containerd-snapshotter": true}} to /etc/docker/daemon.json and restart '
+            "dockerd (Docker Desktop: Settings > General > Use containerd for pulling and storing images)",
+        )
     if need == "qemu":
         if f.foreign in f.emulated:
             return NeedCheck(need=need, met=True, why=f"native {f.native}; {f.foreign} emulated (qemu)")
-        return NeedCheck(need=need, met=False, why=f"native {f.native}; this engine cannot run {f.foreign}",
-                         fix="apt-get install qemu-user-static binfmt-support (as root), then restart dockerd "
-                             "(Docker Desktop emulates it out of the box)")
+        return NeedCheck(
+            need=need,
+            met=False,
+            why=f"native {f.native}; this engine cannot run {f.foreign}",
+            fix="apt-get install qemu-user-static binfmt-support (as root), then restart dockerd "
+            "(Docker Desktop emulates it out of the box)",
+        )
     if need == "registry":
         if f.loopback_registry_insecure:
-            return NeedCheck(need=need, met=True, why="the engine pushes to localhost:5000 over HTTP (127.0.0.0/8 insecure)")
+            return NeedCheck(
+                need=need, met=True, why="the engine pushes to localhost:5000 over HTTP (127.0.0.0/8 insecure)"
+            )
         if f.name == "podman":
-            return NeedCheck(need=need, met=False, why="Podman asks for TLS from localhost:5000",
-                             fix='add [[registry]] location = "localhost:5000" insecure = true to '
-                                 "/etc/containers/registries.conf")
-        return NeedCheck(need=need, met=False,
-                         why=f"127.0.0.0/8 is not among the insecure registries ({', '.join(f.insecure_registries) or 'none'})",
-                         fix='add "insecure-registries": ["127.0.0.0/8"] to /etc/docker/daemon.json and restart dockerd')
+            return NeedCheck(
+                need=need,
+                met=False,
+                why="Podman asks for TLS from localhost:5000",
+                fix='add [[registry]] location = "localhost:5000" insecure = true to /etc/containers/registries.conf',
+            )
+        return NeedCheck(
+            need=need,
+            met=False,
+            why=f"127.0.0.0/8 is not among the insecure registries ({', '.join(f.insecure_registries) or 'none'})",
+            fix='add "insecure-registries": ["127.0.0.0/8"] to /etc/docker/daemon.json and restart dockerd',
+        )
     if need == "cuda":
         cuda = catalogue.CUDA_IMAGES[0].platforms or catalogue.PLATFORMS
         where = next((p for p in cuda if p == f.native or p in f.emulated), None)
         if where is None:
-            return NeedCheck(need=need, met=False, why=f"the CUDA images are {', '.join(cuda)} only and this "
-                                                       f"{f.native} engine cannot run it",
-                             fix="register amd64 emulation (apt-get install qemu-user-static binfmt-support; Docker "
-                                 "Desktop: on by default) " + _fix(REPLAY_FIX, module))
+            return NeedCheck(
+                need=need,
+                met=False,
+                why=f"the CUDA images are {', '.join(cuda)} only and this {f.native} engine cannot run it",
+                fix="register amd64 emulation (apt-get install qemu-user-static binfmt-support; Docker "
+                "Desktop: on by default) " + _fix(REPLAY_FIX, module),
+            )
         if f.free_disk_bytes is not None and f.free_disk_bytes < CUDA_FREE_BYTES:
-            return NeedCheck(need=need, met=False,
-                             why=f"{f.free_disk_bytes / 1e9:.1f} GB free at {f.root_dir or '/'}; the CUDA images need about 6 GB",
-                             fix="`layerlab clean` and `docker system prune` free space")
+            return NeedCheck(
+                need=need,
+                met=False,
+                why=f"{f.free_disk_bytes / 1e9:.1f} GB free at {f.root_dir or '/'}; the CUDA images need about 6 GB",
+                fix="`layerlab clean` and `docker system prune` free space",
+            )
         how = "native" if where == f.native else "emulated: nvcc and the CUDA packages run under qemu, slowly"
         return NeedCheck(need=need, met=True, why=f"CUDA images for {where} ({how})")
     if need == "gpu":
         can, why = engine.gpu_verdict(f)
-        return NeedCheck(need=need, met=can, why=why, skips=None if can else SKIPPED_WITHOUT["gpu"],
-                         fix=None if can else "a GPU machine with the NVIDIA driver and the NVIDIA container toolkit "
-                                              "(nvidia-ctk runtime configure, or nvidia-ctk cdi generate)")
+        return NeedCheck(
+            need=need,
+            met=can,
+            why=why,
+            skips=None if can else SKIPPED_WITHOUT["gpu"],
+            fix=None
+            if can
+            else "a GPU machine with the NVIDIA driver and the NVIDIA container toolkit "
+            "(nvidia-ctk runtime configure, or nvidia-ctk cdi generate)",
+        )
     if need == "compose":
         if f.compose_version:
             return NeedCheck(need=need, met=True, why=f"compose {f.compose_version}")
-        return NeedCheck(need=need, met=False, why="the compose plugin is missing",
-                         fix="apt-get install docker-compose (or docker-compose-v2; Docker Desktop ships it)")
+        return NeedCheck(
+            need=need,
+            met=False,
+            why="the compose plugin is missing",
+            fix="apt-get install docker-compose (or docker-compose-v2; Docker Desktop ships it)",
+        )
     if need == "vm":
         found = shutil.which(VM_COMMAND) is not None if vm_found is None else vm_found
         if found:
             return NeedCheck(need=need, met=True, why=f"{VM_COMMAND} found")
-        return NeedCheck(need=need, met=False, why=f"{VM_COMMAND} not found", skips=SKIPPED_WITHOUT["vm"],
-                         fix="apt-get install qemu-system-x86 (`make setup` installs it)")
+        return NeedCheck(
+            need=need,
+            met=False,
+            why=f"{VM_COMMAND} not found",
+            skips=SKIPPED_WITHOUT["vm"],
+            fix="apt-get install qemu-system-x86 (`make setup` installs it)",
+        )
     raise LayerlabError(f"no judgement for the need {need!r}: add one to layerlab/course/needs.py")
 
 
 def readiness(module: course_mod.Module, f: engine.EngineFacts, vm_found: bool | None = None) -> Readiness:
     # `engine` first: without it every other need is unknown, and only its line says what to do.
-    ordered = sorted(set(module.needs) | {"engine"}, key=lambda n: (n != "engine", module.needs.index(n) if n in module.needs else 0))
-    return Readiness(module=module.id, title=module.title,
-                     needs=[judge(n, f, module.id, vm_found) for n in ordered])
+    ordered = sorted(
+        set(module.needs) | {"engine"}, key=lambda n: (n != "engine", module.needs.index(n) if n in module.needs else 0)
+    )
+    return Readiness(module=module.id, title=module.title, needs=[judge(n, f, module.id, vm_found) for n in ordered])
 
 
-def every_lesson(f: engine.EngineFacts, course: course_mod.Course | None = None,
-                 vm_found: bool | None = None) -> list[Readiness]:
+def every_lesson(
+    f: engine.EngineFacts, course: course_mod.Course | None = None, vm_found: bool | None = None
+) -> list[Readiness]:
     c = course or course_mod.load()
     return [readiness(m, f, vm_found) for m in c.modules]
 

@@ -39,7 +39,8 @@ from python_on_whales.components.buildx.models import BuilderInspectResult
 from python_on_whales.exceptions import DockerException
 
 from layerlab.engine import info as engine_info
-from layerlab.engine.info import ImageStore, image_store_from_driver_status  # noqa: F401 - engine.X is where callers look
+# engine.image_store_from_driver_status is where callers look
+from layerlab.engine.info import ImageStore, image_store_from_driver_status  # noqa: F401
 from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
@@ -326,7 +327,8 @@ def from_answers(command: str, info: dict, version: dict, builder: BuilderInspec
     if facts.name == "podman" and not facts.builder_platforms:
         # Podman builds with buildah, not BuildKit: any platform that binfmt can run.
         facts.builder_platforms = sorted({facts.host_platform} | set(facts.emulated))
-    facts.gpu_runtime = any("nvidia" in r for r in facts.runtimes) or any("nvidia.com/gpu" in d for d in facts.cdi_devices)
+    cdi_gpus = any("nvidia.com/gpu" in d for d in facts.cdi_devices)
+    facts.gpu_runtime = any("nvidia" in r for r in facts.runtimes) or cdi_gpus
     return facts
 
 

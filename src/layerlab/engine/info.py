@@ -63,7 +63,10 @@ def is_podman(version: dict) -> bool:
     """Podman's compatible API names itself in `docker version`'s server components ('Podman Engine')."""
     server = version.get("Server") or {}
     names = [str(c.get("Name", "")) for c in server.get("Components") or []]
-    return any("podman" in n.lower() for n in names) or "podman" in str((server.get("Platform") or {}).get("Name", "")).lower()
+    return (
+        any("podman" in n.lower() for n in names)
+        or "podman" in str((server.get("Platform") or {}).get("Name", "")).lower()
+    )
 
 
 def _podman_native(info: dict, version: dict) -> EngineInfo:
@@ -105,14 +108,18 @@ def parse(info: dict, version: dict) -> EngineInfo:
         operating_system=info.get("OperatingSystem"),
         storage_driver=info.get("Driver"),
         # Podman keeps images in containers/storage whatever its graph driver: manifest lists stay local.
-        image_store="containers/storage" if podman else image_store_from_driver_status(info.get("Driver"), info.get("DriverStatus")),
+        image_store="containers/storage"
+        if podman
+        else image_store_from_driver_status(info.get("Driver"), info.get("DriverStatus")),
         cgroup_version=_cgroup(info.get("CgroupVersion")),
         cgroup_driver=info.get("CgroupDriver"),
         rootless=bool(info.get("Rootless")) or any("name=rootless" in s for s in security),
         runtimes=sorted((info.get("Runtimes") or {}).keys()),
         default_runtime=info.get("DefaultRuntime"),
         cdi_spec_dirs=list(info.get("CDISpecDirs") or []),
-        cdi_devices=sorted(str(d.get("ID")) for d in devices if str(d.get("Source", "")).lower() == "cdi" and d.get("ID")),
+        cdi_devices=sorted(
+            str(d.get("ID")) for d in devices if str(d.get("Source", "")).lower() == "cdi" and d.get("ID")
+        ),
         insecure_registries=list(registries.get("InsecureRegistryCIDRs") or []),
         root_dir=info.get("DockerRootDir"),
     )

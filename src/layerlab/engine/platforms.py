@@ -36,7 +36,8 @@ class Platforms(Replayable):
 
     def line(self) -> str:
         emulated = ", ".join(self.emulated) or "none"
-        return f"native {self.native}, foreign {self.foreign} ({'emulated' if self.foreign_runs else 'cannot run'}); emulated: {emulated}"
+        how = "emulated" if self.foreign_runs else "cannot run"
+        return f"native {self.native}, foreign {self.foreign} ({how}); emulated: {emulated}"
 
 
 def of(facts: engine.EngineFacts) -> Platforms:
