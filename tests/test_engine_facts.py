@@ -309,3 +309,9 @@ def test_the_doctor_table_lists_each_lesson_and_its_fix():
     dumped = json.loads(report.to_json())
     assert {r["module"]: r["verdict"] for r in dumped["lessons"]}["05"] == "cannot run here"
     assert {r.module: r.verdict for r in doctor.Report.model_validate(dumped).lessons}["05"] == "cannot run here"
+
+
+def test_the_recorded_engines_platforms_replay(monkeypatch):
+    monkeypatch.setenv("LAYERLAB_REPLAY", "1")
+    p = platforms.current()
+    assert p.replayed and p.foreign == engine.foreign_platform(p.native) and p.both == [p.native, p.foreign]

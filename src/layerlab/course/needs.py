@@ -252,5 +252,5 @@ def require(module: str, facts: engine.EngineFacts | None = None) -> Readiness |
         raise LessonCannotRun(r, f.label() if f.reachable else "no engine")
     for n in r.needs:
         if not n.met:
-            print(f"[lesson {m.id}: {n.need}: {n.why}; {n.skips}]")
+            print(f"[lesson {m.id} runs here, except: no {n.need} ({n.skips})]")
     return r
