@@ -66,7 +66,10 @@ class Report(Replayable):
             lines.append("What to do:")
             for c in fixes:
                 lines.append(f"- {c.name}: {c.fix}")
-        if self.lessons:
+        if self.lessons and not self.engine.reachable:
+            replay_all = "`LAYERLAB_REPLAY=1 layerlab run` replays their recorded runs"
+            lines += ["", f"Lessons: none runs without an engine; {replay_all}."]
+        elif self.lessons:
             lines += ["", "Lessons on this engine:"]
             for r in self.lessons:
                 lines.append(f"  {r.module}  {r.verdict}")

@@ -223,10 +223,8 @@ def judge(need: str, f: engine.EngineFacts, module: str = "MODULE", vm_found: bo
 
 
 def readiness(module: course_mod.Module, f: engine.EngineFacts, vm_found: bool | None = None) -> Readiness:
-    # `engine` first: without it every other need is unknown, and only its line says what to do.
-    ordered = sorted(
-        set(module.needs) | {"engine"}, key=lambda n: (n != "engine", module.needs.index(n) if n in module.needs else 0)
-    )
+    # `engine` first; without one every other need is unknown, and only the engine's line says what to do.
+    ordered = ["engine"] + [n for n in module.needs if n != "engine"] if f.reachable else ["engine"]
     return Readiness(module=module.id, title=module.title, needs=[judge(n, f, module.id, vm_found) for n in ordered])
 
 
