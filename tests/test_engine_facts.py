@@ -317,3 +317,12 @@ def test_the_recorded_engines_platforms_replay(monkeypatch):
     monkeypatch.setenv("LAYERLAB_REPLAY", "1")
     p = platforms.current()
     assert p.replayed and p.foreign == engine.foreign_platform(p.native) and p.both == [p.native, p.foreign]
+
+
+def test_an_engine_that_does_not_answer_is_a_fact_with_the_clis_own_reason():
+    # The unit tier points DOCKER_HOST at a socket that does not exist (tests/conftest.py).
+    f = engine.probe()
+    assert not f.reachable and f.error
+    if "not installed" not in f.error:
+        first = f.error.splitlines()[0]
+        assert "DOCKER_HOST=unix:///nonexistent" in first and not first.endswith("'")

@@ -350,7 +350,9 @@ def probe() -> EngineFacts:
     try:
         info, version = engine_info.ask(c)
     except (DockerException, ValueError) as e:
-        return EngineFacts(command=command, reachable=False, error=no_engine_help(str(e)))
+        # `docker info` prints its empty JSON to stdout even then: the reason is on stderr.
+        detail = getattr(e, "stderr", None) or str(e)
+        return EngineFacts(command=command, reachable=False, error=no_engine_help(detail))
     # The docker CLI has buildx and compose plugins whichever engine answers (Podman's compatible API too).
     docker_cli = engine_name(command) == "docker"
     builder = _builder(c) if docker_cli else None
