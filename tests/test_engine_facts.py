@@ -326,3 +326,17 @@ def test_an_engine_that_does_not_answer_is_a_fact_with_the_clis_own_reason():
     if "not installed" not in f.error:
         first = f.error.splitlines()[0]
         assert "DOCKER_HOST=unix:///nonexistent" in first and not first.endswith("'")
+
+
+@pytest.mark.parametrize(
+    "name, label, kernel",
+    [
+        ("docker26-containerd-amd64-cgroup1", "docker 26.1.5+dfsg1 (containerd image store)", "6.18.44-fc-v1045"),
+        ("podman5-compat-amd64-cgroup2", "podman 5.4.2 (containers/storage image store)", "6.12.48+deb13-amd64"),
+    ],
+)
+def test_the_machine_and_the_facts_read_the_same_answers(name, label, kernel):
+    info, version, _ = answers(name)
+    raw = engine_info.parse(info, version)
+    assert engine.engine_label(raw.name, raw.server_version, raw.image_store) == label == facts(name).label()
+    assert raw.kernel == kernel and raw.cpus and raw.memory_bytes

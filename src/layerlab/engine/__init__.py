@@ -2,7 +2,9 @@
 
 This package's own functions find the engine, say what it can do and name
 it and its platform (`engine_label`, `platform_label`: the one spelling
-of each); `host` describes the machine it runs on. Its
+of each); `info` reads the engine's own answers once, for what it can do
+(`EngineFacts`, `probe`) and for `host`, the machine it runs on; `platforms`
+is its native, foreign and emulated platforms, which lessons ask. Its
 modules build (`build`, `buildlog`, `progress`, and `dockerfile_syntax`, which
 drops `# syntax=` for offline builds), run (`containers`, `compose`, `vm`, and
 `pipeline`, lesson 08's probes inside a running compose project), hold images

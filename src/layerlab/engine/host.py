@@ -24,6 +24,7 @@ from pydantic import model_validator
 from layerlab import engine
 from layerlab.ground.settings import ReplayMode
 
+from . import info as engine_info
 from . import replay
 from .result import Replayable
 
@@ -107,19 +108,16 @@ def _cpu_model() -> str | None:
 
 
 def facts_live() -> EngineHost:
-    info = engine.require().info()
-    kernel = info.kernel_version or ""
+    # The same reading of the engine's answers as the doctor's facts: Podman behind the docker CLI is named podman.
+    raw = engine_info.parse(*engine_info.ask(engine.require()))
+    kernel = raw.kernel or ""
     return EngineHost(
-        engine=engine.engine_label(
-            engine.engine_name(engine.engine_command()),
-            info.server_version,
-            engine.image_store_from_driver_status(info.driver, info.driver_status),
-        ),
-        platform=engine.platform_label(info.architecture or ""),
-        operating_system=info.operating_system or "",
+        engine=engine.engine_label(raw.name, raw.server_version, raw.image_store),
+        platform=engine.platform_label(raw.architecture or ""),
+        operating_system=raw.operating_system or "",
         kernel=kernel,
-        cpus=int(info.n_cpu or 0),
-        memory_bytes=int(info.mem_total or 0),
+        cpus=int(raw.cpus or 0),
+        memory_bytes=int(raw.memory_bytes or 0),
         cpu_model=_cpu_model() if kernel == platform.release() else None,
         client_kernel=platform.release(),
         client_system=platform.system(),

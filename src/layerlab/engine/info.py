@@ -1,4 +1,7 @@
-"""What the engine says about itself, read from `docker info` and `docker version` as JSON.
+"""What the engine says about itself, read once from `docker info` and `docker version` as JSON.
+
+Not a description of its own: `EngineFacts` (what the engine can do, the doctor's) and `host.EngineHost`
+(what it runs on, the pages') are both made from this one reading.
 
 python-on-whales' `SystemInfo` drops fields the course judges on (`CgroupVersion`, `CDISpecDirs`,
 `DiscoveredDevices`, Podman's `Rootless`), and `podman info` answers in Podman's own shape
@@ -32,6 +35,9 @@ class EngineInfo(Result):
     api_version: str | None = None
     architecture: str | None = None  # as the engine spells it: x86_64, aarch64 (Docker), amd64, arm64 (Podman)
     operating_system: str | None = None
+    kernel: str | None = None  # the kernel every container of this engine shares
+    cpus: int | None = None
+    memory_bytes: int | None = None
     storage_driver: str | None = None
     image_store: ImageStore | None = None
     cgroup_version: str | None = None  # "1" or "2": the engine's hierarchy, not this container's /proc
@@ -80,6 +86,9 @@ def _podman_native(info: dict, version: dict) -> EngineInfo:
         api_version=server.get("APIVersion") or server.get("ApiVersion"),
         architecture=host.get("arch"),
         operating_system=(host.get("distribution") or {}).get("distribution"),
+        kernel=host.get("kernel"),
+        cpus=host.get("cpus"),
+        memory_bytes=host.get("memTotal"),
         storage_driver=store.get("graphDriverName"),
         image_store="containers/storage",
         cgroup_version=_cgroup(host.get("cgroupVersion")),
@@ -106,6 +115,9 @@ def parse(info: dict, version: dict) -> EngineInfo:
         api_version=server.get("ApiVersion"),
         architecture=info.get("Architecture"),
         operating_system=info.get("OperatingSystem"),
+        kernel=info.get("KernelVersion"),
+        cpus=info.get("NCPU"),
+        memory_bytes=info.get("MemTotal"),
         storage_driver=info.get("Driver"),
         # Podman keeps images in containers/storage whatever its graph driver: manifest lists stay local.
         image_store="containers/storage"
