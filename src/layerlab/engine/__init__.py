@@ -41,8 +41,7 @@ from python_on_whales.components.buildx.models import BuilderInspectResult
 from python_on_whales.exceptions import DockerException
 
 from layerlab.engine import info as engine_info
-# engine.image_store_from_driver_status is where callers look
-from layerlab.engine.info import ImageStore, image_store_from_driver_status  # noqa: F401
+from layerlab.engine.info import ImageStore, image_store_from_driver_status  # noqa: F401 - engine.X for callers
 from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
