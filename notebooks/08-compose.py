@@ -76,7 +76,7 @@ guess_failed
 race = lesson.compose("race", "compose.race.yaml")
 compose.down(race, volumes=True)  # start from empty volumes, whatever an earlier run left
 race_up = compose.up(race, wait=False)
-race_probe = compose_probes.probe(race, "http://api:8000/predict?x=2.5", IMAGE, limit_s=60, module=lesson.id)
+race_probe = compose_probes.probe(race, "http://api:8000/predict?x=2.5", IMAGE, limit_s=60)
 race_ps = compose.ps(race)
 api_restarts = race_ps.one("api").restarts
 print(f"up returned in {race_up.seconds:.1f} s; first answer after {race_probe.seconds:.1f} s and "
@@ -118,7 +118,7 @@ stack = lesson.compose("pipeline", "compose.yaml")
 compose.down(stack, volumes=True)
 cold = compose.up(stack, wait=True, timeout_s=120)
 cold_ps = compose.ps(stack)
-ordered_probe = compose_probes.probe(stack, "http://api:8000/predict?x=2.5", IMAGE, limit_s=20, module=lesson.id)
+ordered_probe = compose_probes.probe(stack, "http://api:8000/predict?x=2.5", IMAGE, limit_s=20)
 train, api = cold_ps.one("train"), cold_ps.one("api")
 print(f"up --wait: {cold.seconds:.1f} s; first request answered after {ordered_probe.failed} failures: {ordered_probe.body}")
 print(f"train finished {train.finished_at}, api started {api.started_at}")
@@ -160,11 +160,11 @@ assert all(p.startswith("127.0.0.1:") for p in published) and len(published) == 
 
 # %%
 VOLUMES = [f"{stack.name}_data", f"{stack.name}_models"]
-before = {v: compose_probes.volume_files(v, IMAGE, module=lesson.id) for v in VOLUMES}
+before = {v: compose_probes.volume_files(stack, v, IMAGE) for v in VOLUMES}
 went_down = compose.down(stack)
 warm = compose.up(stack, wait=True, timeout_s=120)
 warm_ps = compose.ps(stack)
-after_up = {v: compose_probes.volume_files(v, IMAGE, module=lesson.id) for v in VOLUMES}
+after_up = {v: compose_probes.volume_files(stack, v, IMAGE) for v in VOLUMES}
 for v in VOLUMES:
     print(f"  {v:<28} {len(before[v].files)} file(s) before down, {len(after_up[v].files)} after up again")
 print(f"left by down: {went_down.left.volumes} (no containers: {went_down.left.containers})")
@@ -183,7 +183,7 @@ assert warm.seconds < cold.seconds, "no training the second time"
 
 # %%
 gone = compose.down(stack, volumes=True)
-after_v = {v: compose_probes.volume_files(v, IMAGE, module=lesson.id) for v in VOLUMES}
+after_v = {v: compose_probes.volume_files(stack, v, IMAGE) for v in VOLUMES}
 for v in VOLUMES:
     print(f"  {v:<28} {'exists' if after_v[v].exists else 'deleted'}: {len(after_v[v].files)} file(s)")
 assert gone.left.empty and not any(x.exists for x in after_v.values())
@@ -253,7 +253,7 @@ for name, uid in own.uids.items():
 print(f"after down -v: {len(kept.uids)} file(s) still in {out.name}/")
 assert own.uids == {"by-root.txt": 0, "by-user.txt": 1000}
 assert kept.uids == own.uids, "down -v never touches a bind-mounted folder"
-compose_probes.empty_folder(str(out), IMAGE, module=lesson.id)  # root's file needs root to go; a container is root
+compose_probes.empty_folder(binds, str(out), IMAGE)  # root's file needs root to go; a container is root
 
 # %% [markdown]
 # ## Scaling, and the state that does not scale
@@ -272,7 +272,7 @@ guess_hits
 
 # %%
 scaled = compose.up(stack, wait=True, timeout_s=120, scales={"api": 3})
-spread = replicas.spread(stack, IMAGE, n=30, service="api", port=8000, module=lesson.id)
+spread = replicas.spread(stack, IMAGE, n=30, service="api", port=8000)
 replica_ports = [p for s in compose.ps(stack).of("api") for p in s.published]
 print(f"`api` resolved to {spread.replicas} addresses; {spread.requests} requests; replicas publish {replica_ports}")
 for host, n in spread.per_replica.items():

@@ -161,11 +161,11 @@ class Lesson:
         return serving.serve(image, module=self.id, **kw)
 
     def compose(self, name: str, *files: str, **kw: Any) -> Project:
-        """The compose project `layerlab-<id>-<name>` of the lesson's compose `files` (relative to its folder);
-        `kw` (env=...) goes to `engine.compose.Project`."""
+        """The compose project `layerlab-<id>-<name>` of the lesson's compose `files` (relative to its folder),
+        whose probes carry this lesson's module; `kw` (env=...) goes to `engine.compose.Project`."""
         from layerlab.engine import compose
 
-        return compose.Project(f"layerlab-{self.id}-{name}", [self.folder / f for f in files], **kw)
+        return compose.Project(f"layerlab-{self.id}-{name}", [self.folder / f for f in files], module=self.id, **kw)
 
     def workspace(self, variant: str, scratch: Path, clutter: dict[str, int] | None = None) -> Path:
         """A fresh copy of the lesson's `app/` with the variant's Dockerfile (and .dockerignore) in a new

@@ -2,7 +2,7 @@
 files in its volumes, who owns what its services wrote to a bind mount, a script run beside its services.
 
 A probe runs on the project's network, so it reaches the services by name exactly as they reach each
-other; it carries the course label (and the module whose lesson runs it) and is removed when it ends.
+other; it carries the course label (and the project's module) and is removed when it ends.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from layerlab.engine.compose import Project
 from layerlab.engine.result import Replayable
 
 
-def run_script(p: Project, image: str, script: str, args: list[str], *, module: str | None) -> str:
+def run_script(p: Project, image: str, script: str, args: list[str]) -> str:
     """What a Python `script` printed, run in `image` on the project's network (the caller parses it)."""
     c = engine.require()
     try:
         return str(c.container.run(image, ["python", "-c", script, *args], networks=[p.network], remove=True,
-                                   labels=labels.course_labels(module), pull="never"))
+                                   labels=labels.course_labels(p.module), pull="never"))
     except DockerException as e:
         raise RuntimeError(f"the script did not run: {(e.stderr or str(e)).strip()[-400:]}") from None
 
@@ -54,13 +54,13 @@ class Probe(Replayable):
     body: str
 
 
-def probe_live(p: Project, url: str, image: str, limit_s: float = 60, *, module: str | None) -> Probe:
+def probe_live(p: Project, url: str, image: str, limit_s: float = 60) -> Probe:
     """Request `url` from inside the project's network every 0.2 s until it answers (or `limit_s` passes)."""
-    out = run_script(p, image, PROBE, [url, str(limit_s)], module=module)
+    out = run_script(p, image, PROBE, [url, str(limit_s)])
     return Probe(url=url, **json.loads(out.strip().splitlines()[-1]))
 
 
-probe = replay.replayable("compose-probe", lambda p, url, *a, **kw: f"{p.name}|{url}", Probe)(probe_live)
+probe = replay.replayable("compose-probe", lambda p, url, image, limit_s=60: f"{p.name}|{url}", Probe)(probe_live)
 
 
 class VolumeFiles(Replayable):
@@ -69,17 +69,18 @@ class VolumeFiles(Replayable):
     files: list[str] = Field(default_factory=list)
 
 
-def volume_files_live(volume: str, image: str, *, module: str | None) -> VolumeFiles:
-    """The files in a named volume, listed by a container that mounts it read-only; exists=False when it is gone."""
+def volume_files_live(p: Project, volume: str, image: str) -> VolumeFiles:
+    """The files in the project's named `volume`, listed by a container that mounts it read-only; exists=False
+    when it is gone."""
     c = engine.require()
     if not c.volume.exists(volume):
         return VolumeFiles(volume=volume, exists=False)
     out = c.container.run(image, ["find", "/v", "-type", "f"], volumes=[(volume, "/v", "ro")], remove=True,
-                          labels=labels.course_labels(module), pull="never", networks=["none"])
+                          labels=labels.course_labels(p.module), pull="never", networks=["none"])
     return VolumeFiles(volume=volume, exists=True, files=sorted(line[len("/v"):] for line in out.split() if line))
 
 
-volume_files = replay.replayable("compose-volume", lambda volume, *a, **kw: volume, VolumeFiles)(volume_files_live)
+volume_files = replay.replayable("compose-volume", lambda p, volume, image: volume, VolumeFiles)(volume_files_live)
 
 
 class Owners(Replayable):
@@ -99,8 +100,8 @@ def owners_live(folder: str) -> Owners:
 owners = replay.replayable("compose-owners", lambda folder: "bind", Owners)(owners_live)
 
 
-def empty_folder(folder: str, image: str, *, module: str | None) -> None:
-    """Delete what containers wrote into a bind mount: files owned by root need a root container to go."""
+def empty_folder(p: Project, folder: str, image: str) -> None:
+    """Delete what the project's containers wrote into a bind mount: files owned by root need a root container to go."""
     if replay.mode() == "replay":
         return  # a replayed lesson wrote nothing
     try:
@@ -108,4 +109,4 @@ def empty_folder(folder: str, image: str, *, module: str | None) -> None:
     except engine.EngineUnavailable:
         return
     c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(hostpath.host_path(folder), "/out")],
-                    remove=True, labels=labels.course_labels(module), pull="never", networks=["none"])
+                    remove=True, labels=labels.course_labels(p.module), pull="never", networks=["none"])

@@ -40,8 +40,8 @@ class Spread(Replayable):
     predictions: list[float]  # /predict?x=2.5 from each replica
 
 
-def spread_live(p: Project, image: str, n: int = 30, *, service: str, port: int, module: str | None) -> Spread:
-    out = compose_probes.run_script(p, image, SPREAD, [service, str(port), str(n)], module=module)
+def spread_live(p: Project, image: str, n: int = 30, *, service: str, port: int) -> Spread:
+    out = compose_probes.run_script(p, image, SPREAD, [service, str(port), str(n)])
     r = json.loads(out.strip().splitlines()[-1])
     per: dict[str, int] = {}
     for h in r["hits"]:
