@@ -126,9 +126,8 @@ class Lesson:
         from layerlab.engine import build
 
         if dockerfile is None:
-            in_context = Path(context) / "Dockerfile" if context is not None else None
-            use_context = variant is None and in_context is not None and in_context.is_file()
-            dockerfile = in_context if use_context and in_context else self.dockerfile(variant or name)
+            own = Path(context) / "Dockerfile" if context is not None and variant is None else None
+            dockerfile = own if own is not None and own.is_file() else self.dockerfile(variant or name)
         df = Path(dockerfile)
         ctx = Path(context) if context is not None else df.parent
         return build.build(ctx, self.tag(name), dockerfile=None if df == ctx / "Dockerfile" else df,
