@@ -7,9 +7,10 @@
 # > minute. The cells below start real containers, so they also warm the engine.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("00")
+lesson = Lesson("00")
+lesson.objectives()
 
 # %% [markdown]
 # Every later lesson builds real images on *your* engine and measures them.
@@ -95,13 +96,12 @@ guess_slim
 # (a first run each warms the engine's caches, the second is measured):
 
 # %%
-from layerlab.engine import containers
 from layerlab.measure import inspector
 
 timed = {}
 for platform in ("linux/amd64", "linux/arm64"):
     for _ in range(2):
-        r = containers.run("python:3.13-slim", ["python", "-c", "print(1)"], platform=platform, module="00", timeout=120)
+        r = lesson.run("python:3.13-slim", ["python", "-c", "print(1)"], platform=platform, timeout=120)
     assert r.ok, r.output
     timed[platform] = r.seconds
     print(f"{platform}: {r.seconds:.2f} s from start to exit")
@@ -150,22 +150,15 @@ for ref, img in report.images.items():
 # package index from inside a container.
 
 # %%
-
-from layerlab.engine import containers
-
-pip = containers.run(
-    "python:3.13-slim",
-    ["pip", "download", "--no-deps", "--quiet", "-d", "/tmp/d", "six==1.16.0"],
-    module="00",
-    timeout=120,
-)
+pip = lesson.run("python:3.13-slim", ["pip", "download", "--no-deps", "--quiet", "-d", "/tmp/d", "six==1.16.0"],
+                 timeout=120)
 assert pip.ok, f"pip could not reach the index from a container:\n{pip.output}"
 print("pip reached the index from inside a container")
 
 # %% [markdown]
 # ## Challenge: ask an arm64 container for its Python version
 #
-# `containers.run(image, command, platform=..., module="00")` starts a container
+# `lesson.run(image, command, platform=...)` starts a container
 # and returns what it printed (`.output`), its exit code and its platform.
 # Start `python:3.13-slim` **for linux/arm64** and make it print its Python
 # version; put the result into `result` and run the check.
@@ -174,7 +167,7 @@ print("pip reached the index from inside a container")
 activities.challenge("00-arm64-python")
 
 # %%
-result = None  # result = containers.run(...)
+result = None  # result = lesson.run(...)
 
 # %%
 import layerlab
@@ -192,7 +185,7 @@ activities.solution("00-arm64-python")
 # - `layerlab clean` removes everything the course created (and nothing else).
 
 # %%
-lesson.key_points("00")
+lesson.key_points()
 
 # %%
 activities.quiz("00")

@@ -12,9 +12,10 @@
 # > and say so.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("01")
+lesson = Lesson("01")
+lesson.objectives()
 
 # %% [markdown]
 # "Isolation" means three different things to ML engineers:
@@ -60,7 +61,7 @@ guess_memory
 from layerlab.course import plots
 from layerlab.measure import isolation
 
-rows = isolation.compare(memory_mb=256)
+rows = isolation.compare("python:3.13-slim", module=lesson.id, memory_mb=256)
 host, venv, container, vm = rows
 print()
 print(isolation.table(rows))
@@ -236,8 +237,6 @@ guess_oom = activities.predict("01", "oom-mib")
 guess_oom
 
 # %%
-from layerlab.engine import containers
-
 HOG = """
 chunks = []
 for step in range(1, 11):
@@ -245,8 +244,8 @@ for step in range(1, 11):
     print(f"{step * 16} MiB allocated", flush=True)
 print("done")
 """
-tight = containers.run("python:3.13-slim", ["python", "-c", HOG], memory="64m", module="01", timeout=60)
-roomy = containers.run("python:3.13-slim", ["python", "-c", HOG], memory="256m", module="01", timeout=60)
+tight = lesson.run("python:3.13-slim", ["python", "-c", HOG], memory="64m", timeout=60)
+roomy = lesson.run("python:3.13-slim", ["python", "-c", HOG], memory="256m", timeout=60)
 for name, r in (("64 MiB limit", tight), ("256 MiB limit", roomy)):
     last = r.output.strip().splitlines()[-1] if r.output.strip() else "(no output)"
     print(f"{name:<14} exit code {r.exit_code}, OOM killed: {r.oom_killed}, last line: {last}")
@@ -284,9 +283,9 @@ guess_oom.reveal(max(allocated, default=0))
 
 # %%
 LAST_WORDS = "print('epoch 3: loss 0.41, saving checkpoint'); chunks = [b'x' * 2**24 for _ in range(10)]"
-buffered = containers.run("python:3.13-slim", ["python", "-c", LAST_WORDS], memory="64m", module="01", timeout=60)
-unbuffered = containers.run("python:3.13-slim", ["python", "-c", LAST_WORDS], memory="64m",
-                            envs={"PYTHONUNBUFFERED": "1"}, module="01", timeout=60)
+buffered = lesson.run("python:3.13-slim", ["python", "-c", LAST_WORDS], memory="64m", timeout=60)
+unbuffered = lesson.run("python:3.13-slim", ["python", "-c", LAST_WORDS], memory="64m", envs={"PYTHONUNBUFFERED": "1"},
+                        timeout=60)
 for name, r in (("default", buffered), ("PYTHONUNBUFFERED=1", unbuffered)):
     print(f"{name:<19} exit code {r.exit_code}, OOM killed: {r.oom_killed}, logs: {r.output.strip() or '(nothing)'}")
 assert buffered.oom_killed and unbuffered.oom_killed, "both were killed by the OOM killer"
@@ -305,7 +304,7 @@ assert "epoch 3" in unbuffered.output, "unbuffered, the line reached the engine 
 # one with ten times the memory it needs wastes the machine. Find the
 # **smallest memory limit, in steps of 16 MiB, under which `HOG` finishes**.
 #
-# 1. In the cell below, run `HOG` with `containers.run(..., memory=f"{mib}m")`
+# 1. In the cell below, run `HOG` with `lesson.run(..., memory=f"{mib}m")`
 #    for a few limits (a loop is fine) and look at `exit_code` and `oom_killed`.
 # 2. Put your answer in MiB into `SMALLEST` (leave it `None` to skip).
 # 3. Run the check: it runs `HOG` under your limit and under 32 MiB less.
@@ -326,7 +325,7 @@ layerlab.check("01-smallest-limit", SMALLEST, program=HOG)
 activities.solution("01-smallest-limit")
 
 # %%
-lesson.key_points("01")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `01-limits`

@@ -9,9 +9,10 @@
 # > or a GPU. `layerlab clean` removes the images afterwards.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("02")
+lesson = Lesson("02")
+lesson.objectives()
 
 # %% [markdown]
 # An image is not one file. It is a stack of read-only **layers**, one per
@@ -21,19 +22,8 @@ lesson.objectives("02")
 # inside the image the way `docker save` exports it.
 
 # %%
-from layerlab.course import lesson, plots, widgets
-from layerlab.engine import build
+from layerlab.course import plots, widgets
 from layerlab.measure import inspector
-
-LESSON = "02-images-and-layers"
-
-
-def make(name):
-    """Build docker/lessons/02-images-and-layers/<name> and inspect the result."""
-    result = build.build(lesson.context(LESSON, name), lesson.tag(LESSON, name), module="02",
-                         build_args=lesson.build_args(lesson.context(LESSON, name) / "Dockerfile"))
-    return inspector.inspect(result.tag)
-
 
 base = inspector.inspect(lesson.base("python-slim"))
 print(base.table())
@@ -48,10 +38,10 @@ print(base.table())
 # Here is a tiny "model server": a dependency installed with pip, then our code.
 
 # %%
-lesson.show(lesson.context(LESSON, "steps") / "Dockerfile")
+lesson.show("steps")
 
 # %%
-steps = make("steps")
+steps = lesson.image("steps")
 print(steps.table())
 
 # %% [markdown]
@@ -81,13 +71,13 @@ plots.layer_stack(steps);
 # `RUN`:
 
 # %%
-lesson.show(lesson.context(LESSON, "trap") / "Dockerfile")
+lesson.show("trap")
 
 # %% [markdown]
 # and the same work in a single `RUN`:
 
 # %%
-lesson.show(lesson.context(LESSON, "one-run") / "Dockerfile")
+lesson.show("one-run")
 
 # %% [markdown]
 # **Predict, then measure.** Both images end without `gcc`. Before the next
@@ -101,8 +91,8 @@ guess_trap = activities.predict("02", "trap-added-mb")
 guess_trap
 
 # %%
-trap = make("trap")
-one_run = make("one-run")
+trap = lesson.image("trap")
+one_run = lesson.image("one-run")
 plots.size_bars([base, trap, one_run], ["base", "three RUNs (trap)", "one RUN"], title="Installing and removing a compiler");
 
 # %%
@@ -175,12 +165,12 @@ widgets.layer_explorer(trap)
 
 # %%
 for name in ("apt-default", "apt-no-recommends", "apt-clean-lists"):
-    lesson.show(lesson.context(LESSON, name) / "Dockerfile")
+    lesson.show(name)
 
 # %%
-apt_default = make("apt-default")
-apt_norec = make("apt-no-recommends")
-apt_clean = make("apt-clean-lists")
+apt_default = lesson.image("apt-default")
+apt_norec = lesson.image("apt-no-recommends")
+apt_clean = lesson.image("apt-clean-lists")
 plots.size_bars([apt_default, apt_norec, apt_clean], ["defaults", "--no-install-recommends", "+ rm apt lists"], title="Installing curl with apt");
 
 # %%
@@ -209,12 +199,9 @@ assert apt_norec.size_bytes - apt_clean.size_bytes >= 0.9 * lists_bytes
 # there is no registry to ask). A rebuild, then a rebuild with `--no-cache`:
 
 # %%
-lesson.show(lesson.context(LESSON, "apt-update-alone") / "Dockerfile")
-alone = lesson.context(LESSON, "apt-update-alone")
-stale = [build.build(alone, lesson.tag(LESSON, "apt-update-alone"), build_args=lesson.build_args(alone / "Dockerfile"), module="02")
-         for _ in range(2)]
-fresh = build.build(alone, lesson.tag(LESSON, "apt-update-fresh"), build_args=lesson.build_args(alone / "Dockerfile"),
-                    cache=False, module="02")
+lesson.show("apt-update-alone")
+stale = [lesson.build("apt-update-alone") for _ in range(2)]
+fresh = lesson.build("apt-update-fresh", variant="apt-update-alone", cache=False)
 for label, r in (("rebuild", stale[1]), ("--no-cache", fresh)):
     print(f"{label:<11} steps run {len(r.ran)}, reused {len(r.reused)}, image {r.image_id[:19]}")
 assert len(stale[1].ran) == 0 and stale[1].image_id == stale[0].image_id, "the rebuild reused the old package lists"
@@ -232,15 +219,15 @@ assert len(fresh.ran) == 1 and fresh.image_id != stale[1].image_id, "--no-cache 
 
 # %%
 for name in ("pip-cache", "pip-no-cache"):
-    lesson.show(lesson.context(LESSON, name) / "Dockerfile")
+    lesson.show(name)
 
 # %%
 guess_pip = activities.predict("02", "pip-cache-mb")
 guess_pip
 
 # %%
-pip_cache = make("pip-cache")
-pip_nocache = make("pip-no-cache")
+pip_cache = lesson.image("pip-cache")
+pip_nocache = lesson.image("pip-no-cache")
 plots.size_bars([pip_cache, pip_nocache], ["pip install", "pip install --no-cache-dir"], title="Installing sympy with pip");
 
 # %%
@@ -344,7 +331,7 @@ layerlab.check("02-lean-git", LEAN_GIT)
 activities.solution("02-lean-git")
 
 # %%
-lesson.key_points("02")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `02-slim`

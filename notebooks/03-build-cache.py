@@ -10,9 +10,10 @@
 # > machine; the steps re-run do not. `layerlab clean` removes the images.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("03")
+lesson = Lesson("03")
+lesson.objectives()
 
 # %% [markdown]
 # A rebuild does not start from scratch. BuildKit keeps the result of every
@@ -25,7 +26,7 @@ lesson.objectives("03")
 # Each build below ends with one line: the image, its seconds, how many
 # steps ran and how many were `CACHED`, and the file that holds BuildKit's
 # full log. To read the log itself under a cell, pass `show="log"` to
-# `build.build`.
+# `lesson.build`.
 #
 # The app for the whole lesson scores customers with a small
 # logistic-regression model. Its dependencies are pinned in a lock file.
@@ -36,29 +37,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from layerlab.course import lesson, plots, widgets
-from layerlab.engine import build, containers
+from layerlab.course import plots, widgets
 from layerlab.measure import cache, inspector
 
-LESSON = "03-build-cache"
-HERE = lesson.LESSONS / LESSON
 SCRATCH = Path(tempfile.mkdtemp(prefix="layerlab-03-"))
 CLUTTER = {"data/features.bin": 24_000_000, ".venv/lib/libfake.so": 12_000_000, ".git/objects/pack/pack-1.pack": 4_000_000}
-
-
-def workspace(variant, clutter=None):
-    return lesson.workspace(LESSON, variant, scratch=SCRATCH, clutter=clutter)
-
-
 DEP_PIN = ("six", "1.16.0")  # the dependency edit: six==1.17.0 becomes six==1.16.0
 
 
-def make(ws, name, **kw):
-    return build.build(ws, lesson.tag(LESSON, name), build_args=lesson.build_args(ws / "Dockerfile"), module="03", **kw)
+def workspace(variant, clutter=None):
+    return lesson.workspace(variant, scratch=SCRATCH, clutter=clutter)
 
 
-for name in ("predict.py", "requirements.lock"):
-    lesson.show(HERE / "app" / name, language="python" if name.endswith(".py") else "text")
+lesson.show("app", "predict.py")
+lesson.show("app", "requirements.lock")
 
 # %% [markdown]
 # Each experiment builds from its own fresh copy of this folder (made by
@@ -71,10 +63,10 @@ for name in ("predict.py", "requirements.lock"):
 
 # %%
 for variant in ("naive", "ordered"):
-    lesson.show(HERE / variant / "Dockerfile")
+    lesson.show(variant)
 
 # %% [markdown]
-# `cache.scenarios` builds each one four times: **cold** (`--no-cache`),
+# `lesson.scenarios` builds each one four times: **cold** (`--no-cache`),
 # **unchanged** (again, nothing edited), after a **code edit** (a line added
 # to `predict.py`) and after a **dependency edit** (`six` pinned to another
 # release in `requirements.lock`: one package really changes). It records the
@@ -95,8 +87,9 @@ guess_code_share = activities.predict("03", "ordered-code-edit-share")
 guess_code_share
 
 # %%
-naive = cache.scenarios(workspace("naive"), lesson.tag(LESSON, "naive"), code_file="predict.py", dependency_file="requirements.lock", dependency_pin=DEP_PIN, build_args=lesson.build_args(HERE / "ordered" / "Dockerfile"), module="03")
-ordered = cache.scenarios(workspace("ordered"), lesson.tag(LESSON, "ordered"), code_file="predict.py", dependency_file="requirements.lock", dependency_pin=DEP_PIN, build_args=lesson.build_args(HERE / "ordered" / "Dockerfile"), module="03")
+EDITS = dict(code_file="predict.py", dependency_file="requirements.lock", dependency_pin=DEP_PIN)
+naive = lesson.scenarios("naive", workspace("naive"), **EDITS)
+ordered = lesson.scenarios("ordered", workspace("ordered"), **EDITS)
 print(naive.table())
 print(ordered.table())
 
@@ -146,7 +139,7 @@ guess_code_share.reveal(100 * code_share)
 # not receive it up front: when a `COPY` or `ADD` needs files from it, it asks
 # the client for them, and on a rebuild from the same folder the client sends
 # only what changed since the last transfer. Each build's log says how much
-# went over (`transferring context: ...`); `build.build` reads that figure.
+# went over (`transferring context: ...`); `lesson.build` reads that figure.
 # So far we built from a clean copy of the app. A real project folder holds
 # more: here 24 MB of training data in `data/`, a local `.venv/` and the
 # `.git/` history (made by `workspace(..., clutter=CLUTTER)`). The naive
@@ -159,7 +152,7 @@ guess_code_share.reveal(100 * code_share)
 # without a slash matches at any depth, in `.dockerignore` only at the root):
 
 # %%
-lesson.show(HERE / "dockerignore" / ".dockerignore", language="text")
+lesson.show("dockerignore", ".dockerignore")
 
 # %%
 guess_context = activities.predict("03", "context-mb")
@@ -167,7 +160,7 @@ guess_context
 
 # %%
 naive_ws, ignore_ws = workspace("naive", clutter=CLUTTER), workspace("dockerignore", clutter=CLUTTER)
-without_ignore, with_ignore = make(naive_ws, "naive-clutter"), make(ignore_ws, "dockerignore")
+without_ignore, with_ignore = lesson.build("naive-clutter", context=naive_ws), lesson.build("dockerignore", context=ignore_ws)
 clutter_bytes = sum(CLUTTER.values())
 print(f"context sent, first build without .dockerignore: {without_ignore.context_bytes / 1e6:8.1f} MB")
 print(f"context sent, first build with .dockerignore:    {with_ignore.context_bytes / 1e3:8.1f} kB")
@@ -184,8 +177,8 @@ guess_context.reveal(without_ignore.context_bytes / 1e6)
 # %%
 for ws in (naive_ws, ignore_ws):
     (ws / "data" / "NOTES.md").write_text(f"new data delivered ({random.random()})\n")
-bust = make(naive_ws, "naive-clutter")
-no_bust = make(ignore_ws, "dockerignore")
+bust = lesson.build("naive-clutter", context=naive_ws)
+no_bust = lesson.build("dockerignore", context=ignore_ws)
 print(f"without .dockerignore: {bust.seconds:5.1f} s, sent {bust.context_bytes} bytes, ran {[s.name[:40] for s in bust.ran]}")
 print(f"with .dockerignore:    {no_bust.seconds:5.1f} s, sent {no_bust.context_bytes} bytes, ran {[s.name[:40] for s in no_bust.ran]}")
 assert [s for s in bust.ran if INSTALL in s.name], "an irrelevant file re-ran the install"
@@ -249,10 +242,10 @@ activities.solution("03-dockerignore")
 # every download whatever the headers say.
 
 # %%
-lesson.show(HERE / "cache-mount" / "Dockerfile")
+lesson.show("cache-mount")
 
 # %%
-mounted = cache.scenarios(workspace("cache-mount"), lesson.tag(LESSON, "cache-mount"), code_file="predict.py", dependency_file="requirements.lock", dependency_pin=DEP_PIN, build_args=lesson.build_args(HERE / "ordered" / "Dockerfile"), module="03")
+mounted = lesson.scenarios("cache-mount", workspace("cache-mount"), **EDITS)
 print(mounted.table())
 
 # %% [markdown]
@@ -266,7 +259,7 @@ plain_step, mount_step = ordered.get("dependency edit").step(INSTALL), mounted.g
 plain, mount = cache.uv_install(plain_step.log), cache.uv_install(mount_step.log)
 for label, step, said in (("no cache mount", plain_step, plain), ("cache mount", mount_step, mount)):
     print(f"{label:<15} install step {step.seconds:.1f} s: " + "; ".join(said.lines))
-lock_packages = cache.pinned_packages(HERE / "app" / "requirements.lock")
+lock_packages = cache.pinned_packages(lesson.app / "requirements.lock")
 print(f"the lock pins {lock_packages} packages; the edit changed one ({DEP_PIN[0]}); "
       f"prepared without a mount: {plain.prepared}, with it: {mount.prepared}")
 assert plain.prepared == lock_packages, "without a mount every package is downloaded again"
@@ -306,13 +299,13 @@ print(f"install step: {plain_step.seconds:.1f} s -> {mount_step.seconds:.1f} s (
 
 # %%
 for variant in ("pyproject", "lock-first"):
-    lesson.show(HERE / variant / "Dockerfile")
+    lesson.show(variant)
 
 # %%
 pitfall_ws, fix_ws = workspace("pyproject"), workspace("lock-first")
-make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
+lesson.build("pyproject", context=pitfall_ws), lesson.build("lock-first", context=fix_ws)
 cache.bump_version(pitfall_ws / "pyproject.toml"), cache.bump_version(fix_ws / "pyproject.toml")
-pitfall, fix = make(pitfall_ws, "pyproject"), make(fix_ws, "lock-first")
+pitfall, fix = lesson.build("pyproject", context=pitfall_ws), lesson.build("lock-first", context=fix_ws)
 for label, r in (("pyproject", pitfall), ("lock first", fix)):
     print(f"{label:>10}: {r.seconds:5.1f} s after a version bump, ran: {[s.name[:45] for s in r.ran]}")
 
@@ -322,12 +315,12 @@ assert not [s for s in fix.ran if "-r requirements.lock" in s.name], "the lock-f
 assert [s for s in fix.ran if "--no-deps" in s.name], "only the project itself was reinstalled"
 
 # %%
-out = containers.run(fix.tag, module="03")
+out = lesson.run(fix.tag)
 print(out.output)
 assert out.ok and out.output.count("churn risk") == 4
 
 # %%
-lesson.key_points("03")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `03-cache`

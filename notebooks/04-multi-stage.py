@@ -8,9 +8,10 @@
 # > `layerlab clean` removes the images afterwards.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("04")
+lesson = Lesson("04")
+lesson.objectives()
 
 # %% [markdown]
 # Many ML packages contain compiled code. When pip finds no wheel for your
@@ -21,22 +22,8 @@ lesson.objectives("04")
 # %%
 import re
 
-from layerlab.course import lesson, plots
-from layerlab.engine import build, containers
+from layerlab.course import plots
 from layerlab.measure import inspector
-
-LESSON = "04-multi-stage"
-HERE = lesson.LESSONS / LESSON
-APP = HERE / "app"
-
-
-def make(variant, target=None, cache=False):
-    """Build the app with docker/lessons/04-multi-stage/<variant>/Dockerfile; cold unless cache=True."""
-    name = variant if target is None else f"{variant}-{target}"
-    dockerfile = HERE / variant / "Dockerfile"
-    return build.build(APP, lesson.tag(LESSON, name), dockerfile=dockerfile, target=target, cache=cache,
-                       build_args=lesson.build_args(dockerfile), module="04")
-
 
 TOOL = re.compile(r"^(?:[\w.]+-linux-gnu\w*-)?(?:gcc(?:-\d+)?|cc|c\+\+|g\+\+(?:-\d+)?|cpp(?:-\d+)?|as|ld(?:\.bfd|\.gold)?)$")
 
@@ -51,7 +38,7 @@ def headers(img):
     return set(img.find("*.h"))
 
 
-lesson.show(APP / "setup.py", language="python")
+lesson.show("app", "setup.py")
 base = inspector.inspect(lesson.base("python-slim"))
 full = inspector.inspect(lesson.base("python-full"))
 for name, img in ((lesson.base("python-slim"), base), (lesson.base("python-full"), full)):
@@ -66,14 +53,14 @@ assert toolchain(full) and not toolchain(base), "the full image can compile, the
 # the build just works, and the image ships all of it.
 
 # %%
-lesson.show(HERE / "naive" / "Dockerfile")
+lesson.show("naive")
 
 # %% [markdown]
 # **Slim, one RUN**: start from the slim image, install the compiler, build,
 # and remove the compiler in the same `RUN` (lesson 02's rule).
 
 # %%
-lesson.show(HERE / "one-run" / "Dockerfile")
+lesson.show("one-run")
 
 # %% [markdown]
 # **Multi-stage**: a Dockerfile may have several `FROM` lines, each starting
@@ -83,7 +70,7 @@ lesson.show(HERE / "one-run" / "Dockerfile")
 # runtime stage copies that folder onto the slim image.
 
 # %%
-lesson.show(HERE / "multi-stage" / "Dockerfile")
+lesson.show("multi-stage")
 
 # %% [markdown]
 # **Predict, then measure.** Before the three builds run, guess how the
@@ -97,7 +84,8 @@ guess_share = activities.predict("04", "multi-share")
 guess_share
 
 # %%
-builds = {v: make(v) for v in ("naive", "one-run", "multi-stage")}
+# Cold builds (--no-cache) of the app with each variant's Dockerfile, so their times compare.
+builds = {v: lesson.build(v, context=lesson.app, cache=False) for v in ("naive", "one-run", "multi-stage")}
 images = {v: inspector.inspect(r.tag) for v, r in builds.items()}
 labels = ["naive (python:3.13)", "slim, one RUN", "multi-stage"]
 plots.size_bars(list(images.values()), labels, title="The same app, three Dockerfiles");
@@ -151,14 +139,12 @@ import uuid
 from pathlib import Path
 
 edited = Path(tempfile.mkdtemp(prefix="layerlab-04-")) / "app"
-shutil.copytree(APP, edited)
+shutil.copytree(lesson.app, edited)
 with open(edited / "serve.py", "a", encoding="utf-8") as f:
     f.write(f"# a one-line edit {uuid.uuid4().hex}\n")  # new each run, so no earlier run's cache matches
 edits = {}
 for v in ("one-run", "multi-stage"):
-    df = HERE / v / "Dockerfile"
-    edits[v] = build.build(edited, lesson.tag(LESSON, f"{v}-edit"), dockerfile=df, build_args=lesson.build_args(df),
-                           module="04", label="code edit")
+    edits[v] = lesson.build(f"{v}-edit", variant=v, context=edited, label="code edit")
     print(f"  {v:<12} re-ran: {', '.join(s.name[:40] for s in edits[v].ran)}")
 assert any("apt-get install" in s.name for s in edits["one-run"].ran), "the edit reinstalls the compiler"
 assert not any("apt-get" in s.name or "pip" in s.name for s in edits["multi-stage"].ran), "the builder stays cached"
@@ -169,9 +155,9 @@ assert edits["multi-stage"].seconds < edits["one-run"].seconds
 # what makes the copy safe (copy between *matching* base images only).
 
 # %%
-out = containers.run(builds["multi-stage"].tag, module="04")
+out = lesson.run(builds["multi-stage"].tag)
 print(out.output)
-assert out.ok and out.output == containers.run(builds["naive"].tag, module="04").output
+assert out.ok and out.output == lesson.run(builds["naive"].tag).output
 
 # %% [markdown]
 # ## A user that is not root
@@ -181,7 +167,7 @@ assert out.ok and out.output == containers.run(builds["naive"].tag, module="04")
 # setting is in the image's config, where the inspector reads it:
 
 # %%
-uid = containers.run(builds["multi-stage"].tag, ["id", "-u"], module="04")
+uid = lesson.run(builds["multi-stage"].tag, ["id", "-u"])
 print(f"USER in the config: {multi.user!r}; id -u in the container: {uid.output.strip()}")
 assert multi.user == "10001" and uid.ok and int(uid.output.strip()) == 10001
 assert naive.user in ("", "root", "0"), "the naive image runs as root"
@@ -197,7 +183,7 @@ assert naive.user in ("", "root", "0"), "the naive image runs as root"
 # %%
 probes = ["/usr/bin", "/usr/local/lib", "/etc", "/opt/venv", "/app", "/tmp"]
 script = "; ".join(f"touch {d}/probe 2>/dev/null && echo {d} yes || echo {d} no" for d in probes)
-wrote = containers.run(builds["multi-stage"].tag, ["sh", "-c", script], module="04")
+wrote = lesson.run(builds["multi-stage"].tag, ["sh", "-c", script])
 writable = dict(line.split() for line in wrote.output.split("\n") if line.strip())
 print("writable by the app's user:", writable)
 assert wrote.ok and all(writable[d] == "no" for d in probes[:-1]), "system files, packages and code are root's"
@@ -207,7 +193,7 @@ assert writable["/tmp"] == "yes", "and the probe itself works: /tmp is writable"
 # ## Challenge: the one-RUN image as an ordinary user
 #
 # The one-RUN image is small but runs as root. Starting from its Dockerfile
-# (`(HERE / "one-run" / "Dockerfile").read_text()`), make it run as a user
+# (`lesson.dockerfile("one-run").read_text()`), make it run as a user
 # that is not root, with the same output. The check builds it from the app's
 # folder (about a minute) and runs `id -u` and the app in it.
 
@@ -215,12 +201,12 @@ assert writable["/tmp"] == "yes", "and the probe itself works: /tmp is writable"
 activities.challenge("04-non-root")
 
 # %%
-AS_USER = None  # AS_USER = (HERE / "one-run" / "Dockerfile").read_text() + ...
+AS_USER = None  # AS_USER = lesson.dockerfile("one-run").read_text() + ...
 
 # %%
 import layerlab
 
-layerlab.check("04-non-root", AS_USER, context=APP, expected_output=out.output)
+layerlab.check("04-non-root", AS_USER, context=lesson.app, expected_output=out.output)
 
 # %%
 activities.solution("04-non-root")
@@ -234,7 +220,7 @@ activities.solution("04-non-root")
 # needs) and stops there. Built cold here, so that the tests really run:
 
 # %%
-tested = make("multi-stage", target="test")
+tested = lesson.build("multi-stage-test", variant="multi-stage", context=lesson.app, target="test", cache=False)
 test_steps = [s.name for s in tested.steps if s.index is not None]
 runtime_steps = [s.name for s in builds["multi-stage"].steps if s.index is not None]
 pytest_step = next(s for s in tested.ran if "pytest -q" in s.name)
@@ -258,16 +244,16 @@ assert not any("useradd" in s for s in test_steps), "and --target test never bui
 # the app from rewriting its own code (the probe above):
 
 # %%
-lesson.show(HERE / "user-copy" / "Dockerfile")
+lesson.show("user-copy")
 
 # %%
 guess_venv = activities.predict("04", "venv-kb")
 guess_venv
 
 # %%
-user_build = make("user-copy")
+user_build = lesson.build("user-copy", context=lesson.app, cache=False)
 user_img = inspector.inspect(user_build.tag)
-user_out = containers.run(user_build.tag, module="04")
+user_out = lesson.run(user_build.tag)
 venv_bytes = sum(multi.files[p] for p in multi.find("/opt/venv/*"))
 local_bytes = sum(user_img.files[p] for p in user_img.find("/home/app/.local/*"))
 size_gap = user_img.size_bytes - multi.size_bytes
@@ -326,7 +312,7 @@ assert multi.size_bytes - base.size_bytes >= venv_bytes
 TOOLS = ["bash", "dash", "coreutils", "findutils", "grep", "sed", "tar", "gzip", "util-linux", "apt", "dpkg", "perl-base"]
 SUM_FILES = ('for p in "$@"; do dpkg -L "$p" | while read f; do [ -f "$f" ] && [ ! -h "$f" ] && stat -c %s "$f"; done'
              ' | awk -v p="$p" "{s+=\\$1} END {print p, s+0}"; done')
-by_package = containers.run(lesson.base("python-slim"), ["sh", "-c", SUM_FILES, "sh", *TOOLS], module="04")
+by_package = lesson.run(lesson.base("python-slim"), ["sh", "-c", SUM_FILES, "sh", *TOOLS])
 tool_bytes = {p: int(n) for p, n in (line.split() for line in by_package.output.splitlines() if line.strip())}
 python_bytes = sum(size for path, size in base.files.items() if "python3" in path)
 print(", ".join(f"{p} {n / 1e6:.1f}" for p, n in sorted(tool_bytes.items(), key=lambda kv: -kv[1])), "(MB)")
@@ -375,12 +361,11 @@ WEIGHTS = 64 * 2**20
 weights_dir = Path(tempfile.mkdtemp(prefix="layerlab-04-weights-"))
 (weights_dir / "model.bin").write_bytes(os.urandom(WEIGHTS))
 mount = [(str(weights_dir), "/models", "ro")]
-df = HERE / "weights-baked" / "Dockerfile"
-baked = inspector.inspect(build.build(df.parent, lesson.tag(LESSON, "weights-baked"), build_args=lesson.build_args(df), module="04").tag)
+baked = lesson.image("weights-baked")
 starts = {
-    "baked in": containers.run(baked.ref, ["python", "-c", LOAD], module="04"),
-    "mounted": containers.run(lesson.base("python-slim"), ["python", "-c", LOAD], volumes=mount, module="04"),
-    "downloaded at start": containers.run(lesson.base("python-slim"), ["python", "-c", DOWNLOAD], volumes=mount, module="04"),
+    "baked in": lesson.run(baked.ref, ["python", "-c", LOAD]),
+    "mounted": lesson.run(lesson.base("python-slim"), ["python", "-c", LOAD], volumes=mount),
+    "downloaded at start": lesson.run(lesson.base("python-slim"), ["python", "-c", DOWNLOAD], volumes=mount),
 }
 loaded = {k: r.output.split() for k, r in starts.items()}
 for k, r in starts.items():
@@ -406,7 +391,7 @@ shutil.rmtree(weights_dir)
 # well; for large ones, mount or download once into a cache volume.
 
 # %%
-lesson.key_points("04")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `04-multistage`

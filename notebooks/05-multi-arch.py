@@ -12,9 +12,10 @@
 # > `layerlab clean` removes the images and the registry afterwards.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("05")
+lesson = Lesson("05")
+lesson.objectives()
 
 # %% [markdown]
 # Your laptop may be an Apple M-series (arm64), your CI runners and the
@@ -32,13 +33,10 @@ lesson.objectives("05")
 
 # %%
 from layerlab import engine
-from layerlab.course import lesson, plots
-from layerlab.engine import build, containers, registry
+from layerlab.course import plots
+from layerlab.engine import registry
 from layerlab.measure import inspector
 
-LESSON = "05-multi-arch"
-HERE = lesson.LESSONS / LESSON
-APP = HERE / "app"
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 HOST = engine.host_platform()
 print("this machine:", HOST)
@@ -56,7 +54,7 @@ WHOAMI = (
     "print(platform.uname().machine, platform.machine(), sys.maxsize > 2**32, "
     "glob.glob('/lib*/ld-linux*.so*') or glob.glob('/lib*/*/ld-linux*.so*'))"
 )
-seen = {p: containers.run("python:3.13-slim", ["python", "-c", WHOAMI], platform=p, module="05") for p in PLATFORMS}
+seen = {p: lesson.run("python:3.13-slim", ["python", "-c", WHOAMI], platform=p) for p in PLATFORMS}
 for p, r in seen.items():
     print(f"{p:<12} {r.seconds:5.2f} s  {r.output.strip()}")
 assert seen["linux/amd64"].output.split()[0] == "x86_64" and "ld-linux-x86-64" in seen["linux/amd64"].output
@@ -87,8 +85,8 @@ assert seen["linux/arm64"].output.split()[0] == "aarch64" and "ld-linux-aarch64"
 # (which has to be compiled for each):
 
 # %%
-lesson.show(APP / "serve.py", language="python")
-lesson.show(APP / "requirements.txt", language="text")
+lesson.show("app", "serve.py")
+lesson.show("app", "requirements.txt")
 
 # %% [markdown]
 # **1. Naive.** Lesson 04's multi-stage file, built for both platforms. Every
@@ -96,7 +94,7 @@ lesson.show(APP / "requirements.txt", language="text")
 # setuptools, gcc) executes under qemu.
 
 # %%
-lesson.show(HERE / "naive" / "Dockerfile")
+lesson.show("naive")
 
 # %% [markdown]
 # **2. Cross-installed wheels.** `FROM --platform=$BUILDPLATFORM` pins a stage
@@ -109,7 +107,7 @@ lesson.show(HERE / "naive" / "Dockerfile")
 # with the target's own gcc: emulated.
 
 # %%
-lesson.show(HERE / "cross-wheels" / "Dockerfile")
+lesson.show("cross-wheels")
 
 # %% [markdown]
 # **3. Cross-compiled.** The builder runs natively and installs Debian's cross
@@ -120,7 +118,7 @@ lesson.show(HERE / "cross-wheels" / "Dockerfile")
 # nothing at all runs under emulation.
 
 # %%
-lesson.show(HERE / "cross-compile" / "Dockerfile")
+lesson.show("cross-compile")
 
 # %% [markdown]
 # **Predict, then measure.** In the naive build, how much longer will the
@@ -143,10 +141,9 @@ WAYS = {"naive": "1. naive (all emulated)", "cross-wheels": "2. cross-installed 
 builds, outputs = {}, {}
 for w in WAYS:
     # provenance=True: what a plain `docker buildx build` does by default (layerlab's own builds leave it out).
-    builds[w] = build.build(APP, lesson.tag(LESSON, w), dockerfile=HERE / w / "Dockerfile", platforms=PLATFORMS, cache=False,
-                            module="05", provenance=True)
+    builds[w] = lesson.build(w, context=lesson.app, platforms=PLATFORMS, cache=False, provenance=True)
     # Each image runs on each platform at once: the check below compares what they printed.
-    outputs.update({(w, p): containers.run(builds[w].tag, platform=p, module="05") for p in PLATFORMS})
+    outputs.update({(w, p): lesson.run(builds[w].tag, platform=p) for p in PLATFORMS})
 times = {w: r.platform_seconds() for w, r in builds.items()}
 for w, r in builds.items():
     emulated = r.emulated("linux/arm64")
@@ -186,7 +183,7 @@ print(reference.output)
 for (w, p), out in outputs.items():
     print(f"{WAYS[w]:<28} {p:<12} exit {out.exit_code}, {out.seconds:5.2f} s, same output: {out.output == reference.output}")
 assert all(o.ok and o.output == reference.output for o in outputs.values())
-arch = {p: containers.run(builds["cross-compile"].tag, ["python", "-c", "import platform; print(platform.machine())"], platform=p, module="05")
+arch = {p: lesson.run(builds["cross-compile"].tag, ["python", "-c", "import platform; print(platform.machine())"], platform=p)
         for p in PLATFORMS}
 assert arch["linux/arm64"].output.strip() == "aarch64" and arch["linux/amd64"].output.strip() == "x86_64"
 
@@ -314,7 +311,7 @@ assert slowest.seconds > 2 * native_twin.seconds
 # `docker buildx imagetools create` into one index.
 
 # %%
-lesson.key_points("05")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `05-multiarch`

@@ -14,9 +14,10 @@
 # > clean` removes the lesson's images, `layerlab clean --all` the CUDA ones.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("06")
+lesson = Lesson("06")
+lesson.objectives()
 
 # %% [markdown]
 # A CUDA image is where ML images get big. The official `nvidia/cuda` images
@@ -34,13 +35,9 @@ lesson.objectives("06")
 # %%
 from pathlib import PurePosixPath
 
-from layerlab.course import activities, lesson, plots
-from layerlab.engine import build, containers
+from layerlab.course import activities, plots
 from layerlab.measure import cuda, inspector
 
-LESSON = "06-cuda-images"
-HERE = lesson.LESSONS / LESSON
-APP = HERE / "app"
 got = cuda.ensure_images()
 print(got.table())
 assert set(got.images) == {cuda.BASE, cuda.RUNTIME, cuda.DEVEL}
@@ -119,7 +116,7 @@ assert PurePosixPath(biggest_runtime).name.startswith("libcublasLt.so")
 # %%
 headers = sum(s for p, s in devel.files.items() if p.endswith((".h", ".hpp", ".cuh")))
 static_here = {p: s for p, s in devel.files.items() if p.endswith(".a")}
-left_out = cuda.static_left_out(cuda.DEVEL) if got.images[cuda.DEVEL].standin else {}
+left_out = cuda.static_left_out(cuda.DEVEL, module=lesson.id) if got.images[cuda.DEVEL].standin else {}
 print(f"devel: headers {headers / 1e6:.0f} MB; static archives in the image {sum(static_here.values()) / 1e6:.0f} MB "
       f"({len(static_here)} files); left out of this stand-in (libraries and static archives) "
       f"{sum(left_out.values()) / 1e9:.2f} GB in {len(left_out)} files")
@@ -161,13 +158,13 @@ else:
 # `cudaGetDeviceCount` first and reports a missing GPU or driver cleanly:
 
 # %%
-lesson.show(APP / "saxpy.cu", language="cpp")
+lesson.show("app", "saxpy.cu")
 
 # %% [markdown]
 # The naive image compiles it in the devel image and ships that image:
 
 # %%
-lesson.show(HERE / "naive" / "Dockerfile")
+lesson.show("naive")
 
 # %% [markdown]
 # The multi-stage file compiles in a `builder` stage and copies one file into
@@ -177,17 +174,16 @@ lesson.show(HERE / "naive" / "Dockerfile")
 # rather than carry a static copy, so the final image has to provide it.
 
 # %%
-lesson.show(HERE / "multi-stage" / "Dockerfile")
+lesson.show("multi-stage")
 
 # %%
 guess_ratio = activities.predict("06", "final-percent")
 guess_ratio
 
 # %%
-builds = {"naive (devel)": build.build(APP, lesson.tag(LESSON, "naive"), dockerfile=HERE / "naive" / "Dockerfile", module="06")}
+builds = {"naive (devel)": lesson.build("naive", context=lesson.app)}
 for target in ("on-runtime", "on-base", "forgot-lib"):
-    builds[target] = build.build(APP, lesson.tag(LESSON, target), dockerfile=HERE / "multi-stage" / "Dockerfile",
-                                 target=target, module="06")
+    builds[target] = lesson.build(target, variant="multi-stage", context=lesson.app, target=target)
 
 # %% [markdown]
 # The four images' sizes, read from their layers:
@@ -228,7 +224,7 @@ assert not any(leftovers.values())
 
 # %%
 PROGRAM = "/usr/local/bin/saxpy"
-links = {name: cuda.ldd(builds[name].tag, PROGRAM) for name in ("on-base", "forgot-lib")}
+links = {name: cuda.ldd(builds[name].tag, PROGRAM, module=lesson.id) for name in ("on-base", "forgot-lib")}
 for name, l in links.items():
     print(f"--- {name}\n{l.output.strip()}")
 assert links["on-base"].resolved
@@ -249,7 +245,7 @@ HAS_GPU = access.can
 # Run both:
 
 # %%
-ran = {name: containers.run(builds[name].tag, module="06") for name in ("on-base", "forgot-lib")}
+ran = {name: lesson.run(builds[name].tag) for name in ("on-base", "forgot-lib")}
 for name, r in ran.items():
     print(f"--- {name}: exit {r.exit_code}\n{r.output.strip()}")
 assert ran["forgot-lib"].exit_code == 127 and "libcudart.so.12" in ran["forgot-lib"].output
@@ -276,7 +272,7 @@ if not HAS_GPU:
 # adds PTX. `cuobjdump` (devel only) lists them:
 
 # %%
-code = cuda.gpu_code(builds["naive (devel)"].tag, PROGRAM)
+code = cuda.gpu_code(builds["naive (devel)"].tag, PROGRAM, module=lesson.id)
 print(code.elf_output.strip())
 print(code.ptx_output.strip())
 GPUS = {"T4 (sm_75)": 75, "A10 (sm_86)": 86, "A100 (sm_80)": 80, "H100 (sm_90)": 90, "B200 (sm_100)": 100}
@@ -334,7 +330,7 @@ assert cuda.min_driver("12.4") == "550" and cuda.min_driver("12.4", minor_compat
 # %%
 if HAS_GPU:
     print("device request:", access.run_options())
-    on_gpu = containers.run(builds["on-base"].tag, module="06", **access.run_options())
+    on_gpu = lesson.run(builds["on-base"].tag, **access.run_options())
     print(on_gpu.output)
     assert on_gpu.ok and "max error 0: ok" in on_gpu.output
 else:
@@ -352,9 +348,9 @@ else:
 # runtime image and on a slim Python image:
 
 # %%
-lesson.show(APP / "requirements.txt", language="text")
-lesson.show(HERE / "wheels-runtime" / "Dockerfile")
-lesson.show(HERE / "wheels-slim" / "Dockerfile")
+lesson.show("app", "requirements.txt")
+lesson.show("wheels-runtime")
+lesson.show("wheels-slim")
 
 # %%
 guess_twice = activities.predict("06", "twice-mb")
@@ -362,9 +358,8 @@ guess_twice
 
 # %%
 wheel_builds = {
-    "on the CUDA runtime image": build.build(APP, lesson.tag(LESSON, "wheels-runtime"), dockerfile=HERE / "wheels-runtime" / "Dockerfile", module="06"),
-    "on python:3.13-slim": build.build(APP, lesson.tag(LESSON, "wheels-slim"), dockerfile=HERE / "wheels-slim" / "Dockerfile",
-                                       build_args=lesson.build_args(HERE / "wheels-slim" / "Dockerfile"), module="06"),
+    "on the CUDA runtime image": lesson.build("wheels-runtime", context=lesson.app),
+    "on python:3.13-slim": lesson.build("wheels-slim", context=lesson.app),
 }
 wheel_images = {name: inspector.inspect(r.tag) for name, r in wheel_builds.items()}
 dups = {name: cuda.duplicates(r) for name, r in wheel_images.items()}
@@ -407,7 +402,7 @@ print(f"  {'total':<26} {'':<12} {full.total_bytes / 1e6:7.1f} MB compressed (in
 # Against the two wheels the lesson installed (same unit: download bytes):
 
 # %%
-installed = [line.split("==")[0] for line in (APP / "requirements.txt").read_text().splitlines()
+installed = [line.split("==")[0] for line in (lesson.app / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
 installed_bytes = sum(full.wheels[n].bytes for n in installed)
 print(f"installed here: {', '.join(installed)}: {installed_bytes / 1e6:.0f} MB; "
@@ -443,7 +438,7 @@ layerlab.check("06-biggest-twin", BIGGEST_TWIN, tag=wheel_builds["on the CUDA ru
 activities.solution("06-biggest-twin")
 
 # %%
-lesson.key_points("06")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `06-cuda`

@@ -11,9 +11,10 @@
 # > leaves this machine. `layerlab clean` removes the images afterwards.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("07")
+lesson = Lesson("07")
+lesson.objectives()
 
 # %% [markdown]
 # Most ML containers exist to answer requests: a model behind HTTP. An image
@@ -37,12 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from layerlab.course import activities, lesson, plots
-from layerlab.engine import build
-from layerlab.measure import serving
+from layerlab.course import activities, plots
 
-LESSON = "07-serving"
-HERE = lesson.LESSONS / LESSON
 FEATURES = ["tenure_months", "monthly_fee", "support_calls"]
 
 rng = np.random.default_rng(7)
@@ -74,9 +71,9 @@ assert accuracy > 0.7 and model["weights"][2] > 0, "more support calls, more chu
 
 # %%
 context = Path(tempfile.mkdtemp(prefix="layerlab-07-")) / "app"
-shutil.copytree(HERE / "app", context)
+shutil.copytree(lesson.app, context)
 (context / "model.json").write_text(json.dumps(model, indent=1) + "\n")
-lesson.show(HERE / "app" / "serve.py", language="python")
+lesson.show("app", "serve.py")
 
 # %% [markdown]
 # `/health` answers as soon as the app is up; `/predict` takes rows of
@@ -92,20 +89,18 @@ lesson.show(HERE / "app" / "serve.py", language="python")
 # non-root `USER`, and `CMD` in **exec form**, a JSON list.
 
 # %%
-lesson.show(HERE / "exec-form" / "Dockerfile")
+lesson.show("exec-form")
 
 # %%
-exec_df = HERE / "exec-form" / "Dockerfile"
-EXEC = build.build(context, lesson.tag(LESSON, "exec-form"), dockerfile=exec_df, build_args=lesson.build_args(exec_df), module="07").tag
+EXEC = lesson.build("exec-form", context=context).tag
 
 # %% [markdown]
 # A second image changes one line of the first: the same command in **shell
 # form**, `CMD uvicorn serve:app ...`, which is how most tutorials write it.
 
 # %%
-shell_df = HERE / "shell-form" / "Dockerfile"
-lesson.show(shell_df)
-SHELL = build.build(context, lesson.tag(LESSON, "shell-form"), dockerfile=shell_df, build_args={"SERVER": EXEC}, module="07").tag
+lesson.show("shell-form")
+SHELL = lesson.build("shell-form", context=context, build_args={"SERVER": EXEC}).tag
 
 # %% [markdown]
 # ## Start-up: answering, then healthy
@@ -118,7 +113,7 @@ SHELL = build.build(context, lesson.tag(LESSON, "shell-form"), dockerfile=shell_
 
 # %%
 ROWS = [[3, 70, 4], [40, 20, 0], [12, 95, 2]]
-up = serving.serve(EXEC, requests={"predict": ["POST", "/predict", {"rows": ROWS}]}, module="07")
+up = lesson.serve(EXEC, requests={"predict": ["POST", "/predict", {"rows": ROWS}]})
 print(f"docker run -> first 200 on /health: {up.first_ok_s:.2f} s; -> engine says healthy: {up.healthy_s:.2f} s")
 answer = up.responses["predict"]
 print("POST /predict", answer.status, answer.body)
@@ -149,9 +144,9 @@ guess_workers
 # %%
 LOAD = {"path": "/predict", "method": "POST", "body": {"rows": ROWS}, "requests": 600, "concurrency": 8, "time_cap_s": 20}
 UVICORN = ["uvicorn", "serve:app", "--host", "0.0.0.0", "--port", "8000"]
-loaded = {f"{w} worker{'s' * (w > 1)}": serving.serve(EXEC, command=UVICORN + ["--workers", str(w)], load=LOAD, stats=True,
-                                                      execs={"processes": ["python", "-c", "import os; print(sum(p.isdigit() for p in os.listdir('/proc')))"]},
-                                                      module="07")
+PROCESSES = ["python", "-c", "import os; print(sum(p.isdigit() for p in os.listdir('/proc')))"]
+loaded = {f"{w} worker{'s' * (w > 1)}": lesson.serve(EXEC, command=UVICORN + ["--workers", str(w)], load=LOAD, stats=True,
+                                                     execs={"processes": PROCESSES})
           for w in (1, 2)}
 for name, r in loaded.items():
     # The count includes the python that counts.
@@ -203,7 +198,7 @@ guess_stop
 # %%
 SIGNALS = {"shell form": (SHELL, False), "shell form --init": (SHELL, True),
            "exec form": (EXEC, False), "exec form --init": (EXEC, True)}
-stops = {name: serving.serve(image, init=init, inflight="/slow?seconds=0.5", module="07")
+stops = {name: lesson.serve(image, init=init, inflight="/slow?seconds=0.5")
          for name, (image, init) in SIGNALS.items()}
 SIGNAL_NAMES = {"15": "SIGTERM", "9": "SIGKILL"}
 for name, r in stops.items():
@@ -256,11 +251,10 @@ guess_stop.reveal(slow_stop, note=f"exec form: {fast_stop:.2f} s, with the reque
 
 # %%
 WRITE = "import sys; open(sys.argv[1], 'w').write('x'); print('wrote', sys.argv[1])"
-locked = serving.serve(EXEC, read_only=True, tmpfs=["/tmp"], cap_drop_all=True, memory="256m",
-                       requests={"predict": ["POST", "/predict", {"rows": ROWS}]},
-                       execs={"id -u": ["id", "-u"], "write /app": ["python", "-c", WRITE, "/app/cache.json"],
-                              "write /tmp": ["python", "-c", WRITE, "/tmp/cache.json"]},
-                       module="07")
+locked = lesson.serve(EXEC, read_only=True, tmpfs=["/tmp"], cap_drop_all=True, memory="256m",
+                      requests={"predict": ["POST", "/predict", {"rows": ROWS}]},
+                      execs={"id -u": ["id", "-u"], "write /app": ["python", "-c", WRITE, "/app/cache.json"],
+                             "write /tmp": ["python", "-c", WRITE, "/tmp/cache.json"]})
 print("options:", locked.options)
 print("POST /predict", locked.responses["predict"].status, locked.responses["predict"].body["risk"])
 for name, out in locked.execs.items():
@@ -302,7 +296,7 @@ layerlab.check("07-exec-shell", FAST_SHELL)
 activities.solution("07-exec-shell")
 
 # %%
-lesson.key_points("07")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `07-serve`

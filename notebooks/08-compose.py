@@ -13,9 +13,10 @@
 # > About a minute warm on 2 cores. `layerlab clean` removes anything a crash left.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("08")
+lesson = Lesson("08")
+lesson.objectives()
 
 # %% [markdown]
 # A trained model rarely ships alone. Data has to be prepared, a model
@@ -29,16 +30,14 @@ lesson.objectives("08")
 # %%
 from pathlib import Path
 
-from layerlab.course import lesson, plots
-from layerlab.engine import build, compose, hostpath, pipeline
+from layerlab.course import REPO, plots
+from layerlab.engine import catalogue, compose, compose_probes, hostpath, services
+from layerlab.measure import replicas
 
-LESSON = "08-compose"
-HERE = lesson.LESSONS / LESSON
-APP = HERE / "app"
-IMAGE = lesson.tag(LESSON, "app")
+app = lesson.build("app", context=lesson.app)
+IMAGE = app.tag
 assert IMAGE == "layerlab/08-app:lesson"  # the name the compose files use
-app = build.build(APP, IMAGE, build_args=lesson.build_args(APP / "Dockerfile"), module="08")
-redis = pipeline.ensure_redis()
+redis = services.ensure(catalogue.REDIS, ["redis-server", "--version"], module=lesson.id)
 print(f"{redis.ref}: {redis.version} ({'stand-in from Debian' if redis.standin else 'official image'})")
 
 # %% [markdown]
@@ -50,7 +49,7 @@ print(f"{redis.ref}: {redis.version} ({'stand-in from Debian' if redis.standin e
 # redis, which it reaches by the service name `redis`.
 
 # %%
-lesson.show(APP / "serve.py", language="python")
+lesson.show("app", "serve.py")
 
 # %% [markdown]
 # ## Start-up order
@@ -60,7 +59,7 @@ lesson.show(APP / "serve.py", language="python")
 # which is what keeps such stacks "working" in practice.
 
 # %%
-lesson.show(HERE / "compose.race.yaml", language="yaml")
+lesson.show("compose.race.yaml")
 
 # %% [markdown]
 # **Predict, then measure.** A client on the project's network asks the API
@@ -74,10 +73,10 @@ guess_failed = activities.predict("08", "race-failed-requests")
 guess_failed
 
 # %%
-race = compose.Project("layerlab-08-race", [HERE / "compose.race.yaml"])
+race = lesson.compose("race", "compose.race.yaml")
 compose.down(race, volumes=True)  # start from empty volumes, whatever an earlier run left
 race_up = compose.up(race, wait=False)
-race_probe = pipeline.probe(race, "http://api:8000/predict?x=2.5", IMAGE, limit_s=60)
+race_probe = compose_probes.probe(race, "http://api:8000/predict?x=2.5", IMAGE, limit_s=60)
 race_ps = compose.ps(race)
 api_restarts = race_ps.one("api").restarts
 print(f"up returned in {race_up.seconds:.1f} s; first answer after {race_probe.seconds:.1f} s and "
@@ -107,7 +106,7 @@ assert race_down.left.empty
 # A plain `depends_on: [train]` only waits until the container *started*.
 
 # %%
-lesson.show(HERE / "compose.yaml", language="yaml")
+lesson.show("compose.yaml")
 
 # %% [markdown]
 # `up --wait` returns when every service is running and healthy (the one-shot
@@ -115,11 +114,11 @@ lesson.show(HERE / "compose.yaml", language="yaml")
 # the command to put in a deploy script or CI, instead of `sleep 10`.
 
 # %%
-stack = compose.Project("layerlab-08-pipeline", [HERE / "compose.yaml"])
+stack = lesson.compose("pipeline", "compose.yaml")
 compose.down(stack, volumes=True)
 cold = compose.up(stack, wait=True, timeout_s=120)
 cold_ps = compose.ps(stack)
-ordered_probe = pipeline.probe(stack, "http://api:8000/predict?x=2.5", IMAGE, limit_s=20)
+ordered_probe = compose_probes.probe(stack, "http://api:8000/predict?x=2.5", IMAGE, limit_s=20)
 train, api = cold_ps.one("train"), cold_ps.one("api")
 print(f"up --wait: {cold.seconds:.1f} s; first request answered after {ordered_probe.failed} failures: {ordered_probe.body}")
 print(f"train finished {train.finished_at}, api started {api.started_at}")
@@ -161,11 +160,11 @@ assert all(p.startswith("127.0.0.1:") for p in published) and len(published) == 
 
 # %%
 VOLUMES = [f"{stack.name}_data", f"{stack.name}_models"]
-before = {v: pipeline.volume_files(v, IMAGE) for v in VOLUMES}
+before = {v: compose_probes.volume_files(stack, v, IMAGE) for v in VOLUMES}
 went_down = compose.down(stack)
 warm = compose.up(stack, wait=True, timeout_s=120)
 warm_ps = compose.ps(stack)
-after_up = {v: pipeline.volume_files(v, IMAGE) for v in VOLUMES}
+after_up = {v: compose_probes.volume_files(stack, v, IMAGE) for v in VOLUMES}
 for v in VOLUMES:
     print(f"  {v:<28} {len(before[v].files)} file(s) before down, {len(after_up[v].files)} after up again")
 print(f"left by down: {went_down.left.volumes} (no containers: {went_down.left.containers})")
@@ -184,7 +183,7 @@ assert warm.seconds < cold.seconds, "no training the second time"
 
 # %%
 gone = compose.down(stack, volumes=True)
-after_v = {v: pipeline.volume_files(v, IMAGE) for v in VOLUMES}
+after_v = {v: compose_probes.volume_files(stack, v, IMAGE) for v in VOLUMES}
 for v in VOLUMES:
     print(f"  {v:<28} {'exists' if after_v[v].exists else 'deleted'}: {len(after_v[v].files)} file(s)")
 assert gone.left.empty and not any(x.exists for x in after_v.values())
@@ -237,24 +236,24 @@ plots.startup_bars(
 # named volume avoids the question, because the engine owns it.
 
 # %%
-lesson.show(HERE / "compose.bind.yaml", language="yaml")
+lesson.show("compose.bind.yaml")
 
 # %%
-out = lesson.REPO / "build" / "08-bind"
+out = REPO / "build" / "08-bind"
 out.mkdir(parents=True, exist_ok=True)
 out.chmod(0o777)  # on a laptop the folder is yours; here uid 1000 stands for "you" and needs write access
-binds = compose.Project("layerlab-08-bind", [HERE / "compose.bind.yaml"], env={"OUT_DIR": hostpath.host_path(out)})
+binds = lesson.compose("bind", "compose.bind.yaml", env={"OUT_DIR": hostpath.host_path(out)})
 jobs = compose.run_jobs(binds, timeout_s=60)
-own = pipeline.owners(str(out))
+own = compose_probes.owners(str(out))
 bind_down = compose.down(binds, volumes=True)
-kept = pipeline.owners(str(out))
+kept = compose_probes.owners(str(out))
 print({s.service: s.exit_code for s in jobs.services})
 for name, uid in own.uids.items():
     print(f"  {name:<12} owned by uid {uid} on the host")
 print(f"after down -v: {len(kept.uids)} file(s) still in {out.name}/")
 assert own.uids == {"by-root.txt": 0, "by-user.txt": 1000}
 assert kept.uids == own.uids, "down -v never touches a bind-mounted folder"
-pipeline.empty_folder(str(out), IMAGE)  # root's file needs root to go; a container is root
+compose_probes.empty_folder(binds, str(out), IMAGE)  # root's file needs root to go; a container is root
 
 # %% [markdown]
 # ## Scaling, and the state that does not scale
@@ -273,7 +272,7 @@ guess_hits
 
 # %%
 scaled = compose.up(stack, wait=True, timeout_s=120, scales={"api": 3})
-spread = pipeline.spread(stack, IMAGE, n=30)
+spread = replicas.spread(stack, IMAGE, n=30, service="api", port=8000)
 replica_ports = [p for s in compose.ps(stack).of("api") for p in s.published]
 print(f"`api` resolved to {spread.replicas} addresses; {spread.requests} requests; replicas publish {replica_ports}")
 for host, n in spread.per_replica.items():
@@ -328,7 +327,7 @@ print(f"course projects before: {running.names}; left of {stack.name}: {final.le
 assert final.left.empty and stack.name in running.names
 
 # %%
-lesson.key_points("08")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `08-compose`

@@ -13,9 +13,10 @@
 # > removes the images, the registry and everything pushed to it.
 
 # %%
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 
-lesson.objectives("09")
+lesson = Lesson("09")
+lesson.objectives()
 
 # %% [markdown]
 # An image that builds on your machine is half the job. The other half is
@@ -27,15 +28,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from layerlab.course import activities, lesson, plots
-from layerlab.engine import build, cicache, containers, registry
+from layerlab.course import activities, plots
+from layerlab.engine import build, cicache, registry
 from layerlab.measure import cache, leaks, lint
 
-LESSON = "09-shipping"
-HERE = lesson.LESSONS / LESSON
 RUN = cicache.new_run_id()  # names this run's repositories and cache records
 WORK = Path(tempfile.mkdtemp(prefix="layerlab-09-"))
-BASES = lesson.build_args(HERE / "ci" / "Dockerfile")  # python:3.13-slim, or the base LAYERLAB_BASE_PYTHON_SLIM names
 reg = registry.up()
 print(reg.line())
 print("this run:", RUN)
@@ -51,12 +49,12 @@ assert reg.running
 # new build under the *same* tag.
 
 # %%
-lesson.show(HERE / "greet" / "Dockerfile")
+lesson.show("greet")
 greet_v2 = WORK / "greet-v2"
-shutil.copytree(HERE / "greet", greet_v2)
+shutil.copytree(lesson.path("greet"), greet_v2)
 (greet_v2 / "greet.py").write_text((greet_v2 / "greet.py").read_text().replace("first build", "second build"))
-first = build.build(HERE / "greet", lesson.tag(LESSON, "greet-1"), build_args=BASES, module="09")
-second = build.build(greet_v2, lesson.tag(LESSON, "greet-2"), build_args=BASES, module="09")
+first = lesson.build("greet-1", variant="greet")
+second = lesson.build("greet-2", context=greet_v2)
 REPO_GREET = f"09-greet-{RUN}"
 push1 = registry.push(first.tag, f"{REPO_GREET}:v1")
 push2 = registry.push(second.tag, f"{REPO_GREET}:v1")
@@ -75,8 +73,8 @@ by_tag = registry.blobs(push2.ref)
 by_old_digest = registry.blobs(f"{registry.address()}/{REPO_GREET}@{push1.digest}")
 print(f"tag v1 now          -> {by_tag.digest}")
 print(f"old digest, by name -> {by_old_digest.digest}")
-old = registry.pull(f"{registry.address()}/{REPO_GREET}@{push1.digest}", as_tag=lesson.tag(LESSON, "greet-pinned"))
-ran = containers.run(old.tag, module="09")
+old = registry.pull(f"{registry.address()}/{REPO_GREET}@{push1.digest}", as_tag=lesson.tag("greet-pinned"))
+ran = lesson.run(old.tag)
 print(f"pulled {old.ref[:60]}… in {old.seconds:.1f} s; it prints: {ran.output.strip()}")
 assert by_tag.digest == push2.digest and by_old_digest.digest == push1.digest
 assert ran.ok and "first build" in ran.output, "a digest still names the old content after the tag moved"
@@ -97,7 +95,7 @@ assert ran.ok and "first build" in ran.output, "a digest still names the old con
 # Dockerfile, the shape of a typical CI build:
 
 # %%
-lesson.show(HERE / "ci" / "Dockerfile")
+lesson.show("ci")
 
 # %% [markdown]
 # Which exporters does this engine support? Docker's documentation
@@ -116,7 +114,7 @@ EXPORTERS = {
 exporters, probes = {}, {}
 for name, spec in EXPORTERS.items():
     try:
-        probes[name] = build.build(HERE / "greet", lesson.tag(LESSON, "probe"), build_args=BASES, cache_to=spec, module="09", show=None)
+        probes[name] = lesson.build("probe", variant="greet", cache_to=spec, show=None)
         exporters[name] = "works"
     except build.BuildError as e:
         exporters[name] = "refused: " + str(e).splitlines()[-1][:80]
@@ -152,32 +150,31 @@ guess_speedup
 
 # %%
 app = WORK / "ci-app"
-shutil.copytree(lesson.LESSONS / "05-multi-arch" / "app", app)
-dockerfile = cicache.runner_dockerfile(HERE / "ci" / "Dockerfile", RUN, WORK / "ci.Dockerfile")
+shutil.copytree(Lesson("05").app, app)
+dockerfile = cicache.runner_dockerfile(lesson.dockerfile("ci"), RUN, WORK / "ci.Dockerfile")
 CACHE = f"{registry.address()}/09-cache-{RUN}:app"
 cache_to = {"type": "registry", "ref": CACHE, "mode": "max"}
 runs = {}
 # Run 1: nothing to import, every step runs; it exports its cache like every CI run does.
-runs["1: cold, no cache"] = build.build(app, lesson.tag(LESSON, "ci-1"), dockerfile=dockerfile, cache=False, cache_to=cache_to,
-                                        build_args=BASES, module="09", label="CI run 1")
+runs["1: cold, no cache"] = lesson.build("ci-1", context=app, dockerfile=dockerfile, cache=False, cache_to=cache_to,
+                                         label="CI run 1")
 # the library passes one --cache-to per build: the same steps, all cached now, export run 1's cache to a folder too.
 LOCAL = WORK / "cache-ci"
-to_folder = build.build(app, lesson.tag(LESSON, "ci-1"), dockerfile=dockerfile, cache_to={"type": "local", "dest": str(LOCAL), "mode": "max"},
-                        build_args=BASES, module="09", label="CI run 1, cache to a folder")
-gone = cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-1")])
+to_folder = lesson.build("ci-1", context=app, dockerfile=dockerfile, cache_to={"type": "local", "dest": str(LOCAL), "mode": "max"},
+                         label="CI run 1, cache to a folder")
+gone = cicache.forget(RUN, images=[lesson.tag("ci-1")])
 print(f"fresh runner: {len(gone.removed)} cache records of this run removed, {gone.left} left")
-runs["2: cold, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-2"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
-                                            build_args=BASES, module="09", label="CI run 2")
+runs["2: cold, --cache-from"] = lesson.build("ci-2", context=app, dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
+                                             label="CI run 2")
 # Like a CI job, each run ends by pushing what it built (the next section reads what these pushes sent).
 REPO_APP = f"09-app-{RUN}"
-p1 = registry.push(lesson.tag(LESSON, "ci-2"), f"{REPO_APP}:v1")
+p1 = registry.push(lesson.tag("ci-2"), f"{REPO_APP}:v1")
 assert gone.left == 0 and len(gone.removed) >= 6
 assert not to_folder.ran, "the folder export re-ran nothing"
 # Another fresh runner, this time with the folder's cache.
-gone_again = cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2")])
-runs["2b: cold, local cache"] = build.build(app, lesson.tag(LESSON, "ci-2b"), dockerfile=dockerfile,
-                                            cache_from={"type": "local", "src": str(LOCAL)},
-                                            build_args=BASES, module="09", label="CI run 2b")
+gone_again = cicache.forget(RUN, images=[lesson.tag("ci-2")])
+runs["2b: cold, local cache"] = lesson.build("ci-2b", context=app, dockerfile=dockerfile,
+                                             cache_from={"type": "local", "src": str(LOCAL)}, label="CI run 2b")
 shutil.rmtree(LOCAL, ignore_errors=True)  # the folder's blobs are not needed again
 assert gone_again.left == 0
 
@@ -187,10 +184,10 @@ assert gone_again.left == 0
 
 # %%
 cache.touch(app / "serve.py")
-cicache.forget(RUN, images=[lesson.tag(LESSON, "ci-2b")])
-runs["3: code edit, --cache-from"] = build.build(app, lesson.tag(LESSON, "ci-3"), dockerfile=dockerfile, cache_from=CACHE, cache_to=cache_to,
-                                                 build_args=BASES, module="09", label="CI run 3")
-p2 = registry.push(lesson.tag(LESSON, "ci-3"), f"{REPO_APP}:v2")
+cicache.forget(RUN, images=[lesson.tag("ci-2b")])
+runs["3: code edit, --cache-from"] = lesson.build("ci-3", context=app, dockerfile=dockerfile, cache_from=CACHE,
+                                                  cache_to=cache_to, label="CI run 3")
+p2 = registry.push(lesson.tag("ci-3"), f"{REPO_APP}:v2")
 plots.ci_runs(runs, title="CI runs on a fresh runner: no cache, a registry cache, a local (folder) cache");
 
 # %%
@@ -270,14 +267,15 @@ guess_push.reveal(percent, note=f"{sum(new.values()) / 1e3:.1f} kB of {b1.total 
 # purpose, to measure them: those show as warnings), then a bad one:
 
 # %%
-own = sorted(p for p in lesson.LESSONS.glob("*/*/Dockerfile") if p.parent.name != "lint") + sorted(
-    (lesson.LESSONS / LESSON / "secrets").glob("*/Dockerfile"))
-course_lint = lint.hadolint(own, root=lesson.LESSONS)
+LESSONS = lesson.folder.parent  # every lesson's folder
+own = sorted(p for p in LESSONS.glob("*/*/Dockerfile") if p.parent.name != "lint") + sorted(
+    lesson.path("secrets").glob("*/Dockerfile"))
+course_lint = lint.hadolint(own, root=LESSONS)
 print(f"{len(own)} course Dockerfiles: {course_lint.by_level()}")
 for f in course_lint.at_least("warning"):
     print("  ", f.text())
-lesson.show(HERE / "lint" / "Dockerfile")
-bad = lint.hadolint([HERE / "lint" / "Dockerfile"], root=HERE)
+lesson.show("lint")
+bad = lint.hadolint([lesson.dockerfile("lint")], root=lesson.folder)
 for f in bad.findings:
     print(f.text())
 assert not course_lint.at_least("error"), "the course's own Dockerfiles have no error-level finding"
@@ -291,7 +289,7 @@ assert bad.at_least("error")
 # `docker/metadata-action`, and the secret passed as a build secret:
 
 # %%
-lesson.show(HERE / "ci" / "build-and-push.yml", language="yaml")
+lesson.show("ci", "build-and-push.yml")
 
 # %% [markdown]
 # It is not run here (no GitHub offline), but it is checked against the
@@ -301,9 +299,9 @@ lesson.show(HERE / "ci" / "build-and-push.yml", language="yaml")
 # in a key fails it:
 
 # %%
-good = lint.workflow(HERE / "ci" / "build-and-push.yml")
+good = lint.workflow(lesson.path("ci", "build-and-push.yml"))
 typo = WORK / "typo.yml"
-typo.write_text((HERE / "ci" / "build-and-push.yml").read_text().replace("runs-on:", "run-on:"))
+typo.write_text(lesson.path("ci", "build-and-push.yml").read_text().replace("runs-on:", "run-on:"))
 broken = lint.workflow(typo)
 print("build-and-push.yml:", good.output.splitlines()[-1])
 print("with `run-on:`    :", broken.output.splitlines()[0])
@@ -320,9 +318,9 @@ assert good.ok and not broken.ok
 
 # %%
 token = leaks.new_token()
-ctx = leaks.locked_context(HERE / "secrets" / "app", HERE / "secrets" / "model.json", token, WORK / "secrets")
+ctx = leaks.locked_context(lesson.path("secrets", "app"), lesson.path("secrets", "model.json"), token, WORK / "secrets")
 for way in ("arg-env", "copy-delete", "secret-mount"):
-    lesson.show(HERE / "secrets" / way / "Dockerfile")
+    lesson.show("secrets", way)
 
 # %%
 guess_places = activities.predict("09", "copy-delete-places")
@@ -337,10 +335,10 @@ guess_places
 # %%
 built, scans, outputs = {}, {}, {}
 for way in ("arg-env", "copy-delete", "secret-mount"):
-    built[way] = build.build(ctx, lesson.tag(LESSON, way), dockerfile=HERE / "secrets" / way / "Dockerfile", module="09",
-                             build_args={**BASES, "UNLOCK_TOKEN": token} if way == "arg-env" else BASES,
-                             secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
-    outputs[way] = containers.run(built[way].tag, module="09")
+    built[way] = lesson.build(way, variant=f"secrets/{way}", context=ctx,
+                              build_args={"UNLOCK_TOKEN": token} if way == "arg-env" else None,
+                              secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
+    outputs[way] = lesson.run(built[way].tag)
     scans[way] = leaks.scan_image(built[way].tag, token)
     print(scans[way].table())
     print()
@@ -388,9 +386,9 @@ OCI = {"org.opencontainers.image.source": "https://example.org/containers-for-ml
        "org.opencontainers.image.version": "1.0.0"}
 shipped = {}
 for way in ("arg-env", "secret-mount"):
-    r = build.build(ctx, lesson.tag(LESSON, f"{way}-prov"), dockerfile=HERE / "secrets" / way / "Dockerfile", module="09",
-                    build_args={**BASES, "UNLOCK_TOKEN": token} if way == "arg-env" else BASES, extra_labels=OCI, provenance=True,
-                    secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
+    r = lesson.build(f"{way}-prov", variant=f"secrets/{way}", context=ctx,
+                     build_args={"UNLOCK_TOKEN": token} if way == "arg-env" else None, extra_labels=OCI, provenance=True,
+                     secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"] if way == "secret-mount" else None)
     pushed = registry.push(r.tag, f"09-secrets-{RUN}:{way}")
     shipped[way] = (registry.index(pushed.ref), leaks.scan_pushed(pushed.ref, token))
     print(shipped[way][0].table())
@@ -430,7 +428,7 @@ assert labels == OCI
 activities.challenge("09-no-leak")
 
 # %%
-FIXED = None  # FIXED = (HERE / "secrets" / "copy-delete" / "Dockerfile").read_text().replace(...)
+FIXED = None  # FIXED = lesson.dockerfile("secrets/copy-delete").read_text().replace(...)
 
 # %%
 import layerlab
@@ -441,7 +439,7 @@ layerlab.check("09-no-leak", FIXED, context=ctx, token=token, expected_output=ou
 activities.solution("09-no-leak")
 
 # %%
-lesson.key_points("09")
+lesson.key_points()
 
 # %% [markdown]
 # ## Exercise `09-ship`

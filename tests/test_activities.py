@@ -256,16 +256,15 @@ def test_the_dockerignore_challenge(engine_client, tmp_path):
 
 
 def test_the_non_root_challenge(engine_client):
-    from layerlab.course import lesson
-    from layerlab.engine import build, containers
+    from layerlab.course.lesson import Lesson
 
-    app = lesson.LESSONS / "04-multi-stage" / "app"
-    one_run = build.build(app, lesson.tag("04-multi-stage", "one-run"), dockerfile=app.parent / "one-run" / "Dockerfile",
-                          module="04", show=None)
-    expected = containers.run(one_run.tag, module="04").output
+    lesson = Lesson("04")
+    app = lesson.app
+    one_run = lesson.build("one-run", context=app, show=None)
+    expected = lesson.run(one_run.tag).output
     as_user = solution_namespace("04-non-root")["AS_USER"]
     assert challenges.check("04-non-root", as_user, context=app, expected_output=expected).passed
-    out = challenges.check("04-non-root", (app.parent / "one-run" / "Dockerfile").read_text(), context=app, expected_output=expected)
+    out = challenges.check("04-non-root", lesson.dockerfile("one-run").read_text(), context=app, expected_output=expected)
     assert out.passed is False and "USER" in out.text
 
 
@@ -291,11 +290,11 @@ def test_the_arm64_digest_challenge(engine_client):
 
 
 def test_the_no_leak_challenge(engine_client, tmp_path):
-    from layerlab.course import lesson
+    from layerlab.course.lesson import Lesson
     from layerlab.engine import build, containers
     from layerlab.measure import leaks
 
-    here = lesson.LESSONS / "09-shipping" / "secrets"
+    here = Lesson("09").path("secrets")
     token = leaks.new_token()
     ctx = leaks.locked_context(here / "app", here / "model.json", token, tmp_path / "ctx")
     ref = build.build(ctx, "layerlab/09-challenge-reference:lesson", dockerfile=here / "secret-mount" / "Dockerfile", module="09",

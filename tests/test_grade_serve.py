@@ -89,17 +89,15 @@ def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_ti
 
 
 def test_the_exec_shell_challenge(engine_client, tmp_path):
-    from layerlab.course import challenges, lesson
-    from layerlab.engine import build
+    from layerlab.course import challenges
+    from layerlab.course.lesson import Lesson
 
     from test_activities import solution_namespace
 
-    here = lesson.LESSONS / "07-serving"
-    shutil.copytree(here / "app", tmp_path / "app")
+    lesson = Lesson("07")
+    shutil.copytree(lesson.app, tmp_path / "app")
     shutil.copy(REPO / "solutions" / "07-serve" / "model.json", tmp_path / "app" / "model.json")
-    df = here / "exec-form" / "Dockerfile"
-    exec_tag = build.build(tmp_path / "app", lesson.tag("07-serving", "exec-form"), dockerfile=df,
-                           build_args=lesson.build_args(df), module="07", show=None).tag
+    exec_tag = lesson.build("exec-form", context=tmp_path / "app", show=None).tag
     good = solution_namespace("07-exec-shell", EXEC=exec_tag)["FAST_SHELL"]
     assert challenges.check("07-exec-shell", good).passed
     plain = good.replace("CMD exec uvicorn", "CMD uvicorn")

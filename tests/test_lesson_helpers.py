@@ -3,7 +3,7 @@ release, the lock's pin count and uv's install summary (offline: no engine)."""
 
 from __future__ import annotations
 
-from layerlab.course import lesson
+from layerlab.course.lesson import Lesson
 from layerlab.measure import cache
 
 # A step's log as buildlog keeps it: BuildKit's "#12 1.203 " prefix already removed.
@@ -45,10 +45,11 @@ def test_pinned_packages_counts_pins_not_comments_or_hashes(tmp_path):
 
 
 def test_a_workspace_is_a_fresh_copy_with_the_variant_and_its_clutter(tmp_path):
-    here = lesson.LESSONS / "03-build-cache"
+    lesson = Lesson("03")
+    here = lesson.folder
     clutter = {"data/features.bin": 1000, ".git/objects/x": 10}
-    a = lesson.workspace("03-build-cache", "dockerignore", scratch=tmp_path, clutter=clutter)
-    b = lesson.workspace("03-build-cache", "dockerignore", scratch=tmp_path, clutter=clutter)
+    a = lesson.workspace("dockerignore", scratch=tmp_path, clutter=clutter)
+    b = lesson.workspace("dockerignore", scratch=tmp_path, clutter=clutter)
     assert a != b and a.parent == tmp_path
     assert (a / "Dockerfile").read_text() == (here / "dockerignore" / "Dockerfile").read_text()
     assert (a / ".dockerignore").is_file() and (a / "predict.py").is_file()
@@ -56,3 +57,70 @@ def test_a_workspace_is_a_fresh_copy_with_the_variant_and_its_clutter(tmp_path):
     assert (a / "data/features.bin").stat().st_size == 1000
     (a / "predict.py").write_text("edited")
     assert (here / "app" / "predict.py").read_text() != "edited"
+
+
+# --- the Lesson object: what a build call gets, without an engine ---
+
+
+def _captured_build(monkeypatch):
+    from layerlab.engine import build
+
+    calls = []
+    monkeypatch.setattr(build, "build", lambda context, tag, **kw: calls.append((context, tag, kw)) or tag)
+    return calls
+
+
+def test_a_lesson_knows_its_module_folder_and_tags():
+    lesson = Lesson("03")
+    assert (lesson.id, lesson.name) == ("03", "03-build-cache")
+    assert Lesson("build-cache").folder == lesson.folder == lesson.app.parent
+    assert lesson.tag("naive") == "layerlab/03-naive:lesson"
+    assert lesson.dockerfile("naive") == lesson.folder / "naive" / "Dockerfile"
+
+
+def test_an_unknown_variant_names_the_ones_that_exist():
+    import pytest
+
+    from layerlab.ground.errors import NotFound
+
+    with pytest.raises(NotFound) as e:
+        Lesson("03").dockerfile("nope")
+    assert "naive" in str(e.value) and "ordered" in str(e.value) and not str(e.value).startswith("'")
+
+
+def test_build_takes_the_variant_its_base_args_and_the_module_label(monkeypatch):
+    monkeypatch.delenv("LAYERLAB_BASE_PYTHON_SLIM", raising=False)
+    monkeypatch.setenv("LAYERLAB_BASE_PYTHON_FULL", "example/full:1")
+    calls = _captured_build(monkeypatch)
+    lesson = Lesson("04")
+    lesson.build("multi-stage-test", variant="multi-stage", context=lesson.app, target="test", cache=False)
+    context, tag, kw = calls[-1]
+    assert context == lesson.app and tag == "layerlab/04-multi-stage-test:lesson"
+    assert kw["dockerfile"] == lesson.dockerfile("multi-stage") and kw["module"] == "04"
+    assert kw["build_args"] == {"PYTHON_SLIM": "python:3.13-slim", "PYTHON_FULL": "example/full:1"}
+    assert kw["target"] == "test" and kw["cache"] is False
+
+
+def test_build_from_a_context_with_its_own_dockerfile_and_extra_args(monkeypatch, tmp_path):
+    calls = _captured_build(monkeypatch)
+    lesson = Lesson("09")
+    lesson.build("greet-1", variant="greet")
+    context, tag, kw = calls[-1]
+    assert context == lesson.path("greet") and kw["dockerfile"] is None  # the folder's own Dockerfile
+    ws = tmp_path
+    (ws / "Dockerfile").write_text("ARG PYTHON_SLIM=python:3.13-slim\nARG TOKEN\nFROM ${PYTHON_SLIM}\n")
+    lesson.build("mine", context=ws, build_args={"TOKEN": "x"})
+    context, tag, kw = calls[-1]
+    assert context == ws and kw["dockerfile"] is None and set(kw["build_args"]) == {"PYTHON_SLIM", "TOKEN"}
+
+
+def test_run_and_compose_carry_the_lesson(monkeypatch):
+    from layerlab.engine import containers
+
+    seen = {}
+    monkeypatch.setattr(containers, "run", lambda image, command=None, **kw: seen.update(kw, image=image))
+    lesson = Lesson("08")
+    lesson.run("img", ["true"], memory="64m")
+    assert seen == {"image": "img", "memory": "64m", "module": "08"}
+    project = lesson.compose("race", "compose.race.yaml")
+    assert project.name == "layerlab-08-race" and project.files == [str(lesson.folder / "compose.race.yaml")]

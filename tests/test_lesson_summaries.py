@@ -7,7 +7,8 @@ import jupytext
 import pytest
 
 from layerlab import course
-from layerlab.course import REPO, lesson
+from layerlab.course import REPO
+from layerlab.course.lesson import Lesson
 
 MODULES = course.load().modules
 
@@ -16,9 +17,10 @@ MODULES = course.load().modules
 def test_the_lesson_shows_its_objectives_first_and_key_points_from_course_yml(module):
     nb = jupytext.read(REPO / module.notebook)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
-    shown = [i for i, src in enumerate(code) if f'lesson.objectives("{module.id}")' in src]
+    shown = [i for i, src in enumerate(code) if "lesson.objectives()" in src]
     assert shown == [0], "the first code cell shows the objectives, before anything runs"
-    assert any(f'lesson.key_points("{module.id}")' in src for src in code)
+    assert f'lesson = Lesson("{module.id}")' in code[0], "the first code cell makes the lesson's own object"
+    assert any("lesson.key_points()" in src for src in code)
     assert module.objectives and module.key_points
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -28,7 +30,8 @@ def test_the_lesson_shows_its_objectives_first_and_key_points_from_course_yml(mo
 
 def test_the_lists_print_as_course_yml_states_them(capsys):
     m = course.load().module("04")
-    lesson.objectives("04")
-    lesson.key_points("04")
+    lesson = Lesson("04")
+    lesson.objectives()
+    lesson.key_points()
     out = capsys.readouterr().out
     assert all(f"- {item}" in out for item in m.objectives + m.key_points)

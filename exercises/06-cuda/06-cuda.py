@@ -26,7 +26,7 @@ from layerlab.measure import cuda
 # The CUDA base images, built the first time (offline: stand-ins, a few minutes) if lesson 06 has not run yet.
 print(cuda.ensure_images().table())
 result = build.build(".", "layerlab-06-cuda:mine", module="06", show=None)
-linked = cuda.ldd(result.tag, "/usr/local/bin/saxpy")
+linked = cuda.ldd(result.tag, "/usr/local/bin/saxpy", module="06")
 print(linked.output)
 
 # %% [markdown]

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any, Callable, TYPE_CHECKING
 
 from layerlab import course as C
+from layerlab.engine import catalogue
+
+# The learners' Dockerfiles in these challenges name the official slim base themselves, whatever base the lessons use.
+SLIM = catalogue.PYTHON_SLIM.ref
 
 if TYPE_CHECKING:
     from layerlab.engine.build import BuildResult
@@ -105,8 +109,8 @@ def _smallest_limit(answer: Any, program: str) -> Outcome:
     mib = int(answer)
     if mib % 16 or mib < 32:
         return Outcome("01-smallest-limit", False, [f"{mib} MiB: give a multiple of 16, at least 32"])
-    at = containers.run("python:3.13-slim", ["python", "-c", program], memory=f"{mib}m", module="01", timeout=60)
-    below = containers.run("python:3.13-slim", ["python", "-c", program], memory=f"{mib - 32}m", module="01", timeout=60)
+    at = containers.run(SLIM, ["python", "-c", program], memory=f"{mib}m", module="01", timeout=60)
+    below = containers.run(SLIM, ["python", "-c", program], memory=f"{mib - 32}m", module="01", timeout=60)
     def works(r: RunResult) -> bool:
         return r.ok and r.output.strip().endswith("done")
 
@@ -126,7 +130,7 @@ def _lean_git(answer: str) -> Outcome:
     from layerlab.measure import inspector
 
     r, img = _build_text(answer, "layerlab/02-challenge-git:lesson", "02")
-    base = inspector.inspect("python:3.13-slim")
+    base = inspector.inspect(SLIM)
     wasted = img.wasted_bytes - base.wasted_bytes
     return _verdict("02-lean-git", [
         (img.has("/usr/bin/git"), "git is installed" if img.has("/usr/bin/git") else "no /usr/bin/git in the image"),
@@ -135,7 +139,7 @@ def _lean_git(answer: str) -> Outcome:
         (not img.find("/var/lib/apt/lists/*Packages*"), "apt's package lists are not in the image"
          if not img.find("/var/lib/apt/lists/*Packages*") else "apt's package lists are in the image"),
         (wasted <= 1e6, f"{wasted / 1e6:.1f} MB wasted above the base (at most 1 MB)"),
-        (True, f"the image adds {(img.size_bytes - base.size_bytes) / 1e6:.1f} MB to python:3.13-slim"),
+        (True, f"the image adds {(img.size_bytes - base.size_bytes) / 1e6:.1f} MB to {SLIM}"),
     ])
 
 

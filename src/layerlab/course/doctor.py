@@ -242,7 +242,7 @@ def _registry_check() -> Check:
     except Exception as e:  # noqa: BLE001 - a line of the report, never a failure
         return Check(name="local registry", status=INFO, value=f"could not ask: {e}")
     if st.running:
-        kind = "stand-in from Debian's docker-registry" if st.standin else "official registry:2"
+        kind = "stand-in from Debian's docker-registry" if st.standin else f"official {catalogue.REGISTRY.ref}"
         return Check(name="local registry", status=OK, value=f"{st.address} ({kind}), GET /v2/ -> {st.api}")
     return Check(name="local registry", status=INFO, value=f"not running at {st.address}: {st.detail}", fix="`layerlab registry up` (lesson 05 starts it itself)")
 

@@ -7,9 +7,9 @@ of each); `info` reads the engine's own answers once, for what it can do
 is its native, foreign and emulated platforms, which lessons ask. Its
 modules build (`build`, `buildlog`, `progress`, and `dockerfile_syntax`, which
 drops `# syntax=` for offline builds), run (`containers`, `compose`, `vm`, and
-`pipeline`, lesson 08's probes inside a running compose project), hold images
-(`images`, `catalogue`, the base images the course needs, and `bootstrap`,
-which makes them, `registry`), label and clean up (`labels`, `clean`,
+`compose_probes`, throwaway containers that look into a running compose project), hold images
+(`images`, `catalogue`, the base and service images the course needs, `bootstrap`,
+which makes them, `services`, `registry`), label and clean up (`labels`, `clean`,
 and `cicache`, which forgets one CI run's build cache), and record or replay
 every answer (`replay`).
 

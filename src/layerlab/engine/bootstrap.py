@@ -258,8 +258,9 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 
-def ensure_service_image(b: BaseImage, source: str, say: Printer = say_line) -> None:
-    """A lesson's service image (the registry, redis) for this machine: pulled online, else built as a stand-in from `source`."""
+def ensure_service_image(b: BaseImage, say: Printer = say_line) -> None:
+    """A lesson's service image (catalogue.SERVICE_IMAGES) for this machine: pulled online, else built as a stand-in
+    from `b.source`."""
     client = engine.require()
     if client.image.exists(b.ref):
         return
@@ -267,7 +268,7 @@ def ensure_service_image(b: BaseImage, source: str, say: Printer = say_line) -> 
         say(f"pulling {b.ref}")
         client.pull(b.ref, quiet=True)
     else:
-        say(f"offline: building a stand-in {b.ref} from {source}")
+        say(f"offline: building a stand-in {b.ref} from {b.source}")
         build_standin(b, [engine.host_platform()], say)
 
 

@@ -85,15 +85,10 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     for img in _listed(lambda: client.image.list(filters=flt)):
         targets[img.id] = ", ".join(img.repo_tags) or img.id[:19]
     if include_base:
-        for b in catalogue.family(tuple(catalogue.EXTRA_IMAGES)):
+        # Service images too: their stand-ins carry no course label either, they are base images.
+        for b in catalogue.family(tuple(catalogue.EXTRA_IMAGES)) + catalogue.SERVICE_IMAGES:
             if client.image.exists(b.ref):
                 targets[client.image.inspect(b.ref).id] = b.ref
-        from layerlab.engine import registry
-        from layerlab.engine import pipeline  # their stand-ins are not labelled as managed either: they are base images
-
-        for ref in (registry.OFFICIAL, pipeline.REDIS):
-            if client.image.exists(ref):
-                targets[client.image.inspect(ref).id] = ref
     for image_id, name in targets.items():
         report.images.append(name)
         if not dry_run:

@@ -53,6 +53,7 @@ class Project:
     name: str
     files: list[str | Path]  # kept as str
     env: dict[str, str] = field(default_factory=dict)  # for ${VAR} in the files
+    module: str | None = None  # the lesson whose project it is: the containers that probe it carry its label
 
     def __post_init__(self) -> None:
         if not self.name.startswith(PREFIX):

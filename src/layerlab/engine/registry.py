@@ -32,10 +32,7 @@ from layerlab.ground.errors import LayerlabError
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"
-OFFICIAL = "registry:2"
-STANDIN = catalogue.BaseImage(
-    OFFICIAL, "registry.Dockerfile", "debian:trixie-slim", "the Distribution registry from Debian's docker-registry package"
-)
+IMAGE = catalogue.REGISTRY
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -124,8 +121,8 @@ def status_live() -> Status:
 
 def ensure_image(say: Printer = say_line) -> str:
     """The registry image, pulled (online) or built as a stand-in (offline) when missing."""
-    bootstrap.ensure_service_image(STANDIN, "Debian's docker-registry package (once, about a minute)", say)
-    return OFFICIAL
+    bootstrap.ensure_service_image(IMAGE, say)
+    return IMAGE.ref
 
 
 def up_live(say: Printer = say_line, timeout: float = 30.0) -> Status:

@@ -83,7 +83,7 @@ ensure_images = replay.replayable("cuda", lambda say=print: "images", CudaImages
 EXCLUDED_LIST = "/usr/share/doc/nvidia-cuda-dev/layerlab-excluded.txt"
 
 
-def static_left_out(ref: str = DEVEL, module: str = "06") -> dict[str, int]:
+def static_left_out(ref: str, *, module: str | None) -> dict[str, int]:
     """The static archives the devel stand-in did not unpack: path -> bytes, as the package lists them."""
     r = containers.run(ref, ["cat", EXCLUDED_LIST], module=module)
     out = {}
@@ -128,7 +128,7 @@ def parse_ldd(text: str) -> dict[str, str | None]:
     return libs
 
 
-def ldd(image: str, program: str, module: str = "06") -> Ldd:
+def ldd(image: str, program: str, *, module: str | None) -> Ldd:
     """Ask the image's own loader which libraries `program` needs and where it finds them."""
     r = containers.run(image, ["ldd", program], module=module)
     return Ldd(image=image, program=program, libraries=parse_ldd(r.output), output=r.output)
@@ -160,7 +160,7 @@ def _archs(text: str, suffix: str) -> list[str]:
     return sorted(set(found), key=lambda a: int(re.sub(r"\D", "", a)))
 
 
-def gpu_code(image: str, program: str, module: str = "06") -> GpuCode:
+def gpu_code(image: str, program: str, *, module: str | None) -> GpuCode:
     """`cuobjdump --list-elf/--list-ptx` in an image that has cuobjdump (the devel one)."""
     elf = containers.run(image, ["cuobjdump", "--list-elf", program], module=module).output
     ptx = containers.run(image, ["cuobjdump", "--list-ptx", program], module=module).output

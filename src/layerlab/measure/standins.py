@@ -10,27 +10,28 @@ measured in the same run, never on either layout.
 
 from __future__ import annotations
 
+from layerlab.engine import catalogue
 from layerlab.measure import inspector
 from layerlab.engine.result import Result
 
 # What the official images hold, per reference: where Python's interpreter,
 # standard library and headers are, and whether a C compiler is present.
 OFFICIAL: dict[str, dict[str, str | bool | None]] = {
-    "python:3.13-slim": {
+    catalogue.PYTHON_SLIM.ref: {
         "python": "/usr/local/bin/python3.13",
         "stdlib": "/usr/local/lib/python3.13/os.py",
         "headers": "/usr/local/include/python3.13/Python.h",
         "libpython": "/usr/local/lib/libpython3.13.so.1.0",
         "compiler": False,
     },
-    "python:3.13": {
+    catalogue.PYTHON_FULL.ref: {
         "python": "/usr/local/bin/python3.13",
         "stdlib": "/usr/local/lib/python3.13/os.py",
         "headers": "/usr/local/include/python3.13/Python.h",
         "libpython": "/usr/local/lib/libpython3.13.so.1.0",
         "compiler": True,
     },
-    "debian:trixie-slim": {"python": None, "stdlib": None, "headers": None, "libpython": None, "compiler": False},
+    catalogue.DEBIAN_SLIM.ref: {"python": None, "stdlib": None, "headers": None, "libpython": None, "compiler": False},
 }
 
 
