@@ -49,7 +49,7 @@ print(report.table())
 
 # %%
 facts = report.engine
-assert facts.reachable, "no engine: see the fix above"
+lesson.require()
 print(f"{facts.name} {facts.server_version}, image store {facts.image_store}, "
       f"builder platforms {', '.join(facts.builder_platforms)}")
 

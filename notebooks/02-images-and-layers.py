@@ -12,6 +12,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("02")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

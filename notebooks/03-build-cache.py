@@ -13,6 +13,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("03")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

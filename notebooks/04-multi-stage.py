@@ -11,6 +11,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("04")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

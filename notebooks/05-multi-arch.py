@@ -15,6 +15,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("05")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

@@ -17,6 +17,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("06")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

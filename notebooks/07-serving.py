@@ -14,6 +14,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("07")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

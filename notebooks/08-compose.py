@@ -16,6 +16,7 @@
 from layerlab.course.lesson import Lesson
 
 lesson = Lesson("08")
+lesson.require()
 lesson.objectives()
 
 # %% [markdown]

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from layerlab.measure.inspector import ImageReport
     from layerlab.measure.serving import ServeResult
 
+    from .needs import Readiness
+
 LESSONS = REPO / "docker" / "lessons"
 
 # The base images the lessons build on, by the build argument that names each (the catalogue holds their
@@ -82,6 +84,13 @@ class Lesson:
 
     def __repr__(self) -> str:
         return f"Lesson({self.name!r})"
+
+    def require(self) -> Readiness | None:
+        """The first cell's gate: stop here, one line per unmet need of course.yml with its fix, if this engine
+        cannot run the lesson; rather than a traceback deep inside a later cell."""
+        from . import needs
+
+        return needs.require(self.id)
 
     @property
     def app(self) -> Path:
