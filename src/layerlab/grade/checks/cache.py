@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
+from .spec import CheckBase
 from layerlab.measure.inspector import short_instruction
-from ..fixture import Fixture
-from ..measure import Subject
+from ..fixture import Fixture, Section
+from ..subject import Subject
 from .base import Context, Failed, NotRun, check, records
 
 
@@ -31,13 +31,20 @@ class DockerignoreExcludes(CheckBase):
     paths: list[str] = Field(min_length=1, description="paths (relative to the exercise) that must not reach the build")
 
 
+class CodeEdits(Section):
+    """The steps a code edit re-ran in the solution's build, by the file edited."""
+
+    name = "code_edit_reruns"
+    reruns: dict[str, list[str]] = Field(default_factory=dict)
+
+
 @check(CodeEditRerunsAtMost)
 def code_edit_reruns_at_most(ctx: Context, spec: CodeEditRerunsAtMost) -> str:
     s = ctx.need_subject()
-    fx = ctx.need_fixture()
-    if spec.code_file not in fx.code_edit_reruns:
+    recorded = ctx.need_fixture().section(CodeEdits) or CodeEdits()
+    if spec.code_file not in recorded.reruns:
         raise NotRun(f"the fixture has no code-edit measurement for {spec.code_file}: run `layerlab record {ctx.exercise.id}`")
-    allowed = len(fx.code_edit_reruns[spec.code_file]) + spec.allowance
+    allowed = len(recorded.reruns[spec.code_file]) + spec.allowance
     try:
         ran = s.code_edit_reruns(spec.code_file)
     except FileNotFoundError as e:
@@ -97,4 +104,6 @@ def dockerignore_excludes(ctx: Context, spec: DockerignoreExcludes) -> str:
 
 @records(CodeEditRerunsAtMost)
 def record(s: Subject, spec: CodeEditRerunsAtMost, f: Fixture) -> None:
-    f.code_edit_reruns[spec.code_file] = s.code_edit_reruns(spec.code_file)
+    recorded = f.section(CodeEdits) or CodeEdits()
+    recorded.reruns[spec.code_file] = s.code_edit_reruns(spec.code_file)
+    f.put(recorded)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from layerlab.course.checkspec import CheckBase
+from .spec import CheckBase
 from .base import Context, Failed, NotRun, check, excerpt, lines
 
 

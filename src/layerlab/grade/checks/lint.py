@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
+from .spec import CheckBase
 from .base import Context, Failed, NotRun, check
 
 

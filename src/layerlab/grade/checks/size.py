@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
+from .spec import CheckBase
 from layerlab.measure.inspector import AboveBase, mb, short_instruction
 from .base import Context, Failed, check
 

@@ -1,8 +1,11 @@
-"""Measurements of one built submission (or of the solution, when recording).
+"""The graded subject: one submission (or the solution, when recording), built once and measured.
 
 Each measurement is taken once, when the first check needs it, so a check
 that is not declared costs nothing; grading and recording share this code,
-so a fixture and a submission are always measured the same way.
+so a fixture and a submission are always measured the same way. What every
+image check reads (the build, the image, its base, a run) is here; a check
+unit's own measurements (serving, multi-platform builds) live in the unit and
+are kept for the run with `once`.
 """
 
 from __future__ import annotations
@@ -10,18 +13,25 @@ from __future__ import annotations
 import functools
 import shutil
 import tempfile
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from layerlab.engine import build as build_mod
+from layerlab.ground.errors import LayerlabError
 from layerlab.measure import cache, inspector
-from layerlab.measure.serving import ServeResult
-from layerlab.course import Exercise
+
 from .dockerfile import parse as parse_dockerfile
 from .sandbox import Ran, Session, TimedOut
 
+if TYPE_CHECKING:
+    from .exercise import Exercise
 
-class NotBuilt(RuntimeError):
-    """The image did not build, so nothing about it can be measured."""
+T = TypeVar("T")
+
+
+class NotBuilt(LayerlabError):
+    """The image did not build, so nothing about it can be measured; the message says why."""
 
 
 class Subject:
@@ -30,6 +40,15 @@ class Subject:
         self.limits = exercise.limits
         self.build_error: str | None = None
         self._built: build_mod.BuildResult | None = None
+        self._kept: dict[Hashable, object] = {}
+
+    def once(self, key: Hashable, measure: Callable[[], T]) -> T:
+        """A check unit's own measurement, taken the first time one of its checks asks and kept for the
+        run's other checks (and for recording, which measures the solution through the same Subject).
+        `key` starts with the unit's name, so two units never share one by accident."""
+        if key not in self._kept:
+            self._kept[key] = measure()
+        return self._kept[key]  # type: ignore[return-value]  # stored by this same key and measure
 
     @property
     def dockerfile(self) -> Path:
@@ -88,62 +107,6 @@ class Subject:
             r = self.session.build(work, name, dockerfile=work / self.exercise.dockerfile,
                                    timeout=self.limits.build_timeout_s)
         return [s.name for s in r.ran]
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019
-    def platform_build(self, platforms: tuple[str, ...]) -> build_mod.BuildResult:
-        return self.session.build(self.context, "multi", dockerfile=self.dockerfile, platforms=list(platforms),
-                                  timeout=self.limits.build_timeout_s)
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019
-    def cold_platform_build(self, platforms: tuple[str, ...]) -> build_mod.BuildResult:
-        """A cold (--no-cache) multi-platform build: its per-platform step times compare with another cold build."""
-        return self.session.build(self.context, "cold-multi", dockerfile=self.dockerfile, platforms=list(platforms),
-                                  cache=False, timeout=self.limits.build_timeout_s)
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019
-    def starter_platform_build(self, platforms: tuple[str, ...]) -> build_mod.BuildResult:
-        """The exercise's starter (from the solution's STARTER regions), built cold in the same context."""
-        from .fixture import solution_dir
-        from .release import starter_text
-
-        source = solution_dir(self.exercise.id) / self.exercise.dockerfile
-        text = starter_text(source.read_text(encoding="utf-8"), str(source))
-        if self.dockerfile.read_text(encoding="utf-8", errors="replace") == text:
-            return self.cold_platform_build(platforms)  # the untouched starter: one cold build is enough
-        with tempfile.TemporaryDirectory(prefix="layerlab-grade-starter-") as tmp:
-            df = Path(tmp) / "Dockerfile"
-            df.write_text(text, encoding="utf-8")
-            return self.session.build(self.context, "starter-multi", dockerfile=df, platforms=list(platforms),
-                                      cache=False, timeout=self.limits.build_timeout_s)
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019
-    def platform_run(self, image: str, platform: str) -> Ran:
-        return self.session.run(image, None, platform=platform, timeout=self.limits.run_timeout_s)
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019
-    def served(self, hardened: bool = False) -> ServeResult:
-        """The image served once for every serving check of the exercise (`hardened`: --read-only and a tmpfs too).
-
-        One container answers all the checks: health and first answer, each `predicts` body,
-        and a timed stop with the `graceful_stop` request in flight.
-        """
-        from .checks.serve import GracefulStop, HardenedServes, Predicts, ServeCheck
-
-        specs = [c for c in self.exercise.checks if isinstance(c, ServeCheck)]
-        first = specs[0]
-        kw: dict = dict(port=first.port, health_path=first.health_path, wait_s=max(c.wait_s for c in specs),
-                        requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)})
-        stop = next((c for c in specs if isinstance(c, GracefulStop)), None)
-        if hardened:
-            tmpfs = next((c.tmpfs for c in specs if isinstance(c, HardenedServes)), ["/tmp"])
-            kw.update(read_only=True, tmpfs=tmpfs, execs={"uid": ["id", "-u"]}, stop_grace_s=1)
-        elif stop is not None:
-            # A grace just above the limit: a server that ignores SIGTERM fails in seconds, not Docker's 10.
-            kw.update(inflight=stop.inflight_path, stop_grace_s=int(stop.within_s) + 1)
-        return self.session.serve(self.tag, **kw)
-
-    def uname(self, image: str, platform: str) -> Ran:
-        return self.session.run(image, ["-m"], entrypoint="uname", platform=platform, timeout=self.limits.run_timeout_s)
 
     @functools.cached_property
     def sent_files(self) -> tuple[list[str], int | None]:
