@@ -4,22 +4,20 @@ Each measurement is taken once, when the first check needs it, so a check
 that is not declared costs nothing; grading and recording share this code,
 so a fixture and a submission are always measured the same way. What every
 image check reads (the build, the image, its base, a run) is here; a check
-unit's own measurements (serving, multi-platform builds) live in the unit and
-are kept for the run with `once`.
+unit's own measurements (serving, multi-platform builds, code-edit rebuilds,
+the build context) live in the unit and are kept for the run with `once`.
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
-import tempfile
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from layerlab.engine import build as build_mod
 from layerlab.ground.errors import LayerlabError
-from layerlab.measure import cache, inspector
+from layerlab.measure import inspector
 
 from .dockerfile import parse as parse_dockerfile
 from .sandbox import Ran, Session, TimedOut
@@ -90,34 +88,6 @@ class Subject:
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one Subject per grading run
     def run(self, command: tuple[str, ...] | None = None) -> Ran:
         return self.session.run(self.tag, list(command) if command else None, timeout=self.limits.run_timeout_s)
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019
-    def code_edit_reruns(self, code_file: str) -> list[str]:
-        """Steps re-run when `code_file` changes by a comment line: build, edit a copy, rebuild."""
-        self.build()
-        with tempfile.TemporaryDirectory(prefix="layerlab-grade-edit-") as tmp:
-            work = Path(tmp) / "ctx"
-            shutil.copytree(self.context, work, symlinks=True)
-            if not (work / code_file).is_file():
-                raise FileNotFoundError(f"{code_file} is not in the exercise folder")
-            # The cache is keyed by content, not by folder, so the copy starts warm
-            # from the submission's build; the edit then changes one file only.
-            cache.touch(work / code_file)
-            name = "edit-" + "".join(c if c.isalnum() else "-" for c in code_file).lower()[:40]
-            r = self.session.build(work, name, dockerfile=work / self.exercise.dockerfile,
-                                   timeout=self.limits.build_timeout_s)
-        return [s.name for s in r.ran]
-
-    @functools.cached_property
-    def sent_files(self) -> tuple[list[str], int | None]:
-        """The files the build context really sends (after .dockerignore), and its size."""
-        with tempfile.TemporaryDirectory(prefix="layerlab-grade-ctx-") as tmp:
-            probe = Path(tmp) / "probe.Dockerfile"
-            # FROM scratch: the probe image holds the context and nothing else, so reading it back is quick.
-            probe.write_text("FROM scratch\nCOPY . /ctx/\n")
-            r = self.session.build(self.context, "context", dockerfile=probe, timeout=self.limits.build_timeout_s)
-        report = inspector.inspect(r.tag)
-        return sorted(p.removeprefix("/ctx/") for p in report.files if p.startswith("/ctx/")), r.context_bytes
 
 
 def _explain_build_error(e: build_mod.BuildError) -> str:

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .spec import CheckBase
 from ..composed import ComposeProblem, ComposeRun
 from ..fixture import Fixture, Section
 from ..subject import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, records
+from .spec import CheckBase
 
 
 class ComposeCheck(CheckBase):

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from .spec import CheckBase
 from ..fixture import Fixture, Section
 from ..subject import Subject
 from .base import Context, Failed, check, excerpt, non_root_user, records
+from .spec import CheckBase
 
 
 class PathsAbsent(CheckBase):
