@@ -13,16 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from layerlab import course as C
+from layerlab.course import Strict
 from layerlab.ground.errors import LayerlabError, NotFound
 from layerlab.ground.settings import COURSE_FILE
 from .checks.spec import CheckBase, models
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Limits(Strict):
@@ -90,7 +87,7 @@ def load(exercise_id: str, course_file: Path | str = COURSE_FILE) -> Exercise:
 
 
 def load_all(course_file: Path | str = COURSE_FILE) -> list[Exercise]:
-    """Every exercise of course.yml, typed: what `layerlab validate`-style checks of the manifest call."""
+    """Every exercise of course.yml, typed: a manifest test checks with it that the grader can read every check."""
     course_file = Path(course_file)
     return [typed(e, course_file) for e in C.load(course_file).exercises]
 
