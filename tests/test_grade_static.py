@@ -114,6 +114,17 @@ def test_every_solution_has_a_fixture_recorded_from_its_current_files(ex):
 
 
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_each_fixture_section_is_one_a_check_unit_declares_and_reads(ex):
+    from layerlab.grade import checks, fixture  # noqa: F401 - importing checks defines every unit's Section
+
+    declared = {cls.name: cls for cls in fixture.Section.__subclasses__()}
+    f = fixture.load(ex)
+    assert set(f.sections) <= set(declared), f"sections no unit declares: {set(f.sections) - set(declared)}"
+    for name in f.sections:
+        assert f.section(declared[name]) is not None  # validates against the unit's model
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_the_exercise_notebook_ends_by_grading(ex):
     last = (REPO / "exercises" / ex / f"{ex}.py").read_text().rstrip().splitlines()[-1]
     assert last == f'layerlab.grade_exercise("{ex}")'
