@@ -1,8 +1,10 @@
-"""The package's layers import only downwards: ground <- engine <- measure <- course <- grade.
+"""The package's layers import only downwards: ground <- engine <- measure <- course <- grade,
+and no module imports itself through others (no import circles; the rule is in `import_graph`).
 
 A newcomer finds each concern in one place only while this holds: the engine
-layer never reaches up into what the course measures or shows, and nothing but
-the grader imports the grader.
+layer never reaches up into what the course measures or shows, nothing but
+the grader imports the grader, and each module can be read (and loaded) before
+the ones that use it.
 """
 
 from __future__ import annotations
