@@ -35,7 +35,7 @@ class PushedImage(CheckBase):
     def prepare(self, ctx: Context) -> None:
         # Grading plants its own token in the scratch copy; the pushed image was built from the folder
         # as it came, so keep a copy of that before any check runs.
-        if ctx.submitted is not None and ctx.scratch is not None:
+        if ctx.submitted is not None and ctx.scratch is not None and HANDED_IN not in ctx.extras:
             ctx.extras[HANDED_IN] = ctx.scratch / "handed-in"
             files.copy(ctx.submitted, ctx.extras[HANDED_IN], FIXTURE_NAME)
 
