@@ -83,3 +83,29 @@ def test_lesson_sources_are_text_and_no_ipynb_is_tracked():
     for m in course.load().modules:
         assert m.notebook.endswith(".py")
         assert (REPO / m.notebook).read_text().lstrip().startswith("# %%")
+
+
+def test_every_exercise_of_the_course_is_valid_for_the_grader():
+    # course/ keeps a check's keys as written; the grader reads each check by its kind's model.
+    from layerlab.grade import exercise
+
+    typed = exercise.load_all()
+    assert [e.id for e in typed] == [e.id for e in course.load().exercises]
+    assert all(e.checks and e.total_points == r.total_points for e, r in zip(typed, course.load().exercises, strict=True))
+
+
+def test_a_bad_check_in_the_manifest_is_caught(tmp_path):
+    from layerlab.grade import exercise
+
+    text = (REPO / "course.yml").read_text().replace("      - check: size_at_most\n        factor:",
+                                                      "      - check: size_at_most\n        factr:", 1)
+    p = tmp_path / "course.yml"
+    p.write_text(text)
+    for m in course.load().modules:
+        (tmp_path / m.notebook).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / m.notebook).write_text("# %%\n")
+        for c in m.challenges:
+            (tmp_path / c.solution).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / c.solution).write_text("")
+    with pytest.raises(exercise.ExerciseError, match=r"\(size_at_most\)\.factr: unknown key \(expected one of: .*factor"):
+        exercise.load_all(p)

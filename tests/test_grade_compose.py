@@ -13,7 +13,7 @@ from layerlab import engine
 from layerlab.engine import compose
 from layerlab.course import REPO
 from layerlab.grade import checks
-from layerlab.grade.checks.compose import compose_up
+from layerlab.grade.checks.compose import Answered, compose_up
 from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
@@ -75,7 +75,8 @@ def test_nothing_of_either_project_is_left(graded):
 
 def test_the_fixture_holds_what_the_solution_answered():
     fx = fixture_mod.load(EXERCISE)
-    assert fx.http_body and '"y"' in fx.http_body and fx.solution_digest == fixture_mod.digest(
+    answered = fx.section(Answered)
+    assert answered and '"y"' in answered.body and fx.solution_digest == fixture_mod.digest(
         REPO / "solutions" / EXERCISE, f"{EXERCISE}.py")
 
 

@@ -10,14 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from layerlab import course
 from layerlab.engine import registry
 from layerlab.course import REPO
 from layerlab.grade import checks
-from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, pushed_ref
-from layerlab.grade.runner import grade, ship
+from layerlab.grade import exercise as exercise_mod
+from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, pushed_ref, ship
+from layerlab.grade.runner import grade
 
-EX = course.load().exercise("09-ship")
+EX = exercise_mod.load("09-ship")
 
 
 def _graded(tmp_path_factory, folder, label):

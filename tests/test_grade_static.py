@@ -9,7 +9,7 @@ import pytest
 
 from layerlab import course
 from layerlab.course import REPO
-from layerlab.grade import release
+from layerlab.grade import exercise, release
 from layerlab.grade.checks import Context, run_check
 from layerlab.grade.dockerfile import parse
 from layerlab.grade.runner import grade
@@ -114,9 +114,20 @@ def test_every_solution_has_a_fixture_recorded_from_its_current_files(ex):
 
 
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
+def test_each_fixture_section_is_one_a_check_unit_declares_and_reads(ex):
+    from layerlab.grade import checks, fixture  # noqa: F401 - importing checks defines every unit's Section
+
+    declared = {cls.name: cls for cls in fixture.Section.__subclasses__()}
+    f = fixture.load(ex)
+    assert set(f.sections) <= set(declared), f"sections no unit declares: {set(f.sections) - set(declared)}"
+    for name in f.sections:
+        assert f.section(declared[name]) is not None  # validates against the unit's model
+
+
+@pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_the_exercise_notebook_ends_by_grading(ex):
     last = (REPO / "exercises" / ex / f"{ex}.py").read_text().rstrip().splitlines()[-1]
-    assert last == f'layerlab.grade("{ex}")'
+    assert last == f'layerlab.grade_exercise("{ex}")'
 
 
 def test_drift_names_missing_changed_and_extra_files(tmp_path):
@@ -140,24 +151,29 @@ def test_drift_names_missing_changed_and_extra_files(tmp_path):
 
 def test_a_check_with_an_unknown_key_lists_that_checks_keys(tmp_path):
     p = course_file(tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factr: 1.1"))
-    with pytest.raises(course.CourseFileError) as e:
-        course.load(p)
+    course.load(p)  # the course layer keeps a check's keys as written: they are the grader's
+    with pytest.raises(exercise.ExerciseError) as e:
+        exercise.load("t-static", p)
     msg = str(e.value)
-    assert str(p) in msg and "factr: unknown key" in msg and "factor" in msg
+    assert str(p) in msg and "checks[2] (size_at_most).factr: unknown key" in msg and "factor" in msg
+    assert e.value.exercise == "t-static" and len(e.value.problems) == 2  # and `factor` is missing
 
 
 def test_an_unknown_check_kind_and_a_wrong_type_are_reported(tmp_path):
     p = course_file(tmp_path, EXERCISE.replace("check: hadolint", "check: lint_everything"))
-    with pytest.raises(course.CourseFileError, match="lint_everything"):
-        course.load(p)
+    with pytest.raises(exercise.ExerciseError, match="unknown check kind 'lint_everything' .*expected one of: .*builds"):
+        exercise.load("t-static", p)
     p = course_file(tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factor: big"))
-    with pytest.raises(course.CourseFileError, match="factor.*number"):
-        course.load(p)
+    with pytest.raises(exercise.ExerciseError, match="factor.*number"):
+        exercise.load("t-static", p)
+    p = course_file(tmp_path, EXERCISE.replace("    checks:", "    limits: {memroy: 1g}\n    checks:"))
+    with pytest.raises(exercise.ExerciseError, match="limits.memroy: unknown key .*memory"):
+        exercise.load("t-static", p)
 
 
 def test_an_exercise_needs_a_builds_check_and_a_known_module(tmp_path):
-    with pytest.raises(course.CourseFileError, match="builds"):
-        course.load(course_file(tmp_path, EXERCISE.replace("      - check: builds\n", "")))
+    with pytest.raises(exercise.ExerciseError, match="builds"):
+        exercise.load("t-static", course_file(tmp_path, EXERCISE.replace("      - check: builds\n", "")))
     with pytest.raises(course.CourseFileError, match="no module '09'"):
         course.load(course_file(tmp_path, EXERCISE.replace('module: "02"', 'module: "09"')))
 
@@ -174,7 +190,7 @@ def test_the_dockerfile_reader_keeps_line_numbers_across_continuations():
 
 
 def _static(tmp_path, dockerfile, kind):
-    ex = course.load(course_file(tmp_path)).exercise("t-static")
+    ex = exercise.load("t-static", course_file(tmp_path))
     d = submission(tmp_path, dockerfile)
     spec = next(c for c in ex.checks if c.check == kind)
     return run_check(Context(ex, d, parse(dockerfile), None, no_engine="no engine"), spec)
@@ -276,7 +292,7 @@ def test_the_cli_grade_exits_nonzero_with_one_line_for_a_missing_folder(tmp_path
 
 
 def test_base_names_ignore_registry_namespace_and_digest():
-    from layerlab.grade.checks import base_name
+    from layerlab.grade.checks.size import base_name
 
     assert base_name("python:3.13-slim") == base_name("docker.io/library/python:3.13-slim") == "python:3.13-slim"
     assert base_name("localhost:5000/mirror/python:3.13-slim@sha256:abc") == "python:3.13-slim"
@@ -291,14 +307,14 @@ def test_base_names_ignore_registry_namespace_and_digest():
     ("cgroup v1 9223372036854771712 -1 100000", (None, None), "unlimited"),
 ])
 def test_the_cgroup_probe_reads_v1_and_v2(line, want, memory_line):
-    from layerlab.grade.checks import expected_limit_lines, parse_cgroup_line
+    from layerlab.grade.checks.limits import expected_limit_lines, parse_cgroup_line
 
     assert parse_cgroup_line(line) == want
     assert expected_limit_lines(*want)["memory limit"] == memory_line
 
 
 def test_the_expected_limit_lines_match_the_reference_program():
-    from layerlab.grade.checks import expected_limit_lines
+    from layerlab.grade.checks.limits import expected_limit_lines
 
     assert expected_limit_lines(96 * 2**20, 0.5) == {"memory limit": "96 MiB", "cpu limit": "0.5 CPUs", "workers": "1"}
     assert expected_limit_lines(200 * 2**20, 1.5)["workers"] == "1"

@@ -36,4 +36,4 @@ print(f"{wasted_share:.1%} of the image is waste")
 # %%
 import layerlab
 
-layerlab.grade("02-slim")
+layerlab.grade_exercise("02-slim")

@@ -37,4 +37,4 @@ print(f"{extra_mb:.0f} MB above the slim image")
 # %%
 import layerlab
 
-layerlab.grade("04-multistage")
+layerlab.grade_exercise("04-multistage")

@@ -34,4 +34,4 @@ print(timings, "request in flight answered:", ran.inflight_answered)
 # %%
 import layerlab
 
-layerlab.grade("07-serve")
+layerlab.grade_exercise("07-serve")

@@ -48,4 +48,4 @@ pushed = ...  # TODO: registry.push(...), then write localhost:5000/NAME@<its di
 # %%
 import layerlab
 
-layerlab.grade("09-ship")
+layerlab.grade_exercise("09-ship")

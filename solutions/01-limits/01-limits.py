@@ -44,4 +44,4 @@ print(raw.output)
 # %%
 import layerlab
 
-layerlab.grade("01-limits")
+layerlab.grade_exercise("01-limits")

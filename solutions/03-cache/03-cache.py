@@ -34,4 +34,4 @@ print([s.name for s in rebuilt.ran])
 # %%
 import layerlab
 
-layerlab.grade("03-cache")
+layerlab.grade_exercise("03-cache")

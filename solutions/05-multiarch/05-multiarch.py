@@ -38,4 +38,4 @@ print(result.platform_seconds(), emulated)
 # %%
 import layerlab
 
-layerlab.grade("05-multiarch")
+layerlab.grade_exercise("05-multiarch")

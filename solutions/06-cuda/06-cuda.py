@@ -44,4 +44,4 @@ print(cuda_libs)
 # %%
 import layerlab
 
-layerlab.grade("06-cuda")
+layerlab.grade_exercise("06-cuda")

@@ -36,4 +36,4 @@ print(published)
 # %%
 import layerlab
 
-layerlab.grade("08-compose")
+layerlab.grade_exercise("08-compose")

@@ -57,4 +57,4 @@ Path("digest.txt").write_text(f"{registry.address()}/09-ship@{pushed.digest}\n")
 # %%
 import layerlab
 
-layerlab.grade("09-ship")
+layerlab.grade_exercise("09-ship")

@@ -2,17 +2,14 @@
 
 __version__ = "0.1.0"
 
-# The modules whose import registers course.yml's `check:` kinds (layerlab.course.checkspec
-# reads this the first time it validates an exercise): the course layer never imports the grader.
-CHECK_PROVIDERS = ("layerlab.grade.checks",)
-
 
 def __getattr__(name: str) -> object:
-    # `layerlab.grade("02-slim")` in a notebook: imported on first use, so `import layerlab` stays light.
-    if name == "grade":
-        import importlib
+    # Imported on first use, so `import layerlab` stays light.
+    if name == "grade_exercise":
+        # `layerlab.grade_exercise("02-slim")`: the last cell of an exercise notebook.
+        from layerlab.grade import grade_exercise
 
-        return importlib.import_module(".grade", __name__)
+        return grade_exercise
     if name == "check":
         # `layerlab.check("02-lean-git", dockerfile)`: the quick check of a lesson's challenge.
         from layerlab.course.challenges import check

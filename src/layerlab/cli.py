@@ -232,7 +232,8 @@ def _release(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> int:
     from layerlab import engine
-    from layerlab.grade.runner import RecordError, record
+    from layerlab.grade.checks import RecordError
+    from layerlab.grade.record import record
 
     try:
         f, report = record(args.exercise)

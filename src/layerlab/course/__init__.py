@@ -8,20 +8,18 @@ check the machine (`doctor`, and `needs`: can a lesson run here).
 course.yml is read into a strict typed schema.
 A typo in a key or a wrong type fails with the file, the key and what was
 expected, instead of being silently ignored.
+The grading part of an exercise (what each check's keys
+mean, the limits, the secret) is the grader's: `layerlab.grade.exercise`
+validates it, with the same reporting, when it loads an exercise.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from types import GenericAlias
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from . import checkspec
-from .checkspec import CheckBase
 
 from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 from layerlab.ground.errors import LayerlabError, NotFound
@@ -121,35 +119,20 @@ class Module(Strict):
 
 
 # --- Exercises and their checks -------------------------------------------
-# Each check is its own model, told apart by `check:`, so a typo in a check's
-# parameter fails with the key and what that check expects. The models live with
-# their judgement in the grader (layerlab.grade.checks) and register themselves
-# in `checkspec`; `Exercise.checks` is their union, built once they are known.
-# Numbers a check compares against come from the solution's recorded fixture;
-# course.yml only holds tolerances (a factor, an allowance), never a measured value.
-
-if TYPE_CHECKING:
-    Check = CheckBase  # at run time left undefined, so pydantic waits for _schema() to supply the union
+# The course page needs an exercise's id, title, files and points; what a check means is the
+# grader's (layerlab.grade.exercise validates each check, typed, when it loads an exercise, and
+# reports a typo with that check's own keys). So a check here is its kind, points and whether it
+# is required, with its other keys kept as written.
 
 
-class Limits(Strict):
-    """What one grading run may use; a submission past these fails with "timed out after N s"."""
+class CheckEntry(BaseModel):
+    """One check of course.yml as the course sees it; its parameters are the grader's to validate."""
 
-    build_timeout_s: int = Field(gt=0, default=600)
-    run_timeout_s: int = Field(gt=0, default=60)
-    memory: str = "512m"
-    pids: int = Field(gt=0, default=256)
-    max_output_chars: int = Field(gt=0, default=4000)
+    model_config = ConfigDict(extra="allow")
 
-
-class BuildSecret(Strict):
-    """A token the build needs. Grading plants a fresh one: in `file`, in each `locked` file re-locked for it,
-    as the build secret `id`, and (what a careless pipeline does) as the build argument `build_arg`."""
-
-    id: str = Field(pattern=r"^[a-z0-9_-]+$", description="the secret's id: RUN --mount=type=secret,id=<id>")
-    file: str = Field(description="the file, in the exercise folder, that holds the token")
-    build_arg: str | None = Field(default=None, description="also offered as --build-arg <name>=<token>, so an ARG gets it")
-    locked: list[str] = Field(default_factory=list, description="files locked with the token (layerlab.leaks.lock)")
+    check: str = Field(description="the kind of check: the grader knows each kind and its keys")
+    points: int = Field(ge=0, default=1, description="points earned when the check passes")
+    required: bool = Field(default=True, description="a required check must pass for the exercise to pass")
 
 
 class Exercise(Strict):
@@ -159,17 +142,9 @@ class Exercise(Strict):
     points: int = Field(ge=0, default=0, description="total; 0 means the sum of the checks' points")
     paths: list[str] = Field(min_length=1, description="the files the student edits and hands in, relative to the exercise folder")
     dockerfile: str = "Dockerfile"
-    checks: list[Check] = Field(min_length=1)
-    limits: Limits = Field(default_factory=Limits)
-    secret: BuildSecret | None = Field(default=None, description="a token the build needs; grading plants its own")
-
-    @field_validator("checks")
-    @classmethod
-    def _builds_first(cls, v: list) -> list:
-        kinds = [c.check for c in v]
-        if "builds" not in kinds:
-            raise ValueError("every exercise needs a `builds` check: the other image checks start from its image")
-        return v
+    checks: list[CheckEntry] = Field(min_length=1)
+    limits: dict[str, Any] = Field(default_factory=dict, description="what one grading run may use (the grader's keys)")
+    secret: dict[str, Any] | None = Field(default=None, description="a token the build needs (the grader's keys)")
 
     @property
     def total_points(self) -> int:
@@ -224,29 +199,6 @@ def _where(loc: tuple, data: Any) -> str:
     return "".join(parts)
 
 
-_built_for = -1
-_building = threading.Lock()  # graders in threads (test_grade_compose) load course.yml at once
-
-
-def _schema() -> type[Course]:
-    """Course, with `Exercise.checks` the union of the check models registered now."""
-    global _built_for
-    with _building:
-        union = checkspec.union()  # first: reading the registry fills it
-        if _built_for < 0:
-            Exercise.model_rebuild(_types_namespace={"Check": union})
-        elif _built_for != checkspec.version:
-            # Once resolved, pydantic keeps a field's type: a kind registered since is given to it by hand.
-            # list[union], built from a value (mypy takes `list[union]` for a type it cannot check)
-            Exercise.model_fields["checks"].annotation = cast(Any, GenericAlias(list, (union,)))
-            Exercise.model_rebuild(force=True)
-        else:
-            return Course
-        Course.model_rebuild(force=True)
-        _built_for = checkspec.version
-    return Course
-
-
 def load(path: Path | str = COURSE_FILE) -> Course:
     path = Path(path)
     try:
@@ -256,7 +208,7 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     except yaml.YAMLError as e:
         raise CourseFileError(f"{path}: not valid YAML: {e}") from None
     try:
-        course = _schema().model_validate(data)
+        course = Course.model_validate(data)
     except ValidationError as e:
         lines = [f"{path}: {len(e.errors())} problem(s)"]
         for err in e.errors():
@@ -290,12 +242,7 @@ def load(path: Path | str = COURSE_FILE) -> Course:
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
     model: type[BaseModel] | None = Course
-    kinds = checkspec.models()
     for key in loc[:-1]:
-        if isinstance(key, str) and key in kinds and (model is None or key not in model.model_fields):
-            # pydantic puts a discriminated union's tag in the path: checks.0.size_at_most.factr
-            model = kinds[key]
-            continue
         if isinstance(key, int) or model is None:
             continue
         field = model.model_fields.get(key)

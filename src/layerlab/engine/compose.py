@@ -285,7 +285,6 @@ def projects_live() -> Projects:
 up = replay.replayable("compose-up", lambda p, **kw: f"{p.name}|{json.dumps(kw, sort_keys=True)}", Up)(up_live)
 down = replay.replayable("compose-down", lambda p, **kw: f"{p.name}|{kw.get('volumes', False)}", Down)(down_live)
 ps = replay.replayable("compose-ps", lambda p, log_lines=20: p if isinstance(p, str) else p.name, Ps)(ps_live)
-resources = replay.replayable("compose-resources", lambda name: name, Resources)(resources_live)
 projects = replay.replayable("compose-projects", lambda: "ls", Projects)(projects_live)
 
 

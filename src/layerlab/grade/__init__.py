@@ -1,15 +1,11 @@
 """The auto-grader: checks declared in course.yml, run against fixtures recorded from the solutions.
 
-`layerlab.grade("02-slim")` in a notebook cell grades the exercise folder and
-raises when it fails, so nbval fails on a failing exercise. The package
-itself is callable because `import layerlab.grade.x` rebinds the attribute
-`layerlab.grade` to this package: a plain function of that name would vanish.
+`layerlab.grade_exercise("02-slim")` in a notebook cell grades the exercise folder
+and raises when it fails, so nbval fails on a failing exercise.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +14,7 @@ from .report import CheckResult, Report
 if TYPE_CHECKING:
     from layerlab.engine.build import Show
 
-__all__ = ["GradeFailed", "Report", "CheckResult", "grade_folder", "grade_in_notebook"]
+__all__ = ["GradeFailed", "Report", "CheckResult", "grade_folder", "grade_exercise"]
 
 
 class GradeFailed(AssertionError):
@@ -39,7 +35,7 @@ def default_folder(exercise_id: str) -> Path:
     return here if here.name == exercise_id else REPO / "exercises" / exercise_id
 
 
-def grade_in_notebook(exercise_id: str, path: str | Path | None = None) -> Report:
+def grade_exercise(exercise_id: str, path: str | Path | None = None) -> Report:
     """Grade, print the report, raise GradeFailed unless every required check passed."""
     from layerlab.ground.text import say
 
@@ -49,11 +45,3 @@ def grade_in_notebook(exercise_id: str, path: str | Path | None = None) -> Repor
     if not report.passed:
         raise GradeFailed(f"{exercise_id} did not pass: see the report above")
     return report
-
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, exercise_id: str, path: str | Path | None = None) -> Report:
-        return grade_in_notebook(exercise_id, path)
-
-
-sys.modules[__name__].__class__ = _CallableModule

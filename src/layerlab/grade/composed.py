@@ -18,14 +18,15 @@ import urllib.request
 from pathlib import Path
 
 from layerlab.engine import compose, labels
-from .measure import Subject
+from layerlab.ground.errors import LayerlabError
 from .sandbox import RUN_LABEL
+from .subject import Subject
 
 GRADED_FILE = "compose.graded.json"
 
 
-class ComposeProblem(Exception):
-    """The compose file cannot be run as it is; the message says why, the hint what to change."""
+class ComposeProblem(LayerlabError):
+    """The compose file cannot be run as it is; `detail` says why, `hint` what to change."""
 
     def __init__(self, detail: str, hint: str):
         super().__init__(detail)

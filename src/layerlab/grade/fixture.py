@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from layerlab.engine.result import Result
+from layerlab.ground.errors import LayerlabError
 from layerlab.ground.settings import REPO
 from . import files
 
@@ -43,12 +44,27 @@ def digest(folder: Path, notebook: str) -> str:
     return h.hexdigest()[:16]
 
 
+class Section(BaseModel):
+    """What one check unit recorded on the solution, declared by the unit beside its `@records`.
+
+    `name` is its key in the fixture's `sections`; checks of one unit (the serving family) share one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClassVar[str]
+
+
+S = TypeVar("S", bound=Section)
+
+
 class Fixture(Result):
     exercise: str
     recorded_at: str
     engine: str  # "docker 26.1.5 (containerd image store) on linux/amd64"
     host_platform: str
     solution_digest: str
+    # The image every check starts from.
     size_bytes: int
     compressed_bytes: int
     layers: int
@@ -57,18 +73,7 @@ class Fixture(Result):
     user: str
     entrypoint: list[str] | None
     cmd: list[str] | None
-    output: str  # of the runs_and_prints command
-    exit_code: int
     context_bytes: int | None
-    code_edit_reruns: dict[str, list[str]] = Field(default_factory=dict)  # code file -> steps re-run
-    platforms: dict[str, str] = Field(default_factory=dict)  # platform -> `uname -m`
-    platform_sizes: dict[str, int] = Field(default_factory=dict)  # platform -> uncompressed bytes (multi-platform build)
-    platform_seconds: dict[str, float] = Field(default_factory=dict)  # platform -> step seconds of a cold build
-    # A server (exercise 07): first_ok_s, healthy_s, stop_s, and the answers to the `predicts` checks by path.
-    serving: dict[str, Any] = Field(default_factory=dict)
-    paths_present: dict[str, list[str]] = Field(default_factory=dict)  # glob -> first matches
-    paths_absent: dict[str, list[str]] = Field(default_factory=dict)  # glob -> matches (empty)
-    http_body: str | None = None  # what the compose stack's service answered (compose_up_predicts)
     # The base the solution was measured on, and what the solution adds above it: checks compare
     # these, so a fixture recorded on a stand-in grades a submission built on the official image.
     base_ref: str | None = None
@@ -78,6 +83,17 @@ class Fixture(Result):
     added_bytes: int | None = None
     base_wasted_bytes: int | None = None
     added_wasted_bytes: int | None = None
+    # What each check unit measured for its checks, by section name (see Section); the fixture
+    # does not know the units' models, each unit reads its own back with `section()`.
+    sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def section(self, model: type[S]) -> S | None:
+        """The section `model` recorded, typed; None when the solution was recorded without it."""
+        raw = self.sections.get(model.name)
+        return None if raw is None else model.model_validate(raw)
+
+    def put(self, section: Section) -> None:
+        self.sections[section.name] = section.model_dump(mode="json")
 
     def describe(self) -> str:
         base = ""
@@ -86,7 +102,7 @@ class Fixture(Result):
         return f"fixture recorded {self.recorded_at} on {self.engine}{base}"
 
 
-class NoFixture(LookupError):
+class NoFixture(LayerlabError, LookupError):
     pass
 
 

@@ -10,15 +10,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
 
 from layerlab.engine import build as build_mod
@@ -117,26 +113,6 @@ class Session:
 
     # --- containers -------------------------------------------------------
 
-    def _create(self, image: str, command: list[str] | None, *, entrypoint: str | None = None,
-                platform: str | None = None, network: str = "none", publish: list[tuple[str, int]] | None = None,
-                detach_env: dict[str, str] | None = None) -> Container:
-        client = engine.client()
-        return client.container.create(
-            image,
-            command or [],
-            entrypoint=entrypoint,
-            platform=platform,
-            networks=[network],
-            publish=publish or [],
-            labels=self.labels,
-            memory=self.memory,
-            memory_swap=self.memory,  # no swap: the memory limit really stops the process
-            pids_limit=self.pids,
-            **containers.hardening(),
-            pull="never",
-            envs=detach_env or {},
-        )
-
     def run(self, image: str, command: list[str] | None = None, *, timeout: float, entrypoint: str | None = None,
             platform: str | None = None, memory: str | None = None, cpus: float | None = None) -> Ran:
         """Run to completion without network, within the limits; the container is always removed."""
@@ -167,47 +143,6 @@ class Session:
             timed_out=r.timed_out,
             oom_killed=r.oom_killed,
         )
-
-    def http_get(self, image: str, port: int, path: str, *, wait_s: float) -> tuple[int | None, str, str]:
-        """Start the image with `port` published on 127.0.0.1 and GET `path`: (status, body start, container log)."""
-        client = engine.client()
-        try:
-            container = self._create(image, None, network="bridge", publish=[("127.0.0.1:", port)])
-        except DockerException as e:
-            return None, "", _why(e)
-        try:
-            try:
-                client.container.start(container)
-            except DockerException as e:
-                reason, hint = containers.start_failure(getattr(e, "stderr", None) or str(e))
-                return None, "", f"the container did not start: {reason}\nhint: {hint}"
-            container.reload()
-            bindings = (container.network_settings.ports or {}).get(f"{port}/tcp") or []
-            if not bindings:
-                return None, "", f"port {port} was not published"
-            url = f"http://127.0.0.1:{bindings[0]['HostPort']}{path}"
-            deadline = time.monotonic() + wait_s
-            last = ""
-            while time.monotonic() < deadline:
-                container.reload()
-                if not container.state.running:
-                    break
-                try:
-                    with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 - our own container
-                        return resp.status, resp.read(500).decode("utf-8", "replace"), ""
-                except urllib.error.HTTPError as e:
-                    return e.code, "", ""
-                except (urllib.error.URLError, OSError) as e:
-                    last = str(e)
-                time.sleep(0.5)
-            return None, "", _cut(containers.logs(client, container), self.max_output) or last
-        except DockerException as e:
-            return None, "", _why(e)
-        finally:
-            try:
-                client.container.remove(container, force=True, volumes=True)
-            except DockerException:
-                pass
 
     def serve(self, image: str, **kw: Any) -> ServeResult:
         """Serve `image` on 127.0.0.1 within the sandbox's limits and with this run's label (see serving.serve_live)."""

@@ -1,9 +1,10 @@
 """What every check unit shares: the grading context, pass/fail/not-run, and the registries.
 
 A unit (one file of this package) declares its course.yml model (a `CheckBase`
-subclass with `check: Literal["<kind>"]`), registers its judgement with
+subclass with `check: Literal["<kind>"]`, see `spec`), registers its judgement with
 `@check(Model)` and, when grading compares with something the solution measured,
-what it records in the fixture with `@records(Model)`.
+what it records in the fixture with `@records(Model)`, into a `fixture.Section`
+of its own declared beside it.
 
 A judgement returns the detail of a pass, or raises Failed (with a hint naming the
 likely cause) or NotRun (with the reason). Feedback describes the submission's own
@@ -14,46 +15,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from layerlab import course as C
 from layerlab import engine
-from layerlab.course.checkspec import CheckBase, kind_of
 from layerlab.engine.build import BuildError
+from layerlab.ground.errors import LayerlabError
 from ..dockerfile import Dockerfile
 from ..fixture import Fixture
-from ..measure import NotBuilt, Subject
 from ..report import CheckResult
 from ..sandbox import TimedOut
+from ..subject import NotBuilt, Subject
+from .spec import CheckBase, kind
+
+if TYPE_CHECKING:
+    from ..exercise import Exercise
 
 
-class NotRun(Exception):
-    """The check could not run; the message says why."""
+class NotRun(LayerlabError):
+    """The check could not run; `why` says why."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
-class Failed(Exception):
+class Failed(LayerlabError):
+    """The check failed: `detail` is what was measured, `hint` the likely cause."""
+
     def __init__(self, detail: str, hint: str):
         super().__init__(detail)
         self.detail, self.hint = detail, hint
 
 
-class RecordError(RuntimeError):
+class RecordError(LayerlabError):
     """The reference solution could not be measured; the message says why."""
 
 
 @dataclass
 class Context:
-    exercise: C.Exercise
-    folder: Path  # the scratch copy of the submission
+    exercise: Exercise
+    folder: Path  # the scratch copy of the submission: checks may edit it (and grading plants a token in it)
     dockerfile: Dockerfile
     subject: Subject | None  # None: no engine
     no_engine: str = ""
     fixture: Fixture | None = None
     no_fixture: str = ""
-    extras: dict = field(default_factory=dict)  # state that checks share within one grading run (the compose project)
+    # State that checks share within one grading run (the compose project), by a key their unit chooses.
+    extras: dict = field(default_factory=dict)
     planted: str = ""  # the token grading planted (exercise.secret): the built image must hold it nowhere
     original: str = ""  # the token the submission came with: what the student's own pushed image was built with
-    handed_in: Path | None = None  # an untouched copy of the submission (token not replanted), for `pushed_image`
+    submitted: Path | None = None  # the folder as handed in: read, never written
+    scratch: Path | None = None  # the grading run's own temporary folder (a unit's `prepare` may write there)
 
     def need_subject(self) -> Subject:
         if self.subject is None:
@@ -72,18 +84,11 @@ REGISTRY: dict[str, CheckFn] = {}  # check kind -> judgement
 RECORDERS: dict[str, RecordFn] = {}  # check kind -> what recording the solution measures for it
 
 
-def _kind(model: type[CheckBase]) -> str:
-    kind = kind_of(model)
-    if kind is None:
-        raise TypeError(f"{model.__name__} declares no `check: Literal[...]`, so it is no check kind")
-    return kind
-
-
 def check(model: type[CheckBase]) -> Callable[[CheckFn], CheckFn]:
     """Register the judgement of `model`'s check kind."""
 
     def register(fn: CheckFn) -> CheckFn:
-        REGISTRY[_kind(model)] = fn
+        REGISTRY[kind(model)] = fn
         return fn
 
     return register
@@ -94,7 +99,7 @@ def records(*models: type[CheckBase]) -> Callable[[RecordFn], RecordFn]:
 
     def register(fn: RecordFn) -> RecordFn:
         for m in models:
-            RECORDERS[_kind(m)] = fn
+            RECORDERS[kind(m)] = fn
         return fn
 
     return register
@@ -134,10 +139,10 @@ def run_check(ctx: Context, spec: CheckBase) -> CheckResult:
 
 
 def _run_check(ctx: Context, spec: CheckBase) -> CheckResult:
-    kind = _kind(type(spec))
-    base: dict[str, Any] = dict(check=kind, max_points=spec.points, required=spec.required)
+    name = kind(type(spec))
+    base: dict[str, Any] = dict(check=name, max_points=spec.points, required=spec.required)
     try:
-        detail = REGISTRY[kind](ctx, spec)
+        detail = REGISTRY[name](ctx, spec)
         return CheckResult(status="passed", points=spec.points, detail=detail, **base)
     except Failed as f:
         return CheckResult(status="failed", points=0, detail=f.detail, hint=f.hint, **base)
@@ -145,7 +150,7 @@ def _run_check(ctx: Context, spec: CheckBase) -> CheckResult:
         # `builds` says why (its own judgement turns NotBuilt into a failure with a hint).
         return CheckResult(status="not run", points=0, why="the image did not build (see `builds`)", **base)
     except NotRun as e:
-        return CheckResult(status="not run", points=0, why=str(e), **base)
+        return CheckResult(status="not run", points=0, why=e.why, **base)
     except TimedOut as e:
         return CheckResult(status="failed", points=0, detail=str(e), hint="a step waits or loops forever; make it finish", **base)
     except BuildError as e:

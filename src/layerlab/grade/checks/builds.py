@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from layerlab.course.checkspec import CheckBase
-from ..measure import NotBuilt
+from ..subject import NotBuilt
 from .base import Context, Failed, check
+from .spec import CheckBase
 
 
 class Builds(CheckBase):
     check: Literal["builds"]
+
+    order: ClassVar[int] = -1  # every other image check starts from this build, and its failure explains theirs
 
 
 @check(Builds)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import fnmatch
-
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
+from layerlab.measure import cache, inspector
 from layerlab.measure.inspector import short_instruction
-from ..fixture import Fixture
-from ..measure import Subject
+from ..fixture import Fixture, Section
+from ..subject import Subject
 from .base import Context, Failed, NotRun, check, records
+from .spec import CheckBase
 
 
 class CodeEditRerunsAtMost(CheckBase):
@@ -31,15 +34,60 @@ class DockerignoreExcludes(CheckBase):
     paths: list[str] = Field(min_length=1, description="paths (relative to the exercise) that must not reach the build")
 
 
+class CodeEdits(Section):
+    """The steps a code edit re-ran in the solution's build, by the file edited."""
+
+    name = "code_edit_reruns"
+    reruns: dict[str, list[str]] = Field(default_factory=dict)
+
+
+# --- this unit's measurements of the subject, each taken once per grading run ------------------
+
+
+def code_edit_reruns(s: Subject, code_file: str) -> list[str]:
+    """Steps re-run when `code_file` changes by a comment line: build, edit a copy, rebuild."""
+
+    def measure() -> list[str]:
+        s.build()
+        with tempfile.TemporaryDirectory(prefix="layerlab-grade-edit-") as tmp:
+            work = Path(tmp) / "ctx"
+            shutil.copytree(s.context, work, symlinks=True)
+            if not (work / code_file).is_file():
+                raise FileNotFoundError(f"{code_file} is not in the exercise folder")
+            # The cache is keyed by content, not by folder, so the copy starts warm
+            # from the submission's build; the edit then changes one file only.
+            cache.touch(work / code_file)
+            name = "edit-" + "".join(c if c.isalnum() else "-" for c in code_file).lower()[:40]
+            r = s.session.build(work, name, dockerfile=work / s.exercise.dockerfile, timeout=s.limits.build_timeout_s)
+        return [step.name for step in r.ran]
+
+    return s.once(("cache", "code_edit", code_file), measure)
+
+
+def sent_files(s: Subject) -> tuple[list[str], int | None]:
+    """The files the build context really sends (after .dockerignore), and its size."""
+
+    def measure() -> tuple[list[str], int | None]:
+        with tempfile.TemporaryDirectory(prefix="layerlab-grade-ctx-") as tmp:
+            probe = Path(tmp) / "probe.Dockerfile"
+            # FROM scratch: the probe image holds the context and nothing else, so reading it back is quick.
+            probe.write_text("FROM scratch\nCOPY . /ctx/\n")
+            r = s.session.build(s.context, "context", dockerfile=probe, timeout=s.limits.build_timeout_s)
+        report = inspector.inspect(r.tag)
+        return sorted(p.removeprefix("/ctx/") for p in report.files if p.startswith("/ctx/")), r.context_bytes
+
+    return s.once(("cache", "sent_files"), measure)
+
+
 @check(CodeEditRerunsAtMost)
 def code_edit_reruns_at_most(ctx: Context, spec: CodeEditRerunsAtMost) -> str:
     s = ctx.need_subject()
-    fx = ctx.need_fixture()
-    if spec.code_file not in fx.code_edit_reruns:
+    recorded = ctx.need_fixture().section(CodeEdits) or CodeEdits()
+    if spec.code_file not in recorded.reruns:
         raise NotRun(f"the fixture has no code-edit measurement for {spec.code_file}: run `layerlab record {ctx.exercise.id}`")
-    allowed = len(fx.code_edit_reruns[spec.code_file]) + spec.allowance
+    allowed = len(recorded.reruns[spec.code_file]) + spec.allowance
     try:
-        ran = s.code_edit_reruns(spec.code_file)
+        ran = code_edit_reruns(s, spec.code_file)
     except FileNotFoundError as e:
         raise Failed(str(e), f"keep {spec.code_file} where the exercise put it") from None
     detail = f"editing {spec.code_file} re-runs {len(ran)} step(s), at most {allowed} allowed"
@@ -83,7 +131,7 @@ def _copies(src: str, want: str) -> bool:
 @check(DockerignoreExcludes)
 def dockerignore_excludes(ctx: Context, spec: DockerignoreExcludes) -> str:
     s = ctx.need_subject()
-    files, context_bytes = s.sent_files
+    files, context_bytes = sent_files(s)
     leaked = sorted({p for p in spec.paths for f in files if f == p.strip("/") or f.startswith(p.strip("/") + "/")})
     size = f"{context_bytes / 1e3:.1f} kB" if context_bytes is not None else "an unknown size"
     detail = f"the build context sends {len(files)} file(s), {size}"
@@ -97,4 +145,6 @@ def dockerignore_excludes(ctx: Context, spec: DockerignoreExcludes) -> str:
 
 @records(CodeEditRerunsAtMost)
 def record(s: Subject, spec: CodeEditRerunsAtMost, f: Fixture) -> None:
-    f.code_edit_reruns[spec.code_file] = s.code_edit_reruns(spec.code_file)
+    recorded = f.section(CodeEdits) or CodeEdits()
+    recorded.reruns[spec.code_file] = code_edit_reruns(s, spec.code_file)
+    f.put(recorded)

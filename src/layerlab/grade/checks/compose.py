@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
 from ..composed import ComposeProblem, ComposeRun
-from ..fixture import Fixture
-from ..measure import Subject
+from ..fixture import Fixture, Section
+from ..subject import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, records
+from .spec import CheckBase
 
 
 class ComposeCheck(CheckBase):
@@ -36,6 +36,13 @@ class ComposePersists(ComposeCheck):
 
 class ComposePortsLoopback(ComposeCheck):
     check: Literal["compose_ports_loopback"]
+
+
+class Answered(Section):
+    """What the solution's stack answered to the `compose_up_predicts` GET."""
+
+    name = "compose"
+    body: str
 
 
 def _compose_run(ctx: Context, spec: ComposeCheck) -> ComposeRun:
@@ -88,8 +95,8 @@ def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> Compo
 
 
 def _answers_fixture(ctx: Context, cr: ComposeRun, spec: ComposeUpPredicts | ComposePersists, when: str) -> str:
-    fx = ctx.need_fixture()
-    if fx.http_body is None:
+    fx = ctx.need_fixture().section(Answered)
+    if fx is None:
         raise NotRun(f"the fixture of {ctx.exercise.id} holds no recorded answer: run `layerlab record {ctx.exercise.id}`")
     try:
         status, body = cr.get(spec.service, spec.port, spec.path)
@@ -98,8 +105,8 @@ def _answers_fixture(ctx: Context, cr: ComposeRun, spec: ComposeUpPredicts | Com
     if status != 200:
         raise Failed(f"{when}: GET {spec.path} on {spec.service} answered {status or 'nothing'} {body[:200]}",
                      "the API runs but does not answer as the exercise's: keep serve.py and the model as given")
-    if _json_or_text(body) != _json_or_text(fx.http_body):
-        raise Failed(f"{when}: GET {spec.path} answered {body[:200]!r}, expected {fx.http_body[:200]!r}",
+    if _json_or_text(body) != _json_or_text(fx.body):
+        raise Failed(f"{when}: GET {spec.path} answered {body[:200]!r}, expected {fx.body[:200]!r}",
                      "the API serves another model than the exercise's pipeline trains: keep prep.py and train.py as given")
     return body
 
@@ -183,4 +190,4 @@ def record(s: Subject, spec: ComposeUpPredicts, f: Fixture) -> None:
     if status != 200:
         raise RecordError(f"the solution's {spec.service} answered {status} to {spec.path}: {body[:200]}")
     cr.down()
-    f.http_body = body
+    f.put(Answered(body=body))

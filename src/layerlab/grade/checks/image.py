@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
-from ..fixture import Fixture
-from ..measure import Subject
+from ..fixture import Fixture, Section
+from ..subject import Subject
 from .base import Context, Failed, check, excerpt, non_root_user, records
+from .spec import CheckBase
 
 
 class PathsAbsent(CheckBase):
@@ -29,6 +29,14 @@ class RunsAsNonRoot(CheckBase):
 class LibrariesResolve(CheckBase):
     check: Literal["libraries_resolve"]
     program: str = Field(description="absolute path of the program in the final image; `ldd` there must find every library it needs")
+
+
+class Paths(Section):
+    """What the solution's image holds for each glob of the paths checks (its first matches)."""
+
+    name = "paths"
+    present: dict[str, list[str]] = Field(default_factory=dict)
+    absent: dict[str, list[str]] = Field(default_factory=dict)
 
 
 @check(PathsAbsent)
@@ -92,11 +100,9 @@ def libraries_resolve(ctx: Context, spec: LibrariesResolve) -> str:
     return f"ldd finds all {len(libs)} libraries {spec.program} needs"
 
 
-@records(PathsPresent)
-def record_present(s: Subject, spec: PathsPresent, f: Fixture) -> None:
-    f.paths_present.update({g: s.image.find(g)[:5] for g in spec.paths})
-
-
-@records(PathsAbsent)
-def record_absent(s: Subject, spec: PathsAbsent, f: Fixture) -> None:
-    f.paths_absent.update({g: s.image.find(g)[:5] for g in spec.paths})
+@records(PathsPresent, PathsAbsent)
+def record(s: Subject, spec: PathsPresent | PathsAbsent, f: Fixture) -> None:
+    recorded = f.section(Paths) or Paths()
+    found = recorded.present if isinstance(spec, PathsPresent) else recorded.absent
+    found.update({g: s.image.find(g)[:5] for g in spec.paths})
+    f.put(recorded)

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from layerlab.course.checkspec import CheckBase
 from .base import Context, Failed, NotRun, check, excerpt, lines
+from .spec import CheckBase
 
 
 class LimitRun(BaseModel):

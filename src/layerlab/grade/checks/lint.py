@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
 from .base import Context, Failed, NotRun, check
+from .spec import CheckBase
 
 
 class Hadolint(CheckBase):

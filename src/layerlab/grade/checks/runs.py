@@ -1,4 +1,4 @@
-"""`runs_and_prints`: the container runs and prints what the solution printed (recorded with every fixture)."""
+"""`runs_and_prints`: the container runs and prints what the solution printed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
-from .base import Context, Failed, check, excerpt, lines
+from ..fixture import Fixture, Section
+from ..subject import Subject
+from .base import Context, Failed, NotRun, RecordError, check, excerpt, lines, records
+from .spec import CheckBase
 
 
 class RunsAndPrints(CheckBase):
@@ -16,11 +18,21 @@ class RunsAndPrints(CheckBase):
     command: list[str] | None = Field(default=None, description="arguments after the entrypoint (default: the image's CMD)")
 
 
+class Printed(Section):
+    """What the solution's container printed, run to completion with the check's command."""
+
+    name = "runs"
+    output: str
+    exit_code: int
+
+
 @check(RunsAndPrints)
 def runs_and_prints(ctx: Context, spec: RunsAndPrints) -> str:
     s = ctx.need_subject()
     s.build()
-    fx = ctx.need_fixture()
+    fx = ctx.need_fixture().section(Printed)
+    if fx is None:
+        raise NotRun(f"the fixture holds no recorded output: run `layerlab record {ctx.exercise.id}`")
     ran = s.run(tuple(spec.command) if spec.command else None)
     if ran.error:
         raise Failed(f"the container did not start: {ran.error}",
@@ -52,7 +64,6 @@ def runs_and_prints(ctx: Context, spec: RunsAndPrints) -> str:
     return f"prints the expected {len(want)} line(s)"
 
 
-
 _MISSING_LIBRARY = re.compile(r"(\S+\.so(?:\.\d+)*): cannot open shared object file")
 
 
@@ -67,3 +78,11 @@ def missing_library_hint(output: str) -> str:
     return (f"a compiled module needs {m.group(1)}, which the final image lacks: find which package "
             f"holds it where the build worked (`dpkg -S {m.group(1)}` in the builder stage) and install "
             "that runtime package in the final stage, not the compiler")
+
+
+@records(RunsAndPrints)
+def record(s: Subject, spec: RunsAndPrints, f: Fixture) -> None:
+    ran = s.run(tuple(spec.command) if spec.command else None)
+    if ran.error or ran.timed_out:
+        raise RecordError(f"the solution's container did not run: {ran.error or 'timed out'}")
+    f.put(Printed(output=ran.output, exit_code=ran.exit_code))

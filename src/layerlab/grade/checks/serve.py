@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
 from layerlab.measure.serving import ServeResult
-from ..fixture import Fixture
-from ..measure import Subject
+from ..fixture import Fixture, Section
+from ..subject import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, non_root_user, records
+from .spec import CheckBase
 
 
 class ServeCheck(CheckBase):
@@ -44,6 +44,40 @@ class HardenedServes(ServeCheck):
     tmpfs: list[str] = Field(default_factory=lambda: ["/tmp"], description="the only writable paths under --read-only")
 
 
+class Served(Section):
+    """The solution served once: seconds to its first answer, to healthy, to stop; its answers by path."""
+
+    name = "serve"
+    first_ok_s: float | None
+    healthy_s: float
+    stop_s: float | None
+    predictions: dict[str, Any] = Field(default_factory=dict)
+
+
+def served(s: Subject, hardened: bool = False) -> ServeResult:
+    """The image served once for every serving check of the exercise (`hardened`: --read-only and a tmpfs too).
+
+    One container answers all the checks: health and first answer, each `predicts` body,
+    and a timed stop with the `graceful_stop` request in flight.
+    """
+
+    def serve() -> ServeResult:
+        specs = [c for c in s.exercise.checks if isinstance(c, ServeCheck)]
+        first = specs[0]
+        kw: dict = dict(port=first.port, health_path=first.health_path, wait_s=max(c.wait_s for c in specs),
+                        requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)})
+        stop = next((c for c in specs if isinstance(c, GracefulStop)), None)
+        if hardened:
+            tmpfs = next((c.tmpfs for c in specs if isinstance(c, HardenedServes)), ["/tmp"])
+            kw.update(read_only=True, tmpfs=tmpfs, execs={"uid": ["id", "-u"]}, stop_grace_s=1)
+        elif stop is not None:
+            # A grace just above the limit: a server that ignores SIGTERM fails in seconds, not Docker's 10.
+            kw.update(inflight=stop.inflight_path, stop_grace_s=int(stop.within_s) + 1)
+        return s.session.serve(s.tag, **kw)
+
+    return s.once(("serve", hardened), serve)
+
+
 _LISTEN_HINT = ("the server must listen on 0.0.0.0 (not 127.0.0.1, which is the container's own loopback) "
                 "and on the port the exercise names, and keep running")
 
@@ -52,7 +86,7 @@ def _served(ctx: Context, hardened: bool = False) -> ServeResult:
     """The submission served once (shared by the serving checks), or Failed when it never answered."""
     s = ctx.need_subject()
     s.build()
-    r = s.served(hardened)
+    r = served(s, hardened)
     spec = next(c for c in ctx.exercise.checks if isinstance(c, ServeCheck))
     how = " under --read-only and --cap-drop ALL" if hardened else ""
     if r.error:
@@ -71,26 +105,26 @@ def _served(ctx: Context, hardened: bool = False) -> ServeResult:
 
 @check(BecomesHealthy)
 def becomes_healthy(ctx: Context, spec: BecomesHealthy) -> str:
-    fx = ctx.need_fixture()
-    if "healthy_s" not in fx.serving:
+    fx = ctx.need_fixture().section(Served)
+    if fx is None:
         raise NotRun(f"the fixture has no start-up measurement: run `layerlab record {ctx.exercise.id}`")
     s = ctx.need_subject()
     s.build()
-    r = s.served()
+    r = served(s)
     if r.started and not r.has_healthcheck:
         # Read from the image's configuration: no need to wait for a state that never comes.
         raise Failed("the image has no HEALTHCHECK, so the engine never reports it healthy",
                      "add a HEALTHCHECK that asks the app itself, in Python (the slim image has no curl): "
                      "HEALTHCHECK --interval=1s CMD [\"python\", \"-c\", \"import urllib.request; urllib.request.urlopen(...)\"]")
     r = _served(ctx)
-    allowed = fx.serving["healthy_s"] * spec.factor + spec.allowance_s
+    allowed = fx.healthy_s * spec.factor + spec.allowance_s
     if r.healthy_s is None:
         raise Failed(f"it answered after {r.first_ok_s:.1f} s, but the engine's health state was still {r.health!r} "
                      f"after {spec.wait_s:.0f} s",
                      "the HEALTHCHECK command fails inside the container: run it by hand (docker exec) - "
                      "a curl check on a slim image fails forever, and a long --interval (Docker's default is 30 s) waits")
     detail = (f"answered after {r.first_ok_s:.1f} s, healthy after {r.healthy_s:.1f} s "
-              f"(at most {allowed:.1f} s: the reference's {fx.serving['healthy_s']:.1f} s x {spec.factor:g} + {spec.allowance_s:g} s)")
+              f"(at most {allowed:.1f} s: the reference's {fx.healthy_s:.1f} s x {spec.factor:g} + {spec.allowance_s:g} s)")
     if r.healthy_s > allowed:
         raise Failed(detail, "the health check runs too rarely: shorten --interval (Docker's default is 30 s)")
     return detail
@@ -108,8 +142,8 @@ def _same(a: Any, b: Any, tol: float = 1e-6) -> bool:
 
 @check(Predicts)
 def predicts(ctx: Context, spec: Predicts) -> str:
-    fx = ctx.need_fixture()
-    want = fx.serving.get("predictions", {})
+    recorded = ctx.need_fixture().section(Served)
+    want = recorded.predictions if recorded else {}
     if spec.path not in want:
         raise NotRun(f"the fixture has no answer for POST {spec.path}: run `layerlab record {ctx.exercise.id}`")
     got = _served(ctx).responses.get(spec.path)
@@ -165,10 +199,10 @@ def hardened_serves(ctx: Context, spec: HardenedServes) -> str:
 
 @records(BecomesHealthy, Predicts, GracefulStop, HardenedServes)
 def record(s: Subject, spec: ServeCheck, f: Fixture) -> None:
-    if f.serving:
+    if f.section(Served) is not None:
         return  # one container served every serving check
-    served = s.served()
-    if not served.serving or served.healthy_s is None:
-        raise RecordError(f"the solution did not serve and become healthy: {served.error or served.health}\n{served.logs}")
-    f.serving = {"first_ok_s": served.first_ok_s, "healthy_s": served.healthy_s, "stop_s": served.stop_s,
-                 "predictions": {k: v.body for k, v in served.responses.items()}}
+    r = served(s)
+    if not r.serving or r.healthy_s is None:
+        raise RecordError(f"the solution did not serve and become healthy: {r.error or r.health}\n{r.logs}")
+    f.put(Served(first_ok_s=r.first_ok_s, healthy_s=r.healthy_s, stop_s=r.stop_s,
+                 predictions={k: v.body for k, v in r.responses.items()}))

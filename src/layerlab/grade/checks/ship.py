@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
+from layerlab import engine
 from layerlab.measure.inspector import short_instruction
-from ..measure import Subject
+from .. import files
+from ..fixture import FIXTURE_NAME
+from ..subject import Subject
 from .base import Context, Failed, NotRun, check, redact
+from .spec import CheckBase
+
+if TYPE_CHECKING:
+    from ..exercise import Exercise
 
 
 OCI_SOURCE, OCI_VERSION = "org.opencontainers.image.source", "org.opencontainers.image.version"
@@ -23,6 +31,47 @@ class PushedImage(CheckBase):
     check: Literal["pushed_image"]
     file: str = Field(default="digest.txt", description="the file, in the exercise folder, that names the pushed image: "
                       "localhost:5000/NAME@sha256:...")
+
+    def prepare(self, ctx: Context) -> None:
+        # Grading plants its own token in the scratch copy; the pushed image was built from the folder
+        # as it came, so keep a copy of that before any check runs.
+        if ctx.submitted is not None and ctx.scratch is not None and HANDED_IN not in ctx.extras:
+            ctx.extras[HANDED_IN] = ctx.scratch / "handed-in"
+            files.copy(ctx.submitted, ctx.extras[HANDED_IN], FIXTURE_NAME)
+
+    def hand_in(self, exercise: Exercise, solution: Path, dest: Path) -> Path | None:
+        # The solution is graded the way a student's is: after shipping it.
+        shipped = dest / exercise.id
+        ship(exercise, solution, shipped, f"{exercise.id}-record:{uuid.uuid4().hex[:8]}")
+        return shipped
+
+
+HANDED_IN = ("pushed_image", "handed_in")  # ctx.extras: an untouched copy of the submission (token not replanted)
+
+
+def ship(ex: Exercise, folder: Path, dest: Path, name: str) -> str:
+    """What a student does before grading an exercise with a `pushed_image` check, done on a copy of `folder`:
+    build it with its own token as the build secret, push it to the local registry as `name`, and write
+    the pushed reference (`localhost:PORT/NAME@sha256:...`) to the check's file. Returns that reference."""
+    from layerlab.engine import build as build_mod
+    from layerlab.engine import registry
+
+    files.copy(folder, dest, FIXTURE_NAME)
+    check = next(c for c in ex.checks if isinstance(c, PushedImage))
+    secrets = [f"id={ex.secret.id},src={dest / ex.secret.file}"] if ex.secret else None
+    tag = f"layerlab-ship-{ex.id}:{uuid.uuid4().hex[:8]}"
+    built = build_mod.build(dest, tag, dockerfile=dest / ex.dockerfile, secrets=secrets, module=ex.module, show=None)
+    pushed_tag = f"{registry.address()}/{name}"
+    try:
+        registry.up_live(say=lambda line: None)
+        pushed = registry.push_live(built.tag, name)
+    finally:
+        for t in (built.tag, pushed_tag):  # the registry keeps the image; the engine needs neither name
+            if engine.require().image.exists(t):
+                engine.require().image.remove(t, force=True)
+    ref = f"{registry.address()}/{registry.split(pushed.ref)[0]}@{pushed.digest}"
+    (dest / check.file).write_text(ref + "\n", encoding="utf-8")
+    return ref
 
 
 class OciLabels(CheckBase):
@@ -86,14 +135,15 @@ def _build_as_handed_in(ctx: Context, s: Subject) -> str:
     On the engine the student built and pushed from, BuildKit's cache serves every step: seconds.
     """
     sec = ctx.exercise.secret
-    if ctx.handed_in is None or sec is None:
+    handed_in: Path | None = ctx.extras.get(HANDED_IN)
+    if handed_in is None or sec is None:
         return s.tag
     session = s.session
     saved = session.secrets, session.build_args
-    session.secrets = [f"id={sec.id},src={ctx.handed_in / sec.file}"]
+    session.secrets = [f"id={sec.id},src={handed_in / sec.file}"]
     session.build_args = {}  # as `ship` builds it: the token as a secret only
     try:
-        return session.build(ctx.handed_in, "handed-in", dockerfile=ctx.handed_in / ctx.exercise.dockerfile,
+        return session.build(handed_in, "handed-in", dockerfile=handed_in / ctx.exercise.dockerfile,
                              timeout=s.limits.build_timeout_s).tag
     except Exception as e:  # noqa: BLE001 - the main build worked, so this one failing is worth saying
         raise Failed(f"the folder as handed in (with its own token) does not build: {str(e).splitlines()[0][:160]}",

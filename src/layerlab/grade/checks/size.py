@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from layerlab.course.checkspec import CheckBase
 from layerlab.measure.inspector import AboveBase, mb, short_instruction
 from .base import Context, Failed, check
+from .spec import CheckBase
 
 
 class SizeAtMost(CheckBase):

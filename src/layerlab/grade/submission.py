@@ -1,0 +1,112 @@
+"""A submission as handed in: what makes grading pointless (bad input), the copy grading works on, its token.
+
+Bad input (no Dockerfile, a typo in it, a missing or non-UTF-8 file, a path
+outside the exercise) becomes one report line each, never a traceback, and no
+build is attempted.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from layerlab.measure import leaks
+from . import files
+from .dockerfile import Dockerfile, parse
+from .exercise import Exercise
+from .fixture import FIXTURE_NAME
+from .sandbox import Session
+
+TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".json", ".sh", ".md", ".in", ".lock"}
+
+
+def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | None]:
+    """Problems that make grading pointless, each as one line that says what to do."""
+    if not folder.exists():
+        return [f"{folder} does not exist: pass the folder that holds your {ex.dockerfile}"], None
+    if not folder.is_dir():
+        return [f"{folder} is not a folder: pass the folder that holds your {ex.dockerfile}"], None
+    problems: list[str] = []
+    root = folder.resolve()
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink() and not _inside(p.resolve(), root):
+            problems.append(f"{p.relative_to(folder)} links to {p.resolve()}, a path outside the exercise folder: copy the file in instead")
+    for rel in ex.paths:
+        if not _inside(Path(os.path.normpath(root / rel)), root):  # the name, not where a link points
+            problems.append(f"course.yml names {rel}, a path outside the exercise folder")
+            continue
+        p = folder / rel
+        if p.is_symlink():
+            continue  # reported above when it leaves the folder
+        if not p.exists():
+            problems.append(f"no {rel} in {folder}: the exercise hands in {', '.join(ex.paths)}")
+            continue
+        if p.is_file() and (p.suffix in TEXT_SUFFIXES or p.name.startswith(".")):
+            bad = _not_utf8(p)
+            if bad:
+                problems.append(f"{rel} is not UTF-8 text ({bad}): save it as UTF-8")
+    dockerfile_path = folder / ex.dockerfile
+    if not dockerfile_path.is_file():
+        if not any(ex.dockerfile in line for line in problems):
+            problems.append(f"no {ex.dockerfile} in {folder}: the exercise is graded by building it")
+        return problems, None
+    if (bad := _not_utf8(dockerfile_path)) and not any(line.startswith(f"{ex.dockerfile} is not UTF-8") for line in problems):
+        problems.append(f"{ex.dockerfile} is not UTF-8 text ({bad}): save it as UTF-8")
+    if problems:
+        return problems, None
+    df = parse(dockerfile_path.read_text(encoding="utf-8"))
+    for ins in df.unknown:
+        problems.append(f"{ex.dockerfile} line {ins.line}: unknown instruction {ins.keyword} (a typo? instructions are FROM, RUN, COPY, ...)")
+    if not any(i.keyword == "FROM" for i in df.instructions):
+        problems.append(f"{ex.dockerfile} has no FROM line: an image starts from a base image")
+    for ins in df.instructions:
+        if ins.keyword not in ("COPY", "ADD") or "from" in ins.flags or "<<" in ins.args:
+            continue
+        for src in ins.sources():
+            if "://" in src or src.startswith("git@"):
+                continue
+            target = (folder / src).resolve()
+            if not _inside(target, root):
+                problems.append(f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src} reaches outside the exercise folder; copy files from inside it")
+            elif not any(ch in src for ch in "*?[") and "$" not in src and not target.exists():
+                problems.append(f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src}: no such file in the exercise folder")
+    return problems, df
+
+
+def _inside(p: Path, root: Path) -> bool:
+    return p == root or root in p.parents
+
+
+def _not_utf8(p: Path) -> str:
+    data = p.read_bytes()
+    try:
+        data.decode("utf-8")
+        return ""
+    except UnicodeDecodeError as e:
+        return f"byte 0x{data[e.start]:02x} at offset {e.start}"
+
+
+def copy(folder: Path, dst: Path) -> None:
+    """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's."""
+    files.copy(folder, dst, FIXTURE_NAME)
+
+
+def plant(ex: Exercise, work: Path, session: Session) -> tuple[str, str]:
+    """Give the scratch copy a fresh token (exercise.secret) and every build of the session the means to use it.
+
+    Returns (the planted token, the one the submission came with). A token made for this run
+    appears nowhere unless the build put it there, so finding it proves a leak.
+    """
+    sec = ex.secret
+    if sec is None:
+        return "", ""
+    token_file = work / sec.file
+    if not token_file.is_file():
+        raise leaks.Replant(f"no {sec.file} in the submission: keep the token file the exercise gave you")
+    original = token_file.read_text(encoding="utf-8").strip()
+    planted = leaks.new_token()
+    leaks.replant(work, sec.file, sec.locked, planted)
+    session.secrets = [f"id={sec.id},src={token_file}"]
+    if sec.build_arg:
+        session.build_args = {sec.build_arg: planted}
+    return planted, original
