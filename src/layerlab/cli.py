@@ -191,15 +191,30 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from layerlab.engine import progress
+    from layerlab.grade import formats
     from layerlab.grade.runner import grade
 
+    if args.json and args.format not in (None, "json"):
+        print(f"--json is --format json; it cannot go with --format {args.format}", file=sys.stderr)
+        return 2
+    args.format = args.format or "text"
     try:
         # Build progress goes to stderr, so `--json` keeps stdout to the report.
         report = grade(args.path, args.exercise, show=progress.auto(stream=sys.stderr))
     except KeyboardInterrupt:
         print("grading interrupted; what this run created was removed", file=sys.stderr)
         return 130
-    print(report.to_json() if args.json else report.table())
+    name = "json" if args.json else args.format
+    f = formats.FORMATS[name]
+    text = f.render(report, formats.Context(env=os.environ))
+    target = os.environ.get(f.env_file) if f.env_file else None
+    if target:  # GitHub's job summary: appended to the file the runner names, as each step does
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(text)
+        print(f"{report.exercise}: {'PASSED' if report.passed else 'FAILED'}, {report.points}/{report.max_points} points;"
+              f" {name} appended to ${f.env_file}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0 if report.passed else 1
 
 
@@ -413,10 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("sync", help="regenerate the .ipynb of each lesson from its text source")
     p.set_defaults(func=_sync)
 
+    from layerlab.grade import formats
+
     p = sub.add_parser("grade", help="build and check an exercise folder against its recorded fixture")
     p.add_argument("path", help="the exercise folder (holds the Dockerfile)")
     p.add_argument("--exercise", help="exercise id (default: the folder's name)")
-    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.add_argument("--format", choices=formats.names(), default=None,
+                   help="report format: " + "; ".join(f"{f}: {formats.FORMATS[f].help}" for f in formats.names()))
+    p.add_argument("--json", action="store_true", help="the same as --format json")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/")

@@ -9,10 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .report import CheckResult, Report
-
 if TYPE_CHECKING:
     from layerlab.engine.build import Show
+
+    from .report import CheckResult, Report
+
+
+def __getattr__(name: str) -> object:
+    # The report model (and with it the engine package, seconds to import) loads on first use, so the CLI
+    # can list grade.formats in its --help without paying for it.
+    if name in ("CheckResult", "Report"):
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["GradeFailed", "Report", "CheckResult", "grade_folder", "grade_exercise"]
 
