@@ -71,7 +71,7 @@ lab: setup
 grade: setup
 	@mkdir -p build/grade; rc=0; \
 	for d in exercises/$(or $(EX),*)/; do id=$$(basename $$d); \
-	  $(LL) grade $$d --exercise $$id --json > build/grade/$$id.json; r=$$?; \
+	  $(LL) grade $$d --exercise $$id --format json > build/grade/$$id.json; r=$$?; \
 	  $(VENV)/bin/python -c "import json,sys; d=json.load(open(sys.argv[1])); print(('PASSED ' if d['passed'] else 'FAILED ')+d['exercise']+': '+str(d['points'])+'/'+str(d['max_points'])+' points')" build/grade/$$id.json; \
 	  [ $$r -eq 0 ] || rc=1; done; \
 	echo "reports: build/grade/*.json (run \`$(LL) grade exercises/ID\` for the full text)"; exit $$rc

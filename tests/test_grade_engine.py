@@ -117,11 +117,8 @@ def test_every_untouched_starter_fails_on_the_expected_checks(engine_client, ex,
     assert "BEGIN SOLUTION" not in r.table()
 
 
-def test_the_cli_gives_json_and_exit_codes(engine_client):
-    out = subprocess.run([sys.executable, "-m", "layerlab.cli", "grade", "solutions/02-slim", "--json"],
-                         cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert '"passed": true' in out.stdout
+# The CLI through the engine: tests/test_grade_formats.py grades the 02-slim starter with --format junit
+# (exit 1, the file parsed); exit 0 and --json are unit tests there, on a report built by hand.
 
 
 def test_grading_from_python_raises_on_a_failing_exercise(engine_client, tmp_path):
