@@ -341,3 +341,16 @@ def test_a_passing_report_exits_0_in_every_format(monkeypatch, capsys, name):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     assert cli.main(["grade", "x", "--format", name]) == 0
     assert capsys.readouterr().out
+
+
+def test_one_grading_writes_every_format_asked_for(graded, capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    junit, result = tmp_path / "out" / "02-slim.xml", tmp_path / "result.json"
+    code = cli.main(
+        ["grade", "x", "--format", "github-summary", "--write", f"junit={junit}", "--write", f"classroom50={result}"]
+    )
+    assert code == 1
+    assert capsys.readouterr().out.startswith("### `02-slim`")
+    assert next(iter(JUnitXml.fromfile(str(junit)))).failures == 2
+    _validate(json.loads(result.read_text()), "classroom50-result-v1.schema.json")
+    assert cli.main(["grade", "x", "--write", "yaml=out.yml"]) == 2

@@ -198,15 +198,26 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"--json is --format json; it cannot go with --format {args.format}", file=sys.stderr)
         return 2
     args.format = args.format or "text"
+    writes: list[tuple[str, Path]] = []
+    for spec in args.write:
+        name, _, path = spec.partition("=")
+        if name not in formats.FORMATS or not path:
+            print(f"--write {spec}: want FORMAT=PATH, FORMAT one of {', '.join(formats.names())}", file=sys.stderr)
+            return 2
+        writes.append((name, Path(path)))
     try:
         # Build progress goes to stderr, so `--json` keeps stdout to the report.
         report = grade(args.path, args.exercise, show=progress.auto(stream=sys.stderr))
     except KeyboardInterrupt:
         print("grading interrupted; what this run created was removed", file=sys.stderr)
         return 130
+    ctx = formats.Context(env=os.environ)
+    for name, path in writes:  # one grading, every format the caller wants (CI keeps JUnit and JSON, say)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(formats.render(name, report, ctx), encoding="utf-8")
     name = "json" if args.json else args.format
     f = formats.FORMATS[name]
-    text = f.render(report, formats.Context(env=os.environ))
+    text = f.render(report, ctx)
     target = os.environ.get(f.env_file) if f.env_file else None
     if target:  # GitHub's job summary: appended to the file the runner names, as each step does
         with open(target, "a", encoding="utf-8") as out:
@@ -436,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=formats.names(), default=None,
                    help="report format: " + "; ".join(f"{f}: {formats.FORMATS[f].help}" for f in formats.names()))
     p.add_argument("--json", action="store_true", help="the same as --format json")
+    p.add_argument("--write", action="append", default=[], metavar="FORMAT=PATH",
+                   help="also write the report in FORMAT to PATH, from the same grading (repeatable)")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/")
