@@ -218,7 +218,7 @@ def _grade(args: argparse.Namespace) -> int:
     name = "json" if args.json else args.format
     f = formats.FORMATS[name]
     text = f.render(report, ctx)
-    target = os.environ.get(f.env_file) if f.env_file else None
+    target = ctx.env.get(f.env_file) if f.env_file else None
     if target:  # GitHub's job summary: appended to the file the runner names, as each step does
         with open(target, "a", encoding="utf-8") as out:
             out.write(text)
