@@ -111,8 +111,9 @@ SHELL = lesson.build("shell-form", context=context, build_args={"SERVER": EXEC})
 # Two moments matter when a container starts: when the app first answers
 # `/health` (measured from the notebook, polling `127.0.0.1`), and when the
 # **engine** marks the container `healthy`, which is what `docker ps`, Compose's
-# `depends_on: condition: service_healthy` and load balancers wait for. The
-# engine only learns it at its next check, every `--interval`.
+# `depends_on: condition: service_healthy` and Swarm's rolling updates wait
+# for. The engine only learns it at its next check: every `--start-interval`
+# while the container starts, every `--interval` after that.
 
 # %%
 ROWS = [[3, 70, 4], [40, 20, 0], [12, 95, 2]]
@@ -167,8 +168,8 @@ guess_workers = activities.predict("07", "workers-throughput")
 guess_workers
 
 # %%
-LOAD = {"path": "/predict", "method": "POST", "body": {"rows": ROWS}, "requests": 600, "concurrency": 8, "time_cap_s": 20,
-        "warmup": 200}
+LOAD = {"path": "/predict", "method": "POST", "body": {"rows": ROWS}, "requests": 600, "concurrency": 8,
+        "time_cap_s": 20, "warmup": 200}
 UVICORN = ["uvicorn", "serve:app", "--host", "0.0.0.0", "--port", "8000"]
 PROCESSES = ["python", "-c", "import os; print(sum(p.isdigit() for p in os.listdir('/proc')))"]
 loaded = {f"{w} worker{'s' * (w > 1)}": lesson.serve(EXEC, command=UVICORN + ["--workers", str(w)], cpuset_cpus=[0],
@@ -205,11 +206,13 @@ guess_workers.reveal(ratio, note=f"{one.load.rps:.0f} vs {two.load.rps:.0f} requ
 #
 # ### Workers, processes, containers: what to run in production
 #
-# - **`uvicorn --workers N`**: uvicorn's own supervisor (since 0.30 it also
-#   restarts a worker that dies). Good where one container owns a machine.
-# - **gunicorn with uvicorn workers** (`gunicorn -k uvicorn.workers.UvicornWorker`):
-#   the older way to get the same supervision. The `tiangolo/uvicorn-gunicorn-fastapi`
-#   image built on it is deprecated; FastAPI's docs
+# - **`uvicorn --workers N`**: uvicorn's own supervisor (since uvicorn 0.30,
+#   [its changelog](https://www.uvicorn.org/release-notes/), it restarts a
+#   worker that dies). Good where one container owns a machine.
+# - **gunicorn with uvicorn workers** (`gunicorn -k uvicorn_worker.UvicornWorker`):
+#   the older way to get that supervision; uvicorn 0.30 deprecated its own
+#   `uvicorn.workers` class, now the separate `uvicorn-worker` package. The
+#   `tiangolo/uvicorn-gunicorn-fastapi` image built on it is deprecated; FastAPI's docs
 #   ([FastAPI in Containers](https://fastapi.tiangolo.com/deployment/docker/))
 #   now recommend a plain `uvicorn` image.
 # - **One process per container**: on Kubernetes (or any cluster), run one
@@ -313,9 +316,11 @@ guess_stop.reveal(slow_stop, note=f"exec form: {fast_stop:.2f} s, with the reque
 
 # %%
 WRITE = "import sys; open(sys.argv[1], 'w').write('x'); print('wrote', sys.argv[1])"
-PYC = "import sys, pathlib, serve; print('writes .pyc:', not sys.dont_write_bytecode, pathlib.Path('__pycache__').exists())"
+PYC = ("import sys, pathlib, serve; "
+       "print('writes .pyc:', not sys.dont_write_bytecode, pathlib.Path('__pycache__').exists())")
 CPUS = "import os; print(os.cpu_count(), os.process_cpu_count())"
-POOL = ("import anyio, anyio.to_thread\nasync def pool(): return anyio.to_thread.current_default_thread_limiter().total_tokens\n"
+POOL = ("import anyio, anyio.to_thread\n"
+        "async def pool(): return anyio.to_thread.current_default_thread_limiter().total_tokens\n"
         "print(anyio.run(pool))")
 locked = lesson.serve(EXEC, read_only=True, tmpfs=["/tmp"], cap_drop_all=True, memory="256m", cpus=1.0,
                       requests={"predict": ["POST", "/predict", {"rows": ROWS}]},
