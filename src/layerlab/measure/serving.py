@@ -127,6 +127,16 @@ def bounded_load(url: str, *, method: str = "GET", body: Any = None, requests: i
 # --- one served container ---------------------------------------------------------
 
 
+def warm_load(base: str, load: dict) -> tuple[LoadStats | None, LoadStats]:
+    """`load` (bounded_load's arguments plus `path`, `method`, `body`) against `base`, after `load["warmup"]`
+    requests whose figures are kept apart: the warm-up, if any, and the measured load."""
+    plan = dict(load)
+    path, method, body = plan.pop("path"), plan.pop("method", "GET"), plan.pop("body", None)
+    warmup = int(plan.pop("warmup", 0))
+    warm = bounded_load(base + path, method=method, body=body, **{**plan, "requests": warmup}) if warmup else None
+    return warm, bounded_load(base + path, method=method, body=body, **plan)
+
+
 class Response(Result):
     """One HTTP request's answer: status None when none came (`error` says why)."""
 
@@ -338,13 +348,7 @@ def serve_live(
         for name, cmd in (execs or {}).items():
             result.execs[name] = _execute(container, list(cmd))
         if load:
-            plan = dict(load)
-            path, method, body = plan.pop("path"), plan.pop("method", "GET"), plan.pop("body", None)
-            warmup = int(plan.pop("warmup", 0))
-            if warmup:
-                result.warmup = bounded_load(base + path, method=method, body=body,
-                                             **{**plan, "requests": warmup})
-            result.load = bounded_load(base + path, method=method, body=body, **plan)
+            result.warmup, result.load = warm_load(base, load)
         if stats:
             result.memory_bytes = int(client.container.stats([container])[0].memory_used)
         container.reload()
