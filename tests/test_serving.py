@@ -60,6 +60,13 @@ def test_bounded_load_sends_exactly_the_requests_asked_for(local_server):
     assert s.p50_ms <= s.p95_ms <= s.p99_ms
 
 
+def test_the_warm_up_is_sent_first_and_kept_out_of_the_measured_load(local_server):
+    warm, measured = serving.warm_load(local_server, {"path": "/predict", "method": "POST", "body": {"rows": [[1]]},
+                                                      "requests": 30, "concurrency": 3, "warmup": 12})
+    assert warm is not None and warm.requests == 12 and measured.requests == 30 and len(measured.latencies_ms) == 30
+    assert serving.warm_load(local_server, {"path": "/predict", "requests": 5})[0] is None
+
+
 def test_bounded_load_stops_at_its_time_cap(local_server):
     s = serving.bounded_load(local_server + "/predict", method="POST", body={"rows": [[1]]}, requests=10**7,
                              concurrency=2, time_cap_s=0.5)
@@ -79,6 +86,14 @@ def test_a_serve_result_round_trips_through_json():
                             load=serving.summarize([0.01, 0.02], 1.0), inflight=serving.Response(status=200, body="ok", error="", seconds=0.5), stop_s=0.4)
     back = serving.ServeResult.model_validate(json.loads(r.model_dump_json()))
     assert back == r and back.serving and back.inflight_answered
+
+
+def test_the_health_log_warm_up_and_readiness_round_trip_through_json():
+    probes = [serving.HealthProbe(start="t0", end="t1", exit_code=1),
+              serving.HealthProbe(start="t2", end="t3", exit_code=0)]
+    r = serving.ServeResult(image="i", options={"cpuset_cpus": [0]}, started=True, ready_s=2.5, health_log=probes,
+                            warmup=serving.summarize([0.01], 1.0), load=serving.summarize([0.02], 1.0))
+    assert serving.ServeResult.model_validate(json.loads(r.model_dump_json())) == r
 
 
 def test_replay_keys_name_only_the_options_given():

@@ -127,6 +127,16 @@ def bounded_load(url: str, *, method: str = "GET", body: Any = None, requests: i
 # --- one served container ---------------------------------------------------------
 
 
+def warm_load(base: str, load: dict) -> tuple[LoadStats | None, LoadStats]:
+    """`load` (bounded_load's arguments plus `path`, `method`, `body`) against `base`, after `load["warmup"]`
+    requests whose figures are kept apart: the warm-up, if any, and the measured load."""
+    plan = dict(load)
+    path, method, body = plan.pop("path"), plan.pop("method", "GET"), plan.pop("body", None)
+    warmup = int(plan.pop("warmup", 0))
+    warm = bounded_load(base + path, method=method, body=body, **{**plan, "requests": warmup}) if warmup else None
+    return warm, bounded_load(base + path, method=method, body=body, **plan)
+
+
 class Response(Result):
     """One HTTP request's answer: status None when none came (`error` says why)."""
 
@@ -143,6 +153,14 @@ class Exec(Result):
     output: str  # stdout and stderr, the last 2000 characters
 
 
+class HealthProbe(Result):
+    """One run of the image's HEALTHCHECK, as the engine logged it (it keeps the last five)."""
+
+    start: str
+    end: str
+    exit_code: int | None
+
+
 class ServeResult(Replayable):
     image: str
     options: dict[str, Any]  # how it was run: command, init, read_only, tmpfs, memory ...
@@ -157,7 +175,10 @@ class ServeResult(Replayable):
     exit_code: int | None = None
     responses: dict[str, Response] = Field(default_factory=dict)  # by the name the call gave the request
     execs: dict[str, Exec] = Field(default_factory=dict)
+    ready_s: float | None = None  # from `docker run` to the `ready_count`-th `ready_line` in the logs
+    warmup: LoadStats | None = None  # the load's unmeasured warm-up
     load: LoadStats | None = None
+    health_log: list[HealthProbe] = Field(default_factory=list)  # read just before the stop
     memory_bytes: int | None = None  # the engine's stats, after the load
     stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
     stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
@@ -246,8 +267,11 @@ def serve_live(
     hardened: bool = False,
     memory: str | None = None,
     cpus: float | None = None,
+    cpuset_cpus: list[int] | None = None,
     pids_limit: int | None = None,
     wait_s: float = 60,
+    ready_line: str | None = None,
+    ready_count: int = 1,
     requests: dict | None = None,
     execs: dict | None = None,
     load: dict | None = None,
@@ -263,12 +287,15 @@ def serve_live(
 
     requests: name -> [method, path] or [method, path, json body], sent once it answers.
     execs: name -> command, run inside it (docker exec).
-    load: bounded_load's arguments plus `path` (and `method`, `body`).
+    ready_line: once it answers, wait until the logs hold it `ready_count` times (every worker started).
+    load: bounded_load's arguments plus `path` (and `method`, `body`, and `warmup`: that many requests first,
+    not measured).
     inflight: a path whose request is in flight when `docker stop` (grace `stop_grace_s`) is sent.
     `hardened` drops every capability and forbids privilege escalation (the grader's sandbox).
     """
     options = {k: v for k, v in dict(command=command, init=init, read_only=read_only, tmpfs=tmpfs, user=user,
-                                     cap_drop_all=cap_drop_all or hardened, memory=memory, cpus=cpus).items()
+                                     cap_drop_all=cap_drop_all or hardened, memory=memory, cpus=cpus,
+                                     cpuset_cpus=cpuset_cpus).items()
                if v not in (None, False)}
     security = containers.hardening(hardened)
     if cap_drop_all:  # lesson 07 drops the capabilities alone, to show the server still serves
@@ -277,7 +304,8 @@ def serve_live(
     try:
         container = client.container.create(
             image, command or [], publish=[("127.0.0.1:", port)], init=init, read_only=read_only,
-            tmpfs=tmpfs or [], user=user, memory=memory, memory_swap=memory, cpus=cpus, pids_limit=pids_limit,
+            tmpfs=tmpfs or [], user=user, memory=memory, memory_swap=memory, cpus=cpus, cpuset_cpus=cpuset_cpus,
+            pids_limit=pids_limit,
             **security,
             labels={**labels.course_labels(module), **(extra_labels or {})}, pull="never",
             # The grace period is the container's own: python-on-whales drops an int `docker stop --time`.
@@ -307,16 +335,26 @@ def serve_live(
         _wait_until_serving(container, result, http, base + health_path, start=start, wait_s=wait_s)
         if not result.serving:
             return result
+        if ready_line:
+            deadline = start + wait_s
+            while containers.logs(client, container).count(ready_line) < ready_count:
+                if time.perf_counter() > deadline:
+                    result.error = f"{ready_line!r} did not appear {ready_count} times in {wait_s:.0f} s"
+                    return result
+                time.sleep(0.1)
+            result.ready_s = round(time.perf_counter() - start, 3)
         for name, spec in (requests or {}).items():
             result.responses[name] = _request(http, base, spec[0], spec[1], spec[2] if len(spec) > 2 else None)
         for name, cmd in (execs or {}).items():
             result.execs[name] = _execute(container, list(cmd))
         if load:
-            plan = dict(load)
-            path, method, body = plan.pop("path"), plan.pop("method", "GET"), plan.pop("body", None)
-            result.load = bounded_load(base + path, method=method, body=body, **plan)
+            result.warmup, result.load = warm_load(base, load)
         if stats:
             result.memory_bytes = int(client.container.stats([container])[0].memory_used)
+        container.reload()
+        health = container.state.health
+        result.health_log = [HealthProbe(start=str(h.start), end=str(h.end), exit_code=h.exit_code)
+                             for h in ((health.log or []) if health else [])]
         stop = containers.timed_stop(client, container, lead_s=inflight_lead_s,
                                      during=(lambda: _request(http, base, "GET", inflight)) if inflight else None)
         result.stop_s, result.stop_wall_s, result.stop_exit_code = stop.seconds, stop.wall_seconds, stop.exit_code
