@@ -103,8 +103,8 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
 
 
 def anonymous_mounts(client: DockerClient, container: Container) -> list[str]:
-    """The anonymous volumes a container mounts, which `docker rm -v` removes with it (and nothing else): volumes
-    its own configuration does not name, from an image's VOLUME, `-v /path` or `--mount type=volume` without a source."""
+    """The anonymous volumes a container mounts, which `docker rm -v` removes with it (and nothing else):
+    volumes its own configuration does not name (an image's VOLUME, `-v /path`, `--mount` without a source)."""
     hc = container.host_config
     named = {str(b).split(":", 1)[0] for b in hc.binds or []}
     named |= {str(m.source) for m in hc.mounts or [] if getattr(m, "source", None)}
