@@ -47,7 +47,8 @@ def test_a_course_project_is_named_layerlab_and_every_lesson_file_labels_all_it_
     with pytest.raises(ValueError, match="layerlab-"):
         compose.Project("pipeline", [LESSON / "compose.yaml"])
     for f in sorted(LESSON.glob("compose*.yaml")):
-        p = compose.Project(f"layerlab-test-{f.stem.replace('.', '-')}", [f], env={"OUT_DIR": "/tmp"})
+        files = [LESSON / "compose.yaml", f] if f.name == "compose.extras.yaml" else [f]  # an override file
+        p = compose.Project(f"layerlab-test-{f.stem.replace('.', '-')}", files, env={"OUT_DIR": "/tmp"})
         assert p.unlabelled() == [], f
         ports = [(name, port) for name, svc in p.config()["services"].items() for port in svc.get("ports") or []]
         assert all(name == "api" and port["host_ip"] == "127.0.0.1" and not port.get("published") for name, port in ports), (f, ports)
@@ -97,3 +98,41 @@ def test_clean_removes_a_course_project_and_leaves_an_unlabelled_one(engine_clie
         other.compose.down(volumes=True, timeout=1, quiet=True)
         compose.down_live(course_project, volumes=True)
     assert compose.resources_live(other_name).empty
+
+
+def test_a_left_anonymous_volume_means_down_left_something():
+    # redis's VOLUME /data outlives a plain `down`: the lesson's "nothing left" check must see it
+    left = compose.Resources(project="layerlab-test", anonymous=["0f" * 32])
+    assert not left.empty and compose.Resources(project="layerlab-test").empty
+
+
+def test_engine_mode_scopes_root_owned_files_to_rootful_linux():
+    from layerlab.engine.compose_probes import EngineMode
+
+    plain = EngineMode(server_version="26.1.5+dfsg1", rootless=False, userns_remap=False, desktop=False)
+    assert plain.rootful_linux and plain.major == 26
+    for other in ({"rootless": True}, {"userns_remap": True}, {"desktop": True}):
+        assert not plain.model_copy(update=other).rootful_linux
+    assert EngineMode(server_version="28.0.1", rootless=False, userns_remap=False, desktop=False).major == 28
+
+
+def test_clean_takes_a_course_containers_anonymous_volume_and_leaves_a_named_one_it_mounts(engine_client):
+    from layerlab.engine import catalogue, labels
+
+    run = uuid.uuid4().hex[:8]
+    theirs = engine_client.volume.create(f"someone-elses-{run}")  # unlabelled, named: never ours to remove
+    c = engine_client.container.create(catalogue.DEBIAN_SLIM.ref, ["true"], volumes=[(theirs.name, "/theirs")],
+                                       labels={**labels.course_labels(None), "test.run": run}, pull="never",
+                                       mounts=[["type=volume", "destination=/anon"]])
+    try:
+        anon = [m.name for m in engine_client.container.inspect(c.id).mounts if m.name != theirs.name]
+        assert len(anon) == 1
+        planned = clean.clean(dry_run=True, within=("test.run", run), count_freed=False)
+        assert planned.volumes == anon, planned
+        done = clean.clean(within=("test.run", run), count_freed=False)
+        assert not done.failed and not engine_client.volume.exists(anon[0])
+        assert engine_client.volume.exists(theirs.name), "clean removed a named volume that is not the course's"
+    finally:
+        if engine_client.container.exists(c.id):
+            engine_client.container.remove(c.id, force=True, volumes=True)
+        engine_client.volume.remove(theirs.name)

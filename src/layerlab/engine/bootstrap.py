@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -33,7 +34,7 @@ from layerlab.ground import settings
 from layerlab.ground.text import Printer, say as say_line
 # The catalogue is what the course needs; this module is how it gets made.
 from .catalogue import (BASE_IMAGES, CUDA_IMAGES, CUDA_VERSION, EXTRA_IMAGES, PLATFORMS, BaseImage,  # noqa: F401 - bootstrap.X reads on
-                        base_image, family)
+                        SERVICE_IMAGES, base_image, family)
 from .build import build
 
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
@@ -232,6 +233,8 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -
     )
     if b in CUDA_IMAGES:
         recipe += f"; CUDA from Debian {SUITE} non-free (CUDA 12.4), not NVIDIA's Ubuntu packages"
+    if b in SERVICE_IMAGES:
+        recipe += f"; recipe {recipe_digest(b)}"
     extra = {
         labels.STANDIN: "true",
         labels.STANDIN_RECIPE: recipe,
@@ -258,12 +261,21 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 
+def recipe_digest(b: BaseImage) -> str:
+    """The first 12 hex digits of the sha256 of a stand-in's Dockerfile: which recipe an image was built from."""
+    return "sha256:" + hashlib.sha256((DOCKERFILES / b.dockerfile).read_bytes()).hexdigest()[:12]
+
+
 def ensure_service_image(b: BaseImage, say: Printer = say_line) -> None:
     """A lesson's service image (catalogue.SERVICE_IMAGES) for this machine: pulled online, else built as a stand-in
     from `b.source`."""
     client = engine.require()
     if client.image.exists(b.ref):
-        return
+        found = client.image.inspect(b.ref).config.labels or {}
+        # A stand-in built from an older recipe (redis:8 before it declared VOLUME /data) is made again.
+        if found.get(labels.STANDIN) != "true" or recipe_digest(b) in found.get(labels.STANDIN_RECIPE, ""):
+            return
+        say(f"the stand-in {b.ref} was built from an older recipe: building it again")
     if engine.registry_reachable():
         say(f"pulling {b.ref}")
         client.pull(b.ref, quiet=True)

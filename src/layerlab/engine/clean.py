@@ -7,7 +7,7 @@ import time
 from typing import Callable, TypeVar
 
 from pydantic import Field
-from python_on_whales import DockerClient
+from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
@@ -70,6 +70,9 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
 
     for c in _listed(lambda: client.container.list(all=True, filters=flt)):
         report.containers.append(c.name)
+        # `rm -v` takes the container's anonymous volumes with it (an image's VOLUME, redis's /data): they carry
+        # no label of ours, only the engine's anonymous mark. Named volumes it mounts stay unless labelled ours.
+        report.volumes += anonymous_mounts(client, c)
         if not dry_run:
             _try(report, f"container {c.name}", functools.partial(client.container.remove, c, force=True, volumes=True))
     for n in _listed(lambda: client.network.list(filters=flt)):
@@ -97,6 +100,15 @@ def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, 
     if count_freed:
         report.freed_bytes = max(0, before - _image_bytes(client))
     return report
+
+
+def anonymous_mounts(client: DockerClient, container: Container) -> list[str]:
+    """The anonymous volumes a container mounts, which `docker rm -v` removes with it (and nothing else):
+    volumes its own configuration does not name (an image's VOLUME, `-v /path`, `--mount` without a source)."""
+    hc = container.host_config
+    named = {str(b).split(":", 1)[0] for b in hc.binds or []}
+    named |= {str(m.source) for m in hc.mounts or [] if getattr(m, "source", None)}
+    return [m.name for m in container.mounts or [] if m.type == "volume" and m.name and m.name not in named]
 
 
 def _listed(listing: Callable[[], list[T]], tries: int = 5) -> list[T]:

@@ -60,7 +60,7 @@ class Project:
             raise ValueError(f"a course project's name starts with {PREFIX!r} (got {self.name!r})")
         self.files = [str(f) for f in self.files]
 
-    def client(self) -> DockerClient:
+    def client(self, profiles: list[str] | None = None) -> DockerClient:
         env_files: list[str | Path] = []
         if self.env:
             # python-on-whales passes the variables as an --env-file; one file per project, rewritten each time.
@@ -69,7 +69,8 @@ class Project:
             env_files = [str(f)]
         base = engine.client().client_config
         return DockerClient(client_call=base.client_call, host=base.host, compose_files=self.files,
-                            compose_project_name=self.name, compose_env_files=env_files)
+                            compose_project_name=self.name, compose_env_files=env_files,
+                            compose_profiles=profiles or [])
 
     def config(self) -> dict:
         """The files as compose reads them (`docker compose config`): raises ComposeError when they do not parse."""
@@ -157,10 +158,13 @@ class Resources(Replayable):
     containers: list[str] = Field(default_factory=list)
     networks: list[str] = Field(default_factory=list)
     volumes: list[str] = Field(default_factory=list)
+    # Anonymous volumes the project's containers had mounted (redis's VOLUME /data) that still exist: they
+    # carry neither the project's label nor the course's, so only the containers that mounted them say whose.
+    anonymous: list[str] = Field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.containers or self.networks or self.volumes)
+        return not (self.containers or self.networks or self.volumes or self.anonymous)
 
 
 def resources_live(name: str) -> Resources:
@@ -184,12 +188,14 @@ class Down(Replayable):
 def down_live(p: Project, *, volumes: bool = False, anonymous: bool = False) -> Down:
     """`compose down [-v]`: containers and networks go; named volumes only with volumes=True.
 
-    anonymous=True also removes the anonymous volumes (`volumes: [/models]`) the
-    project's containers mounted while keeping the named ones: no later `up` can
-    find an anonymous volume again, so keeping it only leaks disk.
+    anonymous=True also removes the anonymous volumes (an image's `VOLUME /data`,
+    `volumes: [/models]`) the project's containers mounted while keeping the named
+    ones: no later `up` can find an anonymous volume again, so keeping it only
+    leaks disk. `left.anonymous` lists those still there afterwards, whichever was asked.
     """
     c = engine.require()
-    orphans = anonymous_volumes(p.name) if anonymous and not volumes else []
+    mounted = anonymous_volumes(p.name)
+    orphans = mounted if anonymous and not volumes else []
     start = time.perf_counter()
     try:
         p.client().compose.down(volumes=volumes, remove_orphans=True, timeout=5, quiet=True)
@@ -200,7 +206,29 @@ def down_live(p: Project, *, volumes: bool = False, anonymous: bool = False) -> 
             c.volume.remove(v)
         except DockerException:
             pass  # already gone, or still in use by a container compose did not own
-    return Down(project=p.name, volumes=volumes, seconds=round(time.perf_counter() - start, 2), left=resources_live(p.name))
+    seconds = round(time.perf_counter() - start, 2)
+    left = resources_live(p.name)
+    left.anonymous = [v for v in mounted if c.volume.exists(v)]
+    return Down(project=p.name, volumes=volumes, seconds=seconds, left=left)
+
+
+class Forgotten(Replayable):
+    project: str
+    volumes: list[str]  # the anonymous volumes removed
+
+
+def forget_live(left: Resources) -> Forgotten:
+    """Remove the anonymous volumes a `down` left (`left.anonymous`), and only those the engine marks anonymous."""
+    c = engine.require()
+    gone = []
+    for v in left.anonymous:
+        try:
+            if "com.docker.volume.anonymous" in (c.volume.inspect(v).labels or {}):
+                c.volume.remove(v)
+                gone.append(v)
+        except DockerException:
+            pass  # gone already, or mounted by a container again
+    return Forgotten(project=left.project, volumes=gone)
 
 
 def anonymous_volumes(name: str) -> list[str]:
@@ -271,6 +299,23 @@ def published(p: Project, service: str, port: int) -> str:
     return f"http://{host}:{hport}"
 
 
+class Config(Replayable):
+    """A project's files as `docker compose config` resolves them (profiles applied), or why they do not parse."""
+
+    project: str
+    ok: bool
+    error: str = ""
+    config: dict = Field(default_factory=dict)
+
+
+def config_live(p: Project, profiles: list[str] | None = None) -> Config:
+    """`docker compose [--profile P] config`: validates the files without starting anything."""
+    try:
+        return Config(project=p.name, ok=True, config=p.client(profiles).compose.config(return_json=True))
+    except DockerException as e:
+        return Config(project=p.name, ok=False, error=why(e))
+
+
 class Projects(Replayable):
     names: list[str]
 
@@ -286,6 +331,9 @@ up = replay.replayable("compose-up", lambda p, **kw: f"{p.name}|{json.dumps(kw, 
 down = replay.replayable("compose-down", lambda p, **kw: f"{p.name}|{kw.get('volumes', False)}", Down)(down_live)
 ps = replay.replayable("compose-ps", lambda p, log_lines=20: p if isinstance(p, str) else p.name, Ps)(ps_live)
 projects = replay.replayable("compose-projects", lambda: "ls", Projects)(projects_live)
+forget = replay.replayable("compose-forget", lambda left: left.project, Forgotten)(forget_live)
+config = replay.replayable("compose-config", lambda p, profiles=None: f"{p.name}|{','.join(profiles or [])}",
+                           Config)(config_live)
 
 
 def run_jobs_live(p: Project, *, timeout_s: float = 60) -> Ps:

@@ -16,6 +16,7 @@ from python_on_whales.exceptions import DockerException
 
 from layerlab import engine
 from layerlab.engine import hostpath, labels, replay
+from layerlab.engine import info as engine_info
 from layerlab.engine.compose import Project
 from layerlab.engine.result import Replayable
 
@@ -110,3 +111,71 @@ def empty_folder(p: Project, folder: str, image: str) -> None:
         return
     c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(hostpath.host_path(folder), "/out")],
                     remove=True, labels=labels.course_labels(p.module), pull="never", networks=["none"])
+
+
+class EngineMode(Replayable):
+    """What decides who owns, on the host, what a container's root writes to a bind mount; and the version."""
+
+    server_version: str
+    rootless: bool  # rootless Docker or Podman: the container's root is the user who started the engine
+    userns_remap: bool  # dockerd --userns-remap: the container's root is a subordinate uid of the host
+    desktop: bool  # Docker Desktop: the files cross a VM's file sharing, which shows them as the user's
+
+    @property
+    def rootful_linux(self) -> bool:
+        """The container's root is the host's root: a file it writes to a bind mount is owned by uid 0."""
+        return not (self.rootless or self.userns_remap or self.desktop)
+
+    @property
+    def major(self) -> int:
+        head = self.server_version.split(".", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+
+def engine_mode_live() -> EngineMode:
+    raw_info, raw_version = engine_info.ask(engine.require())
+    parsed = engine_info.parse(raw_info, raw_version)
+    security = [str(s) for s in raw_info.get("SecurityOptions") or []]
+    return EngineMode(server_version=parsed.server_version or "?", rootless=parsed.rootless,
+                      userns_remap=any("name=userns" in s for s in security),
+                      desktop="Docker Desktop" in (parsed.operating_system or ""))
+
+
+engine_mode = replay.replayable("engine-mode", lambda: "mode", EngineMode)(engine_mode_live)
+
+
+RIGHTS = r"""
+import json, os, shutil, sys
+out, target, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+def attempt(action):
+    try:
+        action()
+        return "ok"
+    except OSError as e:
+        return e.strerror or type(e).__name__
+edit = attempt(lambda: open(os.path.join(out, target), "a").write("mine"))
+delete = attempt(lambda: os.remove(os.path.join(out, target)))
+clean = attempt(lambda: shutil.rmtree(os.path.join(out, folder)))
+print(json.dumps({"uid": os.getuid(), "edit": edit, "delete": delete, "clean": clean}))
+"""
+
+
+class Rights(Replayable):
+    """What a non-root user could do with root's file and root's folder in a bind mount it may write to."""
+
+    uid: int
+    edit: str  # "ok" or the error, e.g. "Permission denied"
+    delete: str
+    clean: str  # remove a folder root created, with what root wrote in it
+
+
+def rights_live(p: Project, folder: str, image: str, user: str, target: str, subfolder: str) -> Rights:
+    """As `user` (uid:gid), try to append to `target`, delete it, and remove `subfolder`, in the host `folder`."""
+    c = engine.require()
+    out = c.container.run(image, ["python", "-c", RIGHTS, "/out", target, subfolder], user=user, remove=True,
+                          volumes=[(hostpath.host_path(folder), "/out")], labels=labels.course_labels(p.module),
+                          pull="never", networks=["none"])
+    return Rights(**json.loads(str(out).strip().splitlines()[-1]))
+
+
+rights = replay.replayable("compose-rights", lambda p, folder, image, user, *a: user, Rights)(rights_live)

@@ -1,9 +1,11 @@
 """Requests spread over the replicas of one compose service (lesson 08's scaled API).
 
-The client runs on the project's network and resolves the service's one name to every replica's
-address. It asks each replica in turn for `/hits`, which the service answers with its host name, the
-count it keeps in its own memory (`process`) and the count it keeps in a shared store (`shared`), then
-asks each replica for `/predict?x=2.5`: replicas of one image must answer alike.
+The client runs on the project's network and asks for `http://SERVICE:PORT/hits` by name n times, each
+time with a fresh connection and a fresh look-up through the engine's DNS, as a client that does not pin
+an address would: which replica answers is the engine's DNS and the client's resolver's doing, not this
+script's. The service answers with its host name, the count it keeps in its own memory (`process`) and
+the count it keeps in a shared store (`shared`). Then the script asks each address the name resolves to
+for `/predict?x=2.5`: replicas of one image must answer alike.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import json, socket, sys, urllib.request
 service, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ips = sorted({a[4][0] for a in socket.getaddrinfo(service, port, proto=socket.IPPROTO_TCP)})
 seen = []
-for i in range(n):
-    with urllib.request.urlopen(f"http://{ips[i % len(ips)]}:{port}/hits", timeout=5) as r:
+for i in range(n):  # urllib opens a new connection, and resolves the name again, for every request
+    with urllib.request.urlopen(f"http://{service}:{port}/hits", timeout=5) as r:
         seen.append(json.loads(r.read()))
 ys = []
 for ip in ips:
@@ -35,7 +37,7 @@ class Spread(Replayable):
 
     replicas: int  # addresses the service's name resolved to
     requests: int
-    per_replica: dict[str, int]  # container host name -> requests it counted in its own memory
+    per_replica: dict[str, int]  # container host name -> requests it counted in its own memory (absent: none)
     shared: int  # the counter kept in the shared store after the n requests
     predictions: list[float]  # /predict?x=2.5 from each replica
 

@@ -11,7 +11,7 @@ N = 200
 
 if ROWS.exists():
     with ROWS.open() as f:
-        print(f"prep: reused {sum(1 for _ in f) - 1} rows in {ROWS}", flush=True)
+        print(f"prep: reused {sum(1 for _ in f) - 1} rows in {ROWS} (as uid {os.getuid()})", flush=True)
     raise SystemExit(0)
 
 rng = random.Random(8)  # fixed seed: every run prepares the same rows
@@ -24,4 +24,4 @@ with tmp.open("w", newline="") as f:
         x = rng.uniform(0, 10)
         w.writerow([f"{x:.4f}", f"{3 * x + 2 + rng.gauss(0, 0.5):.4f}"])
 tmp.rename(ROWS)  # readers never see half a file
-print(f"prep: wrote {N} rows to {ROWS}", flush=True)
+print(f"prep: wrote {N} rows to {ROWS} as uid {os.getuid()}", flush=True)

@@ -11,7 +11,7 @@ MODELS = Path(os.environ.get("MODEL_DIR", "/models"))
 MODEL = MODELS / "model.json"
 
 if MODEL.exists():
-    print(f"train: reused the model in {MODEL}", flush=True)
+    print(f"train: reused the model in {MODEL} (as uid {os.getuid()})", flush=True)
     raise SystemExit(0)
 
 with (DATA / "rows.csv").open() as f:
@@ -25,4 +25,4 @@ MODELS.mkdir(parents=True, exist_ok=True)
 tmp = MODEL.with_suffix(".tmp")
 tmp.write_text(json.dumps({"slope": round(slope, 6), "intercept": round(my - slope * mx, 6), "rows": n}))
 tmp.rename(MODEL)
-print(f"train: fitted on {n} rows, wrote {MODEL}", flush=True)
+print(f"train: fitted on {n} rows, wrote {MODEL} as uid {os.getuid()}", flush=True)
