@@ -7,8 +7,11 @@
 # > compare, then pushes the result to a real registry on `localhost:5000`
 # > (`layerlab registry up`; offline the first start builds a stand-in
 # > registry image from Debian's `docker-registry` package, about a minute).
-# > Only one small C extension compiles under qemu, so the whole lesson took
-# > WARM_TIME warm on a shared 2-core engine (nbval, measured 2026-12-02).
+# > Only one small C extension compiles under qemu. Measured warm on
+# > 2026-12-02 on a 2-core engine shared with other builds (load average
+# > 10-15): 775 s under nbval, 761 s in the recorded run, most of it in the
+# > two cold builds (pip 115 s, the emulated gcc 183 s, apt 211 s there; the
+# > same gcc step took 20 s in a quieter earlier recording).
 # > It needs the containerd image store and qemu for the foreign platform
 # > (`layerlab doctor`). `layerlab clean` removes the images and the registry afterwards.
 
