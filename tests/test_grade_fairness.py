@@ -20,6 +20,7 @@ from layerlab.grade import fixture as fixture_mod
 from layerlab.grade import sandbox
 from layerlab.grade.checks import Failed, REGISTRY
 from layerlab.grade.checks.base import Context
+from layerlab.grade.checks.limits import CgroupLimits
 from layerlab.grade.checks.serve import NoReloader, server_tree
 from layerlab.grade.checks.ship import OCI_SOURCE, OCI_VERSION, OciLabels
 from layerlab.grade.checks.size import SizeAtMost
@@ -218,3 +219,83 @@ def test_grading_containers_get_no_gpu_by_default(monkeypatch):
     monkeypatch.setattr(serving, "serve_live", lambda image, **kw: seen.update(served=kw))
     session.serve("img", port=8000)
     assert seen["served"]["envs"] == {"NVIDIA_VISIBLE_DEVICES": "void"}
+
+
+# --- 01: a run without limits, and hints that name the actual cause -----------------------------------
+
+HOST_KIB, HOST_CPUS = 24_684_000, 2
+
+
+def _limits_subject(report):
+    """A subject whose program prints `report(memory bytes | None, cpus | None)` under the limits it is run with;
+    the probe's lines are what cgroup v2 and the host show for those limits."""
+
+    def run(tag, command, *, entrypoint, memory, cpus, timeout):
+        mem = int(memory[:-1]) * 2**20 if memory else None
+        probe = (f"cgroup v2 {mem if mem else 'max'} {int(cpus * 100_000) if cpus else 'max'} 100000\n"
+                 f"host {HOST_KIB} {HOST_CPUS}\n---\n")
+        try:
+            return sandbox.Ran(exit_code=0, output=probe + report(mem, cpus), seconds=0.1)
+        except Exception as e:  # noqa: BLE001 - the program crashed
+            return sandbox.Ran(exit_code=1, output=probe + f"Traceback (most recent call last):\n{type(e).__name__}: {e}", seconds=0.1)
+
+    image = SimpleNamespace(entrypoint=None, cmd=["python", "limits.py"])
+    return SimpleNamespace(build=lambda: None, image=image, tag="t", session=SimpleNamespace(run=run))
+
+
+def _lines(memory: str, cpus: str, workers: int) -> str:
+    return f"memory limit: {memory}\ncpu limit: {cpus}\nworkers: {workers}\n"
+
+
+def _right(mem, cpus):
+    return _lines(f"{mem // 2**20} MiB" if mem else "unlimited", f"{cpus:g} CPUs" if cpus else "unlimited",
+                  max(1, int(cpus)) if cpus else HOST_CPUS)
+
+
+def _crashes_unlimited(mem, cpus):
+    if mem is None:
+        int("max")  # memory.max read as a number
+    return _right(mem, cpus)
+
+
+WRONG_LIMITS = {
+    "host": (lambda mem, cpus: _lines(f"{HOST_KIB // 1024} MiB", f"{HOST_CPUS} CPUs", HOST_CPUS), "/proc/meminfo"),
+    "crash without limits": (_crashes_unlimited, "unlimited"),
+    "units (10**6)": (lambda mem, cpus: _right(mem, cpus).replace(f"{mem // 2**20} MiB", f"{mem // 10**6} MiB")
+                      if mem else _right(mem, cpus), "2**20"),
+    "usage": (lambda mem, cpus: _right(mem, cpus).replace(f"{mem // 2**20} MiB", "31 MiB") if mem else _right(mem, cpus),
+              "memory.current"),
+    "quota": (lambda mem, cpus: _right(mem, cpus).replace(f"{cpus:g} CPUs", f"{int(cpus * 100_000)} CPUs")
+              if cpus else _right(mem, cpus), "quota / period"),
+    "workers": (lambda mem, cpus: _right(mem, cpus).replace("workers: 1", "workers: 0"), "one worker per whole CPU"),
+}
+
+
+def test_01_a_correct_report_passes_with_and_without_limits():
+    detail = REGISTRY["cgroup_limits"](_ctx("01-limits", _limits_subject(_right)), _spec("01-limits", CgroupLimits))
+    assert "no limits -> unlimited, unlimited" in detail
+
+
+@pytest.mark.parametrize("case", list(WRONG_LIMITS))
+def test_01_a_wrong_report_fails_with_its_own_cause(case):
+    report, cause = WRONG_LIMITS[case]
+    with pytest.raises(Failed) as e:
+        REGISTRY["cgroup_limits"](_ctx("01-limits", _limits_subject(report)), _spec("01-limits", CgroupLimits))
+    assert cause in e.value.hint, e.value.hint
+    if case != "host":
+        assert "/proc/meminfo" not in e.value.hint, "the host is not the cause"
+
+
+# --- 08: the cause first, compose's progress lines left out --------------------------------------------
+
+
+def test_08_a_failed_up_shows_the_cause_before_what_compose_said():
+    from layerlab.grade.checks.compose import up_failure
+
+    error = ("Container layerlab-08-g-api-1  Waiting | Container layerlab-08-g-train-1  Exited | "
+             "dependency failed to start: container layerlab-08-g-train-1 exited (1)")
+    trouble = "train: exited, exit 1\n  | FileNotFoundError: /data/clean.csv"
+    text = up_failure("`compose up --wait` failed after 9 s (limit 60 s)", error, trouble)
+    assert text.index("FileNotFoundError") < text.index("dependency failed")
+    assert "Waiting" not in text and "  Exited" not in text
+    assert text.splitlines()[0].endswith("(limit 60 s):")

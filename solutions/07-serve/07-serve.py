@@ -11,6 +11,8 @@
 #   no curl);
 # - `POST /predict` still returns the reference's predictions;
 # - `docker stop` returns within 2 s, and a request in flight is answered;
+# - one server process answers, with no reloader watching the files
+#   (`--reload` is a development tool);
 # - it runs as a non-root user and still serves under `--read-only` (with a
 #   tmpfs on `/tmp`) and `--cap-drop ALL`;
 # - it adds at most 2 times what the reference adds above `python:3.13-slim`,

@@ -130,7 +130,8 @@ class Session:
                 entrypoint=entrypoint,
                 platform=platform,
                 network="none",
-                memory=memory or self.memory,
+                # None: the sandbox's own limit; "": none at all (a check that needs to see an unlimited cgroup).
+                memory=self.memory if memory is None else (memory or None),
                 cpus=cpus,
                 envs=None if gpu else dict(NO_GPU_ENV),
                 pids_limit=self.pids,
