@@ -401,8 +401,9 @@ lesson.key_points()
 # compiler. Turn it into a multi-stage build, then grade it (its `fastscore`
 # is not quite this lesson's: read the error when the slim stage fails):
 # `layerlab grade exercises/04-multistage`. The final image must have no
-# compiler and no pip cache, run as a non-root user, be at most 1.15 times
-# the size of the solution's and print what the solution prints.
+# compiler and no pip cache, run as a non-root user, add at most 1.15 times
+# what the solution adds above its base (plus 2 MB) and print what the
+# solution prints.
 
 # %%
 print("Figures measured in this run:")

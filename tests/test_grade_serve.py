@@ -35,10 +35,12 @@ def starter(engine_client):
     return grade(REPO / "exercises" / "07-serve", "07-serve")
 
 
-def test_the_starter_fails_health_stop_privilege_and_size_but_predicts(starter, engine_client):
+def test_the_starter_fails_health_stop_privilege_and_reload_but_predicts(starter, engine_client):
     got = by_check(starter)
     assert not starter.passed, starter.table()
-    assert {c for c, r in got.items() if r.status == "failed"} == {"becomes_healthy", "graceful_stop", "hardened_serves", "size_at_most"}, starter.table()
+    # Its size is pip kept in the venv, a correct choice (issue 25): the size bound admits it.
+    assert {c for c, r in got.items() if r.status == "failed"} == {"becomes_healthy", "graceful_stop", "hardened_serves", "no_reloader"}, starter.table()
+    assert "--reload" in got["no_reloader"].detail and "--reload" in got["no_reloader"].hint
     assert got["predicts"].status == "passed" and got["builds"].status == "passed"
     assert "no HEALTHCHECK" in got["becomes_healthy"].detail and "curl" in got["becomes_healthy"].hint
     # The grader's grace period is the limit plus a second, not Docker's 10 s: the starter costs 3 s here.
@@ -103,3 +105,10 @@ def test_the_exec_shell_challenge(engine_client, tmp_path):
     plain = good.replace("CMD exec uvicorn", "CMD uvicorn")
     out = challenges.check("07-exec-shell", plain)
     assert out.passed is False and "docker stop took" in out.text
+    # The better answer needs no shell at all: uvicorn reads UVICORN_PORT (issue 25).
+    env_form = f'FROM {exec_tag}\nENV UVICORN_PORT=8000\nCMD ["uvicorn", "serve:app", "--host", "0.0.0.0"]\n'
+    out = challenges.check("07-exec-shell", env_form)
+    assert "ok    CMD is exec form and uvicorn reads its port from UVICORN_PORT" in out.text, out.text
+    assert "ok    the port comes from UVICORN_PORT" in out.text and "ok    serves /health" in out.text, out.text
+    # Its stop is the exec form's, as fast as `exec uvicorn`'s; only a loaded machine's noise may miss the 2 s.
+    assert all("docker stop took" in line for line in out.lines if not line.startswith("ok")), out.text

@@ -9,9 +9,11 @@
 # `memory/memory.limit_in_bytes`, `cpu/cpu.cfs_quota_us` and `cpu.cfs_period_us`).
 #
 # Edit `limits.py` (only it) so that it prints the memory and CPU limits the
-# kernel really enforces, and one worker per whole CPU (at least one). The
-# grader runs your image under two sets of limits and compares what it prints
-# with the cgroup values it reads inside the same container.
+# kernel really enforces, and one worker per whole CPU (at least one); with no
+# limit, it prints `unlimited` (see the format at the top of `limits.py`). The
+# grader runs your image under two sets of limits and once with none, and
+# compares what it prints with the cgroup values it reads inside the same
+# container.
 
 # %%
 from layerlab.engine import build, containers

@@ -11,9 +11,13 @@
 #   no curl);
 # - `POST /predict` still returns the reference's predictions;
 # - `docker stop` returns within 2 s, and a request in flight is answered;
+# - one server process answers, with no reloader watching the files
+#   (`--reload` is a development tool);
 # - it runs as a non-root user and still serves under `--read-only` (with a
 #   tmpfs on `/tmp`) and `--cap-drop ALL`;
-# - it is at most 1.15 times the reference's size.
+# - it adds at most 2 times what the reference adds above `python:3.13-slim`,
+#   plus 2 MB (only the layers above the base count; room for pip in the venv,
+#   not for a bigger base or build tools).
 #
 # The grader starts your container on `127.0.0.1` only and removes it.
 

@@ -10,8 +10,9 @@
 #   and appears nowhere in the image: no layer's files, no history entry, no config;
 # - the image still prints what it prints now;
 # - hadolint reports no error-level finding;
-# - the image carries the labels `org.opencontainers.image.source` and
-#   `org.opencontainers.image.version`;
+# - the image carries the labels `org.opencontainers.image.source` (the URL
+#   of its source, https://...) and `org.opencontainers.image.version` (a
+#   version such as 1.0.0, or the commit it was built from);
 #
 # then push it to the course's registry (`localhost:5000`) and write the pushed
 # reference, `localhost:5000/NAME@sha256:...`, to `digest.txt`.

@@ -6,7 +6,9 @@
 # Edit the `Dockerfile` (only it) so that the image:
 #
 # - still prints exactly what it prints now,
-# - is at most 1.15 times the size of the reference solution,
+# - adds at most 1.15 times what the reference solution adds above
+#   `python:3.13-slim`, plus 2 MB (the grader weighs only the layers above the
+#   base, so which build of the base you have does not count),
 # - wastes (almost) no bytes on files that a later layer deletes.
 #
 # Keep one stage (no `FROM ... AS`): the point is what each `RUN` leaves behind.

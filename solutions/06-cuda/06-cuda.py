@@ -15,7 +15,9 @@
 # - runs as a user that is not root;
 # - prints what it prints now (without a GPU: that there is no CUDA
 #   device/driver, exit status 2);
-# - is at most 1.15 times the reference solution's size.
+# - adds at most 1.5 times what the reference solution adds above the CUDA
+#   base image, plus 2 MB (only the layers above the base count; a devel or
+#   runtime final stage adds hundreds of MB more).
 #
 # The last cell grades your work.
 

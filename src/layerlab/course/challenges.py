@@ -218,16 +218,23 @@ def _exec_shell(answer: str) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="layerlab-challenge-") as tmp:
         (Path(tmp) / "Dockerfile").write_text(answer, encoding="utf-8")
         r = build.build(tmp, "layerlab/07-challenge-shell:lesson", module="07", show=None)
-    # Only the CMD is read: the engine's own inspect, not a layer-by-layer report.
-    cmd = engine.client().image.inspect(r.tag).config.cmd or []
+    # Only the CMD and the environment are read: the engine's own inspect, not a layer-by-layer report.
+    config = engine.client().image.inspect(r.tag).config
+    cmd, env = config.cmd or [], config.env or []
     shell_form = cmd[:2] == ["/bin/sh", "-c"]
     text = cmd[2] if shell_form and len(cmd) > 2 else " ".join(cmd)
+    reads_port = "$PORT" in text or "${PORT" in text
+    # The better answer needs no shell: uvicorn reads its port from UVICORN_PORT (an exec-form CMD
+    # without --port, which would override it), so `docker run -e UVICORN_PORT=...` moves it.
+    uvicorn_env = not shell_form and any(e.startswith("UVICORN_PORT=") for e in env) and "--port" not in cmd
     # Grace 3 s: a stop that ignores SIGTERM fails in 3 s instead of 10.
     ran = serving.serve_live(r.tag, inflight="/slow?seconds=0.5", stop_grace_s=3, wait_s=30, module="07")
     return _verdict("07-exec-shell", [
-        (shell_form, f"CMD is {'shell form' if shell_form else 'not shell form'}: {cmd}"),
-        ("$PORT" in text or "${PORT" in text, "the command reads $PORT" if "$PORT" in text or "${PORT" in text
-         else "the command does not read $PORT"),
+        (shell_form or uvicorn_env, f"CMD is shell form: {cmd}" if shell_form else
+         f"CMD is exec form and uvicorn reads its port from UVICORN_PORT (no shell needed): {cmd}" if uvicorn_env else
+         f"CMD is exec form with no port from the environment: {cmd} (read $PORT in a shell form, or set UVICORN_PORT)"),
+        (reads_port or uvicorn_env, "the command reads $PORT" if reads_port else
+         "the port comes from UVICORN_PORT" if uvicorn_env else "the command does not read $PORT"),
         (ran.serving, f"serves /health after {ran.first_ok_s:.2f} s" if ran.serving
          else f"never answered /health: {ran.error or ran.logs.splitlines()[-1:] or 'no log'}"),
         (ran.stop_s is not None and ran.stop_s < 2, f"docker stop took {ran.stop_s or 0:.2f} s (under 2 s)"),

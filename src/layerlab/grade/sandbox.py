@@ -24,6 +24,9 @@ from layerlab.measure.serving import ServeResult
 from . import regrade
 
 RUN_LABEL = "org.layerlab.grade.run"
+# What every grading container is given unless a check asks for a GPU: the NVIDIA runtime then
+# behaves as runc, so a host whose engine hands out GPUs by default grades as one without.
+NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
 
 
 class TimedOut(RuntimeError):
@@ -114,8 +117,12 @@ class Session:
     # --- containers -------------------------------------------------------
 
     def run(self, image: str, command: list[str] | None = None, *, timeout: float, entrypoint: str | None = None,
-            platform: str | None = None, memory: str | None = None, cpus: float | None = None) -> Ran:
-        """Run to completion without network, within the limits; the container is always removed."""
+            platform: str | None = None, memory: str | None = None, cpus: float | None = None,
+            gpu: bool = False) -> Ran:
+        """Run to completion without network, within the limits; the container is always removed.
+
+        Without `gpu` the container sees no GPU even on an engine that hands them out by default
+        (NO_GPU_ENV): an exercise's expected output is the no-GPU one."""
         try:
             r = containers.run_live(
                 image,
@@ -123,8 +130,10 @@ class Session:
                 entrypoint=entrypoint,
                 platform=platform,
                 network="none",
-                memory=memory or self.memory,
+                # None: the sandbox's own limit; "": none at all (a check that needs to see an unlimited cgroup).
+                memory=self.memory if memory is None else (memory or None),
                 cpus=cpus,
+                envs=None if gpu else dict(NO_GPU_ENV),
                 pids_limit=self.pids,
                 timeout=timeout,
                 # _cut below keeps the head and the tail; give it enough to choose from.
@@ -149,7 +158,7 @@ class Session:
         from layerlab.measure import serving
 
         return serving.serve_live(image, memory=self.memory, pids_limit=self.pids, hardened=True, module=self.module,
-                                  extra_labels={RUN_LABEL: self.run_id}, **kw)
+                                  extra_labels={RUN_LABEL: self.run_id}, envs=dict(NO_GPU_ENV), **kw)
 
     # --- clean-up ---------------------------------------------------------
 

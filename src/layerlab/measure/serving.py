@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field
 from python_on_whales import Container
 from python_on_whales.exceptions import DockerException
+from python_on_whales.utils import run
 
 from layerlab import engine
 from layerlab.engine import containers, labels, replay
@@ -159,6 +160,12 @@ class HealthProbe(Result):
     start: str
     end: str
     exit_code: int | None
+class Process(Result):
+    """One process of the running container, as the engine lists it (`docker top`): host pids."""
+
+    pid: int
+    ppid: int
+    args: str
 
 
 class ServeResult(Replayable):
@@ -171,12 +178,15 @@ class ServeResult(Replayable):
     first_ok_s: float | None = None  # from `docker run` to the first 200 on the health path
     healthy_s: float | None = None  # from `docker run` to the engine's health state `healthy`
     health: str | None = None  # the last health state seen (None: the image has no HEALTHCHECK)
+    unhealthy_s: float | None = None  # from `docker run` to the engine's `unhealthy`, when it said so (waiting stops)
     exited: bool = False  # the container ended on its own before it was stopped
     exit_code: int | None = None
     responses: dict[str, Response] = Field(default_factory=dict)  # by the name the call gave the request
     execs: dict[str, Exec] = Field(default_factory=dict)
     ready_s: float | None = None  # from `docker run` to the `ready_count`-th `ready_line` in the logs
     warmup: LoadStats | None = None  # the load's unmeasured warm-up
+    main_pid: int | None = None  # the container's first process (host pid), when `processes` was asked
+    processes: list[Process] | None = None  # the container's processes once it answered (None: not asked or unreadable)
     load: LoadStats | None = None
     health_log: list[HealthProbe] = Field(default_factory=list)  # read just before the stop
     memory_bytes: int | None = None  # the engine's stats, after the load
@@ -224,6 +234,21 @@ def _execute(container: Container, command: list[str]) -> Exec:
         return Exec(exit_code=e.return_code, output=text.strip()[-2000:])
 
 
+def _processes(client: Any, container: Container) -> tuple[int | None, list[Process] | None]:
+    """The container's first process and every process in it, from the engine (no `ps` needed in the image)."""
+    try:
+        container.reload()
+        out = run(client.client_config.docker_cmd + ["top", container.id, "-o", "pid,ppid,args"])
+    except DockerException:
+        return None, None
+    found = []
+    for line in str(out or "").splitlines()[1:]:
+        parts = line.split(None, 2)
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            found.append(Process(pid=int(parts[0]), ppid=int(parts[1]), args=parts[2] if len(parts) > 2 else ""))
+    return (container.state.pid or None), found
+
+
 def _tail(text: str, n: int) -> str:
     return "\n".join(text.strip().splitlines()[-n:])
 
@@ -241,6 +266,11 @@ def _wait_until_serving(container: Container, result: ServeResult, http: httpx.C
         result.health = state.health
         if result.health == "healthy" and result.healthy_s is None:
             result.healthy_s = round(now, 3)
+        if result.health == "unhealthy" and result.unhealthy_s is None:
+            # The engine's verdict: the image's own check failed its retries. Waiting longer tells nothing new.
+            result.unhealthy_s = round(now, 3)
+            if result.first_ok_s is None:
+                return
         if result.first_ok_s is None:
             try:
                 if http.get(url, timeout=1).status_code == 200:
@@ -274,8 +304,10 @@ def serve_live(
     ready_count: int = 1,
     requests: dict | None = None,
     execs: dict | None = None,
+    processes: bool = False,
     load: dict | None = None,
     stats: bool = False,
+    envs: dict | None = None,
     inflight: str | None = None,
     inflight_lead_s: float = 0.25,
     stop_grace_s: int = 10,
@@ -290,6 +322,7 @@ def serve_live(
     ready_line: once it answers, wait until the logs hold it `ready_count` times (every worker started).
     load: bounded_load's arguments plus `path` (and `method`, `body`, and `warmup`: that many requests first,
     not measured).
+    processes: list the container's processes (from the engine) once it answers, before any request.
     inflight: a path whose request is in flight when `docker stop` (grace `stop_grace_s`) is sent.
     `hardened` drops every capability and forbids privilege escalation (the grader's sandbox).
     """
@@ -304,8 +337,8 @@ def serve_live(
     try:
         container = client.container.create(
             image, command or [], publish=[("127.0.0.1:", port)], init=init, read_only=read_only,
-            tmpfs=tmpfs or [], user=user, memory=memory, memory_swap=memory, cpus=cpus, cpuset_cpus=cpuset_cpus,
-            pids_limit=pids_limit,
+            tmpfs=tmpfs or [], user=user, envs=envs or {}, memory=memory, memory_swap=memory, cpus=cpus,
+            cpuset_cpus=cpuset_cpus, pids_limit=pids_limit,
             **security,
             labels={**labels.course_labels(module), **(extra_labels or {})}, pull="never",
             # The grace period is the container's own: python-on-whales drops an int `docker stop --time`.
@@ -343,6 +376,8 @@ def serve_live(
                     return result
                 time.sleep(0.1)
             result.ready_s = round(time.perf_counter() - start, 3)
+        if processes:
+            result.main_pid, result.processes = _processes(client, container)
         for name, spec in (requests or {}).items():
             result.responses[name] = _request(http, base, spec[0], spec[1], spec[2] if len(spec) > 2 else None)
         for name, cmd in (execs or {}).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import Field
@@ -64,6 +65,23 @@ def _compose_failed(e: ComposeProblem) -> Failed:
     return Failed(e.detail, e.hint)
 
 
+# compose's own progress lines ("Container p-api-1  Waiting"): what it was doing, never why it failed.
+_PROGRESS = re.compile(r"(Container|Network|Volume|Image)\s+\S+\s+(Creating|Created|Starting|Started|Waiting|Healthy|"
+                       r"Running|Recreate|Recreated|Stopping|Stopped|Removing|Removed|Exited|Pulling|Pulled|Building|Built)")
+
+
+def up_failure(what: str, error: str, trouble: str) -> str:
+    """A failed `up`: the cause first (the services that exited or never became healthy, with their last log
+    lines), then what compose itself said, without its progress lines."""
+    said = [part.strip() for part in error.split(" | ") if part.strip() and not _PROGRESS.fullmatch(part.strip())]
+    out = [what + (":" if trouble or said else "")]
+    if trouble:
+        out.append(trouble)
+    if said:
+        out.append("compose said: " + " | ".join(said))
+    return "\n".join(out)
+
+
 def _up_hint(error: str, trouble: str) -> str:
     low = (error + "\n" + trouble).lower()
     if "no model" in low:
@@ -89,8 +107,8 @@ def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> Compo
         raise _compose_failed(e) from None
     if not cr.started.ok:
         trouble = cr.trouble()
-        raise Failed(f"`compose up --wait` failed after {cr.started.seconds:.0f} s (limit {spec.wait_s} s): {cr.started.error}"
-                     + (f"\n{trouble}" if trouble else ""), _up_hint(cr.started.error, trouble))
+        raise Failed(up_failure(f"`compose up --wait` failed after {cr.started.seconds:.0f} s (limit {spec.wait_s} s)",
+                                cr.started.error, trouble), _up_hint(cr.started.error, trouble))
     return cr
 
 
@@ -137,7 +155,7 @@ def compose_persists(ctx: Context, spec: ComposePersists) -> str:
         raise Failed(str(e), "the stack must survive `down` and `up`") from None
     if not again.ok:
         trouble = cr.trouble()
-        raise Failed(f"after down, `up --wait` failed: {again.error}" + (f"\n{trouble}" if trouble else ""),
+        raise Failed(up_failure("after down, `up --wait` failed", again.error, trouble),
                      "the model or data were lost with the containers: keep them in named volumes that every job mounts")
     ran = cr.ps()
     for job in spec.jobs:

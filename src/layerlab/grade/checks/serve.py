@@ -1,4 +1,4 @@
-"""A model server (exercise 07): healthy in time, the solution's answers, a graceful stop, hardened. One container serves all."""
+"""A model server (exercise 07): healthy in time, the solution's answers, a graceful stop, hardened, no reloader. One container serves all."""
 
 from __future__ import annotations
 
@@ -44,6 +44,10 @@ class HardenedServes(ServeCheck):
     tmpfs: list[str] = Field(default_factory=lambda: ["/tmp"], description="the only writable paths under --read-only")
 
 
+class NoReloader(ServeCheck):
+    check: Literal["no_reloader"]
+
+
 class Served(Section):
     """The solution served once: seconds to its first answer, to healthy, to stop; its answers by path."""
 
@@ -65,6 +69,7 @@ def served(s: Subject, hardened: bool = False) -> ServeResult:
         specs = [c for c in s.exercise.checks if isinstance(c, ServeCheck)]
         first = specs[0]
         kw: dict = dict(port=first.port, health_path=first.health_path, wait_s=max(c.wait_s for c in specs),
+                        processes=any(isinstance(c, NoReloader) for c in specs),
                         requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)})
         stop = next((c for c in specs if isinstance(c, GracefulStop)), None)
         if hardened:
@@ -96,6 +101,10 @@ def _served(ctx: Context, hardened: bool = False) -> ServeResult:
             detail = f"the container exited{how} with code {r.exit_code} before it answered {spec.health_path}"
             hint = ("under --read-only the app may write only to the tmpfs; read the last log lines for the path "
                     "it tried (`Read-only file system`)" if hardened else "the server crashed at start: read its last log lines")
+        elif r.unhealthy_s is not None:
+            detail = (f"the engine reported the container unhealthy after {r.unhealthy_s:.1f} s{how} (its HEALTHCHECK "
+                      f"failed every retry) and nothing had answered GET {spec.health_path} on port {spec.port}")
+            hint = _LISTEN_HINT + "; run the HEALTHCHECK command by hand (docker exec) to see why it fails"
         else:
             detail = f"nothing answered GET {spec.health_path} on port {spec.port}{how} within {spec.wait_s:.0f} s"
             hint = _LISTEN_HINT
@@ -119,8 +128,9 @@ def becomes_healthy(ctx: Context, spec: BecomesHealthy) -> str:
     r = _served(ctx)
     allowed = fx.healthy_s * spec.factor + spec.allowance_s
     if r.healthy_s is None:
-        raise Failed(f"it answered after {r.first_ok_s:.1f} s, but the engine's health state was still {r.health!r} "
-                     f"after {spec.wait_s:.0f} s",
+        when = (f"the engine reported it unhealthy after {r.unhealthy_s:.1f} s" if r.unhealthy_s is not None else
+                f"the engine's health state was still {r.health!r} after {spec.wait_s:.0f} s")
+        raise Failed(f"it answered after {r.first_ok_s:.1f} s, but {when}",
                      "the HEALTHCHECK command fails inside the container: run it by hand (docker exec) - "
                      "a curl check on a slim image fails forever, and a long --interval (Docker's default is 30 s) waits")
     detail = (f"answered after {r.first_ok_s:.1f} s, healthy after {r.healthy_s:.1f} s "
@@ -195,6 +205,56 @@ def hardened_serves(ctx: Context, spec: HardenedServes) -> str:
                      "a request writes to the read-only filesystem: write only under " + ", ".join(spec.tmpfs))
     return (f"uid {uid or '?'}; serves under --read-only (tmpfs {', '.join(spec.tmpfs)}) and --cap-drop ALL, "
             f"answered after {r.first_ok_s:.1f} s")
+
+
+# What sits between the engine and the server without being one: an init, a shell that did not exec.
+_WRAPPERS = ("docker-init", "tini", "dumb-init", "catatonit", "sh", "bash", "dash", "ash")
+_RELOAD_HINT = ("a development server with a reloader runs: a supervisor that watches the files and restarts a "
+                "child server on each change (`uvicorn --reload`, UVICORN_RELOAD, `flask run --debug`, "
+                "`fastapi dev`); drop it: start `uvicorn serve:app --host 0.0.0.0` with no --reload")
+
+
+def _program(args: str) -> str:
+    first = args.split()[0] if args.split() else ""
+    return first.rsplit("/", 1)[-1]
+
+
+def server_tree(main_pid: int, processes: list) -> tuple[Any, list]:
+    """The server process (below any init or shell that wraps it alone) and its child processes,
+    multiprocessing's resource tracker left out.
+
+    `processes` is the engine's list (host pids); a `docker exec` (the health check) hangs
+    off the runtime, not off the container's first process, so it is no child of the server.
+    """
+    by_pid = {p.pid: p for p in processes}
+    root = by_pid.get(main_pid)
+    while root is not None:
+        # multiprocessing's resource tracker is a helper, not a server: every spawning parent has one.
+        children = [p for p in processes if p.ppid == root.pid and "multiprocessing.resource_tracker" not in p.args]
+        if _program(root.args) in _WRAPPERS and len(children) == 1:
+            root = children[0]
+            continue
+        return root, children
+    return None, []
+
+
+@check(NoReloader)
+def no_reloader(ctx: Context, spec: NoReloader) -> str:
+    r = _served(ctx)
+    if r.processes is None or r.main_pid is None:
+        raise NotRun("the engine did not list the container's processes (docker top)")
+    server, children = server_tree(r.main_pid, r.processes)
+    if server is None:
+        raise NotRun("the container's first process was not in the engine's process list")
+    listed = "\n".join(f"| {p.args[:120]}" for p in [server, *children])
+    if "--reload" in server.args.split() or any("--reload" in c.args.split() for c in children):
+        raise Failed(f"the server runs with --reload:\n{listed}", _RELOAD_HINT)
+    if len(children) == 1:
+        # uvicorn's reloader (and watchfiles') is a parent that spawns one server and restarts it;
+        # --workers N spawns N >= 2 under a manager, a single server spawns none.
+        raise Failed(f"the server is a supervisor with one child process (a reloader's shape):\n{listed}", _RELOAD_HINT)
+    shape = f"one server process with {len(children)} workers" if children else "one server process"
+    return f"{shape}, no reloader: {server.args[:100]}"
 
 
 @records(BecomesHealthy, Predicts, GracefulStop, HardenedServes)

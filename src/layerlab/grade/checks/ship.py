@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -209,12 +211,37 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
             f"{served.total / 1e6:.1f} MB, the same layer content as this build" + (", without the token" if ctx.original else ""))
 
 
+_VERSION = re.compile(r"v?\d+(\.\d+)*([-+~][0-9A-Za-z.+~-]+)?|[0-9a-f]{7,40}")  # 1.0.0, v2.1-rc1, a commit
+_SCP = re.compile(r"[\w.-]+@[\w.-]+:[\w./~-]+")  # git@host:org/repo.git
+
+
+def label_problem(key: str, value: str) -> str | None:
+    """Why `value` is no answer for the OCI label `key` (None: it is one). Labels the spec gives no form for pass when set."""
+    value = value.strip()
+    if not value:
+        return "not set"
+    if key == OCI_SOURCE:
+        url = urlsplit(value)
+        if not ((url.scheme in ("http", "https", "git", "ssh", "git+ssh") and url.netloc) or _SCP.fullmatch(value)):
+            return f"{value!r} is no URL (the spec: the URL to get the image's source code, https://...)"
+    if key == OCI_VERSION and not _VERSION.fullmatch(value):
+        return f"{value!r} is no version (a release such as 1.0.0 or v2.1, or the commit it was built from)"
+    return None
+
+
 @check(OciLabels)
 def oci_labels(ctx: Context, spec: OciLabels) -> str:
     image = ctx.need_subject().image
-    unset = [k for k in spec.labels if not (image.labels.get(k) or "").strip()]
-    if unset:
-        raise Failed(f"not set: {', '.join(unset)}",
-                     "add LABEL lines (or --label) that say where the image comes from: "
-                     + ", ".join(f'{k}="..."' for k in unset))
+    problems = {k: p for k in spec.labels if (p := label_problem(k, image.labels.get(k) or ""))}
+    if problems:
+        unset = [k for k, p in problems.items() if p == "not set"]
+        wrong = {k: p for k, p in problems.items() if p != "not set"}
+        detail = "; ".join([f"not set: {', '.join(unset)}"] * bool(unset) + [f"{k}: {p}" for k, p in wrong.items()])
+        hint = ("add LABEL lines (or --label) that say where the image comes from: "
+                + ", ".join(f'{k}="..."' for k in unset)) if unset else ""
+        if wrong:
+            hint = (hint + "; " if hint else "") + ("a placeholder is no answer: set " + ", ".join(
+                "the repository's URL (https://...)" if k == OCI_SOURCE else
+                "the version released (1.0.0) or the commit built" if k == OCI_VERSION else k for k in wrong))
+        raise Failed(detail, hint)
     return "; ".join(f"{k}={image.labels[k]}" for k in spec.labels)

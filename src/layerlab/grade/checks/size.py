@@ -24,9 +24,14 @@ class WastedAtMost(CheckBase):
                                 "at most the fixture's plus this many MB")
 
 
-def _largest_layers(ctx: Context, n: int = 3) -> str:
-    layers = sorted(ctx.need_subject().image.layers, key=lambda l: -l.size_bytes)
-    return "\n".join(f"{mb(l.size_bytes):>10}  {short_instruction(l.created_by, 60)}" for l in layers[:n])
+def _largest_layers(ctx: Context, above: AboveBase | None, same: bool, n: int = 3) -> str:
+    """The submission's own largest layers: above the base when it is the reference's (the base's
+    layers are the same for every submission, none of the student's doing), all of them otherwise."""
+    layers = ctx.need_subject().image.layers
+    if above is not None and same:
+        layers = layers[above.base_layers:]
+    ranked = sorted(layers, key=lambda l: -l.size_bytes)
+    return "\n".join(f"{mb(l.size_bytes):>10}  {short_instruction(l.created_by, 60)}" for l in ranked[:n])
 
 
 def base_name(ref: str) -> str:
@@ -83,7 +88,7 @@ def size_at_most(ctx: Context, spec: SizeAtMost) -> str:
                       f"({mb(fx.base_bytes or 0)}), at most {mb(allowed)} allowed (the reference adds {mb(fx.added_bytes)})")
     if size > allowed:
         raise Failed(
-            detail + "\nyour largest layers:\n" + _largest_layers(ctx) + _base_note(ctx),
+            detail + "\nyour largest layers:\n" + _largest_layers(ctx, above, same) + _base_note(ctx),
             "the image carries what the tool does not need at run time: a bigger base than needed, packages "
             "it never uses (build tools, recommended extras), apt's package lists, pip's download cache",
         )
