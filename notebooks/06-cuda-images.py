@@ -489,7 +489,7 @@ assert on_slim.wheels.keys() == on_runtime.wheels.keys(), "control: the same whe
 # not skip a library because the base had one).
 apt_copies = cuda.duplicates(runtime).system
 apt_bytes = sum(apt_copies.get(so, 0) for so in on_runtime.twice)
-pip_layer = {name: next(l for l in reversed(r.layers) if "pip install" in l.created_by).size_bytes
+pip_layer = {name: next(x for x in reversed(r.layers) if "pip install" in x.created_by).size_bytes
              for name, r in wheel_images.items()}
 print(f"apt copies in the runtime base {apt_bytes / 1e6:.0f} MB, "
       f"wheel copies {on_runtime.duplicated_bytes / 1e6:.0f} MB; pip's layer: " + ", ".join(f"{n} {b / 1e6:.0f} MB" for n, b in pip_layer.items()))
