@@ -39,6 +39,28 @@ def test_the_driver_rule():
     assert cuda.min_driver("12.4") == "550" and cuda.min_driver("12.4", minor_compat=True) == "525"
 
 
+# NVIDIA's value for 12.4.1 (gitlab.com/nvidia/container-images/cuda, dist/12.4.1/ubuntu2204/base/Dockerfile),
+# the brands of each branch; and the one-term value the stand-in carried before, which the lesson's assert refuses.
+OFFICIAL_124 = "cuda>=12.4" + "".join(
+    f" brand={b},driver>={d},driver<{d + 1}" for d in (470, 525, 535)
+    for b in ("tesla", "unknown", "nvidia", "nvidiartx", "geforce", "geforcertx", "quadro", "quadrortx", "titan",
+              "titanrtx"))
+SHORT = "cuda>=12.4 brand=tesla,driver>=470,driver<471"
+
+
+def test_the_toolkit_check_ors_spaces_and_ands_commas():
+    t535 = cuda.Driver("535.183.01", "12.2", "tesla")
+    assert cuda.require_accepts(OFFICIAL_124, t535) and not cuda.require_accepts(SHORT, t535)
+    assert cuda.require_accepts(OFFICIAL_124, cuda.Driver("470.256.02", "11.4", "geforce"))
+    assert cuda.require_accepts(OFFICIAL_124, cuda.Driver("550.54.15", "12.4", "geforce"))
+    # 545 supports CUDA 12.3: minor-version compatible, but not in the list: refused unless NVIDIA_DISABLE_REQUIRE.
+    r545 = cuda.Driver("545.29.06", "12.3", "geforce")
+    assert not cuda.require_accepts(OFFICIAL_124, r545)
+    assert cuda.require_accepts(OFFICIAL_124, r545, disable_require=True)
+    assert "unsatisfied condition: cuda>=12.4" in (cuda.require_error(OFFICIAL_124, r545) or "")
+    assert not cuda.require_accepts(OFFICIAL_124, cuda.Driver("471.11", "11.4", "tesla"))
+
+
 def test_cuda_sonames_are_cuda_libraries_by_name_not_by_prefix():
     for name in ("libcudart.so.12", "libcublasLt.so.12", "libnvblas.so.12", "libcudnn_ops.so.9", "libnppc.so.12",
                  "libnvJitLink.so.12", "libnvrtc-builtins.so.12"):

@@ -15,6 +15,10 @@ FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04
 RUN printf 'path-exclude /usr/lib/x86_64-linux-gnu/%s\n' 'lib*_static*.a' 'libcufft*' 'libcusparse*' \
       'libcusolver*' 'libcurand*' 'libnpp*' 'libnvjpeg*' > /etc/dpkg/dpkg.cfg.d/layerlab-devel-subset \
  && echo 'path-include /usr/lib/x86_64-linux-gnu/libcudart_static.a' >> /etc/dpkg/dpkg.cfg.d/layerlab-devel-subset \
+ && printf '%s\n' \
+      'devel: every static archive but libcudart_static.a and the devel files of the libraries runtime left out;' \
+      '  each file with its size: /usr/share/doc/nvidia-cuda-dev/layerlab-excluded.txt' \
+      >> /usr/share/doc/layerlab-standin/left-out.txt \
  && apt-get update \
  && apt-get install -y --no-install-recommends --download-only nvidia-cuda-toolkit \
  && mkdir -p /usr/share/doc/nvidia-cuda-dev \

@@ -45,7 +45,8 @@ BASE_IMAGES: tuple[BaseImage, ...] = (DEBIAN_SLIM, PYTHON_SLIM, PYTHON_FULL)
 CUDA_VERSION = "12.4.1"
 CUDA_IMAGES: tuple[BaseImage, ...] = (
     BaseImage(f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "cuda-base.Dockerfile", DEBIAN_SLIM.ref,
-              "CUDA runtime library (libcudart) only", ("linux/amd64",)),
+              "CUDA runtime library (libcudart) and cuda-compat (the stand-in lists it as left out)",
+              ("linux/amd64",)),
     BaseImage(f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "cuda-runtime.Dockerfile",
               f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "base + cuBLAS math libraries", ("linux/amd64",)),
     BaseImage(f"nvidia/cuda:{CUDA_VERSION}-devel-ubuntu22.04", "cuda-devel.Dockerfile",

@@ -81,6 +81,20 @@ ensure_images = replay.replayable("cuda", lambda say=print: "images", CudaImages
 
 
 EXCLUDED_LIST = "/usr/share/doc/nvidia-cuda-dev/layerlab-excluded.txt"
+LEFT_OUT = "/usr/share/doc/layerlab-standin/left-out.txt"
+
+
+def standin_left_out(ref: str, *, module: str | None) -> list[str]:
+    """What a CUDA stand-in says it leaves out of the official image, one entry per flavour up to `ref`
+    (continuation lines joined); empty for an official image, which has no such file."""
+    r = containers.run(ref, ["sh", "-c", f"cat {LEFT_OUT} 2>/dev/null || true"], module=module)
+    entries: list[str] = []
+    for line in r.output.splitlines():
+        if line.startswith(" ") and entries:
+            entries[-1] += " " + line.strip()
+        elif line.strip():
+            entries.append(line.strip())
+    return entries
 
 
 def static_left_out(ref: str, *, module: str | None) -> dict[str, int]:
@@ -204,7 +218,60 @@ gpu_access = replay.replayable("cuda", lambda: "gpu-access", GpuAccess)(_gpu_acc
 # (https://docs.nvidia.com/deploy/cuda-compatibility/) and the CUDA Toolkit
 # release notes' driver table. Only the host's own row is measured.
 COMPAT_SOURCE = "https://docs.nvidia.com/deploy/cuda-compatibility/"
-DRIVER_CUDA = {"470": "11.4", "525": "12.0", "535": "12.2", "550": "12.4", "570": "12.8"}
+DRIVER_CUDA = {"470": "11.4", "525": "12.0", "535": "12.2", "545": "12.3", "550": "12.4", "570": "12.8"}
+# Minor-version compatibility: a CUDA 12.x runtime on any driver from this one on (CUDA Compatibility guide).
+MINOR_COMPAT_DRIVER = "525.60.13"
+
+
+# --- the container toolkit's check: NVIDIA_REQUIRE_CUDA -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A host driver as the container toolkit sees it: its version, the CUDA version it supports, the GPU's brand."""
+    version: str  # "535.183.01" or a branch, "535"
+    cuda: str  # "12.2"
+    brand: str = "tesla"  # datacenter GPUs; "geforce", "nvidiartx", ... for the others
+
+
+def _vt(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text))
+
+
+def _holds(condition: str, d: Driver) -> bool:
+    m = re.fullmatch(r"(cuda|driver|brand|arch)(>=|<=|!=|=|<|>)(.+)", condition.strip())
+    if not m:
+        raise ValueError(f"not a toolkit condition: {condition!r}")
+    key, op, want = m.groups()
+    if key == "brand":
+        return (d.brand == want) == (op == "=")
+    if key == "arch":
+        return True  # the GPU's compute capability: not modelled, no image of the course sets it
+    have = _vt(d.cuda if key == "cuda" else d.version)
+    w = _vt(want)
+    width = max(len(have), len(w))
+    a, b = have + (0,) * (width - len(have)), w + (0,) * (width - len(w))
+    if op in ("<", ">"):  # "driver<471": compare on the requirement's own precision (470.x < 471)
+        a = a[: len(w)]
+        b = w
+    return {">=": a >= b, "<=": a <= b, "=": a == b, "!=": a != b, "<": a < b, ">": a > b}[op]
+
+
+def require_accepts(require: str, d: Driver, disable_require: bool = False) -> bool:
+    """The NVIDIA container toolkit's check of an image's NVIDIA_REQUIRE_CUDA against a host driver:
+    space-separated alternatives are ORed, comma-joined conditions ANDed; NVIDIA_DISABLE_REQUIRE skips it."""
+    if disable_require or not require.strip():
+        return True
+    return any(all(_holds(c, d) for c in alt.split(",")) for alt in require.split())
+
+
+def require_error(require: str, d: Driver) -> str | None:
+    """What `docker run --gpus` prints when the check fails (None when it passes)."""
+    if require_accepts(require, d):
+        return None
+    first = require.split()[0]
+    return (f"nvidia-container-cli: requirement error: unsatisfied condition: {first}, please update your driver "
+            "to a newer version, or use an earlier cuda container")
 
 
 def parse_versions(output: str) -> tuple[str | None, str | None]:
