@@ -63,13 +63,16 @@ PIN
   fi
   say "apt-get update"
   apt_quiet update
+  # cosign (lesson 09 signs an image) needs glibc >= 2.34: bookworm's 2.36 runs trixie's build.
   engine_pkgs=(docker.io/trixie docker-cli/trixie docker-buildx/trixie docker-compose/trixie
-              containerd/trixie runc tini)
+              containerd/trixie runc tini cosign/trixie)
 else
   say "apt-get update"
   apt_quiet update
   engine_pkgs=(docker.io docker-buildx)
   if apt-cache show docker-compose-v2 >/dev/null 2>&1; then engine_pkgs+=(docker-compose-v2); else engine_pkgs+=(docker-compose); fi
+  # cosign for lesson 09's signing cells, where the distribution packages it (the lesson says so when it is missing).
+  if apt-cache show cosign >/dev/null 2>&1; then engine_pkgs+=(cosign); fi
 fi
 
 say "installing ${engine_pkgs[*]} ${extras[*]}"

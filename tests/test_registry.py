@@ -30,6 +30,27 @@ def test_an_index_round_trips_through_its_recording():
     assert back.platforms == ["linux/arm64"] and [a.attests for a in back.attestations] == ["sha256:a"]
 
 
+# Lines as the Distribution registry writes them (Apache combined format), for a push of a code-only change.
+ACCESS_LOG = """\
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "HEAD /v2/09-app-r1/blobs/sha256:aaa HTTP/1.1" 200 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "HEAD /v2/09-app-r1/blobs/sha256:bbb HTTP/1.1" 404 157 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "POST /v2/09-app-r1/blobs/uploads/ HTTP/1.1" 202 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "PATCH /v2/09-app-r1/blobs/uploads/u1?_state=x HTTP/1.1" 202 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "PUT /v2/09-app-r1/blobs/uploads/u1?_state=x&digest=sha256%3Abbb HTTP/1.1" 201 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "POST /v2/09-app-r1/blobs/uploads/?from=09-cache-r1&mount=sha256%3Accc HTTP/1.1" 201 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "PUT /v2/09-app-r1/manifests/v2 HTTP/1.1" 201 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:10 +0000] "PUT /v2/09-app-r10/blobs/uploads/u2?digest=sha256%3Addd HTTP/1.1" 201 0 "" "docker/26.1.5"
+172.17.0.1 - - [02/Dec/2026:02:25:11 +0000] "GET /v2/09-app-r1/blobs/sha256:aaa HTTP/1.1" 200 2101 "" "buildkit/v0.13"
+"""
+
+
+def test_the_access_log_says_what_a_push_uploaded_mounted_and_found():
+    t = registry.read_access_log(ACCESS_LOG, "09-app-r1")
+    assert list(t.uploaded) == ["sha256:bbb"], "one completed upload; the manifest PUT and another repository's do not count"
+    assert t.mounted == ["sha256:ccc"] and t.present == 1 and t.downloaded == {"sha256:aaa": 2101}
+    assert registry.read_access_log(ACCESS_LOG, "other").uploaded == {}
+
+
 def test_registry_up_takes_a_plain_docker_push_and_serves_the_index(engine_client):
     """`layerlab registry up`, then the docker CLI itself pushes a two-platform image that the API lists."""
     up = subprocess.run([sys.executable, "-m", "layerlab.cli", "registry", "up"], capture_output=True, text=True, cwd=REPO, timeout=600)

@@ -137,7 +137,7 @@ def build(
     managed: bool = True,
     show: Show = say,
     label: str | None = None,
-    provenance: bool = False,
+    provenance: bool | dict[str, str] = False,
     cache_from: str | dict | None = None,
     cache_to: str | dict | None = None,
     secrets: list[str] | None = None,
@@ -154,7 +154,7 @@ def build(
     driven as it is; None prints nothing. Every build's full log is written
     to `progress.log_dir()` and the summary line says where. `label` names
     this build of a series in the summary ("cold", "code edit").
-    `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it).
+    `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it); `{"mode": "max"}` asks for the full one.
     `cache_from`/`cache_to` import and export BuildKit's cache (`type=registry,ref=...`, `type=local,...`);
     `secrets` are `--secret` values (`id=token,src=path`), mounted by `RUN --mount=type=secret` only.
     """

@@ -17,7 +17,9 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import Field
@@ -182,6 +184,7 @@ class PushResult(Replayable):
     ref: str  # localhost:5000/name:tag
     digest: str  # the index's digest, as the registry names it
     seconds: float
+    sent: Traffic | None = None  # what the push did, from the registry's access log (None in old recordings)
 
 
 def split(ref: str) -> tuple[str, str]:
@@ -202,6 +205,7 @@ def push_live(source: str, name: str | None = None) -> PushResult:
     repo_tag = name or source.split("/")[-1]
     ref = f"{address()}/{repo_tag}"
     client.image.tag(source, ref)
+    since = since_now()
     start = time.perf_counter()
     try:
         client.image.push(ref, quiet=True)
@@ -209,7 +213,72 @@ def push_live(source: str, name: str | None = None) -> PushResult:
         raise RegistryError(f"push of {ref} failed: {last_line(error_text(e))}") from None
     seconds = time.perf_counter() - start
     digest = fetch(ref)[1]
-    return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3))
+    return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3),
+                      sent=traffic_live(split(ref)[0], since))
+
+
+# The registry's access log (Apache combined format), one line per request:
+# `"PUT /v2/<name>/blobs/uploads/<id>?...digest=sha256%3A... HTTP/1.1" 201 0`, `"GET /v2/<name>/blobs/<digest> ..." 200 <bytes>`.
+_ACCESS = re.compile(r'"(?P<method>[A-Z]+) /v2/(?P<name>[^ ?]+?)/blobs/(?P<rest>[^ ]*) HTTP/[0-9.]+" '
+                     r'(?P<code>[0-9]{3}) (?P<bytes>[0-9]+|-)')
+
+
+class Traffic(Replayable):
+    """What clients asked of one repository since a moment, read from the registry's own access log."""
+
+    name: str
+    uploaded: dict[str, int] = Field(default_factory=dict)  # blob digest -> bytes, each a completed upload (PUT)
+    mounted: list[str] = Field(default_factory=list)  # blobs mounted from another repository (no bytes sent)
+    present: int = 0  # HEAD checks answered 200: blobs the repository already had ("Layer already exists")
+    downloaded: dict[str, int] = Field(default_factory=dict)  # blob digest -> bytes served by GET
+    log_read: bool = False  # False when the registry's log could not be read
+
+    @property
+    def uploaded_bytes(self) -> int:
+        return sum(self.uploaded.values())
+
+    @property
+    def downloaded_bytes(self) -> int:
+        return sum(self.downloaded.values())
+
+
+def read_access_log(text: str, name: str) -> Traffic:
+    """Blob requests for repository `name` in the registry's access log `text`; an upload's bytes are 0 here
+    (the log line of the final PUT does not carry them: `traffic_live` asks the registry)."""
+    t = Traffic(name=name, log_read=True)
+    for m in _ACCESS.finditer(text):
+        if m["name"] != name:
+            continue
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(m["rest"]).query)
+        if m["method"] == "PUT" and m["rest"].startswith("uploads/") and m["code"] == "201" and "digest" in query:
+            t.uploaded[query["digest"][0]] = 0
+        elif m["method"] == "POST" and "mount" in query and m["code"] == "201":
+            t.mounted.append(query["mount"][0])
+        elif m["method"] == "HEAD" and m["code"] == "200":
+            t.present += 1
+        elif m["method"] == "GET" and m["code"] == "200" and m["rest"].startswith("sha256:") and m["bytes"] != "-":
+            t.downloaded[m["rest"]] = t.downloaded.get(m["rest"], 0) + int(m["bytes"])
+    return t
+
+
+def traffic_live(name: str, since: datetime) -> Traffic:
+    """Blob requests for repository `name` (without the host) since `since`: uploads, mounts, HEADs, downloads."""
+    try:
+        text = str(engine.require().container.logs(CONTAINER, since=since))
+    except DockerException:
+        return Traffic(name=name)
+    t = read_access_log(text, name)
+    t.uploaded = {d: blob_present(name, d) or 0 for d in t.uploaded}
+    return t
+
+
+traffic = replay.replayable("traffic", lambda name, since: replay.stable(name), Traffic)(traffic_live)
+PushResult.model_rebuild()  # its `sent` is a Traffic, defined after it
+
+
+def since_now() -> datetime:
+    """A moment to read the registry's log from (`--since` counts whole seconds: one second earlier)."""
+    return datetime.now(timezone.utc) - timedelta(seconds=1)
 
 
 push = replay.replayable("push", lambda source, name=None: replay.stable(f"{source}|{name}"), PushResult)(push_live)
@@ -442,3 +511,48 @@ def drop_local_names(marker: str) -> int:
                 except DockerException:
                     pass
     return gone
+
+
+# ---- provenance: what buildx's attestation says about a build ------------------------------------
+
+
+class Provenance(Replayable):
+    """The provenance attestation the registry serves next to one image of `ref`, summarised."""
+
+    ref: str
+    predicate_type: str  # https://slsa.dev/provenance/v0.2 (buildx's default format)
+    keys: list[str]  # the predicate's top-level fields
+    build_args: list[str] = Field(default_factory=list)  # names in invocation.parameters.args (values left out)
+    steps: int = 0  # build steps recorded (buildConfig.llbDefinition): 0 in mode=min
+    dockerfile: str = ""  # the Dockerfile's text when the attestation carries it (mode=max), else ""
+
+
+def provenance_live(ref: str) -> Provenance:
+    """Read the provenance attestation of `ref`'s first image: the in-toto statement buildx pushed as a layer."""
+    ix = index_live(ref)
+    name, _ = split(ref)
+    att = next((e for e in ix.attestations), None)
+    if att is None:
+        raise RegistryError(f"{ref} carries no attestation (built with provenance off?)")
+    manifest, _, _ = fetch(f"{address()}/{name}@{att.digest}", accept=(att.media_type,))
+    for layer in manifest.get("layers", []):
+        if (layer.get("annotations") or {}).get("in-toto.io/predicate-type", "").startswith("https://slsa.dev/provenance"):
+            statement, _, _ = fetch_blob(f"{address()}/{name}", layer["digest"])
+            break
+    else:
+        raise RegistryError(f"{ref}: the attestation holds no SLSA provenance")
+    pred = statement.get("predicate") or {}
+    args = ((pred.get("invocation") or {}).get("parameters") or {}).get("args") or {}
+    steps = len(((pred.get("buildConfig") or {}).get("llbDefinition")) or [])
+    source = ((pred.get("metadata") or {}).get("https://mobyproject.org/buildkit@v1#metadata") or {}).get("source") or {}
+    dockerfile = ""
+    for info in source.get("infos") or []:
+        if "Dockerfile" in str(info.get("filename", "")) and info.get("data"):
+            import base64
+
+            dockerfile = base64.b64decode(info["data"]).decode("utf-8", "replace")
+    return Provenance(ref=ref, predicate_type=statement.get("predicateType", ""), keys=sorted(pred),
+                      build_args=sorted(args), steps=steps, dockerfile=dockerfile)
+
+
+provenance = replay.replayable("provenance", lambda ref: replay.stable(ref), Provenance)(provenance_live)
