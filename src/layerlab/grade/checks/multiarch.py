@@ -31,7 +31,7 @@ from layerlab.measure.inspector import mb, short_instruction
 
 from ..fixture import Fixture, Section, solution_dir
 from ..release import starter_text
-from ..sandbox import Ran
+from ..sandbox import Ran, TimedOut
 from ..subject import Subject
 from .base import Context, Failed, NotRun, check, excerpt, lines, records
 from .builds import stages, undeclared_platform_arg
@@ -163,12 +163,13 @@ def busted(text: str, token: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _measured_build(s: Subject, name: str, context: Path, text: str, platforms: tuple[str, ...]) -> BuildResult:
+def _measured_build(s: Subject, name: str, context: Path, text: str, platforms: tuple[str, ...],
+                    timeout_factor: float = 1.0) -> BuildResult:
     """A cold (--no-cache) multi-platform build of `text` in `context`, every stage's RUNs unique to this run."""
     df = s.session.scratch / f"{name}.Dockerfile"
     df.write_text(busted(text, s.session.run_id), encoding="utf-8")
     return s.session.build(context, name, dockerfile=df, platforms=list(platforms), cache=False,
-                           timeout=s.limits.build_timeout_s)
+                           timeout=s.limits.build_timeout_s * timeout_factor)
 
 
 # --- this unit's measurements of the subject, each taken once per grading run ------------------
@@ -241,7 +242,8 @@ def starter_baseline(s: Subject, platforms: tuple[str, ...], native: str, platfo
         if mine == text and starter_digest(s.exercise.id, s.exercise.paths, s.exercise.dockerfile, mine, s.context) == digest:
             r = cold_platform_build(s, platforms)  # the untouched starter: its own cold build is the baseline
         else:
-            r = _measured_build(s, "starter-multi", solution_dir(s.exercise.id), text, platforms)
+            # Slow by design (everything emulated) and measured once per engine: twice the submission's limit.
+            r = _measured_build(s, "starter-multi", solution_dir(s.exercise.id), text, platforms, timeout_factor=2)
         if merged := merged_steps(r):
             raise NotRun(merged_note(merged, r, "the starter's"))
         b = Baseline(exercise=s.exercise.id, engine=label, native=native, platform=platform,
@@ -389,7 +391,7 @@ def cross_build_speedup(ctx: Context, spec: CrossBuildSpeedup) -> str:
     native, platform = judged(_platforms(), spec.platform)
     try:
         baseline, now = starter_baseline(s, tuple(spec.platforms), native, platform)
-    except BuildError as e:
+    except (BuildError, TimedOut) as e:
         raise NotRun(f"the starter did not build here, so there is nothing to compare with: {str(e).splitlines()[0]}") from None
     detail = judge_speedup(r, baseline, native, platform, spec.at_least, _platform_cause(ctx, f"the {platform} image's"))
     return detail + ("; the starter's baseline was measured in this run and is kept for later gradings" if now
