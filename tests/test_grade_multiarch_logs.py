@@ -105,21 +105,30 @@ def test_a_submission_that_still_installs_under_qemu_fails_with_its_slowest_step
 def test_a_step_longer_than_its_build_is_a_merge_and_not_judged():
     # The starter's arm64 pip step reported as 342 s inside a 19.5 s build: BuildKit shared a vertex in progress.
     r = result(STARTER, 19.5)
-    assert [s.seconds for s in m.merged_steps(r)] == [342.0]
+    assert [s.seconds for s in m.merged_steps(r, "linux/amd64")] == [342.0]
     b = baseline(result(STARTER, 360.0), "linux/amd64", "linux/arm64")
     with pytest.raises(NotRun, match="concurrent build"):
         m.judge_speedup(r, b, "linux/amd64", "linux/arm64", 3, None)
-    assert m.merged_steps(result(STARTER, 360.0)) == []
+    assert m.merged_steps(result(STARTER, 360.0), "linux/amd64") == []
 
 
-def test_every_stage_of_a_measured_build_is_unique_to_its_grading():
-    text = "# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM python:3.13-slim \\\n  AS builder\nRUN make\nfrom scratch\nCOPY --from=builder /a /a\n"
+def test_every_stage_that_can_be_emulated_is_unique_to_its_grading():
+    text = ("# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM python:3.13-slim \\\n  AS builder\nRUN make\n"
+            "FROM python:3.13-slim AS test\nRUN make check\nfrom --platform=${BUILDPLATFORM} scratch AS x\n"
+            "FROM --platform=linux/amd64 scratch\nCOPY --from=builder /a /a\n")
     out = m.busted(text, "abc123")
     assert out.splitlines() == [
-        "# syntax=docker/dockerfile:1", "FROM --platform=$BUILDPLATFORM python:3.13-slim \\", "  AS builder",
-        "ARG LAYERLAB_GRADE_RUN=abc123", "RUN make", "from scratch", "ARG LAYERLAB_GRADE_RUN=abc123", "COPY --from=builder /a /a",
+        "# syntax=docker/dockerfile:1", "FROM --platform=$BUILDPLATFORM python:3.13-slim \\", "  AS builder", "RUN make",
+        "FROM python:3.13-slim AS test", "ARG LAYERLAB_GRADE_RUN=abc123", "RUN make check",
+        "from --platform=${BUILDPLATFORM} scratch AS x",
+        "FROM --platform=linux/amd64 scratch", "ARG LAYERLAB_GRADE_RUN=abc123", "COPY --from=builder /a /a",
     ]
     assert m.busted(text, "abc123") != m.busted(text, "def456")
+
+
+def test_a_merged_native_step_is_not_judged_and_distorts_nothing():
+    # The reference's native apt step reported longer than its build: never judged, so no merge is reported.
+    assert m.merged_steps(result(SOLUTION, 20.0), "linux/amd64") == []
 
 
 # --- no_emulated_build_steps: what the emulated step did, not the words of its RUN -------------

@@ -3,9 +3,10 @@
 The engine says which platform is native and which is emulated (`platforms.current()`): on an Apple-silicon
 engine amd64 is the emulated build. What ran under emulation is read from BuildKit's own step records:
 RUN steps built for the foreign platform outside a cross stage, judged by their duration and by what their
-log shows (an installer or a compiler), never by the words of the RUN. Measured builds open every stage
-with a per-grading ARG, so BuildKit cannot merge a step with another build's on a shared engine; a step
-longer than its build (a merge) is reported, never judged. The starter's emulated work, the comparison
+log shows (an installer or a compiler), never by the words of the RUN. Measured builds open every stage that
+can run under emulation with a per-grading ARG, so its RUNs run in this build and BuildKit cannot merge
+them with another build's on a shared engine (native `--platform=$BUILDPLATFORM` stages stay cacheable);
+a judged step longer than its build (a merge) is reported, never judged. The starter's emulated work, the comparison
 baseline, is measured once per engine and starter content and kept in the cache folder.
 """
 
@@ -96,9 +97,10 @@ def judged(p: Platforms, platform: str | None = None) -> tuple[str, str]:
 MERGE_SLACK_S = 1.0
 
 
-def merged_steps(r: BuildResult) -> list[Step]:
-    """Steps whose reported time cannot be this build's: each lasted longer than the build itself."""
-    return [s for s in r.ran if (s.seconds or 0.0) > r.seconds + MERGE_SLACK_S]
+def merged_steps(r: BuildResult, native: str) -> list[Step]:
+    """Judged (emulated RUN) steps whose reported time cannot be this build's: each lasted longer than the
+    build itself. Native steps are never judged, so a merge there distorts nothing."""
+    return [s for s in emulated_run_steps(r, native) if (s.seconds or 0.0) > r.seconds + MERGE_SLACK_S]
 
 
 def emulated_run_steps(r: BuildResult, native: str, platform: str | None = None) -> list[Step]:
@@ -144,31 +146,38 @@ def emulated_work(r: BuildResult, native: str, at_most_s: float) -> list[tuple[S
 
 BUST_ARG = "LAYERLAB_GRADE_RUN"
 _FROM = re.compile(r"^\s*FROM\s", re.IGNORECASE)
+_NATIVE_STAGE = re.compile(r"--platform=(\$BUILDPLATFORM|\$\{BUILDPLATFORM\})(\s|$)")
 
 
 def busted(text: str, token: str) -> str:
-    """The Dockerfile with `ARG LAYERLAB_GRADE_RUN=<token>` opening every stage.
+    """The Dockerfile with `ARG LAYERLAB_GRADE_RUN=<token>` opening every stage that can run under emulation.
 
-    A declared ARG is in the environment of every later RUN of its stage, so each RUN's cache key is this
-    grading's own: BuildKit cannot merge it with an identical step another build on the engine has in
-    progress (it does, even with --no-cache), and the step times measured are this build's."""
+    A declared ARG is in the environment of every later RUN of its stage, so each such RUN's cache key is
+    this grading's own: it runs in this build (nothing cached to judge), and BuildKit cannot merge it with
+    an identical step another build on the engine has in progress (it does, even with --no-cache), so the
+    step times measured are this build's. A stage `FROM --platform=$BUILDPLATFORM` always runs natively,
+    is never judged, and stays cacheable: a second grading of the same work reuses its downloads."""
     out: list[str] = []
-    pending = False  # inside a FROM line continued with a backslash
+    head: list[str] = []  # the FROM instruction being read (continued with backslashes)
     for line in text.splitlines():
         out.append(line)
-        if _FROM.match(line) or pending:
-            pending = line.rstrip().endswith("\\")
-            if not pending:
+        if _FROM.match(line) or head:
+            head.append(line)
+            if line.rstrip().endswith("\\"):
+                continue
+            if not _NATIVE_STAGE.search(" ".join(head)):
                 out.append(f"ARG {BUST_ARG}={token}")
+            head = []
     return "\n".join(out) + "\n"
 
 
 def _measured_build(s: Subject, name: str, context: Path, text: str, platforms: tuple[str, ...],
                     timeout_factor: float = 1.0) -> BuildResult:
-    """A cold (--no-cache) multi-platform build of `text` in `context`, every stage's RUNs unique to this run."""
+    """A multi-platform build of `text` in `context`: every RUN that can run under emulation runs, unique to
+    this grading (`busted`); only the native stages (`--platform=$BUILDPLATFORM`) may come from the cache."""
     df = s.session.scratch / f"{name}.Dockerfile"
     df.write_text(busted(text, s.session.run_id), encoding="utf-8")
-    return s.session.build(context, name, dockerfile=df, platforms=list(platforms), cache=False,
+    return s.session.build(context, name, dockerfile=df, platforms=list(platforms), cache=True,
                            timeout=s.limits.build_timeout_s * timeout_factor)
 
 
@@ -176,7 +185,7 @@ def _measured_build(s: Subject, name: str, context: Path, text: str, platforms: 
 
 
 def cold_platform_build(s: Subject, platforms: tuple[str, ...]) -> BuildResult:
-    """A cold (--no-cache) multi-platform build: its per-platform step times compare with another cold build."""
+    """The submission's measured multi-platform build (`_measured_build`): its emulated steps ran in it."""
     return s.once(("multiarch", "cold", platforms), lambda: _measured_build(
         s, "cold-multi", s.context, s.dockerfile.read_text(encoding="utf-8", errors="replace"), platforms))
 
@@ -244,7 +253,7 @@ def starter_baseline(s: Subject, platforms: tuple[str, ...], native: str, platfo
         else:
             # Slow by design (everything emulated) and measured once per engine: twice the submission's limit.
             r = _measured_build(s, "starter-multi", solution_dir(s.exercise.id), text, platforms, timeout_factor=2)
-        if merged := merged_steps(r):
+        if merged := merged_steps(r, native):
             raise NotRun(merged_note(merged, r, "the starter's"))
         b = Baseline(exercise=s.exercise.id, engine=label, native=native, platform=platform,
                      emulated_seconds=emulated_seconds(r, native, platform), build_seconds=round(r.seconds, 1),
@@ -361,7 +370,7 @@ def judge_emulated_steps(r: BuildResult, native: str, at_most_s: float, cause: s
 def no_emulated_build_steps(ctx: Context, spec: NoEmulatedBuildSteps) -> str:
     r = _multi_build(ctx, spec.platforms)
     p = _platforms()
-    if merged := merged_steps(r):
+    if merged := merged_steps(r, p.native):
         raise NotRun(merged_note(merged, r, "this"))
     return judge_emulated_steps(r, p.native, spec.at_most_s, _platform_cause(ctx, f"the {p.foreign} image's"))
 
@@ -369,7 +378,7 @@ def no_emulated_build_steps(ctx: Context, spec: NoEmulatedBuildSteps) -> str:
 def judge_speedup(r: BuildResult, baseline: Baseline, native: str, platform: str, at_least: float,
                   cause: str | None) -> str:
     """The starter's emulated seconds over the submission's, both of RUN steps that ran under qemu."""
-    if merged := merged_steps(r):
+    if merged := merged_steps(r, native):
         raise NotRun(merged_note(merged, r, "this"))
     mine, theirs = emulated_seconds(r, native, platform), baseline.emulated_seconds
     ratio = theirs / mine if mine > 0 else float("inf")
