@@ -68,7 +68,7 @@ def test_the_reference_passes_on_an_amd64_and_an_arm64_engine(engine_name, text)
     assert m.emulated_seconds(mine, native, emulated) == 0.0
     assert m.emulated_seconds(theirs, native, emulated) == 342.0
     assert "no RUN step ran under emulation" in m.judge_speedup(mine, baseline(theirs, native, emulated), native, emulated, 3, None)
-    assert m.judge_emulated_steps(mine, native, 2.0, None).startswith("no install or compile step")
+    assert m.judge_emulated_steps(mine, native, 10.0, None).startswith("no install or compile step")
 
 
 def test_on_an_arm64_engine_the_amd64_build_is_the_emulated_one():
@@ -139,31 +139,32 @@ def one_step(run: str, seconds: float, *log_lines: str, platform: str = "linux/a
     return result(f"#5 [{platform} stage-1 2/3] {run}\n{body}#5 DONE {seconds}s\n", 60.0)
 
 
-def test_a_quick_mkdir_under_emulation_passes():
-    assert m.judge_emulated_steps(one_step("RUN mkdir /build", 0.4), "linux/amd64", 2.0, None).startswith("no install")
+@pytest.mark.parametrize("seconds", [0.4, 3.9])  # 3.9 s: measured on this 2-core engine at load 12
+def test_a_mkdir_under_emulation_passes(seconds):
+    assert m.judge_emulated_steps(one_step("RUN mkdir /build", seconds), "linux/amd64", 10.0, None).startswith("no install")
 
 
 def test_a_build_script_under_emulation_fails_by_its_duration():
     with pytest.raises(Failed) as e:
-        m.judge_emulated_steps(one_step("RUN sh ./build.sh", 41.3), "linux/amd64", 2.0, "cause")
-    assert "RUN sh ./build.sh: 41.3 s under qemu" in e.value.detail and e.value.hint == "cause"
+        m.judge_emulated_steps(one_step("RUN sh ./build.sh", 41.3), "linux/amd64", 10.0, "cause")
+    assert "RUN sh ./build.sh: 41.3 s under qemu" in e.value.detail and "more than 10 s" in e.value.detail and e.value.hint == "cause"
 
 
 def test_a_short_install_under_emulation_fails_by_its_log():
     r = one_step("RUN sh ./setup", 1.2, "Collecting tomli", "Successfully installed tomli-2.2.1")
     with pytest.raises(Failed) as e:
-        m.judge_emulated_steps(r, "linux/amd64", 2.0, None)
+        m.judge_emulated_steps(r, "linux/amd64", 10.0, None)
     assert "Collecting tomli" in e.value.detail and "BUILDPLATFORM" in e.value.hint
 
 
 def test_the_same_steps_on_the_native_platform_are_not_emulation():
     r = one_step("RUN sh ./build.sh", 41.3, platform="linux/amd64")
-    assert m.judge_emulated_steps(r, "linux/amd64", 2.0, None).startswith("no install")
+    assert m.judge_emulated_steps(r, "linux/amd64", 10.0, None).startswith("no install")
 
 
 def test_the_starter_fails_on_its_emulated_pip_step():
     with pytest.raises(Failed) as e:
-        m.judge_emulated_steps(result(STARTER, 360.0), "linux/amd64", 2.0, None)
+        m.judge_emulated_steps(result(STARTER, 360.0), "linux/amd64", 10.0, None)
     assert "342.0 s under qemu" in e.value.detail and "linux/arm64" in e.value.detail
 
 
