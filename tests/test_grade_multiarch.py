@@ -52,12 +52,17 @@ def test_an_arm64_build_copied_into_the_amd64_image_fails_with_a_hint(engine_cli
     def pin_arm64(t):
         return (t.replace('case "$TARGETARCH" in', 'case "arm64" in')
                  .replace('--add-architecture "$TARGETARCH"', "--add-architecture arm64")
-                 .replace("libpython3.13-dev:$TARGETARCH", "libpython3.13-dev:arm64"))
+                 .replace("libpython3.13-dev:$TARGETARCH", "libpython3.13-dev:arm64")
+                 # A light RUN in the runtime stage: it runs under qemu for the foreign platform, and installs nothing.
+                 .replace("COPY --from=builder /opt/site /opt/site\n", "COPY --from=builder /opt/site /opt/site\nRUN mkdir /build\n", 1))
 
     results, r = graded(tmp_path, pin_arm64)
     runs = results["multiarch_runs"]
     assert runs.status == "failed" and "linux/amd64" in runs.detail, r.table()
     assert "another CPU" in runs.hint and "TARGETARCH" in runs.hint
+    # Judged by what the emulated step did, not by the word "build" in it: an emulated mkdir is no install.
+    light = results["no_emulated_build_steps"]
+    assert light.status == "passed" and "1 light emulated RUN step" in light.detail, r.table()
 
 
 def test_a_missing_arg_targetarch_fails_with_a_hint(engine_client, tmp_path):

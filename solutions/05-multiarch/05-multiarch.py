@@ -3,35 +3,40 @@
 #
 # `serve.py` scores customers with numpy and `fastscore`, a C extension. The
 # `Dockerfile` beside this notebook builds it for `linux/amd64` and
-# `linux/arm64`, and on an amd64 machine every `RUN` of the arm64 image runs
-# under qemu. Rewrite it so that:
+# `linux/arm64`, and every `RUN` of the foreign platform's image (arm64 on a
+# PC, amd64 on Apple silicon: the next cell asks the engine) runs under qemu.
+# Rewrite it so that:
 #
 # - the image index holds exactly linux/amd64 and linux/arm64, and both print
-#   what the app prints now (arm64 under emulation);
-# - no install or compile step of the arm64 build runs under emulation: run
+#   what the app prints now (the foreign one under emulation);
+# - no install or compile step of the foreign build runs under emulation: run
 #   them in a stage `FROM --platform=$BUILDPLATFORM`, fetch the target's
 #   wheels with pip's `--platform`, compile with a cross compiler chosen by
-#   `$TARGETARCH`;
-# - its arm64 build takes at most a third of the starter's;
+#   `$TARGETARCH` (declared with `ARG TARGETARCH` in that stage);
+# - the `RUN` steps of its foreign build that still run under emulation take
+#   at most a third of the starter's;
 # - each platform's image is at most 1.15 times the reference's size.
 #
-# The last cell grades your work (it builds the starter too, to compare:
-# several minutes).
+# The last cell grades your work. The first grading on an engine also builds
+# the starter once, to compare with (several minutes); later gradings reuse
+# that measurement and say when it was taken.
 
 # %%
-from layerlab.engine import build
+from layerlab.engine import build, platforms
 
+p = platforms.current()
+print(p.line())
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 result = build.build(".", "layerlab-05-multiarch:mine", platforms=PLATFORMS, cache=False, module="05", show=None)
 
 # %% [markdown]
-# Which `RUN` steps of the arm64 build ran under qemu, and how long did they take?
+# Which `RUN` steps of the foreign platform's build ran under qemu, and how long did they take?
 
 # %%
 # BEGIN SOLUTION
-emulated = [(s.name[:60], s.seconds) for s in result.emulated("linux/arm64")]
+emulated = [(s.name[:60], s.seconds) for s in result.emulated(p.foreign, host=p.native)]
 # STARTER
-# emulated = ...  # TODO: result.emulated(...) lists them; keep each step's name and seconds
+# emulated = ...  # TODO: result.emulated(p.foreign, host=p.native) lists them; keep each step's name and seconds
 # END SOLUTION
 print(result.platform_seconds(), emulated)
 
