@@ -36,7 +36,6 @@ lesson.objectives()
 # ports to the whole network. This lesson measures each.
 
 # %%
-from pathlib import Path
 
 from layerlab.course import REPO, plots
 from layerlab.engine import catalogue, compose, compose_probes, hostpath, services

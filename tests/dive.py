@@ -30,8 +30,12 @@ def dive(archive: Path) -> DiveFigures:
     with tempfile.TemporaryDirectory(prefix="layerlab-dive-") as tmp:
         out = Path(tmp) / "dive.json"
         # --ci with no rules file still evaluates dive's defaults; its exit code says pass/fail, not errors.
-        r = subprocess.run([dive_command(), "--source", "docker-archive", str(archive), "--ci", "--json", str(out)],
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [dive_command(), "--source", "docker-archive", str(archive), "--ci", "--json", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if not out.exists():
             raise RuntimeError(f"dive wrote no report (exit {r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
         image = json.loads(out.read_text())["image"]

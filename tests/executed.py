@@ -15,8 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from layerlab.course import notebooks
-from layerlab.course import Module
+from layerlab.course import Module, notebooks
 
 NBVAL_RECORD = Path(__file__).resolve().parent.parent / "build" / "nbval"
 

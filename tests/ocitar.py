@@ -46,7 +46,9 @@ def _digest(b: bytes) -> str:
     return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
-def write_image(path: Path, layers: list[list[Member]], created_by: list[str] | None = None, tag: str = "handmade:latest") -> Path:
+def write_image(
+    path: Path, layers: list[list[Member]], created_by: list[str] | None = None, tag: str = "handmade:latest"
+) -> Path:
     blobs: dict[str, bytes] = {}
 
     def add(b: bytes) -> str:
@@ -59,7 +61,9 @@ def write_image(path: Path, layers: list[list[Member]], created_by: list[str] | 
         raw = _layer_tar(members)
         gz = gzip.compress(raw, mtime=0)
         diff_ids.append(_digest(raw))
-        layer_descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": add(gz), "size": len(gz)})
+        layer_descs.append(
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": add(gz), "size": len(gz)}
+        )
     created_by = created_by or [f"RUN step {i}" for i in range(len(layers))]
     config = {
         "architecture": "amd64",
@@ -72,7 +76,11 @@ def write_image(path: Path, layers: list[list[Member]], created_by: list[str] | 
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_d, "size": len(blobs[config_d])},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_d,
+            "size": len(blobs[config_d]),
+        },
         "layers": layer_descs,
     }
     manifest_b = json.dumps(manifest).encode()
@@ -80,13 +88,25 @@ def write_image(path: Path, layers: list[list[Member]], created_by: list[str] | 
     index = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{"mediaType": manifest["mediaType"], "digest": manifest_d, "size": len(manifest_b),
-                       "platform": {"os": "linux", "architecture": "amd64"},
-                       "annotations": {"io.containerd.image.name": f"docker.io/library/{tag}"}}],
+        "manifests": [
+            {
+                "mediaType": manifest["mediaType"],
+                "digest": manifest_d,
+                "size": len(manifest_b),
+                "platform": {"os": "linux", "architecture": "amd64"},
+                "annotations": {"io.containerd.image.name": f"docker.io/library/{tag}"},
+            }
+        ],
     }
-    docker_manifest = [{"Config": "blobs/sha256/" + config_d.split(":")[1], "RepoTags": [tag],
-                        "Layers": ["blobs/sha256/" + d["digest"].split(":")[1] for d in layer_descs]}]
+    docker_manifest = [
+        {
+            "Config": "blobs/sha256/" + config_d.split(":")[1],
+            "RepoTags": [tag],
+            "Layers": ["blobs/sha256/" + d["digest"].split(":")[1] for d in layer_descs],
+        }
+    ]
     with tarfile.open(path, "w") as out:
+
         def put(name: str, data: bytes) -> None:
             info = tarfile.TarInfo(name)
             info.size, info.mtime = len(data), 1_700_000_000

@@ -10,8 +10,7 @@ import pytest
 
 import executed
 from layerlab import course
-from layerlab.course import activities, challenges
-from layerlab.course import REPO
+from layerlab.course import REPO, activities, challenges
 
 COURSE = course.load()
 MODULES = [m.id for m in COURSE.modules]
@@ -42,8 +41,12 @@ def test_the_lesson_asks_reveals_checks_and_quizzes_what_course_yml_declares(mid
         assert f'layerlab.check("{c.id}"' in text, f"{m.notebook}: no quick check of {c.id}"
         assert f'activities.solution("{c.id}")' in text, f"{m.notebook}: no solution button for {c.id}"
         solution = (REPO / c.solution).read_text(encoding="utf-8")
-        body = [line for line in solution.splitlines() if line.strip() and not line.startswith(("#", "from ", "import "))]
-        assert not any(line in text for line in body if len(line) > 25), f"the solution of {c.id} is in the lesson's source"
+        body = [
+            line for line in solution.splitlines() if line.strip() and not line.startswith(("#", "from ", "import "))
+        ]
+        assert not any(line in text for line in body if len(line) > 25), (
+            f"the solution of {c.id} is in the lesson's source"
+        )
     assert f'activities.quiz("{mid}")' in text
 
 
@@ -68,9 +71,15 @@ def test_a_guess_changes_what_the_reveal_shows(capsys):
     assert "your guess 1 steps" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("guess,measured,words", [
-    ("10", 10.5, "within 10%"), ("2", 20, "10 times"), ("40", 10, "4 times the measurement"), ("1,5", 1.5, "exactly"),
-])
+@pytest.mark.parametrize(
+    "guess,measured,words",
+    [
+        ("10", 10.5, "within 10%"),
+        ("2", 20, "10 times"),
+        ("40", 10, "4 times the measurement"),
+        ("1,5", 1.5, "exactly"),
+    ],
+)
 def test_guesses_are_compared_in_words(guess, measured, words):
     assert words in activities.compare(activities.parse_number(guess), measured)
 
@@ -152,10 +161,15 @@ def test_executed_pages_do_not_show_solutions_or_answers(tmp_path, engine_client
             for frag in {q.explanation[:40], html.escape(q.explanation[:40]), json.dumps(q.explanation[:40])[1:-1]}:
                 assert frag not in text, f"{page.name} shows the explanation of {q.prompt!r}"
         # Lines the lesson itself shows (its Dockerfiles) are no leak: the solution reuses them.
-        shown = "\n".join(p.read_text(errors="replace") for p in (REPO / "docker" / "lessons").glob(f"{mid}-*/**/*") if p.is_file())
+        shown = "\n".join(
+            p.read_text(errors="replace") for p in (REPO / "docker" / "lessons").glob(f"{mid}-*/**/*") if p.is_file()
+        )
         for c in m.challenges:
-            body = [line for line in (REPO / c.solution).read_text().splitlines()
-                    if len(line) > 25 and not line.startswith(("#", "from ", "import ")) and line.strip() not in shown]
+            body = [
+                line
+                for line in (REPO / c.solution).read_text().splitlines()
+                if len(line) > 25 and not line.startswith(("#", "from ", "import ")) and line.strip() not in shown
+            ]
             title = (REPO / c.solution).read_text().splitlines()[0]  # "# Challenge <id>: one solution."
             assert title not in text, f"{page.name} shows the solution of {c.id}"
             assert not [line for line in body if line in text], f"{page.name} shows the solution of {c.id}"
@@ -250,7 +264,9 @@ def test_the_dockerignore_challenge(engine_client, tmp_path):
     for name in ("data/features.bin", ".venv/lib/libfake.so", ".git/objects/pack/pack-1.pack"):
         (tmp_path / "ws" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "ws" / name).write_bytes(b"\0" * 300_000)
-    assert challenges.check("03-dockerignore", solution_namespace("03-dockerignore")["IGNORE"], workspace=tmp_path / "ws").passed
+    assert challenges.check(
+        "03-dockerignore", solution_namespace("03-dockerignore")["IGNORE"], workspace=tmp_path / "ws"
+    ).passed
     out = challenges.check("03-dockerignore", "data/\n", workspace=tmp_path / "ws")
     assert out.passed is False and ".venv" in out.text
 
@@ -264,7 +280,9 @@ def test_the_non_root_challenge(engine_client):
     expected = lesson.run(one_run.tag).output
     as_user = solution_namespace("04-non-root")["AS_USER"]
     assert challenges.check("04-non-root", as_user, context=app, expected_output=expected).passed
-    out = challenges.check("04-non-root", lesson.dockerfile("one-run").read_text(), context=app, expected_output=expected)
+    out = challenges.check(
+        "04-non-root", lesson.dockerfile("one-run").read_text(), context=app, expected_output=expected
+    )
     assert out.passed is False and "USER" in out.text
 
 
@@ -297,13 +315,24 @@ def test_the_no_leak_challenge(engine_client, tmp_path):
     here = Lesson("09").path("secrets")
     token = leaks.new_token()
     ctx = leaks.locked_context(here / "app", here / "model.json", token, tmp_path / "ctx")
-    ref = build.build(ctx, "layerlab/09-challenge-reference:lesson", dockerfile=here / "secret-mount" / "Dockerfile", module="09",
-                      show=None, secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"])
+    ref = build.build(
+        ctx,
+        "layerlab/09-challenge-reference:lesson",
+        dockerfile=here / "secret-mount" / "Dockerfile",
+        module="09",
+        show=None,
+        secrets=[f"id=unlock_token,src={ctx / 'unlock.token'}"],
+    )
     expected = containers.run(ref.tag, module="09").output
     fixed = solution_namespace("09-no-leak")["FIXED"]
     assert challenges.check("09-no-leak", fixed, context=ctx, token=token, expected_output=expected).passed
-    leaky = challenges.check("09-no-leak", (here / "copy-delete" / "Dockerfile").read_text(), context=ctx, token=token,
-                             expected_output=expected)
+    leaky = challenges.check(
+        "09-no-leak",
+        (here / "copy-delete" / "Dockerfile").read_text(),
+        context=ctx,
+        token=token,
+        expected_output=expected,
+    )
     assert leaky.passed is False and "/tmp/unlock.token" in leaky.text and token not in leaky.text
 
 

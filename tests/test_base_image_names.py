@@ -36,8 +36,11 @@ def spelled_out(source: str, names: list[str]) -> list[tuple[int, str]]:
     skip = _docstrings(tree)
     pattern = _pattern(names)
     return [
-        (node.lineno, node.value) for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skip
         and pattern.search(node.value)
     ]
 
@@ -56,7 +59,8 @@ def test_the_catalogue_names_the_images():
 def test_no_image_name_is_spelled_out_outside_the_catalogue():
     found = {
         str(p.relative_to(SRC)): spelled_out(p.read_text(encoding="utf-8"), NAMES)
-        for p in sorted(SRC.rglob("*.py")) if p != HOME
+        for p in sorted(SRC.rglob("*.py"))
+        if p != HOME
     }
     found = {k: v for k, v in found.items() if v}
     assert not found, f"image names written outside engine/catalogue.py (use its records): {found}"

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.engine import progress
 from layerlab.course import REPO
+from layerlab.engine import progress
 
 pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow]
 
@@ -41,8 +41,10 @@ def browser_ready(request):
     required = request.config.getoption("--engine-required") or os.environ.get("CI") == "true"
     missing = []
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-        missing.append(f"no Chromium at {CHROMIUM} (as root on Debian/Ubuntu: bash scripts/setup-browser.sh, "
-                       "or apt-get install -y chromium; or set LAYERLAB_CHROMIUM)")
+        missing.append(
+            f"no Chromium at {CHROMIUM} (as root on Debian/Ubuntu: bash scripts/setup-browser.sh, "
+            "or apt-get install -y chromium; or set LAYERLAB_CHROMIUM)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -61,13 +63,11 @@ def _free_port() -> int:
 
 
 def _notebook(tag: str) -> dict:
-    code = (
-        "from layerlab.engine import build\n"
-        f"result = build.build('ctx', {tag!r}, cache=False, module='test')"
-    )
+    code = f"from layerlab.engine import build\nresult = build.build('ctx', {tag!r}, cache=False, module='test')"
     return {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": "build", "metadata": {},
-                   "outputs": [], "source": code}],
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": "build", "metadata": {}, "outputs": [], "source": code}
+        ],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -81,10 +81,7 @@ def lab(browser_ready, tmp_path_factory, engine_client):
     tag = f"layerlab-test-browser:{uuid.uuid4().hex[:8]}"
     (root / "ctx").mkdir()
     (root / "ctx" / "Dockerfile").write_text(
-        "FROM debian:trixie-slim\n"
-        "RUN echo one && sleep 2\n"
-        "RUN echo two && sleep 2\n"
-        "RUN echo three && sleep 2\n"
+        "FROM debian:trixie-slim\nRUN echo one && sleep 2\nRUN echo two && sleep 2\nRUN echo three && sleep 2\n"
     )
     (root / "progress-demo.ipynb").write_text(json.dumps(_notebook(tag)))
     settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
@@ -97,14 +94,29 @@ def lab(browser_ready, tmp_path_factory, engine_client):
     (docmanager / "plugin.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     port, token = _free_port(), uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if k not in (progress.HEADLESS_ENV, "CI")}  # a live frontend
-    env.update(JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"),
-               JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
+    env.update(
+        JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"),
+        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+    )
     jupyter = Path(sys.executable).with_name("jupyter")
     log = (root / "lab.log").open("w")
     proc = subprocess.Popen(
-        [str(jupyter), "lab", "--allow-root", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
-         f"--IdentityProvider.token={token}", f"--notebook-dir={root}"],
-        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(jupyter),
+            "lab",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--no-browser",
+            f"--IdentityProvider.token={token}",
+            f"--notebook-dir={root}",
+        ],
+        env=env,
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -163,8 +175,9 @@ def test_the_progress_line_updates_live_in_jupyterlab(lab):
                 page.click(".jp-Notebook .jp-Cell .cm-content")
                 page.click(".jp-NotebookPanel-toolbar [data-command^='notebook:run-cell']")
                 try:
-                    page.wait_for_function("e => /[*0-9]/.test(e.textContent)", arg=prompt.element_handle(),
-                                           timeout=10_000)
+                    page.wait_for_function(
+                        "e => /[*0-9]/.test(e.textContent)", arg=prompt.element_handle(), timeout=10_000
+                    )
                     break
                 except Exception:
                     continue
@@ -206,5 +219,7 @@ def test_the_progress_line_updates_live_in_jupyterlab(lab):
     assert [d for d, _ in seen] == sorted({d for d, _ in seen}) and seen[-1][0] > seen[0][0], seen
     assert all(t.startswith(f"building {lab['tag']}: ") for _, t in seen), seen
     assert any("RUN echo" in t for _, t in seen), seen  # it names the step that runs now
-    assert re.search(rf"built {re.escape(lab['tag'])} in \d+\.\d s: 4 steps, 3 ran, \d cached; full log: ", summary_text), summary_text
+    assert re.search(
+        rf"built {re.escape(lab['tag'])} in \d+\.\d s: 4 steps, 3 ran, \d cached; full log: ", summary_text
+    ), summary_text
     assert widget_left == 0, "the widget is replaced by the summary line"

@@ -21,7 +21,7 @@ def test_cold_build_runs_every_instruction():
     # Every COPY and RUN executes; BuildKit still reports a bare WORKDIR as cached.
     assert {s.instruction for s in b.cached()} <= {"WORKDIR"}
     assert {s.instruction for s in b.ran()} == {"COPY", "RUN"} and len(b.ran()) == 4
-    run = next(s for s in b.instructions() if s.name.startswith("RUN echo \"installing"))
+    run = next(s for s in b.instructions() if s.name.startswith('RUN echo "installing'))
     assert run.seconds >= 1.0  # it sleeps 1 s
     assert "installing numpy" in run.log
 
@@ -73,7 +73,9 @@ def test_a_cross_stage_counts_for_its_target_and_runs_on_the_build_platform():
     cross = [s for s in b.instructions() if s.runs_on]
     assert cross and {(s.platform, s.runs_on, s.stage) for s in cross} == {("linux/arm64", "linux/amd64", "builder")}
     assert {s.platform for s in b.instructions()} == {"linux/amd64", "linux/arm64"}
-    r = BuildResult(tag="t", image_id=None, platforms=["linux/amd64", "linux/arm64"], seconds=1.0, context_bytes=None, steps=b.steps)
+    r = BuildResult(
+        tag="t", image_id=None, platforms=["linux/amd64", "linux/arm64"], seconds=1.0, context_bytes=None, steps=b.steps
+    )
     secs = r.platform_seconds()
     assert secs["linux/arm64"] == round(sum(s.seconds for s in b.ran() if s.platform == "linux/arm64"), 3) > 0
     assert r.emulated(host="linux/amd64") == [], "nothing ran under qemu: the arm64 RUNs are in the cross stage"
@@ -84,6 +86,8 @@ def test_steps_built_for_a_foreign_platform_count_as_emulated():
     from layerlab.engine.build import BuildResult
 
     b = log("multiplatform")
-    r = BuildResult(tag="t", image_id=None, platforms=["linux/amd64", "linux/arm64"], seconds=1.0, context_bytes=None, steps=b.steps)
+    r = BuildResult(
+        tag="t", image_id=None, platforms=["linux/amd64", "linux/arm64"], seconds=1.0, context_bytes=None, steps=b.steps
+    )
     assert all(s.platform == "linux/arm64" and s.name.startswith("RUN") for s in r.emulated(host="linux/amd64"))
     assert r.emulated("linux/arm64", host="linux/amd64") == r.emulated(host="linux/amd64")

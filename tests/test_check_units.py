@@ -17,10 +17,9 @@ from layerlab.grade import checks, exercise
 from layerlab.grade.checks import spec as checkspec
 from layerlab.grade.dockerfile import parse
 from layerlab.grade.runner import grade
-
 from test_grade_static import EXERCISE, GOOD_DOCKERFILE, course_file, submission
 
-UNIT = '''
+UNIT = """
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -63,7 +62,7 @@ def record(s, spec, f) -> None:
     from layerlab.grade.dockerfile import parse
 
     f.put(Mentions(lines={spec.word: _count(parse(s.dockerfile.read_text()), spec.word)}))
-'''
+"""
 
 
 @pytest.fixture
@@ -119,12 +118,27 @@ def test_the_new_check_reads_back_the_section_it_records(tmp_path, dummy_unit):
     class Solution:  # what a recorder reads of the subject here: its Dockerfile
         dockerfile = d / "Dockerfile"
 
-    fx = Fixture(exercise="t-static", recorded_at="-", engine="-", host_platform="-", solution_digest="-",
-                 size_bytes=1, compressed_bytes=1, layers=1, layer_sizes=[1], wasted_bytes=0, user="",
-                 entrypoint=None, cmd=None, context_bytes=None)
+    fx = Fixture(
+        exercise="t-static",
+        recorded_at="-",
+        engine="-",
+        host_platform="-",
+        solution_digest="-",
+        size_bytes=1,
+        compressed_bytes=1,
+        layers=1,
+        layer_sizes=[1],
+        wasted_bytes=0,
+        user="",
+        entrypoint=None,
+        cmd=None,
+        context_bytes=None,
+    )
     checks.RECORDERS["tmp_mentions_word"](Solution(), spec, fx)  # type: ignore[arg-type]
     assert fx.sections == {"tmp_mentions_word": {"lines": {"pip": 2}}}
-    fewer = checks.run_check(checks.Context(ex, d, parse(GOOD_DOCKERFILE), None, fixture=fx, extras={"tmp_mentions_word": "x"}), spec)
+    fewer = checks.run_check(
+        checks.Context(ex, d, parse(GOOD_DOCKERFILE), None, fixture=fx, extras={"tmp_mentions_word": "x"}), spec
+    )
     assert fewer.status == "failed" and "fewer lines" in fewer.detail
     loaded = Fixture.model_validate_json(fx.model_dump_json())
     assert loaded.section(dummy_unit.Mentions) == dummy_unit.Mentions(lines={"pip": 2})
@@ -147,13 +161,14 @@ def test_two_models_cannot_claim_one_kind():
     from typing import Literal
 
     with pytest.raises(TypeError, match="declared twice"):
+
         class Impostor(checkspec.CheckBase):
             check: Literal["builds"]
 
 
 def test_every_kind_has_a_judgement_and_every_judgement_a_kind():
     kinds = set(checkspec.models())
-    assert kinds == set(checks.REGISTRY), (kinds ^ set(checks.REGISTRY))
+    assert kinds == set(checks.REGISTRY), kinds ^ set(checks.REGISTRY)
     assert set(checks.RECORDERS) <= kinds
     assert {"builds", "runs_and_prints", "size_at_most", "compose_up_predicts", "pushed_image"} <= kinds
 
@@ -175,9 +190,14 @@ def test_every_import_a_unit_makes_when_it_runs_resolves():
 
     package = Path(checks.__file__).parent
     for path in sorted(package.glob("*.py")):
-        for fn in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        for fn in (
+            n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ):
             for node in (n for n in ast.walk(fn) if isinstance(n, ast.ImportFrom)):
-                module = importlib.import_module(("." * node.level) + (node.module or ""), checks.__name__ if node.level else None)
+                module = importlib.import_module(
+                    ("." * node.level) + (node.module or ""), checks.__name__ if node.level else None
+                )
                 for alias in node.names:
                     assert hasattr(module, alias.name) or importlib.util.find_spec(f"{module.__name__}.{alias.name}"), (
-                        f"{path.name}:{node.lineno}: {module.__name__} has no {alias.name}")
+                        f"{path.name}:{node.lineno}: {module.__name__} has no {alias.name}"
+                    )

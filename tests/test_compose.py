@@ -8,8 +8,8 @@ import pytest
 from python_on_whales import DockerClient
 
 from layerlab import engine
-from layerlab.engine import clean, compose
 from layerlab.course import REPO
+from layerlab.engine import clean, compose
 
 LESSON = REPO / "docker" / "lessons" / "08-compose"
 
@@ -51,7 +51,9 @@ def test_a_course_project_is_named_layerlab_and_every_lesson_file_labels_all_it_
         p = compose.Project(f"layerlab-test-{f.stem.replace('.', '-')}", files, env={"OUT_DIR": "/tmp"})
         assert p.unlabelled() == [], f
         ports = [(name, port) for name, svc in p.config()["services"].items() for port in svc.get("ports") or []]
-        assert all(name == "api" and port["host_ip"] == "127.0.0.1" and not port.get("published") for name, port in ports), (f, ports)
+        assert all(
+            name == "api" and port["host_ip"] == "127.0.0.1" and not port.get("published") for name, port in ports
+        ), (f, ports)
 
 
 def test_up_refuses_a_file_that_forgets_the_label(engine_client, tmp_path):
@@ -72,8 +74,9 @@ def test_clean_removes_a_course_project_and_leaves_an_unlabelled_one(engine_clie
     run = uuid.uuid4().hex[:8]
     course_project = compose.Project(f"layerlab-test-clean-{run}", [mine])
     other_name = f"someone-else-{run}"
-    other = DockerClient(client_call=engine.client().client_config.client_call, compose_files=[theirs],
-                         compose_project_name=other_name)
+    other = DockerClient(
+        client_call=engine.client().client_config.client_call, compose_files=[theirs], compose_project_name=other_name
+    )
     try:
         assert compose.up_live(course_project, timeout_s=60).ok
         other.compose.up(detach=True, wait=True, wait_timeout=60, pull="never", quiet=True)
@@ -93,7 +96,9 @@ def test_clean_removes_a_course_project_and_leaves_an_unlabelled_one(engine_clie
         done = clean.clean(within=(compose.PROJECT_LABEL, course_project.name))
         assert not done.failed, done.failed
         assert compose.resources_live(course_project.name).empty
-        assert compose.resources_live(other_name).containers == foreign.containers, "clean touched an unlabelled project"
+        assert compose.resources_live(other_name).containers == foreign.containers, (
+            "clean touched an unlabelled project"
+        )
     finally:
         other.compose.down(volumes=True, timeout=1, quiet=True)
         compose.down_live(course_project, volumes=True)
@@ -121,9 +126,14 @@ def test_clean_takes_a_course_containers_anonymous_volume_and_leaves_a_named_one
 
     run = uuid.uuid4().hex[:8]
     theirs = engine_client.volume.create(f"someone-elses-{run}")  # unlabelled, named: never ours to remove
-    c = engine_client.container.create(catalogue.DEBIAN_SLIM.ref, ["true"], volumes=[(theirs.name, "/theirs")],
-                                       labels={**labels.course_labels(None), "test.run": run}, pull="never",
-                                       mounts=[["type=volume", "destination=/anon"]])
+    c = engine_client.container.create(
+        catalogue.DEBIAN_SLIM.ref,
+        ["true"],
+        volumes=[(theirs.name, "/theirs")],
+        labels={**labels.course_labels(None), "test.run": run},
+        pull="never",
+        mounts=[["type=volume", "destination=/anon"]],
+    )
     try:
         anon = [m.name for m in engine_client.container.inspect(c.id).mounts if m.name != theirs.name]
         assert len(anon) == 1

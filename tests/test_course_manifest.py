@@ -91,14 +91,19 @@ def test_every_exercise_of_the_course_is_valid_for_the_grader():
 
     typed = exercise.load_all()
     assert [e.id for e in typed] == [e.id for e in course.load().exercises]
-    assert all(e.checks and e.total_points == r.total_points for e, r in zip(typed, course.load().exercises, strict=True))
+    assert all(
+        e.checks and e.total_points == r.total_points for e, r in zip(typed, course.load().exercises, strict=True)
+    )
 
 
 def test_a_bad_check_in_the_manifest_is_caught(tmp_path):
     from layerlab.grade import exercise
 
-    text = (REPO / "course.yml").read_text().replace("      - check: size_at_most\n        factor:",
-                                                      "      - check: size_at_most\n        factr:", 1)
+    text = (
+        (REPO / "course.yml")
+        .read_text()
+        .replace("      - check: size_at_most\n        factor:", "      - check: size_at_most\n        factr:", 1)
+    )
     p = tmp_path / "course.yml"
     p.write_text(text)
     for m in course.load().modules:
@@ -107,5 +112,7 @@ def test_a_bad_check_in_the_manifest_is_caught(tmp_path):
         for c in m.challenges:
             (tmp_path / c.solution).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / c.solution).write_text("")
-    with pytest.raises(exercise.ExerciseError, match=r"\(size_at_most\)\.factr: unknown key \(expected one of: .*factor"):
+    with pytest.raises(
+        exercise.ExerciseError, match=r"\(size_at_most\)\.factr: unknown key \(expected one of: .*factor"
+    ):
         exercise.load_all(p)

@@ -2,8 +2,8 @@
 
 from types import SimpleNamespace
 
-from layerlab.measure import cuda
 from layerlab.course import load
+from layerlab.measure import cuda
 
 LDD_OK = """\tlinux-vdso.so.1 (0x00007ffd)
 \tlibcudart.so.12 => /lib/x86_64-linux-gnu/libcudart.so.12 (0x00007f1)
@@ -13,8 +13,10 @@ LDD_OK = """\tlinux-vdso.so.1 (0x00007ffd)
 
 
 def test_ldd_lines_become_sonames_with_where_they_resolve():
-    assert cuda.parse_ldd(LDD_OK) == {"libcudart.so.12": "/lib/x86_64-linux-gnu/libcudart.so.12",
-                                      "libstdc++.so.6": "/lib/x86_64-linux-gnu/libstdc++.so.6"}
+    assert cuda.parse_ldd(LDD_OK) == {
+        "libcudart.so.12": "/lib/x86_64-linux-gnu/libcudart.so.12",
+        "libstdc++.so.6": "/lib/x86_64-linux-gnu/libstdc++.so.6",
+    }
     missing = cuda.parse_ldd("\tlibcudart.so.12 => not found\n\tlibm.so.6 => /lib/libm.so.6 (0x1)\n")
     assert missing == {"libcudart.so.12": None, "libm.so.6": "/lib/libm.so.6"}
     assert cuda.Ldd("i", "p", missing, "").missing == ["libcudart.so.12"]
@@ -26,7 +28,10 @@ def test_sass_runs_within_its_major_version_and_ptx_on_newer_gpus():
     assert code.runs_on(90) == "SASS sm_90"
     assert code.runs_on(100).startswith("PTX compute_90")
     assert "NoKernelImage" in cuda.GpuCode(["sm_80"], [], "", "").runs_on(90)
-    assert cuda._archs("ELF file    1: saxpy.1.sm_75.cubin\nELF file    2: saxpy.2.sm_90.cubin", "cubin") == ["sm_75", "sm_90"]
+    assert cuda._archs("ELF file    1: saxpy.1.sm_75.cubin\nELF file    2: saxpy.2.sm_90.cubin", "cubin") == [
+        "sm_75",
+        "sm_90",
+    ]
 
 
 def test_the_driver_rule():
@@ -42,9 +47,21 @@ def test_the_driver_rule():
 # NVIDIA's value for 12.4.1 (gitlab.com/nvidia/container-images/cuda, dist/12.4.1/ubuntu2204/base/Dockerfile),
 # the brands of each branch; and the one-term value the stand-in carried before, which the lesson's assert refuses.
 OFFICIAL_124 = "cuda>=12.4" + "".join(
-    f" brand={b},driver>={d},driver<{d + 1}" for d in (470, 525, 535)
-    for b in ("tesla", "unknown", "nvidia", "nvidiartx", "geforce", "geforcertx", "quadro", "quadrortx", "titan",
-              "titanrtx"))
+    f" brand={b},driver>={d},driver<{d + 1}"
+    for d in (470, 525, 535)
+    for b in (
+        "tesla",
+        "unknown",
+        "nvidia",
+        "nvidiartx",
+        "geforce",
+        "geforcertx",
+        "quadro",
+        "quadrortx",
+        "titan",
+        "titanrtx",
+    )
+)
 SHORT = "cuda>=12.4 brand=tesla,driver>=470,driver<471"
 
 
@@ -62,8 +79,15 @@ def test_the_toolkit_check_ors_spaces_and_ands_commas():
 
 
 def test_cuda_sonames_are_cuda_libraries_by_name_not_by_prefix():
-    for name in ("libcudart.so.12", "libcublasLt.so.12", "libnvblas.so.12", "libcudnn_ops.so.9", "libnppc.so.12",
-                 "libnvJitLink.so.12", "libnvrtc-builtins.so.12"):
+    for name in (
+        "libcudart.so.12",
+        "libcublasLt.so.12",
+        "libnvblas.so.12",
+        "libcudnn_ops.so.9",
+        "libnppc.so.12",
+        "libnvJitLink.so.12",
+        "libnvrtc-builtins.so.12",
+    ):
         assert cuda.soname(f"/x/{name}") == name
     for name in ("libcurl.so.4", "libcups.so.2", "libnuma.so.1", "libnvidia-ml.so.1"):
         assert cuda.soname(f"/x/{name}") is None
@@ -86,7 +110,10 @@ def test_duplicates_match_cuda_sonames_in_the_image_and_under_site_packages():
     d = cuda.duplicates(SimpleNamespace(ref="x", files=files))
     assert d.twice == {"libcudart.so.12": 720_000, "libcublasLt.so.12": 510_000_000}
     assert d.duplicated_bytes == 510_720_000 and "libstdc++.so.6" not in d.system
-    assert cuda.duplicates(SimpleNamespace(ref="slim", files={k: v for k, v in files.items() if "packages" in k})).twice == {}
+    assert (
+        cuda.duplicates(SimpleNamespace(ref="slim", files={k: v for k, v in files.items() if "packages" in k})).twice
+        == {}
+    )
 
 
 def test_module_06_needs_the_cuda_images_and_no_earlier_module_does():
@@ -111,9 +138,12 @@ def test_a_named_and_unpacked_image_survives_buildkits_late_not_found():
             return SimpleNamespace(id="sha256:x")
 
     tag = "layerlab/06-naive:lesson"
-    tail = ["#9 naming to docker.io/layerlab/06-naive:lesson done",
-            "#9 unpacking to docker.io/layerlab/06-naive:lesson 11.9s done", "#9 DONE 55.4s",
-            "ERROR: failed to solve: not found"]
+    tail = [
+        "#9 naming to docker.io/layerlab/06-naive:lesson done",
+        "#9 unpacking to docker.io/layerlab/06-naive:lesson 11.9s done",
+        "#9 DONE 55.4s",
+        "ERROR: failed to solve: not found",
+    ]
     assert _complete_despite(tail, tag, Client(True))
     assert not _complete_despite(tail, tag, Client(False))
     assert not _complete_despite(tail[:1] + tail[3:], tag, Client(True)), "not unpacked: a real failure"
@@ -132,8 +162,9 @@ def test_the_doctor_says_why_a_container_cannot_get_a_gpu(tmp_path):
     (tmp_path / "other.yaml").write_text("kind: vendor.com/fpga\n")
     specs = engine.cdi_specs((tmp_path, tmp_path / "absent"))
     assert specs == [str(tmp_path / "nvidia.yaml")]
-    can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["runc"],
-                                                     cdi_specs=specs, gpu_device=True))
+    can, why = engine.gpu_verdict(
+        engine.EngineFacts(command="docker", reachable=True, runtimes=["runc"], cdi_specs=specs, gpu_device=True)
+    )
     assert can and "CDI" in why
     can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["nvidia", "runc"]))
     assert not can and "runtime nvidia" in why, "a runtime without a GPU device gives no GPU"

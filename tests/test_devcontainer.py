@@ -50,8 +50,9 @@ CLI = REPO / "tools" / "devcontainer" / "node_modules" / ".bin" / "devcontainer"
 NODE = Path(sys.executable).parent / "node"
 RUN_LABEL = "org.layerlab.test-run"
 # What the devcontainer needs of the checkout: not its venv, outputs, git data or generated notebooks.
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "build", "node_modules", "__pycache__", ".pytest_cache",
-                                    ".ipynb_checkpoints", "*.ipynb")
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "build", "node_modules", "__pycache__", ".pytest_cache", ".ipynb_checkpoints", "*.ipynb"
+)
 
 
 def test_devcontainer_json_points_at_our_dockerfile_and_maps_the_workspace():
@@ -72,8 +73,11 @@ def test_devcontainer_json_points_at_our_dockerfile_and_maps_the_workspace():
 class Devcontainer:
     def __init__(self, workspace: Path, run_id: str):
         self.workspace = workspace
-        self.id_labels = [f"{labels.MANAGED}={labels.MANAGED_VALUE}", f"{labels.MODULE}=devcontainer",
-                          f"{RUN_LABEL}={run_id}"]
+        self.id_labels = [
+            f"{labels.MANAGED}={labels.MANAGED_VALUE}",
+            f"{labels.MODULE}=devcontainer",
+            f"{RUN_LABEL}={run_id}",
+        ]
         self.run_id = run_id
         self.container_id = ""
         self.seconds: dict[str, float] = {}
@@ -82,19 +86,33 @@ class Devcontainer:
         ids = [a for label in self.id_labels for a in ("--id-label", label)]
         # BuildKit 0.13 here panicked dockerd on provenance attestations: the course builds without them.
         env = {**os.environ, "BUILDX_NO_DEFAULT_ATTESTATIONS": "1"}
-        return subprocess.run([str(NODE), str(CLI), verb, "--workspace-folder", str(self.workspace), *ids, *args],
-                              capture_output=True, text=True, timeout=timeout, env=env)
+        return subprocess.run(
+            [str(NODE), str(CLI), verb, "--workspace-folder", str(self.workspace), *ids, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
 
     def up(self) -> None:
         start = time.perf_counter()
         cache = settings.cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
-        r = self._cli("up", "--skip-post-create", "--log-format", "json",
-                      "--mount", f"type=bind,source={cache},target=/root/.cache/layerlab", timeout=900)
+        r = self._cli(
+            "up",
+            "--skip-post-create",
+            "--log-format",
+            "json",
+            "--mount",
+            f"type=bind,source={cache},target=/root/.cache/layerlab",
+            timeout=900,
+        )
         self.seconds["up"] = time.perf_counter() - start
         result = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
         if r.returncode != 0 or result.get("outcome") != "success":
-            pytest.fail(f"devcontainer up failed ({r.returncode}): {r.stdout[-1500:]}\n{r.stderr[-3000:]}", pytrace=False)
+            pytest.fail(
+                f"devcontainer up failed ({r.returncode}): {r.stdout[-1500:]}\n{r.stderr[-3000:]}", pytrace=False
+            )
         self.container_id = result["containerId"]
 
     def exec(self, command: str, step: str, timeout: float = 600) -> str:
@@ -121,8 +139,10 @@ def _tear_down(engine_client, run_id: str) -> None:
 @pytest.fixture(scope="module")
 def devcontainer(request, engine_client, tmp_path_factory):
     if not CLI.exists() or not NODE.exists():
-        text = (f"no Dev Containers CLI at {CLI.relative_to(REPO)} or no {NODE}: "
-                "run `make venv` then `bash scripts/setup-devcontainer.sh`")
+        text = (
+            f"no Dev Containers CLI at {CLI.relative_to(REPO)} or no {NODE}: "
+            "run `make venv` then `bash scripts/setup-devcontainer.sh`"
+        )
         if request.config.getoption("--engine-required") or os.environ.get("CI") == "true":
             pytest.fail(text, pytrace=False)
         pytest.skip(text + "\n(pass --engine-required to fail instead)")
@@ -142,8 +162,10 @@ def devcontainer(request, engine_client, tmp_path_factory):
 
 
 def test_it_has_python_docker_buildx_compose_and_make(devcontainer):
-    out = devcontainer.exec("python3 --version && docker --version && docker buildx version && docker compose version"
-                            " && make --version", "tool versions")
+    out = devcontainer.exec(
+        "python3 --version && docker --version && docker buildx version && docker compose version && make --version",
+        "tool versions",
+    )
     assert "Python 3.13" in out and "buildx" in out and "Docker Compose" in out and "GNU Make" in out
 
 
@@ -163,10 +185,11 @@ def test_a_bind_mount_made_inside_shows_the_hosts_folder(devcontainer):
     out = devcontainer.exec(
         "mkdir -p build/dc-bind && echo from-inside > build/dc-bind/note.txt && "
         "src=$(.venv/bin/python -c 'from layerlab.engine.hostpath import host_path; print(host_path(\"build/dc-bind\"))') && "
-        "echo \"source=$src\" && "
+        'echo "source=$src" && '
         f"docker run --rm --network none --label {labels.MANAGED}={labels.MANAGED_VALUE} "
-        "-v \"$src:/out:ro\" python:3.13-slim cat /out/note.txt",
-        "bind mount")
+        '-v "$src:/out:ro" python:3.13-slim cat /out/note.txt',
+        "bind mount",
+    )
     assert f"source={devcontainer.workspace}/build/dc-bind" in out, out
     assert out.strip().endswith("from-inside"), out
 
@@ -179,7 +202,8 @@ def test_a_port_published_on_the_hosts_loopback_answers_inside(devcontainer):
         "python3 -m http.server 8000) && port=$(docker port $cid 8000/tcp | head -1 | cut -d: -f2) && "
         "for i in $(seq 50); do curl -fsS -o /dev/null -w 'HTTP %{http_code}\\n' http://127.0.0.1:$port/ && break; sleep 0.2; done; "
         "docker rm -f $cid >/dev/null",
-        "published port")
+        "published port",
+    )
     assert "HTTP 200" in out, out
 
 
@@ -192,5 +216,7 @@ def test_a_lesson_runs_inside(devcontainer):
 
 
 def test_an_exercise_grades_inside(devcontainer):
-    out = devcontainer.exec(".venv/bin/layerlab grade solutions/01-limits --exercise 01-limits", "layerlab grade 01-limits")
+    out = devcontainer.exec(
+        ".venv/bin/layerlab grade solutions/01-limits --exercise 01-limits", "layerlab grade 01-limits"
+    )
     assert re.search(r"^01-limits: PASSED, (\d+)/\1 points", out, re.M), out[-3000:]

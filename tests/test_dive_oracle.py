@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.course import lesson
+from dive import dive
+from layerlab.course import REPO, lesson
 from layerlab.engine import build
 from layerlab.measure import inspector
-from layerlab.course import REPO
-
-from dive import dive
 
 pytestmark = pytest.mark.usefixtures("engine_client")
 MiB = 1 << 20
@@ -48,7 +46,9 @@ def _compare(client, ref: str, tmp: Path):
     archive = tmp / "image.tar"
     client.image.save(ref, output=archive)
     try:
-        ours = inspector.report_from_archive(archive, ref, client.image.inspect(ref).id, _dive_platform(archive), strict=True)
+        ours = inspector.report_from_archive(
+            archive, ref, client.image.inspect(ref).id, _dive_platform(archive), strict=True
+        )
         theirs = dive(archive)
     finally:
         archive.unlink()
@@ -57,7 +57,9 @@ def _compare(client, ref: str, tmp: Path):
 
 def _assert_equal(ours, theirs):
     assert ours.size_bytes == theirs.size_bytes
-    assert ours.wasted_bytes == theirs.wasted_bytes, f"{ours.ref}: layerlab {ours.wasted_bytes} vs dive {theirs.wasted_bytes}"
+    assert ours.wasted_bytes == theirs.wasted_bytes, (
+        f"{ours.ref}: layerlab {ours.wasted_bytes} vs dive {theirs.wasted_bytes}"
+    )
     assert ours.efficiency == pytest.approx(theirs.efficiency, abs=1e-6)
 
 

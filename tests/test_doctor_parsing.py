@@ -29,7 +29,9 @@ def test_buildx_version_is_read_from_its_banner():
 
 
 def test_binfmt_entries_are_read(tmp_path):
-    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n")
+    (tmp_path / "qemu-aarch64").write_text(
+        "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n"
+    )
     (tmp_path / "qemu-riscv64").write_text("disabled\n")
     (tmp_path / "register").write_text("")
     assert engine.binfmt_emulators(tmp_path) == ["qemu-aarch64"]
@@ -74,7 +76,9 @@ def test_missing_buildx_fails():
 
 
 def test_unreachable_engine_is_one_failing_check_with_its_error():
-    f = engine.EngineFacts(command="docker", reachable=False, error="No container engine answers at DOCKER_HOST=unix:///nowhere")
+    f = engine.EngineFacts(
+        command="docker", reachable=False, error="No container engine answers at DOCKER_HOST=unix:///nowhere"
+    )
     checks = doctor.engine_checks(f, ("linux/amd64",))
     assert [c.status for c in checks] == [doctor.FAIL]
     assert "DOCKER_HOST" in checks[0].fix

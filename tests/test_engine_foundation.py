@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import engine
 from layerlab.engine import bootstrap, build, clean, containers, images, labels
 
 pytestmark = pytest.mark.usefixtures("engine_client")
@@ -44,7 +43,9 @@ def test_standins_say_what_they_are_and_carry_the_host_ca_bundle(base_images):
         pytest.skip("official image pulled: no stand-in to check")
     assert "debootstrap" in f.recipe
     host = hashlib.sha256(bootstrap.HOST_CA_BUNDLE.read_bytes()).hexdigest()
-    r = containers.run("debian:trixie-slim", ["sha256sum", "/usr/local/share/ca-certificates/layerlab-host-bundle.crt"], network="none")
+    r = containers.run(
+        "debian:trixie-slim", ["sha256sum", "/usr/local/share/ca-certificates/layerlab-host-bundle.crt"], network="none"
+    )
     assert r.ok, r.output
     assert r.output.split()[0] == host
 
@@ -62,8 +63,12 @@ def test_python_standin_is_python_313_with_pip_and_venv(base_images):
 def test_pip_install_from_the_index_works_inside_the_python_image(base_images):
     r = containers.run(
         "python:3.13-slim",
-        ["sh", "-c", "pip install --no-cache-dir --quiet --root-user-action=ignore six==1.16.0"
-         " && python -c 'import six; print(six.__version__)'"],
+        [
+            "sh",
+            "-c",
+            "pip install --no-cache-dir --quiet --root-user-action=ignore six==1.16.0"
+            " && python -c 'import six; print(six.__version__)'",
+        ],
         timeout=180,
     )
     assert r.ok, r.output

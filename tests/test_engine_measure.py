@@ -21,11 +21,7 @@ BLOB = 5_000_000
 def waste_image(engine_client, tmp_path_factory):
     """A file written in one layer and deleted in the next: the append-only trap."""
     ctx = tmp_path_factory.mktemp("waste")
-    (ctx / "Dockerfile").write_text(
-        "FROM debian:trixie-slim\n"
-        f"RUN head -c {BLOB} /dev/urandom > /blob\n"
-        "RUN rm /blob\n"
-    )
+    (ctx / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN head -c {BLOB} /dev/urandom > /blob\nRUN rm /blob\n")
     tag = f"layerlab-test-waste:{uuid.uuid4().hex[:8]}"
     build.build(ctx, tag, show=None)
     yield tag
@@ -47,7 +43,9 @@ def test_waste_of_a_deleted_file_is_counted_as_dive_counts_it(waste_image):
 
 
 def test_a_clean_image_has_no_waste_from_our_layers(engine_client, tmp_path):
-    (tmp_path / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN head -c {BLOB} /dev/urandom > /blob && rm /blob\n")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM debian:trixie-slim\nRUN head -c {BLOB} /dev/urandom > /blob && rm /blob\n"
+    )
     tag = f"layerlab-test-nowaste:{uuid.uuid4().hex[:8]}"
     build.build(tmp_path, tag, show=None)
     try:
@@ -100,7 +98,11 @@ def test_cache_scenarios_see_cached_steps_and_the_edited_step(engine_client, tmp
         assert len(cold.ran) == 3
         assert warm.ran == [] and warm.cached == 3
         assert code.ran == ["COPY app.py /app.py"]
-        assert dep.ran == ["COPY deps.txt /deps.txt", "RUN sleep 1 && cat /deps.txt > /installed", "COPY app.py /app.py"]
+        assert dep.ran == [
+            "COPY deps.txt /deps.txt",
+            "RUN sleep 1 && cat /deps.txt > /installed",
+            "COPY app.py /app.py",
+        ]
         # The lesson's files are never edited: the scenarios work on a copy.
         assert (tmp_path / "app.py").read_text() == "print('hi')\n"
     finally:

@@ -10,14 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from layerlab import engine
-from layerlab.engine import compose
 from layerlab.course import REPO
+from layerlab.engine import compose
 from layerlab.grade import checks
-from layerlab.grade.checks.compose import Answered, compose_up
 from layerlab.grade import fixture as fixture_mod
+from layerlab.grade.checks.compose import Answered, compose_up
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
-
 from test_grade_static import course_file
 
 pytestmark = pytest.mark.usefixtures("engine_client")
@@ -32,7 +31,10 @@ def leftovers(run_id: str) -> list[str]:
     found += [f"network {x.name}" for x in c.network.list(filters=flt)]
     found += [f"volume {x.name}" for x in c.volume.list(filters=flt)]
     project = f"layerlab-grade-{EXERCISE}-{run_id}"
-    found += [f"project container {x.name}" for x in c.container.list(all=True, filters=[("label", f"{compose.PROJECT_LABEL}={project}")])]
+    found += [
+        f"project container {x.name}"
+        for x in c.container.list(all=True, filters=[("label", f"{compose.PROJECT_LABEL}={project}")])
+    ]
     return found
 
 
@@ -76,8 +78,11 @@ def test_nothing_of_either_project_is_left(graded):
 def test_the_fixture_holds_what_the_solution_answered():
     fx = fixture_mod.load(EXERCISE)
     answered = fx.section(Answered)
-    assert answered and '"y"' in answered.body and fx.solution_digest == fixture_mod.digest(
-        REPO / "solutions" / EXERCISE, f"{EXERCISE}.py")
+    assert (
+        answered
+        and '"y"' in answered.body
+        and fx.solution_digest == fixture_mod.digest(REPO / "solutions" / EXERCISE, f"{EXERCISE}.py")
+    )
 
 
 def test_a_compose_file_that_does_not_parse_fails_with_a_reason(engine_client, tmp_path):
@@ -135,7 +140,9 @@ def test_a_grading_run_that_breaks_half_way_leaves_nothing(engine_client, monkey
     assert seen["run"] and leftovers(seen["run"]) == []
 
 
-def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_left(engine_client, tmp_path, monkeypatch):
+def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_left(
+    engine_client, tmp_path, monkeypatch
+):
     # The model moves from the named volume to an anonymous one that the API borrows with volumes_from:
     # it serves, but `down` orphans that volume and the next `up` trains again.
     def anonymous(t):
@@ -149,6 +156,8 @@ def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_l
     by = {x.check: x for x in r.results}
     assert by["compose_up_predicts"].status == "passed", r.table()
     persists = by["compose_persists"]
-    assert persists.status == "failed" and "train ran again" in persists.detail and "named volume" in persists.hint, r.table()
+    assert persists.status == "failed" and "train ran again" in persists.detail and "named volume" in persists.hint, (
+        r.table()
+    )
     assert orphans and leftovers(r.run_id) == []
     assert not [v for v in orphans if engine.client().volume.exists(v)], "an orphaned anonymous volume was left"

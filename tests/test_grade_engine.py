@@ -6,24 +6,22 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-
 import uuid
 from pathlib import Path
 
 import pytest
 
 from layerlab import course
-from layerlab.engine import build
-from layerlab.measure import inspector
 from layerlab.course import REPO
+from layerlab.engine import build
 from layerlab.grade import GradeFailed
-from layerlab.grade import fixture as fixture_mod
 from layerlab.grade import exercise as exercise_mod
+from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.checks.ship import ship
 from layerlab.grade.record import measure_fixture
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
-
+from layerlab.measure import inspector
 from procs import building, sleeping_600
 from test_grade_static import course_file
 
@@ -70,9 +68,12 @@ def _run_solution_notebook(ex: str, folder: Path) -> dict:
 
     nb = jupytext.read(folder / f"{ex}.py")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import json; print(json.dumps({'run_id': _.run_id, 'passed': _.passed, "
-        "'not_run': [r.check for r in _.not_run], 'table': _.table()}))"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json; print(json.dumps({'run_id': _.run_id, 'passed': _.passed, "
+            "'not_run': [r.check for r in _.not_run], 'table': _.table()}))"
+        )
+    )
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     graded = "".join(o.get("text", "") for o in nb.cells[-2].outputs)
     assert f"{ex}: PASSED" in graded, graded
@@ -220,7 +221,11 @@ def _fails(report, *checks):
 
 
 def test_wrong_output_root_user_and_add_to_a_wrong_folder_fail(tiny_setup, tmp_path):
-    df = DOCKERFILE.replace("COPY app.py ./", "ADD app.py /srv/").replace("USER 1000:1000\n", "").replace("WORKDIR /app", "WORKDIR /srv")
+    df = (
+        DOCKERFILE.replace("COPY app.py ./", "ADD app.py /srv/")
+        .replace("USER 1000:1000\n", "")
+        .replace("WORKDIR /app", "WORKDIR /srv")
+    )
     df = df.replace("COPY requirements.txt ./", "COPY requirements.txt /srv/")
     r = grade_tiny(tiny_setup, tmp_path, dockerfile=df, output="43")
     got = _fails(r, "runs_and_prints", "runs_as_non_root", "hadolint", "paths_present")
@@ -233,7 +238,9 @@ def test_wrong_output_root_user_and_add_to_a_wrong_folder_fail(tiny_setup, tmp_p
 def test_code_before_install_and_no_dockerignore_fail(tiny_setup, tmp_path):
     df = DOCKERFILE.replace("COPY requirements.txt ./\n", "COPY . ./\n").replace("COPY app.py ./\n", "")
     r = grade_tiny(tiny_setup, tmp_path, dockerfile=df, ignore="")
-    got = _fails(r, "code_edit_reruns_at_most", "dependency_install_before_source_copy", "dockerignore_excludes", "paths_absent")
+    got = _fails(
+        r, "code_edit_reruns_at_most", "dependency_install_before_source_copy", "dockerignore_excludes", "paths_absent"
+    )
     assert "secrets.txt" in got["dockerignore_excludes"].detail
 
 
@@ -241,7 +248,8 @@ def test_a_fat_wasteful_image_fails(tiny_setup, tmp_path):
     _, fx = tiny_setup
     blob = int(fx.size_bytes * 0.2)
     df = DOCKERFILE.replace(
-        "COPY app.py ./", f"RUN head -c {blob} /dev/zero > /opt/blob && head -c 5000000 /dev/urandom > /tmp/x\nRUN rm /tmp/x\nCOPY app.py ./"
+        "COPY app.py ./",
+        f"RUN head -c {blob} /dev/zero > /opt/blob && head -c 5000000 /dev/urandom > /tmp/x\nRUN rm /tmp/x\nCOPY app.py ./",
     )
     r = grade_tiny(tiny_setup, tmp_path, dockerfile=df)
     got = _fails(r, "size_at_most", "wasted_at_most")
@@ -290,14 +298,22 @@ def test_an_interrupted_grading_run_removes_what_it_made(engine_client, tmp_path
     else:
         text = text.replace('CMD ["python", "wordcount.py", "sample.txt"]', 'CMD ["sleep", "600"]')
     df.write_text(text)
-    proc = subprocess.Popen([sys.executable, "-m", "layerlab.cli", "grade", str(d), "--exercise", "02-slim"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerlab.cli", "grade", str(d), "--exercise", "02-slim"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
+    )
 
     def started():
         if phase == "build":
             return building("layerlab-grade-02-slim:")
         # Any container with a grading-run label running `sleep` is ours: nothing else grades 02-slim that way.
-        return [c for c in engine_client.container.list(filters=[("label", RUN_LABEL)]) if "sleep" in (c.config.cmd or [])]
+        return [
+            c for c in engine_client.container.list(filters=[("label", RUN_LABEL)]) if "sleep" in (c.config.cmd or [])
+        ]
 
     deadline = time.monotonic() + 300
     while not started() and time.monotonic() < deadline and proc.poll() is None:
@@ -365,7 +381,7 @@ def test_04_the_lessons_multi_stage_file_misses_libgomp_and_the_hint_says_so(tmp
     shutil.copytree(REPO / "solutions" / "04-multistage", folder, ignore=shutil.ignore_patterns("fixture.json"))
     lesson_file = (REPO / "docker" / "lessons" / "04-multi-stage" / "multi-stage" / "Dockerfile").read_text()
     builder, _, rest = lesson_file.partition("FROM builder AS test")
-    runtime = rest[rest.index("FROM ${PYTHON_SLIM}"):]
+    runtime = rest[rest.index("FROM ${PYTHON_SLIM}") :]
     (folder / "Dockerfile").write_text(builder + runtime)
     r = grade(folder, "04-multistage")
     got = by_check(r)["runs_and_prints"]

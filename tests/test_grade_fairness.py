@@ -18,7 +18,7 @@ from layerlab.course import REPO
 from layerlab.grade import exercise as exercise_mod
 from layerlab.grade import fixture as fixture_mod
 from layerlab.grade import sandbox
-from layerlab.grade.checks import Failed, REGISTRY
+from layerlab.grade.checks import REGISTRY, Failed
 from layerlab.grade.checks.base import Context
 from layerlab.grade.checks.limits import CgroupLimits
 from layerlab.grade.checks.serve import NoReloader, server_tree
@@ -32,19 +32,24 @@ from layerlab.measure.serving import Process, ServeResult
 MB = 1_000_000
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _exercise(exercise_id: str) -> exercise_mod.Exercise:
     return exercise_mod.load(exercise_id)  # course.yml read once per exercise, not per case
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fixture(exercise_id: str) -> fixture_mod.Fixture:
     return fixture_mod.load(exercise_id)
 
 
 def _ctx(exercise_id: str, subject) -> Context:
-    return Context(exercise=_exercise(exercise_id), folder=Path("."), dockerfile=parse("FROM scratch\n"),
-                   subject=subject, fixture=_fixture(exercise_id))
+    return Context(
+        exercise=_exercise(exercise_id),
+        folder=Path("."),
+        dockerfile=parse("FROM scratch\n"),
+        subject=subject,
+        fixture=_fixture(exercise_id),
+    )
 
 
 def _spec(exercise_id: str, model: type):
@@ -63,9 +68,16 @@ def _sized(exercise_id: str, added: list[tuple[float, str]], base_ref: str | Non
     fx = _fixture(exercise_id)
     base = [_layer(70, "COPY /t/ / # the base's"), _layer(fx.base_bytes / MB - 70, "RUN the base's own")]
     layers = base + [_layer(mb, step) for mb, step in added]
-    above = AboveBase(base_ref=base_ref or fx.base_ref, base_image_id=fx.base_image_id, base_standin=True,
-                      base_layers=len(base), base_bytes=fx.base_bytes, added_bytes=int(sum(mb for mb, _ in added) * MB),
-                      base_wasted_bytes=0, added_wasted_bytes=0)
+    above = AboveBase(
+        base_ref=base_ref or fx.base_ref,
+        base_image_id=fx.base_image_id,
+        base_standin=True,
+        base_layers=len(base),
+        base_bytes=fx.base_bytes,
+        added_bytes=int(sum(mb for mb, _ in added) * MB),
+        base_wasted_bytes=0,
+        added_wasted_bytes=0,
+    )
     image = SimpleNamespace(layers=layers, size_bytes=sum(l.size_bytes for l in layers))
     return SimpleNamespace(image=image, above_base=above)
 
@@ -126,7 +138,9 @@ def _procs(*rows: tuple[int, int, str]) -> list[Process]:
 RELOAD = _procs((MAIN, SHIM, UVICORN + " --reload"), (1001, MAIN, TRACKER), (1002, MAIN, SPAWN))
 RELOAD_BY_ENV = _procs((MAIN, SHIM, UVICORN), (1001, MAIN, TRACKER), (1002, MAIN, SPAWN))  # UVICORN_RELOAD=true
 SINGLE = _procs((MAIN, SHIM, UVICORN), (1500, SHIM, HEALTH))  # the health check is exec'd beside it, not under it
-WORKERS = _procs((MAIN, SHIM, UVICORN + " --workers 2"), (1001, MAIN, TRACKER), (1002, MAIN, SPAWN), (1003, MAIN, SPAWN))
+WORKERS = _procs(
+    (MAIN, SHIM, UVICORN + " --workers 2"), (1001, MAIN, TRACKER), (1002, MAIN, SPAWN), (1003, MAIN, SPAWN)
+)
 UNDER_INIT = _procs((MAIN, SHIM, "/sbin/docker-init -- uvicorn serve:app"), (1001, MAIN, UVICORN))
 
 
@@ -149,8 +163,9 @@ def test_a_reloader_fails_with_a_hint_naming_reload(processes):
 
 
 def test_the_server_tree_skips_a_shell_that_wraps_the_server_alone():
-    server, children = server_tree(MAIN, _procs((MAIN, SHIM, "/bin/sh -c uvicorn serve:app --reload"),
-                                               (1001, MAIN, UVICORN + " --reload")))
+    server, children = server_tree(
+        MAIN, _procs((MAIN, SHIM, "/bin/sh -c uvicorn serve:app --reload"), (1001, MAIN, UVICORN + " --reload"))
+    )
     assert server.pid == 1001 and children == []
 
 
@@ -159,8 +174,9 @@ def test_the_server_tree_skips_a_shell_that_wraps_the_server_alone():
 
 def test_waiting_stops_when_the_engine_says_unhealthy(monkeypatch):
     states = iter(["starting", "starting", "unhealthy"] + ["unhealthy"] * 1000)
-    monkeypatch.setattr(serving.containers, "state_of",
-                        lambda c: SimpleNamespace(running=True, exit_code=None, health=next(states)))
+    monkeypatch.setattr(
+        serving.containers, "state_of", lambda c: SimpleNamespace(running=True, exit_code=None, health=next(states))
+    )
     monkeypatch.setattr(serving.time, "sleep", lambda s: None)
 
     class Refused:
@@ -181,17 +197,28 @@ def _labelled(**labels: str):
     return SimpleNamespace(image=SimpleNamespace(labels=labels))
 
 
-@pytest.mark.parametrize("source,version", [("https://github.com/org/churn", "1.0.0"),
-                                            ("git@github.com:org/churn.git", "v2.1-rc1"),
-                                            ("https://example.org/churn", "3f2a9c1")])
+@pytest.mark.parametrize(
+    "source,version",
+    [
+        ("https://github.com/org/churn", "1.0.0"),
+        ("git@github.com:org/churn.git", "v2.1-rc1"),
+        ("https://example.org/churn", "3f2a9c1"),
+    ],
+)
 def test_oci_labels_with_a_url_and_a_version_pass(source, version):
     ctx = _ctx("09-ship", _labelled(**{OCI_SOURCE: source, OCI_VERSION: version}))
     assert source in REGISTRY["oci_labels"](ctx, _spec("09-ship", OciLabels))
 
 
-@pytest.mark.parametrize("source,version,named", [("TODO", "1.0.0", OCI_SOURCE), ("https://x.org/r", "TODO", OCI_VERSION),
-                                                  ("github.com/org/churn", "1.0", OCI_SOURCE),
-                                                  ("https://x.org/r", "latest", OCI_VERSION)])
+@pytest.mark.parametrize(
+    "source,version,named",
+    [
+        ("TODO", "1.0.0", OCI_SOURCE),
+        ("https://x.org/r", "TODO", OCI_VERSION),
+        ("github.com/org/churn", "1.0", OCI_SOURCE),
+        ("https://x.org/r", "latest", OCI_VERSION),
+    ],
+)
 def test_oci_label_placeholders_fail_with_what_the_value_must_be(source, version, named):
     ctx = _ctx("09-ship", _labelled(**{OCI_SOURCE: source, OCI_VERSION: version}))
     with pytest.raises(Failed) as e:
@@ -232,12 +259,16 @@ def _limits_subject(report):
 
     def run(tag, command, *, entrypoint, memory, cpus, timeout):
         mem = int(memory[:-1]) * 2**20 if memory else None
-        probe = (f"cgroup v2 {mem if mem else 'max'} {int(cpus * 100_000) if cpus else 'max'} 100000\n"
-                 f"host {HOST_KIB} {HOST_CPUS}\n---\n")
+        probe = (
+            f"cgroup v2 {mem if mem else 'max'} {int(cpus * 100_000) if cpus else 'max'} 100000\n"
+            f"host {HOST_KIB} {HOST_CPUS}\n---\n"
+        )
         try:
             return sandbox.Ran(exit_code=0, output=probe + report(mem, cpus), seconds=0.1)
         except Exception as e:  # noqa: BLE001 - the program crashed
-            return sandbox.Ran(exit_code=1, output=probe + f"Traceback (most recent call last):\n{type(e).__name__}: {e}", seconds=0.1)
+            return sandbox.Ran(
+                exit_code=1, output=probe + f"Traceback (most recent call last):\n{type(e).__name__}: {e}", seconds=0.1
+            )
 
     image = SimpleNamespace(entrypoint=None, cmd=["python", "limits.py"])
     return SimpleNamespace(build=lambda: None, image=image, tag="t", session=SimpleNamespace(run=run))
@@ -248,8 +279,11 @@ def _lines(memory: str, cpus: str, workers: int) -> str:
 
 
 def _right(mem, cpus):
-    return _lines(f"{mem // 2**20} MiB" if mem else "unlimited", f"{cpus:g} CPUs" if cpus else "unlimited",
-                  max(1, int(cpus)) if cpus else HOST_CPUS)
+    return _lines(
+        f"{mem // 2**20} MiB" if mem else "unlimited",
+        f"{cpus:g} CPUs" if cpus else "unlimited",
+        max(1, int(cpus)) if cpus else HOST_CPUS,
+    )
 
 
 def _crashes_unlimited(mem, cpus):
@@ -261,12 +295,22 @@ def _crashes_unlimited(mem, cpus):
 WRONG_LIMITS = {
     "host": (lambda mem, cpus: _lines(f"{HOST_KIB // 1024} MiB", f"{HOST_CPUS} CPUs", HOST_CPUS), "/proc/meminfo"),
     "crash without limits": (_crashes_unlimited, "unlimited"),
-    "units (10**6)": (lambda mem, cpus: _right(mem, cpus).replace(f"{mem // 2**20} MiB", f"{mem // 10**6} MiB")
-                      if mem else _right(mem, cpus), "2**20"),
-    "usage": (lambda mem, cpus: _right(mem, cpus).replace(f"{mem // 2**20} MiB", "31 MiB") if mem else _right(mem, cpus),
-              "memory.current"),
-    "quota": (lambda mem, cpus: _right(mem, cpus).replace(f"{cpus:g} CPUs", f"{int(cpus * 100_000)} CPUs")
-              if cpus else _right(mem, cpus), "quota / period"),
+    "units (10**6)": (
+        lambda mem, cpus: (
+            _right(mem, cpus).replace(f"{mem // 2**20} MiB", f"{mem // 10**6} MiB") if mem else _right(mem, cpus)
+        ),
+        "2**20",
+    ),
+    "usage": (
+        lambda mem, cpus: _right(mem, cpus).replace(f"{mem // 2**20} MiB", "31 MiB") if mem else _right(mem, cpus),
+        "memory.current",
+    ),
+    "quota": (
+        lambda mem, cpus: (
+            _right(mem, cpus).replace(f"{cpus:g} CPUs", f"{int(cpus * 100_000)} CPUs") if cpus else _right(mem, cpus)
+        ),
+        "quota / period",
+    ),
     "workers": (lambda mem, cpus: _right(mem, cpus).replace("workers: 1", "workers: 0"), "one worker per whole CPU"),
 }
 
@@ -292,8 +336,10 @@ def test_01_a_wrong_report_fails_with_its_own_cause(case):
 def test_08_a_failed_up_shows_the_cause_before_what_compose_said():
     from layerlab.grade.checks.compose import up_failure
 
-    error = ("Container layerlab-08-g-api-1  Waiting | Container layerlab-08-g-train-1  Exited | "
-             "dependency failed to start: container layerlab-08-g-train-1 exited (1)")
+    error = (
+        "Container layerlab-08-g-api-1  Waiting | Container layerlab-08-g-train-1  Exited | "
+        "dependency failed to start: container layerlab-08-g-train-1 exited (1)"
+    )
     trouble = "train: exited, exit 1\n  | FileNotFoundError: /data/clean.csv"
     text = up_failure("`compose up --wait` failed after 9 s (limit 60 s)", error, trouble)
     assert text.index("FileNotFoundError") < text.index("dependency failed")

@@ -9,7 +9,6 @@ import pytest
 from layerlab.course import REPO
 from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.runner import grade
-
 from test_grade_static import course_file
 
 pytestmark = [pytest.mark.usefixtures("engine_client"), pytest.mark.slow]
@@ -43,18 +42,26 @@ def variant(tmp_path, edit) -> str:
 
 def graded(tmp_path, edit):
     folder = variant(tmp_path, edit)
-    r = grade(folder, "05-multiarch", course_file=course_file(tmp_path, EXERCISE), fixture=fixture_mod.load("05-multiarch"))
+    r = grade(
+        folder, "05-multiarch", course_file=course_file(tmp_path, EXERCISE), fixture=fixture_mod.load("05-multiarch")
+    )
     assert "Traceback" not in r.table()
     return {x.check: x for x in r.results}, r
 
 
 def test_an_arm64_build_copied_into_the_amd64_image_fails_with_a_hint(engine_client, tmp_path):
     def pin_arm64(t):
-        return (t.replace('case "$TARGETARCH" in', 'case "arm64" in')
-                 .replace('--add-architecture "$TARGETARCH"', "--add-architecture arm64")
-                 .replace("libpython3.13-dev:$TARGETARCH", "libpython3.13-dev:arm64")
-                 # A light RUN in the runtime stage: it runs under qemu for the foreign platform, and installs nothing.
-                 .replace("COPY --from=builder /opt/site /opt/site\n", "COPY --from=builder /opt/site /opt/site\nRUN mkdir /build\n", 1))
+        return (
+            t.replace('case "$TARGETARCH" in', 'case "arm64" in')
+            .replace('--add-architecture "$TARGETARCH"', "--add-architecture arm64")
+            .replace("libpython3.13-dev:$TARGETARCH", "libpython3.13-dev:arm64")
+            # A light RUN in the runtime stage: it runs under qemu for the foreign platform, and installs nothing.
+            .replace(
+                "COPY --from=builder /opt/site /opt/site\n",
+                "COPY --from=builder /opt/site /opt/site\nRUN mkdir /build\n",
+                1,
+            )
+        )
 
     results, r = graded(tmp_path, pin_arm64)
     runs = results["multiarch_runs"]

@@ -27,14 +27,23 @@ ARM64_ENGINE = "desktop-arm64-containerd-cgroup2"
 
 
 def result(text: str, seconds: float) -> BuildResult:
-    return BuildResult(tag="t", image_id=None, platforms=["linux/amd64", "linux/arm64"], seconds=seconds,
-                       context_bytes=None, steps=parse(text.splitlines()).steps, cache=False)
+    return BuildResult(
+        tag="t",
+        image_id=None,
+        platforms=["linux/amd64", "linux/arm64"],
+        seconds=seconds,
+        context_bytes=None,
+        steps=parse(text.splitlines()).steps,
+        cache=False,
+    )
 
 
 def mirrored(text: str) -> str:
     """The same build as an arm64 engine logs it: amd64 and arm64 swap places in every step's tag."""
+
     def swap(match: re.Match) -> str:
         return match.group(0).replace("amd64", "\0").replace("arm64", "amd64").replace("\0", "arm64")
+
     return re.sub(r"^#\d+ \[[^\]]*\]", swap, text, flags=re.MULTILINE)
 
 
@@ -46,9 +55,16 @@ SOLUTION, STARTER = log("solution"), log("starter")
 
 
 def baseline(r: BuildResult, native: str, platform: str) -> m.Baseline:
-    return m.Baseline(exercise="05-multiarch", engine="docker 26.1.5", native=native, platform=platform,
-                      emulated_seconds=m.emulated_seconds(r, native, platform), build_seconds=r.seconds,
-                      measured_at="2026-12-02T02:20:00+00:00", digest="d")
+    return m.Baseline(
+        exercise="05-multiarch",
+        engine="docker 26.1.5",
+        native=native,
+        platform=platform,
+        emulated_seconds=m.emulated_seconds(r, native, platform),
+        build_seconds=r.seconds,
+        measured_at="2026-12-02T02:20:00+00:00",
+        digest="d",
+    )
 
 
 # --- platforms come from the engine ----------------------------------------------------------
@@ -67,7 +83,9 @@ def test_the_reference_passes_on_an_amd64_and_an_arm64_engine(engine_name, text)
     theirs = result(STARTER if native == "linux/amd64" else mirrored(STARTER), 360.0)
     assert m.emulated_seconds(mine, native, emulated) == 0.0
     assert m.emulated_seconds(theirs, native, emulated) == 342.0
-    assert "no RUN step ran under emulation" in m.judge_speedup(mine, baseline(theirs, native, emulated), native, emulated, 3, None)
+    assert "no RUN step ran under emulation" in m.judge_speedup(
+        mine, baseline(theirs, native, emulated), native, emulated, 3, None
+    )
     assert m.judge_emulated_steps(mine, native, 10.0, None).startswith("no install or compile step")
 
 
@@ -87,14 +105,18 @@ def test_a_slow_mirror_does_not_fail_the_reference():
     # The reference's native apt step made 40x slower (a slow mirror): nothing it does runs under qemu.
     slow = SOLUTION.replace("#8 DONE 38.8s", "#8 DONE 1552.0s")
     r = result(slow, 1600.0)
-    detail = m.judge_speedup(r, baseline(result(STARTER, 360.0), "linux/amd64", "linux/arm64"), "linux/amd64", "linux/arm64", 3, None)
+    detail = m.judge_speedup(
+        r, baseline(result(STARTER, 360.0), "linux/amd64", "linux/arm64"), "linux/amd64", "linux/arm64", 3, None
+    )
     assert "0.0 s of RUN steps under qemu, the starter's 342.0 s" in detail and "2026-12-02T02:20:00" in detail
 
 
 def test_a_submission_that_still_installs_under_qemu_fails_with_its_slowest_steps():
     r = result(STARTER.replace("#17 DONE 342.0s", "#17 DONE 200.0s"), 230.0)
     with pytest.raises(Failed) as e:
-        m.judge_speedup(r, baseline(result(STARTER, 360.0), "linux/amd64", "linux/arm64"), "linux/amd64", "linux/arm64", 3, None)
+        m.judge_speedup(
+            r, baseline(result(STARTER, 360.0), "linux/amd64", "linux/arm64"), "linux/amd64", "linux/arm64", 3, None
+        )
     assert "1.7 x less" in e.value.detail and "RUN pip install" in e.value.detail and "200.0 s" in e.value.detail
     assert "--platform=$BUILDPLATFORM" in e.value.hint
 
@@ -113,15 +135,24 @@ def test_a_step_longer_than_its_build_is_a_merge_and_not_judged():
 
 
 def test_every_stage_that_can_be_emulated_is_unique_to_its_grading():
-    text = ("# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM python:3.13-slim \\\n  AS builder\nRUN make\n"
-            "FROM python:3.13-slim AS test\nRUN make check\nfrom --platform=${BUILDPLATFORM} scratch AS x\n"
-            "FROM --platform=linux/amd64 scratch\nCOPY --from=builder /a /a\n")
+    text = (
+        "# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM python:3.13-slim \\\n  AS builder\nRUN make\n"
+        "FROM python:3.13-slim AS test\nRUN make check\nfrom --platform=${BUILDPLATFORM} scratch AS x\n"
+        "FROM --platform=linux/amd64 scratch\nCOPY --from=builder /a /a\n"
+    )
     out = m.busted(text, "abc123")
     assert out.splitlines() == [
-        "# syntax=docker/dockerfile:1", "FROM --platform=$BUILDPLATFORM python:3.13-slim \\", "  AS builder", "RUN make",
-        "FROM python:3.13-slim AS test", "ARG LAYERLAB_GRADE_RUN=abc123", "RUN make check",
+        "# syntax=docker/dockerfile:1",
+        "FROM --platform=$BUILDPLATFORM python:3.13-slim \\",
+        "  AS builder",
+        "RUN make",
+        "FROM python:3.13-slim AS test",
+        "ARG LAYERLAB_GRADE_RUN=abc123",
+        "RUN make check",
         "from --platform=${BUILDPLATFORM} scratch AS x",
-        "FROM --platform=linux/amd64 scratch", "ARG LAYERLAB_GRADE_RUN=abc123", "COPY --from=builder /a /a",
+        "FROM --platform=linux/amd64 scratch",
+        "ARG LAYERLAB_GRADE_RUN=abc123",
+        "COPY --from=builder /a /a",
     ]
     assert m.busted(text, "abc123") != m.busted(text, "def456")
 
@@ -141,13 +172,19 @@ def one_step(run: str, seconds: float, *log_lines: str, platform: str = "linux/a
 
 @pytest.mark.parametrize("seconds", [0.4, 3.9])  # 3.9 s: measured on this 2-core engine at load 12
 def test_a_mkdir_under_emulation_passes(seconds):
-    assert m.judge_emulated_steps(one_step("RUN mkdir /build", seconds), "linux/amd64", 10.0, None).startswith("no install")
+    assert m.judge_emulated_steps(one_step("RUN mkdir /build", seconds), "linux/amd64", 10.0, None).startswith(
+        "no install"
+    )
 
 
 def test_a_build_script_under_emulation_fails_by_its_duration():
     with pytest.raises(Failed) as e:
         m.judge_emulated_steps(one_step("RUN sh ./build.sh", 41.3), "linux/amd64", 10.0, "cause")
-    assert "RUN sh ./build.sh: 41.3 s under qemu" in e.value.detail and "more than 10 s" in e.value.detail and e.value.hint == "cause"
+    assert (
+        "RUN sh ./build.sh: 41.3 s under qemu" in e.value.detail
+        and "more than 10 s" in e.value.detail
+        and e.value.hint == "cause"
+    )
 
 
 def test_a_short_install_under_emulation_fails_by_its_log():
@@ -198,9 +235,11 @@ def test_the_baseline_is_kept_per_engine_and_content(tmp_path, monkeypatch):
     assert m.load_baseline(path) is None
     m.save_baseline(path, b)
     assert m.load_baseline(path) == b and path.is_relative_to(tmp_path)
-    others = {m.baseline_path("05-multiarch", "docker 28.5.2", "linux/amd64", "linux/arm64", "d"),
-              m.baseline_path("05-multiarch", "docker 26.1.5", "linux/arm64", "linux/amd64", "d"),
-              m.baseline_path("05-multiarch", "docker 26.1.5", "linux/amd64", "linux/arm64", "e")}
+    others = {
+        m.baseline_path("05-multiarch", "docker 28.5.2", "linux/amd64", "linux/arm64", "d"),
+        m.baseline_path("05-multiarch", "docker 26.1.5", "linux/arm64", "linux/amd64", "d"),
+        m.baseline_path("05-multiarch", "docker 26.1.5", "linux/amd64", "linux/arm64", "e"),
+    }
     assert path not in others and len(others) == 3
 
 

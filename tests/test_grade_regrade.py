@@ -58,8 +58,9 @@ class Builds:
         self.tags.append(tag)
         if len(self.tags) <= self.fail:
             raise self.error(tag)
-        return build_mod.BuildResult(tag=tag, image_id="sha256:" + "1" * 64, platforms=["linux/amd64"], seconds=1.0,
-                                     context_bytes=100)
+        return build_mod.BuildResult(
+            tag=tag, image_id="sha256:" + "1" * 64, platforms=["linux/amd64"], seconds=1.0, context_bytes=100
+        )
 
 
 @pytest.fixture
@@ -74,7 +75,8 @@ def submission(tmp_path, monkeypatch) -> tuple[Path, Path]:
     d = tmp_path / "t-engine"
     d.mkdir()
     (d / "Dockerfile").write_text(
-        "FROM python:3.13-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY app.py .\n")
+        "FROM python:3.13-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCOPY app.py .\n"
+    )
     (d / "app.py").write_text("print('hi')\n")
     (d / "requirements.txt").write_text("")
     return d, tmp_path / "course.yml"
@@ -115,8 +117,9 @@ def test_a_learners_build_error_is_not_graded_again(submission, monkeypatch, cap
     d, course_file = submission
 
     def learners(tag):
-        return build_mod.BuildError(tag, "RUN pip install -r requirements.txt", ["ERROR: no such package"],
-                                    "exit code: 1")
+        return build_mod.BuildError(
+            tag, "RUN pip install -r requirements.txt", ["ERROR: no such package"], "exit code: 1"
+        )
 
     builds = Builds(fail=99, error=learners)
     monkeypatch.setattr(build_mod, "build", builds)

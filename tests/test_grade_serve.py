@@ -14,7 +14,6 @@ from layerlab.course import REPO
 from layerlab.grade import fixture as fixture_mod
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
-
 from test_grade_static import course_file
 
 pytestmark = pytest.mark.usefixtures("engine_client")
@@ -39,7 +38,12 @@ def test_the_starter_fails_health_stop_privilege_and_reload_but_predicts(starter
     got = by_check(starter)
     assert not starter.passed, starter.table()
     # Its size is pip kept in the venv, a correct choice (issue 25): the size bound admits it.
-    assert {c for c, r in got.items() if r.status == "failed"} == {"becomes_healthy", "graceful_stop", "hardened_serves", "no_reloader"}, starter.table()
+    assert {c for c, r in got.items() if r.status == "failed"} == {
+        "becomes_healthy",
+        "graceful_stop",
+        "hardened_serves",
+        "no_reloader",
+    }, starter.table()
     assert "--reload" in got["no_reloader"].detail and "--reload" in got["no_reloader"].hint
     assert got["predicts"].status == "passed" and got["builds"].status == "passed"
     assert "no HEALTHCHECK" in got["becomes_healthy"].detail and "curl" in got["becomes_healthy"].hint
@@ -84,7 +88,10 @@ def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_ti
     for c in ("becomes_healthy", "predicts", "graceful_stop"):
         assert got[c].status == "failed", r.table()
     # Its own health check (inside the container) passes; nothing outside ever gets an answer.
-    assert "nothing answered GET /health" in got["predicts"].detail and "Uvicorn running on http://127.0.0.1:8000" in got["predicts"].detail
+    assert (
+        "nothing answered GET /health" in got["predicts"].detail
+        and "Uvicorn running on http://127.0.0.1:8000" in got["predicts"].detail
+    )
     assert "0.0.0.0" in got["predicts"].hint
     assert took < 60, f"grading took {took:.0f} s: the 6 s wait must bound it"
     _left_nothing(engine_client, r)
@@ -93,7 +100,6 @@ def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_ti
 def test_the_exec_shell_challenge(engine_client, tmp_path):
     from layerlab.course import challenges
     from layerlab.course.lesson import Lesson
-
     from test_activities import solution_namespace
 
     lesson = Lesson("07")

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from layerlab.engine import registry
 from layerlab.course import REPO
+from layerlab.engine import registry
 from layerlab.grade import checks
 from layerlab.grade import exercise as exercise_mod
 from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, pushed_ref, ship
@@ -52,7 +52,9 @@ def test_code_edited_after_the_push_is_not_the_pushed_image(solution):
     (edited / "serve.py").write_text((edited / "serve.py").read_text() + "\n# edited after the push\n")
     report = grade(edited, "09-ship")
     pushed = {r.check: r for r in report.results}["pushed_image"]
-    assert pushed.status == "failed" and "other content" in pushed.detail and "serve.py" in pushed.detail, report.table()
+    assert pushed.status == "failed" and "other content" in pushed.detail and "serve.py" in pushed.detail, (
+        report.table()
+    )
 
 
 def test_the_starter_leaks_and_the_report_says_where_not_what(starter):

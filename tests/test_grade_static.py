@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 
@@ -150,7 +149,9 @@ def test_drift_names_missing_changed_and_extra_files(tmp_path):
 
 
 def test_a_check_with_an_unknown_key_lists_that_checks_keys(tmp_path):
-    p = course_file(tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factr: 1.1"))
+    p = course_file(
+        tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factr: 1.1")
+    )
     course.load(p)  # the course layer keeps a check's keys as written: they are the grader's
     with pytest.raises(exercise.ExerciseError) as e:
         exercise.load("t-static", p)
@@ -161,9 +162,13 @@ def test_a_check_with_an_unknown_key_lists_that_checks_keys(tmp_path):
 
 def test_an_unknown_check_kind_and_a_wrong_type_are_reported(tmp_path):
     p = course_file(tmp_path, EXERCISE.replace("check: hadolint", "check: lint_everything"))
-    with pytest.raises(exercise.ExerciseError, match="unknown check kind 'lint_everything' .*expected one of: .*builds"):
+    with pytest.raises(
+        exercise.ExerciseError, match="unknown check kind 'lint_everything' .*expected one of: .*builds"
+    ):
         exercise.load("t-static", p)
-    p = course_file(tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factor: big"))
+    p = course_file(
+        tmp_path, EXERCISE.replace("      - check: hadolint", "      - check: size_at_most\n        factor: big")
+    )
     with pytest.raises(exercise.ExerciseError, match="factor.*number"):
         exercise.load("t-static", p)
     p = course_file(tmp_path, EXERCISE.replace("    checks:", "    limits: {memroy: 1g}\n    checks:"))
@@ -238,7 +243,10 @@ def test_no_dockerfile(tmp_path):
 
 def test_a_dockerfile_syntax_error_names_the_line(tmp_path):
     d = submission(tmp_path, "FROM python:3.13-slim\nRUNN pip install six\n")
-    assert _problems(tmp_path, d) == "Dockerfile line 2: unknown instruction RUNN (a typo? instructions are FROM, RUN, COPY, ...)"
+    assert (
+        _problems(tmp_path, d)
+        == "Dockerfile line 2: unknown instruction RUNN (a typo? instructions are FROM, RUN, COPY, ...)"
+    )
 
 
 def test_a_copy_of_a_missing_file(tmp_path):
@@ -300,12 +308,15 @@ def test_base_names_ignore_registry_namespace_and_digest():
     assert base_name("python:3.13") != base_name("python:3.13-slim")
 
 
-@pytest.mark.parametrize("line,want,memory_line", [
-    ("cgroup v2 100663296 50000 100000", (100663296, 0.5), "96 MiB"),
-    ("cgroup v2 max max 100000", (None, None), "unlimited"),
-    ("cgroup v1 209715200 150000 100000", (209715200, 1.5), "200 MiB"),
-    ("cgroup v1 9223372036854771712 -1 100000", (None, None), "unlimited"),
-])
+@pytest.mark.parametrize(
+    "line,want,memory_line",
+    [
+        ("cgroup v2 100663296 50000 100000", (100663296, 0.5), "96 MiB"),
+        ("cgroup v2 max max 100000", (None, None), "unlimited"),
+        ("cgroup v1 209715200 150000 100000", (209715200, 1.5), "200 MiB"),
+        ("cgroup v1 9223372036854771712 -1 100000", (None, None), "unlimited"),
+    ],
+)
 def test_the_cgroup_probe_reads_v1_and_v2(line, want, memory_line):
     from layerlab.grade.checks.limits import expected_limit_lines, parse_cgroup_line
 

@@ -59,23 +59,50 @@ def _executed_lesson(out: Path, m: course_mod.Module, error: str | None = None) 
         nbformat.v4.new_markdown_cell("# title\n\n> **Instructor note.** not read from here"),
         _cell("import x", "2026-11-27T01:00:00.000Z", "2026-11-27T01:00:01.500Z"),
         nbformat.v4.new_markdown_cell("## The slow build"),
-        _cell("# a comment line\nbuild()", "2026-11-27T01:00:02Z", "2026-11-27T01:00:47Z", outputs=[
-            nbformat.v4.new_output("stream", name="stdout",
-                                   text="[replayed from a recorded run: docker 26.1.5 on linux/amd64, 2026-11-20T10:00:00+00:00]\n"),
-            nbformat.v4.new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"}),
-        ]),
+        _cell(
+            "# a comment line\nbuild()",
+            "2026-11-27T01:00:02Z",
+            "2026-11-27T01:00:47Z",
+            outputs=[
+                nbformat.v4.new_output(
+                    "stream",
+                    name="stdout",
+                    text="[replayed from a recorded run: docker 26.1.5 on linux/amd64, 2026-11-20T10:00:00+00:00]\n",
+                ),
+                nbformat.v4.new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"}),
+            ],
+        ),
         _cell("print(1)", "2026-11-27T01:00:47Z", "2026-11-27T01:00:48Z"),
     ]
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / "notebooks" / f"{name}.ipynb")
     rows = json.loads((out / "runs.json").read_text()) if (out / "runs.json").exists() else []
-    rows.append({"module": name, "title": m.title, "ok": error is None, "seconds": 48.0, "cells": 3,
-                 "executed": f"notebooks/{name}.ipynb", "html": f"html/{name}.html", "error": error})
+    rows.append(
+        {
+            "module": name,
+            "title": m.title,
+            "ok": error is None,
+            "seconds": 48.0,
+            "cells": 3,
+            "executed": f"notebooks/{name}.ipynb",
+            "html": f"html/{name}.html",
+            "error": error,
+        }
+    )
     (out / "runs.json").write_text(json.dumps(rows))
-    machine = EngineHost(engine="docker 26.1.5 (containerd image store)", platform="linux/amd64", cpus=2,
-                         cpu_model="Test CPU", memory_bytes=23_000_000_000, operating_system="Debian GNU/Linux 13",
-                         kernel="6.12.0", client_kernel="6.12.0", client_system="Linux",
-                         mode="live", at="2026-11-27T01:00:48+00:00")
+    machine = EngineHost(
+        engine="docker 26.1.5 (containerd image store)",
+        platform="linux/amd64",
+        cpus=2,
+        cpu_model="Test CPU",
+        memory_bytes=23_000_000_000,
+        operating_system="Debian GNU/Linux 13",
+        kernel="6.12.0",
+        client_kernel="6.12.0",
+        client_system="Linux",
+        mode="live",
+        at="2026-11-27T01:00:48+00:00",
+    )
     site.note_machine(out, [name], machine)
 
 
@@ -86,8 +113,9 @@ def built(tmp_path_factory) -> Path:
     _executed_lesson(out, m02)
     _executed_lesson(out, m04, error="AssertionError: <script>alert(1)</script>")
     (out / "grade").mkdir()
-    (out / "grade" / "02-slim.json").write_text(json.dumps(
-        {"exercise": "02-slim", "passed": True, "points": 12, "max_points": 12, "engine": "docker 26.1.5"}))
+    (out / "grade" / "02-slim.json").write_text(
+        json.dumps({"exercise": "02-slim", "passed": True, "points": 12, "max_points": 12, "engine": "docker 26.1.5"})
+    )
     (out / "grade" / "04-cut.json").write_text("{")  # a report cut short by an interrupt: ignored
     site.write_pages(COURSE, out)
     return out
@@ -95,7 +123,11 @@ def built(tmp_path_factory) -> Path:
 
 def test_cell_times_come_from_nbclients_stamps(built):
     cells = instructor.read_cell_times(built / "notebooks" / "02-images-and-layers.ipynb")
-    assert [(c.cell, c.seconds, c.heading) for c in cells] == [(1, 1.5, "title"), (2, 45.0, "The slow build"), (3, 1.0, "The slow build")]
+    assert [(c.cell, c.seconds, c.heading) for c in cells] == [
+        (1, 1.5, "title"),
+        (2, 45.0, "The slow build"),
+        (3, 1.0, "The slow build"),
+    ]
     assert cells[1].first_line == "# a comment line"
 
 
@@ -108,8 +140,16 @@ def test_timings_flag_cells_over_30_s_and_prefer_the_warm_run(built, tmp_path, c
     # A warm run measured by `layerlab warm` replaces the last run's cells: nothing slow once warm.
     out = tmp_path / "b"
     shutil.copytree(built, out)
-    warm = instructor.WarmRun(module="02-images-and-layers", title="x", images_before=0, first_s=48.0, first_ok=True,
-                              warm_s=3.0, warm_ok=True, warm_cells=[instructor.CellTime(cell=2, seconds=2.5, heading="The slow build", first_line="build()")])
+    warm = instructor.WarmRun(
+        module="02-images-and-layers",
+        title="x",
+        images_before=0,
+        first_s=48.0,
+        first_ok=True,
+        warm_s=3.0,
+        warm_ok=True,
+        warm_cells=[instructor.CellTime(cell=2, seconds=2.5, heading="The slow build", first_line="build()")],
+    )
     (out / instructor.WARM_FILE).write_text(json.dumps({warm.module: warm.model_dump(mode="json")}))
     t = {t.module: t for t in instructor.timings(COURSE, out)}["02-images-and-layers"]
     assert (t.cells_from, t.first_s, t.warm_s, t.slow_cells) == ("warm run", 48.0, 3.0, [])
@@ -142,15 +182,29 @@ def test_front_page_shows_objectives_figures_exercise_grade_machine_and_replay(b
 
 def test_a_machines_file_from_before_the_one_machine_model_still_loads(tmp_path):
     """build/machines.json as the page's own Machine wrote it: an arm64 host said linux/aarch64, memory in GB."""
-    old = {"engine": "docker 28.5.2 (containerd image store)", "platform": "linux/aarch64", "cpus": 8,
-           "cpu_model": "unknown CPU", "memory_gb": 16.4, "os": "Ubuntu 24.04.1 LTS", "mode": "live",
-           "at": "2026-11-29T10:00:00+00:00"}
+    old = {
+        "engine": "docker 28.5.2 (containerd image store)",
+        "platform": "linux/aarch64",
+        "cpus": 8,
+        "cpu_model": "unknown CPU",
+        "memory_gb": 16.4,
+        "os": "Ubuntu 24.04.1 LTS",
+        "mode": "live",
+        "at": "2026-11-29T10:00:00+00:00",
+    }
     (tmp_path / site.MACHINES_FILE).write_text(json.dumps({"02-images-and-layers": old}))
     m = site.load_machines(tmp_path)["02-images-and-layers"]
     assert (m.platform, m.operating_system, m.memory_bytes, m.mode, m.at) == (
-        "linux/arm64", "Ubuntu 24.04.1 LTS", 16_400_000_000, "live", "2026-11-29T10:00:00+00:00")
-    assert m.line() == ("docker 28.5.2 (containerd image store) on Ubuntu 24.04.1 LTS, linux/arm64, "
-                        "8 CPU (unknown CPU), 16 GB memory; live run, 2026-11-29T10:00:00+00:00")
+        "linux/arm64",
+        "Ubuntu 24.04.1 LTS",
+        16_400_000_000,
+        "live",
+        "2026-11-29T10:00:00+00:00",
+    )
+    assert m.line() == (
+        "docker 28.5.2 (containerd image store) on Ubuntu 24.04.1 LTS, linux/arm64, "
+        "8 CPU (unknown CPU), 16 GB memory; live run, 2026-11-29T10:00:00+00:00"
+    )
     # Noting another run keeps it, now in the one model's shape.
     site.note_machine(tmp_path, ["04-multi-stage"], m)
     assert json.loads((tmp_path / site.MACHINES_FILE).read_text())["02-images-and-layers"]["platform"] == "linux/arm64"
@@ -180,7 +234,9 @@ def test_warm_measures_cold_then_warm_and_reset_removes_only_that_module(tmp_pat
 
     # The base-image check is bootstrap's own (tested there, ~6 s here); this test only sees that warm asks it.
     asked: list[tuple[str, ...]] = []
-    monkeypatch.setattr(bootstrap, "current_plan", lambda needs=(), **kw: asked.append(needs) or bootstrap.Plan(online=False))
+    monkeypatch.setattr(
+        bootstrap, "current_plan", lambda needs=(), **kw: asked.append(needs) or bootstrap.Plan(online=False)
+    )
 
     tag = f"layerlab/97-warmtest:{uuid.uuid4().hex[:8]}"
     ctx = tmp_path / "ctx"
@@ -188,7 +244,8 @@ def test_warm_measures_cold_then_warm_and_reset_removes_only_that_module(tmp_pat
     # The stamp makes the RUN new to BuildKit's cache, so the first run is cold for certain.
     (ctx / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN sleep 2 && echo {uuid.uuid4().hex} > /stamp\n")
     src = tmp_path / "97-warmtest.py"
-    src.write_text(textwrap.dedent(f"""\
+    src.write_text(
+        textwrap.dedent(f"""\
         # %% [markdown]
         # # 97 · a demo to warm
         # > **Instructor note.** A test's throw-away lesson.
@@ -197,8 +254,11 @@ def test_warm_measures_cold_then_warm_and_reset_removes_only_that_module(tmp_pat
         from layerlab.engine import build
         r = build.build({str(ctx)!r}, {tag!r}, module="97")
         print(r.seconds)
-        """))
-    m = COURSE.module("00").model_copy(update={"id": "97", "slug": "warmtest", "notebook": str(src), "needs": ["engine"]})
+        """)
+    )
+    m = COURSE.module("00").model_copy(
+        update={"id": "97", "slug": "warmtest", "notebook": str(src), "needs": ["engine"]}
+    )
     c = COURSE.model_copy(update={"modules": [m], "exercises": []})
     out = tmp_path / "build"
     managed = labels.course_labels("97")

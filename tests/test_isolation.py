@@ -20,7 +20,9 @@ def test_parse_probe_ignores_other_lines():
 
 
 def test_probe_runs_under_this_python():
-    out = subprocess.run([sys.executable, "-c", isolation.PROBE, "cgroup"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", isolation.PROBE, "cgroup"], capture_output=True, text=True, check=True
+    ).stdout
     f = isolation.parse_probe(out)
     assert f["kernel"] == platform.release()
     assert int(f["processes"]) >= 1 and int(f["peak_rss_kb"]) > 1000

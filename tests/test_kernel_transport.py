@@ -15,8 +15,15 @@ def _tiny_module(tmp_path: Path) -> Module:
     src.parent.mkdir()
     # The kernel runs in the lesson's folder: the cell proves it, as the IPC sockets must not depend on it.
     src.write_text("# %%\nimport os\nprint('cwd', os.getcwd())\n")
-    return Module(id="99", slug="tiny", title="Tiny", notebook=str(src), teaching_minutes=1,
-                  objectives=["run"], key_points=["runs"])
+    return Module(
+        id="99",
+        slug="tiny",
+        title="Tiny",
+        notebook=str(src),
+        teaching_minutes=1,
+        objectives=["run"],
+        key_points=["runs"],
+    )
 
 
 def test_lessons_run_over_ipc_without_the_tcp_warning(tmp_path, capfd):

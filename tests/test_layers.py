@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from dive import dive
 from layerlab.measure.inspector import report_from_archive
 from layerlab.measure.layers import DIR, FILE, WHITEOUT, Entry, analyse, entry_from_tar
 from layerlab.measure.oci import Archive
-
-from dive import dive
 from ocitar import write_image
 
 MiB = 1 << 20
@@ -35,21 +34,25 @@ def test_an_overwritten_file_wastes_both_copies():
 
 
 def test_a_deleted_directory_records_what_it_held():
-    waste, _ = _waste([
-        [Entry("/d", DIR), Entry("/d/a", FILE, MiB), Entry("/d/b", FILE, 2 * MiB)],
-        [Entry("/d", DIR), Entry("/d/keep", FILE, 10)],
-        [Entry("/d", WHITEOUT)],
-    ])
+    waste, _ = _waste(
+        [
+            [Entry("/d", DIR), Entry("/d/a", FILE, MiB), Entry("/d/b", FILE, 2 * MiB)],
+            [Entry("/d", DIR), Entry("/d/keep", FILE, 10)],
+            [Entry("/d", WHITEOUT)],
+        ]
+    )
     # /d was a leaf nowhere before its deletion, so it is seen once: no waste, as in dive.
     assert waste.wasted_bytes == 0
 
 
 def test_a_directory_deleted_twice_counts_its_contents():
-    waste, _ = _waste([
-        [Entry("/d", DIR)],  # an empty directory is a leaf: size 0
-        [Entry("/d", DIR), Entry("/d/a", FILE, MiB)],
-        [Entry("/d", WHITEOUT)],
-    ])
+    waste, _ = _waste(
+        [
+            [Entry("/d", DIR)],  # an empty directory is a leaf: size 0
+            [Entry("/d", DIR), Entry("/d/a", FILE, MiB)],
+            [Entry("/d", WHITEOUT)],
+        ]
+    )
     assert waste.wasted_bytes == MiB
     assert waste.top == [("/d", 2, MiB)]
 
@@ -60,21 +63,43 @@ def test_whiteouts_decode():
 
 
 CASES = {
-    "file written then deleted": [[("/d", "dir", None), ("/d/big", "file", b"x" * 8 * MiB)], [("/d/big", "whiteout", None)]],
+    "file written then deleted": [
+        [("/d", "dir", None), ("/d/big", "file", b"x" * 8 * MiB)],
+        [("/d/big", "whiteout", None)],
+    ],
     "file overwritten": [[("/a", "file", b"x" * 3 * MiB)], [("/a", "file", b"y" * 2 * MiB)]],
-    "directory deleted": [[("/d", "dir", None), ("/d/a", "file", b"x" * MiB), ("/d/s", "dir", None), ("/d/s/b", "file", b"z" * 2 * MiB)],
-                          [("/d", "whiteout", None)]],
-    "empty directory then filled then deleted": [[("/d", "dir", None)], [("/d", "dir", None), ("/d/a", "file", b"x" * MiB)],
-                                                 [("/d", "whiteout", None)]],
-    "opaque directory": [[("/d", "dir", None), ("/d/a", "file", b"x" * MiB), ("/d/b", "file", b"x" * MiB)],
-                         [("/d", "dir", None), ("/d", "opaque", None), ("/d/c", "file", b"q" * 100)]],
-    "opaque directory left empty": [[("/d", "dir", None), ("/d/a", "file", b"x" * MiB)], [("/d", "dir", None), ("/d", "opaque", None)]],
-    "links replaced": [[("/a", "file", b"x" * MiB), ("/l", "symlink", "/a"), ("/h", "hardlink", "/a")],
-                       [("/l", "whiteout", None), ("/h", "file", b"k" * 10)]],
-    "three layers, mixed": [[("/etc", "dir", None), ("/etc/x", "file", b"1" * 1000), ("/var", "dir", None), ("/var/c", "dir", None),
-                             ("/var/c/p", "file", b"2" * 5000)],
-                            [("/etc/x", "file", b"3" * 10), ("/var/c", "whiteout", None), ("/tmp", "dir", None)],
-                            [("/etc/x", "whiteout", None), ("/var/c", "dir", None), ("/var/c/p", "file", b"4" * 7)]],
+    "directory deleted": [
+        [("/d", "dir", None), ("/d/a", "file", b"x" * MiB), ("/d/s", "dir", None), ("/d/s/b", "file", b"z" * 2 * MiB)],
+        [("/d", "whiteout", None)],
+    ],
+    "empty directory then filled then deleted": [
+        [("/d", "dir", None)],
+        [("/d", "dir", None), ("/d/a", "file", b"x" * MiB)],
+        [("/d", "whiteout", None)],
+    ],
+    "opaque directory": [
+        [("/d", "dir", None), ("/d/a", "file", b"x" * MiB), ("/d/b", "file", b"x" * MiB)],
+        [("/d", "dir", None), ("/d", "opaque", None), ("/d/c", "file", b"q" * 100)],
+    ],
+    "opaque directory left empty": [
+        [("/d", "dir", None), ("/d/a", "file", b"x" * MiB)],
+        [("/d", "dir", None), ("/d", "opaque", None)],
+    ],
+    "links replaced": [
+        [("/a", "file", b"x" * MiB), ("/l", "symlink", "/a"), ("/h", "hardlink", "/a")],
+        [("/l", "whiteout", None), ("/h", "file", b"k" * 10)],
+    ],
+    "three layers, mixed": [
+        [
+            ("/etc", "dir", None),
+            ("/etc/x", "file", b"1" * 1000),
+            ("/var", "dir", None),
+            ("/var/c", "dir", None),
+            ("/var/c/p", "file", b"2" * 5000),
+        ],
+        [("/etc/x", "file", b"3" * 10), ("/var/c", "whiteout", None), ("/tmp", "dir", None)],
+        [("/etc/x", "whiteout", None), ("/var/c", "dir", None), ("/var/c/p", "file", b"4" * 7)],
+    ],
 }
 
 

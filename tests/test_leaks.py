@@ -7,13 +7,15 @@ import sys
 
 import pytest
 
+from layerlab.course import REPO
 from layerlab.engine import cicache
 from layerlab.measure import leaks
-from layerlab.course import REPO
-
 from ocitar import write_image
 
-UNLOCKERS = [REPO / "docker" / "lessons" / "09-shipping" / "secrets" / "app" / "unlock.py", REPO / "solutions" / "09-ship" / "unlock.py"]
+UNLOCKERS = [
+    REPO / "docker" / "lessons" / "09-shipping" / "secrets" / "app" / "unlock.py",
+    REPO / "solutions" / "09-ship" / "unlock.py",
+]
 
 
 def test_a_locked_file_opens_with_its_token_only():
@@ -30,13 +32,19 @@ def test_the_images_unlock_script_agrees_with_the_library(unlock_py, tmp_path):
     token = leaks.new_token()
     (tmp_path / "t").write_text(token + "\n")
     (tmp_path / "m.enc").write_bytes(leaks.lock(b"plain text", token))
-    ok = subprocess.run([sys.executable, str(unlock_py), str(tmp_path / "t"), str(tmp_path / "m.enc"), str(tmp_path / "m")],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, str(unlock_py), str(tmp_path / "t"), str(tmp_path / "m.enc"), str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "m").read_bytes() == b"plain text"
     (tmp_path / "t").write_text(leaks.new_token())
-    bad = subprocess.run([sys.executable, str(unlock_py), str(tmp_path / "t"), str(tmp_path / "m.enc"), str(tmp_path / "x")],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(unlock_py), str(tmp_path / "t"), str(tmp_path / "m.enc"), str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "wrong token" in bad.stderr
 
 
@@ -53,11 +61,19 @@ def test_a_mask_shows_four_characters_and_the_length():
 
 def test_a_token_copied_then_deleted_is_found_in_its_layer_and_named_as_deleted(tmp_path):
     token = leaks.new_token()
-    archive = write_image(tmp_path / "leaky.tar", [
-        [("/app", "dir", None), ("/app/serve.py", "file", b"print('hi')\n")],
-        [("/tmp/unlock.token", "file", token.encode() + b"\n")],
-        [("/tmp/unlock.token", "whiteout", None)],
-    ], created_by=["COPY serve.py /app/", "COPY unlock.token /tmp/unlock.token", "RUN /bin/sh -c rm /tmp/unlock.token"])
+    archive = write_image(
+        tmp_path / "leaky.tar",
+        [
+            [("/app", "dir", None), ("/app/serve.py", "file", b"print('hi')\n")],
+            [("/tmp/unlock.token", "file", token.encode() + b"\n")],
+            [("/tmp/unlock.token", "whiteout", None)],
+        ],
+        created_by=[
+            "COPY serve.py /app/",
+            "COPY unlock.token /tmp/unlock.token",
+            "RUN /bin/sh -c rm /tmp/unlock.token",
+        ],
+    )
     scan = leaks.scan_archive(archive, token, host="linux/amd64")
     assert [(p.kind, p.path) for p in scan.places] == [("layer", "/tmp/unlock.token")]
     assert "layer 2/3" in scan.places[0].where and "deleted by layer 3" in scan.places[0].detail
@@ -67,8 +83,11 @@ def test_a_token_copied_then_deleted_is_found_in_its_layer_and_named_as_deleted(
 
 def test_a_token_in_the_history_is_found_and_masked(tmp_path):
     token = leaks.new_token()
-    archive = write_image(tmp_path / "arg.tar", [[("/app/x", "file", b"x")]],
-                          created_by=[f"RUN |1 UNLOCK_TOKEN={token} /bin/sh -c python3 unlock.py - # buildkit"])
+    archive = write_image(
+        tmp_path / "arg.tar",
+        [[("/app/x", "file", b"x")]],
+        created_by=[f"RUN |1 UNLOCK_TOKEN={token} /bin/sh -c python3 unlock.py - # buildkit"],
+    )
     scan = leaks.scan_archive(archive, token, host="linux/amd64")
     assert scan.kinds() == {"history"}
     assert "UNLOCK_TOKEN=" + leaks.mask(token) in scan.places[0].detail
@@ -128,4 +147,6 @@ def test_the_runner_dockerfile_carries_the_run_id(tmp_path):
     out = cicache.runner_dockerfile(src, "r0123456789", tmp_path / "Dockerfile").read_text()
     assert cicache.MARK not in out and out.count("ci-run r0123456789") == 2
     with pytest.raises(ValueError, match="marker"):
-        cicache.runner_dockerfile(REPO / "docker" / "lessons" / "09-shipping" / "greet" / "Dockerfile", "r1", tmp_path / "x")
+        cicache.runner_dockerfile(
+            REPO / "docker" / "lessons" / "09-shipping" / "greet" / "Dockerfile", "r1", tmp_path / "x"
+        )

@@ -25,7 +25,7 @@ modules:
     key_points: [k]
 """
 
-RAISES_IN_CELL_2 = '''\
+RAISES_IN_CELL_2 = """\
 # %% [markdown]
 # A lesson that stops in its second code cell.
 
@@ -41,7 +41,7 @@ check(x)
 
 # %%
 print("never runs")
-'''
+"""
 
 
 def lesson(tmp_path: Path, source: str) -> course_mod.Course:
@@ -95,14 +95,17 @@ def test_layerlab_run_prints_what_failed_and_what_to_do_and_exits_1(tmp_path, mo
 
 def test_the_engines_known_error_raised_in_a_lesson_is_named_as_the_engines(tmp_path):
     log = Path(__file__).parent / "data" / "transient" / "export-race.log"
-    c = lesson(tmp_path, f"""\
+    c = lesson(
+        tmp_path,
+        f"""\
 # %%
 from layerlab.engine import build, buildlog, transient
 race = transient.classify(buildlog.parse(open({str(log)!r}).read().splitlines()))
 
 # %%
 raise build.TransientEngineError("layerlab-03:naive", race, ["unpacking to docker.io/library/x"], 2, [])
-""")
+""",
+    )
     said: list[str] = []
     r = notebooks.execute(c.modules[0], tmp_path / "out", say=said.append)
     assert r.failure and r.failure.engine_error and r.failure.cell == 2
@@ -112,10 +115,14 @@ raise build.TransientEngineError("layerlab-03:naive", race, ["unpacking to docke
 
 def test_the_engines_known_error_is_named_as_the_engines():
     f = failure.from_cell_error(
-        "03", "TransientEngineError",
+        "03",
+        "TransientEngineError",
         "building layerlab-03:naive failed twice at `exporting to image` with a known intermittent engine error "
         "(failed to prepare extraction snapshot): an engine error, not a fault in the Dockerfile.\n  | ...",
-        "\x1b[0;31mTransientEngineError\x1b[0m: ...", 7, 20)
+        "\x1b[0;31mTransientEngineError\x1b[0m: ...",
+        7,
+        20,
+    )
     assert f.engine_error and f.line().startswith("cell 7/20: TransientEngineError: building layerlab-03:naive failed")
     assert f.todo().startswith("this is the engine's error, not the lesson's")
     assert "`layerlab run 03`" in f.todo() and "layerlab doctor" in f.todo()

@@ -52,13 +52,17 @@ def asserts(source: str):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Assert):
             names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
-            consts = {n.value for n in ast.walk(node.test) if isinstance(n, ast.Constant) and isinstance(n.value, (int, float))}
+            consts = {
+                n.value
+                for n in ast.walk(node.test)
+                if isinstance(n, ast.Constant) and isinstance(n.value, (int, float))
+            }
             yield names, consts
 
 
 def test_the_checker_catches_an_unasserted_goal():
     cell = 'share = 0.03\nprint(f"{share:.0%}: the course\'s goal is at most 5%")\nassert share < 0.25\n'
-    (names, numbers), = goals(cell)
+    ((names, numbers),) = goals(cell)
     assert not any(names & a and (numbers <= {c * 100 for c in k} | k) for a, k in asserts(cell))
 
 
@@ -75,4 +79,6 @@ def test_every_printed_goal_is_asserted(module):
         checks = list(asserts(cell))
         for names, numbers in stated:
             ok = any(names & a_names and numbers <= ({c * 100 for c in consts} | consts) for a_names, consts in checks)
-            assert ok, f"{path.name}: a printed goal on {sorted(names)} ({sorted(numbers)}%) has no assert with that number in its cell:\n{cell}"
+            assert ok, (
+                f"{path.name}: a printed goal on {sorted(names)} ({sorted(numbers)}%) has no assert with that number in its cell:\n{cell}"
+            )

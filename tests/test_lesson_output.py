@@ -77,5 +77,12 @@ def test_an_executed_lesson_shows_summary_lines_not_buildkit_logs(scratch, modul
 def test_layerlab_run_writes_a_page_with_summary_lines_only(scratch):
     m = COURSE.module("02")
     r = notebooks.execute(m, scratch / "run")
-    _check(executed_mod.Executed(m, nbformat.read(scratch / "run" / r.executed, as_version=4),
-                                 (scratch / "run" / r.html).read_text(encoding="utf-8"), r.error, "layerlab run"))
+    _check(
+        executed_mod.Executed(
+            m,
+            nbformat.read(scratch / "run" / r.executed, as_version=4),
+            (scratch / "run" / r.html).read_text(encoding="utf-8"),
+            r.error,
+            "layerlab run",
+        )
+    )

@@ -25,7 +25,8 @@ def test_the_lesson_shows_its_objectives_first_and_key_points_from_course_yml(mo
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             assert "## Key points" not in cell.source and "## Objectives" not in cell.source, (
-                "a hand-written list drifts from course.yml; call lesson.key_points instead")
+                "a hand-written list drifts from course.yml; call lesson.key_points instead"
+            )
 
 
 def test_the_lists_print_as_course_yml_states_them(capsys):

@@ -19,9 +19,8 @@ import uuid
 
 import pytest
 
-from layerlab.course import lesson
+from layerlab.course import REPO, lesson
 from layerlab.measure import inspector
-from layerlab.course import REPO
 
 pytestmark = pytest.mark.usefixtures("engine_client")
 
@@ -72,8 +71,18 @@ def official_like(tmp_path_factory):
     try:
         for name in ("python-slim", "python-full"):
             tag = f"layerlab-test/official-like-{name}:{run}"
-            _docker("buildx", "build", "--load", "--label", "org.layerlab.managed=true",
-                    "--build-arg", f"BASE={lesson.BASES[name.upper().replace('-', '_')]}", "-t", tag, str(folder))
+            _docker(
+                "buildx",
+                "build",
+                "--load",
+                "--label",
+                "org.layerlab.managed=true",
+                "--build-arg",
+                f"BASE={lesson.BASES[name.upper().replace('-', '_')]}",
+                "-t",
+                tag,
+                str(folder),
+            )
             tags[name] = tag
         yield tags
     finally:
@@ -99,7 +108,11 @@ def test_lesson_holds_on_an_official_layout(module, official_like, tmp_path):
     }
     out = subprocess.run(
         [sys.executable, "-m", "layerlab.cli", "run", module, "--out", str(tmp_path / "build")],
-        capture_output=True, text=True, env=env, timeout=900, cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=REPO,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-3000:]
     runs = json.loads((tmp_path / "build" / "runs.json").read_text())

@@ -50,8 +50,7 @@ def _layer_imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("layer", sorted(ALLOWED))
 def test_a_layer_imports_only_the_layers_below_it(layer):
     wrong = {
-        str(p.relative_to(SRC)): sorted(_layer_imports(p) - ALLOWED[layer])
-        for p in sorted((SRC / layer).rglob("*.py"))
+        str(p.relative_to(SRC)): sorted(_layer_imports(p) - ALLOWED[layer]) for p in sorted((SRC / layer).rglob("*.py"))
     }
     wrong = {k: v for k, v in wrong.items() if v}
     assert not wrong, f"{layer}/ imports layers above it: {wrong}"
@@ -73,7 +72,8 @@ def _module_name(path: Path, root: Path) -> str:
 def _type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def import_graph(root: Path) -> dict[str, set[str]]:
@@ -164,13 +164,16 @@ def _layer_of(module: str) -> str:
     return parts[1] if len(parts) > 1 and parts[1] in ALLOWED else "(package root)"
 
 
-@pytest.mark.parametrize("layer", [
-    *(layer for layer in sorted(ALLOWED) if layer != "course"),
-    # The lesson runner writes the course page, which links the instructor page, which runs lessons:
-    # issue 24 section 3 moves the run/index writing into the page module. Strict: this fails once it is fixed.
-    "course",
-    "(package root)",
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        *(layer for layer in sorted(ALLOWED) if layer != "course"),
+        # The lesson runner writes the course page, which links the instructor page, which runs lessons:
+        # issue 24 section 3 moves the run/index writing into the page module. Strict: this fails once it is fixed.
+        "course",
+        "(package root)",
+    ],
+)
 def test_no_import_circles_within_a_layer(layer):
     found = [c for c in circles(import_graph(SRC)) if _layer_of(c[0]) == layer or any(_layer_of(m) == layer for m in c)]
     assert not found, f"import circles in {layer}: " + "; ".join(" <-> ".join(c) for c in found)
@@ -186,12 +189,15 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 def test_the_circle_finder_sees_local_imports_and_ignores_type_checking(tmp_path):
     # A circle closed by a function-local import is a circle.
-    root = _tree(tmp_path, {
-        "__init__.py": "",
-        "a.py": "from pkg import b\n",
-        "b.py": "def f():\n    from .c import g\n    return g\n",
-        "c.py": "from . import a\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "a.py": "from pkg import b\n",
+            "b.py": "def f():\n    from .c import g\n    return g\n",
+            "c.py": "from . import a\n",
+        },
+    )
     assert circles(import_graph(root)) == [["pkg.a", "pkg.b", "pkg.c"]]
     # The same names under TYPE_CHECKING are only for mypy: no circle.
     (root / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n")

@@ -26,9 +26,14 @@ def feed(name, p=None, renderer=None):
 
 @pytest.mark.parametrize(
     "name, total, ran, cached",
-    [("cold", 6, 4, 1), ("warm", 6, 0, 5), ("code-edit", 6, 2, 3), ("multiplatform", 12, 9, 2),
-     # lesson 04's builder + runtime stages (5 + 5); BuildKit tags the runtime's FROM `[1/7]`
-     ("multistage", 10, 8, 2)],
+    [
+        ("cold", 6, 4, 1),
+        ("warm", 6, 0, 5),
+        ("code-edit", 6, 2, 3),
+        ("multiplatform", 12, 9, 2),
+        # lesson 04's builder + runtime stages (5 + 5); BuildKit tags the runtime's FROM `[1/7]`
+        ("multistage", 10, 8, 2),
+    ],
 )
 def test_counts_match_the_parsed_log(name, total, ran, cached):
     p, lines, log = feed(name)
@@ -61,7 +66,7 @@ def test_the_live_line_follows_the_steps_as_they_start_and_end():
         if p.event(reader.feed(line)):
             seen.append(p.line(200))
     assert seen[0].startswith("building layerlab-demo:latest: 0/6 steps | [1/6] FROM")
-    running = next(s for s in seen if "RUN echo \"installing" in s)
+    running = next(s for s in seen if 'RUN echo "installing' in s)
     assert running.startswith("building layerlab-demo:latest: 3/6 steps | [4/6] RUN") and "1 cached, 1 ran" in running
     assert seen[-1].startswith("building layerlab-demo:latest: 6/6 steps | exporting |")
     assert all(not RAW.match(s) for s in seen)
@@ -76,8 +81,9 @@ def test_a_failed_build_names_the_failing_step():
         p2.event(reader.feed(line))
     p2.end("failed")
     assert p2.failed is not None and p2.done == 1
-    assert re.fullmatch(r"FAILED bad:1 after \d+\.\d s at \[2/2\] RUN echo step-output && exit 7 \(1/2 steps done\)",
-                        p2.summary()), p2.summary()
+    assert re.fullmatch(
+        r"FAILED bad:1 after \d+\.\d s at \[2/2\] RUN echo step-output && exit 7 \(1/2 steps done\)", p2.summary()
+    ), p2.summary()
 
 
 def test_the_terminal_renderer_prints_only_the_summary_when_not_a_tty():
@@ -130,7 +136,7 @@ def test_logs_go_to_a_fresh_file_per_build_and_old_ones_are_pruned(monkeypatch, 
         paths.append(path)
     assert paths[-1].name.startswith("layerlab-03-naive_latest-")
     assert len(set(paths)) == len(paths)
-    assert sorted(tmp_path.iterdir()) == sorted(paths[-progress.KEEP_LOGS:])
+    assert sorted(tmp_path.iterdir()) == sorted(paths[-progress.KEEP_LOGS :])
 
 
 def test_a_platform_named_on_some_steps_only_is_still_one_platform():

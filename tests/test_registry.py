@@ -4,10 +4,8 @@ import json
 import subprocess
 import sys
 
-import pytest
-
-from layerlab.engine import registry
 from layerlab.course import REPO
+from layerlab.engine import registry
 
 
 def test_references_split_into_the_apis_repository_and_tag():
@@ -22,10 +20,31 @@ def test_the_port_is_configurable(monkeypatch):
 
 
 def test_an_index_round_trips_through_its_recording():
-    ix = registry.Index(ref="localhost:5000/a:b", digest="sha256:1", media_type=registry.INDEX_TYPES[0], raw={"manifests": []}, entries=[
-        registry.Entry(digest="sha256:a", media_type=registry.MANIFEST_TYPES[0], platform="linux/arm64", size=500, layers_bytes=1000, layers=3),
-        registry.Entry(digest="sha256:b", media_type=registry.MANIFEST_TYPES[0], platform="unknown/unknown", size=500, layers_bytes=10, layers=1, attests="sha256:a"),
-    ])
+    ix = registry.Index(
+        ref="localhost:5000/a:b",
+        digest="sha256:1",
+        media_type=registry.INDEX_TYPES[0],
+        raw={"manifests": []},
+        entries=[
+            registry.Entry(
+                digest="sha256:a",
+                media_type=registry.MANIFEST_TYPES[0],
+                platform="linux/arm64",
+                size=500,
+                layers_bytes=1000,
+                layers=3,
+            ),
+            registry.Entry(
+                digest="sha256:b",
+                media_type=registry.MANIFEST_TYPES[0],
+                platform="unknown/unknown",
+                size=500,
+                layers_bytes=10,
+                layers=1,
+                attests="sha256:a",
+            ),
+        ],
+    )
     back = registry.Index.model_validate(json.loads(ix.model_dump_json()))
     assert back.platforms == ["linux/arm64"] and [a.attests for a in back.attestations] == ["sha256:a"]
 
@@ -46,14 +65,18 @@ ACCESS_LOG = """\
 
 def test_the_access_log_says_what_a_push_uploaded_mounted_and_found():
     t = registry.read_access_log(ACCESS_LOG, "09-app-r1")
-    assert list(t.uploaded) == ["sha256:bbb"], "one completed upload; the manifest PUT and another repository's do not count"
+    assert list(t.uploaded) == ["sha256:bbb"], (
+        "one completed upload; the manifest PUT and another repository's do not count"
+    )
     assert t.mounted == ["sha256:ccc"] and t.present == 1 and t.downloaded == {"sha256:aaa": 2101}
     assert registry.read_access_log(ACCESS_LOG, "other").uploaded == {}
 
 
 def test_registry_up_takes_a_plain_docker_push_and_serves_the_index(engine_client):
     """`layerlab registry up`, then the docker CLI itself pushes a two-platform image that the API lists."""
-    up = subprocess.run([sys.executable, "-m", "layerlab.cli", "registry", "up"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    up = subprocess.run(
+        [sys.executable, "-m", "layerlab.cli", "registry", "up"], capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     assert up.returncode == 0, up.stdout + up.stderr
     st = registry.status_live()
     assert st.running and st.api.startswith("200")
@@ -67,7 +90,9 @@ def test_registry_up_takes_a_plain_docker_push_and_serves_the_index(engine_clien
         ix = registry.index_live(ref)
         assert {"linux/amd64", "linux/arm64"} <= set(ix.platforms)
         assert ix.digest.startswith("sha256:")
-        manifest, digest, media = registry.fetch(f"{registry.address()}/layerlab-test-registry@{ix.entry('linux/arm64').digest}")
+        manifest, digest, media = registry.fetch(
+            f"{registry.address()}/layerlab-test-registry@{ix.entry('linux/arm64').digest}"
+        )
         assert media in registry.MANIFEST_TYPES and digest == ix.entry("linux/arm64").digest
         config, _, _ = registry.fetch_blob(f"{registry.address()}/layerlab-test-registry", manifest["config"]["digest"])
         assert config["architecture"] == "arm64"

@@ -22,7 +22,11 @@ def test_lesson_replays_without_an_engine(module, tmp_path):
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock", "LAYERLAB_CACHE": str(tmp_path / "cache")}
     out = subprocess.run(
         [sys.executable, "-m", "layerlab.cli", "run", module, "--replay", "--out", str(tmp_path / "build")],
-        capture_output=True, text=True, env=env, timeout=600, cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=REPO,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     runs = json.loads((tmp_path / "build" / "runs.json").read_text())

@@ -43,7 +43,9 @@ def _same_shape(stored, dumped, where=""):
     empty: None, [] or {}) is no difference."""
     if isinstance(stored, dict) and isinstance(dumped, dict):
         out = [f"{where}.{k}: not in the dump" for k in stored if k not in dumped]
-        out += [f"{where}.{k}: {dumped[k]!r} added" for k in dumped if k not in stored and dumped[k] not in (None, [], {})]
+        out += [
+            f"{where}.{k}: {dumped[k]!r} added" for k in dumped if k not in stored and dumped[k] not in (None, [], {})
+        ]
         for k in stored.keys() & dumped.keys():
             out += _same_shape(stored[k], dumped[k], f"{where}.{k}")
         return out

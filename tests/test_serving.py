@@ -55,21 +55,26 @@ def local_server():
 
 
 def test_bounded_load_sends_exactly_the_requests_asked_for(local_server):
-    s = serving.bounded_load(local_server + "/predict", method="POST", body={"rows": [[1, 2, 3]]}, requests=40, concurrency=4)
+    s = serving.bounded_load(
+        local_server + "/predict", method="POST", body={"rows": [[1, 2, 3]]}, requests=40, concurrency=4
+    )
     assert s.requests == 40 and s.errors == 0 and not s.capped and len(s.latencies_ms) == 40
     assert s.p50_ms <= s.p95_ms <= s.p99_ms
 
 
 def test_the_warm_up_is_sent_first_and_kept_out_of_the_measured_load(local_server):
-    warm, measured = serving.warm_load(local_server, {"path": "/predict", "method": "POST", "body": {"rows": [[1]]},
-                                                      "requests": 30, "concurrency": 3, "warmup": 12})
+    warm, measured = serving.warm_load(
+        local_server,
+        {"path": "/predict", "method": "POST", "body": {"rows": [[1]]}, "requests": 30, "concurrency": 3, "warmup": 12},
+    )
     assert warm is not None and warm.requests == 12 and measured.requests == 30 and len(measured.latencies_ms) == 30
     assert serving.warm_load(local_server, {"path": "/predict", "requests": 5})[0] is None
 
 
 def test_bounded_load_stops_at_its_time_cap(local_server):
-    s = serving.bounded_load(local_server + "/predict", method="POST", body={"rows": [[1]]}, requests=10**7,
-                             concurrency=2, time_cap_s=0.5)
+    s = serving.bounded_load(
+        local_server + "/predict", method="POST", body={"rows": [[1]]}, requests=10**7, concurrency=2, time_cap_s=0.5
+    )
     assert s.capped and s.seconds < 3
 
 
@@ -82,17 +87,34 @@ def test_refused_connections_count_as_errors_not_exceptions():
 
 
 def test_a_serve_result_round_trips_through_json():
-    r = serving.ServeResult(image="i", options={"init": True}, started=True, first_ok_s=0.5, healthy_s=1.2,
-                            load=serving.summarize([0.01, 0.02], 1.0), inflight=serving.Response(status=200, body="ok", error="", seconds=0.5), stop_s=0.4)
+    r = serving.ServeResult(
+        image="i",
+        options={"init": True},
+        started=True,
+        first_ok_s=0.5,
+        healthy_s=1.2,
+        load=serving.summarize([0.01, 0.02], 1.0),
+        inflight=serving.Response(status=200, body="ok", error="", seconds=0.5),
+        stop_s=0.4,
+    )
     back = serving.ServeResult.model_validate(json.loads(r.model_dump_json()))
     assert back == r and back.serving and back.inflight_answered
 
 
 def test_the_health_log_warm_up_and_readiness_round_trip_through_json():
-    probes = [serving.HealthProbe(start="t0", end="t1", exit_code=1),
-              serving.HealthProbe(start="t2", end="t3", exit_code=0)]
-    r = serving.ServeResult(image="i", options={"cpuset_cpus": [0]}, started=True, ready_s=2.5, health_log=probes,
-                            warmup=serving.summarize([0.01], 1.0), load=serving.summarize([0.02], 1.0))
+    probes = [
+        serving.HealthProbe(start="t0", end="t1", exit_code=1),
+        serving.HealthProbe(start="t2", end="t3", exit_code=0),
+    ]
+    r = serving.ServeResult(
+        image="i",
+        options={"cpuset_cpus": [0]},
+        started=True,
+        ready_s=2.5,
+        health_log=probes,
+        warmup=serving.summarize([0.01], 1.0),
+        load=serving.summarize([0.02], 1.0),
+    )
     assert serving.ServeResult.model_validate(json.loads(r.model_dump_json())) == r
 
 

@@ -55,8 +55,11 @@ def _resolver(src: Path, path: Path, seen: frozenset[Path] = frozenset()):
     names: dict[str, tuple[str, str]] = {}  # local name -> (dotted module, name there)
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            base = ".".join(package[: len(package) - node.level + 1] + ((node.module,) if node.module else ())) \
-                if node.level else (node.module or "")
+            base = (
+                ".".join(package[: len(package) - node.level + 1] + ((node.module,) if node.module else ()))
+                if node.level
+                else (node.module or "")
+            )
             for a in node.names:
                 if _module_file(src, f"{base}.{a.name}"):
                     modules[a.asname or a.name] = f"{base}.{a.name}"
@@ -98,7 +101,8 @@ def _resolver(src: Path, path: Path, seen: frozenset[Path] = frozenset()):
 
 def _is_environ(node: ast.expr) -> bool:
     return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
-        isinstance(node, ast.Name) and node.id == "environ")
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
 
 
 def environment_reads(src: Path, path: Path) -> list[str]:
@@ -112,8 +116,11 @@ def environment_reads(src: Path, path: Path) -> list[str]:
                 keys.append(node.args[0])
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):
             keys.append(node.slice)
-        elif isinstance(node, ast.Compare) and any(isinstance(o, (ast.In, ast.NotIn)) for o in node.ops) \
-                and any(_is_environ(c) for c in node.comparators):
+        elif (
+            isinstance(node, ast.Compare)
+            and any(isinstance(o, (ast.In, ast.NotIn)) for o in node.ops)
+            and any(_is_environ(c) for c in node.comparators)
+        ):
             keys.append(node.left)
     return sorted({r if (r := resolve(k)) is not None else UNRESOLVED for k in keys})
 
@@ -124,8 +131,11 @@ def layerlab_readers(src: Path) -> dict[str, list[str]]:
         if p == src / "ground" / "settings.py":
             continue
         rel = str(p.relative_to(src))
-        read = [v for v in environment_reads(src, p) if (v.startswith("LAYERLAB_") or v == UNRESOLVED)
-                and v not in RESTORES.get(rel, [])]
+        read = [
+            v
+            for v in environment_reads(src, p)
+            if (v.startswith("LAYERLAB_") or v == UNRESOLVED) and v not in RESTORES.get(rel, [])
+        ]
         if read:
             found[rel] = read
     return found
@@ -143,11 +153,15 @@ def test_a_read_through_a_constant_is_seen(tmp_path):
     (pkg / "ground" / "names.py").write_text('CACHE_ENV = "LAYERLAB_CACHE"\n')
     (pkg / "hostpath.py").write_text(
         "import os\nWORKSPACE_ENV, HOST_ENV = 'LAYERLAB_WORKSPACE', 'LAYERLAB_HOST_WORKSPACE'\n"
-        "def f():\n    return os.environ.get(WORKSPACE_ENV), os.getenv(HOST_ENV)\n")
-    (pkg / "other.py").write_text("import os\nfrom .ground import names\nfrom .ground.names import CACHE_ENV as C\n"
-                                  "def g(k):\n    return names.CACHE_ENV in os.environ, os.environ[C], os.environ[k]\n")
-    (pkg / "fine.py").write_text("import os\ndef h():\n    os.environ['LAYERLAB_RECORD'] = '1'\n"
-                                 "    return os.environ.get('DOCKER_HOST')\n")
+        "def f():\n    return os.environ.get(WORKSPACE_ENV), os.getenv(HOST_ENV)\n"
+    )
+    (pkg / "other.py").write_text(
+        "import os\nfrom .ground import names\nfrom .ground.names import CACHE_ENV as C\n"
+        "def g(k):\n    return names.CACHE_ENV in os.environ, os.environ[C], os.environ[k]\n"
+    )
+    (pkg / "fine.py").write_text(
+        "import os\ndef h():\n    os.environ['LAYERLAB_RECORD'] = '1'\n    return os.environ.get('DOCKER_HOST')\n"
+    )
     assert layerlab_readers(pkg) == {
         "hostpath.py": ["LAYERLAB_HOST_WORKSPACE", "LAYERLAB_WORKSPACE"],
         "other.py": ["<a name this test cannot resolve>", "LAYERLAB_CACHE"],

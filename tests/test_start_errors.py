@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
+from layerlab.course import REPO
 from layerlab.engine import build, containers, labels
 from layerlab.engine.containers import ContainerDidNotStart, start_failure
-from layerlab.course import REPO
 
 # Real stderr of `docker start <id>` (Docker 26.1.5, containerd 1.7.24, runc 1.1.5), captured once.
 GHOST = (
@@ -68,14 +68,20 @@ def test_permission_denied_and_a_wrong_path_have_their_own_hints():
 
 
 def test_other_architectures_and_unknown_causes():
-    reason, hint = start_failure("Error response from daemon: failed to create task for container: "
-                                 "exec /usr/bin/uname: exec format error: unknown\n"
-                                 "Error: failed to start containers: abc123abc123\n")
+    reason, hint = start_failure(
+        "Error response from daemon: failed to create task for container: "
+        "exec /usr/bin/uname: exec format error: unknown\n"
+        "Error: failed to start containers: abc123abc123\n"
+    )
     assert reason == "exec /usr/bin/uname: exec format error" and "--platform" in hint
-    reason, hint = start_failure("Error response from daemon: something new went wrong\nError: failed to start containers: abc123abc123")
+    reason, hint = start_failure(
+        "Error response from daemon: something new went wrong\nError: failed to start containers: abc123abc123"
+    )
     assert reason == "something new went wrong" and hint
     # No daemon line: the last line that says more than an id.
-    assert start_failure("Error: crun: executable file `tini` not found in $PATH: No such file or directory\n")[0].startswith("executable file `tini`")
+    assert start_failure("Error: crun: executable file `tini` not found in $PATH: No such file or directory\n")[
+        0
+    ].startswith("executable file `tini`")
     assert start_failure("Error: failed to start containers: abc123abc123\n")[0].startswith("failed to start")
     assert start_failure("")[0]
 
@@ -94,8 +100,8 @@ def test_the_message_is_one_paragraph_with_the_hint():
 
 
 BROKEN = {
-    "ghost": "FROM debian:trixie-slim\nUSER ghost\nCMD [\"true\"]\n",
-    "tini": "FROM debian:trixie-slim\nENTRYPOINT [\"tini\"]\n",
+    "ghost": 'FROM debian:trixie-slim\nUSER ghost\nCMD ["true"]\n',
+    "tini": 'FROM debian:trixie-slim\nENTRYPOINT ["tini"]\n',
 }
 
 
@@ -120,10 +126,13 @@ def _ours(client, tag):
     return client.container.list(all=True, filters=[*labels.managed_filter(), ("ancestor", tag)])
 
 
-@pytest.mark.parametrize("name, words", [
-    ("ghost", ["unable to find user ghost"]),
-    ("tini", ["tini", "executable file not found"]),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("ghost", ["unable to find user ghost"]),
+        ("tini", ["tini", "executable file not found"]),
+    ],
+)
 def test_run_live_raises_the_reason_and_leaves_no_container(engine_client, broken_images, name, words):
     tag = broken_images[name]
     assert _ours(engine_client, tag) == []
@@ -152,7 +161,6 @@ def test_the_sandbox_keeps_reason_and_hint(engine_client, broken_images):
 
 def test_the_grader_says_why_the_container_did_not_start(engine_client, tmp_path):
     from layerlab.grade.runner import grade
-
     from test_grade_engine import _assert_left_nothing, by_check
 
     d = tmp_path / "02-slim"
@@ -170,7 +178,6 @@ def test_the_grader_says_why_the_container_did_not_start(engine_client, tmp_path
 
 def test_a_user_the_image_lacks_does_not_pass_as_non_root(engine_client, tmp_path):
     from layerlab.grade.runner import grade
-
     from test_grade_engine import by_check
 
     d = tmp_path / "04-multistage"

@@ -34,10 +34,13 @@ def log(name: str) -> list[str]:
 # --- the classification alone -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, pattern", [
-    ("export-race", "failed to prepare extraction snapshot"),
-    ("export-not-found", "not found after naming the image"),
-])
+@pytest.mark.parametrize(
+    "name, pattern",
+    [
+        ("export-race", "failed to prepare extraction snapshot"),
+        ("export-not-found", "not found after naming the image"),
+    ],
+)
 def test_the_export_race_is_classified(name, pattern):
     race = transient.classify(parse(log(name)))
     assert race is not None and race.pattern.name == pattern and race.step == "exporting to image"

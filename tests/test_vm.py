@@ -67,9 +67,16 @@ def test_cpio_is_newc_aligned_and_reproducible():
 
 @pytest.mark.skipif(not shutil.which("cpio"), reason="cpio is not installed")
 def test_cpio_tool_reads_our_archive():
-    names = subprocess.run(
-        ["cpio", "-it", "--quiet"], input=vm.cpio_newc(vm.initramfs_plan(b"abc", "true")), capture_output=True, check=True
-    ).stdout.decode().split()
+    names = (
+        subprocess.run(
+            ["cpio", "-it", "--quiet"],
+            input=vm.cpio_newc(vm.initramfs_plan(b"abc", "true")),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split()
+    )
     assert names[:1] == ["bin"] and {"init", "dev/console", "bin/busybox", "command"} <= set(names)
 
 

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from layerlab.engine.clean import CleanReport
 
 
-
 def _doctor(args: argparse.Namespace) -> int:
     from layerlab.course import doctor
 
@@ -33,7 +32,7 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _standin_differences(report: "doctor.Report") -> dict[str, list[str]]:
+def _standin_differences(report: doctor.Report) -> dict[str, list[str]]:
     """Each stand-in's differences from the official image, measured from the stand-in (see standins.py)."""
     from layerlab.measure import standins
 
@@ -103,7 +102,7 @@ def _clean(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _print_dry_run(report: "CleanReport", title: str) -> None:
+def _print_dry_run(report: CleanReport, title: str) -> None:
     print(title)
     for kind in ("containers", "networks", "volumes", "images"):
         for name in getattr(report, kind):
@@ -222,8 +221,11 @@ def _grade(args: argparse.Namespace) -> int:
     if target:  # GitHub's job summary: appended to the file the runner names, as each step does
         with open(target, "a", encoding="utf-8") as out:
             out.write(text)
-        print(f"{report.exercise}: {'PASSED' if report.passed else 'FAILED'}, {report.points}/{report.max_points} points;"
-              f" {name} appended to ${f.env_file}", file=sys.stderr)
+        print(
+            f"{report.exercise}: {'PASSED' if report.passed else 'FAILED'}, {report.points}/{report.max_points} points;"
+            f" {name} appended to ${f.env_file}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return 0 if report.passed else 1
@@ -231,6 +233,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from layerlab import course as course_mod
+
     from .grade import release
 
     c = course_mod.load()
@@ -266,8 +269,10 @@ def _record(args: argparse.Namespace) -> int:
     except (RecordError, engine.EngineUnavailable) as e:
         print(e, file=sys.stderr)
         return 2
-    print(f"wrote solutions/{f.exercise}/fixture.json: {f.size_bytes / 1e6:.1f} MB, {f.layers} layers, "
-          f"{f.wasted_bytes / 1e6:.1f} MB wasted, {f.engine}")
+    print(
+        f"wrote solutions/{f.exercise}/fixture.json: {f.size_bytes / 1e6:.1f} MB, {f.layers} layers, "
+        f"{f.wasted_bytes / 1e6:.1f} MB wasted, {f.engine}"
+    )
     print(report.table())
     return 0 if report.passed else 1
 
@@ -279,10 +284,21 @@ def _activities(args: argparse.Namespace) -> int:
     c = course.load()
     modules = [c.module(m) for m in args.modules] if args.modules else c.modules
     if args.json:
-        print(json.dumps([{"module": m.id, "title": m.title,
-                           "predictions": [p.model_dump() for p in m.predictions],
-                           "challenges": [x.model_dump() for x in m.challenges],
-                           "quiz": [q.model_dump() for q in m.quiz]} for m in modules], indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "module": m.id,
+                        "title": m.title,
+                        "predictions": [p.model_dump() for p in m.predictions],
+                        "challenges": [x.model_dump() for x in m.challenges],
+                        "quiz": [q.model_dump() for q in m.quiz],
+                    }
+                    for m in modules
+                ],
+                indent=1,
+            )
+        )
         return 0
     for m in modules:
         print(f"{m.id} {m.title}")
@@ -296,7 +312,7 @@ def _activities(args: argparse.Namespace) -> int:
     return 0
 
 
-def _modules(args: argparse.Namespace) -> "tuple[Course, list[Module]] | None":
+def _modules(args: argparse.Namespace) -> tuple[Course, list[Module]] | None:
     """course.yml and the modules named on the command line (all when none); None after saying why not."""
     from layerlab import course as course_mod
 
@@ -319,8 +335,13 @@ def _warm(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     if args.plan:
         extra = instructor.base_needs(modules)
-        print(f"base images: layerlab bootstrap {' '.join(m.id for m in modules)}" + (f" (also: {', '.join(extra)})" if extra else ""))
-        print(f"then each lesson runs twice, headless: first run into {out / 'warm' / 'first-run'}, the warm run into {out}")
+        print(
+            f"base images: layerlab bootstrap {' '.join(m.id for m in modules)}"
+            + (f" (also: {', '.join(extra)})" if extra else "")
+        )
+        print(
+            f"then each lesson runs twice, headless: first run into {out / 'warm' / 'first-run'}, the warm run into {out}"
+        )
         for m in modules:
             print(f"  {m.id} {m.title}: {m.notebook}")
         return 0
@@ -329,6 +350,7 @@ def _warm(args: argparse.Namespace) -> int:
     except engine.EngineUnavailable as e:
         print(e, file=sys.stderr)
         return 2
+
     def say(line: str) -> None:  # with --json, progress goes to stderr and stdout stays the report
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
@@ -361,7 +383,8 @@ def _timings(args: argparse.Namespace) -> int:
 
 
 def _reset(args: argparse.Namespace) -> int:
-    from layerlab import course as course_mod, engine
+    from layerlab import course as course_mod
+    from layerlab import engine
     from layerlab.course import instructor
 
     try:
@@ -393,7 +416,9 @@ def _instructor(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="layerlab", description="Build, measure and grade container images for the Containers for ML course.")
+    parser = argparse.ArgumentParser(
+        prog="layerlab", description="Build, measure and grade container images for the Containers for ML course."
+    )
     parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -405,8 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plan", action="store_true", help="show what would be done, do nothing")
     p.add_argument("--force", action="store_true", help="rebuild or re-pull even when present")
     p.add_argument("--offline", action="store_true", help="build stand-ins even when a registry is reachable")
-    p.add_argument("modules", nargs="*", metavar="MODULE",
-                   help="also the images these modules need (course.yml `needs`: 06 needs the CUDA images)")
+    p.add_argument(
+        "modules",
+        nargs="*",
+        metavar="MODULE",
+        help="also the images these modules need (course.yml `needs`: 06 needs the CUDA images)",
+    )
     p.set_defaults(func=_bootstrap)
 
     p = sub.add_parser("clean", help="remove the containers, networks, volumes and images the course created")
@@ -444,11 +473,20 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("grade", help="build and check an exercise folder against its recorded fixture")
     p.add_argument("path", help="the exercise folder (holds the Dockerfile)")
     p.add_argument("--exercise", help="exercise id (default: the folder's name)")
-    p.add_argument("--format", choices=formats.names(), default=None,
-                   help="report format: " + "; ".join(f"{f}: {formats.FORMATS[f].help}" for f in formats.names()))
+    p.add_argument(
+        "--format",
+        choices=formats.names(),
+        default=None,
+        help="report format: " + "; ".join(f"{f}: {formats.FORMATS[f].help}" for f in formats.names()),
+    )
     p.add_argument("--json", action="store_true", help="the same as --format json")
-    p.add_argument("--write", action="append", default=[], metavar="FORMAT=PATH",
-                   help="also write the report in FORMAT to PATH, from the same grading (repeatable)")
+    p.add_argument(
+        "--write",
+        action="append",
+        default=[],
+        metavar="FORMAT=PATH",
+        help="also write the report in FORMAT to PATH, from the same grading (repeatable)",
+    )
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/")
@@ -460,7 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("exercise")
     p.set_defaults(func=_record)
 
-    p = sub.add_parser("activities", help="each module's predictions, challenges and quiz, with the answers (for instructors)")
+    p = sub.add_parser(
+        "activities", help="each module's predictions, challenges and quiz, with the answers (for instructors)"
+    )
     p.add_argument("modules", nargs="*", help="module ids (default: all)")
     p.add_argument("--json", action="store_true", help="a quiz export, machine-readable")
     p.set_defaults(func=_activities)
@@ -468,18 +508,24 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("warm", help="before class: build what each module's demo builds and time it cold and warm")
     p.add_argument("modules", nargs="*", metavar="MODULE", help="module ids (default: all)")
     p.add_argument("--out", default="build", help="output folder (default: build)")
-    p.add_argument("--once", action="store_true", help="run each lesson once (build only); the warm time is not measured")
+    p.add_argument(
+        "--once", action="store_true", help="run each lesson once (build only); the warm time is not measured"
+    )
     p.add_argument("--plan", action="store_true", help="say what would run, run nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_warm)
 
-    p = sub.add_parser("timings", help="each lesson's measured run time next to its teaching minutes; cells over 30 s warm")
+    p = sub.add_parser(
+        "timings", help="each lesson's measured run time next to its teaching minutes; cells over 30 s warm"
+    )
     p.add_argument("modules", nargs="*", metavar="MODULE", help="module ids (default: all)")
     p.add_argument("--out", default="build", help="where `layerlab run` wrote (default: build)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_timings)
 
-    p = sub.add_parser("reset", help="remove what one module built (its labelled containers, networks, volumes, images)")
+    p = sub.add_parser(
+        "reset", help="remove what one module built (its labelled containers, networks, volumes, images)"
+    )
     p.add_argument("module", help="module id, e.g. 03")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.add_argument("--json", action="store_true")

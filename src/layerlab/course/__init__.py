@@ -21,8 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 from layerlab.ground.errors import LayerlabError, NotFound
+from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 
 # Judged against the engine in course/needs.py; "containerd": an image store that keeps multi-platform images.
 Need = Literal["engine", "buildx", "containerd", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
@@ -43,7 +43,9 @@ class Prediction(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="used by the notebook: predict('01', '<id>')")
     question: str
     unit: str = Field(description="the unit of the guess and the measurement: 'x', 'MB', 'steps', '%' ...")
-    why: str = Field(description="one line that explains what the measurement shows, displayed next to it after the run")
+    why: str = Field(
+        description="one line that explains what the measurement shows, displayed next to it after the run"
+    )
 
 
 class Challenge(Strict):
@@ -66,7 +68,7 @@ class Question(Strict):
     explanation: str = Field(min_length=1, description="why the right answer is right; shown once the learner answers")
 
     @model_validator(mode="after")
-    def _answer_fits(self) -> "Question":
+    def _answer_fits(self) -> Question:
         if self.choices is not None:
             if len(self.choices) < 2 or len(set(self.choices)) != len(self.choices):
                 raise ValueError("a multiple-choice question needs two or more different choices")
@@ -102,7 +104,7 @@ class Module(Strict):
         return v
 
     @model_validator(mode="after")
-    def _activity_ids(self) -> "Module":
+    def _activity_ids(self) -> Module:
         ids = [p.id for p in self.predictions]
         if len(set(ids)) != len(ids):
             raise ValueError(f"prediction ids repeat: {ids}")
@@ -115,7 +117,9 @@ class Module(Strict):
         for p in self.predictions:
             if p.id == key:
                 return p
-        raise NotFound(f"module {self.id} declares no prediction {key!r}; known: {', '.join(p.id for p in self.predictions) or 'none'}")
+        raise NotFound(
+            f"module {self.id} declares no prediction {key!r}; known: {', '.join(p.id for p in self.predictions) or 'none'}"
+        )
 
 
 # --- Exercises and their checks -------------------------------------------
@@ -140,7 +144,9 @@ class Exercise(Strict):
     module: str = Field(description="id of the module the exercise belongs to")
     title: str
     points: int = Field(ge=0, default=0, description="total; 0 means the sum of the checks' points")
-    paths: list[str] = Field(min_length=1, description="the files the student edits and hands in, relative to the exercise folder")
+    paths: list[str] = Field(
+        min_length=1, description="the files the student edits and hands in, relative to the exercise folder"
+    )
     dockerfile: str = "Dockerfile"
     checks: list[CheckEntry] = Field(min_length=1)
     limits: dict[str, Any] = Field(default_factory=dict, description="what one grading run may use (the grader's keys)")
@@ -176,7 +182,9 @@ class Course(Strict):
         for m in self.modules:
             if key in (m.id, m.slug, f"{m.id}-{m.slug}"):
                 return m
-        raise NotFound(f"no module {key!r} in course.yml; known: {', '.join(m.id + '-' + m.slug for m in self.modules)}")
+        raise NotFound(
+            f"no module {key!r} in course.yml; known: {', '.join(m.id + '-' + m.slug for m in self.modules)}"
+        )
 
 
 class CourseFileError(LayerlabError, ValueError):
@@ -230,13 +238,17 @@ def load(path: Path | str = COURSE_FILE) -> Course:
             raise CourseFileError(f"{path}: modules[{m.id}].notebook: {m.notebook} does not exist")
         for c in m.challenges:
             if not (path.parent / c.solution).is_file():
-                raise CourseFileError(f"{path}: modules[{m.id}].challenges[{c.id}].solution: {c.solution} does not exist")
+                raise CourseFileError(
+                    f"{path}: modules[{m.id}].challenges[{c.id}].solution: {c.solution} does not exist"
+                )
     ex_ids = [e.id for e in course.exercises]
     if len(set(ex_ids)) != len(ex_ids):
         raise CourseFileError(f"{path}: exercise ids repeat: {ex_ids}")
     for ex in course.exercises:
         if ex.module not in ids:
-            raise CourseFileError(f"{path}: exercises[{ex.id}].module: no module {ex.module!r} (expected one of: {', '.join(ids)})")
+            raise CourseFileError(
+                f"{path}: exercises[{ex.id}].module: no module {ex.module!r} (expected one of: {', '.join(ids)})"
+            )
     return course
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from layerlab import course as C
+
 from .widgets import WIDGET_MIME, strip_tags
 
 if TYPE_CHECKING:
@@ -70,8 +71,16 @@ def compare(guess: float, measured: float) -> str:
     if guess > 0 and measured > 0:
         r = measured / guess
         if r >= 1:
-            return f"the measurement is {fmt(r)} times your guess" if r >= 1.5 else f"{fmt((r - 1) * 100)}% above your guess"
-        return f"your guess is {fmt(1 / r)} times the measurement" if 1 / r >= 1.5 else f"{fmt((1 - r) * 100)}% below your guess"
+            return (
+                f"the measurement is {fmt(r)} times your guess"
+                if r >= 1.5
+                else f"{fmt((r - 1) * 100)}% above your guess"
+            )
+        return (
+            f"your guess is {fmt(1 / r)} times the measurement"
+            if 1 / r >= 1.5
+            else f"{fmt((1 - r) * 100)}% below your guess"
+        )
     return f"off by {fmt(abs(guess - measured))}"
 
 
@@ -107,8 +116,9 @@ class Revealed:
 class Prediction(_Shown):
     def __init__(self, module: str, spec: C.Prediction):
         self.module, self.spec = module, spec
-        self.guess = W.Text(placeholder=f"your guess, in {spec.unit}", description="guess:",
-                            layout=W.Layout(width="260px"))
+        self.guess = W.Text(
+            placeholder=f"your guess, in {spec.unit}", description="guess:", layout=W.Layout(width="260px")
+        )
         self.result = W.HTML("")
         self.revealed: Revealed | None = None
         question = W.HTML(f"<b>Predict.</b> {html.escape(spec.question)} <i>({html.escape(spec.unit)})</i>")
@@ -116,8 +126,10 @@ class Prediction(_Shown):
         self.widget = W.VBox([question, W.HBox([self.guess, hint]), self.result])
 
     def static_html(self) -> str:
-        return (f"<p><b>Predict.</b> {html.escape(self.spec.question)} <i>({html.escape(self.spec.unit)})</i><br>"
-                "<small>In JupyterLab a box takes your guess here; the cells below measure it.</small></p>")
+        return (
+            f"<p><b>Predict.</b> {html.escape(self.spec.question)} <i>({html.escape(self.spec.unit)})</i><br>"
+            "<small>In JupyterLab a box takes your guess here; the cells below measure it.</small></p>"
+        )
 
     def reveal(self, measured: float, note: str = "") -> None:
         """Show the guess next to the measured value, and why; with no guess, say so and go on."""
@@ -157,8 +169,10 @@ class Solution(_Shown):
         return text
 
     def static_html(self) -> str:
-        return (f"<p><i>Solution of {html.escape(self.spec.id)} hidden: press the button in JupyterLab, "
-                f"or open <code>{html.escape(self.spec.solution)}</code> once you have tried.</i></p>")
+        return (
+            f"<p><i>Solution of {html.escape(self.spec.id)} hidden: press the button in JupyterLab, "
+            f"or open <code>{html.escape(self.spec.solution)}</code> once you have tried.</i></p>"
+        )
 
 
 def solution(challenge_id: str) -> Solution:
@@ -166,7 +180,7 @@ def solution(challenge_id: str) -> Solution:
     return Solution(C.load().challenge(challenge_id))
 
 
-def challenge(challenge_id: str) -> "HTML":
+def challenge(challenge_id: str) -> HTML:
     """The challenge's title and time, as a heading line."""
     c = C.load().challenge(challenge_id)
     from IPython.display import HTML
@@ -206,7 +220,11 @@ class QuestionWidget:
             self.feedback.value = "<i>Choose or type an answer first.</i>"
             return False
         right = is_right(self.q, given)
-        answer = self.q.answer if self.q.choices is not None else f"{fmt(float(self.q.answer))}{' ' + self.q.unit if self.q.unit else ''}"
+        answer = (
+            self.q.answer
+            if self.q.choices is not None
+            else f"{fmt(float(self.q.answer))}{' ' + self.q.unit if self.q.unit else ''}"
+        )
         head = "Right." if right else f"Not quite: the answer is {html.escape(str(answer))}."
         self.feedback.value = f"<p><b>{head}</b> {html.escape(self.q.explanation)}</p>"
         return right
@@ -216,17 +234,22 @@ class Quiz(_Shown):
     def __init__(self, module: C.Module):
         self.module = module
         self.questions = [QuestionWidget(i + 1, q) for i, q in enumerate(module.quiz)]
-        self.widget = W.VBox([W.HTML(f"<h3>Check your understanding</h3>")] + [q.widget for q in self.questions])
+        self.widget = W.VBox([W.HTML("<h3>Check your understanding</h3>")] + [q.widget for q in self.questions])
 
     def static_html(self) -> str:
         items = []
         for q in self.module.quiz:
             choices = "".join(f"<li>{html.escape(c)}</li>" for c in q.choices or [])
-            kind = f"<ul>{choices}</ul>" if q.choices else f"<br><i>a number{', in ' + html.escape(q.unit) if q.unit else ''}</i>"
+            kind = (
+                f"<ul>{choices}</ul>"
+                if q.choices
+                else f"<br><i>a number{', in ' + html.escape(q.unit) if q.unit else ''}</i>"
+            )
             items.append(f"<li>{html.escape(q.prompt)}{kind}</li>")
-        return ("<p><b>Check your understanding</b> (answer in JupyterLab: each answer shows its explanation)</p>"
-                f"<ol>{''.join(items)}</ol>")
-
+        return (
+            "<p><b>Check your understanding</b> (answer in JupyterLab: each answer shows its explanation)</p>"
+            f"<ol>{''.join(items)}</ol>"
+        )
 
     def static_text(self) -> str:
         lines = ["Check your understanding (answer in JupyterLab: each answer shows its explanation)"]

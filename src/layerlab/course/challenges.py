@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from layerlab import course as C
 from layerlab.engine import catalogue
@@ -43,8 +44,10 @@ class Outcome:
     def _repr_mimebundle_(self, include=None, exclude=None):
         mark = {True: "✅", False: "❌", None: "…"}[self.passed]
         body = "<br>".join(html.escape(line) for line in self.lines)
-        return {"text/plain": self.text,
-                "text/html": f"<p>{mark} <b>{html.escape(self.text.splitlines()[0])}</b><br>{body}</p>"}
+        return {
+            "text/plain": self.text,
+            "text/html": f"<p>{mark} <b>{html.escape(self.text.splitlines()[0])}</b><br>{body}</p>",
+        }
 
 
 CheckFn = Callable[..., Outcome]
@@ -67,7 +70,11 @@ def check(challenge_id: str, answer: Any = None, **context: Any) -> Outcome:
     try:
         return CHECKS[challenge_id](answer, **context)
     except Exception as e:  # a check must never stop the lesson
-        return Outcome(challenge_id, False, [f"the check could not run: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"])
+        return Outcome(
+            challenge_id,
+            False,
+            [f"the check could not run: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"],
+        )
 
 
 def _verdict(cid: str, tests: list[tuple[bool, str]]) -> Outcome:
@@ -92,11 +99,20 @@ def _build_text(dockerfile: str, tag: str, module: str, context: Path | None = N
 @_register("00-arm64-python")
 def _arm64_python(answer: Any) -> Outcome:
     out = (answer.output or "").strip()
-    return _verdict("00-arm64-python", [
-        (answer.platform == "linux/arm64", f"platform of the run: {answer.platform or 'the host default'} (the task: linux/arm64)"),
-        (answer.ok, f"exit code {answer.exit_code}"),
-        (out.startswith("Python 3.13"), f"it printed {out[:60]!r} (the task: the Python version, `python --version`)"),
-    ])
+    return _verdict(
+        "00-arm64-python",
+        [
+            (
+                answer.platform == "linux/arm64",
+                f"platform of the run: {answer.platform or 'the host default'} (the task: linux/arm64)",
+            ),
+            (answer.ok, f"exit code {answer.exit_code}"),
+            (
+                out.startswith("Python 3.13"),
+                f"it printed {out[:60]!r} (the task: the Python version, `python --version`)",
+            ),
+        ],
+    )
 
 
 # --- 01 ---------------------------------------------------------------------
@@ -111,15 +127,22 @@ def _smallest_limit(answer: Any, program: str) -> Outcome:
         return Outcome("01-smallest-limit", False, [f"{mib} MiB: give a multiple of 16, at least 32"])
     at = containers.run(SLIM, ["python", "-c", program], memory=f"{mib}m", module="01", timeout=60)
     below = containers.run(SLIM, ["python", "-c", program], memory=f"{mib - 32}m", module="01", timeout=60)
+
     def works(r: RunResult) -> bool:
         return r.ok and r.output.strip().endswith("done")
 
     # Exit 137 is the kill, whether or not the engine also sets its OOM flag (a nested engine may not).
-    return _verdict("01-smallest-limit", [
-        (works(at), f"with {mib} MiB: exit {at.exit_code}, OOM killed {at.oom_killed}"),
-        (not works(below), f"with {mib - 32} MiB: exit {below.exit_code}, OOM killed {below.oom_killed} "
-                           "(your limit must be the smallest that works, to 16 MiB)"),
-    ])
+    return _verdict(
+        "01-smallest-limit",
+        [
+            (works(at), f"with {mib} MiB: exit {at.exit_code}, OOM killed {at.oom_killed}"),
+            (
+                not works(below),
+                f"with {mib - 32} MiB: exit {below.exit_code}, OOM killed {below.oom_killed} "
+                "(your limit must be the smallest that works, to 16 MiB)",
+            ),
+        ],
+    )
 
 
 # --- 02 ---------------------------------------------------------------------
@@ -132,15 +155,29 @@ def _lean_git(answer: str) -> Outcome:
     r, img = _build_text(answer, "layerlab/02-challenge-git:lesson", "02")
     base = inspector.inspect(SLIM)
     wasted = img.wasted_bytes - base.wasted_bytes
-    return _verdict("02-lean-git", [
-        (img.has("/usr/bin/git"), "git is installed" if img.has("/usr/bin/git") else "no /usr/bin/git in the image"),
-        (not img.has("/usr/bin/ssh"), "no ssh client (a package git only recommends)" if not img.has("/usr/bin/ssh")
-         else "/usr/bin/ssh is there: recommended packages came along"),
-        (not img.find("/var/lib/apt/lists/*Packages*"), "apt's package lists are not in the image"
-         if not img.find("/var/lib/apt/lists/*Packages*") else "apt's package lists are in the image"),
-        (wasted <= 1e6, f"{wasted / 1e6:.1f} MB wasted above the base (at most 1 MB)"),
-        (True, f"the image adds {(img.size_bytes - base.size_bytes) / 1e6:.1f} MB to {SLIM}"),
-    ])
+    return _verdict(
+        "02-lean-git",
+        [
+            (
+                img.has("/usr/bin/git"),
+                "git is installed" if img.has("/usr/bin/git") else "no /usr/bin/git in the image",
+            ),
+            (
+                not img.has("/usr/bin/ssh"),
+                "no ssh client (a package git only recommends)"
+                if not img.has("/usr/bin/ssh")
+                else "/usr/bin/ssh is there: recommended packages came along",
+            ),
+            (
+                not img.find("/var/lib/apt/lists/*Packages*"),
+                "apt's package lists are not in the image"
+                if not img.find("/var/lib/apt/lists/*Packages*")
+                else "apt's package lists are in the image",
+            ),
+            (wasted <= 1e6, f"{wasted / 1e6:.1f} MB wasted above the base (at most 1 MB)"),
+            (True, f"the image adds {(img.size_bytes - base.size_bytes) / 1e6:.1f} MB to {SLIM}"),
+        ],
+    )
 
 
 # --- 03 ---------------------------------------------------------------------
@@ -156,12 +193,25 @@ def _dockerignore(answer: str, workspace: Path) -> Outcome:
     r = build.build(ws, "layerlab/03-challenge-ignore:lesson", module="03", show=None)
     img = inspector.inspect(r.tag)
     leaked = [p for p in ("/app/data", "/app/.venv", "/app/.git") if img.find(p + "/*")]
-    return _verdict("03-dockerignore", [
-        ((r.context_bytes or 0) < 100_000, f"context sent to the builder: {(r.context_bytes or 0) / 1e3:.1f} kB (at most 100 kB)"),
-        (not leaked, "no data, .venv or .git in the image" if not leaked else f"still in the image: {', '.join(leaked)}"),
-        (img.has("/app/predict.py"), "the app's code is in the image" if img.has("/app/predict.py")
-         else "/app/predict.py is missing: the .dockerignore excludes the code too"),
-    ])
+    return _verdict(
+        "03-dockerignore",
+        [
+            (
+                (r.context_bytes or 0) < 100_000,
+                f"context sent to the builder: {(r.context_bytes or 0) / 1e3:.1f} kB (at most 100 kB)",
+            ),
+            (
+                not leaked,
+                "no data, .venv or .git in the image" if not leaked else f"still in the image: {', '.join(leaked)}",
+            ),
+            (
+                img.has("/app/predict.py"),
+                "the app's code is in the image"
+                if img.has("/app/predict.py")
+                else "/app/predict.py is missing: the .dockerignore excludes the code too",
+            ),
+        ],
+    )
 
 
 # --- 04 ---------------------------------------------------------------------
@@ -175,13 +225,26 @@ def _non_root(answer: str, context: Path, expected_output: str) -> Outcome:
     uid = containers.run(r.tag, ["id", "-u"], module="04")
     out = containers.run(r.tag, module="04")
     uid_text = uid.output.strip()
-    return _verdict("04-non-root", [
-        (img.user not in ("", "root", "0"), f"USER in the image's config: {img.user or 'not set (root)'}"),
-        (uid.ok and uid_text.isdigit() and int(uid_text) != 0, f"id -u in the container: {uid_text or uid.exit_code}"),
-        (not img.has("/usr/bin/gcc"), "no gcc in the image" if not img.has("/usr/bin/gcc") else "gcc is still in the image"),
-        (out.ok and out.output == expected_output, "the app prints what the lesson's images print"
-         if out.ok and out.output == expected_output else f"the app printed {out.output.strip()[:80]!r} (exit {out.exit_code})"),
-    ])
+    return _verdict(
+        "04-non-root",
+        [
+            (img.user not in ("", "root", "0"), f"USER in the image's config: {img.user or 'not set (root)'}"),
+            (
+                uid.ok and uid_text.isdigit() and int(uid_text) != 0,
+                f"id -u in the container: {uid_text or uid.exit_code}",
+            ),
+            (
+                not img.has("/usr/bin/gcc"),
+                "no gcc in the image" if not img.has("/usr/bin/gcc") else "gcc is still in the image",
+            ),
+            (
+                out.ok and out.output == expected_output,
+                "the app prints what the lesson's images print"
+                if out.ok and out.output == expected_output
+                else f"the app printed {out.output.strip()[:80]!r} (exit {out.exit_code})",
+            ),
+        ],
+    )
 
 
 # --- 05 ---------------------------------------------------------------------
@@ -193,16 +256,28 @@ def _arm64_digest(answer: str, ref: str) -> Outcome:
 
     digest = str(answer).strip()
     if not digest.startswith("sha256:"):
-        return _verdict("05-arm64-digest", [(False, f"{digest[:40]!r} is not a digest (they look like sha256:<64 hex digits>)")])
+        return _verdict(
+            "05-arm64-digest", [(False, f"{digest[:40]!r} is not a digest (they look like sha256:<64 hex digits>)")]
+        )
     name, _ = registry.split(ref)
     manifest, _, media = registry.fetch(f"{registry.address()}/{name}@{digest}")
-    tests = [(media in registry.MANIFEST_TYPES, f"the registry holds {digest[:19]}… as {media or 'nothing'}"
-              + ("" if media in registry.MANIFEST_TYPES else " (an index lists manifests; pick one entry in it)"))]
+    tests = [
+        (
+            media in registry.MANIFEST_TYPES,
+            f"the registry holds {digest[:19]}… as {media or 'nothing'}"
+            + ("" if media in registry.MANIFEST_TYPES else " (an index lists manifests; pick one entry in it)"),
+        )
+    ]
     if media in registry.MANIFEST_TYPES:
         config, _, _ = registry.fetch_blob(f"{registry.address()}/{name}", manifest["config"]["digest"])
         arch = f"{config.get('os', '?')}/{config.get('architecture', '?')}"
-        tests.append((arch == "linux/arm64", f"its image is built for {arch}"
-                      + ("" if arch != "unknown/unknown" else " (an attestation manifest, not an image)")))
+        tests.append(
+            (
+                arch == "linux/arm64",
+                f"its image is built for {arch}"
+                + ("" if arch != "unknown/unknown" else " (an attestation manifest, not an image)"),
+            )
+        )
     return _verdict("05-arm64-digest", tests)
 
 
@@ -229,18 +304,40 @@ def _exec_shell(answer: str) -> Outcome:
     uvicorn_env = not shell_form and any(e.startswith("UVICORN_PORT=") for e in env) and "--port" not in cmd
     # Grace 3 s: a stop that ignores SIGTERM fails in 3 s instead of 10.
     ran = serving.serve_live(r.tag, inflight="/slow?seconds=0.5", stop_grace_s=3, wait_s=30, module="07")
-    return _verdict("07-exec-shell", [
-        (shell_form or uvicorn_env, f"CMD is shell form: {cmd}" if shell_form else
-         f"CMD is exec form and uvicorn reads its port from UVICORN_PORT (no shell needed): {cmd}" if uvicorn_env else
-         f"CMD is exec form with no port from the environment: {cmd} (read $PORT in a shell form, or set UVICORN_PORT)"),
-        (reads_port or uvicorn_env, "the command reads $PORT" if reads_port else
-         "the port comes from UVICORN_PORT" if uvicorn_env else "the command does not read $PORT"),
-        (ran.serving, f"serves /health after {ran.first_ok_s:.2f} s" if ran.serving
-         else f"never answered /health: {ran.error or ran.logs.splitlines()[-1:] or 'no log'}"),
-        (ran.stop_s is not None and ran.stop_s < 2, f"docker stop took {ran.stop_s or 0:.2f} s (under 2 s)"),
-        (ran.inflight_answered, "the request in flight was answered" if ran.inflight_answered
-         else f"the request in flight was lost: {ran.inflight.error if ran.inflight else 'not sent'}"),
-    ])
+    return _verdict(
+        "07-exec-shell",
+        [
+            (
+                shell_form or uvicorn_env,
+                f"CMD is shell form: {cmd}"
+                if shell_form
+                else f"CMD is exec form and uvicorn reads its port from UVICORN_PORT (no shell needed): {cmd}"
+                if uvicorn_env
+                else f"CMD is exec form with no port from the environment: {cmd} (read $PORT in a shell form, or set UVICORN_PORT)",
+            ),
+            (
+                reads_port or uvicorn_env,
+                "the command reads $PORT"
+                if reads_port
+                else "the port comes from UVICORN_PORT"
+                if uvicorn_env
+                else "the command does not read $PORT",
+            ),
+            (
+                ran.serving,
+                f"serves /health after {ran.first_ok_s:.2f} s"
+                if ran.serving
+                else f"never answered /health: {ran.error or ran.logs.splitlines()[-1:] or 'no log'}",
+            ),
+            (ran.stop_s is not None and ran.stop_s < 2, f"docker stop took {ran.stop_s or 0:.2f} s (under 2 s)"),
+            (
+                ran.inflight_answered,
+                "the request in flight was answered"
+                if ran.inflight_answered
+                else f"the request in flight was lost: {ran.inflight.error if ran.inflight else 'not sent'}",
+            ),
+        ],
+    )
 
 
 # --- 08 ---------------------------------------------------------------------
@@ -252,9 +349,14 @@ def _api_url(answer: str) -> Outcome:
     from urllib.parse import urlparse
 
     url = urlparse(str(answer).strip().rstrip("/"))
-    tests = [(url.scheme == "http" and url.hostname == "127.0.0.1" and bool(url.port),
-              f"{answer!r} names http://127.0.0.1:<port>" if url.hostname == "127.0.0.1"
-              else f"{answer!r}: the API publishes on 127.0.0.1 only, with the port the engine chose")]
+    tests = [
+        (
+            url.scheme == "http" and url.hostname == "127.0.0.1" and bool(url.port),
+            f"{answer!r} names http://127.0.0.1:<port>"
+            if url.hostname == "127.0.0.1"
+            else f"{answer!r}: the API publishes on 127.0.0.1 only, with the port the engine chose",
+        )
+    ]
     if tests[0][0]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{url.port}/health", timeout=3) as r:
@@ -262,6 +364,8 @@ def _api_url(answer: str) -> Outcome:
         except OSError as e:
             tests.append((False, f"nothing answers /health there ({e}); is the stack up?"))
     return _verdict("08-api-url", tests)
+
+
 # --- 09 ---------------------------------------------------------------------
 
 
@@ -274,17 +378,36 @@ def _no_leak(answer: str, context: Path, token: str, expected_output: str) -> Ou
     with tempfile.TemporaryDirectory(prefix="layerlab-challenge-") as tmp:
         df = Path(tmp) / "Dockerfile"
         df.write_text(answer, encoding="utf-8")
-        r = build.build(context, "layerlab/09-challenge-no-leak:lesson", dockerfile=df, module="09", show=None,
-                        secrets=[f"id=unlock_token,src={context / 'unlock.token'}"])
+        r = build.build(
+            context,
+            "layerlab/09-challenge-no-leak:lesson",
+            dockerfile=df,
+            module="09",
+            show=None,
+            secrets=[f"id=unlock_token,src={context / 'unlock.token'}"],
+        )
     out = containers.run(r.tag, module="09")
     scan = leaks.scan_image(r.tag, token)
-    return _verdict("09-no-leak", [
-        ("--mount=type=secret" in answer and "id=unlock_token" in answer, "a RUN mounts the secret unlock_token"),
-        (out.ok and out.output == expected_output, "the image prints what the lesson's images print" if out.ok and out.output == expected_output
-         else f"the image printed {out.output.strip()[:80]!r} (exit {out.exit_code})"),
-        (not scan.found, "the token is in no layer, history entry or config" if not scan.found
-         else "the token is still in the image:\n      " + "\n      ".join(p.line() for p in scan.places)),
-    ])
+    return _verdict(
+        "09-no-leak",
+        [
+            ("--mount=type=secret" in answer and "id=unlock_token" in answer, "a RUN mounts the secret unlock_token"),
+            (
+                out.ok and out.output == expected_output,
+                "the image prints what the lesson's images print"
+                if out.ok and out.output == expected_output
+                else f"the image printed {out.output.strip()[:80]!r} (exit {out.exit_code})",
+            ),
+            (
+                not scan.found,
+                "the token is in no layer, history entry or config"
+                if not scan.found
+                else "the token is still in the image:\n      " + "\n      ".join(p.line() for p in scan.places),
+            ),
+        ],
+    )
+
+
 # --- 06 ---------------------------------------------------------------------
 
 
@@ -295,11 +418,23 @@ def _biggest_twin(answer: str, tag: str) -> Outcome:
     twice = cuda.duplicates(inspector.inspect(tag)).twice
     name = str(answer).strip()
     if not twice:
-        return _verdict("06-biggest-twin", [(False, f"{tag} holds no CUDA library twice: build the wheel images first")])
+        return _verdict(
+            "06-biggest-twin", [(False, f"{tag} holds no CUDA library twice: build the wheel images first")]
+        )
     biggest = max(twice, key=lambda k: twice[k])
     # Only the count: listing the sonames would all but give the answer away.
-    tests = [(name in twice, f"{name!r} is {'one' if name in twice else 'not one'} of the {len(twice)} sonames shipped twice")]
+    tests = [
+        (
+            name in twice,
+            f"{name!r} is {'one' if name in twice else 'not one'} of the {len(twice)} sonames shipped twice",
+        )
+    ]
     if name in twice:
-        tests.append((name == biggest, f"{name} is shipped twice with {twice[name] / 1e6:.0f} MB"
-                      + ("" if name == biggest else f"; one library has more ({twice[biggest] / 1e6:.0f} MB)")))
+        tests.append(
+            (
+                name == biggest,
+                f"{name} is shipped twice with {twice[name] / 1e6:.0f} MB"
+                + ("" if name == biggest else f"; one library has more ({twice[biggest] / 1e6:.0f} MB)"),
+            )
+        )
     return _verdict("06-biggest-twin", tests)

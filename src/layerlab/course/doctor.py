@@ -24,9 +24,15 @@ MIN_DOCKER_MAJOR = 26
 
 # What the course does through Docker/BuildKit that podman does differently or not at all.
 PODMAN_LIMITS = (
-    ("per-step cache records", "podman build prints buildah's STEP lines, not BuildKit progress: lesson 03's steps-re-run counts are not measured"),
+    (
+        "per-step cache records",
+        "podman build prints buildah's STEP lines, not BuildKit progress: lesson 03's steps-re-run counts are not measured",
+    ),
     ("cache mounts", "RUN --mount=type=cache works in podman 4+, but lesson 03 measures it through BuildKit"),
-    ("multi-platform --load", "podman keeps multi-platform builds as a manifest list (`podman manifest`), not one local image"),
+    (
+        "multi-platform --load",
+        "podman keeps multi-platform builds as a manifest list (`podman manifest`), not one local image",
+    ),
     ("compose", "lesson 08 needs `podman compose` with a compose provider installed"),
 )
 MIN_FREE_GB = 10
@@ -79,7 +85,11 @@ class Report(Replayable):
         lines.append("")
         if self.replayed:
             lines.append(f"(replayed from a recorded run: {self.replayed['engine']}, {self.replayed['recorded_at']})")
-        lines.append("Ready for the course." if self.ok else "Not ready: fix the FAIL lines above, then run `layerlab doctor` again.")
+        lines.append(
+            "Ready for the course."
+            if self.ok
+            else "Not ready: fix the FAIL lines above, then run `layerlab doctor` again."
+        )
         return "\n".join(lines)
 
 
@@ -98,7 +108,12 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
     major = _major(f.server_version)
     if f.name == "docker" and major is not None and major < MIN_DOCKER_MAJOR:
         checks.append(
-            Check(name="engine", status=WARN, value=f"docker {f.server_version}", fix=f"Docker Engine {MIN_DOCKER_MAJOR}+ is recommended for multi-platform loads")
+            Check(
+                name="engine",
+                status=WARN,
+                value=f"docker {f.server_version}",
+                fix=f"Docker Engine {MIN_DOCKER_MAJOR}+ is recommended for multi-platform loads",
+            )
         )
     else:
         rootless = ", rootless" if f.rootless else ""
@@ -115,11 +130,25 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
             builder = f"builder {f.builder_name} ({driver} driver)" if driver else "no builder answered"
             checks.append(Check(name="buildx", status=OK, value=f"{f.buildx_version}, {builder}"))
         else:
-            checks.append(Check(name="buildx", status=FAIL, value="missing", fix="install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)"))
+            checks.append(
+                Check(
+                    name="buildx",
+                    status=FAIL,
+                    value="missing",
+                    fix="install the buildx plugin (Debian/Ubuntu: apt-get install docker-buildx)",
+                )
+            )
         if f.compose_version:
             checks.append(Check(name="compose", status=OK, value=f.compose_version))
         else:
-            checks.append(Check(name="compose", status=WARN, value="missing", fix="install compose v2 (apt-get install docker-compose-v2 or docker-compose); module 08 needs it"))
+            checks.append(
+                Check(
+                    name="compose",
+                    status=WARN,
+                    value="missing",
+                    fix="install compose v2 (apt-get install docker-compose-v2 or docker-compose); module 08 needs it",
+                )
+            )
     if f.multiplatform_load:
         checks.append(Check(name="image store", status=OK, value=f.image_store or f.name or "?"))
     else:
@@ -149,14 +178,32 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
             )
     if f.name == "podman":
         for what, why in PODMAN_LIMITS:
-            checks.append(Check(name=f"podman: {what}", status=WARN, value=why, fix="use Docker Engine 26+ for this part, or read the lesson's replayed run"))
+            checks.append(
+                Check(
+                    name=f"podman: {what}",
+                    status=WARN,
+                    value=why,
+                    fix="use Docker Engine 26+ for this part, or read the lesson's replayed run",
+                )
+            )
     can, why = engine.gpu_verdict(f)
-    checks.append(Check(name="gpu", status=INFO, value=("a container can get a GPU: " if can else "no GPU for containers: ") + why))
+    checks.append(
+        Check(
+            name="gpu", status=INFO, value=("a container can get a GPU: " if can else "no GPU for containers: ") + why
+        )
+    )
     if f.free_disk_bytes is not None:
         gb = f.free_disk_bytes / 1e9
         status = OK if gb >= MIN_FREE_GB else (WARN if gb >= 3 else FAIL)
         checks.append(
-            Check(name="free disk", status=status, value=f"{gb:.1f} GB at {f.root_dir or '/'}", fix=None if status == OK else "the course needs about 10 GB: `layerlab clean` and `docker system prune` free space")
+            Check(
+                name="free disk",
+                status=status,
+                value=f"{gb:.1f} GB at {f.root_dir or '/'}",
+                fix=None
+                if status == OK
+                else "the course needs about 10 GB: `layerlab clean` and `docker system prune` free space",
+            )
         )
     return checks
 
@@ -172,7 +219,14 @@ def image_checks(found: dict[str, images.ImageFacts | None], platforms: tuple[st
         missing = [p for p in platforms if p not in f.platforms]
         value = f"{kind}, runs on {', '.join(f.platforms) or 'nothing'}"
         if missing:
-            checks.append(Check(name=f"image {b.ref}", status=FAIL, value=value + f"; missing {', '.join(missing)}", fix="run `layerlab bootstrap`"))
+            checks.append(
+                Check(
+                    name=f"image {b.ref}",
+                    status=FAIL,
+                    value=value + f"; missing {', '.join(missing)}",
+                    fix="run `layerlab bootstrap`",
+                )
+            )
         else:
             checks.append(Check(name=f"image {b.ref}", status=OK, value=value))
     return checks
@@ -203,20 +257,35 @@ def _run(platforms: tuple[str, ...] = catalogue.PLATFORMS) -> Report:
     checks = engine_checks(f, platforms)
     found: dict[str, images.ImageFacts | None] = {}
     if f.reachable:
-        checks.append(Check(name="registry", status=INFO, value="reachable: official images are pulled" if online else "not reachable: offline stand-ins are built"))
+        checks.append(
+            Check(
+                name="registry",
+                status=INFO,
+                value="reachable: official images are pulled"
+                if online
+                else "not reachable: offline stand-ins are built",
+            )
+        )
         if not online:
             # BuildKit pulls the `# syntax=` frontend image before the first step; build.build drops the line offline.
-            checks.append(Check(
-                name="syntax directive", status=INFO,
-                value="offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
-                "drop that line, or build through layerlab, which uses the engine's built-in frontend",
-            ))
+            checks.append(
+                Check(
+                    name="syntax directive",
+                    status=INFO,
+                    value="offline, a plain `docker build` of a Dockerfile with `# syntax=` fails before its first step: "
+                    "drop that line, or build through layerlab, which uses the engine's built-in frontend",
+                )
+            )
         checks.append(_registry_check())
         runnable = tuple(p for p in platforms if engine.can_run_platform(f, p))
         found = {b.ref: images.facts(b.ref, runnable) for b in catalogue.BASE_IMAGES}
         checks += image_checks(found, platforms)
     vm = shutil.which("qemu-system-x86_64")
-    checks.append(Check(name="vm (qemu)", status=INFO, value=f"found: {vm}" if vm else "not found (module 01's VM column replays)"))
+    checks.append(
+        Check(
+            name="vm (qemu)", status=INFO, value=f"found: {vm}" if vm else "not found (module 01's VM column replays)"
+        )
+    )
     return Report(
         checks=checks,
         engine=f,
@@ -244,7 +313,12 @@ def _registry_check() -> Check:
     if st.running:
         kind = "stand-in from Debian's docker-registry" if st.standin else f"official {catalogue.REGISTRY.ref}"
         return Check(name="local registry", status=OK, value=f"{st.address} ({kind}), GET /v2/ -> {st.api}")
-    return Check(name="local registry", status=INFO, value=f"not running at {st.address}: {st.detail}", fix="`layerlab registry up` (lesson 05 starts it itself)")
+    return Check(
+        name="local registry",
+        status=INFO,
+        value=f"not running at {st.address}: {st.detail}",
+        fix="`layerlab registry up` (lesson 05 starts it itself)",
+    )
 
 
 _replayable = replay.replayable("doctor", lambda platforms=catalogue.PLATFORMS: "report", Report)(_live_or_replay)

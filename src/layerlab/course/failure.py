@@ -35,28 +35,41 @@ class LessonFailure(Result):
         """What to do about it, in one line."""
         again = f"`layerlab run {self.module}`"
         if self.engine_error:
-            return (f"this is the engine's error, not the lesson's: run the lesson again alone ({again}); "
-                    "if it fails again, run `layerlab doctor` and restart the engine")
+            return (
+                f"this is the engine's error, not the lesson's: run the lesson again alone ({again}); "
+                "if it fails again, run `layerlab doctor` and restart the engine"
+            )
         return f"its page shows the whole traceback; run the lesson again alone: {again}"
 
 
-def from_cell_error(module: str, ename: str, evalue: str, traceback: str, cell: int | None,
-                    cells: int) -> LessonFailure:
+def from_cell_error(
+    module: str, ename: str, evalue: str, traceback: str, cell: int | None, cells: int
+) -> LessonFailure:
     """Summarise nbclient's CellExecutionError (its `ename`, `evalue`, `traceback`) raised at code cell `cell`."""
     message = _first_line(_ANSI.sub("", evalue or ""))
     if not message:
         # `assert x` says nothing of itself: the line that raised is the meaningful one.
-        raised = [m.group("code").strip() for line in _ANSI.sub("", traceback or "").splitlines()
-                  if (m := _ARROW.match(line.strip()))]
+        raised = [
+            m.group("code").strip()
+            for line in _ANSI.sub("", traceback or "").splitlines()
+            if (m := _ARROW.match(line.strip()))
+        ]
         message = f"at `{raised[-1]}`" if raised else ""
-    return LessonFailure(module=module, cell=cell, cells=cells, error_type=ename or "error", message=message,
-                         engine_error=ename == TransientEngineError.__name__)
+    return LessonFailure(
+        module=module,
+        cell=cell,
+        cells=cells,
+        error_type=ename or "error",
+        message=message,
+        engine_error=ename == TransientEngineError.__name__,
+    )
 
 
 def from_other(module: str, e: BaseException, cell: int | None, cells: int) -> LessonFailure:
     """A run that stopped other than by a cell's exception: a dead kernel, a cell's timeout."""
-    return LessonFailure(module=module, cell=cell, cells=cells, error_type=type(e).__name__,
-                         message=_first_line(str(e)))
+    return LessonFailure(
+        module=module, cell=cell, cells=cells, error_type=type(e).__name__, message=_first_line(str(e))
+    )
 
 
 def _first_line(text: str) -> str:

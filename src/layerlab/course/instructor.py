@@ -14,18 +14,20 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jupytext
 import nbformat
 from pydantic import Field
 
 from layerlab.engine import clean, labels
+from layerlab.engine.result import Result
+
 from . import Course, Module, notebooks
 from .notebooks import RunResult
-from layerlab.engine.result import Result
 
 WAIT_LIMIT_S = 30.0  # a cell longer than this, warm, keeps a class waiting
 WARM_FILE = "warm.json"
@@ -76,8 +78,14 @@ def cell_times(nb: nbformat.NotebookNode) -> list[CellTime]:
         if not (start and end):
             continue
         lines = [line for line in c.source.splitlines() if line.strip()]
-        out.append(CellTime(cell=n, seconds=round((_stamp(end) - _stamp(start)).total_seconds(), 2), heading=heading,
-                            first_line=lines[0][:100] if lines else ""))
+        out.append(
+            CellTime(
+                cell=n,
+                seconds=round((_stamp(end) - _stamp(start)).total_seconds(), 2),
+                heading=heading,
+                first_line=lines[0][:100] if lines else "",
+            )
+        )
     return out
 
 
@@ -128,7 +136,7 @@ class WarmRun(Result):
     warm_cells: list[CellTime] = Field(default_factory=list)
     first_cells: list[CellTime] = Field(default_factory=list)
     error: str | None = None
-    at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def cold(self) -> bool:
@@ -140,9 +148,13 @@ class WarmRun(Result):
         return [c for c in self.warm_cells if c.seconds > WAIT_LIMIT_S]
 
     def line(self) -> str:
-        state = ("cold: none of its images existed" if self.cold
-                 else "it builds no image of its own" if self.images_after == 0
-                 else f"{self.images_before} of its {self.images_after} images existed")
+        state = (
+            "cold: none of its images existed"
+            if self.cold
+            else "it builds no image of its own"
+            if self.images_after == 0
+            else f"{self.images_before} of its {self.images_after} images existed"
+        )
         first = f"first run {self.first_s:.1f} s ({state})"
         if not self.first_ok:
             return f"{self.module}: {first} FAILED: {self.error}"
@@ -172,8 +184,11 @@ def module_images(module_id: str) -> int:
     """How many images carry the course label and this module's label."""
     from layerlab import engine
 
-    return len(engine.require().image.list(filters=[("label", f"{labels.MANAGED}={labels.MANAGED_VALUE}"),
-                                                    ("label", f"{labels.MODULE}={module_id}")]))
+    return len(
+        engine.require().image.list(
+            filters=[("label", f"{labels.MANAGED}={labels.MANAGED_VALUE}"), ("label", f"{labels.MODULE}={module_id}")]
+        )
+    )
 
 
 def load_warm(out_dir: Path) -> dict[str, WarmRun]:
@@ -212,14 +227,23 @@ def warm(course: Course, modules: list[Module], out_dir: Path, say: Printer = _s
     if plan.work:
         bootstrap.run(plan, say=say, needs=needs)
     report = WarmReport(base_images_s=round(time.perf_counter() - start, 1), base_steps=[str(s) for s in plan.steps])
-    say(f"base images: {len(plan.work)} to make, {len(plan.steps) - len(plan.work)} present ({report.base_images_s:.1f} s)")
+    say(
+        f"base images: {len(plan.work)} to make, {len(plan.steps) - len(plan.work)} present ({report.base_images_s:.1f} s)"
+    )
     first_dir = out_dir / "warm" / "first-run"
     for m in modules:
         before = module_images(m.id)
         first = notebooks.execute(m, first_dir, say)
-        run = WarmRun(module=run_name(m), title=m.title, images_before=before, first_s=first.seconds,
-                      first_ok=first.ok, images_after=module_images(m.id), error=first.error,
-                      first_cells=read_cell_times(first_dir / first.executed))
+        run = WarmRun(
+            module=run_name(m),
+            title=m.title,
+            images_before=before,
+            first_s=first.seconds,
+            first_ok=first.ok,
+            images_after=module_images(m.id),
+            error=first.error,
+            first_cells=read_cell_times(first_dir / first.executed),
+        )
         if first.ok and not once:
             second = notebooks.execute(m, out_dir, say)
             report.recorded.append(second)
@@ -275,9 +299,17 @@ def timings(course: Course, out_dir: Path, modules: list[Module] | None = None) 
     for m in modules or course.modules:
         name = run_name(m)
         r, w = runs.get(name), warmed.get(name)
-        t = ModuleTiming(module=name, title=m.title, teaching_minutes=m.teaching_minutes, exercise_minutes=m.exercise_minutes,
-                         run_s=r["seconds"] if r else None, run_ok=r["ok"] if r else None,
-                         first_s=w.first_s if w else None, warm_s=w.warm_s if w else None, cells_from="")
+        t = ModuleTiming(
+            module=name,
+            title=m.title,
+            teaching_minutes=m.teaching_minutes,
+            exercise_minutes=m.exercise_minutes,
+            run_s=r["seconds"] if r else None,
+            run_ok=r["ok"] if r else None,
+            first_s=w.first_s if w else None,
+            warm_s=w.warm_s if w else None,
+            cells_from="",
+        )
         if w and w.warm_cells:
             t.cells, t.cells_from = w.warm_cells, "warm run"
         elif r:
@@ -292,7 +324,9 @@ def _s(x: float | None) -> str:
 
 
 def timings_table(rows: list[ModuleTiming]) -> str:
-    lines = [f"{'module':<24} {'teach min':>9} {'last run s':>10} {'first s':>8} {'warm s':>7}  cells over {WAIT_LIMIT_S:.0f} s"]
+    lines = [
+        f"{'module':<24} {'teach min':>9} {'last run s':>10} {'first s':>8} {'warm s':>7}  cells over {WAIT_LIMIT_S:.0f} s"
+    ]
     for t in rows:
         slow = ", ".join(f"#{c.cell} {c.seconds:.0f} s ({c.heading or c.first_line})" for c in t.slow_cells) or "none"
         if not t.cells_from:
@@ -300,7 +334,9 @@ def timings_table(rows: list[ModuleTiming]) -> str:
         elif t.cells_from != "warm run":
             slow += "  [not known warm: run `layerlab warm " + t.module[:2] + "`]"
         flag = "  OVER TIME" if t.over_time else ""
-        lines.append(f"{t.module:<24} {t.teaching_minutes:>9} {_s(t.run_s):>10} {_s(t.first_s):>8} {_s(t.warm_s):>7}  {slow}{flag}")
+        lines.append(
+            f"{t.module:<24} {t.teaching_minutes:>9} {_s(t.run_s):>10} {_s(t.first_s):>8} {_s(t.warm_s):>7}  {slow}{flag}"
+        )
     return "\n".join(lines)
 
 

@@ -122,9 +122,16 @@ class Lesson:
     # --- what the lesson does with the engine ---
     # Imported on first use: a lesson's first cell (its objectives) needs neither python-on-whales nor numpy.
 
-    def build(self, name: str, *, variant: str | None = None, context: Path | str | None = None,
-              dockerfile: Path | str | None = None, build_args: dict[str, str] | None = None,
-              **kw: Any) -> BuildResult:
+    def build(
+        self,
+        name: str,
+        *,
+        variant: str | None = None,
+        context: Path | str | None = None,
+        dockerfile: Path | str | None = None,
+        build_args: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> BuildResult:
         """Build image `name` (tagged `tag(name)`, labelled with this lesson's module).
 
         The Dockerfile is `dockerfile`, else the one in `context` when no `variant` is named, else
@@ -139,8 +146,14 @@ class Lesson:
             dockerfile = own if own is not None and own.is_file() else self.dockerfile(variant or name)
         df = Path(dockerfile)
         ctx = Path(context) if context is not None else df.parent
-        return build.build(ctx, self.tag(name), dockerfile=None if df == ctx / "Dockerfile" else df,
-                           build_args={**build_args_of(df), **(build_args or {})}, module=self.id, **kw)
+        return build.build(
+            ctx,
+            self.tag(name),
+            dockerfile=None if df == ctx / "Dockerfile" else df,
+            build_args={**build_args_of(df), **(build_args or {})},
+            module=self.id,
+            **kw,
+        )
 
     def image(self, name: str, **kw: Any) -> ImageReport:
         """Build image `name` as `build` does and inspect it: its layers, files and sizes."""

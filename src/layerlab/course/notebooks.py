@@ -15,16 +15,17 @@ import tempfile
 import time
 from pathlib import Path
 
-
 import jupytext
 import nbformat
 from traitlets.config import Config
 
 from layerlab.engine import progress
-from layerlab.ground.text import Printer, say as say_line
+from layerlab.engine.result import Result
+from layerlab.ground.text import Printer
+from layerlab.ground.text import say as say_line
+
 from . import REPO, Course, Module
 from .failure import LessonFailure, from_cell_error, from_other
-from layerlab.engine.result import Result
 
 
 def source_path(m: Module) -> Path:
@@ -64,7 +65,6 @@ class RunResult(Result):
     html: str
     error: str | None = None
     failure: LessonFailure | None = None  # where and why it stopped, and what to do (course/failure.py)
-
 
 
 def ipc_kernel_config(socket_dir: Path) -> Config:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
@@ -22,13 +22,28 @@ COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA
 def _label_bars(ax: Axes, bars: BarContainer, fmt: str) -> None:
     for bar in bars:
         h = bar.get_height()
-        ax.annotate(fmt.format(h), (bar.get_x() + bar.get_width() / 2, h), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            fmt.format(h),
+            (bar.get_x() + bar.get_width() / 2, h),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
 
 
 def _mark_replayed(fig: Figure, items: Iterable) -> None:
     meta = next((i.replayed for i in items if getattr(i, "replayed", None)), None)
     if meta:
-        fig.text(0.99, 0.01, f"replayed from a recorded run ({meta['engine']}, {meta['recorded_at'][:10]})", ha="right", fontsize=7, color="gray")
+        fig.text(
+            0.99,
+            0.01,
+            f"replayed from a recorded run ({meta['engine']}, {meta['recorded_at'][:10]})",
+            ha="right",
+            fontsize=7,
+            color="gray",
+        )
 
 
 def size_bars(reports: Sequence[ImageReport], labels: Sequence[str] | None = None, title: str = "Image size") -> Figure:
@@ -37,11 +52,24 @@ def size_bars(reports: Sequence[ImageReport], labels: Sequence[str] | None = Non
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(reports) + 2), 4))
     x = range(len(reports))
     w = 0.38
-    b1 = ax.bar([i - w / 2 for i in x], [r.size_bytes / MB for r in reports], w, label="uncompressed (on disk)", color=COLORS[0])
-    b2 = ax.bar([i + w / 2 for i in x], [r.compressed_bytes / MB for r in reports], w, label="compressed (pull)", color=COLORS[1])
+    b1 = ax.bar(
+        [i - w / 2 for i in x], [r.size_bytes / MB for r in reports], w, label="uncompressed (on disk)", color=COLORS[0]
+    )
+    b2 = ax.bar(
+        [i + w / 2 for i in x],
+        [r.compressed_bytes / MB for r in reports],
+        w,
+        label="compressed (pull)",
+        color=COLORS[1],
+    )
     _label_bars(ax, b1, "{:.0f}")
     _label_bars(ax, b2, "{:.0f}")
-    ax.set_xticks(list(x), labels, rotation=15 if max(map(len, labels)) > 14 else 0, ha="right" if max(map(len, labels)) > 14 else "center")
+    ax.set_xticks(
+        list(x),
+        labels,
+        rotation=15 if max(map(len, labels)) > 14 else 0,
+        ha="right" if max(map(len, labels)) > 14 else "center",
+    )
     ax.set_ylabel("size (MB)")
     ax.set_title(title)
     ax.legend(frameon=False)
@@ -65,7 +93,9 @@ def disk_use_bars(use: DiskUse, title: str = "Disk used by images that share lay
     return fig
 
 
-def build_time_bars(reports: Sequence[CacheReport], labels: Sequence[str] | None = None, title: str = "Rebuild time by scenario") -> Figure:
+def build_time_bars(
+    reports: Sequence[CacheReport], labels: Sequence[str] | None = None, title: str = "Rebuild time by scenario"
+) -> Figure:
     """Seconds per rebuild scenario, one bar group per scenario and one colour per Dockerfile; steps re-run on top."""
     labels = list(labels or [r.tag for r in reports])
     names = [s.name for s in reports[0].scenarios]
@@ -77,7 +107,15 @@ def build_time_bars(reports: Sequence[CacheReport], labels: Sequence[str] | None
         bars = ax.bar(xs, secs, w, label=label, color=COLORS[j % len(COLORS)])
         for bar, n in zip(bars, names):
             s = r.get(n)
-            ax.annotate(f"{s.seconds:.1f} s\n{len(s.ran)} run", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                f"{s.seconds:.1f} s\n{len(s.ran)} run",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax.set_xticks(range(len(names)), names)
     ax.set_xlabel("rebuild after")
     ax.set_ylabel("build time (s)")
@@ -94,7 +132,9 @@ def layer_stack(report: ImageReport, title: str | None = None, min_fraction: flo
     sizes = [l.size_bytes / MB for l in report.layers]
     total = sum(sizes) or 1.0
     # The bar on top, its legend (one line per layer) in an empty axes below it.
-    fig, (ax, lax) = plt.subplots(2, 1, figsize=(9, 1.9 + 0.25 * len(sizes)), gridspec_kw={"height_ratios": [1.4, 0.25 * len(sizes) + 0.2]})
+    fig, (ax, lax) = plt.subplots(
+        2, 1, figsize=(9, 1.9 + 0.25 * len(sizes)), gridspec_kw={"height_ratios": [1.4, 0.25 * len(sizes) + 0.2]}
+    )
     lax.axis("off")
     left = 0.0
     handles = []
@@ -115,7 +155,9 @@ def layer_stack(report: ImageReport, title: str | None = None, min_fraction: flo
     return fig
 
 
-def platform_times(seconds: dict[str, float], title: str = "Build time per platform", note: str | None = None) -> Figure:
+def platform_times(
+    seconds: dict[str, float], title: str = "Build time per platform", note: str | None = None
+) -> Figure:
     """Bars of seconds per platform (native vs emulated)."""
     plats = list(seconds)
     fig, ax = plt.subplots(figsize=(max(4, 1.5 * len(plats) + 2), 3.6))
@@ -131,7 +173,9 @@ def platform_times(seconds: dict[str, float], title: str = "Build time per platf
     return fig
 
 
-def platform_time_groups(rows: dict[str, dict[str, float]], title: str = "Build time per platform", replayed: Iterable = ()) -> Figure:
+def platform_time_groups(
+    rows: dict[str, dict[str, float]], title: str = "Build time per platform", replayed: Iterable = ()
+) -> Figure:
     """One group of bars per build (a way of building), one bar per platform in it: seconds of step work."""
     ways = list(rows)
     plats = sorted({p for r in rows.values() for p in r})
@@ -201,7 +245,15 @@ def startup_log_bars(rows: Sequence[Isolation], title: str = "Time from start to
     bars = ax.bar(labels, secs, color=_runtime_colors(rows))
     ax.set_yscale("log")
     for bar, s in zip(bars, secs):
-        ax.annotate(_seconds_label(s), (bar.get_x() + bar.get_width() / 2, s), ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            _seconds_label(s),
+            (bar.get_x() + bar.get_width() / 2, s),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.set_ylim(min(secs) / 3, max(secs) * 3)
     ax.set_ylabel("seconds (log scale)")
     ax.set_title(title)
@@ -221,7 +273,15 @@ def footprint_bars(rows: Sequence[Isolation], title: str = "What each one costs"
     b = disk_ax.bar(x, disk, color=_runtime_colors(rows))
     for bar, r in zip(b, rows):
         text = "n/a" if r.disk_bytes is None else f"{bar.get_height():.0f}"
-        disk_ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+        disk_ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     disk_ax.set_xticks(x, labels)
     disk_ax.set_ylabel("disk footprint (MiB)")
     disk_ax.set_title("Disk")
@@ -232,11 +292,22 @@ def footprint_bars(rows: Sequence[Isolation], title: str = "What each one costs"
     given = [(r.memory_given_bytes or 0) / MIB for r in rows]
     colors = _runtime_colors(rows)
     bu = mem_ax.bar([i - w / 2 for i in x], used, w, label="used (peak)", color=colors)
-    bg = mem_ax.bar([i + w / 2 for i in x], given, w, label="reserved up front", color="white", edgecolor=colors, hatch="//")
+    bg = mem_ax.bar(
+        [i + w / 2 for i in x], given, w, label="reserved up front", color="white", edgecolor=colors, hatch="//"
+    )
     _label_bars(mem_ax, bu, "{:.0f}")
     for bar, r in zip(bg, rows):
         text = "none" if not r.memory_given_bytes else f"{bar.get_height():.0f}"
-        mem_ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points", color="gray" if text == "none" else "black")
+        mem_ax.annotate(
+            text,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+            color="gray" if text == "none" else "black",
+        )
     mem_ax.set_xticks(x, labels)
     mem_ax.set_ylabel("memory (MiB)")
     mem_ax.set_title("Memory")
@@ -262,7 +333,9 @@ def serving_load(rows: dict, title: str = "The same server under the same bounde
     x = list(range(len(results)))
     w = 0.26
     for j, (name, attr) in enumerate((("p50", "p50_ms"), ("p95", "p95_ms"), ("p99", "p99_ms"))):
-        bars = lat_ax.bar([i + (j - 1) * w for i in x], [getattr(r.load, attr) or 0 for r in results], w, label=name, color=COLORS[j])
+        bars = lat_ax.bar(
+            [i + (j - 1) * w for i in x], [getattr(r.load, attr) or 0 for r in results], w, label=name, color=COLORS[j]
+        )
         _label_bars(lat_ax, bars, "{:.0f}")
     lat_ax.set_xticks(x, labels)
     lat_ax.set_ylabel("latency (ms)")
@@ -294,9 +367,15 @@ def stop_times(rows: dict, title: str = "docker stop with a request in flight") 
     colors = [COLORS[2] if r.inflight_answered else COLORS[3] for r in results]
     bars = ax.bar(labels, [r.stop_s for r in results], color=colors)
     for bar, r in zip(bars, results):
-        ax.annotate(f"{_seconds_label(r.stop_s)}\n{'answered' if r.inflight_answered else 'request lost'}",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8,
-                    xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            f"{_seconds_label(r.stop_s)}\n{'answered' if r.inflight_answered else 'request lost'}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.set_ylabel("docker stop (seconds)")
     ax.set_title(title)
     ax.margins(y=0.25)
@@ -304,9 +383,13 @@ def stop_times(rows: dict, title: str = "docker stop with a request in flight") 
     return fig
 
 
-def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
-                 title: str = "Time until the stack serves", replayed: Iterable = (),
-                 ylabel: str = "seconds from `up` (s)") -> Figure:
+def startup_bars(
+    rows: dict[str, float],
+    notes: dict[str, str] | None = None,
+    title: str = "Time until the stack serves",
+    replayed: Iterable = (),
+    ylabel: str = "seconds from `up` (s)",
+) -> Figure:
     """One bar per way of starting a compose pipeline, with a note per bar (failures, restarts).
 
     The caller says in ylabel (or the bar names) what each bar timed: `up --wait` returning
@@ -317,14 +400,24 @@ def startup_bars(rows: dict[str, float], notes: dict[str, str] | None = None,
     _label_bars(ax, bars, "{:.1f} s")
     for bar, n in zip(bars, names):
         if notes and notes.get(n):
-            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() / 2, notes[n], ha="center", va="center",
-                    fontsize=8, color="white", wrap=True)
+            ax.text(
+                bar.get_x() + bar.get_width() / 2,
+                bar.get_height() / 2,
+                notes[n],
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white",
+                wrap=True,
+            )
     ax.set_xlabel("how the stack was started")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.margins(y=0.15)
     _mark_replayed(fig, replayed)
     return fig
+
+
 def layer_stacks(reports: Sequence[ImageReport], labels: Sequence[str], title: str = "Layers per image") -> Figure:
     """One horizontal bar per image, one segment per layer: images built on each other share their first segments."""
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.8 * len(reports)))
@@ -347,7 +440,9 @@ def layer_stacks(reports: Sequence[ImageReport], labels: Sequence[str], title: s
     return fig
 
 
-def volume_files(rows: dict[str, dict[str, int]], title: str = "Files in each named volume", replayed: Iterable = ()) -> Figure:
+def volume_files(
+    rows: dict[str, dict[str, int]], title: str = "Files in each named volume", replayed: Iterable = ()
+) -> Figure:
     """One group of bars per moment of a compose project's life, one bar per volume: how many files it holds."""
     moments = list(rows)
     volumes = list(next(iter(rows.values()))) if rows else []
@@ -368,7 +463,9 @@ def volume_files(rows: dict[str, dict[str, int]], title: str = "Files in each na
     return fig
 
 
-def ci_runs(rows: dict[str, BuildResult], title: str = "CI runs on a fresh runner, with and without a registry cache") -> Figure:
+def ci_runs(
+    rows: dict[str, BuildResult], title: str = "CI runs on a fresh runner, with and without a registry cache"
+) -> Figure:
     """Build time per CI run (left) and what its steps did (right: from cache / ran); rows are BuildResults."""
     names = list(rows)
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -380,11 +477,18 @@ def ci_runs(rows: dict[str, BuildResult], title: str = "CI runs on a fresh runne
     ax.margins(y=0.15)
     cached = [len(rows[n].reused) for n in names]
     ran = [len(rows[n].ran) for n in names]
-    b1 = bx.bar(names, cached, color=COLORS[0], label="CACHED (imported)")
+    bx.bar(names, cached, color=COLORS[0], label="CACHED (imported)")
     b2 = bx.bar(names, ran, bottom=cached, color=COLORS[1], label="ran")
     for bar, c, r in zip(b2, cached, ran):
-        bx.annotate(f"{c} cached, {r} ran", (bar.get_x() + bar.get_width() / 2, c + r), ha="center", va="bottom", fontsize=8,
-                    xytext=(0, 2), textcoords="offset points")
+        bx.annotate(
+            f"{c} cached, {r} ran",
+            (bar.get_x() + bar.get_width() / 2, c + r),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     bx.set_ylabel("Dockerfile steps (count)")
     bx.set_title("where each step came from")
     bx.legend(frameon=False, loc="lower right")
@@ -396,8 +500,13 @@ def ci_runs(rows: dict[str, BuildResult], title: str = "CI runs on a fresh runne
     return fig
 
 
-def ratio_bars(values: dict[str, float], title: str, ylabel: str = "uncompressed size (MB)", fmt: str = "{:.0f}",
-               replayed: Iterable = ()) -> Figure:
+def ratio_bars(
+    values: dict[str, float],
+    title: str,
+    ylabel: str = "uncompressed size (MB)",
+    fmt: str = "{:.0f}",
+    replayed: Iterable = (),
+) -> Figure:
     """Plain bars with their values written on them, on a log scale when they span two orders of magnitude."""
     fig, ax = plt.subplots(figsize=(max(5, 1.5 * len(values) + 2), 4))
     bars = ax.bar(list(values), list(values.values()), color=[COLORS[i % len(COLORS)] for i in range(len(values))])

@@ -15,7 +15,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ import nbformat
 
 from layerlab.engine import host
 from layerlab.engine.host import EngineHost
-from layerlab.ground.text import Printer, say as say_line
-from . import Course, Exercise, Module
-from . import instructor, notebooks
+from layerlab.ground.text import Printer
+from layerlab.ground.text import say as say_line
+
+from . import Course, Exercise, Module, instructor, notebooks
 from .notebooks import RunResult
 
 MACHINES_FILE = "machines.json"
@@ -73,7 +74,9 @@ class Figure:
 @dataclass
 class Executed:
     figures: list[Figure] = field(default_factory=list)
-    replayed: list[str] = field(default_factory=list)  # each distinct "engine on platform, date" a result was replayed from
+    replayed: list[str] = field(
+        default_factory=list
+    )  # each distinct "engine on platform, date" a result was replayed from
     replayed_results: int = 0
 
 
@@ -123,9 +126,13 @@ def grades(out_dir: Path) -> dict[str, dict[str, Any]]:
     for p in sorted((out_dir / "grade").glob("*.json")):
         try:
             d = json.loads(p.read_text())
-            out[d["exercise"]] = {"passed": bool(d["passed"]), "points": d["points"], "max_points": d["max_points"],
-                                  "engine": d.get("engine", ""),
-                                  "at": datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="minutes")}
+            out[d["exercise"]] = {
+                "passed": bool(d["passed"]),
+                "points": d["points"],
+                "max_points": d["max_points"],
+                "engine": d.get("engine", ""),
+                "at": datetime.fromtimestamp(p.stat().st_mtime, UTC).isoformat(timespec="minutes"),
+            }
         except (ValueError, KeyError, TypeError):
             continue  # a report cut short (grading interrupted): no grade to show
     return out
@@ -146,8 +153,10 @@ nav a{margin-right:.8em}
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
-            f"<style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (
+        f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+        f"<style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
 
 
 def inline(text: str) -> str:
@@ -161,7 +170,9 @@ def _ul(items: list[str]) -> str:
 
 
 def _minutes(m: Module) -> str:
-    return f"{m.teaching_minutes} min teaching" + (f" + {m.exercise_minutes} min exercise" if m.exercise_minutes else "")
+    return f"{m.teaching_minutes} min teaching" + (
+        f" + {m.exercise_minutes} min exercise" if m.exercise_minutes else ""
+    )
 
 
 def _exercises(course: Course, m: Module) -> list[Exercise]:
@@ -183,9 +194,11 @@ def front_page(course: Course, out_dir: Path) -> str:
     runs, machines, graded = instructor.load_runs(out_dir), load_machines(out_dir), grades(out_dir)
     warmed = instructor.load_warm(out_dir)
     total = sum(m.teaching_minutes + m.exercise_minutes for m in course.modules)
-    parts = [f"<h1>{esc(course.title)}</h1><p>{esc(course.description)}</p>",
-             f"<p class='meta'>{len(course.modules)} modules, {total} minutes of teaching and exercises. "
-             f"For instructors: <a href='instructor.html'>the instructor's page</a>.</p>"]
+    parts = [
+        f"<h1>{esc(course.title)}</h1><p>{esc(course.description)}</p>",
+        f"<p class='meta'>{len(course.modules)} modules, {total} minutes of teaching and exercises. "
+        f"For instructors: <a href='instructor.html'>the instructor's page</a>.</p>",
+    ]
     seen_machines = sorted({mc.where() for mc in machines.values()})
     if seen_machines:
         parts.append("<p class='meta'>Measured on: " + "; ".join(esc(s) for s in seen_machines) + "</p>")
@@ -206,28 +219,41 @@ def front_page(course: Course, out_dir: Path) -> str:
         if mc:
             s.append(f"<p class='meta'>measured on {esc(mc.line())}</p>")
         elif r:
-            s.append(f"<p class='meta'>machine not recorded (a run before the page kept it): <code>layerlab run {esc(m.id)}</code></p>")
-        s.append(f"<div class='cols'><div><h3>Objectives</h3>{_ul(m.objectives)}</div>"
-                 f"<div><h3>Key points</h3>{_ul(m.key_points)}</div></div>")
+            s.append(
+                f"<p class='meta'>machine not recorded (a run before the page kept it): <code>layerlab run {esc(m.id)}</code></p>"
+            )
+        s.append(
+            f"<div class='cols'><div><h3>Objectives</h3>{_ul(m.objectives)}</div>"
+            f"<div><h3>Key points</h3>{_ul(m.key_points)}</div></div>"
+        )
         if r:
             ex = read_executed(out_dir / r["executed"], out_dir, name)
             if ex.replayed:
-                s.append(f"<p class='warn'>{ex.replayed_results} result(s) on this page were replayed, not measured here: "
-                         f"recorded on {esc('; '.join(ex.replayed))}.</p>")
+                s.append(
+                    f"<p class='warn'>{ex.replayed_results} result(s) on this page were replayed, not measured here: "
+                    f"recorded on {esc('; '.join(ex.replayed))}.</p>"
+                )
             elif mc and mc.mode != "replay":
                 s.append("<p class='meta'>Every number was measured in this run (nothing replayed).</p>")
             for f in ex.figures:
-                s.append(f"<figure><img src='{esc(f.file)}' alt='{esc(f.caption or m.title)}'"
-                         + (f" width='{f.width // 2}'" if f.width else "") + ">"
-                         f"<figcaption>{esc(f.caption)}</figcaption></figure>")
+                s.append(
+                    f"<figure><img src='{esc(f.file)}' alt='{esc(f.caption or m.title)}'"
+                    + (f" width='{f.width // 2}'" if f.width else "")
+                    + ">"
+                    f"<figcaption>{esc(f.caption)}</figcaption></figure>"
+                )
         for e in _exercises(course, m):
-            s.append(f"<h3>Exercise: {esc(e.title)}</h3><p>Starter: <code>exercises/{esc(e.id)}/</code> "
-                     f"({e.total_points} points); grade it with <code>layerlab grade exercises/{esc(e.id)}</code>. "
-                     f"{_grade_html(graded.get(e.id))}</p>")
+            s.append(
+                f"<h3>Exercise: {esc(e.title)}</h3><p>Starter: <code>exercises/{esc(e.id)}/</code> "
+                f"({e.total_points} points); grade it with <code>layerlab grade exercises/{esc(e.id)}</code>. "
+                f"{_grade_html(graded.get(e.id))}</p>"
+            )
         s.append("</section>")
         parts.append("".join(s))
-    parts.append(f"<p class='meta'>Page written {datetime.now(timezone.utc).isoformat(timespec='seconds')} "
-                 f"from course.yml and build/.</p>")
+    parts.append(
+        f"<p class='meta'>Page written {datetime.now(UTC).isoformat(timespec='seconds')} "
+        f"from course.yml and build/.</p>"
+    )
     return _page(course.title, "\n".join(parts))
 
 
@@ -237,41 +263,67 @@ def _overview(course: Course, runs: dict[str, dict[str, Any]], graded: dict[str,
         r = runs.get(instructor.run_name(m))
         ran = "not run yet" if not r else (f"{r['seconds']:.0f} s" if r["ok"] else "failed")
         exs = _exercises(course, m)
-        grade = ", ".join(f"{e.id}: {g['points']}/{g['max_points']}" if (g := graded.get(e.id)) else f"{e.id}: not graded"
-                          for e in exs) or "-"
-        rows.append(f"<tr><td><a href='#m{esc(m.id)}'>{esc(m.id)}</a></td><td>{esc(m.title)}</td>"
-                    f"<td>{m.teaching_minutes + m.exercise_minutes} min</td><td>{esc(ran)}</td><td>{esc(grade)}</td></tr>")
-    return ("<table><tr><th></th><th>module</th><th>time</th><th>notebook run</th><th>exercise grade</th></tr>"
-            + "".join(rows) + "</table>")
+        grade = (
+            ", ".join(
+                f"{e.id}: {g['points']}/{g['max_points']}" if (g := graded.get(e.id)) else f"{e.id}: not graded"
+                for e in exs
+            )
+            or "-"
+        )
+        rows.append(
+            f"<tr><td><a href='#m{esc(m.id)}'>{esc(m.id)}</a></td><td>{esc(m.title)}</td>"
+            f"<td>{m.teaching_minutes + m.exercise_minutes} min</td><td>{esc(ran)}</td><td>{esc(grade)}</td></tr>"
+        )
+    return (
+        "<table><tr><th></th><th>module</th><th>time</th><th>notebook run</th><th>exercise grade</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def instructor_page(course: Course, out_dir: Path) -> str:
     times = {t.module: t for t in instructor.timings(course, out_dir)}
-    parts = [f"<h1>{esc(course.title)}: the instructor's page</h1>",
-             "<p>Before class: <code>layerlab warm MODULE…</code> builds what each demo builds and measures it warm; "
-             "<code>layerlab timings</code> prints the table below; <code>layerlab reset MODULE</code> removes what a module "
-             f"built so its demo can be shown cold again. Cells over {instructor.WAIT_LIMIT_S:.0f} s warm are flagged.</p>",
-             _nav(course), _timings_table(list(times.values()))]
+    parts = [
+        f"<h1>{esc(course.title)}: the instructor's page</h1>",
+        "<p>Before class: <code>layerlab warm MODULE…</code> builds what each demo builds and measures it warm; "
+        "<code>layerlab timings</code> prints the table below; <code>layerlab reset MODULE</code> removes what a module "
+        f"built so its demo can be shown cold again. Cells over {instructor.WAIT_LIMIT_S:.0f} s warm are flagged.</p>",
+        _nav(course),
+        _timings_table(list(times.values())),
+    ]
     for m in course.modules:
         t = times[instructor.run_name(m)]
-        s = [f"<section id='m{esc(m.id)}'><h2>{esc(m.id)} · {esc(m.title)}</h2>",
-             f"<p class='meta'>{esc(_minutes(m))}. Warm up: <code>layerlab warm {esc(m.id)}</code>; "
-             f"show it cold again: <code>layerlab reset {esc(m.id)}</code>.</p>",
-             f"<div class='cols'><div><h3>Objectives</h3>{_ul(m.objectives)}</div>"
-             f"<div><h3>Key points</h3>{_ul(m.key_points)}</div></div>"]
+        s = [
+            f"<section id='m{esc(m.id)}'><h2>{esc(m.id)} · {esc(m.title)}</h2>",
+            f"<p class='meta'>{esc(_minutes(m))}. Warm up: <code>layerlab warm {esc(m.id)}</code>; "
+            f"show it cold again: <code>layerlab reset {esc(m.id)}</code>.</p>",
+            f"<div class='cols'><div><h3>Objectives</h3>{_ul(m.objectives)}</div>"
+            f"<div><h3>Key points</h3>{_ul(m.key_points)}</div></div>",
+        ]
         notes = instructor.instructor_notes(m)
         s.append("<h3>Instructor notes</h3>" + (_ul(notes) if notes else "<p class='warn'>none in the lesson</p>"))
         s.append("<h3>Timings</h3>" + _timing_html(t))
         exs = _exercises(course, m)
         if exs or m.challenges:
-            rows = [f"<tr><td>exercise {esc(e.id)}: {esc(e.title)}</td><td><code>exercises/{esc(e.id)}/</code></td>"
-                    f"<td><code>solutions/{esc(e.id)}/</code></td></tr>" for e in exs]
-            rows += [f"<tr><td>challenge {esc(c.id)}: {esc(c.title)} ({c.minutes} min)</td><td>in the lesson</td>"
-                     f"<td><code>{esc(c.solution)}</code></td></tr>" for c in m.challenges]
-            s.append("<h3>Exercises and their answers</h3><table><tr><th>task</th><th>starter</th><th>answer</th></tr>"
-                     + "".join(rows) + "</table>")
+            rows = [
+                f"<tr><td>exercise {esc(e.id)}: {esc(e.title)}</td><td><code>exercises/{esc(e.id)}/</code></td>"
+                f"<td><code>solutions/{esc(e.id)}/</code></td></tr>"
+                for e in exs
+            ]
+            rows += [
+                f"<tr><td>challenge {esc(c.id)}: {esc(c.title)} ({c.minutes} min)</td><td>in the lesson</td>"
+                f"<td><code>{esc(c.solution)}</code></td></tr>"
+                for c in m.challenges
+            ]
+            s.append(
+                "<h3>Exercises and their answers</h3><table><tr><th>task</th><th>starter</th><th>answer</th></tr>"
+                + "".join(rows)
+                + "</table>"
+            )
         if m.quiz:
-            s.append(f"<p class='meta'>Quiz: {len(m.quiz)} question(s); answers with <code>layerlab activities {esc(m.id)}</code>.</p>")
+            s.append(
+                f"<p class='meta'>Quiz: {len(m.quiz)} question(s); answers with <code>layerlab activities {esc(m.id)}</code>.</p>"
+            )
         s.append("</section>")
         parts.append("".join(s))
     return _page(f"{course.title}: instructor", "\n".join(parts))
@@ -280,22 +332,28 @@ def instructor_page(course: Course, out_dir: Path) -> str:
 def _timings_table(rows: list[instructor.ModuleTiming]) -> str:
     def s(x: float | None) -> str:
         return "-" if x is None else f"{x:.0f}"
+
     body = "".join(
         f"<tr><td><a href='#m{esc(t.module[:2])}'>{esc(t.module)}</a></td><td>{t.teaching_minutes}</td><td>{s(t.run_s)}</td>"
         f"<td>{s(t.first_s)}</td><td>{s(t.warm_s)}</td>"
         f"<td class='{'warn' if t.slow_cells or t.over_time else ''}'>"
         f"{esc('not run yet' if not t.cells_from else ', '.join(f'cell {c.cell}: {c.seconds:.0f} s' for c in t.slow_cells) or 'none')}"
         f"{esc('' if t.cells_from in ('', 'warm run') else ' (not known warm)')}</td></tr>"
-        for t in rows)
-    return (f"<table><tr><th>module</th><th>teaching min</th><th>last run s</th><th>first run s</th><th>warm s</th>"
-            f"<th>cells over {instructor.WAIT_LIMIT_S:.0f} s</th></tr>{body}</table>")
+        for t in rows
+    )
+    return (
+        f"<table><tr><th>module</th><th>teaching min</th><th>last run s</th><th>first run s</th><th>warm s</th>"
+        f"<th>cells over {instructor.WAIT_LIMIT_S:.0f} s</th></tr>{body}</table>"
+    )
 
 
 def _timing_html(t: instructor.ModuleTiming) -> str:
     if not t.cells_from:
         return f"<p class='warn'>not run here yet: <code>layerlab warm {esc(t.module[:2])}</code> measures it.</p>"
+
     def s(x: float | None) -> str:
         return "not measured" if x is None else f"{x:.1f} s"
+
     lines = [f"last run {s(t.run_s)}", f"first run of the warm-up {s(t.first_s)}", f"warm {s(t.warm_s)}"]
     out = "<p>" + esc("; ".join(lines)) + "</p>"
     if t.over_time:
@@ -303,9 +361,14 @@ def _timing_html(t: instructor.ModuleTiming) -> str:
     slow = t.slow_cells
     which = "warm" if t.cells_from == "warm run" else "in the last run (not known warm)"
     if slow:
-        out += (f"<p class='warn'>Cells over {instructor.WAIT_LIMIT_S:.0f} s {esc(which)}:</p><ul>"
-                + "".join(f"<li>cell {c.cell}, {c.seconds:.0f} s: {esc(c.heading)} <code>{esc(c.first_line)}</code></li>" for c in slow)
-                + "</ul>")
+        out += (
+            f"<p class='warn'>Cells over {instructor.WAIT_LIMIT_S:.0f} s {esc(which)}:</p><ul>"
+            + "".join(
+                f"<li>cell {c.cell}, {c.seconds:.0f} s: {esc(c.heading)} <code>{esc(c.first_line)}</code></li>"
+                for c in slow
+            )
+            + "</ul>"
+        )
     else:
         out += f"<p class='ok'>No cell over {instructor.WAIT_LIMIT_S:.0f} s {esc(which)}.</p>"
     return out
@@ -318,7 +381,6 @@ def write_pages(course: Course, out_dir: Path) -> tuple[Path, Path]:
     index.write_text(front_page(course, out_dir), encoding="utf-8")
     teacher.write_text(instructor_page(course, out_dir), encoding="utf-8")
     return index, teacher
-
 
 
 # --- runs: execute lessons, keep their rows, write the pages ------------------------------------

@@ -8,7 +8,7 @@ runs (nbval, the HTML export, GitHub) the table is what the reader sees.
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
 
 import ipywidgets as W
 
@@ -40,7 +40,10 @@ def strip_tags(text: str) -> str:
 
 def _layer_html(report: ImageReport, i: int) -> str:
     layer = report.layers[i]
-    rows = "".join(f"<tr><td style='text-align:right'>{mb(size)}</td><td><code>{html.escape(p)}</code></td></tr>" for p, size in layer.biggest)
+    rows = "".join(
+        f"<tr><td style='text-align:right'>{mb(size)}</td><td><code>{html.escape(p)}</code></td></tr>"
+        for p, size in layer.biggest
+    )
     return (
         f"<p><b>layer {i}</b> of {len(report.layers)}: <code>{html.escape(short_instruction(layer.created_by, 120))}</code><br>"
         f"{mb(layer.size_bytes)} uncompressed"
@@ -67,7 +70,9 @@ def layer_explorer(image: ImageReport | str) -> Explorer:
     """Pick a layer with the slider: its instruction, size and biggest files."""
     report = inspect(image) if isinstance(image, str) else image
     detail = W.HTML(_layer_html(report, len(report.layers) - 1))
-    slider = W.IntSlider(value=len(report.layers) - 1, min=0, max=len(report.layers) - 1, description="layer", continuous_update=False)
+    slider = W.IntSlider(
+        value=len(report.layers) - 1, min=0, max=len(report.layers) - 1, description="layer", continuous_update=False
+    )
     slider.observe(lambda change: setattr(detail, "value", _layer_html(report, change["new"])), names="value")
     summary = W.HTML(_layers_table(report))
     return Explorer(W.VBox([summary, slider, detail]), _layers_table(report))
@@ -88,6 +93,8 @@ def build_comparison(reports: Sequence[CacheReport], labels: Sequence[str] | Non
     names = [s.name for s in reports[0].scenarios]
     detail = W.HTML(_comparison_html(reports, labels, names[-1]))
     picker = W.ToggleButtons(options=names, value=names[-1], description="rebuild")
-    picker.observe(lambda change: setattr(detail, "value", _comparison_html(reports, labels, change["new"])), names="value")
+    picker.observe(
+        lambda change: setattr(detail, "value", _comparison_html(reports, labels, change["new"])), names="value"
+    )
     static = "".join(_comparison_html(reports, labels, n) for n in names)
     return Explorer(W.VBox([picker, detail]), static)

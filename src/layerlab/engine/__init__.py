@@ -28,7 +28,6 @@ import functools
 import os
 import platform
 import shutil
-import socket
 import ssl
 import subprocess
 import urllib.error
@@ -54,8 +53,17 @@ REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
 UNAME_BY_PLATFORM = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 # Every spelling of a machine name the course meets, as the OCI architecture it is: `uname -m` and
 # `docker info` say x86_64 and aarch64, Windows' Python says AMD64, macOS says arm64.
-OCI_ARCH = {"x86_64": "amd64", "amd64": "amd64", "x64": "amd64", "aarch64": "arm64", "arm64": "arm64",
-            "armv8l": "arm64", "i386": "386", "i686": "386", "armv7l": "arm/v7"}
+OCI_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "x64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv8l": "arm64",
+    "i386": "386",
+    "i686": "386",
+    "armv7l": "arm/v7",
+}
 # qemu binfmt entry that lets this host run a foreign platform.
 BINFMT_BY_PLATFORM = {"linux/arm64": "qemu-aarch64", "linux/amd64": "qemu-x86_64"}
 
@@ -76,7 +84,7 @@ def engine_command() -> str:
     return "docker"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _client(command: str, host: str | None) -> DockerClient:
     return DockerClient(client_call=[command], host=host)
 
@@ -120,7 +128,9 @@ def no_engine_help(detail: str) -> str:
         lines.append("Fix: start the engine behind DOCKER_HOST, or unset DOCKER_HOST to use the local one.")
     else:
         lines.append("Fix: run `make test` or `make course` as root on Debian/Ubuntu (installs and starts one),")
-        lines.append("     or start Docker Desktop / Docker Engine / `podman system service`, or open the devcontainer.")
+        lines.append(
+            "     or start Docker Desktop / Docker Engine / `podman system service`, or open the devcontainer."
+        )
     lines.append("Without an engine, lessons replay recorded runs (LAYERLAB_REPLAY=1).")
     return "\n".join(lines)
 
@@ -229,7 +239,7 @@ def registry_reachable(url: str = REGISTRY_PROBE_URL, timeout: float = 4.0) -> b
         return True
     except urllib.error.HTTPError:
         return True
-    except (urllib.error.URLError, socket.timeout, ssl.SSLError, OSError):
+    except (TimeoutError, urllib.error.URLError, ssl.SSLError, OSError):
         return False
 
 
@@ -249,7 +259,7 @@ def cdi_specs(dirs: tuple[Path, ...] = CDI_DIRS) -> list[str]:
     return found
 
 
-def gpu_verdict(f: "EngineFacts") -> tuple[bool, str]:
+def gpu_verdict(f: EngineFacts) -> tuple[bool, str]:
     """Can this engine give a container a GPU, and why (not)."""
     nvidia = [r for r in f.runtimes if "nvidia" in r]
     cdi = [d for d in f.cdi_devices if d.startswith("nvidia.com/gpu")]
@@ -285,8 +295,13 @@ def buildx_version_from_text(text: str | None) -> str | None:
     return parts[1] if len(parts) >= 2 else parts[0]
 
 
-def from_answers(command: str, info: dict, version: dict, builder: BuilderInspectResult | None = None,
-                 binfmt: list[str] | None = None) -> EngineFacts:
+def from_answers(
+    command: str,
+    info: dict,
+    version: dict,
+    builder: BuilderInspectResult | None = None,
+    binfmt: list[str] | None = None,
+) -> EngineFacts:
     """Facts from the engine's own answers: `docker info` and `docker version` as JSON, the current buildx
     builder (`buildx ls`'s entry) and, where binfmt_misc is in sight, its qemu entries. Pure: the unit tests
     feed recorded answers of Docker, Docker Desktop, rootless Docker and Podman through it."""
@@ -323,8 +338,9 @@ def from_answers(command: str, info: dict, version: dict, builder: BuilderInspec
     elif facts.name == "docker":
         # The host's binfmt_misc is out of sight (inside a container, or the engine is remote), but BuildKit
         # listed the platforms it can run by executing a test binary for each: the engine's own answer.
-        facts.emulators = sorted(e for p, e in BINFMT_BY_PLATFORM.items()
-                                 if p in facts.builder_platforms and p != facts.host_platform)
+        facts.emulators = sorted(
+            e for p, e in BINFMT_BY_PLATFORM.items() if p in facts.builder_platforms and p != facts.host_platform
+        )
     if facts.name == "podman" and not facts.builder_platforms:
         # Podman builds with buildah, not BuildKit: any platform that binfmt can run.
         facts.builder_platforms = sorted({facts.host_platform} | set(facts.emulated))

@@ -21,9 +21,10 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -31,11 +32,23 @@ from layerlab import engine
 from layerlab.engine import images, labels
 from layerlab.engine.result import Result
 from layerlab.ground import settings
-from layerlab.ground.text import Printer, say as say_line
-# The catalogue is what the course needs; this module is how it gets made.
-from .catalogue import (BASE_IMAGES, CUDA_IMAGES, CUDA_VERSION, EXTRA_IMAGES, PLATFORMS, BaseImage,  # noqa: F401 - bootstrap.X reads on
-                        SERVICE_IMAGES, base_image, family)
+from layerlab.ground.text import Printer
+from layerlab.ground.text import say as say_line
+
 from .build import build
+
+# The catalogue is what the course needs; this module is how it gets made.
+from .catalogue import (  # noqa: F401 - bootstrap.X reads on
+    BASE_IMAGES,
+    CUDA_IMAGES,
+    CUDA_VERSION,
+    EXTRA_IMAGES,
+    PLATFORMS,
+    SERVICE_IMAGES,
+    BaseImage,
+    base_image,
+    family,
+)
 
 SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
 MIRROR = settings.debian_mirror()
@@ -127,19 +140,27 @@ def plan(
         if b.parent is None:
             need = [pl for pl in plats if arch_of(pl) not in cached_rootfs]
             if need:
-                p.steps.append(Step(action="debootstrap", ref=f"{SUITE}-minbase", platforms=need, reason="no cached root filesystem"))
+                p.steps.append(
+                    Step(
+                        action="debootstrap", ref=f"{SUITE}-minbase", platforms=need, reason="no cached root filesystem"
+                    )
+                )
         p.steps.append(Step(action="build-standin", ref=b.ref, platforms=list(plats), reason=why + "; offline"))
         rebuilt.add(b.ref)
     return p
 
 
-def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, online: bool | None = None,
-                 needs: tuple[str, ...] = (), only_extras: bool = False) -> Plan:
+def current_plan(
+    platforms: tuple[str, ...] = PLATFORMS,
+    force: bool = False,
+    online: bool | None = None,
+    needs: tuple[str, ...] = (),
+    only_extras: bool = False,
+) -> Plan:
     """`needs` adds the images those course.yml needs call for; `only_extras` plans those alone
     (a lesson that needs CUDA checks its three images, not the whole family again)."""
     wanted = tuple(b for b in family(needs) if not (only_extras and b in BASE_IMAGES))
-    present = {b.ref: f for b in wanted
-               if (f := images.facts(b.ref, platforms=b.platforms or platforms)) is not None}
+    present = {b.ref: f for b in wanted if (f := images.facts(b.ref, platforms=b.platforms or platforms)) is not None}
     if online is None:
         online = engine.registry_reachable()
     cached = {arch_of(pl) for pl in platforms if rootfs_tar(arch_of(pl)).exists()}
@@ -147,7 +168,6 @@ def current_plan(platforms: tuple[str, ...] = PLATFORMS, force: bool = False, on
 
 
 # ---- carrying a plan out -------------------------------------------------
-
 
 
 def debootstrap(arch: str, say: Printer = say_line) -> Path:
@@ -185,7 +205,9 @@ def debootstrap(arch: str, say: Printer = say_line) -> Path:
             tar.add(entry, arcname=entry.name, filter=_tar_filter)
     out.with_suffix(".tmp").rename(out)
     shutil.rmtree(work, ignore_errors=True)
-    say(f"  [{arch}] root filesystem cached at {out} ({out.stat().st_size / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)")
+    say(
+        f"  [{arch}] root filesystem cached at {out} ({out.stat().st_size / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)"
+    )
     return out
 
 
@@ -238,7 +260,7 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -
     extra = {
         labels.STANDIN: "true",
         labels.STANDIN_RECIPE: recipe,
-        labels.STANDIN_CREATED: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        labels.STANDIN_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
     }
     with tempfile.TemporaryDirectory(prefix="layerlab-standin-") as ctx:
         ctxp = Path(ctx)
@@ -256,8 +278,7 @@ def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -
                     shutil.copyfile(tar, ctxp / f"rootfs-{arch_of(pl)}.tar")
         say(f"building stand-in {b.ref} for {', '.join(platforms)}")
         # The default show gives the live line in a terminal; a caller's own printer gets the summary.
-        result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False,
-                       show=say)
+        result = build(ctxp, b.ref, platforms=platforms, extra_labels=extra, managed=False, show=say)
         say(f"  {b.ref}: {result.seconds:.0f} s")
 
 
@@ -309,8 +330,9 @@ def run(p: Plan, say: Printer = say_line, needs: tuple[str, ...] = (), only_extr
     """Carry out a plan. Re-plans under the lock, since another run may have done the work meanwhile."""
     with _lock(say):
         if p.work:
-            p = current_plan(force=any(s.reason == "forced" for s in p.steps), online=p.online,
-                             needs=needs, only_extras=only_extras)
+            p = current_plan(
+                force=any(s.reason == "forced" for s in p.steps), online=p.online, needs=needs, only_extras=only_extras
+            )
         _run_steps(p, say)
 
 

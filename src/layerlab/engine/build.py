@@ -10,9 +10,10 @@ import signal
 import tempfile
 import time
 from collections import deque
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Union, cast
+from typing import Any, Union, cast
 
 from pydantic import Field
 from python_on_whales import DockerClient
@@ -23,8 +24,8 @@ from layerlab.engine import dockerfile_syntax, labels, progress, replay, transie
 from layerlab.engine.result import Replayable
 from layerlab.ground.errors import LayerlabError
 from layerlab.ground.text import Printer, error_text, say
-from .buildlog import BuildLog, Reader, Step, parse
-from layerlab.ground.errors import LayerlabError
+
+from .buildlog import BuildLog, Reader, Step
 
 # What `build(show=...)` takes: the default (a live line, or the summary when headless),
 # "log" (BuildKit's whole log), a printer (the summary line only), a progress.Renderer, or None (silent).
@@ -48,19 +49,21 @@ class TransientEngineError(BuildError, LayerlabError):
     Fields: `cause` (which known error), `error` (BuildKit's line), `attempts`, `log_paths` (one per attempt).
     """
 
-    def __init__(self, tag: str, race: transient.EngineRace, log_tail: list[str], attempts: int,
-                 log_paths: list[str]):
+    def __init__(self, tag: str, race: transient.EngineRace, log_tail: list[str], attempts: int, log_paths: list[str]):
         self.tag, self.step, self.log_tail = tag, race.step, log_tail
         self.cause, self.error, self.attempts, self.log_paths = race.pattern.name, race.error, attempts, log_paths
         times = "twice" if attempts == 2 else f"{attempts} time(s)"
         tail = "\n".join(f"  | {line}" for line in log_tail)
         logs = f"\nfull log(s): {', '.join(log_paths)}" if log_paths else ""
-        Exception.__init__(self, (
-            f"building {tag} failed {times} at `{race.step}` with a known intermittent engine error "
-            f"({race.pattern.name}): an engine error, not a fault in the Dockerfile.\n{tail}\n"
-            "What to do: run it again; if it keeps failing, run `layerlab doctor` and restart the engine "
-            "(Docker Desktop: Restart; Linux: `sudo systemctl restart docker`)." + logs
-        ))
+        Exception.__init__(
+            self,
+            (
+                f"building {tag} failed {times} at `{race.step}` with a known intermittent engine error "
+                f"({race.pattern.name}): an engine error, not a fault in the Dockerfile.\n{tail}\n"
+                "What to do: run it again; if it keeps failing, run `layerlab doctor` and restart the engine "
+                "(Docker Desktop: Restart; Linux: `sudo systemctl restart docker`)." + logs
+            ),
+        )
 
 
 class BuildResult(Replayable):
@@ -72,7 +75,7 @@ class BuildResult(Replayable):
     steps: list[Step] = Field(default_factory=list)
     cache: bool = True
     target: str | None = None
-    built_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    built_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     log_path: str | None = None  # BuildKit's full log of this build
 
     @property
@@ -105,9 +108,13 @@ class BuildResult(Replayable):
         outside a cross stage (`FROM --platform=$BUILDPLATFORM`). `platform` narrows to one target."""
         host = host or engine.host_platform()
         return [
-            s for s in self.ran
-            if s.name.upper().startswith("RUN") and s.platform and s.platform != host
-            and (s.runs_on or s.platform) != host and (platform is None or s.platform == platform)
+            s
+            for s in self.ran
+            if s.name.upper().startswith("RUN")
+            and s.platform
+            and s.platform != host
+            and (s.runs_on or s.platform) != host
+            and (platform is None or s.platform == platform)
         ]
 
     def summary(self) -> str:
@@ -118,7 +125,9 @@ class BuildResult(Replayable):
 
 
 def _key(context: str | Path, tag: str, **kw: Any) -> str:
-    return f"{tag}|target={kw.get('target')}|platforms={','.join(kw.get('platforms') or [])}|cache={kw.get('cache', True)}"
+    return (
+        f"{tag}|target={kw.get('target')}|platforms={','.join(kw.get('platforms') or [])}|cache={kw.get('cache', True)}"
+    )
 
 
 @replay.replayable("build", _key, BuildResult)
@@ -204,8 +213,10 @@ def build(
                     if load and _complete_despite(tail, tag, client):
                         state.failed = None  # the summary says built: the image is there
                         if live:
-                            live.note(f"{tag}: BuildKit named and unpacked the image, then reported "
-                                      f"`{list(tail)[-1].strip()}`; the image is complete, kept")
+                            live.note(
+                                f"{tag}: BuildKit named and unpacked the image, then reported "
+                                f"`{list(tail)[-1].strip()}`; the image is complete, kept"
+                            )
                         break
                     race = transient.classify(reader.log())
                     if race is None:
@@ -238,8 +249,16 @@ def build(
     return _result(client, tag, reader, state, seconds, platforms, cache, target, load)
 
 
-def _attempt(client: DockerClient, context: str | Path, options: dict[str, Any], tag: str, state: progress.Progress,
-             reader: Reader, tail: deque[str], live: progress.Live | None) -> None:
+def _attempt(
+    client: DockerClient,
+    context: str | Path,
+    options: dict[str, Any],
+    tag: str,
+    state: progress.Progress,
+    reader: Reader,
+    tail: deque[str],
+    live: progress.Live | None,
+) -> None:
     """Run `docker buildx build` once, feeding its log to `reader`, `tail`, the log file and the live line.
 
     The one call into python-on-whales of a build; it raises DockerException when the build fails.
@@ -276,8 +295,12 @@ def _complete_despite(tail: Iterable[str], tag: str, client: DockerClient) -> bo
     multi-GB CUDA layers while other builds ran): the image is complete then."""
     text = "\n".join(tail)
     name = tag if "/" in tag.split(":")[0] else f"library/{tag}"
-    if not ("failed to solve: not found" in text and f"naming to docker.io/{name} done" in text
-            and f"unpacking to docker.io/{name}" in text and "done" in text.split(f"unpacking to docker.io/{name}")[-1]):
+    if not (
+        "failed to solve: not found" in text
+        and f"naming to docker.io/{name} done" in text
+        and f"unpacking to docker.io/{name}" in text
+        and "done" in text.split(f"unpacking to docker.io/{name}")[-1]
+    ):
         return False
     try:
         client.image.inspect(tag)
@@ -286,7 +309,9 @@ def _complete_despite(tail: Iterable[str], tag: str, client: DockerClient) -> bo
     return True
 
 
-def _build_error(e: DockerException, tag: str, reader: Reader, tail: Iterable[str], state: progress.Progress) -> BuildError:
+def _build_error(
+    e: DockerException, tag: str, reader: Reader, tail: Iterable[str], state: progress.Progress
+) -> BuildError:
     log = reader.log()
     failed = log.failed()
     step_tail = [l for l in (failed.log if failed else [])][-15:] or list(tail)[-15:]
@@ -296,8 +321,17 @@ def _build_error(e: DockerException, tag: str, reader: Reader, tail: Iterable[st
     return BuildError(tag, failed.name if failed else None, step_tail, detail)
 
 
-def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Progress, seconds: float,
-            platforms: list[str] | None, cache: bool, target: str | None, load: bool) -> BuildResult:
+def _result(
+    client: DockerClient,
+    tag: str,
+    reader: Reader,
+    state: progress.Progress,
+    seconds: float,
+    platforms: list[str] | None,
+    cache: bool,
+    target: str | None,
+    load: bool,
+) -> BuildResult:
     log: BuildLog = reader.log()
     image_id = None
     if load:
@@ -318,7 +352,7 @@ def _result(client: DockerClient, tag: str, reader: Reader, state: progress.Prog
     )
 
 
-def _renderer(show: Show) -> "progress.Renderer | None":
+def _renderer(show: Show) -> progress.Renderer | None:
     if show is None:
         return None
     if show is say:
@@ -355,7 +389,9 @@ def _buildkit_version() -> str | None:
         return None
 
 
-def _offline_dockerfile(context: str | Path, dockerfile: str | Path | None, show: Printer | None) -> tuple[str | None, str | None]:
+def _offline_dockerfile(
+    context: str | Path, dockerfile: str | Path | None, show: Printer | None
+) -> tuple[str | None, str | None]:
     """The Dockerfile to build from, and a temporary directory to remove after the build (or None).
 
     `# syntax=` makes BuildKit pull that frontend image first, so offline every

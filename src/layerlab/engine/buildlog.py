@@ -13,8 +13,9 @@ but flagged, so the cache statistics only count Dockerfile instructions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -29,7 +30,9 @@ _CANCELED = re.compile(r"^#(\d+) CANCELED$")
 _LOG = re.compile(r"^#(\d+) (?:\d+\.\d+ )?(?P<text>.*)$")
 # "linux/arm64 builder 2/5"; a stage built on another platform for this one (FROM --platform=$BUILDPLATFORM)
 # reads "linux/amd64->arm64 builder 2/5": it runs natively on amd64 and produces for arm64.
-_STAGE = re.compile(r"^(?:(?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/v\d)?)(?:->(?P<to>[a-z0-9_]+(?:/v\d)?))? )?(?:(?P<stage>[\w.-]+) )?(?P<n>\d+)/(?P<m>\d+)$")
+_STAGE = re.compile(
+    r"^(?:(?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/v\d)?)(?:->(?P<to>[a-z0-9_]+(?:/v\d)?))? )?(?:(?P<stage>[\w.-]+) )?(?P<n>\d+)/(?P<m>\d+)$"
+)
 _CONTEXT = re.compile(r"transferring context: (?P<size>[\d.]+)(?P<unit>[kMG]?B)")
 
 _UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}

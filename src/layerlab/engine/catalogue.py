@@ -30,10 +30,16 @@ class BaseImage:
 
 
 DEBIAN_SLIM = BaseImage("debian:trixie-slim", "debian-slim.Dockerfile", None, "Debian 13 minimal", arg="DEBIAN_SLIM")
-PYTHON_SLIM = BaseImage("python:3.13-slim", "python-slim.Dockerfile", DEBIAN_SLIM.ref, "Python 3.13 on Debian 13, slim",
-                        arg="PYTHON_SLIM")
-PYTHON_FULL = BaseImage("python:3.13", "python-full.Dockerfile", PYTHON_SLIM.ref, "Python 3.13 with compilers and headers",
-                        arg="PYTHON_FULL")
+PYTHON_SLIM = BaseImage(
+    "python:3.13-slim", "python-slim.Dockerfile", DEBIAN_SLIM.ref, "Python 3.13 on Debian 13, slim", arg="PYTHON_SLIM"
+)
+PYTHON_FULL = BaseImage(
+    "python:3.13",
+    "python-full.Dockerfile",
+    PYTHON_SLIM.ref,
+    "Python 3.13 with compilers and headers",
+    arg="PYTHON_FULL",
+)
 BASE_IMAGES: tuple[BaseImage, ...] = (DEBIAN_SLIM, PYTHON_SLIM, PYTHON_FULL)
 
 
@@ -44,13 +50,27 @@ BASE_IMAGES: tuple[BaseImage, ...] = (DEBIAN_SLIM, PYTHON_SLIM, PYTHON_FULL)
 # offline the stand-ins come from Debian trixie's non-free CUDA 12.4 packages.
 CUDA_VERSION = "12.4.1"
 CUDA_IMAGES: tuple[BaseImage, ...] = (
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "cuda-base.Dockerfile", DEBIAN_SLIM.ref,
-              "CUDA runtime library (libcudart) and cuda-compat (the stand-in lists it as left out)",
-              ("linux/amd64",)),
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "cuda-runtime.Dockerfile",
-              f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04", "base + cuBLAS math libraries", ("linux/amd64",)),
-    BaseImage(f"nvidia/cuda:{CUDA_VERSION}-devel-ubuntu22.04", "cuda-devel.Dockerfile",
-              f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04", "runtime + nvcc, headers, static libraries", ("linux/amd64",)),
+    BaseImage(
+        f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04",
+        "cuda-base.Dockerfile",
+        DEBIAN_SLIM.ref,
+        "CUDA runtime library (libcudart) and cuda-compat (the stand-in lists it as left out)",
+        ("linux/amd64",),
+    ),
+    BaseImage(
+        f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04",
+        "cuda-runtime.Dockerfile",
+        f"nvidia/cuda:{CUDA_VERSION}-base-ubuntu22.04",
+        "base + cuBLAS math libraries",
+        ("linux/amd64",),
+    ),
+    BaseImage(
+        f"nvidia/cuda:{CUDA_VERSION}-devel-ubuntu22.04",
+        "cuda-devel.Dockerfile",
+        f"nvidia/cuda:{CUDA_VERSION}-runtime-ubuntu22.04",
+        "runtime + nvcc, headers, static libraries",
+        ("linux/amd64",),
+    ),
 )
 EXTRA_IMAGES: dict[str, tuple[BaseImage, ...]] = {"cuda": CUDA_IMAGES}
 
@@ -58,11 +78,20 @@ EXTRA_IMAGES: dict[str, tuple[BaseImage, ...]] = {"cuda": CUDA_IMAGES}
 # pipeline keeps a counter in redis). Made when first needed (`bootstrap.ensure_service_image`):
 # pulled online, offline built for the host from a Debian package. Like the bases their stand-ins
 # carry no course label, so only `clean(include_base=True)` removes them.
-REGISTRY = BaseImage("registry:2", "registry.Dockerfile", DEBIAN_SLIM.ref,
-                     "the Distribution registry from Debian's docker-registry package",
-                     source="Debian's docker-registry package (once, about a minute)")
-REDIS = BaseImage("redis:8", "redis.Dockerfile", DEBIAN_SLIM.ref, "redis from Debian's redis-server package",
-                  source="Debian's redis-server package (once, under a minute)")
+REGISTRY = BaseImage(
+    "registry:2",
+    "registry.Dockerfile",
+    DEBIAN_SLIM.ref,
+    "the Distribution registry from Debian's docker-registry package",
+    source="Debian's docker-registry package (once, about a minute)",
+)
+REDIS = BaseImage(
+    "redis:8",
+    "redis.Dockerfile",
+    DEBIAN_SLIM.ref,
+    "redis from Debian's redis-server package",
+    source="Debian's redis-server package (once, under a minute)",
+)
 SERVICE_IMAGES: tuple[BaseImage, ...] = (REGISTRY, REDIS)
 
 

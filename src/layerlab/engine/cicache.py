@@ -18,9 +18,9 @@ import re
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from pydantic import Field
 
@@ -28,7 +28,7 @@ from layerlab import engine
 from layerlab.engine import replay
 from layerlab.engine.result import Replayable
 
-MARK = "\"ci-run local\""
+MARK = '"ci-run local"'
 
 
 def new_run_id() -> str:
@@ -41,7 +41,7 @@ def runner_dockerfile(dockerfile: Path, run_id: str, dest: Path) -> Path:
     if MARK not in text:
         raise ValueError(f"{dockerfile} has no `{MARK}` marker in a RUN: its cache records could not be told apart")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(text.replace(MARK, f"\"ci-run {run_id}\""), encoding="utf-8")
+    dest.write_text(text.replace(MARK, f'"ci-run {run_id}"'), encoding="utf-8")
     return dest
 
 
@@ -68,8 +68,14 @@ def parse_du(text: str) -> list[Record]:
         if "ID" not in fields:
             continue
         parents = fields.get("Parent") or fields.get("Parents") or ""
-        out.append(Record(fields["ID"].strip(), [p.strip() for p in parents.split(",") if p.strip()],
-                          fields.get("Description", "").strip(), fields.get("Size", "").strip()))
+        out.append(
+            Record(
+                fields["ID"].strip(),
+                [p.strip() for p in parents.split(",") if p.strip()],
+                fields.get("Description", "").strip(),
+                fields.get("Size", "").strip(),
+            )
+        )
     return out
 
 

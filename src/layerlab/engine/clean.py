@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from pydantic import Field
 from python_on_whales import Container, DockerClient
@@ -52,8 +53,9 @@ def _image_bytes(client: DockerClient, tries: int = 5) -> int:
     return 0
 
 
-def clean(include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None,
-          count_freed: bool = True) -> CleanReport:
+def clean(
+    include_base: bool = False, dry_run: bool = False, within: tuple[str, str] | None = None, count_freed: bool = True
+) -> CleanReport:
     """Remove labelled containers, networks, volumes and images; base images too with include_base.
 
     Compose projects need nothing of their own: the course's compose files label every service,

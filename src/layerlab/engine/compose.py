@@ -68,9 +68,14 @@ class Project:
             f.write_text("".join(f"{k}={v}\n" for k, v in self.env.items()), encoding="utf-8")
             env_files = [str(f)]
         base = engine.client().client_config
-        return DockerClient(client_call=base.client_call, host=base.host, compose_files=self.files,
-                            compose_project_name=self.name, compose_env_files=env_files,
-                            compose_profiles=profiles or [])
+        return DockerClient(
+            client_call=base.client_call,
+            host=base.host,
+            compose_files=self.files,
+            compose_project_name=self.name,
+            compose_env_files=env_files,
+            compose_profiles=profiles or [],
+        )
 
     def config(self) -> dict:
         """The files as compose reads them (`docker compose config`): raises ComposeError when they do not parse."""
@@ -137,17 +142,36 @@ def up_live(p: Project, *, wait: bool = True, timeout_s: int = 120, scales: dict
     if wait:
         watchdog.start()
     try:
-        p.client().compose.up(detach=True, wait=wait, wait_timeout=timeout_s if wait else None,
-                              scales=scales or {}, pull="never", quiet=True, color=False)
+        p.client().compose.up(
+            detach=True,
+            wait=wait,
+            wait_timeout=timeout_s if wait else None,
+            scales=scales or {},
+            pull="never",
+            quiet=True,
+            color=False,
+        )
     except DockerException as e:
         seconds = round(time.perf_counter() - start, 2)
         stopped = f"stopped at the limit of {timeout_s} s" if seconds >= timeout_s else ""
-        return Up(project=p.name, ok=False, seconds=seconds, error="; ".join(x for x in (stopped, why(e)) if x), scales=scales or {})
+        return Up(
+            project=p.name,
+            ok=False,
+            seconds=seconds,
+            error="; ".join(x for x in (stopped, why(e)) if x),
+            scales=scales or {},
+        )
     finally:
         watchdog.cancel()
     seconds = round(time.perf_counter() - start, 2)
     if wait and (bad := not_serving(p)):
-        return Up(project=p.name, ok=False, seconds=seconds, error=f"up --wait returned but {'; '.join(bad)}", scales=scales or {})
+        return Up(
+            project=p.name,
+            ok=False,
+            seconds=seconds,
+            error=f"up --wait returned but {'; '.join(bad)}",
+            scales=scales or {},
+        )
     return Up(project=p.name, ok=True, seconds=seconds, error="", scales=scales or {})
 
 
@@ -283,11 +307,20 @@ def ps_live(p: Project | str, log_lines: int = 20) -> Ps:
             log = "\n".join(containers.logs(c, x).splitlines()[-log_lines:]) if log_lines else ""
         except DockerException:
             log = ""
-        out.append(Service(
-            service=(x.config.labels or {}).get(SERVICE_LABEL, "?"), container=x.name, state=st.status or "?",
-            health=st.health.status if st.health else None, exit_code=st.exit_code, restarts=x.restart_count or 0,
-            started_at=str(st.started_at), finished_at=str(st.finished_at), published=sorted(ports), log=log,
-        ))
+        out.append(
+            Service(
+                service=(x.config.labels or {}).get(SERVICE_LABEL, "?"),
+                container=x.name,
+                state=st.status or "?",
+                health=st.health.status if st.health else None,
+                exit_code=st.exit_code,
+                restarts=x.restart_count or 0,
+                started_at=str(st.started_at),
+                finished_at=str(st.finished_at),
+                published=sorted(ports),
+                log=log,
+            )
+        )
     return Ps(project=name, services=sorted(out, key=lambda s: s.container))
 
 
@@ -332,8 +365,9 @@ down = replay.replayable("compose-down", lambda p, **kw: f"{p.name}|{kw.get('vol
 ps = replay.replayable("compose-ps", lambda p, log_lines=20: p if isinstance(p, str) else p.name, Ps)(ps_live)
 projects = replay.replayable("compose-projects", lambda: "ls", Projects)(projects_live)
 forget = replay.replayable("compose-forget", lambda left: left.project, Forgotten)(forget_live)
-config = replay.replayable("compose-config", lambda p, profiles=None: f"{p.name}|{','.join(profiles or [])}",
-                           Config)(config_live)
+config = replay.replayable("compose-config", lambda p, profiles=None: f"{p.name}|{','.join(profiles or [])}", Config)(
+    config_live
+)
 
 
 def run_jobs_live(p: Project, *, timeout_s: float = 60) -> Ps:

@@ -25,8 +25,16 @@ def run_script(p: Project, image: str, script: str, args: list[str]) -> str:
     """What a Python `script` printed, run in `image` on the project's network (the caller parses it)."""
     c = engine.require()
     try:
-        return str(c.container.run(image, ["python", "-c", script, *args], networks=[p.network], remove=True,
-                                   labels=labels.course_labels(p.module), pull="never"))
+        return str(
+            c.container.run(
+                image,
+                ["python", "-c", script, *args],
+                networks=[p.network],
+                remove=True,
+                labels=labels.course_labels(p.module),
+                pull="never",
+            )
+        )
     except DockerException as e:
         raise RuntimeError(f"the script did not run: {(e.stderr or str(e)).strip()[-400:]}") from None
 
@@ -76,9 +84,16 @@ def volume_files_live(p: Project, volume: str, image: str) -> VolumeFiles:
     c = engine.require()
     if not c.volume.exists(volume):
         return VolumeFiles(volume=volume, exists=False)
-    out = c.container.run(image, ["find", "/v", "-type", "f"], volumes=[(volume, "/v", "ro")], remove=True,
-                          labels=labels.course_labels(p.module), pull="never", networks=["none"])
-    return VolumeFiles(volume=volume, exists=True, files=sorted(line[len("/v"):] for line in out.split() if line))
+    out = c.container.run(
+        image,
+        ["find", "/v", "-type", "f"],
+        volumes=[(volume, "/v", "ro")],
+        remove=True,
+        labels=labels.course_labels(p.module),
+        pull="never",
+        networks=["none"],
+    )
+    return VolumeFiles(volume=volume, exists=True, files=sorted(line[len("/v") :] for line in out.split() if line))
 
 
 volume_files = replay.replayable("compose-volume", lambda p, volume, image: volume, VolumeFiles)(volume_files_live)
@@ -109,8 +124,15 @@ def empty_folder(p: Project, folder: str, image: str) -> None:
         c = engine.require()
     except engine.EngineUnavailable:
         return
-    c.container.run(image, ["sh", "-c", "rm -rf /out/* /out/.[!.]*"], volumes=[(hostpath.host_path(folder), "/out")],
-                    remove=True, labels=labels.course_labels(p.module), pull="never", networks=["none"])
+    c.container.run(
+        image,
+        ["sh", "-c", "rm -rf /out/* /out/.[!.]*"],
+        volumes=[(hostpath.host_path(folder), "/out")],
+        remove=True,
+        labels=labels.course_labels(p.module),
+        pull="never",
+        networks=["none"],
+    )
 
 
 class EngineMode(Replayable):
@@ -136,9 +158,12 @@ def engine_mode_live() -> EngineMode:
     raw_info, raw_version = engine_info.ask(engine.require())
     parsed = engine_info.parse(raw_info, raw_version)
     security = [str(s) for s in raw_info.get("SecurityOptions") or []]
-    return EngineMode(server_version=parsed.server_version or "?", rootless=parsed.rootless,
-                      userns_remap=any("name=userns" in s for s in security),
-                      desktop="Docker Desktop" in (parsed.operating_system or ""))
+    return EngineMode(
+        server_version=parsed.server_version or "?",
+        rootless=parsed.rootless,
+        userns_remap=any("name=userns" in s for s in security),
+        desktop="Docker Desktop" in (parsed.operating_system or ""),
+    )
 
 
 engine_mode = replay.replayable("engine-mode", lambda: "mode", EngineMode)(engine_mode_live)
@@ -172,9 +197,16 @@ class Rights(Replayable):
 def rights_live(p: Project, folder: str, image: str, user: str, target: str, subfolder: str) -> Rights:
     """As `user` (uid:gid), try to append to `target`, delete it, and remove `subfolder`, in the host `folder`."""
     c = engine.require()
-    out = c.container.run(image, ["python", "-c", RIGHTS, "/out", target, subfolder], user=user, remove=True,
-                          volumes=[(hostpath.host_path(folder), "/out")], labels=labels.course_labels(p.module),
-                          pull="never", networks=["none"])
+    out = c.container.run(
+        image,
+        ["python", "-c", RIGHTS, "/out", target, subfolder],
+        user=user,
+        remove=True,
+        volumes=[(hostpath.host_path(folder), "/out")],
+        labels=labels.course_labels(p.module),
+        pull="never",
+        networks=["none"],
+    )
     return Rights(**json.loads(str(out).strip().splitlines()[-1]))
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
@@ -59,24 +60,35 @@ _WRAPPERS = [
 _USELESS = re.compile(r"^Error: failed to start containers?:?\s*[0-9a-f,\s]*$")
 
 _HINTS: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"unable to find (?:user|group) ([^\s:]+)|no matching entries in (?:passwd|group) file"),
-     "USER names a user{who} that the image does not have: create it in an earlier step "
-     "(RUN useradd --create-home {name}) or use a numeric UID such as USER 1000"),
-    (re.compile(r"executable file not found|not found in \$PATH|command not found"),
-     "ENTRYPOINT or CMD names a program that is not in the image: install it in an earlier step, "
-     "or fix the name or path (the exec form [\"prog\", ...] runs no shell and needs the program's exact name)"),
-    (re.compile(r"exec format error|does not match the specified platform|no matching manifest"),
-     "the image or its program is built for another CPU architecture than the one asked for: "
-     "build it for that platform (docker build --platform), or install the binary for it"),
-    (re.compile(r"permission denied"),
-     "the program is not executable: give it the x bit (RUN chmod +x FILE, or COPY --chmod=755), "
-     "or it lies on a mount that forbids executing (noexec)"),
-    (re.compile(r"no such file or directory"),
-     "the path to the program is wrong, or it is a script with Windows (CRLF) line endings "
-     "or a #! line naming an interpreter the image lacks"),
+    (
+        re.compile(r"unable to find (?:user|group) ([^\s:]+)|no matching entries in (?:passwd|group) file"),
+        "USER names a user{who} that the image does not have: create it in an earlier step "
+        "(RUN useradd --create-home {name}) or use a numeric UID such as USER 1000",
+    ),
+    (
+        re.compile(r"executable file not found|not found in \$PATH|command not found"),
+        "ENTRYPOINT or CMD names a program that is not in the image: install it in an earlier step, "
+        'or fix the name or path (the exec form ["prog", ...] runs no shell and needs the program\'s exact name)',
+    ),
+    (
+        re.compile(r"exec format error|does not match the specified platform|no matching manifest"),
+        "the image or its program is built for another CPU architecture than the one asked for: "
+        "build it for that platform (docker build --platform), or install the binary for it",
+    ),
+    (
+        re.compile(r"permission denied"),
+        "the program is not executable: give it the x bit (RUN chmod +x FILE, or COPY --chmod=755), "
+        "or it lies on a mount that forbids executing (noexec)",
+    ),
+    (
+        re.compile(r"no such file or directory"),
+        "the path to the program is wrong, or it is a script with Windows (CRLF) line endings "
+        "or a #! line naming an interpreter the image lacks",
+    ),
 ]
-_GENERIC_HINT = "the engine refused to start the container: check USER, ENTRYPOINT, CMD and WORKDIR against what the image contains"
-
+_GENERIC_HINT = (
+    "the engine refused to start the container: check USER, ENTRYPOINT, CMD and WORKDIR against what the image contains"
+)
 
 
 class Hardening(TypedDict):
@@ -90,6 +102,7 @@ def hardening(on: bool = True) -> Hardening:
     and no privilege escalation through setuid binaries."""
     return Hardening(cap_drop=["ALL"] if on else [], security_options=["no-new-privileges"] if on else [])
 
+
 def _strip_wrappers(line: str) -> str:
     changed = True
     while changed:
@@ -97,7 +110,7 @@ def _strip_wrappers(line: str) -> str:
         for w in _WRAPPERS:
             m = re.match(w, line)
             if m and m.end() < len(line):
-                line, changed = line[m.end():], True
+                line, changed = line[m.end() :], True
     line = re.sub(r":\s*unknown$", "", line.strip())
     return line.strip()
 
@@ -114,7 +127,7 @@ def start_failure(stderr_text: str) -> tuple[str, str]:
     errors = [ln for ln in useful if ln.startswith("Error")]
     pick = (daemon or errors or useful or lines or ["the engine gave no reason"])[-1]
     if "Error response from daemon:" in pick:
-        pick = pick[pick.index("Error response from daemon:"):]
+        pick = pick[pick.index("Error response from daemon:") :]
     reason = _strip_wrappers(pick) or pick
     low = reason.lower()
     for pattern, hint in _HINTS:
@@ -286,14 +299,24 @@ def stop_events(client: DockerClient, container_id: str, since: datetime) -> tup
     kills = [e.time_nano for e in events if e.action == "kill" and e.time_nano]
     # `stop` marks the container stopped; `die` may be stamped a moment after `docker stop` returns.
     dies = [e.time_nano for e in events if e.action in ("die", "stop") and e.time_nano]
-    signals = [str((e.actor.attributes or {}).get("signal", "?")) for e in events if e.action == "kill" and e.time_nano and e.actor]
+    signals = [
+        str((e.actor.attributes or {}).get("signal", "?"))
+        for e in events
+        if e.action == "kill" and e.time_nano and e.actor
+    ]
     if not kills or not dies:
         return None, signals
     return max(0.0, (dies[0] - kills[0]) / 1e9), signals
 
 
-def timed_stop(client: DockerClient, container: Container, *, during: Callable[[], Any] | None = None, lead_s: float = 0.25,
-               join_s: float = 40) -> Stopped:
+def timed_stop(
+    client: DockerClient,
+    container: Container,
+    *,
+    during: Callable[[], Any] | None = None,
+    lead_s: float = 0.25,
+    join_s: float = 40,
+) -> Stopped:
     """`docker stop`, timed; `during()` (a request in flight) starts `lead_s` before it.
 
     The grace period before SIGKILL is the container's stop timeout (`docker run --stop-timeout`,
@@ -315,5 +338,10 @@ def timed_stop(client: DockerClient, container: Container, *, during: Callable[[
     if worker is not None:
         worker.join(join_s)
     engine_seconds, signals = stop_events(client, container.id, since)
-    return Stopped(seconds=round(engine_seconds if engine_seconds is not None else wall, 3), wall_seconds=round(wall, 3),
-                   exit_code=state_of(container).exit_code, during=box.get("r"), signals=signals)
+    return Stopped(
+        seconds=round(engine_seconds if engine_seconds is not None else wall, 3),
+        wall_seconds=round(wall, 3),
+        exit_code=state_of(container).exit_code,
+        during=box.get("r"),
+        signals=signals,
+    )

@@ -27,7 +27,7 @@ def _lines(text: str) -> list[str]:
 
 
 def _ending(line: str) -> str:
-    return line[len(line.rstrip("\r\n")):]
+    return line[len(line.rstrip("\r\n")) :]
 
 
 def _parse(line: str) -> tuple[str, str] | None:
@@ -56,7 +56,7 @@ def split_directives(text: str) -> tuple[str, list[tuple[str, str, str]], str]:
         if parsed is None or parsed[0] not in KNOWN or any(parsed[0] == d[0] for d in directives):
             break
         directives.append((*parsed, line))
-    return prefix, directives, "".join(lines[len(directives):])
+    return prefix, directives, "".join(lines[len(directives) :])
 
 
 def without_syntax(text: str) -> tuple[str, str | None]:

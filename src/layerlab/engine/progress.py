@@ -32,15 +32,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, TextIO
 
 from layerlab.ground import settings
 from layerlab.ground.text import Printer, say
-from .buildlog import Event, Step
 
+from .buildlog import Event, Step
 
 HEADLESS_ENV, LOG_DIR_ENV = settings.HEADLESS_ENV, settings.LOG_DIR_ENV
 KEEP_LOGS = 10  # per tag: the newest ten builds of an image keep their logs
@@ -132,11 +132,7 @@ class Progress:
     @property
     def ran(self) -> int:
         """Steps that executed; a FROM is not counted (as in `BuildResult.ran`)."""
-        return sum(
-            1
-            for v in self.finished
-            if (s := self.instructions[v]).ran and s.instruction != "FROM"
-        )
+        return sum(1 for v in self.finished if (s := self.instructions[v]).ran and s.instruction != "FROM")
 
     @property
     def current(self) -> Step | None:
@@ -183,8 +179,7 @@ class Progress:
             if self.failed is not None:
                 at = f" at [{self.failed.tag}] {self.failed.name}" if self.failed.tag else f" at {self.failed.name}"
             return (
-                f"FAILED {self.name}{plats} after {self.seconds:.1f} s{at} "
-                f"({self.done}/{self.total} steps done){where}"
+                f"FAILED {self.name}{plats} after {self.seconds:.1f} s{at} ({self.done}/{self.total} steps done){where}"
             )
         return (
             f"built {self.name}{plats} in {self.seconds:.1f} s: {self.total} steps, "
@@ -236,7 +231,7 @@ def new_log_path(tag: str) -> Path:
         every.sort(key=_mtime)
         for p in every[: len(every) - MAX_LOGS + 1]:
             p.unlink(missing_ok=True)
-    when = datetime.now(timezone.utc)
+    when = datetime.now(UTC)
     while (path := d / f"{stem}-{when:%Y%m%dT%H%M%S.%f}.log").exists():
         when += timedelta(microseconds=1)  # two builds of one tag in one microsecond
     return path
@@ -357,8 +352,7 @@ class Notebook:
         import ipywidgets as w
         from IPython.display import display
 
-        self._bar = w.IntProgress(value=0, min=0, max=max(1, p.total), bar_style="info",
-                                  layout=w.Layout(width="12em"))
+        self._bar = w.IntProgress(value=0, min=0, max=max(1, p.total), bar_style="info", layout=w.Layout(width="12em"))
         self._label = label = w.Label(value=p.line(), layout=w.Layout(width="auto"))
         label.add_class("layerlab-progress-text")
         self._box = box = w.HBox([self._bar, label])
@@ -430,7 +424,7 @@ class Live:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "Live":
+    def __enter__(self) -> Live:
         self.renderer.start(self.p)
         if getattr(self.renderer, "live", False):
             self._thread = threading.Thread(target=self._ticker, name="layerlab-progress", daemon=True)
@@ -459,7 +453,9 @@ class Live:
             self.p = p
             self.renderer.update(p)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=2)

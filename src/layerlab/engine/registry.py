@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -29,8 +29,9 @@ from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, containers, images, labels, replay
 from layerlab.engine.result import Replayable, Result
 from layerlab.ground import settings
-from layerlab.ground.text import Printer, error_text, last_line, say as say_line
 from layerlab.ground.errors import LayerlabError
+from layerlab.ground.text import Printer, error_text, last_line
+from layerlab.ground.text import say as say_line
 
 CONTAINER = "layerlab-registry"
 ROLE = "org.layerlab.role"
@@ -45,7 +46,6 @@ MANIFEST_TYPES = (
 )
 # What buildx puts in an index next to the images: an attestation manifest per platform.
 ATTESTATION_REF_TYPE = "vnd.docker.reference.type"
-
 
 
 class RegistryError(LayerlabError, RuntimeError):
@@ -105,7 +105,11 @@ def status_live() -> Status:
     c = _container()
     if c is None:
         other = _api_answer(timeout=1.0)
-        detail = f"something else answers on port {port()}" if other else "no registry container; `layerlab registry up` starts one"
+        detail = (
+            f"something else answers on port {port()}"
+            if other
+            else "no registry container; `layerlab registry up` starts one"
+        )
         return Status(running=False, address=address(), detail=detail)
     image = c.config.image if c.config else None
     f = images.facts(image, verify=False) if image else None
@@ -189,7 +193,11 @@ class PushResult(Replayable):
 
 def split(ref: str) -> tuple[str, str]:
     """`localhost:5000/name:tag` -> ("name", "tag"); the registry's API names a repository without the host."""
-    rest = ref.split("/", 1)[1] if "/" in ref and (":" in ref.split("/")[0] or "." in ref.split("/")[0] or ref.startswith("localhost")) else ref
+    rest = (
+        ref.split("/", 1)[1]
+        if "/" in ref and (":" in ref.split("/")[0] or "." in ref.split("/")[0] or ref.startswith("localhost"))
+        else ref
+    )
     if "@" in rest:
         name, tag = rest.split("@", 1)
     elif ":" in rest.rsplit("/", 1)[-1]:
@@ -213,14 +221,17 @@ def push_live(source: str, name: str | None = None) -> PushResult:
         raise RegistryError(f"push of {ref} failed: {last_line(error_text(e))}") from None
     seconds = time.perf_counter() - start
     digest = fetch(ref)[1]
-    return PushResult(source=source, ref=ref, digest=digest, seconds=round(seconds, 3),
-                      sent=traffic_live(split(ref)[0], since))
+    return PushResult(
+        source=source, ref=ref, digest=digest, seconds=round(seconds, 3), sent=traffic_live(split(ref)[0], since)
+    )
 
 
 # The registry's access log (Apache combined format), one line per request:
 # `"PUT /v2/<name>/blobs/uploads/<id>?...digest=sha256%3A... HTTP/1.1" 201 0`, `"GET /v2/<name>/blobs/<digest> ..." 200 <bytes>`.
-_ACCESS = re.compile(r'"(?P<method>[A-Z]+) /v2/(?P<name>[^ ?]+?)/blobs/(?P<rest>[^ ]*) HTTP/[0-9.]+" '
-                     r'(?P<code>[0-9]{3}) (?P<bytes>[0-9]+|-)')
+_ACCESS = re.compile(
+    r'"(?P<method>[A-Z]+) /v2/(?P<name>[^ ?]+?)/blobs/(?P<rest>[^ ]*) HTTP/[0-9.]+" '
+    r"(?P<code>[0-9]{3}) (?P<bytes>[0-9]+|-)"
+)
 
 
 class Traffic(Replayable):
@@ -278,7 +289,7 @@ PushResult.model_rebuild()  # its `sent` is a Traffic, defined after it
 
 def since_now() -> datetime:
     """A moment to read the registry's log from (`--since` counts whole seconds: one second earlier)."""
-    return datetime.now(timezone.utc) - timedelta(seconds=1)
+    return datetime.now(UTC) - timedelta(seconds=1)
 
 
 push = replay.replayable("push", lambda source, name=None: replay.stable(f"{source}|{name}"), PushResult)(push_live)
@@ -351,7 +362,11 @@ class Index(Replayable):
     def table(self) -> str:
         lines = [f"{self.ref}  index {self.digest[:19]}…  ({self.media_type})"]
         for e in self.entries:
-            what = f"attestation for {e.attests[:19]}…" if e.attests else f"{e.layers} layers, {e.layers_bytes / 1e6:.1f} MB compressed"
+            what = (
+                f"attestation for {e.attests[:19]}…"
+                if e.attests
+                else f"{e.layers} layers, {e.layers_bytes / 1e6:.1f} MB compressed"
+            )
             lines.append(f"  {e.platform:<16} {e.digest[:19]}…  {what}")
         return "\n".join(lines)
 
@@ -374,15 +389,19 @@ def index_live(ref: str) -> Index:
         body, _, _ = fetch(f"{address()}/{name}@{m['digest']}", accept=(m["mediaType"],))
         layers = body.get("layers", [])
         ann = m.get("annotations") or {}
-        entries.append(Entry(
-            digest=m["digest"],
-            media_type=m["mediaType"],
-            platform=_platform(m.get("platform")),
-            size=m["size"],
-            layers_bytes=sum(l["size"] for l in layers),
-            layers=len(layers),
-            attests=ann.get("vnd.docker.reference.digest") if ann.get(ATTESTATION_REF_TYPE) == "attestation-manifest" else None,
-        ))
+        entries.append(
+            Entry(
+                digest=m["digest"],
+                media_type=m["mediaType"],
+                platform=_platform(m.get("platform")),
+                size=m["size"],
+                layers_bytes=sum(l["size"] for l in layers),
+                layers=len(layers),
+                attests=ann.get("vnd.docker.reference.digest")
+                if ann.get(ATTESTATION_REF_TYPE) == "attestation-manifest"
+                else None,
+            )
+        )
     return Index(ref=ref, digest=digest, media_type=media_type, raw=raw, entries=entries)
 
 
@@ -407,7 +426,7 @@ class Blobs(Replayable):
     def total(self) -> int:
         return sum(self.layers.values()) + self.config_bytes
 
-    def new_in(self, other: "Blobs") -> dict[str, int]:
+    def new_in(self, other: Blobs) -> dict[str, int]:
         """Blobs of `other` that this image does not have: what a push of `other` after this one uploads."""
         mine = set(self.layers) | {self.config}
         found = dict(other.layers)
@@ -454,8 +473,15 @@ def blobs_live(ref: str, platform: str | None = None) -> Blobs:
             raise RegistryError(f"{ref}: the registry lacks layer {l['digest'][:19]}…")
         layers[l["digest"]] = size
     config, _, _ = fetch_blob(f"{address()}/{name}", cfg["digest"])
-    return Blobs(ref=ref, digest=digest, manifest_digest=mdigest, config=cfg["digest"], layers=layers,
-                 config_bytes=blob_present(name, cfg["digest"]) or 0, labels=(config.get("config") or {}).get("Labels") or {})
+    return Blobs(
+        ref=ref,
+        digest=digest,
+        manifest_digest=mdigest,
+        config=cfg["digest"],
+        layers=layers,
+        config_bytes=blob_present(name, cfg["digest"]) or 0,
+        labels=(config.get("config") or {}).get("Labels") or {},
+    )
 
 
 class PullResult(Replayable):
@@ -536,7 +562,11 @@ def provenance_live(ref: str) -> Provenance:
         raise RegistryError(f"{ref} carries no attestation (built with provenance off?)")
     manifest, _, _ = fetch(f"{address()}/{name}@{att.digest}", accept=(att.media_type,))
     for layer in manifest.get("layers", []):
-        if (layer.get("annotations") or {}).get("in-toto.io/predicate-type", "").startswith("https://slsa.dev/provenance"):
+        if (
+            (layer.get("annotations") or {})
+            .get("in-toto.io/predicate-type", "")
+            .startswith("https://slsa.dev/provenance")
+        ):
             statement, _, _ = fetch_blob(f"{address()}/{name}", layer["digest"])
             break
     else:
@@ -544,15 +574,23 @@ def provenance_live(ref: str) -> Provenance:
     pred = statement.get("predicate") or {}
     args = ((pred.get("invocation") or {}).get("parameters") or {}).get("args") or {}
     steps = len(((pred.get("buildConfig") or {}).get("llbDefinition")) or [])
-    source = ((pred.get("metadata") or {}).get("https://mobyproject.org/buildkit@v1#metadata") or {}).get("source") or {}
+    source = ((pred.get("metadata") or {}).get("https://mobyproject.org/buildkit@v1#metadata") or {}).get(
+        "source"
+    ) or {}
     dockerfile = ""
     for info in source.get("infos") or []:
         if "Dockerfile" in str(info.get("filename", "")) and info.get("data"):
             import base64
 
             dockerfile = base64.b64decode(info["data"]).decode("utf-8", "replace")
-    return Provenance(ref=ref, predicate_type=statement.get("predicateType", ""), keys=sorted(pred),
-                      build_args=sorted(args), steps=steps, dockerfile=dockerfile)
+    return Provenance(
+        ref=ref,
+        predicate_type=statement.get("predicateType", ""),
+        keys=sorted(pred),
+        build_args=sorted(args),
+        steps=steps,
+        dockerfile=dockerfile,
+    )
 
 
 provenance = replay.replayable("provenance", lambda ref: replay.stable(ref), Provenance)(provenance_live)

@@ -17,9 +17,10 @@ import gzip
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from layerlab import engine
 from layerlab.engine.result import Replayable
@@ -73,7 +74,7 @@ def save(kind: str, key: str, result: Replayable) -> Path:
         # A result that was not made by the container engine (a VM boot) names its own maker.
         "engine": result.replay_label() if hasattr(result, "replay_label") else engine_label(),
         "platform": engine.host_platform(),
-        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     data = result.model_dump(mode="json", exclude={"replayed"})
     text = json.dumps({"kind": kind, "key": key, "meta": meta, "result": data}, indent=1, sort_keys=True) + "\n"
@@ -85,11 +86,16 @@ def save(kind: str, key: str, result: Replayable) -> Path:
 def load(kind: str, key: str, cls: type[R]) -> R:
     p = path_for(kind, key)
     if not p.exists():
-        raise NoRecording(f"no recorded run of {kind} {key!r} (looked for {p}); run it once with an engine and LAYERLAB_RECORD=1")
+        raise NoRecording(
+            f"no recorded run of {kind} {key!r} (looked for {p}); run it once with an engine and LAYERLAB_RECORD=1"
+        )
     stored = json.loads(gzip.decompress(p.read_bytes()))
     result = cls.model_validate(stored["result"])
     result.replayed = stored["meta"]
-    print(f"[replayed from a recorded run: {stored['meta']['engine']} on {stored['meta']['platform']}, {stored['meta']['recorded_at']}]", flush=True)
+    print(
+        f"[replayed from a recorded run: {stored['meta']['engine']} on {stored['meta']['platform']}, {stored['meta']['recorded_at']}]",
+        flush=True,
+    )
     return result
 
 

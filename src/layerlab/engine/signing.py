@@ -81,5 +81,6 @@ def sign_and_verify_live(ref: str, unsigned: str, folder: Path) -> Signing:
     return Signing(cosign=v, signed=ref, signature_tag=digest.replace(":", "-") + ".sig", checks=checks)
 
 
-sign_and_verify = replay.replayable(
-    "cosign", lambda ref, unsigned, folder: replay.stable(ref.split("@")[0]), Signing)(sign_and_verify_live)
+sign_and_verify = replay.replayable("cosign", lambda ref, unsigned, folder: replay.stable(ref.split("@")[0]), Signing)(
+    sign_and_verify_live
+)

@@ -67,9 +67,11 @@ class EngineRace:
 
     def line(self, tag: str) -> str:
         """The one line printed before the build is retried."""
-        return (f"{tag}: the engine failed at `{self.step}` ({self.pattern.name}), a known intermittent "
-                "error of the containerd image store (moby/buildkit#6521), not a fault in the Dockerfile; "
-                "building again once")
+        return (
+            f"{tag}: the engine failed at `{self.step}` ({self.pattern.name}), a known intermittent "
+            "error of the containerd image store (moby/buildkit#6521), not a fault in the Dockerfile; "
+            "building again once"
+        )
 
 
 def classify(log: BuildLog) -> EngineRace | None:

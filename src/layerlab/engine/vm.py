@@ -109,7 +109,21 @@ def initramfs_plan(busybox: bytes, command: str) -> list[Entry]:
 def _cpio_member(ino: int, e: Entry) -> bytes:
     kind_bits = {"dir": stat.S_IFDIR, "file": stat.S_IFREG, "chardev": stat.S_IFCHR}[e.kind]
     name = e.path.encode() + b"\0"
-    fields = [ino, kind_bits | e.mode, 0, 0, 2 if e.kind == "dir" else 1, 0, len(e.data), 0, 0, e.major, e.minor, len(name), 0]
+    fields = [
+        ino,
+        kind_bits | e.mode,
+        0,
+        0,
+        2 if e.kind == "dir" else 1,
+        0,
+        len(e.data),
+        0,
+        0,
+        e.major,
+        e.minor,
+        len(name),
+        0,
+    ]
     header = b"070701" + b"".join(f"{f:08x}".encode() for f in fields)
     out = header + name
     out += b"\0" * (-len(out) % 4)  # newc pads the name and the data to 4 bytes

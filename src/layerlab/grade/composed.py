@@ -19,6 +19,7 @@ from pathlib import Path
 
 from layerlab.engine import compose, labels
 from layerlab.ground.errors import LayerlabError
+
 from .sandbox import RUN_LABEL
 from .subject import Subject
 
@@ -50,20 +51,25 @@ class ComposeRun:
     def config(self) -> dict:
         if self.raw is None:
             if not self.file.is_file():
-                raise ComposeProblem(f"no {self.file.name} in the submission", "hand in the compose file the exercise names")
+                raise ComposeProblem(
+                    f"no {self.file.name} in the submission", "hand in the compose file the exercise names"
+                )
             p = compose.Project(self.name, [self.file])
             try:
                 self.raw = p.config()
             except compose.ComposeError as e:
-                raise ComposeProblem(f"{self.file.name} is not a valid compose file: {e}",
-                                     _config_hint(str(e))) from None
+                raise ComposeProblem(
+                    f"{self.file.name} is not a valid compose file: {e}", _config_hint(str(e))
+                ) from None
         return self.raw
 
     def service(self, name: str) -> dict:
         services = self.config().get("services") or {}
         if name not in services:
-            raise ComposeProblem(f"{self.file.name} has no service {name!r} (it has: {', '.join(services) or 'none'})",
-                                 f"keep the service named {name}: the grader talks to it")
+            raise ComposeProblem(
+                f"{self.file.name} has no service {name!r} (it has: {', '.join(services) or 'none'})",
+                f"keep the service named {name}: the grader talks to it",
+            )
         return services[name]
 
     def prepared(self) -> compose.Project:
@@ -77,8 +83,10 @@ class ComposeRun:
             for key, spec in (cfg.get(kind) or {}).items():
                 spec = spec or {}
                 if spec.get("external"):
-                    raise ComposeProblem(f"{kind[:-1]} {key} is external: it lives outside the project",
-                                         "let compose create it: remove `external: true`")
+                    raise ComposeProblem(
+                        f"{kind[:-1]} {key} is external: it lives outside the project",
+                        "let compose create it: remove `external: true`",
+                    )
                 spec["labels"] = {**(spec.get("labels") or {}), **tagged}
                 spec.pop("name", None)  # compose names it after the run's project
                 cfg[kind][key] = spec
@@ -89,8 +97,10 @@ class ComposeRun:
                 ctx = Path(build.get("context", ".")).resolve() if isinstance(build, dict) else Path(build).resolve()
                 dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
                 if ctx != self.folder.resolve() or dockerfile != self.subject.exercise.dockerfile:
-                    raise ComposeProblem(f"service {name} builds {ctx.name}/{dockerfile}, not the exercise's {self.subject.exercise.dockerfile}",
-                                         "build every Python service from `build: .`")
+                    raise ComposeProblem(
+                        f"service {name} builds {ctx.name}/{dockerfile}, not the exercise's {self.subject.exercise.dockerfile}",
+                        "build every Python service from `build: .`",
+                    )
                 svc["image"] = self.subject.tag  # built once by the `builds` check, within its limits
             svc["pull_policy"] = "never"
             svc["labels"] = {**(svc.get("labels") or {}), **tagged}
@@ -120,8 +130,10 @@ class ComposeRun:
         try:
             url = compose.published(self.prepared(), service, port)
         except Exception as e:  # noqa: BLE001 - reported as a failed check
-            raise ComposeProblem(f"service {service} publishes no port {port}: {compose.why(e, 1)}",
-                                 f"publish the API's port: `ports: [\"127.0.0.1::{port}\"]`") from None
+            raise ComposeProblem(
+                f"service {service} publishes no port {port}: {compose.why(e, 1)}",
+                f'publish the API\'s port: `ports: ["127.0.0.1::{port}"]`',
+            ) from None
         for _ in range(3):  # healthy means it answered its own check; allow a moment for the first connection
             try:
                 with urllib.request.urlopen(url + path, timeout=5) as r:  # noqa: S310 - our own container
@@ -140,8 +152,11 @@ class ComposeRun:
                 continue
             if s.state == "exited" and s.exit_code == 0:
                 continue
-            lines.append(f"{s.service}: {s.state}" + (f" ({s.health})" if s.health else "")
-                         + (f", exit {s.exit_code}" if s.state == "exited" else ""))
+            lines.append(
+                f"{s.service}: {s.state}"
+                + (f" ({s.health})" if s.health else "")
+                + (f", exit {s.exit_code}" if s.state == "exited" else "")
+            )
             lines += [f"  | {line}" for line in s.log.splitlines()[-4:]]
         return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from layerlab import course as C
 from layerlab.course import Strict
 from layerlab.ground.errors import LayerlabError, NotFound
 from layerlab.ground.settings import COURSE_FILE
+
 from .checks.spec import CheckBase, models
 
 
@@ -38,7 +39,9 @@ class BuildSecret(Strict):
 
     id: str = Field(pattern=r"^[a-z0-9_-]+$", description="the secret's id: RUN --mount=type=secret,id=<id>")
     file: str = Field(description="the file, in the exercise folder, that holds the token")
-    build_arg: str | None = Field(default=None, description="also offered as --build-arg <name>=<token>, so an ARG gets it")
+    build_arg: str | None = Field(
+        default=None, description="also offered as --build-arg <name>=<token>, so an ARG gets it"
+    )
     locked: list[str] = Field(default_factory=list, description="files locked with the token (layerlab.leaks.lock)")
 
 
@@ -67,7 +70,9 @@ class ExerciseError(LayerlabError):
 
     def __init__(self, path: Path, exercise: str, problems: list[str]):
         self.path, self.exercise, self.problems = path, exercise, problems
-        super().__init__(f"{path}: exercise {exercise}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems))
+        super().__init__(
+            f"{path}: exercise {exercise}: {len(problems)} problem(s)\n" + "\n".join(f"  {p}" for p in problems)
+        )
 
 
 class UnknownExercise(NotFound):
@@ -102,8 +107,9 @@ def typed(record: C.Exercise, path: Path) -> Exercise:
         where = f"checks[{i}] ({entry.check})"
         model = kinds.get(entry.check)
         if model is None:
-            problems.append(f"checks[{i}].check: unknown check kind {entry.check!r} "
-                            f"(expected one of: {', '.join(sorted(kinds))})")
+            problems.append(
+                f"checks[{i}].check: unknown check kind {entry.check!r} (expected one of: {', '.join(sorted(kinds))})"
+            )
             continue
         try:
             checks.append(model.model_validate(raw))
@@ -124,8 +130,17 @@ def typed(record: C.Exercise, path: Path) -> Exercise:
             problems += _lines("secret", e, BuildSecret, record.secret)
     if problems or limits is None:
         raise ExerciseError(path, record.id, problems)
-    return Exercise(id=record.id, module=record.module, title=record.title, points=record.points, paths=record.paths,
-                    dockerfile=record.dockerfile, checks=checks, limits=limits, secret=secret)
+    return Exercise(
+        id=record.id,
+        module=record.module,
+        title=record.title,
+        points=record.points,
+        paths=record.paths,
+        dockerfile=record.dockerfile,
+        checks=checks,
+        limits=limits,
+        secret=secret,
+    )
 
 
 def _lines(where: str, e: ValidationError, model: type[BaseModel], data: Any) -> list[str]:

@@ -15,8 +15,9 @@ IGNORED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", ".pytest_cache"})
 
 def walk(folder: Path) -> list[Path]:
     """Every file below `folder`, sorted, outside IGNORED_DIRS."""
-    return [p for p in sorted(folder.rglob("*"))
-            if p.is_file() and not set(p.relative_to(folder).parts[:-1]) & IGNORED_DIRS]
+    return [
+        p for p in sorted(folder.rglob("*")) if p.is_file() and not set(p.relative_to(folder).parts[:-1]) & IGNORED_DIRS
+    ]
 
 
 def copy(folder: Path, dst: Path, *also: str) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from layerlab.engine.result import Result
 from layerlab.ground.errors import LayerlabError
 from layerlab.ground.settings import REPO
+
 from . import files
 
 FIXTURE_NAME = "fixture.json"

@@ -8,11 +8,12 @@ in by hand.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from layerlab import course as C
 from layerlab import engine
+
 from . import exercise as exercise_mod
 from . import fixture as fx_mod
 from .checks import RECORDERS, RecordError
@@ -49,9 +50,12 @@ def measure_fixture(ex: Exercise, folder: Path) -> fx_mod.Fixture:
         raise RecordError("the solution has problems:\n" + "\n".join(f"  {p}" for p in problems))
     engine.require()
     notebook = f"{ex.id}.py"
-    with tempfile.TemporaryDirectory(prefix="layerlab-record-") as tmp, Session(
-        ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars
-    ) as session:
+    with (
+        tempfile.TemporaryDirectory(prefix="layerlab-record-") as tmp,
+        Session(
+            ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars
+        ) as session,
+    ):
         work = Path(tmp) / "solution"
         copy(folder, work)
         plant(ex, work, session)
@@ -63,7 +67,7 @@ def measure_fixture(ex: Exercise, folder: Path) -> fx_mod.Fixture:
         image = s.image
         f = fx_mod.Fixture(
             exercise=ex.id,
-            recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
             engine=engine_line(),
             host_platform=engine.host_platform(),
             solution_digest=fx_mod.digest(folder, notebook),
@@ -79,7 +83,11 @@ def measure_fixture(ex: Exercise, folder: Path) -> fx_mod.Fixture:
         )
         if (above := s.above_base) is not None:
             f.base_ref, f.base_image_id, f.base_standin = above.base_ref, above.base_image_id, above.base_standin
-            f.base_bytes, f.added_bytes, f.added_wasted_bytes = above.base_bytes, above.added_bytes, above.added_wasted_bytes
+            f.base_bytes, f.added_bytes, f.added_wasted_bytes = (
+                above.base_bytes,
+                above.added_bytes,
+                above.added_wasted_bytes,
+            )
             f.base_wasted_bytes = above.base_wasted_bytes
         for c in ex.ordered():
             # What each check compares with (see its unit's @records and its fixture section).

@@ -65,8 +65,10 @@ def once_more(grade: Callable[P, Report]) -> Callable[P, Report]:
         with _watching() as again:
             report = grade(*args, **kwargs)
         if not again:
-            report.notes.append(f"{ENGINE_ERROR}: {_what(seen[0])}, so the submission was graded again; "
-                                "this report is of that second grading")
+            report.notes.append(
+                f"{ENGINE_ERROR}: {_what(seen[0])}, so the submission was graded again; "
+                "this report is of that second grading"
+            )
             return report
         return engine_failed(report, again[0])
 
@@ -77,7 +79,8 @@ def engine_failed(report: Report, e: TransientEngineError) -> Report:
     """The second grading hit the engine's error too: say so, and judge nothing that did not pass."""
     report.problems.append(
         f"{ENGINE_ERROR}: {_what(e)}, in this grading and in a second one, so what needed that build was not judged. "
-        "Grade again; if it keeps failing, run `layerlab doctor` and restart the engine")
+        "Grade again; if it keeps failing, run `layerlab doctor` and restart the engine"
+    )
     for r in report.results:
         if r.status != "passed":
             r.status, r.points, r.detail, r.hint = "not run", 0, "", ""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from layerlab.course import Course
 from layerlab.ground.settings import REPO
+
 from . import files as folder_files
 from .fixture import FIXTURE_NAME
 
@@ -67,7 +68,9 @@ def starter_text(text: str, name: str = "<text>") -> str:
         elif state == "starter":
             m = _COMMENT.match(bare)
             if not m and bare.strip():
-                raise ReleaseError(f"{name}:{n}: a STARTER line must be commented out in the solution (start it with #)")
+                raise ReleaseError(
+                    f"{name}:{n}: a STARTER line must be commented out in the solution (start it with #)"
+                )
             starter.append((m["indent"] + m["rest"] if m else "") + "\n")
     if state != "out":
         raise ReleaseError(f"{name}:{begin_line}: BEGIN SOLUTION is never closed by END SOLUTION")
@@ -109,7 +112,11 @@ class Drift:
         return bool(self.missing or self.changed or self.extra)
 
     def describe(self) -> str:
-        parts = [f"{k}: {', '.join(v)}" for k, v in (("missing", self.missing), ("changed", self.changed), ("extra", self.extra)) if v]
+        parts = [
+            f"{k}: {', '.join(v)}"
+            for k, v in (("missing", self.missing), ("changed", self.changed), ("extra", self.extra))
+            if v
+        ]
         return f"exercises/{self.exercise}/ is stale ({'; '.join(parts)}): run `layerlab release {self.exercise}`"
 
 
@@ -156,7 +163,9 @@ def unpaired(course: Course, root: Path = REPO) -> list[str]:
         folder = root / kind
         present = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
         for missing in sorted(declared - present):
-            problems.append(f"{kind}/{missing}/ is missing" + (" (run `layerlab release`)" if kind == "exercises" else ""))
+            problems.append(
+                f"{kind}/{missing}/ is missing" + (" (run `layerlab release`)" if kind == "exercises" else "")
+            )
         for extra in sorted(present - declared):
             problems.append(f"{kind}/{extra}/ belongs to no exercise in course.yml")
     return problems

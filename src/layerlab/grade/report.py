@@ -77,7 +77,10 @@ class Report(Result):
             if r.detail:
                 lines.extend(f"           {line}" for line in r.detail.splitlines())
             if r.status == "failed" and r.hint:
-                lines.extend(f"           hint: {line}" if i == 0 else f"                 {line}" for i, line in enumerate(r.hint.splitlines()))
+                lines.extend(
+                    f"           hint: {line}" if i == 0 else f"                 {line}"
+                    for i, line in enumerate(r.hint.splitlines())
+                )
             if r.status == "not run":
                 lines.append(f"           not checked: {r.why}")
         if self.not_run:
@@ -87,5 +90,3 @@ class Report(Result):
         if tail:
             lines.append(f"  ({'; '.join(tail)})")
         return "\n".join(lines)
-
-

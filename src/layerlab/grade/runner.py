@@ -17,6 +17,7 @@ from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.engine.build import Show
 from layerlab.measure import leaks
+
 from . import exercise as exercise_mod
 from . import fixture as fx_mod
 from . import regrade
@@ -30,8 +31,10 @@ from .submission import check_input, copy, plant
 
 
 def _not_run_all(ex: Exercise, why: str) -> list[CheckResult]:
-    return [CheckResult(check=kind(type(c)), status="not run", points=0, max_points=c.points,
-                        required=c.required, why=why) for c in ex.checks]
+    return [
+        CheckResult(check=kind(type(c)), status="not run", points=0, max_points=c.points, required=c.required, why=why)
+        for c in ex.checks
+    ]
 
 
 def _resolve(exercise_id: str | None, path: Path, course_file: Path) -> tuple[Exercise | None, str]:
@@ -54,8 +57,14 @@ def engine_line() -> str:
 
 
 @regrade.once_more  # an engine error, not the submission's, is graded again once (grade/regrade.py)
-def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path = C.COURSE_FILE,
-          fixture: fx_mod.Fixture | None = None, show: Show = None) -> Report:
+def grade(
+    path: str | Path,
+    exercise_id: str | None = None,
+    *,
+    course_file: Path = C.COURSE_FILE,
+    fixture: fx_mod.Fixture | None = None,
+    show: Show = None,
+) -> Report:
     """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.
 
     `show` is passed to every build (see `build.build`); None builds silently.
@@ -89,15 +98,31 @@ def grade(path: str | Path, exercise_id: str | None = None, *, course_file: Path
             report.fixture = fixture.describe()
         except fx_mod.NoFixture as e:
             no_fixture = str(e)
-    with tempfile.TemporaryDirectory(prefix="layerlab-grade-") as tmp, Session(
-        ex.id, ex.module, memory=ex.limits.memory, pids=ex.limits.pids, max_output=ex.limits.max_output_chars,
-        show=show,
-    ) as session:
+    with (
+        tempfile.TemporaryDirectory(prefix="layerlab-grade-") as tmp,
+        Session(
+            ex.id,
+            ex.module,
+            memory=ex.limits.memory,
+            pids=ex.limits.pids,
+            max_output=ex.limits.max_output_chars,
+            show=show,
+        ) as session,
+    ):
         report.run_id = session.run_id
         work = Path(tmp) / "submission"
         copy(folder, work)
-        ctx = Context(ex, work, df, None, no_engine=no_engine, fixture=fixture, no_fixture=no_fixture,
-                      submitted=folder, scratch=Path(tmp))
+        ctx = Context(
+            ex,
+            work,
+            df,
+            None,
+            no_engine=no_engine,
+            fixture=fixture,
+            no_fixture=no_fixture,
+            submitted=folder,
+            scratch=Path(tmp),
+        )
         for c in ex.ordered():
             c.prepare(ctx)
         try:
@@ -119,13 +144,17 @@ def _ensure_extra_images(ex: Exercise, course_file: Path) -> str:
     needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in catalogue.EXTRA_IMAGES)
     if not needs:
         return ""
-    platforms = tuple(sorted({pl for n in needs for b in catalogue.EXTRA_IMAGES[n] for pl in (b.platforms or catalogue.PLATFORMS)}))
+    platforms = tuple(
+        sorted({pl for n in needs for b in catalogue.EXTRA_IMAGES[n] for pl in (b.platforms or catalogue.PLATFORMS)})
+    )
     try:
         p = bootstrap.current_plan(platforms=platforms, needs=needs, only_extras=True)
         if p.work:
             # stderr: `layerlab grade --json` keeps stdout for the report
             bootstrap.run(p, say=lambda line: print(line, file=sys.stderr), needs=needs, only_extras=True)
     except Exception as e:  # the builds then fail on the missing base; say why first
-        return (f"the base images module {ex.module} needs ({', '.join(needs)}) could not be made: "
-                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; run `layerlab bootstrap {ex.module}`")
+        return (
+            f"the base images module {ex.module} needs ({', '.join(needs)}) could not be made: "
+            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}; run `layerlab bootstrap {ex.module}`"
+        )
     return ""

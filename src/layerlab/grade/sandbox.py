@@ -17,10 +17,11 @@ from typing import Any
 
 from python_on_whales.exceptions import DockerException
 
-from layerlab.engine import build as build_mod
 from layerlab import engine
+from layerlab.engine import build as build_mod
 from layerlab.engine import clean, containers, labels
 from layerlab.measure.serving import ServeResult
+
 from . import regrade
 
 RUN_LABEL = "org.layerlab.grade.run"
@@ -55,8 +56,16 @@ def _cut(text: str, limit: int) -> str:
 class Session:
     """One grading run's resources. Use as a context manager: leaving it removes them."""
 
-    def __init__(self, exercise_id: str, module: str | None, *, memory: str, pids: int, max_output: int,
-                 show: "build_mod.Show" = None):
+    def __init__(
+        self,
+        exercise_id: str,
+        module: str | None,
+        *,
+        memory: str,
+        pids: int,
+        max_output: int,
+        show: build_mod.Show = None,
+    ):
         self.run_id = uuid.uuid4().hex[:12]
         self.show = show  # None: builds print nothing (the report says what happened)
         self.exercise_id, self.module = exercise_id, module
@@ -78,7 +87,7 @@ class Session:
     def labels(self) -> dict[str, str]:
         return {**labels.course_labels(self.module), RUN_LABEL: self.run_id}
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,8 +95,16 @@ class Session:
 
     # --- builds ---------------------------------------------------------
 
-    def build(self, context: Path, name: str, *, timeout: float, dockerfile: Path | None = None,
-              platforms: list[str] | None = None, cache: bool = True) -> build_mod.BuildResult:
+    def build(
+        self,
+        context: Path,
+        name: str,
+        *,
+        timeout: float,
+        dockerfile: Path | None = None,
+        platforms: list[str] | None = None,
+        cache: bool = True,
+    ) -> build_mod.BuildResult:
         """Build, or raise TimedOut / BuildError. The tag is unique to this run."""
         tag = f"layerlab-grade-{self.exercise_id}:{self.run_id}-{name}"
         self.tags.append(tag)
@@ -101,9 +118,18 @@ class Session:
         timer.daemon = True
         timer.start()
         try:
-            return build_mod.build(context, tag, dockerfile=dockerfile, platforms=platforms, cache=cache,
-                                   extra_labels={RUN_LABEL: self.run_id}, module=self.module, show=self.show,
-                                   secrets=self.secrets or None, build_args=self.build_args or None)
+            return build_mod.build(
+                context,
+                tag,
+                dockerfile=dockerfile,
+                platforms=platforms,
+                cache=cache,
+                extra_labels={RUN_LABEL: self.run_id},
+                module=self.module,
+                show=self.show,
+                secrets=self.secrets or None,
+                build_args=self.build_args or None,
+            )
         except build_mod.TransientEngineError as e:
             regrade.notice(e)  # the engine's, not the submission's: the entry point grades again
             raise
@@ -116,9 +142,18 @@ class Session:
 
     # --- containers -------------------------------------------------------
 
-    def run(self, image: str, command: list[str] | None = None, *, timeout: float, entrypoint: str | None = None,
-            platform: str | None = None, memory: str | None = None, cpus: float | None = None,
-            gpu: bool = False) -> Ran:
+    def run(
+        self,
+        image: str,
+        command: list[str] | None = None,
+        *,
+        timeout: float,
+        entrypoint: str | None = None,
+        platform: str | None = None,
+        memory: str | None = None,
+        cpus: float | None = None,
+        gpu: bool = False,
+    ) -> Ran:
         """Run to completion without network, within the limits; the container is always removed.
 
         Without `gpu` the container sees no GPU even on an engine that hands them out by default
@@ -157,8 +192,16 @@ class Session:
         """Serve `image` on 127.0.0.1 within the sandbox's limits and with this run's label (see serving.serve_live)."""
         from layerlab.measure import serving
 
-        return serving.serve_live(image, memory=self.memory, pids_limit=self.pids, hardened=True, module=self.module,
-                                  extra_labels={RUN_LABEL: self.run_id}, envs=dict(NO_GPU_ENV), **kw)
+        return serving.serve_live(
+            image,
+            memory=self.memory,
+            pids_limit=self.pids,
+            hardened=True,
+            module=self.module,
+            extra_labels={RUN_LABEL: self.run_id},
+            envs=dict(NO_GPU_ENV),
+            **kw,
+        )
 
     # --- clean-up ---------------------------------------------------------
 

@@ -56,8 +56,9 @@ class Subject:
         """The first (cold-cache-allowed) build; its failure is remembered, not retried."""
         if self._built is None and self.build_error is None:
             try:
-                self._built = self.session.build(self.context, "main", dockerfile=self.dockerfile,
-                                                 timeout=self.limits.build_timeout_s)
+                self._built = self.session.build(
+                    self.context, "main", dockerfile=self.dockerfile, timeout=self.limits.build_timeout_s
+                )
             except TimedOut as e:
                 self.build_error = f"{e} (limit from course.yml: limits.build_timeout_s)"
             except build_mod.BuildError as e:
@@ -85,7 +86,7 @@ class Subject:
         except inspector.ImageNotFound:
             return None
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one Subject per grading run
+    @functools.cache  # noqa: B019 - one Subject per grading run
     def run(self, command: tuple[str, ...] | None = None) -> Ran:
         return self.session.run(self.tag, list(command) if command else None, timeout=self.limits.run_timeout_s)
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from layerlab.measure import leaks
+
 from . import files
 from .dockerfile import Dockerfile, parse
 from .exercise import Exercise
@@ -30,7 +31,9 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
     root = folder.resolve()
     for p in sorted(folder.rglob("*")):
         if p.is_symlink() and not _inside(p.resolve(), root):
-            problems.append(f"{p.relative_to(folder)} links to {p.resolve()}, a path outside the exercise folder: copy the file in instead")
+            problems.append(
+                f"{p.relative_to(folder)} links to {p.resolve()}, a path outside the exercise folder: copy the file in instead"
+            )
     for rel in ex.paths:
         if not _inside(Path(os.path.normpath(root / rel)), root):  # the name, not where a link points
             problems.append(f"course.yml names {rel}, a path outside the exercise folder")
@@ -50,13 +53,17 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
         if not any(ex.dockerfile in line for line in problems):
             problems.append(f"no {ex.dockerfile} in {folder}: the exercise is graded by building it")
         return problems, None
-    if (bad := _not_utf8(dockerfile_path)) and not any(line.startswith(f"{ex.dockerfile} is not UTF-8") for line in problems):
+    if (bad := _not_utf8(dockerfile_path)) and not any(
+        line.startswith(f"{ex.dockerfile} is not UTF-8") for line in problems
+    ):
         problems.append(f"{ex.dockerfile} is not UTF-8 text ({bad}): save it as UTF-8")
     if problems:
         return problems, None
     df = parse(dockerfile_path.read_text(encoding="utf-8"))
     for ins in df.unknown:
-        problems.append(f"{ex.dockerfile} line {ins.line}: unknown instruction {ins.keyword} (a typo? instructions are FROM, RUN, COPY, ...)")
+        problems.append(
+            f"{ex.dockerfile} line {ins.line}: unknown instruction {ins.keyword} (a typo? instructions are FROM, RUN, COPY, ...)"
+        )
     if not any(i.keyword == "FROM" for i in df.instructions):
         problems.append(f"{ex.dockerfile} has no FROM line: an image starts from a base image")
     for ins in df.instructions:
@@ -67,9 +74,13 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
                 continue
             target = (folder / src).resolve()
             if not _inside(target, root):
-                problems.append(f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src} reaches outside the exercise folder; copy files from inside it")
+                problems.append(
+                    f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src} reaches outside the exercise folder; copy files from inside it"
+                )
             elif not any(ch in src for ch in "*?[") and "$" not in src and not target.exists():
-                problems.append(f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src}: no such file in the exercise folder")
+                problems.append(
+                    f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src}: no such file in the exercise folder"
+                )
     return problems, df
 
 

@@ -97,7 +97,7 @@ def pin(path: Path, package: str, version: str) -> str:
     m = re.search(rf"^{re.escape(package)}==(\S+)$", text, flags=re.M | re.I)
     if m is None:
         raise ValueError(f"{package} is not pinned in {path}")
-    path.write_text(text[: m.start(1)] + version + text[m.end(1):], encoding="utf-8")
+    path.write_text(text[: m.start(1)] + version + text[m.end(1) :], encoding="utf-8")
     touch(path)  # and a nonce, so no earlier run's cache entry matches
     return m.group(1)
 
@@ -134,8 +134,9 @@ def scenarios(
         df = (work / dockerfile) if dockerfile else None
 
         def one(name: str, cache: bool) -> BuildResult:
-            return build(work, tag, dockerfile=df, build_args=build_args, cache=cache, module=module, show=show,
-                         label=name)
+            return build(
+                work, tag, dockerfile=df, build_args=build_args, cache=cache, module=module, show=show, label=name
+            )
 
         cold = one("cold", cache=False)
         results.append(_scenario("cold", cold))
@@ -158,7 +159,7 @@ def bump_version(pyproject: Path) -> str:
     version = f"0.1.{uuid.uuid4().int % 10**6}"
     new, n = re.subn(r'^version = "[^"]+"', f'version = "{version}"', text, count=1, flags=re.M)
     if n == 0:
-        raise ValueError(f"no version = \"...\" line in {pyproject}")
+        raise ValueError(f'no version = "..." line in {pyproject}')
     pyproject.write_text(new, encoding="utf-8")
     return version
 

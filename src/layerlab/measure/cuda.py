@@ -12,9 +12,10 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Callable, Literal, TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -64,8 +65,10 @@ def _ensure_live(say: Callable[[str], None] = print) -> CudaImages:
     start = time.perf_counter()
     p = bootstrap.current_plan(platforms=("linux/amd64",), needs=("cuda",), only_extras=True)
     if p.work:
-        say(f"the CUDA images are missing ({'pulling' if p.online else 'building offline stand-ins'}; "
-            "a few minutes the first time)")
+        say(
+            f"the CUDA images are missing ({'pulling' if p.online else 'building offline stand-ins'}; "
+            "a few minutes the first time)"
+        )
         bootstrap.run(p, say=say, needs=("cuda",), only_extras=True)
     found = {}
     for b in catalogue.CUDA_IMAGES:
@@ -73,8 +76,12 @@ def _ensure_live(say: Callable[[str], None] = print) -> CudaImages:
         if f is None:
             raise RuntimeError(f"{b.ref} is still missing after bootstrap: run `layerlab bootstrap 06`")
         found[b.ref] = CudaImage(standin=f.standin, id=f.id, size_bytes=f.size_bytes or 0, recipe=f.recipe)
-    return CudaImages(online=p.online, images=found, built=[s.ref for s in p.work if s.action != "debootstrap"],
-                      seconds=round(time.perf_counter() - start, 1))
+    return CudaImages(
+        online=p.online,
+        images=found,
+        built=[s.ref for s in p.work if s.action != "debootstrap"],
+        seconds=round(time.perf_counter() - start, 1),
+    )
 
 
 ensure_images = replay.replayable("cuda", lambda say=print: "images", CudaImages)(_ensure_live)
@@ -178,8 +185,12 @@ def gpu_code(image: str, program: str, *, module: str | None) -> GpuCode:
     """`cuobjdump --list-elf/--list-ptx` in an image that has cuobjdump (the devel one)."""
     elf = containers.run(image, ["cuobjdump", "--list-elf", program], module=module).output
     ptx = containers.run(image, ["cuobjdump", "--list-ptx", program], module=module).output
-    return GpuCode(sass=_archs(elf, "cubin"), ptx=[a.replace("sm_", "compute_") for a in _archs(ptx, "ptx")],
-                   elf_output=elf, ptx_output=ptx)
+    return GpuCode(
+        sass=_archs(elf, "cubin"),
+        ptx=[a.replace("sm_", "compute_") for a in _archs(ptx, "ptx")],
+        elf_output=elf,
+        ptx_output=ptx,
+    )
 
 
 # --- can a container get a GPU here ------------------------------------------------
@@ -203,7 +214,9 @@ def _gpu_access_live() -> GpuAccess:
         raise engine.EngineUnavailable(f.error or "no engine")
     can, why = engine.gpu_verdict(f)
     # An engine with CDI specs and no NVIDIA runtime rejects --gpus; it takes the CDI device name.
-    via: Literal["runtime", "cdi"] | None = "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
+    via: Literal["runtime", "cdi"] | None = (
+        "runtime" if any("nvidia" in r for r in f.runtimes) else ("cdi" if f.cdi_specs else None)
+    )
     return GpuAccess(can=can, why=why, via=via)
 
 
@@ -229,6 +242,7 @@ MINOR_COMPAT_DRIVER = "525.60.13"
 @dataclass(frozen=True)
 class Driver:
     """A host driver as the container toolkit sees it: its version, the CUDA version it supports, the GPU's brand."""
+
     version: str  # "535.183.01" or a branch, "535"
     cuda: str  # "12.2"
     brand: str = "tesla"  # datacenter GPUs; "geforce", "nvidiartx", ... for the others
@@ -270,8 +284,10 @@ def require_error(require: str, d: Driver) -> str | None:
     if require_accepts(require, d):
         return None
     first = require.split()[0]
-    return (f"nvidia-container-cli: requirement error: unsatisfied condition: {first}, please update your driver "
-            "to a newer version, or use an earlier cuda container")
+    return (
+        f"nvidia-container-cli: requirement error: unsatisfied condition: {first}, please update your driver "
+        "to a newer version, or use an earlier cuda container"
+    )
 
 
 def parse_versions(output: str) -> tuple[str | None, str | None]:
@@ -299,16 +315,24 @@ def verdict(image_cuda: str, driver_cuda: str | None) -> str:
 
 def min_driver(image_cuda: str, minor_compat: bool = False) -> str:
     """The oldest driver branch in DRIVER_CUDA that runs a CUDA `image_cuda` image (same rule as `verdict`)."""
-    ok = [d for d, c in DRIVER_CUDA.items()
-          if _v(c) >= _v(image_cuda) or (minor_compat and _v(c)[0] == _v(image_cuda)[0])]
+    ok = [
+        d for d, c in DRIVER_CUDA.items() if _v(c) >= _v(image_cuda) or (minor_compat and _v(c)[0] == _v(image_cuda)[0])
+    ]
     return min(ok, key=int)
 
 
 def compat_table(image_cuda: str, host_driver_cuda: str | None) -> list[dict]:
-    rows = [{"driver": f"{d}.x", "supports CUDA": c, "runs a CUDA " + image_cuda + " image": verdict(image_cuda, c)}
-            for d, c in DRIVER_CUDA.items()]
-    rows.append({"driver": "this machine (measured)", "supports CUDA": host_driver_cuda or "none",
-                 "runs a CUDA " + image_cuda + " image": verdict(image_cuda, host_driver_cuda)})
+    rows = [
+        {"driver": f"{d}.x", "supports CUDA": c, "runs a CUDA " + image_cuda + " image": verdict(image_cuda, c)}
+        for d, c in DRIVER_CUDA.items()
+    ]
+    rows.append(
+        {
+            "driver": "this machine (measured)",
+            "supports CUDA": host_driver_cuda or "none",
+            "runs a CUDA " + image_cuda + " image": verdict(image_cuda, host_driver_cuda),
+        }
+    )
     return rows
 
 
@@ -316,9 +340,29 @@ def compat_table(image_cuda: str, host_driver_cuda: str | None) -> list[dict]:
 
 _SONAME = re.compile(r"^(lib[A-Za-z0-9_+-]+\.so\.\d+)")
 # The CUDA libraries by name: a bare `libcu`/`libnv` prefix would also take libcurl and libcups.
-CUDA_LIBS = ("cudart", "cublas", "cublasLt", "cufft", "cufftw", "curand", "cusolver", "cusolverMg", "cusparse",
-             "cusparseLt", "cudnn", "nccl", "nvrtc", "nvrtc-builtins", "nvJitLink", "nvToolsExt", "cupti", "npp",
-             "nvjpeg", "cufile", "nvblas")
+CUDA_LIBS = (
+    "cudart",
+    "cublas",
+    "cublasLt",
+    "cufft",
+    "cufftw",
+    "curand",
+    "cusolver",
+    "cusolverMg",
+    "cusparse",
+    "cusparseLt",
+    "cudnn",
+    "nccl",
+    "nvrtc",
+    "nvrtc-builtins",
+    "nvJitLink",
+    "nvToolsExt",
+    "cupti",
+    "npp",
+    "nvjpeg",
+    "cufile",
+    "nvblas",
+)
 CUDA_LIB = re.compile(r"^lib(" + "|".join(map(re.escape, CUDA_LIBS)) + r")([._]|[a-z]*\.so)")
 
 
@@ -384,8 +428,14 @@ def _x86_64_wheel(name: str, version: str) -> dict:
     """The index's entry (PEP 691 JSON, PEP 700 size) of the cp313 / py3 manylinux x86_64 wheel of name==version."""
     files = json.loads(_get(f"{SIMPLE}/{name}/", _JSON))["files"]
     norm = name.replace("-", "_")
-    wheels = [f for f in files if f["filename"].startswith(f"{norm}-{version}-") and f["filename"].endswith(".whl")
-              and "manylinux" in f["filename"] and "x86_64" in f["filename"]]
+    wheels = [
+        f
+        for f in files
+        if f["filename"].startswith(f"{norm}-{version}-")
+        and f["filename"].endswith(".whl")
+        and "manylinux" in f["filename"]
+        and "x86_64" in f["filename"]
+    ]
     py313 = [f for f in wheels if "-cp313-cp313-" in f["filename"]]
     if not (py313 or wheels):
         raise NotFound(f"no manylinux x86_64 wheel of {name}=={version} on the index")
@@ -401,12 +451,16 @@ def _torch_cuda_wheels_live(version: str = "2.6.0") -> WheelSet:
         name, pin, marker = m.groups()
         if "x86_64" in marker and "Linux" in marker:
             wheels[name] = Wheel(version=pin, bytes=_x86_64_wheel(name, pin)["size"])
-    return WheelSet(requirer=f"torch=={version} ({torch['filename']}, {torch['size']} bytes itself)", wheels=wheels,
-                    source="PyPI simple index (PEP 691/700 sizes) and the torch wheel's PEP 658 metadata: no wheel downloaded")
+    return WheelSet(
+        requirer=f"torch=={version} ({torch['filename']}, {torch['size']} bytes itself)",
+        wheels=wheels,
+        source="PyPI simple index (PEP 691/700 sizes) and the torch wheel's PEP 658 metadata: no wheel downloaded",
+    )
 
 
 _torch_cuda_wheels = replay.replayable("pypi", lambda version="2.6.0": f"torch-{version}-cuda-wheels", WheelSet)(
-    _torch_cuda_wheels_live)
+    _torch_cuda_wheels_live
+)
 
 
 def torch_cuda_wheels(version: str = "2.6.0") -> WheelSet:

@@ -19,12 +19,12 @@ from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
 from layerlab.engine import labels, replay
-from layerlab.ground import settings
-from .layers import DIR, LayerStats, analyse
-from .oci import Archive
 from layerlab.engine.result import Replayable, Result
+from layerlab.ground import settings
 from layerlab.ground.errors import LayerlabError
 
+from .layers import DIR, LayerStats, analyse
+from .oci import Archive
 
 CACHE_VERSION = 3  # 3: dive's size-0 file deletions
 
@@ -86,7 +86,9 @@ class ImageReport(Replayable):
         ]
         if self.exposed_ports:
             lines.append(f"  ports {', '.join(self.exposed_ports)}")
-        lines.append("  platforms: " + ", ".join(f"{p.platform} ({mb(p.compressed_bytes)} compressed)" for p in self.platforms))
+        lines.append(
+            "  platforms: " + ", ".join(f"{p.platform} ({mb(p.compressed_bytes)} compressed)" for p in self.platforms)
+        )
         lines.append("")
         lines.append(f"  {'#':>2}  {'size':>10}  {'+':>6} {'~':>5} {'-':>5}  created by")
         for layer in self.layers:
@@ -100,7 +102,9 @@ class ImageReport(Replayable):
             for path, count, size in self.top_waste[:5]:
                 lines.append(f"    {mb(size):>10}  x{count}  {path}")
         if self.replayed:
-            lines.append(f"\n  (replayed from a recorded run: {self.replayed.get('engine')}, {self.replayed.get('recorded_at')})")
+            lines.append(
+                f"\n  (replayed from a recorded run: {self.replayed.get('engine')}, {self.replayed.get('recorded_at')})"
+            )
         return "\n".join(lines)
 
 
@@ -118,7 +122,11 @@ def short_instruction(created_by: str, width: int = 70) -> str:
 
 def _cache_file(image_id: str, plat: str) -> Path:
     # Bump CACHE_VERSION when ImageReport changes shape.
-    return settings.cache_dir() / "inspect" / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
+    return (
+        settings.cache_dir()
+        / "inspect"
+        / f"v{CACHE_VERSION}-{image_id.replace(':', '-')}-{plat.replace('/', '-')}.json"
+    )
 
 
 def _image_id(ref: str) -> str:
@@ -176,7 +184,10 @@ def report_from_archive(archive_path: Path, ref: str, image_id: str, want: str, 
         entries = [archive.read_layer(layer)[0] for layer in chosen.layers]
     history = [h.get("created_by", "") for h in chosen.config.get("history", []) if not h.get("empty_layer")]
     stats, waste, files = analyse(
-        entries, history, [layer.compressed_bytes for layer in chosen.layers], digests=[layer.digest for layer in chosen.layers]
+        entries,
+        history,
+        [layer.compressed_bytes for layer in chosen.layers],
+        digests=[layer.digest for layer in chosen.layers],
     )
     cfg = chosen.config.get("config", {}) or {}
     return ImageReport(
@@ -190,7 +201,9 @@ def report_from_archive(archive_path: Path, ref: str, image_id: str, want: str, 
         efficiency=waste.efficiency,
         user_wasted_fraction=waste.user_wasted_fraction,
         top_waste=waste.top,
-        platforms=[PlatformSize(platform=i.platform, compressed_bytes=i.compressed_bytes, layers=len(i.layers)) for i in images],
+        platforms=[
+            PlatformSize(platform=i.platform, compressed_bytes=i.compressed_bytes, layers=len(i.layers)) for i in images
+        ],
         user=cfg.get("User", "") or "",
         entrypoint=cfg.get("Entrypoint"),
         cmd=cfg.get("Cmd"),

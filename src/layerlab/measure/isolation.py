@@ -25,10 +25,9 @@ from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import containers, replay, vm
+from layerlab.engine.result import Replayable
 from layerlab.ground import settings
 from layerlab.measure import inspector
-from layerlab.engine.result import Replayable
-
 
 # Run by a Python interpreter on the host, in the venv and in the container.
 # `cgroup` as the first argument adds the memory counters of the process's

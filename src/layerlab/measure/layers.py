@@ -29,7 +29,15 @@ from pydantic import Field
 
 from layerlab.engine.result import Result
 
-FILE, DIR, SYMLINK, HARDLINK, OTHER, WHITEOUT, OPAQUE = "file", "dir", "symlink", "hardlink", "other", "whiteout", "opaque"
+FILE, DIR, SYMLINK, HARDLINK, OTHER, WHITEOUT, OPAQUE = (
+    "file",
+    "dir",
+    "symlink",
+    "hardlink",
+    "other",
+    "whiteout",
+    "opaque",
+)
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"
 
@@ -54,7 +62,7 @@ def entry_from_tar(name: str, kind: str, size: int) -> Entry:
     if base == WH_OPAQUE:
         return Entry(parent, OPAQUE, 0)
     if base.startswith(WH_PREFIX):
-        return Entry(posixpath.join(parent, base[len(WH_PREFIX):]), WHITEOUT, 0)
+        return Entry(posixpath.join(parent, base[len(WH_PREFIX) :]), WHITEOUT, 0)
     return Entry(path, kind, size if kind == FILE else 0)
 
 

@@ -27,16 +27,18 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, IO, Iterator, Literal, cast
+from typing import IO, Any, Literal, cast
 
 from pydantic import Field
 
 from layerlab import engine
 from layerlab.engine import replay
 from layerlab.engine.result import Replayable, Result
-from .oci import CountingReader
 from layerlab.ground.errors import LayerlabError
+
+from .oci import CountingReader
 
 ATTESTATION_TYPE = "vnd.docker.reference.type"
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -57,7 +59,7 @@ def _masked(text: str, token: str, width: int = 90) -> str:
     """`text` around the token's first occurrence, the token masked."""
     i = text.find(token)
     start = max(0, i - 30)
-    out = text[start:i] + mask(token) + text[i + len(token):i + len(token) + width - 30]
+    out = text[start:i] + mask(token) + text[i + len(token) : i + len(token) + width - 30]
     return ("…" if start else "") + out.replace("\n", " ")
 
 
@@ -121,17 +123,20 @@ class Scan(Replayable):
         return {p.kind for p in self.places}
 
     def table(self) -> str:
-        head = (f"{self.image}: token {self.token} "
-                + (f"found in {len(self.places)} place(s)" if self.places else "found nowhere")
-                + f" ({self.layers} layers, {self.files} files, {self.bytes_read / 1e6:.1f} MB read)")
+        head = (
+            f"{self.image}: token {self.token} "
+            + (f"found in {len(self.places)} place(s)" if self.places else "found nowhere")
+            + f" ({self.layers} layers, {self.files} files, {self.bytes_read / 1e6:.1f} MB read)"
+        )
         return "\n".join([head] + [f"  {p.line()}" for p in self.places])
 
 
 class _Scanner:
     """Walks an image given a way to read its blobs; adds a Place for each hit."""
 
-    def __init__(self, name: str, token: str, blob: Callable[[str], IO[bytes]],
-                 manifest: Callable[[str], dict] | None = None) -> None:
+    def __init__(
+        self, name: str, token: str, blob: Callable[[str], IO[bytes]], manifest: Callable[[str], dict] | None = None
+    ) -> None:
         self.token, self.needle, self.blob = token, token.encode(), blob
         # An archive keeps manifests as blobs; a registry serves them from its manifests endpoint.
         self.manifest = manifest or (lambda digest: json.load(blob(digest)))
@@ -171,7 +176,9 @@ class _Scanner:
             for key in ("created_by", "comment"):
                 text = h.get(key) or ""
                 if self.token in text:
-                    self.scan.places.append(Place(kind="history", where=f"history {i + 1}/{len(history)}", detail=_masked(text, self.token)))
+                    self.scan.places.append(
+                        Place(kind="history", where=f"history {i + 1}/{len(history)}", detail=_masked(text, self.token))
+                    )
         rest = {k: v for k, v in config.items() if k != "history"}
         for key, text in _strings(rest, "config"):
             if self.token in text:
@@ -206,11 +213,16 @@ class _Scanner:
             seen.append(names)
         self.scan.layers += len(layers)
         for n, name in hits:
-            later = _deleted_later(name, seen[n + 1:])
+            later = _deleted_later(name, seen[n + 1 :])
             why = made_by[n] if n < len(made_by) else ""
-            self.scan.places.append(Place(
-                kind="layer", where=f"layer {n + 1}/{len(layers)} ({_short(why)})", path="/" + name.lstrip("./"),
-                detail=f"deleted by layer {n + 1 + later}, still in this one" if later else ""))
+            self.scan.places.append(
+                Place(
+                    kind="layer",
+                    where=f"layer {n + 1}/{len(layers)} ({_short(why)})",
+                    path="/" + name.lstrip("./"),
+                    detail=f"deleted by layer {n + 1 + later}, still in this one" if later else "",
+                )
+            )
 
     def _attestation(self, manifest: dict, subject: str) -> None:
         for layer in manifest.get("layers", []):
@@ -218,8 +230,13 @@ class _Scanner:
             self.scan.bytes_read += len(text)
             if self.token in text:
                 kind = (layer.get("annotations") or {}).get("in-toto.io/predicate-type", layer.get("mediaType", ""))
-                self.scan.places.append(Place(kind="attestation", where=f"attestation of {subject[:19]}… ({kind.rsplit('/', 2)[-2] if '/' in kind else kind})",
-                                              detail=_masked(text, self.token)))
+                self.scan.places.append(
+                    Place(
+                        kind="attestation",
+                        where=f"attestation of {subject[:19]}… ({kind.rsplit('/', 2)[-2] if '/' in kind else kind})",
+                        detail=_masked(text, self.token),
+                    )
+                )
 
 
 def _short(created_by: str, width: int = 48) -> str:
@@ -248,7 +265,7 @@ def _contains(f: IO[bytes], needle: bytes, chunk: int = 1 << 20) -> bool:
             return False
         if needle in tail + block:
             return True
-        tail = block[-(len(needle) - 1):] if len(needle) > 1 else b""
+        tail = block[-(len(needle) - 1) :] if len(needle) > 1 else b""
 
 
 def _deleted_later(name: str, later: list[list[str]]) -> int:
@@ -371,7 +388,9 @@ def replant(folder: Path, token_file: str, locked: list[str], token: str) -> Non
         try:
             plain = unlock(p.read_bytes(), old)
         except (OSError, ValueError) as e:
-            raise Replant(f"{name} does not unlock with {token_file} ({e}): keep both as the exercise gave them") from None
+            raise Replant(
+                f"{name} does not unlock with {token_file} ({e}): keep both as the exercise gave them"
+            ) from None
         p.write_bytes(lock(plain, token))
     (folder / token_file).write_text(token + "\n", encoding="utf-8")
 

@@ -73,7 +73,9 @@ def hadolint(paths: list[Path | str], root: Path | None = None) -> LintReport:
         report.files.append(name)
         out = subprocess.run([cmd, "--no-fail", "--format", "json", str(p)], capture_output=True, text=True, timeout=60)
         for f in json.loads(out.stdout or "[]"):
-            report.findings.append(Finding(file=name, line=f["line"], code=f["code"], level=f["level"], message=f["message"]))
+            report.findings.append(
+                Finding(file=name, line=f["line"], code=f["code"], level=f["level"], message=f["message"])
+            )
     return report
 
 
@@ -89,5 +91,7 @@ def workflow(path: Path | str) -> WorkflowCheck:
     cmd = tool("check-jsonschema")
     if not cmd:
         raise LintUnavailable("check-jsonschema is not installed (pip install check-jsonschema, or run `make setup`)")
-    r = subprocess.run([cmd, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [cmd, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True, timeout=120
+    )
     return WorkflowCheck(str(path), r.returncode == 0, (r.stdout + r.stderr).strip())

@@ -99,7 +99,9 @@ class Archive:
                 config = self.json(manifest["config"]["digest"])
             except KeyError:
                 continue  # that platform's content is not held locally
-            name = f"{config.get('os', plat.get('os', '?'))}/{config.get('architecture', plat.get('architecture', '?'))}"
+            name = (
+                f"{config.get('os', plat.get('os', '?'))}/{config.get('architecture', plat.get('architecture', '?'))}"
+            )
             variant = config.get("variant") or plat.get("variant")
             if variant and variant != "v8":
                 name += f"/{variant}"
@@ -108,7 +110,9 @@ class Archive:
                     platform=name,
                     manifest_digest=desc["digest"],
                     config=config,
-                    layers=[Layer(l["digest"], int(l["size"]), l.get("mediaType", "")) for l in manifest.get("layers", [])],
+                    layers=[
+                        Layer(l["digest"], int(l["size"]), l.get("mediaType", "")) for l in manifest.get("layers", [])
+                    ],
                 )
             )
 
@@ -118,7 +122,9 @@ class Archive:
         head = raw.read(4)
         raw.seek(0)
         if head.startswith(ZSTD_MAGIC):
-            raise NotImplementedError(f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
+            raise NotImplementedError(
+                f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers"
+            )
         stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
         counter = CountingReader(stream)
         entries: list[Entry] = []

@@ -48,8 +48,13 @@ def spread_live(p: Project, image: str, n: int = 30, *, service: str, port: int)
     per: dict[str, int] = {}
     for h in r["hits"]:
         per[h["host"]] = max(per.get(h["host"], 0), h["process"])
-    return Spread(replicas=len(r["ips"]), requests=n, per_replica=per, shared=max(h["shared"] or 0 for h in r["hits"]),
-                  predictions=r["predictions"])
+    return Spread(
+        replicas=len(r["ips"]),
+        requests=n,
+        per_replica=per,
+        shared=max(h["shared"] or 0 for h in r["hits"]),
+        predictions=r["predictions"],
+    )
 
 
 # The key names the project and the count (not the service), as the recordings of lesson 08 were made.

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -48,19 +48,32 @@ class LoadStats(Result):
     def line(self) -> str:
         if not self.requests:
             return f"no request answered ({self.errors} errors)"
-        return (f"{self.requests} requests in {self.seconds:.1f} s, {self.rps:.0f} req/s; "
-                f"p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
-                + (f"; {self.errors} errors" if self.errors else "") + (" (time cap reached)" if self.capped else ""))
+        return (
+            f"{self.requests} requests in {self.seconds:.1f} s, {self.rps:.0f} req/s; "
+            f"p50 {self.p50_ms:.1f} ms, p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
+            + (f"; {self.errors} errors" if self.errors else "")
+            + (" (time cap reached)" if self.capped else "")
+        )
 
 
-def summarize(latencies_s: list[float], seconds: float, *, errors: int = 0, concurrency: int = 1,
-              capped: bool = False) -> LoadStats:
+def summarize(
+    latencies_s: list[float], seconds: float, *, errors: int = 0, concurrency: int = 1, capped: bool = False
+) -> LoadStats:
     """Percentiles (numpy's, linear interpolation) and throughput of one load run."""
     ms = np.asarray(latencies_s, dtype=float) * 1000
     p50, p95, p99 = (float(v) for v in np.percentile(ms, [50, 95, 99])) if ms.size else (None, None, None)
-    return LoadStats(requests=int(ms.size), errors=errors, seconds=round(seconds, 3), concurrency=concurrency,
-                     capped=capped, p50_ms=p50, p95_ms=p95, p99_ms=p99,
-                     rps=ms.size / seconds if seconds > 0 else 0.0, latencies_ms=[round(float(v), 3) for v in ms])
+    return LoadStats(
+        requests=int(ms.size),
+        errors=errors,
+        seconds=round(seconds, 3),
+        concurrency=concurrency,
+        capped=capped,
+        p50_ms=p50,
+        p95_ms=p95,
+        p99_ms=p99,
+        rps=ms.size / seconds if seconds > 0 else 0.0,
+        latencies_ms=[round(float(v), 3) for v in ms],
+    )
 
 
 def require_loopback(url: str) -> None:
@@ -70,8 +83,9 @@ def require_loopback(url: str) -> None:
         raise ValueError(f"{url}: load goes to 127.0.0.1 only, not to {host}")
 
 
-async def _load(url: str, method: str, body: Any, requests: int, concurrency: int, time_cap_s: float,
-                timeout_s: float) -> LoadStats:
+async def _load(
+    url: str, method: str, body: Any, requests: int, concurrency: int, time_cap_s: float, timeout_s: float
+) -> LoadStats:
     latencies: list[float] = []
     errors = 0
     sent = 0
@@ -100,8 +114,16 @@ async def _load(url: str, method: str, body: Any, requests: int, concurrency: in
     return summarize(latencies, seconds, errors=errors, concurrency=concurrency, capped=sent < requests)
 
 
-def bounded_load(url: str, *, method: str = "GET", body: Any = None, requests: int = 500, concurrency: int = 8,
-                 time_cap_s: float = 20, timeout_s: float = 5) -> LoadStats:
+def bounded_load(
+    url: str,
+    *,
+    method: str = "GET",
+    body: Any = None,
+    requests: int = 500,
+    concurrency: int = 8,
+    time_cap_s: float = 20,
+    timeout_s: float = 5,
+) -> LoadStats:
     """A fixed number of requests from `concurrency` clients at once, stopped by `time_cap_s` at the latest.
 
     Runs its own event loop in a thread, so it works inside Jupyter's running loop too.
@@ -160,6 +182,8 @@ class HealthProbe(Result):
     start: str
     end: str
     exit_code: int | None
+
+
 class Process(Result):
     """One process of the running container, as the engine lists it (`docker top`): host pids."""
 
@@ -192,7 +216,9 @@ class ServeResult(Replayable):
     memory_bytes: int | None = None  # the engine's stats, after the load
     stop_s: float | None = None  # SIGTERM to exit, from the engine's events (else `docker stop`'s wall time)
     stop_wall_s: float | None = None  # `docker stop` from call to return, the CLI's own start included
-    stop_signals: list[str] = Field(default_factory=list)  # what the engine sent: ["15"], or ["15", "9"] after the grace
+    stop_signals: list[str] = Field(
+        default_factory=list
+    )  # what the engine sent: ["15"], or ["15", "9"] after the grace
     stop_exit_code: int | None = None
     inflight: Response | None = None  # the request in flight during the stop
     logs: str = ""  # the container's last log lines
@@ -221,8 +247,9 @@ def _request(client: httpx.Client, base: str, method: str, path: str, body: Any 
             content = r.text[:500]
         return Response(status=r.status_code, body=content, error="", seconds=round(time.perf_counter() - t, 4))
     except httpx.HTTPError as e:
-        return Response(status=None, body=None, error=f"{type(e).__name__}: {e}"[:300],
-                        seconds=round(time.perf_counter() - t, 4))
+        return Response(
+            status=None, body=None, error=f"{type(e).__name__}: {e}"[:300], seconds=round(time.perf_counter() - t, 4)
+        )
 
 
 def _execute(container: Container, command: list[str]) -> Exec:
@@ -253,8 +280,9 @@ def _tail(text: str, n: int) -> str:
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def _wait_until_serving(container: Container, result: ServeResult, http: httpx.Client, url: str, *, start: float,
-                        wait_s: float) -> None:
+def _wait_until_serving(
+    container: Container, result: ServeResult, http: httpx.Client, url: str, *, start: float, wait_s: float
+) -> None:
     """Poll `url` and the engine's health state until both say ready, the container exits, or `wait_s` passes."""
     deadline = start + wait_s
     while time.perf_counter() < deadline:
@@ -326,21 +354,43 @@ def serve_live(
     inflight: a path whose request is in flight when `docker stop` (grace `stop_grace_s`) is sent.
     `hardened` drops every capability and forbids privilege escalation (the grader's sandbox).
     """
-    options = {k: v for k, v in dict(command=command, init=init, read_only=read_only, tmpfs=tmpfs, user=user,
-                                     cap_drop_all=cap_drop_all or hardened, memory=memory, cpus=cpus,
-                                     cpuset_cpus=cpuset_cpus).items()
-               if v not in (None, False)}
+    options = {
+        k: v
+        for k, v in dict(
+            command=command,
+            init=init,
+            read_only=read_only,
+            tmpfs=tmpfs,
+            user=user,
+            cap_drop_all=cap_drop_all or hardened,
+            memory=memory,
+            cpus=cpus,
+            cpuset_cpus=cpuset_cpus,
+        ).items()
+        if v not in (None, False)
+    }
     security = containers.hardening(hardened)
     if cap_drop_all:  # lesson 07 drops the capabilities alone, to show the server still serves
         security["cap_drop"] = ["ALL"]
     client = engine.require()
     try:
         container = client.container.create(
-            image, command or [], publish=[("127.0.0.1:", port)], init=init, read_only=read_only,
-            tmpfs=tmpfs or [], user=user, envs=envs or {}, memory=memory, memory_swap=memory, cpus=cpus,
-            cpuset_cpus=cpuset_cpus, pids_limit=pids_limit,
+            image,
+            command or [],
+            publish=[("127.0.0.1:", port)],
+            init=init,
+            read_only=read_only,
+            tmpfs=tmpfs or [],
+            user=user,
+            envs=envs or {},
+            memory=memory,
+            memory_swap=memory,
+            cpus=cpus,
+            cpuset_cpus=cpuset_cpus,
+            pids_limit=pids_limit,
             **security,
-            labels={**labels.course_labels(module), **(extra_labels or {})}, pull="never",
+            labels={**labels.course_labels(module), **(extra_labels or {})},
+            pull="never",
             # The grace period is the container's own: python-on-whales drops an int `docker stop --time`.
             stop_timeout=stop_grace_s,
         )
@@ -388,10 +438,16 @@ def serve_live(
             result.memory_bytes = int(client.container.stats([container])[0].memory_used)
         container.reload()
         health = container.state.health
-        result.health_log = [HealthProbe(start=str(h.start), end=str(h.end), exit_code=h.exit_code)
-                             for h in ((health.log or []) if health else [])]
-        stop = containers.timed_stop(client, container, lead_s=inflight_lead_s,
-                                     during=(lambda: _request(http, base, "GET", inflight)) if inflight else None)
+        result.health_log = [
+            HealthProbe(start=str(h.start), end=str(h.end), exit_code=h.exit_code)
+            for h in ((health.log or []) if health else [])
+        ]
+        stop = containers.timed_stop(
+            client,
+            container,
+            lead_s=inflight_lead_s,
+            during=(lambda: _request(http, base, "GET", inflight)) if inflight else None,
+        )
         result.stop_s, result.stop_wall_s, result.stop_exit_code = stop.seconds, stop.wall_seconds, stop.exit_code
         result.inflight = stop.during if isinstance(stop.during, Response) else None
         result.stop_signals = stop.signals

@@ -11,8 +11,8 @@ measured in the same run, never on either layout.
 from __future__ import annotations
 
 from layerlab.engine import catalogue
-from layerlab.measure import inspector
 from layerlab.engine.result import Result
+from layerlab.measure import inspector
 
 # What the official images hold, per reference: where Python's interpreter,
 # standard library and headers are, and whether a C compiler is present.
@@ -81,9 +81,13 @@ def differences(ref: str) -> list[str]:
         elif want not in found:
             out.append(f"{key}: here {', '.join(found) or 'absent'}; the official image has {want}")
     if here.compiler != official["compiler"]:
-        out.append(f"compiler: here {'present' if here.compiler else 'absent'}; "
-                   f"the official image has {'one' if official['compiler'] else 'none'}")
+        out.append(
+            f"compiler: here {'present' if here.compiler else 'absent'}; "
+            f"the official image has {'one' if official['compiler'] else 'none'}"
+        )
     if here.standin:
-        out.append(f"size: here {here.size_bytes / 1e6:.0f} MB in {here.files} files "
-                   "(the official image's size is what `docker image ls` shows once it is pulled)")
+        out.append(
+            f"size: here {here.size_bytes / 1e6:.0f} MB in {here.files} files "
+            "(the official image's size is what `docker image ls` shows once it is pulled)"
+        )
     return out

@@ -19,5 +19,15 @@ from .spec import CheckBase
 for _unit in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_unit.name}")
 
-__all__ = ["RECORDERS", "REGISTRY", "CheckBase", "Context", "Failed", "NotRun", "RecordError", "check", "records",
-           "run_check"]
+__all__ = [
+    "RECORDERS",
+    "REGISTRY",
+    "CheckBase",
+    "Context",
+    "Failed",
+    "NotRun",
+    "RecordError",
+    "check",
+    "records",
+    "run_check",
+]

@@ -13,13 +13,15 @@ measurements and the tolerance; it never shows the solution's files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from layerlab import engine
 from layerlab.engine.build import BuildError
 from layerlab.ground.errors import LayerlabError
+
 from ..dockerfile import Dockerfile
 from ..fixture import Fixture
 from ..report import CheckResult
@@ -152,9 +154,16 @@ def _run_check(ctx: Context, spec: CheckBase) -> CheckResult:
     except NotRun as e:
         return CheckResult(status="not run", points=0, why=e.why, **base)
     except TimedOut as e:
-        return CheckResult(status="failed", points=0, detail=str(e), hint="a step waits or loops forever; make it finish", **base)
+        return CheckResult(
+            status="failed", points=0, detail=str(e), hint="a step waits or loops forever; make it finish", **base
+        )
     except BuildError as e:
-        return CheckResult(status="failed", points=0, detail=str(e).splitlines()[0],
-                           hint="a rebuild for this check failed although the first build passed", **base)
+        return CheckResult(
+            status="failed",
+            points=0,
+            detail=str(e).splitlines()[0],
+            hint="a rebuild for this check failed although the first build passed",
+            **base,
+        )
     except engine.EngineUnavailable as e:
         return CheckResult(status="not run", points=0, why=str(e).splitlines()[0], **base)

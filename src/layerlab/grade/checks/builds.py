@@ -60,6 +60,8 @@ def undeclared_platform_arg(ctx: Context) -> str | None:
                 continue
             used = next((a for a in _AUTOMATIC_ARGS if f"${a}" in i.args or f"${{{a}}}" in i.args), None)
             if used and used not in declared:
-                return (f"line {i.line} uses ${used} but its stage has no `ARG {used}`: BuildKit sets it for "
-                        "every platform, yet a stage sees it only after declaring it, so here it is empty")
+                return (
+                    f"line {i.line} uses ${used} but its stage has no `ARG {used}`: BuildKit sets it for "
+                    "every platform, yet a stage sees it only after declaring it, so here it is empty"
+                )
     return None

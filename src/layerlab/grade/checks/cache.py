@@ -12,6 +12,7 @@ from pydantic import Field
 
 from layerlab.measure import cache, inspector
 from layerlab.measure.inspector import short_instruction
+
 from ..fixture import Fixture, Section
 from ..subject import Subject
 from .base import Context, Failed, NotRun, check, records
@@ -84,7 +85,9 @@ def code_edit_reruns_at_most(ctx: Context, spec: CodeEditRerunsAtMost) -> str:
     s = ctx.need_subject()
     recorded = ctx.need_fixture().section(CodeEdits) or CodeEdits()
     if spec.code_file not in recorded.reruns:
-        raise NotRun(f"the fixture has no code-edit measurement for {spec.code_file}: run `layerlab record {ctx.exercise.id}`")
+        raise NotRun(
+            f"the fixture has no code-edit measurement for {spec.code_file}: run `layerlab record {ctx.exercise.id}`"
+        )
     allowed = len(recorded.reruns[spec.code_file]) + spec.allowance
     try:
         ran = code_edit_reruns(s, spec.code_file)
@@ -109,7 +112,9 @@ def dependency_install_before_source_copy(ctx: Context, spec: DependencyInstallB
     stage = ctx.dockerfile.final_stage()
     installs = [i for i in stage if i.keyword == "RUN" and any(w in " ".join(i.args.split()) for w in _INSTALL)]
     if not installs:
-        raise Failed("no RUN installs dependencies in the final stage", "install the dependencies with a RUN (pip install ...)")
+        raise Failed(
+            "no RUN installs dependencies in the final stage", "install the dependencies with a RUN (pip install ...)"
+        )
     install = installs[0]
     for ins in stage:
         if ins.keyword not in ("COPY", "ADD") or "from" in ins.flags:
@@ -136,10 +141,12 @@ def dockerignore_excludes(ctx: Context, spec: DockerignoreExcludes) -> str:
     size = f"{context_bytes / 1e3:.1f} kB" if context_bytes is not None else "an unknown size"
     detail = f"the build context sends {len(files)} file(s), {size}"
     if leaked:
-        raise Failed(detail + f"; it includes {', '.join(leaked)}",
-                     "add these paths to .dockerignore at the root of the build context (or in <Dockerfile>.dockerignore "
-                     "beside the Dockerfile) so they never reach the builder; `**/name` matches at any depth, "
-                     "and .gitignore's syntax differs, so do not copy it")
+        raise Failed(
+            detail + f"; it includes {', '.join(leaked)}",
+            "add these paths to .dockerignore at the root of the build context (or in <Dockerfile>.dockerignore "
+            "beside the Dockerfile) so they never reach the builder; `**/name` matches at any depth, "
+            "and .gitignore's syntax differs, so do not copy it",
+        )
     return detail + "; none of the excluded paths"
 
 

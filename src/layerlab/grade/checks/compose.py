@@ -24,15 +24,20 @@ class ComposeCheck(CheckBase):
 class ComposeUpPredicts(ComposeCheck):
     check: Literal["compose_up_predicts"]
     path: str = Field(default="/predict?x=2.5", description="GET this; the body must equal the fixture's")
-    wait_s: int = Field(gt=0, le=300, default=90, description="`up --wait --wait-timeout`: the stack must serve within this")
+    wait_s: int = Field(
+        gt=0, le=300, default=90, description="`up --wait --wait-timeout`: the stack must serve within this"
+    )
 
 
 class ComposePersists(ComposeCheck):
     check: Literal["compose_persists"]
     path: str = "/predict?x=2.5"
     wait_s: int = Field(gt=0, le=300, default=90)
-    jobs: list[str] = Field(default_factory=lambda: ["prep", "train"], min_length=1,
-                            description="one-shot jobs that must reuse their output after down and up (print 'reused', or not run)")
+    jobs: list[str] = Field(
+        default_factory=lambda: ["prep", "train"],
+        min_length=1,
+        description="one-shot jobs that must reuse their output after down and up (print 'reused', or not run)",
+    )
 
 
 class ComposePortsLoopback(ComposeCheck):
@@ -66,8 +71,10 @@ def _compose_failed(e: ComposeProblem) -> Failed:
 
 
 # compose's own progress lines ("Container p-api-1  Waiting"): what it was doing, never why it failed.
-_PROGRESS = re.compile(r"(Container|Network|Volume|Image)\s+\S+\s+(Creating|Created|Starting|Started|Waiting|Healthy|"
-                       r"Running|Recreate|Recreated|Stopping|Stopped|Removing|Removed|Exited|Pulling|Pulled|Building|Built)")
+_PROGRESS = re.compile(
+    r"(Container|Network|Volume|Image)\s+\S+\s+(Creating|Created|Starting|Started|Waiting|Healthy|"
+    r"Running|Recreate|Recreated|Stopping|Stopped|Removing|Removed|Exited|Pulling|Pulled|Building|Built)"
+)
 
 
 def up_failure(what: str, error: str, trouble: str) -> str:
@@ -85,11 +92,15 @@ def up_failure(what: str, error: str, trouble: str) -> str:
 def _up_hint(error: str, trouble: str) -> str:
     low = (error + "\n" + trouble).lower()
     if "no model" in low:
-        return ("the API started before the model existed, or cannot see it: make it wait for the training job "
-                "(depends_on with condition: service_completed_successfully) and mount the volume the job writes the model to")
+        return (
+            "the API started before the model existed, or cannot see it: make it wait for the training job "
+            "(depends_on with condition: service_completed_successfully) and mount the volume the job writes the model to"
+        )
     if "unhealthy" in low:
-        return ("a health check keeps failing: run its test command by hand in the running service "
-                "(`docker compose exec api python health.py; echo $?`) and make it exit 0 once the API answers")
+        return (
+            "a health check keeps failing: run its test command by hand in the running service "
+            "(`docker compose exec api python health.py; echo $?`) and make it exit 0 once the API answers"
+        )
     if any(w in low for w in ("timeout", "timed out", "at the limit", "not healthy", "health check", "starting")):
         return "the stack did not become healthy in time: does the API's healthcheck pass? does a job wait forever?"
     if "no such image" in low or "pull access denied" in low:
@@ -107,25 +118,37 @@ def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> Compo
         raise _compose_failed(e) from None
     if not cr.started.ok:
         trouble = cr.trouble()
-        raise Failed(up_failure(f"`compose up --wait` failed after {cr.started.seconds:.0f} s (limit {spec.wait_s} s)",
-                                cr.started.error, trouble), _up_hint(cr.started.error, trouble))
+        raise Failed(
+            up_failure(
+                f"`compose up --wait` failed after {cr.started.seconds:.0f} s (limit {spec.wait_s} s)",
+                cr.started.error,
+                trouble,
+            ),
+            _up_hint(cr.started.error, trouble),
+        )
     return cr
 
 
 def _answers_fixture(ctx: Context, cr: ComposeRun, spec: ComposeUpPredicts | ComposePersists, when: str) -> str:
     fx = ctx.need_fixture().section(Answered)
     if fx is None:
-        raise NotRun(f"the fixture of {ctx.exercise.id} holds no recorded answer: run `layerlab record {ctx.exercise.id}`")
+        raise NotRun(
+            f"the fixture of {ctx.exercise.id} holds no recorded answer: run `layerlab record {ctx.exercise.id}`"
+        )
     try:
         status, body = cr.get(spec.service, spec.port, spec.path)
     except ComposeProblem as e:
         raise _compose_failed(e) from None
     if status != 200:
-        raise Failed(f"{when}: GET {spec.path} on {spec.service} answered {status or 'nothing'} {body[:200]}",
-                     "the API runs but does not answer as the exercise's: keep serve.py and the model as given")
+        raise Failed(
+            f"{when}: GET {spec.path} on {spec.service} answered {status or 'nothing'} {body[:200]}",
+            "the API runs but does not answer as the exercise's: keep serve.py and the model as given",
+        )
     if _json_or_text(body) != _json_or_text(fx.body):
-        raise Failed(f"{when}: GET {spec.path} answered {body[:200]!r}, expected {fx.body[:200]!r}",
-                     "the API serves another model than the exercise's pipeline trains: keep prep.py and train.py as given")
+        raise Failed(
+            f"{when}: GET {spec.path} answered {body[:200]!r}, expected {fx.body[:200]!r}",
+            "the API serves another model than the exercise's pipeline trains: keep prep.py and train.py as given",
+        )
     return body
 
 
@@ -147,6 +170,7 @@ def compose_up_predicts(ctx: Context, spec: ComposeUpPredicts) -> str:
 @check(ComposePersists)
 def compose_persists(ctx: Context, spec: ComposePersists) -> str:
     from layerlab.engine import compose
+
     cr = compose_up(ctx, spec)
     try:
         went = cr.down()
@@ -155,17 +179,23 @@ def compose_persists(ctx: Context, spec: ComposePersists) -> str:
         raise Failed(str(e), "the stack must survive `down` and `up`") from None
     if not again.ok:
         trouble = cr.trouble()
-        raise Failed(up_failure("after down, `up --wait` failed", again.error, trouble),
-                     "the model or data were lost with the containers: keep them in named volumes that every job mounts")
+        raise Failed(
+            up_failure("after down, `up --wait` failed", again.error, trouble),
+            "the model or data were lost with the containers: keep them in named volumes that every job mounts",
+        )
     ran = cr.ps()
     for job in spec.jobs:
         for s in ran.of(job):
             if s.state == "exited" and s.exit_code == 0 and "reused" not in s.log:
-                raise Failed(f"after down and up, {job} ran again instead of reusing its output:\n" + excerpt(s.log, 3),
-                             f"{job} writes into its container's own files, which `down` deletes: write into a named volume")
+                raise Failed(
+                    f"after down and up, {job} ran again instead of reusing its output:\n" + excerpt(s.log, 3),
+                    f"{job} writes into its container's own files, which `down` deletes: write into a named volume",
+                )
     _answers_fixture(ctx, cr, spec, "after down and up")
-    return (f"down kept {len(went.left.volumes)} volume(s); up --wait again in {again.seconds:.1f} s; "
-            f"{', '.join(spec.jobs)} reused their output")
+    return (
+        f"down kept {len(went.left.volumes)} volume(s); up --wait again in {again.seconds:.1f} s; "
+        f"{', '.join(spec.jobs)} reused their output"
+    )
 
 
 @check(ComposePortsLoopback)
@@ -187,10 +217,16 @@ def compose_ports_loopback(ctx: Context, spec: ComposePortsLoopback) -> str:
             else:
                 api.append(where)
     if wrong:
-        raise Failed("\n".join(wrong), f'publish only {spec.service}, on the loopback interface: `ports: ["127.0.0.1::{spec.port}"]`; '
-                     "services reach each other by name without published ports")
+        raise Failed(
+            "\n".join(wrong),
+            f'publish only {spec.service}, on the loopback interface: `ports: ["127.0.0.1::{spec.port}"]`; '
+            "services reach each other by name without published ports",
+        )
     if not any(w.endswith(f"->{spec.port}") for w in api):
-        raise Failed(f"{spec.service} publishes no port {spec.port}", f'add `ports: ["127.0.0.1::{spec.port}"]` to {spec.service}')
+        raise Failed(
+            f"{spec.service} publishes no port {spec.port}",
+            f'add `ports: ["127.0.0.1::{spec.port}"]` to {spec.service}',
+        )
     return f"only {spec.service} publishes: {', '.join(api)}"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-
 from typing import Literal
 
 from pydantic import Field
@@ -32,6 +31,8 @@ def hadolint(ctx: Context, spec: Hadolint) -> str:
     others = len(report.findings) - len(bad)
     if bad:
         lines = "\n".join(f"line {f.line}: {f.code} {f.message}" for f in bad[:5])
-        raise Failed(f"{len(bad)} {spec.fail_on}-level finding(s):\n{lines}", "fix the lines hadolint names; each code is explained on hadolint's wiki")
+        raise Failed(
+            f"{len(bad)} {spec.fail_on}-level finding(s):\n{lines}",
+            "fix the lines hadolint names; each code is explained on hadolint's wiki",
+        )
     return f"no {spec.fail_on}-level findings ({others} lower-level)"
-

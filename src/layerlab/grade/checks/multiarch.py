@@ -45,26 +45,40 @@ TWO_PLATFORMS: list = ["linux/amd64", "linux/arm64"]
 
 class MultiarchRuns(CheckBase):
     check: Literal["multiarch_runs"]
-    platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2,
-                                      description="the index must hold exactly these (attestations aside); each must print the fixture's output")
+    platforms: list[Platform] = Field(
+        default_factory=lambda: list(TWO_PLATFORMS),
+        min_length=2,
+        description="the index must hold exactly these (attestations aside); each must print the fixture's output",
+    )
 
 
 class NoEmulatedBuildSteps(CheckBase):
     check: Literal["no_emulated_build_steps"]
     platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
-    at_most_s: float = Field(default=10.0, gt=0, description=(
-        "an emulated RUN step that took longer than this did real work under qemu (a `mkdir` took 3.9 s on a "
-        "2-core engine at load 12, an emulated pip install of numpy minutes); a shorter one fails too when its "
-        "log shows an installer or compiler at work"))
+    at_most_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "an emulated RUN step that took longer than this did real work under qemu (a `mkdir` took 3.9 s on a "
+            "2-core engine at load 12, an emulated pip install of numpy minutes); a shorter one fails too when its "
+            "log shows an installer or compiler at work"
+        ),
+    )
 
 
 class CrossBuildSpeedup(CheckBase):
     check: Literal["cross_build_speedup"]
     platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=2)
-    platform: Platform | None = Field(default=None, description="the emulated platform judged; default: the engine's foreign one")
-    at_least: float = Field(gt=1, description=(
-        "the starter's seconds of RUN steps under emulation for `platform` over the submission's: "
-        "emulated work only, so a slow mirror or a fast CPU does not move it"))
+    platform: Platform | None = Field(
+        default=None, description="the emulated platform judged; default: the engine's foreign one"
+    )
+    at_least: float = Field(
+        gt=1,
+        description=(
+            "the starter's seconds of RUN steps under emulation for `platform` over the submission's: "
+            "emulated work only, so a slow mirror or a fast CPU does not move it"
+        ),
+    )
 
 
 class PlatformSizesAtMost(CheckBase):
@@ -172,14 +186,21 @@ def busted(text: str, token: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _measured_build(s: Subject, name: str, context: Path, text: str, platforms: tuple[str, ...],
-                    timeout_factor: float = 1.0) -> BuildResult:
+def _measured_build(
+    s: Subject, name: str, context: Path, text: str, platforms: tuple[str, ...], timeout_factor: float = 1.0
+) -> BuildResult:
     """A multi-platform build of `text` in `context`: every RUN that can run under emulation runs, unique to
     this grading (`busted`); only the native stages (`--platform=$BUILDPLATFORM`) may come from the cache."""
     df = s.session.scratch / f"{name}.Dockerfile"
     df.write_text(busted(text, s.session.run_id), encoding="utf-8")
-    return s.session.build(context, name, dockerfile=df, platforms=list(platforms), cache=True,
-                           timeout=s.limits.build_timeout_s * timeout_factor)
+    return s.session.build(
+        context,
+        name,
+        dockerfile=df,
+        platforms=list(platforms),
+        cache=True,
+        timeout=s.limits.build_timeout_s * timeout_factor,
+    )
 
 
 # --- this unit's measurements of the subject, each taken once per grading run ------------------
@@ -187,8 +208,12 @@ def _measured_build(s: Subject, name: str, context: Path, text: str, platforms: 
 
 def cold_platform_build(s: Subject, platforms: tuple[str, ...]) -> BuildResult:
     """The submission's measured multi-platform build (`_measured_build`): its emulated steps ran in it."""
-    return s.once(("multiarch", "cold", platforms), lambda: _measured_build(
-        s, "cold-multi", s.context, s.dockerfile.read_text(encoding="utf-8", errors="replace"), platforms))
+    return s.once(
+        ("multiarch", "cold", platforms),
+        lambda: _measured_build(
+            s, "cold-multi", s.context, s.dockerfile.read_text(encoding="utf-8", errors="replace"), platforms
+        ),
+    )
 
 
 class Baseline(BaseModel):
@@ -204,7 +229,9 @@ class Baseline(BaseModel):
     digest: str
 
 
-def starter_digest(exercise_id: str, paths: Sequence[str], dockerfile: str, starter: str, folder: Path | None = None) -> str:
+def starter_digest(
+    exercise_id: str, paths: Sequence[str], dockerfile: str, starter: str, folder: Path | None = None
+) -> str:
     """The starter's content: its Dockerfile and the files it builds from (the solution folder's by default)."""
     h = hashlib.sha256(starter.encode())
     folder = folder or solution_dir(exercise_id)
@@ -249,16 +276,26 @@ def starter_baseline(s: Subject, platforms: tuple[str, ...], native: str, platfo
         if (kept := load_baseline(path)) is not None:
             return kept, False
         mine = s.dockerfile.read_text(encoding="utf-8", errors="replace")
-        if mine == text and starter_digest(s.exercise.id, s.exercise.paths, s.exercise.dockerfile, mine, s.context) == digest:
+        if (
+            mine == text
+            and starter_digest(s.exercise.id, s.exercise.paths, s.exercise.dockerfile, mine, s.context) == digest
+        ):
             r = cold_platform_build(s, platforms)  # the untouched starter: its own cold build is the baseline
         else:
             # Slow by design (everything emulated) and measured once per engine: twice the submission's limit.
             r = _measured_build(s, "starter-multi", solution_dir(s.exercise.id), text, platforms, timeout_factor=2)
         if merged := merged_steps(r, native):
             raise NotRun(merged_note(merged, r, "the starter's"))
-        b = Baseline(exercise=s.exercise.id, engine=label, native=native, platform=platform,
-                     emulated_seconds=emulated_seconds(r, native, platform), build_seconds=round(r.seconds, 1),
-                     measured_at=datetime.now(UTC).isoformat(timespec="seconds"), digest=digest)
+        b = Baseline(
+            exercise=s.exercise.id,
+            engine=label,
+            native=native,
+            platform=platform,
+            emulated_seconds=emulated_seconds(r, native, platform),
+            build_seconds=round(r.seconds, 1),
+            measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            digest=digest,
+        )
         save_baseline(path, b)
         return b, True
 
@@ -267,14 +304,18 @@ def starter_baseline(s: Subject, platforms: tuple[str, ...], native: str, platfo
 
 def merged_note(merged: list[Step], r: BuildResult, whose: str) -> str:
     s = merged[0]
-    return (f"{whose} build was distorted by a concurrent build on this engine: step [{s.tag}] "
-            f"{short_instruction(s.name, 50)} reports {s.seconds:.1f} s inside a build of {r.seconds:.1f} s "
-            "(BuildKit merged it with an identical step another build had in progress); grade again")
+    return (
+        f"{whose} build was distorted by a concurrent build on this engine: step [{s.tag}] "
+        f"{short_instruction(s.name, 50)} reports {s.seconds:.1f} s inside a build of {r.seconds:.1f} s "
+        "(BuildKit merged it with an identical step another build had in progress); grade again"
+    )
 
 
 def platform_run(s: Subject, image: str, platform: str) -> Ran:
-    return s.once(("multiarch", "run", image, platform), lambda: s.session.run(
-        image, None, platform=platform, timeout=s.limits.run_timeout_s))
+    return s.once(
+        ("multiarch", "run", image, platform),
+        lambda: s.session.run(image, None, platform=platform, timeout=s.limits.run_timeout_s),
+    )
 
 
 _FOREIGN_CODE = ("wrong elf class", "invalid elf header", "exec format error", "cannot open shared object file",
@@ -287,8 +328,10 @@ def _platform_cause(ctx: Context, emulated: str = "the foreign platform's") -> s
     if undeclared := undeclared_platform_arg(ctx):
         return undeclared
     if not any("BUILDPLATFORM" in stage[0].flags.get("platform", "") for stage in found):
-        return ("no stage starts `FROM --platform=$BUILDPLATFORM`: every stage is built for the target platform, "
-                f"so {emulated} pip and gcc run under qemu")
+        return (
+            "no stage starts `FROM --platform=$BUILDPLATFORM`: every stage is built for the target platform, "
+            f"so {emulated} pip and gcc run under qemu"
+        )
     return None
 
 
@@ -297,7 +340,8 @@ def foreign_code_hint(ctx: Context, platform: str) -> str:
     Dockerfile shows one (then $TARGETARCH is empty and every platform gets the same code), else the general cause."""
     return undeclared_platform_arg(ctx) or (
         f"the {platform} image holds machine code built for another CPU: the builder compiles or fetches for one "
-        "fixed architecture; choose the compiler and pip's --platform from $TARGETARCH")
+        "fixed architecture; choose the compiler and pip's --platform from $TARGETARCH"
+    )
 
 
 def _platforms() -> Platforms:
@@ -316,8 +360,11 @@ def _multi_build(ctx: Context, wanted: Sequence[str]) -> BuildResult:
         return cold_platform_build(s, tuple(wanted))
     except BuildError as e:
         lines = str(e).splitlines()
-        raise Failed(f"the build for {', '.join(wanted)} failed: {lines[0]}\n" + "\n".join(lines[1:7]),
-                     _platform_cause(ctx, f"the {p.foreign} image's") or "a step works for one platform only; read its log above") from None
+        raise Failed(
+            f"the build for {', '.join(wanted)} failed: {lines[0]}\n" + "\n".join(lines[1:7]),
+            _platform_cause(ctx, f"the {p.foreign} image's")
+            or "a step works for one platform only; read its log above",
+        ) from None
 
 
 @check(MultiarchRuns)
@@ -326,15 +373,23 @@ def multiarch_runs(ctx: Context, spec: MultiarchRuns) -> str:
 
     printed = ctx.need_fixture().section(Printed)
     if printed is None:
-        raise NotRun(f"the fixture holds no recorded output (course.yml declares no runs_and_prints for {ctx.exercise.id})")
+        raise NotRun(
+            f"the fixture holds no recorded output (course.yml declares no runs_and_prints for {ctx.exercise.id})"
+        )
     r = _multi_build(ctx, spec.platforms)
     listed = sorted(p.platform for p in inspector.inspect(r.tag).platforms if p.platform != "unknown/unknown")
     if listed != sorted(spec.platforms):
-        raise Failed(f"the image index lists {', '.join(listed) or 'nothing'} (attestations aside), expected {', '.join(spec.platforms)}",
-                     "build with --platform " + ",".join(spec.platforms) + " and pin no platform in the final stage's FROM")
+        raise Failed(
+            f"the image index lists {', '.join(listed) or 'nothing'} (attestations aside), expected {', '.join(spec.platforms)}",
+            "build with --platform " + ",".join(spec.platforms) + " and pin no platform in the final stage's FROM",
+        )
     native = _platforms().native
     runs = {p: platform_run(ctx.need_subject(), r.tag, p) for p in spec.platforms}
-    good = {p for p, ran in runs.items() if not ran.error and ran.exit_code == 0 and lines(ran.output) == lines(printed.output)}
+    good = {
+        p
+        for p, ran in runs.items()
+        if not ran.error and ran.exit_code == 0 and lines(ran.output) == lines(printed.output)
+    }
     for p, ran in runs.items():
         if p in good:
             continue
@@ -342,29 +397,50 @@ def multiarch_runs(ctx: Context, spec: MultiarchRuns) -> str:
         text = f"{ran.error or ''} {ran.output}".lower()
         # Code for another CPU either fails to load, or (another file name suffix) is not found at all
         # while the same image works on the other platform.
-        foreign = any(w in text for w in _FOREIGN_CODE) or (good and ("no module named" in text or "c-extensions failed" in text))
-        hint = foreign_code_hint(ctx, p) if foreign else (
-            _platform_cause(ctx) or "the program fails on this platform: is every file it needs built for it?")
-        raise Failed(f"{p} ({how}): exit code {ran.exit_code}{', ' + ran.error if ran.error else ''}\n{excerpt(ran.output)}", hint)
-    return "; ".join(f"{p} prints the expected {len(lines(printed.output))} line(s) "
-                     f"({'native' if p == native else 'emulated'}, {runs[p].seconds:.1f} s)" for p in spec.platforms)
+        foreign = any(w in text for w in _FOREIGN_CODE) or (
+            good and ("no module named" in text or "c-extensions failed" in text)
+        )
+        hint = (
+            foreign_code_hint(ctx, p)
+            if foreign
+            else (_platform_cause(ctx) or "the program fails on this platform: is every file it needs built for it?")
+        )
+        raise Failed(
+            f"{p} ({how}): exit code {ran.exit_code}{', ' + ran.error if ran.error else ''}\n{excerpt(ran.output)}",
+            hint,
+        )
+    return "; ".join(
+        f"{p} prints the expected {len(lines(printed.output))} line(s) "
+        f"({'native' if p == native else 'emulated'}, {runs[p].seconds:.1f} s)"
+        for p in spec.platforms
+    )
 
 
 def judge_emulated_steps(r: BuildResult, native: str, at_most_s: float, cause: str | None) -> str:
     """Pass, or Failed naming each emulated RUN step that installed or compiled (by its time or its log)."""
     worked = emulated_work(r, native, at_most_s)
     if worked:
-        shown = "\n".join(f"[{s.platform} {s.stage or ''} {s.index}] {short_instruction(s.name, 60)}: {why}"
-                          for s, why in worked[:4])
-        raise Failed(f"{len(worked)} RUN step(s) did real work under emulation (more than {at_most_s:g} s, "
-                     f"or an installer or compiler in its log):\n{shown}",
-                     cause or "move these steps into a stage that starts `FROM --platform=$BUILDPLATFORM`, "
-                     "fetch the target's wheels with pip --platform and compile with a cross compiler chosen by $TARGETARCH")
+        shown = "\n".join(
+            f"[{s.platform} {s.stage or ''} {s.index}] {short_instruction(s.name, 60)}: {why}" for s, why in worked[:4]
+        )
+        raise Failed(
+            f"{len(worked)} RUN step(s) did real work under emulation (more than {at_most_s:g} s, "
+            f"or an installer or compiler in its log):\n{shown}",
+            cause
+            or "move these steps into a stage that starts `FROM --platform=$BUILDPLATFORM`, "
+            "fetch the target's wheels with pip --platform and compile with a cross compiler chosen by $TARGETARCH",
+        )
     light = emulated_run_steps(r, native)
     cross = sorted({s.platform for s in r.ran if s.runs_on and s.platform})
-    return (f"no install or compile step ran under emulation; {len(r.ran)} step(s) ran"
-            + (f", {len(light)} light emulated RUN step(s) (at most {at_most_s:g} s, no installer in the log)" if light else "")
-            + (f", cross stages built {', '.join(cross)} on {native}" if cross else ""))
+    return (
+        f"no install or compile step ran under emulation; {len(r.ran)} step(s) ran"
+        + (
+            f", {len(light)} light emulated RUN step(s) (at most {at_most_s:g} s, no installer in the log)"
+            if light
+            else ""
+        )
+        + (f", cross stages built {', '.join(cross)} on {native}" if cross else "")
+    )
 
 
 @check(NoEmulatedBuildSteps)
@@ -376,21 +452,29 @@ def no_emulated_build_steps(ctx: Context, spec: NoEmulatedBuildSteps) -> str:
     return judge_emulated_steps(r, p.native, spec.at_most_s, _platform_cause(ctx, f"the {p.foreign} image's"))
 
 
-def judge_speedup(r: BuildResult, baseline: Baseline, native: str, platform: str, at_least: float,
-                  cause: str | None) -> str:
+def judge_speedup(
+    r: BuildResult, baseline: Baseline, native: str, platform: str, at_least: float, cause: str | None
+) -> str:
     """The starter's emulated seconds over the submission's, both of RUN steps that ran under qemu."""
     if merged := merged_steps(r, native):
         raise NotRun(merged_note(merged, r, "this"))
     mine, theirs = emulated_seconds(r, native, platform), baseline.emulated_seconds
     ratio = theirs / mine if mine > 0 else float("inf")
     shown = "no RUN step ran under emulation" if mine == 0 else f"{ratio:.1f} x less"
-    detail = (f"{platform} (emulated on {native}): {mine:.1f} s of RUN steps under qemu, the starter's {theirs:.1f} s "
-              f"(measured {baseline.measured_at} on {baseline.engine}): {shown}, at least {at_least:g} x required")
+    detail = (
+        f"{platform} (emulated on {native}): {mine:.1f} s of RUN steps under qemu, the starter's {theirs:.1f} s "
+        f"(measured {baseline.measured_at} on {baseline.engine}): {shown}, at least {at_least:g} x required"
+    )
     if ratio < at_least:
         slow = sorted(emulated_run_steps(r, native, platform), key=lambda s: -(s.seconds or 0.0))[:3]
         listed = "\n".join(f"[{s.tag}] {short_instruction(s.name, 60)}: {s.seconds or 0:.1f} s" for s in slow)
-        raise Failed(detail + ("\n" + listed if listed else ""), cause or (
-            "these steps still run under qemu: move them into a stage that starts `FROM --platform=$BUILDPLATFORM`"))
+        raise Failed(
+            detail + ("\n" + listed if listed else ""),
+            cause
+            or (
+                "these steps still run under qemu: move them into a stage that starts `FROM --platform=$BUILDPLATFORM`"
+            ),
+        )
     return detail
 
 
@@ -402,10 +486,17 @@ def cross_build_speedup(ctx: Context, spec: CrossBuildSpeedup) -> str:
     try:
         baseline, now = starter_baseline(s, tuple(spec.platforms), native, platform)
     except (BuildError, TimedOut) as e:
-        raise NotRun(f"the starter did not build here, so there is nothing to compare with: {str(e).splitlines()[0]}") from None
-    detail = judge_speedup(r, baseline, native, platform, spec.at_least, _platform_cause(ctx, f"the {platform} image's"))
-    return detail + ("; the starter's baseline was measured in this run and is kept for later gradings" if now
-                     else "; the starter's baseline was reused")
+        raise NotRun(
+            f"the starter did not build here, so there is nothing to compare with: {str(e).splitlines()[0]}"
+        ) from None
+    detail = judge_speedup(
+        r, baseline, native, platform, spec.at_least, _platform_cause(ctx, f"the {platform} image's")
+    )
+    return detail + (
+        "; the starter's baseline was measured in this run and is kept for later gradings"
+        if now
+        else "; the starter's baseline was reused"
+    )
 
 
 @check(PlatformSizesAtMost)
@@ -426,7 +517,10 @@ def platform_sizes_at_most(ctx: Context, spec: PlatformSizesAtMost) -> str:
             too_big.append(p)
     detail = "; ".join(parts)
     if too_big:
-        raise Failed(detail, "the final stage carries build tools or caches: keep it to the runtime base and COPY --from the builder")
+        raise Failed(
+            detail,
+            "the final stage carries build tools or caches: keep it to the runtime base and COPY --from the builder",
+        )
     return detail
 
 
@@ -437,5 +531,9 @@ def record(s: Subject, spec: MultiarchRuns, f: Fixture) -> None:
     if f.section(PlatformBuild) is not None:
         return  # one cold build measured every check of this unit
     multi = cold_platform_build(s, tuple(spec.platforms))
-    f.put(PlatformBuild(seconds=multi.platform_seconds(),
-                        sizes={p: inspector.inspect(multi.tag, platform=p).size_bytes for p in spec.platforms}))
+    f.put(
+        PlatformBuild(
+            seconds=multi.platform_seconds(),
+            sizes={p: inspector.inspect(multi.tag, platform=p).size_bytes for p in spec.platforms},
+        )
+    )

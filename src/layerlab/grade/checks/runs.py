@@ -15,7 +15,9 @@ from .spec import CheckBase
 
 class RunsAndPrints(CheckBase):
     check: Literal["runs_and_prints"]
-    command: list[str] | None = Field(default=None, description="arguments after the entrypoint (default: the image's CMD)")
+    command: list[str] | None = Field(
+        default=None, description="arguments after the entrypoint (default: the image's CMD)"
+    )
 
 
 class Printed(Section):
@@ -35,24 +37,38 @@ def runs_and_prints(ctx: Context, spec: RunsAndPrints) -> str:
         raise NotRun(f"the fixture holds no recorded output: run `layerlab record {ctx.exercise.id}`")
     ran = s.run(tuple(spec.command) if spec.command else None)
     if ran.error:
-        raise Failed(f"the container did not start: {ran.error}",
-                     ran.hint or "check ENTRYPOINT and CMD: do they name a program that exists in the image?")
+        raise Failed(
+            f"the container did not start: {ran.error}",
+            ran.hint or "check ENTRYPOINT and CMD: do they name a program that exists in the image?",
+        )
     if ran.timed_out:
-        raise Failed(f"timed out after {ctx.exercise.limits.run_timeout_s} s", "the program waits for input or loops; it should print and exit")
+        raise Failed(
+            f"timed out after {ctx.exercise.limits.run_timeout_s} s",
+            "the program waits for input or loops; it should print and exit",
+        )
     if ran.oom_killed:
-        raise Failed(f"stopped by the memory limit ({ctx.exercise.limits.memory})", "the program uses more memory than the exercise allows")
+        raise Failed(
+            f"stopped by the memory limit ({ctx.exercise.limits.memory})",
+            "the program uses more memory than the exercise allows",
+        )
     if ran.exit_code != fx.exit_code:
         from layerlab.engine.containers import start_failure
 
         # runc reports some failures to exec the program (a CRLF script, a missing #! interpreter)
         # from inside the started container, as its only log line: `exec /run.sh: no such file or directory`.
         first = (lines(ran.output) or [""])[0]
-        exec_failed = len(lines(ran.output)) == 1 and first.startswith("exec ") and first.endswith(
-            ("no such file or directory", "exec format error", "permission denied"))
-        raise Failed(f"exit code {ran.exit_code} (expected {fx.exit_code})\n{excerpt(ran.output)}",
-                     start_failure(first)[1] if exec_failed
-                     else missing_library_hint(ran.output)
-                     or "the program failed: is every file and package it needs in the image?")
+        exec_failed = (
+            len(lines(ran.output)) == 1
+            and first.startswith("exec ")
+            and first.endswith(("no such file or directory", "exec format error", "permission denied"))
+        )
+        raise Failed(
+            f"exit code {ran.exit_code} (expected {fx.exit_code})\n{excerpt(ran.output)}",
+            start_failure(first)[1]
+            if exec_failed
+            else missing_library_hint(ran.output)
+            or "the program failed: is every file and package it needs in the image?",
+        )
     got, want = lines(ran.output), lines(fx.output)
     if got != want:
         n = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
@@ -75,9 +91,11 @@ def missing_library_hint(output: str) -> str:
     m = _MISSING_LIBRARY.search(output)
     if not m:
         return ""
-    return (f"a compiled module needs {m.group(1)}, which the final image lacks: find which package "
-            f"holds it where the build worked (`dpkg -S {m.group(1)}` in the builder stage) and install "
-            "that runtime package in the final stage, not the compiler")
+    return (
+        f"a compiled module needs {m.group(1)}, which the final image lacks: find which package "
+        f"holds it where the build worked (`dpkg -S {m.group(1)}` in the builder stage) and install "
+        "that runtime package in the final stage, not the compiler"
+    )
 
 
 @records(RunsAndPrints)

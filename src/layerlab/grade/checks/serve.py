@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from layerlab.measure.serving import ServeResult
+
 from ..fixture import Fixture, Section
 from ..subject import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, non_root_user, records
@@ -18,12 +19,16 @@ class ServeCheck(CheckBase):
 
     port: int = Field(default=8000, gt=0, lt=65536, description="the port the server listens on in the container")
     health_path: str = "/health"
-    wait_s: float = Field(gt=0, le=120, default=60, description="how long the server may take to answer and to become healthy")
+    wait_s: float = Field(
+        gt=0, le=120, default=60, description="how long the server may take to answer and to become healthy"
+    )
 
 
 class BecomesHealthy(ServeCheck):
     check: Literal["becomes_healthy"]
-    factor: float = Field(gt=0, default=2.0, description="healthy at most factor x the fixture's seconds from docker run ...")
+    factor: float = Field(
+        gt=0, default=2.0, description="healthy at most factor x the fixture's seconds from docker run ..."
+    )
     allowance_s: float = Field(ge=0, default=5.0, description="... plus this many seconds (a shared machine's noise)")
 
 
@@ -68,9 +73,13 @@ def served(s: Subject, hardened: bool = False) -> ServeResult:
     def serve() -> ServeResult:
         specs = [c for c in s.exercise.checks if isinstance(c, ServeCheck)]
         first = specs[0]
-        kw: dict = dict(port=first.port, health_path=first.health_path, wait_s=max(c.wait_s for c in specs),
-                        processes=any(isinstance(c, NoReloader) for c in specs),
-                        requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)})
+        kw: dict = dict(
+            port=first.port,
+            health_path=first.health_path,
+            wait_s=max(c.wait_s for c in specs),
+            processes=any(isinstance(c, NoReloader) for c in specs),
+            requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)},
+        )
         stop = next((c for c in specs if isinstance(c, GracefulStop)), None)
         if hardened:
             tmpfs = next((c.tmpfs for c in specs if isinstance(c, HardenedServes)), ["/tmp"])
@@ -83,8 +92,10 @@ def served(s: Subject, hardened: bool = False) -> ServeResult:
     return s.once(("serve", hardened), serve)
 
 
-_LISTEN_HINT = ("the server must listen on 0.0.0.0 (not 127.0.0.1, which is the container's own loopback) "
-                "and on the port the exercise names, and keep running")
+_LISTEN_HINT = (
+    "the server must listen on 0.0.0.0 (not 127.0.0.1, which is the container's own loopback) "
+    "and on the port the exercise names, and keep running"
+)
 
 
 def _served(ctx: Context, hardened: bool = False) -> ServeResult:
@@ -99,16 +110,26 @@ def _served(ctx: Context, hardened: bool = False) -> ServeResult:
     if not r.serving:
         if r.exited:
             detail = f"the container exited{how} with code {r.exit_code} before it answered {spec.health_path}"
-            hint = ("under --read-only the app may write only to the tmpfs; read the last log lines for the path "
-                    "it tried (`Read-only file system`)" if hardened else "the server crashed at start: read its last log lines")
+            hint = (
+                "under --read-only the app may write only to the tmpfs; read the last log lines for the path "
+                "it tried (`Read-only file system`)"
+                if hardened
+                else "the server crashed at start: read its last log lines"
+            )
         elif r.unhealthy_s is not None:
-            detail = (f"the engine reported the container unhealthy after {r.unhealthy_s:.1f} s{how} (its HEALTHCHECK "
-                      f"failed every retry) and nothing had answered GET {spec.health_path} on port {spec.port}")
+            detail = (
+                f"the engine reported the container unhealthy after {r.unhealthy_s:.1f} s{how} (its HEALTHCHECK "
+                f"failed every retry) and nothing had answered GET {spec.health_path} on port {spec.port}"
+            )
             hint = _LISTEN_HINT + "; run the HEALTHCHECK command by hand (docker exec) to see why it fails"
         else:
             detail = f"nothing answered GET {spec.health_path} on port {spec.port}{how} within {spec.wait_s:.0f} s"
             hint = _LISTEN_HINT
-        raise Failed(detail + (f"\nlast log lines:\n{excerpt(r.logs)}" if r.logs.strip() else "\n(the container logged nothing)"), hint)
+        raise Failed(
+            detail
+            + (f"\nlast log lines:\n{excerpt(r.logs)}" if r.logs.strip() else "\n(the container logged nothing)"),
+            hint,
+        )
     return r
 
 
@@ -122,19 +143,28 @@ def becomes_healthy(ctx: Context, spec: BecomesHealthy) -> str:
     r = served(s)
     if r.started and not r.has_healthcheck:
         # Read from the image's configuration: no need to wait for a state that never comes.
-        raise Failed("the image has no HEALTHCHECK, so the engine never reports it healthy",
-                     "add a HEALTHCHECK that asks the app itself, in Python (the slim image has no curl): "
-                     "HEALTHCHECK --interval=1s CMD [\"python\", \"-c\", \"import urllib.request; urllib.request.urlopen(...)\"]")
+        raise Failed(
+            "the image has no HEALTHCHECK, so the engine never reports it healthy",
+            "add a HEALTHCHECK that asks the app itself, in Python (the slim image has no curl): "
+            'HEALTHCHECK --interval=1s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen(...)"]',
+        )
     r = _served(ctx)
     allowed = fx.healthy_s * spec.factor + spec.allowance_s
     if r.healthy_s is None:
-        when = (f"the engine reported it unhealthy after {r.unhealthy_s:.1f} s" if r.unhealthy_s is not None else
-                f"the engine's health state was still {r.health!r} after {spec.wait_s:.0f} s")
-        raise Failed(f"it answered after {r.first_ok_s:.1f} s, but {when}",
-                     "the HEALTHCHECK command fails inside the container: run it by hand (docker exec) - "
-                     "a curl check on a slim image fails forever, and a long --interval (Docker's default is 30 s) waits")
-    detail = (f"answered after {r.first_ok_s:.1f} s, healthy after {r.healthy_s:.1f} s "
-              f"(at most {allowed:.1f} s: the reference's {fx.healthy_s:.1f} s x {spec.factor:g} + {spec.allowance_s:g} s)")
+        when = (
+            f"the engine reported it unhealthy after {r.unhealthy_s:.1f} s"
+            if r.unhealthy_s is not None
+            else f"the engine's health state was still {r.health!r} after {spec.wait_s:.0f} s"
+        )
+        raise Failed(
+            f"it answered after {r.first_ok_s:.1f} s, but {when}",
+            "the HEALTHCHECK command fails inside the container: run it by hand (docker exec) - "
+            "a curl check on a slim image fails forever, and a long --interval (Docker's default is 30 s) waits",
+        )
+    detail = (
+        f"answered after {r.first_ok_s:.1f} s, healthy after {r.healthy_s:.1f} s "
+        f"(at most {allowed:.1f} s: the reference's {fx.healthy_s:.1f} s x {spec.factor:g} + {spec.allowance_s:g} s)"
+    )
     if r.healthy_s > allowed:
         raise Failed(detail, "the health check runs too rarely: shorten --interval (Docker's default is 30 s)")
     return detail
@@ -159,11 +189,14 @@ def predicts(ctx: Context, spec: Predicts) -> str:
     got = _served(ctx).responses.get(spec.path)
     if got is None or got.status != 200:
         said = f"{got.status} {got.error or str(got.body)[:200]}" if got else "nothing"
-        raise Failed(f"POST {spec.path} answered {said}",
-                     "the route or its input changed: keep serve.py and model.json as given")
+        raise Failed(
+            f"POST {spec.path} answered {said}", "the route or its input changed: keep serve.py and model.json as given"
+        )
     if not _same(got.body, want[spec.path]):
-        raise Failed(f"POST {spec.path} answered {str(got.body)[:200]}, not the reference's answer",
-                     "the image serves another model or code: copy serve.py and model.json as given")
+        raise Failed(
+            f"POST {spec.path} answered {str(got.body)[:200]}, not the reference's answer",
+            "the image serves another model or code: copy serve.py and model.json as given",
+        )
     n = len(spec.body.get("rows", [])) or 1
     return f"POST {spec.path} with {n} row(s) answers what the reference answers"
 
@@ -174,19 +207,29 @@ def graceful_stop(ctx: Context, spec: GracefulStop) -> str:
     grace = int(spec.within_s) + 1
     fate = r.inflight
     killed = "9" in r.stop_signals or r.stop_exit_code == 137
-    detail = (f"docker stop took {r.stop_s:.1f} s from SIGTERM to exit (at most {spec.within_s:g} s), "
-              f"exit code {r.stop_exit_code}")
+    detail = (
+        f"docker stop took {r.stop_s:.1f} s from SIGTERM to exit (at most {spec.within_s:g} s), "
+        f"exit code {r.stop_exit_code}"
+    )
     if r.stop_s is None or r.stop_s > spec.within_s or killed:
         cmd = ctx.need_subject().image.cmd or []
         shell = cmd[:2] == ["/bin/sh", "-c"]
-        raise Failed(detail + (f"; the engine killed it (SIGKILL) after a {grace} s grace period" if killed else ""),
-                     ("CMD is in shell form, so /bin/sh is PID 1 and SIGTERM never reaches the server: "
-                      "write CMD as a JSON list (exec form), or start the shell command with exec") if shell else
-                     "PID 1 ignores SIGTERM: make the server itself PID 1 (exec-form CMD) or add an init that forwards signals")
+        raise Failed(
+            detail + (f"; the engine killed it (SIGKILL) after a {grace} s grace period" if killed else ""),
+            (
+                "CMD is in shell form, so /bin/sh is PID 1 and SIGTERM never reaches the server: "
+                "write CMD as a JSON list (exec form), or start the shell command with exec"
+            )
+            if shell
+            else "PID 1 ignores SIGTERM: make the server itself PID 1 (exec-form CMD) or add an init that forwards signals",
+        )
     if fate is None or fate.status != 200:
-        raise Failed(detail + f"; the request in flight (GET {spec.inflight_path}) was lost: {(fate.error or fate.status) if fate else 'not sent'}",
-                     "the server was killed instead of shutting down: a shell between an init and the server dies at once "
-                     "and takes it down; make the server PID 1 (exec form) so it finishes requests on SIGTERM")
+        raise Failed(
+            detail
+            + f"; the request in flight (GET {spec.inflight_path}) was lost: {(fate.error or fate.status) if fate else 'not sent'}",
+            "the server was killed instead of shutting down: a shell between an init and the server dies at once "
+            "and takes it down; make the server PID 1 (exec form) so it finishes requests on SIGTERM",
+        )
     return detail + f"; the request in flight answered {fate.status}"
 
 
@@ -201,17 +244,23 @@ def hardened_serves(ctx: Context, spec: HardenedServes) -> str:
     bad = {k: v for k, v in r.responses.items() if v.status != 200}
     if bad:
         path, v = next(iter(bad.items()))
-        raise Failed(f"under --read-only POST {path} answered {v.status} {v.error}\n{excerpt(r.logs)}",
-                     "a request writes to the read-only filesystem: write only under " + ", ".join(spec.tmpfs))
-    return (f"uid {uid or '?'}; serves under --read-only (tmpfs {', '.join(spec.tmpfs)}) and --cap-drop ALL, "
-            f"answered after {r.first_ok_s:.1f} s")
+        raise Failed(
+            f"under --read-only POST {path} answered {v.status} {v.error}\n{excerpt(r.logs)}",
+            "a request writes to the read-only filesystem: write only under " + ", ".join(spec.tmpfs),
+        )
+    return (
+        f"uid {uid or '?'}; serves under --read-only (tmpfs {', '.join(spec.tmpfs)}) and --cap-drop ALL, "
+        f"answered after {r.first_ok_s:.1f} s"
+    )
 
 
 # What sits between the engine and the server without being one: an init, a shell that did not exec.
 _WRAPPERS = ("docker-init", "tini", "dumb-init", "catatonit", "sh", "bash", "dash", "ash")
-_RELOAD_HINT = ("a development server with a reloader runs: a supervisor that watches the files and restarts a "
-                "child server on each change (`uvicorn --reload`, UVICORN_RELOAD, `flask run --debug`, "
-                "`fastapi dev`); drop it: start `uvicorn serve:app --host 0.0.0.0` with no --reload")
+_RELOAD_HINT = (
+    "a development server with a reloader runs: a supervisor that watches the files and restarts a "
+    "child server on each change (`uvicorn --reload`, UVICORN_RELOAD, `flask run --debug`, "
+    "`fastapi dev`); drop it: start `uvicorn serve:app --host 0.0.0.0` with no --reload"
+)
 
 
 def _program(args: str) -> str:
@@ -264,5 +313,11 @@ def record(s: Subject, spec: ServeCheck, f: Fixture) -> None:
     r = served(s)
     if not r.serving or r.healthy_s is None:
         raise RecordError(f"the solution did not serve and become healthy: {r.error or r.health}\n{r.logs}")
-    f.put(Served(first_ok_s=r.first_ok_s, healthy_s=r.healthy_s, stop_s=r.stop_s,
-                 predictions={k: v.body for k, v in r.responses.items()}))
+    f.put(
+        Served(
+            first_ok_s=r.first_ok_s,
+            healthy_s=r.healthy_s,
+            stop_s=r.stop_s,
+            predictions={k: v.body for k, v in r.responses.items()},
+        )
+    )

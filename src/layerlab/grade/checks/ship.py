@@ -12,6 +12,7 @@ from pydantic import Field
 
 from layerlab import engine
 from layerlab.measure.inspector import short_instruction
+
 from .. import files
 from ..fixture import FIXTURE_NAME
 from ..subject import Subject
@@ -31,8 +32,10 @@ class TokenAbsent(CheckBase):
 
 class PushedImage(CheckBase):
     check: Literal["pushed_image"]
-    file: str = Field(default="digest.txt", description="the file, in the exercise folder, that names the pushed image: "
-                      "localhost:5000/NAME@sha256:...")
+    file: str = Field(
+        default="digest.txt",
+        description="the file, in the exercise folder, that names the pushed image: localhost:5000/NAME@sha256:...",
+    )
 
     def prepare(self, ctx: Context) -> None:
         # Grading plants its own token in the scratch copy; the pushed image was built from the folder
@@ -78,20 +81,29 @@ def ship(ex: Exercise, folder: Path, dest: Path, name: str) -> str:
 
 class OciLabels(CheckBase):
     check: Literal["oci_labels"]
-    labels: list[str] = Field(default_factory=lambda: [OCI_SOURCE, OCI_VERSION], min_length=1,
-                              description="labels that must be set, non-empty, in the image's config")
+    labels: list[str] = Field(
+        default_factory=lambda: [OCI_SOURCE, OCI_VERSION],
+        min_length=1,
+        description="labels that must be set, non-empty, in the image's config",
+    )
 
 
 def _leak_hint(kinds: set[str]) -> str:
     parts = []
     if kinds & {"history", "config"}:
-        parts.append("an ARG or ENV carries the token: ARG values show in the history of the RUNs that use them, "
-                     "ENV values in the config (and in the history); do not declare the token as ARG or ENV at all")
+        parts.append(
+            "an ARG or ENV carries the token: ARG values show in the history of the RUNs that use them, "
+            "ENV values in the config (and in the history); do not declare the token as ARG or ENV at all"
+        )
     if "layer" in kinds:
-        parts.append("a file with the token was copied into a layer: deleting it in a later RUN only hides it, the "
-                     "earlier layer keeps it")
-    parts.append("mount the token for the one RUN that needs it: RUN --mount=type=secret,id=<id> ... reads "
-                 "/run/secrets/<id>, and nothing of it reaches the image")
+        parts.append(
+            "a file with the token was copied into a layer: deleting it in a later RUN only hides it, the "
+            "earlier layer keeps it"
+        )
+    parts.append(
+        "mount the token for the one RUN that needs it: RUN --mount=type=secret,id=<id> ... reads "
+        "/run/secrets/<id>, and nothing of it reaches the image"
+    )
     return ";\n".join(parts)
 
 
@@ -106,8 +118,11 @@ def token_absent(ctx: Context, spec: TokenAbsent) -> str:
     scan = leaks.scan_image_live(s.tag, ctx.planted)
     where = f"{scan.layers} layers ({scan.files} files), the history and the config"
     if scan.found:
-        raise Failed(f"the build's token ({scan.token}) is in {len(scan.places)} place(s):\n"
-                     + "\n".join(p.line() for p in scan.places[:8]), _leak_hint(scan.kinds()))
+        raise Failed(
+            f"the build's token ({scan.token}) is in {len(scan.places)} place(s):\n"
+            + "\n".join(p.line() for p in scan.places[:8]),
+            _leak_hint(scan.kinds()),
+        )
     return f"the build's token is nowhere in {where}"
 
 
@@ -116,8 +131,10 @@ def pushed_ref(ctx: Context, spec: PushedImage) -> tuple[str, str, str]:
     from layerlab.engine import registry
 
     path = ctx.folder / spec.file
-    how = (f"push the image to {registry.address()} and write what the push printed as "
-           f"{registry.address()}/NAME@sha256:<digest> in {spec.file}")
+    how = (
+        f"push the image to {registry.address()} and write what the push printed as "
+        f"{registry.address()}/NAME@sha256:<digest> in {spec.file}"
+    )
     if not path.is_file():
         raise Failed(f"no {spec.file} in the submission", how)
     text = path.read_text(encoding="utf-8", errors="replace").strip()
@@ -125,8 +142,10 @@ def pushed_ref(ctx: Context, spec: PushedImage) -> tuple[str, str, str]:
     host, _, rest = ref.partition("/")
     name, at, digest = rest.partition("@")
     if host != registry.address() or not at or not digest.startswith("sha256:") or len(digest) != 71:
-        raise Failed(f"{spec.file} reads {ref[:90]!r}, not {registry.address()}/NAME@sha256:<64 hex digits>",
-                     "a tag can move; a digest names one image. " + how)
+        raise Failed(
+            f"{spec.file} reads {ref[:90]!r}, not {registry.address()}/NAME@sha256:<64 hex digits>",
+            "a tag can move; a digest names one image. " + how,
+        )
     return ref, name, digest
 
 
@@ -145,11 +164,14 @@ def _build_as_handed_in(ctx: Context, s: Subject) -> str:
     session.secrets = [f"id={sec.id},src={handed_in / sec.file}"]
     session.build_args = {}  # as `ship` builds it: the token as a secret only
     try:
-        return session.build(handed_in, "handed-in", dockerfile=handed_in / ctx.exercise.dockerfile,
-                             timeout=s.limits.build_timeout_s).tag
+        return session.build(
+            handed_in, "handed-in", dockerfile=handed_in / ctx.exercise.dockerfile, timeout=s.limits.build_timeout_s
+        ).tag
     except Exception as e:  # noqa: BLE001 - the main build worked, so this one failing is worth saying
-        raise Failed(f"the folder as handed in (with its own token) does not build: {str(e).splitlines()[0][:160]}",
-                     "build and push from the folder you hand in") from None
+        raise Failed(
+            f"the folder as handed in (with its own token) does not build: {str(e).splitlines()[0][:160]}",
+            "build and push from the folder you hand in",
+        ) from None
     finally:
         session.secrets, session.build_args = saved
 
@@ -163,52 +185,77 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
     s.build()
     ref, name, digest = pushed_ref(ctx, spec)
     if not (st := registry.status_live()).running:
-        raise NotRun(f"no registry answers at {registry.address()} ({st.detail}): `layerlab registry up`, push, grade again")
+        raise NotRun(
+            f"no registry answers at {registry.address()} ({st.detail}): `layerlab registry up`, push, grade again"
+        )
     try:
         served = registry.blobs_live(ref)
         config, _, _ = registry.fetch_blob(f"{registry.address()}/{name}", served.config)
     except registry.RegistryError as e:
-        raise Failed(f"the registry does not serve {ref[:100]}: {str(e).splitlines()[0][:160]}",
-                     "push again and write the digest that this push reports (docker push prints it last)") from None
+        raise Failed(
+            f"the registry does not serve {ref[:100]}: {str(e).splitlines()[0][:160]}",
+            "push again and write the digest that this push reports (docker push prints it last)",
+        ) from None
     if ctx.original:
         scan = leaks.scan_pushed_live(ref, ctx.original)
         if scan.found:
-            raise Failed(f"the pushed image holds your token ({scan.token}) in {len(scan.places)} place(s):\n"
-                         + "\n".join(p.line() for p in scan.places[:8]),
-                         "the registry serves the leaky build: fix the Dockerfile, push again, write the new digest; " +
-                         _leak_hint(scan.kinds()))
+            raise Failed(
+                f"the pushed image holds your token ({scan.token}) in {len(scan.places)} place(s):\n"
+                + "\n".join(p.line() for p in scan.places[:8]),
+                "the registry serves the leaky build: fix the Dockerfile, push again, write the new digest; "
+                + _leak_hint(scan.kinds()),
+            )
 
     def same(step: str) -> str:  # the two builds had different tokens; that alone is no difference
-        return redact(ctx, step).replace(leaks.mask(ctx.planted), "<token>").replace(leaks.mask(ctx.original), "<token>") \
-            if ctx.planted else step
+        return (
+            redact(ctx, step).replace(leaks.mask(ctx.planted), "<token>").replace(leaks.mask(ctx.original), "<token>")
+            if ctx.planted
+            else step
+        )
 
     pushed_steps = [same(h.get("created_by", "")) for h in config.get("history", []) if not h.get("empty_layer")]
     built_steps = [same(layer.created_by) for layer in s.image.layers]
     pushed_labels = (config.get("config") or {}).get("Labels") or {}
     if pushed_steps != built_steps:
-        n = next((i for i, (a, b) in enumerate(zip(pushed_steps, built_steps)) if a != b), min(len(pushed_steps), len(built_steps)))
+        n = next(
+            (i for i, (a, b) in enumerate(zip(pushed_steps, built_steps)) if a != b),
+            min(len(pushed_steps), len(built_steps)),
+        )
         theirs = short_instruction(pushed_steps[n], 60) if n < len(pushed_steps) else "(no more layers)"
         mine = short_instruction(built_steps[n], 60) if n < len(built_steps) else "(no more layers)"
-        raise Failed(f"{ref[:80]}… is not this Dockerfile's image: layer {n + 1} of the pushed one was made by "
-                     f"`{theirs}`, of this build by `{mine}`",
-                     "build from the Dockerfile you hand in, push that image, and write its digest")
+        raise Failed(
+            f"{ref[:80]}… is not this Dockerfile's image: layer {n + 1} of the pushed one was made by "
+            f"`{theirs}`, of this build by `{mine}`",
+            "build from the Dockerfile you hand in, push that image, and write its digest",
+        )
     # Same steps can still hold other files (code edited after the push): compare the layers' content too.
     pushed_ids = (config.get("rootfs") or {}).get("diff_ids") or []
     built_ids = images.diff_ids(_build_as_handed_in(ctx, s))
     if pushed_ids != built_ids:
-        n = next((i for i, (a, b) in enumerate(zip(pushed_ids, built_ids)) if a != b), min(len(pushed_ids), len(built_ids)))
+        n = next(
+            (i for i, (a, b) in enumerate(zip(pushed_ids, built_ids)) if a != b), min(len(pushed_ids), len(built_ids))
+        )
         step = short_instruction(built_steps[n], 60) if n < len(built_steps) else "(no more layers)"
-        raise Failed(f"{ref[:80]}… has this Dockerfile's steps but other content: layer {n + 1} (`{step}`) differs "
-                     f"({pushed_ids[n][:19] if n < len(pushed_ids) else 'none'}… pushed, "
-                     f"{built_ids[n][:19] if n < len(built_ids) else 'none'}… built from the folder handed in)",
-                     "build from the files you hand in, after their last change, on this engine (its build cache "
-                     "makes the layers repeatable), push that image, and write its digest")
-    missing = {k: v for k, v in s.image.labels.items() if k.startswith("org.opencontainers") and pushed_labels.get(k) != v}
+        raise Failed(
+            f"{ref[:80]}… has this Dockerfile's steps but other content: layer {n + 1} (`{step}`) differs "
+            f"({pushed_ids[n][:19] if n < len(pushed_ids) else 'none'}… pushed, "
+            f"{built_ids[n][:19] if n < len(built_ids) else 'none'}… built from the folder handed in)",
+            "build from the files you hand in, after their last change, on this engine (its build cache "
+            "makes the layers repeatable), push that image, and write its digest",
+        )
+    missing = {
+        k: v for k, v in s.image.labels.items() if k.startswith("org.opencontainers") and pushed_labels.get(k) != v
+    }
     if missing:
-        raise Failed(f"the pushed image's labels differ from this build's: {', '.join(sorted(missing))}",
-                     "push the image built from the Dockerfile you hand in, after its last change")
-    return (f"{registry.address()} serves {name}@{digest[:19]}…: {len(served.layers)} layers, "
-            f"{served.total / 1e6:.1f} MB, the same layer content as this build" + (", without the token" if ctx.original else ""))
+        raise Failed(
+            f"the pushed image's labels differ from this build's: {', '.join(sorted(missing))}",
+            "push the image built from the Dockerfile you hand in, after its last change",
+        )
+    return (
+        f"{registry.address()} serves {name}@{digest[:19]}…: {len(served.layers)} layers, "
+        f"{served.total / 1e6:.1f} MB, the same layer content as this build"
+        + (", without the token" if ctx.original else "")
+    )
 
 
 _VERSION = re.compile(r"v?\d+(\.\d+)*([-+~][0-9A-Za-z.+~-]+)?|[0-9a-f]{7,40}")  # 1.0.0, v2.1-rc1, a commit
@@ -237,11 +284,25 @@ def oci_labels(ctx: Context, spec: OciLabels) -> str:
         unset = [k for k, p in problems.items() if p == "not set"]
         wrong = {k: p for k, p in problems.items() if p != "not set"}
         detail = "; ".join([f"not set: {', '.join(unset)}"] * bool(unset) + [f"{k}: {p}" for k, p in wrong.items()])
-        hint = ("add LABEL lines (or --label) that say where the image comes from: "
-                + ", ".join(f'{k}="..."' for k in unset)) if unset else ""
+        hint = (
+            (
+                "add LABEL lines (or --label) that say where the image comes from: "
+                + ", ".join(f'{k}="..."' for k in unset)
+            )
+            if unset
+            else ""
+        )
         if wrong:
-            hint = (hint + "; " if hint else "") + ("a placeholder is no answer: set " + ", ".join(
-                "the repository's URL (https://...)" if k == OCI_SOURCE else
-                "the version released (1.0.0) or the commit built" if k == OCI_VERSION else k for k in wrong))
+            hint = (hint + "; " if hint else "") + (
+                "a placeholder is no answer: set "
+                + ", ".join(
+                    "the repository's URL (https://...)"
+                    if k == OCI_SOURCE
+                    else "the version released (1.0.0) or the commit built"
+                    if k == OCI_VERSION
+                    else k
+                    for k in wrong
+                )
+            )
         raise Failed(detail, hint)
     return "; ".join(f"{k}={image.labels[k]}" for k in spec.labels)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from layerlab.measure.inspector import AboveBase, mb, short_instruction
+
 from .base import Context, Failed, check
 from .spec import CheckBase
 
@@ -14,14 +15,21 @@ from .spec import CheckBase
 class SizeAtMost(CheckBase):
     check: Literal["size_at_most"]
     factor: float = Field(gt=0, description="bytes added above the base image at most factor x the fixture's")
-    allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB: apt and dpkg rewrite bookkeeping files "
-                                "whose size depends on the base (official image or stand-in)")
+    allowance_mb: float = Field(
+        ge=0,
+        default=2.0,
+        description="plus this many MB: apt and dpkg rewrite bookkeeping files "
+        "whose size depends on the base (official image or stand-in)",
+    )
 
 
 class WastedAtMost(CheckBase):
     check: Literal["wasted_at_most"]
-    allowance_mb: float = Field(ge=0, description="wasted bytes (dive's definition) that the submission adds above its base "
-                                "at most the fixture's plus this many MB")
+    allowance_mb: float = Field(
+        ge=0,
+        description="wasted bytes (dive's definition) that the submission adds above its base "
+        "at most the fixture's plus this many MB",
+    )
 
 
 def _largest_layers(ctx: Context, above: AboveBase | None, same: bool, n: int = 3) -> str:
@@ -29,7 +37,7 @@ def _largest_layers(ctx: Context, above: AboveBase | None, same: bool, n: int = 
     layers are the same for every submission, none of the student's doing), all of them otherwise."""
     layers = ctx.need_subject().image.layers
     if above is not None and same:
-        layers = layers[above.base_layers:]
+        layers = layers[above.base_layers :]
     ranked = sorted(layers, key=lambda l: -l.size_bytes)
     return "\n".join(f"{mb(l.size_bytes):>10}  {short_instruction(l.created_by, 60)}" for l in ranked[:n])
 
@@ -62,8 +70,11 @@ def _base_note(ctx: Context) -> str:
     kind = "stand-in" if above.base_standin else "official image"
     if not same:
         return f"\nbase {above.base_ref} ({kind}, {mb(above.base_bytes)}): the exercise builds on {fx.base_ref}"
-    built = "the same build as the reference's" if above.base_image_id == fx.base_image_id else \
-        f"another build than the reference's ({'stand-in' if fx.base_standin else 'official'}, {mb(fx.base_bytes or 0)})"
+    built = (
+        "the same build as the reference's"
+        if above.base_image_id == fx.base_image_id
+        else f"another build than the reference's ({'stand-in' if fx.base_standin else 'official'}, {mb(fx.base_bytes or 0)})"
+    )
     return f"\nbase {above.base_ref} ({kind}, {mb(above.base_bytes)}): {built}"
 
 
@@ -84,8 +95,10 @@ def size_at_most(ctx: Context, spec: SizeAtMost) -> str:
             detail = f"adds {mb(size)} above its base, at most {mb(allowed)} allowed (the reference adds {mb(fx.added_bytes)}; {mb(total)} in all)"
         else:
             size = max(0, total - (fx.base_bytes or 0))
-            detail = (f"{mb(total)} in all on {above.base_ref}: {mb(size)} more than the exercise's base {fx.base_ref} "
-                      f"({mb(fx.base_bytes or 0)}), at most {mb(allowed)} allowed (the reference adds {mb(fx.added_bytes)})")
+            detail = (
+                f"{mb(total)} in all on {above.base_ref}: {mb(size)} more than the exercise's base {fx.base_ref} "
+                f"({mb(fx.base_bytes or 0)}), at most {mb(allowed)} allowed (the reference adds {mb(fx.added_bytes)})"
+            )
     if size > allowed:
         raise Failed(
             detail + "\nyour largest layers:\n" + _largest_layers(ctx, above, same) + _base_note(ctx),
@@ -118,4 +131,3 @@ def wasted_at_most(ctx: Context, spec: WastedAtMost) -> str:
             "remove them in the same RUN that created them",
         )
     return detail
-

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..exercise import Exercise
     from .base import Context
 
-_MODELS: dict[str, type["CheckBase"]] = {}
+_MODELS: dict[str, type[CheckBase]] = {}
 
 
 class CheckBase(CheckEntry):
@@ -75,8 +75,10 @@ def kind(model: type[BaseModel]) -> str:
 def register(kind: str, model: type[CheckBase]) -> None:
     known = _MODELS.get(kind)
     if known is not None and known.__qualname__ != model.__qualname__:
-        raise TypeError(f"check kind {kind!r} is declared twice: by {known.__module__}.{known.__qualname__} "
-                        f"and {model.__module__}.{model.__qualname__}")
+        raise TypeError(
+            f"check kind {kind!r} is declared twice: by {known.__module__}.{known.__qualname__} "
+            f"and {model.__module__}.{model.__qualname__}"
+        )
     _MODELS[kind] = model
 
 
