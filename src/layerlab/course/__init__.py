@@ -222,7 +222,7 @@ def load(path: Path | str = COURSE_FILE) -> Course:
         for err in e.errors():
             where = _where(err["loc"], data)
             if err["type"] == "extra_forbidden":
-                model = _model_at(err["loc"])
+                model = model_at(Course, err["loc"])
                 expected = ", ".join(model.model_fields) if model else "?"
                 lines.append(f"  {where}: unknown key (expected one of: {expected})")
             else:
@@ -252,8 +252,9 @@ def load(path: Path | str = COURSE_FILE) -> Course:
     return course
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Course
+def model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The model that holds the last key of a validation error's `loc`, starting from `model`: its field names are
+    what a typo report lists as expected (the grader's check models use it too)."""
     for key in loc[:-1]:
         if isinstance(key, int) or model is None:
             continue

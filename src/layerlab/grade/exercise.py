@@ -148,7 +148,7 @@ def _lines(where: str, e: ValidationError, model: type[BaseModel], data: Any) ->
     for err in e.errors():
         at = where + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in err["loc"])
         if err["type"] == "extra_forbidden":
-            inner = _model_at(model, err["loc"])
+            inner = C.model_at(model, err["loc"])
             expected = ", ".join(inner.model_fields) if inner else "?"
             out.append(f"{at}: unknown key (expected one of: {expected})")
         else:
@@ -156,19 +156,3 @@ def _lines(where: str, e: ValidationError, model: type[BaseModel], data: Any) ->
             shown = f" (got {got!r})" if got is not None and not isinstance(got, (dict, list)) else ""
             out.append(f"{at}: {err['msg']}{shown}")
     return out
-
-
-def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The model that holds the last key of `loc` (a check's nested model: cgroup_limits' runs)."""
-    found: type[BaseModel] | None = model
-    for key in loc[:-1]:
-        if isinstance(key, int) or found is None:
-            continue
-        field = found.model_fields.get(key)
-        ann = getattr(field, "annotation", None)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            found = ann
-            continue
-        args = getattr(ann, "__args__", ())
-        found = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    return found
