@@ -69,7 +69,11 @@ BINFMT_BY_PLATFORM = {"linux/arm64": "qemu-aarch64", "linux/amd64": "qemu-x86_64
 
 
 class EngineUnavailable(Unavailable):
-    """No engine answers; the message says what to do about it."""
+    """No engine answers; the message says what to do about it, `reason` what the engine's client said."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message.splitlines()[0]
 
 
 def engine_command() -> str:
@@ -141,7 +145,7 @@ def require() -> DockerClient:
     try:
         c.version()
     except (DockerException, FileNotFoundError) as e:
-        raise EngineUnavailable(no_engine_help(str(e))) from None
+        raise EngineUnavailable(no_engine_help(str(e)), reason=last_line(str(e), "no reply")) from None
     return c
 
 

@@ -88,7 +88,7 @@ def grade(
         engine.require()
         report.engine = engine_line()
     except engine.EngineUnavailable as e:
-        no_engine = f"no container engine answers ({str(e).splitlines()[0].split(': ', 1)[-1]}); start one (`make setup`) and grade again"
+        no_engine = f"no container engine answers ({e.reason}); start one (`make setup`) and grade again"
     if not no_engine and (missing := _ensure_extra_images(ex, course_file)):
         report.problems = [missing]
     no_fixture = ""
