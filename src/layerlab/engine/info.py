@@ -21,6 +21,7 @@ from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
 from layerlab.engine.result import Result
+from layerlab.ground.errors import LayerlabError
 
 ImageStore = Literal["containerd", "classic", "containers/storage"]
 # Docker's default insecure range: `localhost:5000` (the course's registry) is pushed to over plain HTTP.
@@ -148,6 +149,14 @@ def _json(client: DockerClient, args: list[str]) -> dict:
     return json.loads(out or "{}") if isinstance(out, str) else {}
 
 
+class NoAnswer(LayerlabError, ValueError):
+    """The client answered for a server it could not reach (`ServerErrors`); the message is the client's reason."""
+
+
 def ask(client: DockerClient) -> tuple[dict, dict]:
-    """The engine's raw `info` and `version` answers; raises DockerException when it does not answer."""
-    return _json(client, ["info", "--format", "{{json .}}"]), _json(client, ["version", "--format", "{{json .}}"])
+    """The engine's raw `info` and `version` answers; raises DockerException (or NoAnswer) when it does not answer."""
+    info = _json(client, ["info", "--format", "{{json .}}"])
+    # Debian's docker CLI 26 exits 0 with a formatted `info` and no daemon, its reason in ServerErrors (CLI 28 exits 1).
+    if errors := info.get("ServerErrors"):
+        raise NoAnswer("\n".join(str(e) for e in errors))
+    return info, _json(client, ["version", "--format", "{{json .}}"])
