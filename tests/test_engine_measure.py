@@ -139,24 +139,29 @@ def test_an_interrupted_build_stops_its_client_and_the_step(engine_client, tmp_p
     import sys
     import time
 
-    from procs import building, sleeping_600
+    from procs import building, sleep_seconds, sleeping
 
-    (tmp_path / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN echo {uuid.uuid4().hex} && sleep 600\n")
+    n = sleep_seconds()
+    (tmp_path / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN echo {uuid.uuid4().hex} && sleep {n}\n")
     tag = f"layerlab-test-interrupt:{uuid.uuid4().hex[:8]}"
     code = f"from layerlab.engine import build; build.build({str(tmp_path)!r}, {tag!r}, show=None)"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not sleeping_600() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    assert building(tag) and sleeping_600(), "the build never reached its `sleep 600` step"
-    os.kill(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert "KeyboardInterrupt" in err
-    deadline = time.monotonic() + 60
-    while (building(tag) or sleeping_600()) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert not building(tag), "the build client was left running"
-    assert not sleeping_600(), "BuildKit is still running the step"
+    try:
+        deadline = time.monotonic() + 120
+        while not sleeping(n) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert building(tag) and sleeping(n), f"the build never reached its `sleep {n}` step"
+        os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "KeyboardInterrupt" in err
+        deadline = time.monotonic() + 60
+        while (building(tag) or sleeping(n)) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert not building(tag), "the build client was left running"
+        assert not sleeping(n), "BuildKit is still running the step"
+    finally:
+        if proc.poll() is None:  # a failed assert must not leave a build running into the next tests
+            proc.kill()
     assert not engine_client.image.exists(tag)
 
 

@@ -22,7 +22,7 @@ from layerlab.grade.record import measure_fixture
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
 from layerlab.measure import inspector
-from procs import building, sleeping_600
+from procs import building, sleep_seconds, sleeping
 from test_grade_static import course_file
 
 pytestmark = pytest.mark.usefixtures("engine_client")
@@ -292,11 +292,12 @@ def test_an_interrupted_grading_run_removes_what_it_made(engine_client, tmp_path
     d = tmp_path / "02-slim"
     shutil.copytree(REPO / "solutions" / "02-slim", d)
     df = d / "Dockerfile"
+    n = sleep_seconds()
     text = df.read_text()
     if phase == "build":  # a step that never ends on its own; a nonce keeps it out of the cache
-        text = text.replace("\nCMD ", f"\nRUN echo {time.time_ns()} && sleep 600\nCMD ", 1)
+        text = text.replace("\nCMD ", f"\nRUN echo {time.time_ns()} && sleep {n}\nCMD ", 1)
     else:
-        text = text.replace('CMD ["python", "wordcount.py", "sample.txt"]', 'CMD ["sleep", "600"]')
+        text = text.replace('CMD ["python", "wordcount.py", "sample.txt"]', f'CMD ["sleep", "{n}"]')
     df.write_text(text)
     proc = subprocess.Popen(
         [sys.executable, "-m", "layerlab.cli", "grade", str(d), "--exercise", "02-slim"],
@@ -327,9 +328,9 @@ def test_an_interrupted_grading_run_removes_what_it_made(engine_client, tmp_path
     assert not building("layerlab-grade-02-slim:"), "the build client was left running"
     # and the step or the container itself stopped (BuildKit cancels a build whose client left)
     deadline = time.monotonic() + 60
-    while sleeping_600() and time.monotonic() < deadline:
+    while sleeping(n) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not sleeping_600(), "the submission's `sleep 600` is still running"
+    assert not sleeping(n), f"the submission's `sleep {n}` is still running"
     left = [c.name for c in engine_client.container.list(all=True, filters=[("label", RUN_LABEL)])]
     assert left == [], left
     assert [t for i in engine_client.image.list() for t in i.repo_tags if t.startswith("layerlab-grade-02-slim:")] == []
