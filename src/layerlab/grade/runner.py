@@ -20,7 +20,7 @@ from layerlab.measure import leaks
 
 from . import exercise as exercise_mod
 from . import fixture as fx_mod
-from . import regrade
+from . import regrade, student
 from .checks import Context, run_check
 from .checks.spec import kind
 from .exercise import Exercise
@@ -65,7 +65,8 @@ def grade(
     fixture: fx_mod.Fixture | None = None,
     show: Show = None,
 ) -> Report:
-    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.
+    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input; in a
+    student release, grading a course exercise without `fixture` raises student.NeedsAutograder before any build.
 
     `show` is passed to every build (see `build.build`); None builds silently.
     """
@@ -74,6 +75,8 @@ def grade(
     ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
     if ex is None:
         return Report(exercise=exercise_id or folder.name, path=str(folder), run_id="-", problems=[problem])
+    if fixture is None and Path(course_file) == C.COURSE_FILE:
+        student.require_fixture(ex.id)  # a student release grades the course's exercises with the autograder only
     report = Report(exercise=ex.id, path=str(folder), run_id="-")
     problems, df = check_input(ex, folder)
     if problems or df is None:
