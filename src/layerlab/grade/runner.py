@@ -66,7 +66,7 @@ def grade(
     show: Show = None,
 ) -> Report:
     """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input; in a
-    student release, grading a course exercise without `fixture` raises student.NeedsAutograder before any build.
+    student release, grading a course exercise without `fixture` raises student.NeedsAutograder before a build.
 
     `show` is passed to every build (see `build.build`); None builds silently.
     """
@@ -75,14 +75,14 @@ def grade(
     ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
     if ex is None:
         return Report(exercise=exercise_id or folder.name, path=str(folder), run_id="-", problems=[problem])
-    if fixture is None and Path(course_file) == C.COURSE_FILE:
-        student.require_fixture(ex.id)  # a student release grades the course's exercises with the autograder only
     report = Report(exercise=ex.id, path=str(folder), run_id="-")
     problems, df = check_input(ex, folder)
     if problems or df is None:
         report.problems = problems
         report.results = _not_run_all(ex, "the submission has a problem (see PROBLEM above)")
         return report
+    if fixture is None and Path(course_file) == C.COURSE_FILE:
+        student.require_fixture(ex.id)  # a student release grades the course's exercises with the autograder only
     if replay.mode() == "replay":
         report.results = _not_run_all(ex, "LAYERLAB_REPLAY=1: grading needs a real engine, not recorded runs")
         return report
