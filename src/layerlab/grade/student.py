@@ -36,7 +36,7 @@ from . import fixture, release
 
 MARKER_FORMAT = "layerlab-student/1"
 
-# (what, why): the groups the release prints, in this order. Folders end in "/"; the others are file names.
+# (what, why): what holds an answer, and the group the release lists it under. Folders end in "/", then file names.
 FOLDERS = (
     ("solutions/", "reference solutions, their fixtures and hidden checks"),
     ("notebooks/solutions/", "the lessons' challenge answers"),
