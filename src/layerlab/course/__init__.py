@@ -21,8 +21,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from layerlab.ground import settings
 from layerlab.ground.errors import LayerlabError, NotFound
-from layerlab.ground.settings import COURSE_FILE, REPO, student_release  # noqa: F401 - re-exported: course.REPO is where callers look
+from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 
 # Judged against the engine in course/needs.py; "containerd": an image store that keeps multi-platform images.
 Need = Literal["engine", "buildx", "containerd", "qemu", "gpu", "cuda", "vm", "compose", "registry"]
@@ -238,7 +239,7 @@ def load(path: Path | str = COURSE_FILE) -> Course:
             raise CourseFileError(f"{path}: modules[{m.id}].notebook: {m.notebook} does not exist")
         for c in m.challenges:
             # A student release leaves the answers out on purpose (grade/student.py).
-            if not (path.parent / c.solution).is_file() and not student_release(path.parent):
+            if not (path.parent / c.solution).is_file() and not settings.student_release(path.parent):
                 raise CourseFileError(
                     f"{path}: modules[{m.id}].challenges[{c.id}].solution: {c.solution} does not exist"
                 )
