@@ -12,7 +12,7 @@ help:
 	@echo "make unit     the tests that need no engine and replay no lesson (under a minute; only the venv)"
 	@echo "make lint     ruff check and ruff format --check (settings: pyproject's [tool.ruff])"
 	@echo "make lab      set up, then open JupyterLab on the course"
-	@echo "make grade    set up, then grade your exercises (EX=02-slim for one)"
+	@echo "make grade    set up, then grade your exercises (EX=02-slim for one; AUTOGRADER=FILE: the instructor's bundle)"
 	@echo "make clean    remove what the course created in the engine (base images stay)"
 
 setup: engine venv images notebooks
@@ -68,10 +68,13 @@ lab: setup
 	@$(VENV)/bin/jupyter lab --allow-root --ip=127.0.0.1 --notebook-dir=.
 
 # Grade every exercise folder under exercises/ (or one: make grade EX=02-slim); reports land in build/grade/.
+# A student release has no fixtures: AUTOGRADER=FILE grades with the instructor's bundle, and without it the first
+# exercise says so in one line (exit 2, no report) and the rest are not tried.
 grade: setup
 	@mkdir -p build/grade; rc=0; \
 	for d in exercises/$(or $(EX),*)/; do id=$$(basename $$d); \
-	  $(LL) grade $$d --exercise $$id --format json > build/grade/$$id.json; r=$$?; \
+	  $(LL) grade $$d --exercise $$id $(if $(AUTOGRADER),--autograder $(AUTOGRADER)) --format json > build/grade/$$id.json; r=$$?; \
+	  if [ $$r -eq 2 ]; then rm -f build/grade/$$id.json; exit 2; fi; \
 	  $(VENV)/bin/python -c "import json,sys; d=json.load(open(sys.argv[1])); print(('PASSED ' if d['passed'] else 'FAILED ')+d['exercise']+': '+str(d['points'])+'/'+str(d['max_points'])+' points')" build/grade/$$id.json; \
 	  [ $$r -eq 0 ] || rc=1; done; \
 	echo "reports: build/grade/*.json (run \`$(LL) grade exercises/ID\` for the full text)"; exit $$rc

@@ -12,6 +12,9 @@
   to ask for one fails in every tier, on every machine, instead of passing where an engine happens
   to run. `make unit` runs this tier (`-m unit`), `make test` the rest after it (`-m "not unit"`).
 
+Across the tiers, a test that reads the answers (solutions/, fixtures, challenge answers) carries the
+`answers` marker, which a student release deselects (tests/answers.py checks it on every run).
+
 A hand-written `engine` marker is an error: it is what leaked before (tests that needed an engine
 and carried no marker), and the fixture says the same thing and cannot be forgotten.
 """
@@ -40,6 +43,12 @@ def pytest_addoption(parser):
 
 def engine_required(config: pytest.Config) -> bool:
     return bool(config.getoption("--engine-required")) or os.environ.get("CI") == "true"
+
+
+def pytest_configure(config):
+    import answers  # tests/answers.py: the `answers` marker, deselected in a student release, and its guard
+
+    config.pluginmanager.register(answers, "layerlab-answers")
 
 
 @pytest.fixture(scope="session")

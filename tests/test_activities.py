@@ -40,6 +40,14 @@ def test_the_lesson_asks_reveals_checks_and_quizzes_what_course_yml_declares(mid
     for c in m.challenges:
         assert f'layerlab.check("{c.id}"' in text, f"{m.notebook}: no quick check of {c.id}"
         assert f'activities.solution("{c.id}")' in text, f"{m.notebook}: no solution button for {c.id}"
+    assert f'activities.quiz("{mid}")' in text
+
+
+@pytest.mark.answers
+@pytest.mark.parametrize("mid", MODULES)
+def test_no_challenge_solution_is_in_the_lessons_source(mid):
+    m, text = COURSE.module(mid), source(COURSE.module(mid))
+    for c in m.challenges:
         solution = (REPO / c.solution).read_text(encoding="utf-8")
         body = [
             line for line in solution.splitlines() if line.strip() and not line.startswith(("#", "from ", "import "))
@@ -47,7 +55,6 @@ def test_the_lesson_asks_reveals_checks_and_quizzes_what_course_yml_declares(mid
         assert not any(line in text for line in body if len(line) > 25), (
             f"the solution of {c.id} is in the lesson's source"
         )
-    assert f'activities.quiz("{mid}")' in text
 
 
 def test_a_prediction_without_a_guess_says_so_and_goes_on(capsys):
@@ -112,6 +119,7 @@ def test_a_numeric_question_accepts_its_tolerance():
     assert activities.is_right(q, "10.4") and not activities.is_right(q, "11") and not activities.is_right(q, "")
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("cid", [c.id for m in COURSE.modules for c in m.challenges])
 def test_a_solution_stays_hidden_until_the_button_is_pressed(cid):
     s = activities.solution(cid)
@@ -146,6 +154,7 @@ def test_layerlab_check_is_the_quick_check():
     assert layerlab.check is challenges.check
 
 
+@pytest.mark.answers
 @pytest.mark.slow
 @pytest.mark.reads_executed_lessons
 def test_executed_pages_do_not_show_solutions_or_answers(tmp_path, engine_client):
@@ -233,6 +242,7 @@ def solution_namespace(cid: str, **given) -> dict:
     return ns
 
 
+@pytest.mark.answers
 def test_the_arm64_challenge(engine_client):
     from layerlab.engine import containers
 
@@ -242,12 +252,14 @@ def test_the_arm64_challenge(engine_client):
     assert out.passed is False and "FIX   platform" in out.text
 
 
+@pytest.mark.answers
 def test_the_smallest_limit_challenge(engine_client):
     smallest = solution_namespace("01-smallest-limit", HOG=HOG)["smallest"]
     assert challenges.check("01-smallest-limit", smallest, program=HOG).passed
     assert challenges.check("01-smallest-limit", smallest + 64, program=HOG).passed is False
 
 
+@pytest.mark.answers
 def test_the_lean_git_challenge(engine_client):
     assert challenges.check("02-lean-git", solution_namespace("02-lean-git")["LEAN_GIT"]).passed
     trap = "FROM python:3.13-slim\nRUN apt-get update && apt-get install -y git\nRUN rm -rf /var/lib/apt/lists/*\n"
@@ -255,6 +267,7 @@ def test_the_lean_git_challenge(engine_client):
     assert out.passed is False and "ssh" in out.text and "wasted" in out.text
 
 
+@pytest.mark.answers
 def test_the_dockerignore_challenge(engine_client, tmp_path):
     import shutil
 
@@ -271,6 +284,7 @@ def test_the_dockerignore_challenge(engine_client, tmp_path):
     assert out.passed is False and ".venv" in out.text
 
 
+@pytest.mark.answers
 def test_the_non_root_challenge(engine_client):
     from layerlab.course.lesson import Lesson
 
@@ -286,6 +300,7 @@ def test_the_non_root_challenge(engine_client):
     assert out.passed is False and "USER" in out.text
 
 
+@pytest.mark.answers
 def test_the_arm64_digest_challenge(engine_client):
     import subprocess
 
@@ -307,6 +322,7 @@ def test_the_arm64_digest_challenge(engine_client):
         subprocess.run(["docker", "image", "rm", ref], capture_output=True, timeout=60)
 
 
+@pytest.mark.answers
 def test_the_no_leak_challenge(engine_client, tmp_path):
     from layerlab.course.lesson import Lesson
     from layerlab.engine import build, containers

@@ -215,6 +215,7 @@ def test_a_lesson_runs_inside(devcontainer):
     assert [r["ok"] for r in runs] == [True]
 
 
+@pytest.mark.answers
 def test_an_exercise_grades_inside(devcontainer):
     out = devcontainer.exec(
         ".venv/bin/layerlab grade solutions/01-limits --exercise 01-limits", "layerlab grade 01-limits"

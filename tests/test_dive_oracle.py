@@ -94,6 +94,7 @@ def test_lesson_images_equal_dive(engine_client, built, tmp_path, lesson_dir, va
     _assert_equal(ours, theirs)
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("exercise", ["02-slim", "04-multistage"])
 def test_exercise_solutions_equal_dive(engine_client, built, tmp_path, exercise):
     src = REPO / "solutions" / exercise

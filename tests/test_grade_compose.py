@@ -58,6 +58,7 @@ def graded(engine_client):
         return sol.result(), starter.result()
 
 
+@pytest.mark.answers
 def test_the_solution_passes_and_the_starter_fails_in_parallel_runs(graded):
     sol, starter = graded
     assert sol.passed, sol.table()
@@ -70,11 +71,13 @@ def test_the_solution_passes_and_the_starter_fails_in_parallel_runs(graded):
     assert "Traceback" not in sol.table() + starter.table()
 
 
+@pytest.mark.answers
 def test_nothing_of_either_project_is_left(graded):
     for r in graded:
         assert leftovers(r.run_id) == [], r.run_id
 
 
+@pytest.mark.answers
 def test_the_fixture_holds_what_the_solution_answered():
     fx = fixture_mod.load(EXERCISE)
     answered = fx.section(Answered)
@@ -85,6 +88,7 @@ def test_the_fixture_holds_what_the_solution_answered():
     )
 
 
+@pytest.mark.answers
 def test_a_compose_file_that_does_not_parse_fails_with_a_reason(engine_client, tmp_path):
     r = grade(variant(tmp_path, lambda t: t.replace("  api:\n", "  api:\n   oops: [\n", 1)), EXERCISE)
     up = {x.check: x for x in r.results}["compose_up_predicts"]
@@ -92,6 +96,7 @@ def test_a_compose_file_that_does_not_parse_fails_with_a_reason(engine_client, t
     assert "Traceback" not in r.table() and leftovers(r.run_id) == []
 
 
+@pytest.mark.answers
 def test_a_missing_service_fails_with_its_name(engine_client, tmp_path):
     r = grade(variant(tmp_path, lambda t: t.replace("train: {condition", "trainer: {condition")), EXERCISE)
     up = {x.check: x for x in r.results}["compose_up_predicts"]
@@ -113,6 +118,7 @@ exercises:
 """
 
 
+@pytest.mark.answers
 def test_a_stack_that_never_gets_healthy_fails_within_its_limit(engine_client, tmp_path):
     folder = variant(tmp_path, lambda t: t.replace('test: ["CMD", "python", "health.py"]', 'test: ["CMD", "false"]'))
     start = time.monotonic()
@@ -126,6 +132,7 @@ def test_a_stack_that_never_gets_healthy_fails_within_its_limit(engine_client, t
     assert leftovers(r.run_id) == []
 
 
+@pytest.mark.answers
 def test_a_grading_run_that_breaks_half_way_leaves_nothing(engine_client, monkeypatch):
     seen = {}
 
@@ -140,6 +147,7 @@ def test_a_grading_run_that_breaks_half_way_leaves_nothing(engine_client, monkey
     assert seen["run"] and leftovers(seen["run"]) == []
 
 
+@pytest.mark.answers
 def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_left(
     engine_client, tmp_path, monkeypatch
 ):

@@ -28,6 +28,7 @@ def graded(tmp_path, final_from: str):
     return {x.check: x for x in r.results}, r
 
 
+@pytest.mark.answers
 def test_a_binary_without_its_runtime_library_fails_with_the_library_named(engine_client, tmp_path):
     results, r = graded(tmp_path, "FROM debian:trixie-slim\n")
     libs = results["libraries_resolve"]

@@ -80,6 +80,7 @@ def _run_solution_notebook(ex: str, folder: Path) -> dict:
     return json.loads("".join(o.get("text", "") for o in nb.cells[-1].outputs))
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_every_solution_notebook_runs_and_passes(engine_client, ex, tmp_path):
     """One grading per solution: the notebook's own last cell. In a copy, since a notebook may
@@ -105,6 +106,7 @@ STARTER_FAILS = {
 }
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_every_untouched_starter_fails_on_the_expected_checks(engine_client, ex, tmp_path):
     r = grade(_handed_in("exercises", ex, tmp_path), ex)
@@ -122,6 +124,7 @@ def test_every_untouched_starter_fails_on_the_expected_checks(engine_client, ex,
 # (exit 1, the file parsed); exit 0 and --json are unit tests there, on a report built by hand.
 
 
+@pytest.mark.answers
 def test_grading_from_python_raises_on_a_failing_exercise(engine_client, tmp_path):
     import layerlab
 
@@ -278,6 +281,7 @@ def test_a_build_past_its_time_limit_is_stopped(tiny_setup, tmp_path, engine_cli
     assert "timed out after 8 s" in by_check(r)["builds"].detail
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("phase", ["build", "run"])
 @pytest.mark.parametrize("to", ["group", "process"])
 def test_an_interrupted_grading_run_removes_what_it_made(engine_client, tmp_path, phase, to):
@@ -359,6 +363,7 @@ def _on_base(src, dst, base):
     return dst
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("ex", ["02-slim", "04-multistage"])
 def test_the_solution_passes_on_another_base_and_the_starter_still_fails(other_base, tmp_path, ex):
     fx = fixture_mod.load(ex)
@@ -374,6 +379,7 @@ def test_the_solution_passes_on_another_base_and_the_starter_still_fails(other_b
     assert by_check(starter)["size_at_most"].status == "failed", starter.table()
 
 
+@pytest.mark.answers
 def test_04_the_lessons_multi_stage_file_misses_libgomp_and_the_hint_says_so(tmp_path):
     """Exercise 04 needs a step the lesson did not show: its fastscore links libgomp, which the
     builder has (gcc brought it) and slim lacks. The lesson's Dockerfile, test stage dropped,

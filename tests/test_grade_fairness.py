@@ -82,6 +82,7 @@ def _sized(exercise_id: str, added: list[tuple[float, str]], base_ref: str | Non
     return SimpleNamespace(image=image, above_base=above)
 
 
+@pytest.mark.answers
 def test_07_keeping_pip_in_the_venv_passes_size():
     # Issue 25: pip kept in the venv adds 25.5 MB above python:3.13-slim, 1.07x the reference's total.
     subject = _sized("07-serve", [(12.7, "RUN python -m venv /opt/venv"), (12.8, "RUN /opt/venv/bin/pip install ...")])
@@ -89,6 +90,7 @@ def test_07_keeping_pip_in_the_venv_passes_size():
     assert "adds 25.5 MB above its base" in detail
 
 
+@pytest.mark.answers
 def test_07_a_full_python_base_fails_size_and_lists_only_its_own_layers():
     subject = _sized("07-serve", [(850, "RUN apt-get install build-essential"), (12.8, "RUN pip install ...")])
     with pytest.raises(Failed) as e:
@@ -98,6 +100,7 @@ def test_07_a_full_python_base_fails_size_and_lists_only_its_own_layers():
     assert "build tools" in e.value.hint
 
 
+@pytest.mark.answers
 def test_02_stays_tight_where_the_lesson_teaches_size():
     # Leaving apt's lists and recommended packages in (a few MB above the reference's 1.1 MB) fails 02.
     subject = _sized("02-slim", [(4.5, "RUN apt-get update && apt-get install ...")])
@@ -107,7 +110,8 @@ def test_02_stays_tight_where_the_lesson_teaches_size():
 
 
 def _exercise_text(exercise_id: str) -> str:
-    text = (REPO / "solutions" / exercise_id / f"{exercise_id}.py").read_text()
+    # The exercise's text, as the student reads it (generated from the solution's, outside its answer).
+    text = (REPO / "exercises" / exercise_id / f"{exercise_id}.py").read_text()
     return re.sub(r"\s*\n#\s*", " ", text)  # the markdown's lines joined
 
 
@@ -150,11 +154,13 @@ def _reloader_verdict(processes: list[Process]) -> str:
     return REGISTRY["no_reloader"](_ctx("07-serve", subject), _spec("07-serve", NoReloader))
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("processes", [SINGLE, WORKERS, UNDER_INIT], ids=["single", "workers", "under-init"])
 def test_a_production_server_passes_no_reloader(processes):
     assert "no reloader" in _reloader_verdict(processes)
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("processes", [RELOAD, RELOAD_BY_ENV], ids=["flag", "env"])
 def test_a_reloader_fails_with_a_hint_naming_reload(processes):
     with pytest.raises(Failed) as e:
@@ -197,6 +203,7 @@ def _labelled(**labels: str):
     return SimpleNamespace(image=SimpleNamespace(labels=labels))
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize(
     "source,version",
     [
@@ -210,6 +217,7 @@ def test_oci_labels_with_a_url_and_a_version_pass(source, version):
     assert source in REGISTRY["oci_labels"](ctx, _spec("09-ship", OciLabels))
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize(
     "source,version,named",
     [
@@ -315,11 +323,13 @@ WRONG_LIMITS = {
 }
 
 
+@pytest.mark.answers
 def test_01_a_correct_report_passes_with_and_without_limits():
     detail = REGISTRY["cgroup_limits"](_ctx("01-limits", _limits_subject(_right)), _spec("01-limits", CgroupLimits))
     assert "no limits -> unlimited, unlimited" in detail
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("case", list(WRONG_LIMITS))
 def test_01_a_wrong_report_fails_with_its_own_cause(case):
     report, cause = WRONG_LIMITS[case]

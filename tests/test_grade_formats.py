@@ -308,6 +308,7 @@ def test_the_job_summary_is_appended_to_the_file_github_names(graded, capsys, mo
 # --- engine tier: the CLI grades a real starter and its JUnit file parses ----------
 
 
+@pytest.mark.answers
 def test_the_cli_writes_junit_for_the_02_slim_starter(engine_client, tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "layerlab.cli", "grade", "exercises/02-slim", "--format", "junit"],

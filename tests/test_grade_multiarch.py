@@ -49,6 +49,7 @@ def graded(tmp_path, edit):
     return {x.check: x for x in r.results}, r
 
 
+@pytest.mark.answers
 def test_an_arm64_build_copied_into_the_amd64_image_fails_with_a_hint(engine_client, tmp_path):
     def pin_arm64(t):
         return (
@@ -72,6 +73,7 @@ def test_an_arm64_build_copied_into_the_amd64_image_fails_with_a_hint(engine_cli
     assert light.status == "passed" and "1 light emulated RUN step" in light.detail, r.table()
 
 
+@pytest.mark.answers
 def test_a_missing_arg_targetarch_fails_with_a_hint(engine_client, tmp_path):
     results, r = graded(tmp_path, lambda t: t.replace("ARG TARGETARCH\n", "", 1))
     assert results["builds"].status == "failed", r.table()

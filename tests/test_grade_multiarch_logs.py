@@ -212,16 +212,20 @@ def ctx(tmp_path, text: str) -> Context:
     return Context(None, tmp_path, parse_dockerfile(text), None)  # type: ignore[arg-type]  # only the Dockerfile is read
 
 
-SOLUTION_DOCKERFILE = (Path(__file__).parents[1] / "solutions" / "05-multiarch" / "Dockerfile").read_text()
+def solution_dockerfile() -> str:
+    # Read when a test asks, not at import: a student release, which has no solutions/, still collects this file.
+    return (Path(__file__).parents[1] / "solutions" / "05-multiarch" / "Dockerfile").read_text()
 
 
+@pytest.mark.answers
 def test_a_stage_without_arg_targetarch_is_named_in_the_hint(tmp_path):
-    hint = m.foreign_code_hint(ctx(tmp_path, SOLUTION_DOCKERFILE.replace("ARG TARGETARCH\n", "", 1)), "linux/arm64")
+    hint = m.foreign_code_hint(ctx(tmp_path, solution_dockerfile().replace("ARG TARGETARCH\n", "", 1)), "linux/arm64")
     assert "has no `ARG TARGETARCH`" in hint and "line " in hint
 
 
+@pytest.mark.answers
 def test_with_arg_targetarch_the_hint_names_the_fixed_architecture(tmp_path):
-    hint = m.foreign_code_hint(ctx(tmp_path, SOLUTION_DOCKERFILE), "linux/amd64")
+    hint = m.foreign_code_hint(ctx(tmp_path, solution_dockerfile()), "linux/amd64")
     assert "linux/amd64 image holds machine code built for another CPU" in hint
 
 
@@ -243,8 +247,12 @@ def test_the_baseline_is_kept_per_engine_and_content(tmp_path, monkeypatch):
     assert path not in others and len(others) == 3
 
 
-def test_the_starter_digest_follows_its_content():
+def test_the_starter_digest_follows_its_content(tmp_path):
+    # A folder of its own, not the solution's: the digest must follow the files' content too.
     paths = ["Dockerfile", "requirements.txt", "fastscore.c"]
-    a = m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13\n")
-    assert a == m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13\n")
-    assert a != m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13-slim\n")
+    (tmp_path / "fastscore.c").write_text("int score;\n")
+    a = m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13\n", tmp_path)
+    assert a == m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13\n", tmp_path)
+    assert a != m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13-slim\n", tmp_path)
+    (tmp_path / "fastscore.c").write_text("int score = 1;\n")
+    assert a != m.starter_digest("05-multiarch", paths, "Dockerfile", "FROM python:3.13\n", tmp_path)

@@ -34,6 +34,7 @@ def starter(engine_client):
     return grade(REPO / "exercises" / "07-serve", "07-serve")
 
 
+@pytest.mark.answers
 def test_the_starter_fails_health_stop_privilege_and_reload_but_predicts(starter, engine_client):
     got = by_check(starter)
     assert not starter.passed, starter.table()
@@ -75,6 +76,7 @@ exercises:
 """
 
 
+@pytest.mark.answers
 def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_time(engine_client, tmp_path):
     d = tmp_path / "07-serve"
     shutil.copytree(REPO / "solutions" / "07-serve", d, ignore=shutil.ignore_patterns("fixture.json"))
@@ -97,6 +99,7 @@ def test_a_server_on_the_containers_loopback_fails_with_its_log_and_a_hint_in_ti
     _left_nothing(engine_client, r)
 
 
+@pytest.mark.answers
 def test_the_exec_shell_challenge(engine_client, tmp_path):
     from layerlab.course import challenges
     from layerlab.course.lesson import Lesson

@@ -38,12 +38,14 @@ def starter(engine_client, tmp_path_factory):
     return _graded(tmp_path_factory, REPO / "exercises" / "09-ship", "starter")
 
 
+@pytest.mark.answers
 def test_the_shipped_solution_passes(solution):
     report, results, _ = solution
     assert report.passed, report.table()
     assert "without the token" in results["pushed_image"].detail
 
 
+@pytest.mark.answers
 def test_code_edited_after_the_push_is_not_the_pushed_image(solution):
     # Same Dockerfile, same steps, other files: only the layers' content (rootfs.diff_ids) tells them apart.
     _, _, dest = solution
@@ -57,6 +59,7 @@ def test_code_edited_after_the_push_is_not_the_pushed_image(solution):
     )
 
 
+@pytest.mark.answers
 def test_the_starter_leaks_and_the_report_says_where_not_what(starter):
     report, results, dest = starter
     assert not report.passed

@@ -88,10 +88,12 @@ def test_broken_markers_name_the_file_and_line(src, message):
     assert "solutions/x/Dockerfile:" in str(e.value)
 
 
+@pytest.mark.answers
 def test_every_exercise_has_a_solution_and_an_exercise_folder():
     assert release.unpaired(course.load()) == []
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_exercises_are_generated_from_the_solutions_and_not_stale(ex):
     d = release.drift(ex)
@@ -101,6 +103,7 @@ def test_exercises_are_generated_from_the_solutions_and_not_stale(ex):
         assert b"BEGIN SOLUTION" not in content and b"END SOLUTION" not in content
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_every_solution_has_a_fixture_recorded_from_its_current_files(ex):
     from layerlab.grade import fixture
@@ -112,6 +115,7 @@ def test_every_solution_has_a_fixture_recorded_from_its_current_files(ex):
     assert f.size_bytes > 0 and f.engine
 
 
+@pytest.mark.answers
 @pytest.mark.parametrize("ex", [e.id for e in course.load().exercises])
 def test_each_fixture_section_is_one_a_check_unit_declares_and_reads(ex):
     from layerlab.grade import checks, fixture  # noqa: F401 - importing checks defines every unit's Section

@@ -14,7 +14,7 @@ from ocitar import write_image
 
 UNLOCKERS = [
     REPO / "docker" / "lessons" / "09-shipping" / "secrets" / "app" / "unlock.py",
-    REPO / "solutions" / "09-ship" / "unlock.py",
+    REPO / "exercises" / "09-ship" / "unlock.py",  # what the student gets (the solution's, generated)
 ]
 
 
@@ -49,7 +49,7 @@ def test_the_images_unlock_script_agrees_with_the_library(unlock_py, tmp_path):
 
 
 def test_the_exercise_model_unlocks_with_its_token():
-    folder = REPO / "solutions" / "09-ship"
+    folder = REPO / "exercises" / "09-ship"
     plain = leaks.unlock((folder / "model.enc").read_bytes(), (folder / "unlock.token").read_text().strip())
     assert plain.startswith(b"{")
 

@@ -159,6 +159,7 @@ def test_the_sandbox_keeps_reason_and_hint(engine_client, broken_images):
     assert "ENTRYPOINT" in ran.hint
 
 
+@pytest.mark.answers
 def test_the_grader_says_why_the_container_did_not_start(engine_client, tmp_path):
     from layerlab.grade.runner import grade
     from test_grade_engine import _assert_left_nothing, by_check
@@ -176,6 +177,7 @@ def test_the_grader_says_why_the_container_did_not_start(engine_client, tmp_path
     _assert_left_nothing(engine_client, r.run_id)
 
 
+@pytest.mark.answers
 def test_a_user_the_image_lacks_does_not_pass_as_non_root(engine_client, tmp_path):
     from layerlab.grade.runner import grade
     from test_grade_engine import by_check

@@ -192,6 +192,7 @@ def _grade(args: argparse.Namespace) -> int:
     from layerlab.engine import progress
     from layerlab.grade import formats
     from layerlab.grade.runner import grade
+    from layerlab.grade.student import NeedsAutograder
 
     if args.json and args.format not in (None, "json"):
         print(f"--json is --format json; it cannot go with --format {args.format}", file=sys.stderr)
@@ -207,6 +208,9 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         # Build progress goes to stderr, so `--json` keeps stdout to the report.
         report = grade(args.path, args.exercise, show=progress.auto(stream=sys.stderr))
+    except NeedsAutograder as e:
+        print(e, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("grading interrupted; what this run created was removed", file=sys.stderr)
         return 130
@@ -233,9 +237,15 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from layerlab import course as course_mod
+    from layerlab.ground.settings import student_release
 
     from .grade import release
 
+    if args.student:
+        return _release_student(args)
+    if student_release():
+        print("this copy of the course is a student release: its exercises come from your instructor", file=sys.stderr)
+        return 2
     c = course_mod.load()
     ids = args.exercises or [e.id for e in c.exercises]
     failed = 0
@@ -257,6 +267,21 @@ def _release(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         failed += 1
     return 1 if failed else 0
+
+
+def _release_student(args: argparse.Namespace) -> int:
+    from layerlab.grade import student
+
+    if args.exercises or args.check:
+        print("--student writes the whole student repository: it takes no exercise ids and no --check", file=sys.stderr)
+        return 2
+    try:
+        result = student.write(args.student)
+    except student.StudentReleaseError as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -492,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/")
     p.add_argument("exercises", nargs="*", help="exercise ids (default: all)")
     p.add_argument("--check", action="store_true", help="only say whether exercises/ is stale; exit 1 if it is")
+    p.add_argument(
+        "--student",
+        metavar="DIR",
+        help="write the repository a student gets into DIR (new or empty): no solutions, fixtures or answers",
+    )
     p.set_defaults(func=_release)
 
     p = sub.add_parser("record", help="build and run a solution and write its measured fixture.json")

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from layerlab.ground import settings
 from layerlab.ground.errors import LayerlabError, NotFound
 from layerlab.ground.settings import COURSE_FILE, REPO  # noqa: F401 - re-exported: course.REPO is where callers look
 
@@ -237,7 +238,8 @@ def load(path: Path | str = COURSE_FILE) -> Course:
         if not (path.parent / m.notebook).is_file():
             raise CourseFileError(f"{path}: modules[{m.id}].notebook: {m.notebook} does not exist")
         for c in m.challenges:
-            if not (path.parent / c.solution).is_file():
+            # A student release leaves the answers out on purpose (grade/student.py).
+            if not (path.parent / c.solution).is_file() and not settings.student_release(path.parent):
                 raise CourseFileError(
                     f"{path}: modules[{m.id}].challenges[{c.id}].solution: {c.solution} does not exist"
                 )

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from layerlab import course as C
+from layerlab.ground.settings import student_release
 
 from .widgets import WIDGET_MIME, strip_tags
 
@@ -163,12 +164,26 @@ class Solution(_Shown):
         self.button.on_click(lambda _b: self.show())
         self.widget = W.VBox([self.button, self.out])
 
+    @property
+    def with_instructor(self) -> bool:
+        """A student release carries no challenge answers: the solution is the instructor's to give."""
+        return student_release(C.REPO) and not (C.REPO / self.spec.solution).is_file()
+
     def show(self) -> str:
+        if self.with_instructor:
+            text = f"The solution of {self.spec.id} is with your instructor: this copy of the course has no answers."
+            self.out.value = f"<p><i>{html.escape(text)}</i></p>"
+            return text
         text = (C.REPO / self.spec.solution).read_text(encoding="utf-8")
         self.out.value = f"<pre>{html.escape(text)}</pre>"
         return text
 
     def static_html(self) -> str:
+        if self.with_instructor:
+            return (
+                f"<p><i>Solution of {html.escape(self.spec.id)}: with your instructor "
+                "(this copy of the course has no answers); <code>layerlab.check</code> tells you when yours works.</i></p>"
+            )
         return (
             f"<p><i>Solution of {html.escape(self.spec.id)} hidden: press the button in JupyterLab, "
             f"or open <code>{html.escape(self.spec.solution)}</code> once you have tried.</i></p>"

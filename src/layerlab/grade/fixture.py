@@ -21,8 +21,9 @@ from layerlab.ground.settings import REPO
 from . import files
 
 FIXTURE_NAME = "fixture.json"
-# Files beside the solution that are not part of what is built and measured.
-NOT_MEASURED = {FIXTURE_NAME}
+HIDDEN_NAME = "hidden.yml"  # the autograder's hidden checks of an exercise, beside its solution
+# Files beside the solution that are not part of what is built and measured, nor of what a student gets.
+NOT_MEASURED = {FIXTURE_NAME, HIDDEN_NAME}
 
 
 def solution_dir(exercise_id: str) -> Path:

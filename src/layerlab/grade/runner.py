@@ -20,7 +20,7 @@ from layerlab.measure import leaks
 
 from . import exercise as exercise_mod
 from . import fixture as fx_mod
-from . import regrade
+from . import regrade, student
 from .checks import Context, run_check
 from .checks.spec import kind
 from .exercise import Exercise
@@ -65,7 +65,8 @@ def grade(
     fixture: fx_mod.Fixture | None = None,
     show: Show = None,
 ) -> Report:
-    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input.
+    """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input; in a
+    student release, grading a course exercise without `fixture` raises student.NeedsAutograder before a build.
 
     `show` is passed to every build (see `build.build`); None builds silently.
     """
@@ -80,6 +81,8 @@ def grade(
         report.problems = problems
         report.results = _not_run_all(ex, "the submission has a problem (see PROBLEM above)")
         return report
+    if fixture is None and Path(course_file) == C.COURSE_FILE:
+        student.require_fixture(ex.id)  # a student release grades the course's exercises with the autograder only
     if replay.mode() == "replay":
         report.results = _not_run_all(ex, "LAYERLAB_REPLAY=1: grading needs a real engine, not recorded runs")
         return report

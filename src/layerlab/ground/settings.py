@@ -33,6 +33,8 @@ from typing import Literal
 # src/layerlab/ground/settings.py -> the repository (an editable install; a wheel has no course files).
 REPO: Path = Path(__file__).resolve().parents[3]
 COURSE_FILE: Path = REPO / "course.yml"
+# Written at the root of a student release (`layerlab release --student`): the answers are not in this copy.
+STUDENT_MARKER = "student-release.json"
 
 ReplayMode = Literal["live", "record", "replay"]
 HEADLESS_ENV = "LAYERLAB_HEADLESS"
@@ -56,6 +58,11 @@ def replay_mode() -> ReplayMode:
     if _flag("LAYERLAB_RECORD"):
         return "record"
     return "live"
+
+
+def student_release(root: Path = REPO) -> bool:
+    """Whether `root` is a student release: a copy of the course without solutions, fixtures or answers."""
+    return (root / STUDENT_MARKER).is_file()
 
 
 def replay_dir() -> Path:
