@@ -131,12 +131,12 @@ def measure(exercise: str, cache: Cache = "warm", repo: Path = REPO) -> GradingT
     if not solution.is_dir():
         raise ClassroomError(f"no reference solution at {solution}: give an exercise id from course.yml")
     with tempfile.TemporaryDirectory(prefix=f"layerlab-minutes-{exercise}-") as tmp:
-        folder = solution
-        if cache == "cold":
-            folder = Path(tmp) / exercise
-            shutil.copytree(solution, folder, symlinks=True)
-            if not bust_run_cache(folder, uuid.uuid4().hex):
-                raise ClassroomError(f"{exercise}: no FROM line in any Dockerfile, so nothing to make cold")
+        # A copy, as a student's folder would be, so that whatever a grading writes (a hand-in step's file) stays out
+        # of solutions/; the same content is the same build cache.
+        folder = Path(tmp) / exercise
+        shutil.copytree(solution, folder, symlinks=True)
+        if cache == "cold" and not bust_run_cache(folder, uuid.uuid4().hex):
+            raise ClassroomError(f"{exercise}: no FROM line in any Dockerfile, so nothing to make cold")
         load_1m = os.getloadavg()[0]
         start = time.monotonic()
         out = subprocess.run(
