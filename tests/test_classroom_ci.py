@@ -379,3 +379,11 @@ def test_the_instructor_page_has_the_class_section_with_the_measured_times(tmp_p
     section = page.split("<section id='class'>", 1)[1].split("</section>", 1)[0]
     assert "Running a class" in section and "grade-many" in section
     assert "<td><code>02-slim</code></td><td>cold</td><td>130 s</td><td>3</td>" in section
+
+
+def test_a_grading_that_did_not_pass_is_not_recorded_as_a_grading_time():
+    # The unit tier has no engine: the reference solution's checks do not run, and that is no grading's time.
+    with pytest.raises(classroom.ClassroomError, match=r"02-slim: the reference solution did not pass here \(builds: "):
+        classroom.measure("02-slim")
+    with pytest.raises(classroom.ClassroomError, match="no reference solution"):
+        classroom.measure("99-nothing")

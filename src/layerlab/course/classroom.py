@@ -125,6 +125,9 @@ def bust_run_cache(folder: Path, token: str) -> int:
     return changed
 
 
+CLI = "import sys; from layerlab.cli import main; sys.exit(main(sys.argv[1:]))"  # `layerlab`, whichever venv runs this
+
+
 def measure(exercise: str, cache: Cache = "warm", repo: Path = REPO) -> GradingTime:
     """Time `layerlab grade` on the exercise's reference solution, in a process of its own."""
     solution = repo / "solutions" / exercise
@@ -140,7 +143,7 @@ def measure(exercise: str, cache: Cache = "warm", repo: Path = REPO) -> GradingT
         load_1m = os.getloadavg()[0]
         start = time.monotonic()
         out = subprocess.run(
-            [sys.executable, "-m", "layerlab", "grade", str(folder), "--exercise", exercise, "--format", "json"],
+            [sys.executable, "-c", CLI, "grade", str(folder), "--exercise", exercise, "--format", "json"],
             capture_output=True,
             text=True,
             cwd=repo,
@@ -151,6 +154,14 @@ def measure(exercise: str, cache: Cache = "warm", repo: Path = REPO) -> GradingT
     except ValueError:
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         raise ClassroomError(f"{exercise}: grading gave no report (exit status {out.returncode}): {tail}") from None
+    if not report.get("passed"):
+        first = next((r for r in report.get("results", []) if r.get("required") and r.get("status") != "passed"), {})
+        why = "; ".join(report.get("problems") or []) or (
+            f"{first['check']}: {first.get('why') or first.get('hint') or first['status']}" if first else "no check ran"
+        )
+        raise ClassroomError(
+            f"{exercise}: the reference solution did not pass here ({why}), so this was no grading's time; not recorded"
+        )
     return GradingTime(
         exercise=exercise,
         cache=cache,
