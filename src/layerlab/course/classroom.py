@@ -63,7 +63,9 @@ class ClassroomError(LayerlabError, ValueError):
     pass
 
 
-BILLING_MINUTE_S = 60  # GitHub-hosted runners bill each job in whole minutes, rounded up
+# GitHub bills a private repository's jobs on its hosted runners in whole minutes, each rounded up ("Viewing job
+# execution time", docs.github.com); public repositories and self-hosted runners bill none.
+BILLING_MINUTE_S = 60
 
 Cache = Literal["warm", "cold"]
 
