@@ -35,7 +35,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -157,7 +157,8 @@ def measure(exercise: str, cache: Cache = "warm", repo: Path = REPO) -> GradingT
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         raise ClassroomError(f"{exercise}: grading gave no report (exit status {out.returncode}): {tail}") from None
     if not report.get("passed"):
-        first = next((r for r in report.get("results", []) if r.get("required") and r.get("status") != "passed"), {})
+        failing = [r for r in report.get("results", []) if r.get("required") and r.get("status") != "passed"]
+        first: dict[str, Any] = failing[0] if failing else {}
         why = "; ".join(report.get("problems") or []) or (
             f"{first['check']}: {first.get('why') or first.get('hint') or first['status']}" if first else "no check ran"
         )
