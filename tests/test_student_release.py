@@ -20,7 +20,7 @@ import pytest
 import answers
 from layerlab import course
 from layerlab.cli import main
-from layerlab.course import REPO, activities
+from layerlab.course import REPO, activities, classroom
 from layerlab.grade import release, student
 from layerlab.ground.settings import STUDENT_MARKER, student_release
 
@@ -340,6 +340,9 @@ def test_the_course_release_holds_no_answer_and_every_exercise(released):
     assert (out / "course.yml").read_bytes() == (REPO / "course.yml").read_bytes()
     assert [m.id for m in course.load(out / "course.yml").modules] == [m.id for m in course.load().modules]
     assert answers.unmarked_readers(out / "tests") == []
+    # The grading CI where GitHub and GitLab read it, the same bytes as the instructor's templates.
+    for dest, src in classroom.STUDENT_FILES.items():
+        assert (out / dest).read_bytes() == (REPO / src).read_bytes(), dest
 
 
 @pytest.mark.answers

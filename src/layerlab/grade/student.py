@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from pydantic import BaseModel
 
 from layerlab import course as course_mod
+from layerlab.course import classroom
 from layerlab.ground.errors import LayerlabError
 from layerlab.ground.settings import REPO, STUDENT_MARKER, student_release
 
@@ -221,10 +222,15 @@ def write(target: Path | str, root: Path = REPO) -> StudentRelease:
         else:
             shutil.copyfile(root / e.path, dst)
             shutil.copymode(root / e.path, dst)
+    # The grading CI lives in classroom/ here; a student repository needs it where GitHub and GitLab look.
+    placed = [dest for dest, src in classroom.STUDENT_FILES.items() if dest != src and (root / src).is_file()]
+    for dest in placed:
+        (target / dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / classroom.STUDENT_FILES[dest], target / dest)
     result = StudentRelease(
         target=str(target),
         commit=commit,
-        files=len(plan.ship) + 1,  # and the marker
+        files=len(plan.ship) + len(placed) + 1,  # and the marker
         left_out=plan.left_out,
         modified=sorted(changed & {e.path for e in plan.ship}),
         untracked=len(untracked),
