@@ -328,6 +328,14 @@ def test_an_engine_that_does_not_answer_is_a_fact_with_the_clis_own_reason():
         assert "DOCKER_HOST=unix:///nonexistent" in first and not first.endswith("'")
 
 
+def test_require_names_the_clients_reason_not_a_quote():
+    # The grader quotes `reason` to the student: "no container engine answers (<reason>)".
+    with pytest.raises(engine.EngineUnavailable) as e:
+        engine.require()
+    if "not installed" not in e.value.reason:
+        assert len(e.value.reason) > 3 and "daemon" in e.value.reason.lower(), e.value.reason
+
+
 @pytest.mark.parametrize(
     "name, label, kernel",
     [

@@ -44,7 +44,7 @@ from layerlab.engine.info import ImageStore, image_store_from_driver_status  # n
 from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.errors import Unavailable
-from layerlab.ground.text import last_line
+from layerlab.ground.text import error_text, last_line
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 REGISTRY_PROBE_URL = "https://registry-1.docker.io/v2/"
@@ -145,7 +145,9 @@ def require() -> DockerClient:
     try:
         c.version()
     except (DockerException, FileNotFoundError) as e:
-        raise EngineUnavailable(no_engine_help(str(e)), reason=last_line(str(e), "no reply")) from None
+        # str() of python-on-whales' error ends with a quote line; the client's reason is on its stderr.
+        said = error_text(e)
+        raise EngineUnavailable(no_engine_help(said), reason=last_line(said, "no reply")) from None
     return c
 
 
