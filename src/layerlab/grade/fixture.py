@@ -21,8 +21,9 @@ from layerlab.ground.settings import REPO
 from . import files
 
 FIXTURE_NAME = "fixture.json"
+HIDDEN_NAME = "hidden.yml"  # the solution's hidden checks (grade/hidden.py): the autograder's, never a student's
 # Files beside the solution that are not part of what is built and measured.
-NOT_MEASURED = {FIXTURE_NAME}
+NOT_MEASURED = {FIXTURE_NAME, HIDDEN_NAME}
 
 
 def solution_dir(exercise_id: str) -> Path:

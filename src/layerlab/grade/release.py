@@ -23,7 +23,7 @@ from layerlab.course import Course
 from layerlab.ground.settings import REPO
 
 from . import files as folder_files
-from .fixture import FIXTURE_NAME
+from .fixture import NOT_MEASURED
 
 _BEGIN = re.compile(r"^(?P<indent>\s*)#\s*BEGIN SOLUTION\b:?\s*(?P<todo>.*)$")
 _STARTER = re.compile(r"^\s*#\s*STARTER\s*$")
@@ -78,8 +78,8 @@ def starter_text(text: str, name: str = "<text>") -> str:
 
 
 def source_files(solution: Path) -> list[Path]:
-    """What the exercise is made from: everything but the fixture and generated files."""
-    return [p for p in folder_files.walk(solution) if p.name != FIXTURE_NAME and p.suffix != ".ipynb"]
+    """What the exercise is made from: everything but the fixture, the hidden checks and generated files."""
+    return [p for p in folder_files.walk(solution) if p.name not in NOT_MEASURED and p.suffix != ".ipynb"]
 
 
 def expected(exercise_id: str, root: Path = REPO) -> dict[str, bytes]:

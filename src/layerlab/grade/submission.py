@@ -15,7 +15,7 @@ from layerlab.measure import leaks
 from . import files
 from .dockerfile import Dockerfile, parse
 from .exercise import Exercise
-from .fixture import FIXTURE_NAME
+from .fixture import FIXTURE_NAME, HIDDEN_NAME
 from .sandbox import Session
 
 TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".json", ".sh", ".md", ".in", ".lock"}
@@ -98,8 +98,9 @@ def _not_utf8(p: Path) -> str:
 
 
 def copy(folder: Path, dst: Path) -> None:
-    """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's."""
-    files.copy(folder, dst, FIXTURE_NAME)
+    """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's. A fixture or
+    hidden checks beside the files (a solution folder) are not part of what is built."""
+    files.copy(folder, dst, FIXTURE_NAME, HIDDEN_NAME)
 
 
 def plant(ex: Exercise, work: Path, session: Session) -> tuple[str, str]:
