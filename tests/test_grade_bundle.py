@@ -300,3 +300,59 @@ def test_an_exercise_the_bundle_lacks_is_one_problem(tmp_path, made):
         f"cannot tell which exercise {REPO / 'exercises' / EX} is: pass --exercise ID (the autograder grades 03-cache)"
     ]
     assert not r.results
+
+
+# --- engine: a tampered submission grades as the untampered one -------------------------------------
+
+
+def _tamper(repo: Path) -> None:
+    """What a student who wants the 02-slim starter to pass edits in their repository: the tolerances in
+    course.yml, the recorded sizes in the fixture (two copies), and an empty hidden.yml."""
+    data = yaml.safe_load((repo / "course.yml").read_text())
+    ex = next(e for e in data["exercises"] if e["id"] == EX)
+    for c in ex["checks"]:
+        c.update({"size_at_most": {"factor": 1000}, "wasted_at_most": {"allowance_mb": 10_000}}.get(c["check"], {}))
+    (repo / "course.yml").write_text(yaml.safe_dump(data))
+    fx = json.loads(fixture_mod.fixture_path(EX).read_text())
+    fx["added_bytes"] *= 1000
+    fx["added_wasted_bytes"] = 10**12
+    for where in (repo / "solutions" / EX, repo / "exercises" / EX):
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "fixture.json").write_text(json.dumps(fx))
+    (repo / "solutions" / EX / "hidden.yml").write_text("checks: []\n")
+
+
+def test_a_tampered_submission_grades_as_the_untampered_one_and_is_flagged(engine_client, tmp_path):
+    from test_grade_engine import _assert_left_nothing
+
+    ag = bundle.write(tmp_path / "autograder.tar.gz", [EX])
+    clean = tmp_path / "clean" / EX
+    shutil.copytree(REPO / "exercises" / EX, clean)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    shutil.copy(COURSE_FILE, repo / "course.yml")
+    shutil.copytree(REPO / "exercises" / EX, repo / "exercises" / EX)
+    _tamper(repo)
+    with bundle.open_bundle(f"{ag.path}@{ag.digest}") as b:
+        untouched = bundle.grade_with(b, clean)
+        tampered = bundle.grade_with(b, repo / "exercises" / EX)
+
+    def verdicts(r):
+        return [(x.check, x.hidden, x.status, x.points, x.max_points) for x in r.results]
+
+    assert verdicts(tampered) == verdicts(untouched), tampered.table()
+    assert (tampered.points, tampered.passed) == (untouched.points, False)
+    # What the edits were for: the starter still fails the size checks, the hidden one included.
+    failed = {(x.check, x.hidden) for x in tampered.results if x.status == "failed"}
+    assert {("size_at_most", False), ("wasted_at_most", False), ("size_at_most", True)} <= failed
+    assert untouched.flags == []
+    assert [f.split(" ", 1)[0] for f in tampered.flags] == [
+        "exercises/02-slim/fixture.json",
+        "course.yml:",
+        "solutions/02-slim/fixture.json",
+        "solutions/02-slim/hidden.yml",
+    ]
+    assert "FLAG     course.yml: exercise 02-slim's checks differ" in tampered.table()
+    assert tampered.autograder == untouched.autograder == ag.digest
+    for r in (untouched, tampered):
+        _assert_left_nothing(engine_client, r.run_id)
