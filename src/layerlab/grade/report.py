@@ -80,6 +80,20 @@ class Report(Result):
     def not_run(self) -> list[CheckResult]:
         return [r for r in self.results if r.status == "not run"]
 
+    @property
+    def circumstances(self) -> list[str]:
+        """Where and against what it was graded: the engine, the time taken, the fixture, the autograder."""
+        return [
+            x
+            for x in (
+                self.engine,
+                f"{self.seconds:.0f} s" if self.seconds else "",
+                self.fixture,
+                f"autograder {self.autograder}" if self.autograder else "",
+            )
+            if x
+        ]
+
     def for_audience(self, audience: Audience) -> Report:
         """The report as `audience` may read it: for a student, each hidden check keeps its status and
         points and says only HIDDEN_MESSAGE (a copy; this report keeps the instructor's detail)."""
@@ -118,16 +132,6 @@ class Report(Result):
         if self.not_run:
             names = ", ".join(r.check for r in self.not_run)
             lines.append(f"  {len(self.not_run)} check(s) did not run, so they were not checked: {names}")
-        tail = [
-            x
-            for x in (
-                self.engine,
-                f"{self.seconds:.0f} s" if self.seconds else "",
-                self.fixture,
-                f"autograder {self.autograder}" if self.autograder else "",
-            )
-            if x
-        ]
-        if tail:
-            lines.append(f"  ({'; '.join(tail)})")
+        if self.circumstances:
+            lines.append(f"  ({'; '.join(self.circumstances)})")
         return "\n".join(lines)

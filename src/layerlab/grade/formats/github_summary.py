@@ -65,16 +65,6 @@ def render(report: Report, ctx: Context) -> str:
             + ", ".join(f"`{r.check}`" for r in report.not_run),
             "",
         ]
-    tail = [
-        x
-        for x in (
-            report.engine,
-            f"{report.seconds:.0f} s" if report.seconds else "",
-            report.fixture,
-            f"autograder {report.autograder}" if report.autograder else "",
-        )
-        if x
-    ]
-    if tail:
-        lines += [f"<sub>{cell('; '.join(tail))}</sub>", ""]
+    if report.circumstances:
+        lines += [f"<sub>{cell('; '.join(report.circumstances))}</sub>", ""]
     return "\n".join(lines)
