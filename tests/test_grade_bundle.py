@@ -150,6 +150,23 @@ def test_a_pinned_bundle_opens_and_serves_what_the_repository_holds(opened, made
         opened.fixture("nope")
 
 
+def test_the_bundles_starter_is_the_one_the_05_baseline_is_measured_and_kept_for(opened):
+    """05's cross-build check compares with the starter's emulated build, kept per starter content: from the
+    bundle (no solutions/ beside it) the starter must be the same content, so the same kept baseline serves."""
+    from layerlab.grade import exercise as exercise_mod
+    from layerlab.grade.checks.multiarch import starter_digest
+
+    ex = exercise_mod.load("05-multiarch")
+    solution = REPO / "solutions" / ex.id
+    made = release.starter_text((solution / ex.dockerfile).read_text(), ex.dockerfile)
+    folder = opened.starter(ex.id)
+    shipped = (folder / ex.dockerfile).read_text()
+    assert shipped == made
+    assert starter_digest(ex.id, ex.paths, ex.dockerfile, shipped, folder) == starter_digest(
+        ex.id, ex.paths, ex.dockerfile, made, solution
+    )
+
+
 def test_the_bundles_folder_is_removed_when_it_is_closed(made):
     b = bundle.open_bundle(str(made.path))
     folder = b.course_file.parent

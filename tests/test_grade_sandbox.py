@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -219,9 +220,14 @@ def test_a_build_that_looks_for_the_machines_secrets_finds_none(engine_client, m
         dockerfile = PROBE.format(a=machine.token[:4], b=machine.token[4:], paths=" ".join(str(p) for p in paths))
         assert machine.token not in dockerfile
         r = bundle.grade_with(b, machine.hand_in(dockerfile), "t-box")
+        # The probe's own check: handed a secret in its folder, it finds it.
+        (machine.alice / "own.txt").write_text(f"{machine.token}-control\n{machine.token}-secret\n")
+        control = bundle.grade_with(b, machine.alice, "t-box")
     (built,) = r.results
     assert built.status == "passed", r.table()  # the probe ran, read its own files and found no secret
     assert machine.token not in r.to_json()
+    (found,) = control.results
+    assert found.status == "failed" and "LEAK" in found.detail, control.table()
 
 
 @pytest.mark.parametrize("source", ["../../../bob/t-box/secret.txt", "{abs}", "file://{abs}"])
@@ -240,3 +246,44 @@ def test_the_build_context_is_the_graders_copy_and_holds_nothing_else(engine_cli
             session.build(work, "escape", dockerfile=work / "Dockerfile", timeout=120)
     assert "not found" in str(e.value) or "no such file" in str(e.value).lower(), str(e.value)
     assert machine.token not in str(e.value)
+
+
+def _subject(folder: Path) -> SimpleNamespace:
+    """What ComposeRun reads of a graded subject before anything is built: its folder and names."""
+    return SimpleNamespace(context=folder, exercise=SimpleNamespace(id="t-box"), session=SimpleNamespace(run_id="r"))
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "    volumes: ['{secret_dir}:/leak:ro']\n",
+        "    volumes: ['../../../bob/t-box:/leak:ro']\n",
+        "    env_file: ['{secret}']\n",
+        "    network_mode: host\n",
+    ],
+)
+def test_compose_itself_reads_an_attacking_file_as_the_checks_expect(engine_client, machine, attack):
+    """The real `compose config` on a file that reaches out: refused, in the form compose prints it."""
+    from layerlab.grade.composed import ComposeRun
+
+    folder = machine.alice
+    text = "services:\n  api:\n    image: python:3.13-slim\n" + attack.format(
+        secret_dir=machine.bob, secret=machine.secrets[0]
+    )
+    (folder / "compose.yaml").write_text(text)
+    with pytest.raises(ComposeProblem) as e:
+        ComposeRun(_subject(folder), "compose.yaml").config()
+    assert e.value.hint == confinement.STAY and machine.token not in e.value.detail
+
+
+def test_compose_reads_the_courses_own_compose_files_as_confined(engine_client, tmp_path):
+    """The 08 solution and starter, as compose reads them, stay inside their folders."""
+    from layerlab.course import REPO
+    from layerlab.grade.composed import ComposeRun
+
+    for kind in ("solutions", "exercises"):
+        folder = REPO / kind / "08-compose"
+        subject = SimpleNamespace(
+            context=folder, exercise=SimpleNamespace(id="08"), session=SimpleNamespace(run_id="r")
+        )
+        assert ComposeRun(subject, "compose.yaml").config()["services"]["api"]
