@@ -381,6 +381,7 @@ def test_the_instructor_page_has_the_class_section_with_the_measured_times(tmp_p
     assert "<td><code>02-slim</code></td><td>cold</td><td>130 s</td><td>3</td>" in section
 
 
+@pytest.mark.answers
 def test_a_grading_that_did_not_pass_is_not_recorded_as_a_grading_time():
     # The unit tier has no engine: the reference solution's checks do not run, and that is no grading's time.
     with pytest.raises(classroom.ClassroomError, match=r"02-slim: the reference solution did not pass here \(builds: "):

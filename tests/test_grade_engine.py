@@ -17,6 +17,7 @@ from layerlab.engine import build
 from layerlab.grade import GradeFailed
 from layerlab.grade import exercise as exercise_mod
 from layerlab.grade import fixture as fixture_mod
+from layerlab.grade import hidden as hidden_mod
 from layerlab.grade.checks.ship import ship
 from layerlab.grade.record import measure_fixture
 from layerlab.grade.runner import grade
@@ -71,7 +72,8 @@ def _run_solution_notebook(ex: str, folder: Path) -> dict:
     nb.cells.append(
         nbformat.v4.new_code_cell(
             "import json; print(json.dumps({'run_id': _.run_id, 'passed': _.passed, "
-            "'not_run': [r.check for r in _.not_run], 'table': _.table()}))"
+            "'not_run': [r.check for r in _.not_run], 'table': _.table(), "
+            "'hidden': [r.status for r in _.results if r.hidden]}))"
         )
     )
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
@@ -90,6 +92,9 @@ def test_every_solution_notebook_runs_and_passes(engine_client, ex, tmp_path):
     report = _run_solution_notebook(ex, folder)
     assert report["passed"], report["table"]
     assert not report["not_run"], report["table"]
+    # Hidden checks too (solutions/<id>/hidden.yml), optional as they are: the reference passes them.
+    assert len(report["hidden"]) == len(hidden_mod.load(course.COURSE_FILE, ex)), report["table"]
+    assert set(report["hidden"]) <= {"passed"}, report["table"]
     _assert_left_nothing(engine_client, report["run_id"])
 
 
@@ -114,6 +119,8 @@ def test_every_untouched_starter_fails_on_the_expected_checks(engine_client, ex,
     failed = {x.check for x in r.results if x.status == "failed"}
     assert failed == STARTER_FAILS[ex], r.table()
     assert all(x.hint for x in r.results if x.status == "failed")
+    hidden = [x.status for x in r.results if x.hidden]  # solutions/<id>/hidden.yml: the starter fails those too
+    assert bool(hidden) == (REPO / "solutions" / ex / "hidden.yml").is_file() and set(hidden) <= {"failed"}, r.table()
     if ex == "05-multiarch":  # every RUN of the starter's arm64 image is emulated: the hint says why
         hint = next(x.hint for x in r.results if x.check == "no_emulated_build_steps")
         assert "--platform=$BUILDPLATFORM" in hint, hint

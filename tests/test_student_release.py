@@ -21,7 +21,7 @@ import answers
 from layerlab import course
 from layerlab.cli import main
 from layerlab.course import REPO, activities, classroom
-from layerlab.grade import release, student
+from layerlab.grade import hidden, release, student
 from layerlab.ground.settings import STUDENT_MARKER, student_release
 
 COURSE = """
@@ -194,6 +194,7 @@ def test_in_a_student_release_the_solution_button_says_the_instructor_has_it(tmp
 def test_grading_in_a_student_release_asks_for_the_autograder_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(student, "student_release", lambda root=REPO: True)
     monkeypatch.setattr(student.fixture, "fixture_path", lambda ex: tmp_path / "solutions" / ex / "fixture.json")
+    monkeypatch.setattr(hidden, "path_for", lambda course_file, ex: tmp_path / "solutions" / ex / "hidden.yml")
     assert main(["grade", str(REPO / "exercises" / "02-slim")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--autograder FILE" in err and err.startswith("02-slim: ")

@@ -190,7 +190,8 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from layerlab.engine import progress
-    from layerlab.grade import formats
+    from layerlab.grade import bundle, formats
+    from layerlab.grade.report import Audience
     from layerlab.grade.runner import grade
     from layerlab.grade.student import NeedsAutograder
 
@@ -205,16 +206,31 @@ def _grade(args: argparse.Namespace) -> int:
             print(f"--write {spec}: want FORMAT=PATH, FORMAT one of {', '.join(formats.names())}", file=sys.stderr)
             return 2
         writes.append((name, Path(path)))
+    autograder: bundle.Bundle | None = None
+    if args.autograder:
+        try:
+            autograder = bundle.open_bundle(args.autograder)
+        except bundle.BundleError as e:
+            print(e, file=sys.stderr)
+            return 2
+    # Who reads it: grading with the autograder is the student's CI (hidden checks show points only);
+    # grading in the instructor's repository, the instructor.
+    audience: Audience = args.audience or ("student" if autograder else "instructor")
     try:
         # Build progress goes to stderr, so `--json` keeps stdout to the report.
-        report = grade(args.path, args.exercise, show=progress.auto(stream=sys.stderr))
+        show = progress.auto(stream=sys.stderr)
+        if autograder is None:
+            report = grade(args.path, args.exercise, show=show)
+        else:
+            with autograder:
+                report = bundle.grade_with(autograder, args.path, args.exercise, show=show)
     except NeedsAutograder as e:
         print(e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("grading interrupted; what this run created was removed", file=sys.stderr)
         return 130
-    ctx = formats.Context(env=os.environ)
+    ctx = formats.Context(env=os.environ, audience=audience)
     for name, path in writes:  # one grading, every format the caller wants (CI keeps JUnit and JSON, say)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(formats.render(name, report, ctx), encoding="utf-8")
@@ -243,6 +259,8 @@ def _release(args: argparse.Namespace) -> int:
 
     if args.student:
         return _release_student(args)
+    if args.autograder:
+        return _release_autograder(args)
     if student_release():
         print("this copy of the course is a student release: its exercises come from your instructor", file=sys.stderr)
         return 2
@@ -281,6 +299,25 @@ def _release_student(args: argparse.Namespace) -> int:
         print(e, file=sys.stderr)
         return 2
     print(result.summary())
+    return 0
+
+
+def _release_autograder(args: argparse.Namespace) -> int:
+    from .grade import bundle
+
+    if args.check:
+        print("--check compares exercises/ with solutions/; it does not go with --autograder", file=sys.stderr)
+        return 2
+    try:
+        w = bundle.write(Path(args.autograder), args.exercises or None)
+    except bundle.BundleError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(
+        f"wrote {w.path}: {len(w.exercises)} exercise(s) ({', '.join(w.exercises)}), {w.hidden} hidden check(s); "
+        f"pin it: layerlab grade PATH --autograder {w.path}@{w.digest}"
+    )
+    print(w.digest)
     return 0
 
 
@@ -512,15 +549,34 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FORMAT=PATH",
         help="also write the report in FORMAT to PATH, from the same grading (repeatable)",
     )
+    p.add_argument(
+        "--autograder",
+        metavar="FILE[@sha256:HEX]",
+        help="grade with this autograder bundle's checks, fixtures and hidden checks only (pin it by its digest); "
+        "what the submission's repository holds of them is ignored and flagged",
+    )
+    p.add_argument(
+        "--audience",
+        choices=["student", "instructor"],
+        default=None,
+        help="who reads the report: a student sees a hidden check's points only "
+        "(default: student with --autograder, else instructor)",
+    )
     p.set_defaults(func=_grade)
 
-    p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/")
+    p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/, or the autograder bundle")
     p.add_argument("exercises", nargs="*", help="exercise ids (default: all)")
     p.add_argument("--check", action="store_true", help="only say whether exercises/ is stale; exit 1 if it is")
     p.add_argument(
         "--student",
         metavar="DIR",
         help="write the repository a student gets into DIR (new or empty): no solutions, fixtures or answers",
+    )
+    p.add_argument(
+        "--autograder",
+        metavar="FILE",
+        help="write the autograder bundle (checks, fixtures, hidden checks; a deterministic tar.gz) to FILE "
+        "and print its digest",
     )
     p.set_defaults(func=_release)
 

@@ -7,6 +7,14 @@ and the run's label (the session removes them however grading ends), the
 services that `build: .` run the image the `builds` check made, and every
 published port is bound to 127.0.0.1 at a port the engine picks. The port
 checks read the student's own file, before that rewrite.
+
+A stack is confined to the submission, as a build is to its context (see
+`confinement`): a file that would read another file of this machine (`include`,
+`extends` of another file, an `env_file`, a secret's file outside the folder),
+mount one (a bind mount from outside the folder, a volume with driver options),
+or share its privileges or namespaces (privileged, capabilities, devices, the
+host's network or PIDs) is refused before anything runs, with what to change,
+so another submission, the solutions and the autograder stay out of reach.
 """
 
 from __future__ import annotations
@@ -17,21 +25,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from layerlab.engine import compose, labels
-from layerlab.ground.errors import LayerlabError
+import yaml
 
+from layerlab.engine import compose, labels
+
+from . import confinement
+from .confinement import ComposeProblem
 from .sandbox import RUN_LABEL
 from .subject import Subject
 
 GRADED_FILE = "compose.graded.json"
-
-
-class ComposeProblem(LayerlabError):
-    """The compose file cannot be run as it is; `detail` says why, `hint` what to change."""
-
-    def __init__(self, detail: str, hint: str):
-        super().__init__(detail)
-        self.detail, self.hint = detail, hint
 
 
 class ComposeRun:
@@ -54,6 +57,13 @@ class ComposeRun:
                 raise ComposeProblem(
                     f"no {self.file.name} in the submission", "hand in the compose file the exercise names"
                 )
+            # Before compose reads the file: reading it is what fetches an included or env file.
+            try:
+                written = yaml.safe_load(self.file.read_text(encoding="utf-8"))
+            except yaml.YAMLError:
+                written = None  # compose says what is wrong with it, below
+            if isinstance(written, dict):
+                confinement.check_written(written, self.folder, self.file.name)
             p = compose.Project(self.name, [self.file])
             try:
                 self.raw = p.config()
@@ -61,6 +71,7 @@ class ComposeRun:
                 raise ComposeProblem(
                     f"{self.file.name} is not a valid compose file: {e}", _config_hint(str(e))
                 ) from None
+            confinement.check_config(self.raw, self.folder, self.file.name)
         return self.raw
 
     def service(self, name: str) -> dict:

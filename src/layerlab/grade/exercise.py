@@ -6,6 +6,10 @@ loaded. A misspelt key or an unknown kind fails loudly, with the file, where, an
 the names that were expected. Numbers a check compares against come from the
 solution's recorded fixture; course.yml only holds tolerances (a factor, an
 allowance), never a measured value.
+
+Hidden checks (solutions/<id>/hidden.yml, see `hidden`) are validated the same
+way and kept apart in `Exercise.hidden`: they run with the others (`ordered`),
+and the report marks their results so a student is shown their points only.
 """
 
 from __future__ import annotations
@@ -55,14 +59,18 @@ class Exercise(Strict):
     checks: list[CheckBase]  # each an instance of its kind's model
     limits: Limits
     secret: BuildSecret | None
+    hidden: list[CheckBase] = Field(default_factory=list)  # for the autograder only (solutions/<id>/hidden.yml)
 
     @property
     def total_points(self) -> int:
         return self.points or sum(c.points for c in self.checks)
 
     def ordered(self) -> list[CheckBase]:
-        """The checks in the order they run (see `CheckBase.order`)."""
-        return sorted(self.checks, key=lambda c: c.order)
+        """Every check, hidden ones included, in the order they run (see `CheckBase.order`)."""
+        return sorted([*self.checks, *self.hidden], key=lambda c: c.order)
+
+    def with_hidden(self, checks: list[CheckBase]) -> Exercise:
+        return self.model_copy(update={"hidden": list(checks)})
 
 
 class ExerciseError(LayerlabError):
@@ -84,7 +92,7 @@ class UnknownExercise(NotFound):
 def load(exercise_id: str, course_file: Path | str = COURSE_FILE) -> Exercise:
     """The exercise `exercise_id`, typed. Raises CourseFileError, UnknownExercise or ExerciseError."""
     course_file = Path(course_file)
-    found = C.load(course_file).exercises
+    found = C.load(course_file, check_files=False).exercises
     record = next((e for e in found if e.id == exercise_id), None)
     if record is None:
         raise UnknownExercise(exercise_id, [e.id for e in found])
@@ -94,27 +102,12 @@ def load(exercise_id: str, course_file: Path | str = COURSE_FILE) -> Exercise:
 def load_all(course_file: Path | str = COURSE_FILE) -> list[Exercise]:
     """Every exercise of course.yml, typed: a manifest test checks with it that the grader can read every check."""
     course_file = Path(course_file)
-    return [typed(e, course_file) for e in C.load(course_file).exercises]
+    return [typed(e, course_file) for e in C.load(course_file, check_files=False).exercises]
 
 
 def typed(record: C.Exercise, path: Path) -> Exercise:
     """Validate the grader's part of a course record: every check by its kind's model, limits, secret."""
-    problems: list[str] = []
-    kinds = models()
-    checks: list[CheckBase] = []
-    for i, entry in enumerate(record.checks):
-        raw = entry.model_dump()
-        where = f"checks[{i}] ({entry.check})"
-        model = kinds.get(entry.check)
-        if model is None:
-            problems.append(
-                f"checks[{i}].check: unknown check kind {entry.check!r} (expected one of: {', '.join(sorted(kinds))})"
-            )
-            continue
-        try:
-            checks.append(model.model_validate(raw))
-        except ValidationError as e:
-            problems += _lines(where, e, model, raw)
+    checks, problems = typed_checks(record.checks)
     if checks and not any(c.check == "builds" for c in checks):
         problems.append("checks: every exercise needs a `builds` check: the other image checks start from its image")
     limits: Limits | None = None
@@ -141,6 +134,26 @@ def typed(record: C.Exercise, path: Path) -> Exercise:
         limits=limits,
         secret=secret,
     )
+
+
+def typed_checks(entries: list[C.CheckEntry]) -> tuple[list[CheckBase], list[str]]:
+    """Each entry validated by its kind's model; the problems, one line each, say where (checks[i])."""
+    problems: list[str] = []
+    kinds = models()
+    checks: list[CheckBase] = []
+    for i, entry in enumerate(entries):
+        raw = entry.model_dump()
+        model = kinds.get(entry.check)
+        if model is None:
+            problems.append(
+                f"checks[{i}].check: unknown check kind {entry.check!r} (expected one of: {', '.join(sorted(kinds))})"
+            )
+            continue
+        try:
+            checks.append(model.model_validate(raw))
+        except ValidationError as e:
+            problems += _lines(f"checks[{i}] ({entry.check})", e, model, raw)
+    return checks, problems
 
 
 def _lines(where: str, e: ValidationError, model: type[BaseModel], data: Any) -> list[str]:

@@ -21,7 +21,7 @@ from layerlab.ground.settings import REPO
 from . import files
 
 FIXTURE_NAME = "fixture.json"
-HIDDEN_NAME = "hidden.yml"  # the autograder's hidden checks of an exercise, beside its solution
+HIDDEN_NAME = "hidden.yml"  # the solution's hidden checks (grade/hidden.py): the autograder's, never a student's
 # Files beside the solution that are not part of what is built and measured, nor of what a student gets.
 NOT_MEASURED = {FIXTURE_NAME, HIDDEN_NAME}
 

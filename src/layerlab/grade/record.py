@@ -2,7 +2,8 @@
 
 The fixture holds the facts of the image every check starts from; each check
 unit adds its own section (its `@records`), so no expected value is ever typed
-in by hand.
+in by hand. Hidden checks (solutions/<id>/hidden.yml) are measured too: they
+compare with the same fixture.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from layerlab import engine
 
 from . import exercise as exercise_mod
 from . import fixture as fx_mod
+from . import hidden as hidden_mod
 from .checks import RECORDERS, RecordError
 from .checks.spec import kind
 from .exercise import Exercise
@@ -30,7 +32,13 @@ def record(exercise_id: str, *, course_file: Path = C.COURSE_FILE) -> tuple[fx_m
     """Build and run the reference solution, measure it, write its fixture, then grade it against that."""
     try:
         ex = exercise_mod.load(exercise_id, course_file)
-    except (C.CourseFileError, exercise_mod.UnknownExercise, exercise_mod.ExerciseError) as e:
+        ex = ex.with_hidden(hidden_mod.load(course_file, ex.id))
+    except (
+        C.CourseFileError,
+        exercise_mod.UnknownExercise,
+        exercise_mod.ExerciseError,
+        hidden_mod.HiddenChecksError,
+    ) as e:
         raise RecordError(str(e)) from None
     folder = fx_mod.solution_dir(ex.id)
     f = measure_fixture(ex, folder)

@@ -3,6 +3,11 @@
 The runner knows the checks' protocol (`checks.spec.CheckBase`: run order, a
 prepare step), never the kinds. Bad input (see `submission`, or an unknown
 exercise) becomes one report line, never a traceback, and no build is attempted.
+
+What it grades against comes from the caller or from beside `course_file`: the
+exercise's checks, its fixture (solutions/<id>/fixture.json) and its hidden
+checks (solutions/<id>/hidden.yml). An autograder bundle (`bundle.grade_with`)
+passes all three, so nothing of the submission's repository is read.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from layerlab import course as C
@@ -20,9 +26,10 @@ from layerlab.measure import leaks
 
 from . import exercise as exercise_mod
 from . import fixture as fx_mod
+from . import hidden as hidden_mod
 from . import regrade, student
 from .checks import Context, run_check
-from .checks.spec import kind
+from .checks.spec import CheckBase, kind
 from .exercise import Exercise
 from .report import CheckResult, Report
 from .sandbox import Session
@@ -31,10 +38,22 @@ from .submission import check_input, copy, plant
 
 
 def _not_run_all(ex: Exercise, why: str) -> list[CheckResult]:
-    return [
-        CheckResult(check=kind(type(c)), status="not run", points=0, max_points=c.points, required=c.required, why=why)
-        for c in ex.checks
-    ]
+    return _in_order(
+        ex,
+        lambda c: CheckResult(
+            check=kind(type(c)), status="not run", points=0, max_points=c.points, required=c.required, why=why
+        ),
+    )
+
+
+def _in_order(ex: Exercise, result: Callable[[CheckBase], CheckResult]) -> list[CheckResult]:
+    """Each check's result in the order course.yml lists them, then the hidden ones, marked hidden."""
+    out = [result(c) for c in ex.checks]
+    for c in ex.hidden:
+        r = result(c)
+        r.hidden = True
+        out.append(r)
+    return out
 
 
 def _resolve(exercise_id: str | None, path: Path, course_file: Path) -> tuple[Exercise | None, str]:
@@ -64,17 +83,29 @@ def grade(
     course_file: Path = C.COURSE_FILE,
     fixture: fx_mod.Fixture | None = None,
     show: Show = None,
+    hidden: list[CheckBase] | None = None,
+    starter: Path | None = None,
 ) -> Report:
     """Build and check the folder `path` as a submission of `exercise_id`. Never raises on bad input; in a
     student release, grading a course exercise without `fixture` raises student.NeedsAutograder before a build.
 
-    `show` is passed to every build (see `build.build`); None builds silently.
+    `show` is passed to every build (see `build.build`); None builds silently. `fixture` and
+    `hidden` (the hidden checks to run too), when None, are read from beside `course_file`;
+    `starter` (the exercise folder as students get it) is made from the solution there.
     """
     start = time.perf_counter()
     folder = Path(path)
     ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
     if ex is None:
         return Report(exercise=exercise_id or folder.name, path=str(folder), run_id="-", problems=[problem])
+    if hidden is None:
+        try:
+            hidden = hidden_mod.load(course_file, ex.id)
+        except hidden_mod.HiddenChecksError as e:
+            return Report(
+                exercise=ex.id, path=str(folder), run_id="-", problems=[f"{e.where} is invalid: {e.problems[0]}"]
+            )
+    ex = ex.with_hidden(hidden)
     report = Report(exercise=ex.id, path=str(folder), run_id="-")
     problems, df = check_input(ex, folder)
     if problems or df is None:
@@ -95,7 +126,9 @@ def grade(
     if not no_engine and (missing := _ensure_extra_images(ex, course_file)):
         report.problems = [missing]
     no_fixture = ""
-    if fixture is None:
+    if fixture is not None:
+        report.fixture = fixture.describe()
+    else:
         try:
             fixture = fx_mod.load(ex.id)
             report.fixture = fixture.describe()
@@ -125,6 +158,7 @@ def grade(
             no_fixture=no_fixture,
             submitted=folder,
             scratch=Path(tmp),
+            starter=starter,
         )
         for c in ex.ordered():
             c.prepare(ctx)
@@ -136,7 +170,7 @@ def grade(
             return report
         ctx.subject = None if no_engine else Subject(ex, work, session)
         results = {id(c): run_check(ctx, c) for c in ex.ordered()}
-        report.results = [results[id(c)] for c in ex.checks]
+        report.results = _in_order(ex, lambda c: results[id(c)])
     report.seconds = round(time.perf_counter() - start, 1)
     return report
 
@@ -144,7 +178,9 @@ def grade(
 def _ensure_extra_images(ex: Exercise, course_file: Path) -> str:
     """Base images only some modules need (course.yml `needs`: the CUDA images) are made the first
     time one of their exercises is graded, as the lesson's first cell makes them. Returns a problem, or ''."""
-    needs = tuple(n for n in C.load(course_file).module(ex.module).needs if n in catalogue.EXTRA_IMAGES)
+    needs = tuple(
+        n for n in C.load(course_file, check_files=False).module(ex.module).needs if n in catalogue.EXTRA_IMAGES
+    )
     if not needs:
         return ""
     platforms = tuple(

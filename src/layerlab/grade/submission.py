@@ -1,8 +1,14 @@
 """A submission as handed in: what makes grading pointless (bad input), the copy grading works on, its token.
 
 Bad input (no Dockerfile, a typo in it, a missing or non-UTF-8 file, a path
-outside the exercise) becomes one report line each, never a traceback, and no
-build is attempted.
+outside the exercise, a link out of the folder or to nowhere) becomes one report
+line each, never a traceback, and no build is attempted.
+
+This is the first half of the sandbox: nothing outside the submission's folder
+enters the copy that is built (the build context), so a build reads nothing else
+of the grading machine's (another submission, the solutions, the autograder). The
+second half is the engine's: a build sees its context and its base images only,
+and sandbox.Session runs the result without network or mounts.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from layerlab.measure import leaks
 from . import files
 from .dockerfile import Dockerfile, parse
 from .exercise import Exercise
-from .fixture import FIXTURE_NAME
+from .fixture import FIXTURE_NAME, HIDDEN_NAME
 from .sandbox import Session
 
 TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".json", ".sh", ".md", ".in", ".lock"}
@@ -30,9 +36,19 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
     problems: list[str] = []
     root = folder.resolve()
     for p in sorted(folder.rglob("*")):
-        if p.is_symlink() and not _inside(p.resolve(), root):
+        if not p.is_symlink():
+            continue
+        try:
+            target = p.resolve(strict=True)
+        except (OSError, RuntimeError):  # RuntimeError: a loop, on Python before 3.13
+            # Grading copies the folder with links followed: one that leads nowhere cannot be copied.
             problems.append(
-                f"{p.relative_to(folder)} links to {p.resolve()}, a path outside the exercise folder: copy the file in instead"
+                f"{p.relative_to(folder)} is a link that leads nowhere (a missing file or a loop): copy the file in instead"
+            )
+            continue
+        if not _inside(target, root):
+            problems.append(
+                f"{p.relative_to(folder)} links to {target}, a path outside the exercise folder: copy the file in instead"
             )
     for rel in ex.paths:
         if not _inside(Path(os.path.normpath(root / rel)), root):  # the name, not where a link points
@@ -98,8 +114,9 @@ def _not_utf8(p: Path) -> str:
 
 
 def copy(folder: Path, dst: Path) -> None:
-    """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's."""
-    files.copy(folder, dst, FIXTURE_NAME)
+    """Grade a copy: checks edit files (code-edit rebuilds) and must never touch the student's. A fixture or
+    hidden checks beside the files (a solution folder) are not part of what is built."""
+    files.copy(folder, dst, FIXTURE_NAME, HIDDEN_NAME)
 
 
 def plant(ex: Exercise, work: Path, session: Session) -> tuple[str, str]:

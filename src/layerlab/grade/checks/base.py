@@ -68,6 +68,9 @@ class Context:
     original: str = ""  # the token the submission came with: what the student's own pushed image was built with
     submitted: Path | None = None  # the folder as handed in: read, never written
     scratch: Path | None = None  # the grading run's own temporary folder (a unit's `prepare` may write there)
+    # The exercise's starter as students get it, where a unit compares with it (an autograder bundle carries
+    # it); None: the unit makes it from the solution beside course.yml (the instructor's repository).
+    starter: Path | None = None
 
     def need_subject(self) -> Subject:
         if self.subject is None:

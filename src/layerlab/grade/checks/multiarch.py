@@ -261,16 +261,26 @@ def save_baseline(path: Path, b: Baseline) -> None:
     tmp.replace(path)
 
 
-def starter_baseline(s: Subject, platforms: tuple[str, ...], native: str, platform: str) -> tuple[Baseline, bool]:
+def starter_baseline(
+    s: Subject, platforms: tuple[str, ...], native: str, platform: str, starter: Path | None = None
+) -> tuple[Baseline, bool]:
     """The starter's emulated seconds for `platform` on this engine, and whether it was measured in this run.
 
-    The starter (the solution's STARTER regions, in the solution's own folder) is built cold once per engine
-    and starter content; the result is kept under the cache folder and reused by every later grading."""
+    The starter is built cold once per engine and starter content; the result is kept under the cache
+    folder and reused by every later grading. It is the folder `starter` (an autograder bundle carries
+    it), else the solution's STARTER regions in the solution's own folder (the instructor's repository)."""
 
     def measure() -> tuple[Baseline, bool]:
-        source = solution_dir(s.exercise.id) / s.exercise.dockerfile
-        text = starter_text(source.read_text(encoding="utf-8"), str(source))
-        digest = starter_digest(s.exercise.id, s.exercise.paths, s.exercise.dockerfile, text)
+        folder = starter or solution_dir(s.exercise.id)
+        source = folder / s.exercise.dockerfile
+        if not source.is_file():
+            raise NotRun(
+                f"no starter to measure the baseline from (no {source}): grade with the instructor's autograder"
+            )
+        text = source.read_text(encoding="utf-8")
+        if starter is None:
+            text = starter_text(text, str(source))
+        digest = starter_digest(s.exercise.id, s.exercise.paths, s.exercise.dockerfile, text, folder)
         label = engine.probe().label()
         path = baseline_path(s.exercise.id, label, native, platform, digest)
         if (kept := load_baseline(path)) is not None:
@@ -283,7 +293,7 @@ def starter_baseline(s: Subject, platforms: tuple[str, ...], native: str, platfo
             r = cold_platform_build(s, platforms)  # the untouched starter: its own cold build is the baseline
         else:
             # Slow by design (everything emulated) and measured once per engine: twice the submission's limit.
-            r = _measured_build(s, "starter-multi", solution_dir(s.exercise.id), text, platforms, timeout_factor=2)
+            r = _measured_build(s, "starter-multi", folder, text, platforms, timeout_factor=2)
         if merged := merged_steps(r, native):
             raise NotRun(merged_note(merged, r, "the starter's"))
         b = Baseline(
@@ -484,7 +494,7 @@ def cross_build_speedup(ctx: Context, spec: CrossBuildSpeedup) -> str:
     r = _multi_build(ctx, spec.platforms)
     native, platform = judged(_platforms(), spec.platform)
     try:
-        baseline, now = starter_baseline(s, tuple(spec.platforms), native, platform)
+        baseline, now = starter_baseline(s, tuple(spec.platforms), native, platform, ctx.starter)
     except (BuildError, TimedOut) as e:
         raise NotRun(
             f"the starter did not build here, so there is nothing to compare with: {str(e).splitlines()[0]}"

@@ -11,10 +11,18 @@ CLI appends to, as GitHub's job summary wants).
 Every renderer keeps points integers, tells `not run` apart from `failed` where
 its format can say so, shows each failed check's hint and each not-run check's
 reason, and only what the report holds: the report never carries the solution.
+
+`Context.audience` says who reads the text. Registration wraps each renderer so
+that it is handed `report.for_audience(...)`: for a student, a hidden check's
+points and a neutral line, whichever format, and no renderer can forget it.
+Student is the default; the instructor's view is asked for by name. Flags (what
+a submission changed that grading ignored) are shown wherever a format can
+carry them.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -23,15 +31,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from layerlab.grade.report import CheckResult, Report
+    from layerlab.grade.report import Audience, CheckResult, Report
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a renderer may read besides the report: the environment a CI system set, and now."""
+    """What a renderer may read besides the report: the environment a CI system set, now, and who reads it."""
 
     env: Mapping[str, str] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    audience: Audience = "student"
 
 
 Renderer = Callable[["Report", Context], str]
@@ -55,8 +64,13 @@ def fmt(name: str, help: str, *, order: int = 50, env_file: str | None = None) -
     def register(render: Renderer) -> Renderer:
         if name in FORMATS:
             raise ValueError(f"format {name!r} is registered twice")
-        FORMATS[name] = Format(name, help, render, order, env_file)
-        return render
+
+        @functools.wraps(render)
+        def for_reader(report: Report, ctx: Context) -> str:
+            return render(report.for_audience(ctx.audience), ctx)
+
+        FORMATS[name] = Format(name, help, for_reader, order, env_file)
+        return for_reader
 
     return register
 

@@ -19,6 +19,11 @@ itself); outside that runner they fall back to local stand-ins, so the file
 still validates. `passed` is a boolean, so a check that did not run is
 `passed: false` with 0 points, and its extra `status` field says "not run"
 (besides "passed"/"failed"), with `output` saying why.
+
+A submission problem is a test of its own (0 of 0 points, status "problem"), and
+so is each flag (what the submission changed that grading ignored: status
+"flag", `passed: true`, since it costs nothing). A hidden check's test says
+`hidden: true`; for a student its output is the neutral line only.
 """
 
 from __future__ import annotations
@@ -52,15 +57,27 @@ def render(report: Report, ctx: Context) -> str:
                 "output": problem,
             }
         )
+    for i, flag in enumerate(report.flags, 1):
+        tests.append(
+            {
+                "test-name": f"submission flag {i}",
+                "passed": True,
+                "score": 0,
+                "max-score": 0,
+                "status": "flag",
+                "output": flag,
+            }
+        )
     for r in report.results:
         tests.append(
             {
-                "test-name": r.check if r.required else f"{r.check} (optional)",
+                "test-name": r.title,
                 "passed": r.status == "passed",
                 "score": r.points,
                 "max-score": r.max_points,
                 "status": r.status,
                 "required": r.required,
+                "hidden": r.hidden,
                 "output": explain(r),
             }
         )

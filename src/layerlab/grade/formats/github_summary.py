@@ -9,7 +9,8 @@ and the job's summaries are shown on the run's summary page. `layerlab grade
 One line with the verdict and points, the submission's problems and notes,
 then a table with a row per check: a mark, the check, its points, and what
 happened. Each status has its own mark (passed, FAILED, NOT RUN), with the hint
-of a failed check or why a check did not run in the last column.
+of a failed check or why a check did not run in the last column. Flags (what
+the submission changed that grading ignored) are listed above the table.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def render(report: Report, ctx: Context) -> str:
         lines += [f"- **problem:** {cell(p)}" for p in report.problems] + [""]
     if report.notes:
         lines += [f"- note: {cell(n)}" for n in report.notes] + [""]
+    if report.flags:
+        lines += [f"- **flag:** {cell(f)}" for f in report.flags] + [""]
     if report.results:
         lines += list(HEADER)
         for r in report.results:
-            name = f"`{r.check}`" + ("" if r.required else " (optional)")
+            name = f"`{r.check}`" + r.title[len(r.check) :]
             lines.append(f"| {MARKS[r.status]} | {name} | {r.points}/{r.max_points} | {cell(explain(r))} |")
         lines.append("")
     if report.not_run:
@@ -62,7 +65,6 @@ def render(report: Report, ctx: Context) -> str:
             + ", ".join(f"`{r.check}`" for r in report.not_run),
             "",
         ]
-    tail = [x for x in (report.engine, f"{report.seconds:.0f} s" if report.seconds else "", report.fixture) if x]
-    if tail:
-        lines += [f"<sub>{cell('; '.join(tail))}</sub>", ""]
+    if report.circumstances:
+        lines += [f"<sub>{cell('; '.join(report.circumstances))}</sub>", ""]
     return "\n".join(lines)

@@ -16,6 +16,12 @@ says so three ways: its `output` starts with "NOT RUN", its `tags` hold
 autograder container has no Docker daemon (DESIGN.md): this file is written
 where the grading ran and uploaded, or produced by a Gradescope autograder that
 reaches an engine elsewhere.
+
+A hidden check: for a student (the default audience) its test is visible with
+its points and the neutral line; in the instructor's file it carries its full
+output and `visibility: "hidden"`, which Gradescope never shows a student, so
+uploading the instructor's file reveals nothing either. Flags go in the top-level
+`output` and `extra_data.flags`.
 """
 
 from __future__ import annotations
@@ -52,21 +58,23 @@ def render(report: Report, ctx: Context) -> str:
         head = MARK[r.status] if r.status != "passed" else "passed"
         tests.append(
             {
-                "name": r.check if r.required else f"{r.check} (optional)",
+                "name": r.title,
                 "number": str(i),
                 "score": r.points,
                 "max_score": r.max_points,
                 "status": "passed" if r.status == "passed" else "failed",
                 "output": f"{head}\n{text}" if text else head,
                 "output_format": "text",
-                "tags": [r.status] + (["required"] if r.required else ["optional"]),
-                "visibility": "visible",
-                "extra_data": {"layerlab_status": r.status, "required": r.required},
+                "tags": [r.status] + (["required"] if r.required else ["optional"]) + (["hidden"] if r.hidden else []),
+                # The instructor's file keeps a hidden check's text; Gradescope then keeps it from students.
+                "visibility": "hidden" if r.hidden and ctx.audience == "instructor" else "visible",
+                "extra_data": {"layerlab_status": r.status, "required": r.required, "hidden": r.hidden},
             }
         )
     lines = [verdict(report)]
     lines += [f"problem: {p}" for p in report.problems]
     lines += [f"note: {n}" for n in report.notes]
+    lines += [f"flag: {f}" for f in report.flags]
     if report.not_run:
         lines.append(
             f"{len(report.not_run)} check(s) did not run, so they were not checked: "
@@ -87,6 +95,8 @@ def render(report: Report, ctx: Context) -> str:
             "run_id": report.run_id,
             "engine": report.engine,
             "fixture": report.fixture,
+            "autograder": report.autograder,
+            "flags": report.flags,
         },
         "tests": tests,
     }

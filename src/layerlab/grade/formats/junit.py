@@ -9,7 +9,10 @@ hint), `<skipped>` when it did not run (its message why), nothing when it
 passed. A problem with the submission itself (no Dockerfile, a path outside
 the folder) is an `<error>` case: the grader could not judge it. Points, which
 JUnit has no field for, are the suite's `points`/`max_points` properties and the
-first line of each case's `<system-out>`; both are integers.
+first line of each case's `<system-out>`; both are integers. Each flag (what
+the submission changed that grading ignored) is a suite property named `flag`;
+a hidden check's case name ends in "(hidden)" and, for a student, its failure
+message is the neutral line.
 tests/test_grade_formats.py reads the output back through `junitparser`.
 """
 
@@ -64,6 +67,8 @@ def render(report: Report, ctx: Context) -> str:
         ("max_points", str(report.max_points)),
         ("engine", report.engine),
         ("fixture", report.fixture),
+        ("autograder", report.autograder),
+        *(("flag", f) for f in report.flags),
     ):
         if value:
             ET.SubElement(props, "property", {"name": name, "value": value})
@@ -74,8 +79,7 @@ def render(report: Report, ctx: Context) -> str:
         )
         ET.SubElement(case, "error", {"message": _first_line(problem), "type": "problem"}).text = problem
     for r in report.results:
-        name = r.check if r.required else f"{r.check} (optional)"
-        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": name, "time": "0"})
+        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": r.title, "time": "0"})
         if r.status == "failed":
             el = ET.SubElement(
                 case, "failure", {"message": _first_line(r.hint) or _first_line(r.detail) or "failed", "type": "failed"}
