@@ -65,7 +65,9 @@ def test_the_solution_passes_and_the_starter_fails_in_parallel_runs(graded):
     assert sol.run_id != starter.run_id
     by = {r.check: r for r in starter.results}
     assert not starter.passed and by["builds"].status == "passed", starter.table()
-    assert by["compose_up_predicts"].status == "failed" and "no model" in by["compose_up_predicts"].detail
+    up = by["compose_up_predicts"]
+    # A race decides which the starter hits first: the API finding no model, or compose seeing prep stop.
+    assert up.status == "failed" and ("no model" in up.detail or "prep-1 exited (0)" in up.detail), up.detail
     assert "service_completed_successfully" in by["compose_up_predicts"].hint
     assert by["compose_ports_loopback"].status == "failed" and "every interface" in by["compose_ports_loopback"].detail
     assert "Traceback" not in sol.table() + starter.table()

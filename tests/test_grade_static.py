@@ -333,3 +333,22 @@ def test_the_expected_limit_lines_match_the_reference_program():
 
     assert expected_limit_lines(96 * 2**20, 0.5) == {"memory limit": "96 MiB", "cpu limit": "0.5 CPUs", "workers": "1"}
     assert expected_limit_lines(200 * 2**20, 1.5)["workers"] == "1"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "api exited 1 | no model at /data/model.json",  # the API lost the race
+        "container layerlab-08-exercise-prep-1 exited (0)",  # compose saw the job stop first
+    ],
+)
+def test_both_ways_the_08_starter_fails_point_at_waiting_for_the_job(error):
+    from layerlab.grade.checks.compose import _up_hint
+
+    assert "service_completed_successfully" in _up_hint(error, "")
+
+
+def test_an_exit_that_is_not_a_jobs_clean_end_gets_the_generic_hint():
+    from layerlab.grade.checks.compose import _up_hint
+
+    assert "service_completed_successfully" not in _up_hint("api exited (1)", "")

@@ -96,6 +96,13 @@ def _up_hint(error: str, trouble: str) -> str:
             "the API started before the model existed, or cannot see it: make it wait for the training job "
             "(depends_on with condition: service_completed_successfully) and mount the volume the job writes the model to"
         )
+    if re.search(r"exited \(0\)", low):
+        # Which of the two a starter hits is a race: the API's crash, or compose seeing the job stop first.
+        return (
+            "a job ended as it should, but `up --wait` counts a service that stops as failed unless another "
+            "waits for it: make the API depend on the training job (and that on prep) with "
+            "condition: service_completed_successfully"
+        )
     if "unhealthy" in low:
         return (
             "a health check keeps failing: run its test command by hand in the running service "
