@@ -295,6 +295,7 @@ def test_no_engine_says_so_and_does_not_pass(tmp_path, monkeypatch):
     assert "did not run, so they were not checked: builds" in r.table()
 
 
+@pytest.mark.answers  # grading reads the exercise's hidden checks (solutions/02-slim/hidden.yml)
 def test_the_cli_grade_exits_nonzero_with_one_line_for_a_missing_folder(tmp_path, capsys):
     from layerlab import cli
 
