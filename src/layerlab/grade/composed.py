@@ -17,10 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from layerlab.engine import compose, labels
+from layerlab.engine import compose
 from layerlab.ground.errors import LayerlabError
 
-from .sandbox import RUN_LABEL
 from .subject import Subject
 
 GRADED_FILE = "compose.graded.json"
@@ -78,7 +77,7 @@ class ComposeRun:
             return self.project
         cfg = json.loads(json.dumps(self.config()))
         cfg["name"] = self.name
-        tagged = {**labels.course_labels(self.subject.exercise.module), RUN_LABEL: self.subject.session.run_id}
+        tagged = self.subject.session.labels
         for kind in ("networks", "volumes"):
             for key, spec in (cfg.get(kind) or {}).items():
                 spec = spec or {}

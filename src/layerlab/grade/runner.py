@@ -16,6 +16,7 @@ from layerlab import course as C
 from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.engine.build import Show
+from layerlab.ground.text import printable
 from layerlab.measure import leaks
 
 from . import exercise as exercise_mod
@@ -73,8 +74,13 @@ def grade(
     folder = Path(path)
     ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
     if ex is None:
-        return Report(exercise=exercise_id or folder.name, path=str(folder), run_id="-", problems=[problem])
-    report = Report(exercise=ex.id, path=str(folder), run_id="-")
+        return Report(
+            exercise=exercise_id or printable(folder.name),
+            path=printable(str(folder)),
+            run_id="-",
+            problems=[printable(problem)],
+        )
+    report = Report(exercise=ex.id, path=printable(str(folder)), run_id="-")
     problems, df = check_input(ex, folder)
     if problems or df is None:
         report.problems = problems
