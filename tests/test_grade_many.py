@@ -310,3 +310,57 @@ def test_the_cli_grades_broken_submissions_with_the_real_grader(tmp_path, capsys
     assert "a path outside the exercise folder" in book["linked"]["reason"]
     assert book["big"]["max"] == "12" and book["big"]["size_at_most"] == "0"
     assert "3 students graded" in printed and "(3 broken)" in printed
+
+
+INTERRUPTED = r'''
+import json, sys
+from pathlib import Path
+from layerlab.grade import batch
+
+class Cleaner:
+    def remove(self, job):
+        with open(sys.argv[3], "a") as f:
+            f.write(job + "\n")
+        return []
+    def remaining(self, jobs):
+        return []
+
+batch.GRACE_S = 2.0
+command = lambda folder, job: [sys.executable, sys.argv[2], str(folder)]
+batch.grade_many(Path(sys.argv[1]), "02-slim", Path(sys.argv[1]).parent / "out", jobs=2, command=command,
+                 cleaner=Cleaner(), show=lambda line: print(line, flush=True))
+'''
+
+
+def test_an_interrupted_batch_stops_every_grading_and_keeps_the_previous_gradebook(tmp_path, fake):
+    """Ctrl-C in the instructor's terminal: every running grading stopped, its job cleaned, no gradebook written."""
+    import signal
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    student(subs, "a", mode="sleep")
+    student(subs, "b", mode="sleep")
+    student(subs, "c")
+    out.mkdir()
+    (out / "gradebook.csv").write_text(gradebook.to_csv([]))
+    runner, script, removed = tmp_path / "runner.py", tmp_path / "fake_grader.py", tmp_path / "removed.txt"
+    runner.write_text(INTERRUPTED)
+    script.write_text(FAKE)
+    proc = subprocess.Popen(
+        [sys.executable, str(runner), str(subs), str(script), str(removed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, log = fake
+    deadline = time.monotonic() + 60
+    while len(list(log.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(list(log.glob("*.pid"))) == 2, "the two sleeping gradings never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    sleepers = {p.stem for p in log.glob("*.pid")}
+    assert set(removed.read_text().split()) == sleepers, "a stopped grading's job was not cleaned"
+    assert not any(_alive(int(p.read_text())) for p in log.glob("*.pid")), "a grading outlived the batch"
+    assert len([p for p in log.iterdir() if p.suffix != ".pid"]) == 2, "a grading started after the interrupt"
+    assert gradebook.read(out / "gradebook.csv") == [] and not (out / "gradebook.previous.csv").exists()
