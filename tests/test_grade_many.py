@@ -312,7 +312,7 @@ def test_the_cli_grades_broken_submissions_with_the_real_grader(tmp_path, capsys
     assert "3 students graded" in printed and "(3 broken)" in printed
 
 
-INTERRUPTED = r'''
+INTERRUPTED = r"""
 import json, sys
 from pathlib import Path
 from layerlab.grade import batch
@@ -329,7 +329,7 @@ batch.GRACE_S = 2.0
 command = lambda folder, job: [sys.executable, sys.argv[2], str(folder)]
 batch.grade_many(Path(sys.argv[1]), "02-slim", Path(sys.argv[1]).parent / "out", jobs=2, command=command,
                  cleaner=Cleaner(), show=lambda line: print(line, flush=True))
-'''
+"""
 
 
 def test_an_interrupted_batch_stops_every_grading_and_keeps_the_previous_gradebook(tmp_path, fake):
@@ -364,3 +364,14 @@ def test_an_interrupted_batch_stops_every_grading_and_keeps_the_previous_gradebo
     assert not any(_alive(int(p.read_text())) for p in log.glob("*.pid")), "a grading outlived the batch"
     assert len([p for p in log.iterdir() if p.suffix != ".pid"]) == 2, "a grading started after the interrupt"
     assert gradebook.read(out / "gradebook.csv") == [] and not (out / "gradebook.previous.csv").exists()
+
+
+def test_the_cli_says_in_one_line_what_cannot_start(tmp_path, capsys):
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    out = str(tmp_path / "out")
+    assert cli.main(["grade-many", str(tmp_path / "subs"), "--exercise", "02-slim", "--jobs", "0", "--out", out]) == 2
+    assert cli.main(["grade-many", str(tmp_path / "nowhere"), "--exercise", "02-slim", "--out", out]) == 2
+    assert cli.main(["grade-many", str(tmp_path / "subs"), "--exercise", "99-nope", "--out", out]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("--jobs wants 1 or more") and "is not a folder" in err[1] and "unknown exercise" in err[2]
+    assert len(err) == 3 and not (tmp_path / "out" / "gradebook.csv").exists()
