@@ -160,7 +160,10 @@ def test_the_summary_shows_the_distribution_the_failing_share_and_the_most_commo
 
 
 def test_the_histogram_counts_each_total():
+    import xml.etree.ElementTree as ET
+
     svg = summary.histogram([0, 8, 8, 5], 8)
+    ET.fromstring(svg)  # well-formed: browsers show nothing of a broken inline SVG
     assert svg.count("<rect") == 3  # totals 0, 5 and 8
     assert "<title>8 points: 2 student(s)</title>" in svg and "<title>5 points: 1 student(s)</title>" in svg
 

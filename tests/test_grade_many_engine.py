@@ -62,8 +62,14 @@ def test_a_build_that_never_ends_is_stopped_at_the_timeout_and_leaves_nothing(en
     shutil.copytree(REPO / "solutions" / "02-slim", d)
     n = sleep_seconds()
     df = d / "Dockerfile"
-    # a step that never ends on its own; a nonce keeps it out of the cache
-    df.write_text(df.read_text().replace("\nCMD ", f"\nRUN echo {time.time_ns()} && sleep {n}\nCMD ", 1))
+    # a step that never ends on its own, first, so the grading reaches it in seconds; a nonce keeps it out of the cache
+    text = df.read_text()
+    assert "\nFROM python:3.13-slim\n" in text
+    df.write_text(
+        text.replace(
+            "\nFROM python:3.13-slim\n", f"\nFROM python:3.13-slim\nRUN echo {time.time_ns()} && sleep {n}\n", 1
+        )
+    )
     seen = threading.Event()
 
     def watch() -> None:
