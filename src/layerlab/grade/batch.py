@@ -69,7 +69,9 @@ class Cleaner(Protocol):
 
 
 class EngineCleaner:
-    """The engine's resources, by the sandbox's job label; with no engine, a grading made nothing in one."""
+    """The engine's resources, by the sandbox's job label; with no engine, a grading made nothing in one.
+    An engine that fails to answer is reported as something left (what was not seen removed), never raised:
+    the batch's rows stand either way."""
 
     def remove(self, job: str) -> list[str]:
         from layerlab import engine
@@ -79,6 +81,8 @@ class EngineCleaner:
             return clean.clean(within=(JOB_LABEL, job), count_freed=False).failed
         except engine.EngineUnavailable:
             return []
+        except Exception as e:  # noqa: BLE001 - said in the batch's "left" list
+            return [f"job {job}: the engine did not answer its clean-up: {last_line(str(e), type(e).__name__)}"]
 
     def remaining(self, jobs: set[str]) -> list[str]:
         from layerlab import engine
@@ -88,6 +92,8 @@ class EngineCleaner:
             return clean.remaining(JOB_LABEL, jobs)
         except engine.EngineUnavailable:
             return []
+        except Exception as e:  # noqa: BLE001 - said in the batch's "left" list
+            return [f"unknown: the engine did not list what carries {JOB_LABEL}: {last_line(str(e), type(e).__name__)}"]
 
 
 @dataclass(frozen=True)
