@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -120,7 +121,7 @@ def class_of_three(subs: Path) -> None:
 def test_the_gradebook_has_a_row_per_student_with_points_per_check(tmp_path, fake):
     subs, out = tmp_path / "subs", tmp_path / "out"
     class_of_three(subs)
-    b, cleaner = run(subs, out, fake, jobs=2)
+    b, cleaner = run(subs, out, fake, jobs=2, formats=("junit", "gradescope"))
     book = read_csv(out / "gradebook.csv")
     assert list(book) == ["alice", "bob", "carol", "dan"]
     header = (out / "gradebook.csv").read_text().splitlines()[0].split(",")
@@ -132,9 +133,12 @@ def test_the_gradebook_has_a_row_per_student_with_points_per_check(tmp_path, fak
         book["dan"]["status"] == "broken" and book["dan"]["total"] == "0" and "no Dockerfile" in book["dan"]["reason"]
     )
     assert all(book[s]["change"] == "" for s in book), "a first grading has nothing to compare with"
-    for s in book:  # each student's own report, as the grader wrote it
+    for s in book:  # each student's own report, as the grader wrote it, and in the formats asked for
         r = Report.model_validate_json((out / "reports" / f"{s}.json").read_text())
         assert r.points == int(book[s]["total"])
+        assert json.loads((out / "reports" / f"{s}.gradescope.json").read_text())["score"] == r.points
+        suite = ET.parse(out / "reports" / f"{s}.junit.xml").getroot()
+        assert len(suite.findall(".//testcase")) == len(r.results) + len(r.problems)  # a problem is an <error>
     assert cleaner.asked == {g.job for g in b.graded}, "the leftover check did not cover every grading"
     assert cleaner.removed == [], "gradings that ended on their own clean up after themselves"
     assert len({g.job for g in b.graded}) == 4
@@ -160,8 +164,6 @@ def test_the_summary_shows_the_distribution_the_failing_share_and_the_most_commo
 
 
 def test_the_histogram_counts_each_total():
-    import xml.etree.ElementTree as ET
-
     svg = summary.histogram([0, 8, 8, 5], 8)
     ET.fromstring(svg)  # well-formed: browsers show nothing of a broken inline SVG
     assert svg.count("<rect") == 3  # totals 0, 5 and 8

@@ -246,6 +246,7 @@ def _grade_many(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             timeout=args.timeout,
             autograder=args.autograder,
+            formats=tuple(args.format),
         )
     except (batch.BatchError, gradebook.GradebookError) as e:
         print(e, file=sys.stderr)
@@ -545,6 +546,13 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=900,
         help="seconds one student's grading may take, then it is stopped (default: 900)",
+    )
+    p.add_argument(
+        "--format",
+        action="append",
+        default=[],
+        choices=[f for f in formats.names() if f != "json"],
+        help="also write each student's report in this format, beside the JSON one (repeatable)",
     )
     p.add_argument(
         "--out",

@@ -47,6 +47,14 @@ from .sandbox import JOB_LABEL
 GRACE_S = 30.0  # after SIGINT, how long a grader may take to remove what it made before its group is killed
 GIT_TIMEOUT_S = 120.0
 GRADEBOOK, PREVIOUS, SUMMARY = "gradebook.csv", "gradebook.previous.csv", "summary.html"
+# reports/<student>.<suffix> for each format asked for besides layerlab's own JSON (always written)
+SUFFIXES = {
+    "text": "txt",
+    "junit": "junit.xml",
+    "gradescope": "gradescope.json",
+    "classroom50": "classroom50.json",
+    "github-summary": "md",
+}
 
 # (the folder to grade, its job id) -> the command that grades it and prints a JSON report on stdout
 Command = Callable[[Path, str], list[str]]
@@ -139,6 +147,7 @@ class Batch:
     timeout: float
     autograder: str | None = None
     regrade: bool = False  # a previous gradebook was there
+    formats: tuple[str, ...] = ()  # written per student besides the JSON report
 
     @property
     def rows(self) -> list[Row]:
@@ -395,10 +404,11 @@ def grade_many(
     course_file: Path = settings.COURSE_FILE,
     command: Command | None = None,
     cleaner: Cleaner | None = None,
+    formats: tuple[str, ...] = (),
     show: Printer = say,
 ) -> Batch:
-    """Grade every student in `submissions`, `jobs` at a time; write the gradebook, the reports and the
-    summary under `out`. Raises BatchError before grading anything when the batch cannot start, and
+    """Grade every student in `submissions`, `jobs` at a time; write the gradebook, the reports (JSON, and
+    each of `formats`) and the summary under `out`. Raises BatchError before grading anything when the batch cannot start, and
     KeyboardInterrupt (after stopping every grading and removing what it made) when interrupted."""
     from . import summary
 
@@ -463,6 +473,7 @@ def grade_many(
         timeout=timeout,
         autograder=autograder,
         regrade=bool(before),
+        formats=formats,
     )
     write(batch)
     summary.write(batch, out / SUMMARY)
@@ -502,8 +513,14 @@ def write(batch: Batch) -> None:
     """reports/<student>.json for every student, then the gradebook (the previous one kept beside it)."""
     reports = batch.out / "reports"
     reports.mkdir(parents=True, exist_ok=True)
+    from . import formats
+
     for g in batch.graded:
         (reports / f"{g.row.student}.json").write_text(g.report.to_json() + "\n", encoding="utf-8")
+        ctx = formats.Context(env={"USERNAME": g.row.student})  # Classroom 50's owner: the student
+        for name in batch.formats:
+            text = formats.render(name, g.report, ctx)
+            (reports / f"{g.row.student}.{SUFFIXES.get(name, name + '.txt')}").write_text(text, encoding="utf-8")
     book = batch.out / GRADEBOOK
     if book.exists():
         shutil.copyfile(book, batch.out / PREVIOUS)
