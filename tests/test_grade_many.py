@@ -20,7 +20,7 @@ import pytest
 
 from layerlab import cli
 from layerlab.course import REPO
-from layerlab.grade import batch, gradebook, summary
+from layerlab.grade import batch, collect, gradebook, isolate, summary
 from layerlab.grade.report import Report
 
 FAKE = r"""
@@ -76,7 +76,7 @@ def fake(tmp_path, monkeypatch):
     log.mkdir()
     monkeypatch.setenv("FAKE_LOG", str(log))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setattr(batch, "GRACE_S", 2.0)
+    monkeypatch.setattr(isolate, "GRACE_S", 2.0)
 
     def command(folder: Path, job: str) -> list[str]:
         return [sys.executable, str(script), str(folder)]
@@ -276,7 +276,7 @@ def test_repositories_and_bundles_are_graded_at_their_exercise_folder(tmp_path, 
 def test_what_cannot_start_fails_before_grading_anything(tmp_path, fake):
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
-    with pytest.raises(batch.BatchError, match="no submissions in"):
+    with pytest.raises(collect.NoSubmissions, match="no submissions in"):
         run(subs, out, fake)
     student(subs, "alice")
     with pytest.raises(batch.BatchError, match="unknown exercise '99-nope'"):
@@ -320,7 +320,7 @@ def test_the_cli_grades_broken_submissions_with_the_real_grader(tmp_path, capsys
 INTERRUPTED = r"""
 import json, sys
 from pathlib import Path
-from layerlab.grade import batch
+from layerlab.grade import batch, isolate
 
 class Cleaner:
     def remove(self, job):
@@ -330,7 +330,7 @@ class Cleaner:
     def remaining(self, jobs):
         return []
 
-batch.GRACE_S = 2.0
+isolate.GRACE_S = 2.0
 command = lambda folder, job: [sys.executable, sys.argv[2], str(folder)]
 batch.grade_many(Path(sys.argv[1]), "02-slim", Path(sys.argv[1]).parent / "out", jobs=2, command=command,
                  cleaner=Cleaner(), show=lambda line: print(line, flush=True))

@@ -233,6 +233,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _grade_many(args: argparse.Namespace) -> int:
     from layerlab.grade import batch, gradebook
+    from layerlab.ground.errors import LayerlabError
 
     if args.jobs < 1 or args.timeout <= 0:
         print("--jobs wants 1 or more, --timeout a number of seconds above 0", file=sys.stderr)
@@ -248,7 +249,7 @@ def _grade_many(args: argparse.Namespace) -> int:
             autograder=args.autograder,
             formats=tuple(args.format),
         )
-    except (batch.BatchError, gradebook.GradebookError) as e:
+    except LayerlabError as e:  # no submissions, an unknown exercise, a foreign gradebook in --out
         print(e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,15 +1,12 @@
 """`layerlab grade-many`: grade a folder of submissions, one student each, and write the class's gradebook.
 
-Each entry of SUBMISSIONS is one student: a folder, a git repository, or a git
-bundle (`NAME.bundle`, cloned first). Where it holds the exercise's folder
-(`exercises/<id>/` or `<id>/`, as a student's copy of the course repository does),
-that folder is graded. Each student is graded in a process of its own
-(`python -m layerlab grade ... --format json`), in a process group of its own, so
-a grading past `--timeout` is stopped whole: SIGINT first, which lets the grader
-remove what it made, then SIGKILL. Every grading gets a job id
-(LAYERLAB_GRADE_JOB), which the sandbox puts on everything it makes
-(grade/sandbox.py), so what a killed grading left is removed by that label, and
-at the end one listing per kind of resource says whether any job left anything.
+The students come from grade/collect.py, each is graded alone by grade/isolate.py
+(a process of its own, a time limit, its leftovers removed by its job label),
+`jobs` at a time. Under `out` go gradebook.csv (grade/gradebook.py; the one
+already there is the previous grading, and each row says what changed since),
+reports/<student>.json (and each format asked for), logs/<student>.txt (the
+grader's stderr) and summary.html (grade/summary.py). At the end, one listing
+per kind of engine resource says whether any grading of the batch left anything.
 
 One broken submission never stops the batch: whatever happens to one student
 (no Dockerfile, too big, a bad link, a build that never ends, a grader crash)
@@ -18,34 +15,23 @@ becomes that student's row, with the reason and zero points.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-from pydantic import ValidationError
 
 from layerlab.ground import settings
 from layerlab.ground.errors import LayerlabError
-from layerlab.ground.text import Printer, last_line, printable, say
+from layerlab.ground.text import Printer, printable, say
 
 from . import gradebook
-from .gradebook import Change, Row, Status
+from .collect import Submission, find
+from .gradebook import Change, Row
+from .isolate import Cleaner, Command, EngineCleaner, Outcome, Processes, grade_command, grade_safely
 from .report import CheckResult, Report
-from .sandbox import JOB_LABEL
 
-GRACE_S = 30.0  # after SIGINT, how long a grader may take to remove what it made before its group is killed
-GIT_TIMEOUT_S = 120.0
 GRADEBOOK, PREVIOUS, SUMMARY = "gradebook.csv", "gradebook.previous.csv", "summary.html"
 # reports/<student>.<suffix> for each format asked for besides layerlab's own JSON (always written)
 SUFFIXES = {
@@ -56,73 +42,9 @@ SUFFIXES = {
     "github-summary": "md",
 }
 
-# (the folder to grade, its job id) -> the command that grades it and prints a JSON report on stdout
-Command = Callable[[Path, str], list[str]]
-
 
 class BatchError(LayerlabError):
-    """A batch that cannot start: no submissions, an unknown exercise, a foreign gradebook in --out."""
-
-
-class Cleaner(Protocol):
-    """What removes a grading's leftovers by its job label: the engine's, or a fake in unit tests."""
-
-    def remove(self, job: str) -> list[str]:
-        """Remove what carries this job's label; return what could not be removed."""
-        ...
-
-    def remaining(self, jobs: set[str]) -> list[str]:
-        """What still carries one of these jobs' labels."""
-        ...
-
-
-class EngineCleaner:
-    """The engine's resources, by the sandbox's job label; with no engine, a grading made nothing in one.
-    An engine that fails to answer is reported as something left (what was not seen removed), never raised:
-    the batch's rows stand either way."""
-
-    def remove(self, job: str) -> list[str]:
-        from layerlab import engine
-        from layerlab.engine import clean
-
-        try:
-            return clean.clean(within=(JOB_LABEL, job), count_freed=False).failed
-        except engine.EngineUnavailable:
-            return []
-        except Exception as e:  # noqa: BLE001 - said in the batch's "left" list
-            return [f"job {job}: the engine did not answer its clean-up: {last_line(str(e), type(e).__name__)}"]
-
-    def remaining(self, jobs: set[str]) -> list[str]:
-        from layerlab import engine
-        from layerlab.engine import clean
-
-        try:
-            return clean.remaining(JOB_LABEL, jobs)
-        except engine.EngineUnavailable:
-            return []
-        except Exception as e:  # noqa: BLE001 - said in the batch's "left" list
-            return [f"unknown: the engine did not list what carries {JOB_LABEL}: {last_line(str(e), type(e).__name__)}"]
-
-
-@dataclass(frozen=True)
-class Submission:
-    student: str  # the entry's name (a bundle's without .bundle), printable
-    entry: Path  # as found in SUBMISSIONS
-    kind: Literal["folder", "repository", "bundle"]
-
-
-@dataclass
-class Outcome:
-    """What grading one student gave: the grader's report, or why there is none."""
-
-    submission: Submission
-    job: str
-    seconds: float
-    report: Report | None = None
-    status: Status | None = None  # set when there is no report
-    reason: str = ""
-    inside: str = ""  # the exercise's folder graded inside the entry (a copy of the course repository)
-    left: list[str] = field(default_factory=list)  # what removing the job's resources could not remove
+    """A batch that cannot start: an unknown exercise."""
 
 
 @dataclass
@@ -154,209 +76,6 @@ class Batch:
         return [g.row for g in self.graded]
 
 
-# --- the submissions ---------------------------------------------------------------------------------
-
-
-def find(submissions: Path, out: Path) -> tuple[list[Submission], list[str]]:
-    """One Submission per student entry (sorted by name), and a line for each entry that is none."""
-    if not submissions.is_dir():
-        raise BatchError(
-            f"{printable(str(submissions))} is not a folder: pass the folder that holds one entry per student"
-        )
-    found: list[Submission] = []
-    skipped: list[str] = []
-    taken: set[str] = set()
-    for entry in sorted(submissions.iterdir(), key=lambda p: os.fsencode(p.name)):
-        name = printable(entry.name)
-        if entry.name.startswith(".") or entry.resolve() == out.resolve():
-            continue  # the collection's own .git, editors' files, the gradebook's folder
-        kind: Literal["folder", "repository", "bundle"]
-        if entry.is_dir():
-            kind, student = ("repository" if (entry / ".git").exists() else "folder"), name
-        elif entry.is_file() and entry.name.endswith(".bundle"):
-            kind, student = "bundle", name.removesuffix(".bundle")
-        else:
-            skipped.append(f"{name}: not a folder, a git repository or a .bundle file")
-            continue
-        if student in taken:  # alice/ and alice.bundle: the second keeps its whole name
-            student = name
-        taken.add(student)
-        found.append(Submission(student, entry, kind))
-    if not found:
-        raise BatchError(
-            f"no submissions in {printable(str(submissions))}: want one folder, git repository or .bundle per student"
-        )
-    return found, skipped
-
-
-def exercise_folder(root: Path, exercise_id: str) -> Path:
-    """The exercise's folder inside a student's copy of the course (`exercises/<id>`, `<id>`), else `root`.
-    A candidate that leads out of `root` through a link is not taken: the grader then reports the link."""
-    real = root.resolve()
-    for candidate in (root / "exercises" / exercise_id, root / exercise_id):
-        if candidate.is_dir() and real in candidate.resolve().parents:
-            return candidate
-    return root
-
-
-def _clone(bundle: Path, dest: Path) -> str:
-    """Clone a git bundle into dest; return a problem, or ''."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
-    try:
-        r = subprocess.run(
-            ["git", "clone", "--quiet", "--", str(bundle), str(dest)],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=GIT_TIMEOUT_S,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except FileNotFoundError:
-        return "git is not installed here: install it to grade .bundle submissions"
-    except subprocess.TimeoutExpired:
-        return f"cloning the git bundle took longer than {GIT_TIMEOUT_S:.0f} s"
-    if r.returncode:
-        return f"the git bundle could not be cloned: {last_line(r.stderr, f'git exited with {r.returncode}')}"
-    return ""
-
-
-# --- one student -------------------------------------------------------------------------------------
-
-
-def grade_command(exercise_id: str, autograder: str | None = None) -> Command:
-    """The real grader: this interpreter's `layerlab grade`, its JSON report on stdout."""
-
-    def command(folder: Path, job: str) -> list[str]:
-        cmd = [sys.executable, "-m", "layerlab", "grade", str(folder), "--exercise", exercise_id, "--format", "json"]
-        return cmd + (["--autograder", autograder] if autograder else [])
-
-    return command
-
-
-class Processes:
-    """The gradings running now, so an interrupted batch can stop every one of them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._live: dict[str, subprocess.Popen[bytes]] = {}
-        self.stopping = threading.Event()
-
-    def start(
-        self, job: str, cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path
-    ) -> subprocess.Popen[bytes]:
-        with self._lock, stdout.open("wb") as out, stderr.open("wb") as err:
-            if self.stopping.is_set():
-                raise KeyboardInterrupt
-            # A session of its own: the grading and every process it starts (docker clients) are one group,
-            # stopped together, and a Ctrl-C in the instructor's terminal reaches the batch, not them.
-            proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, start_new_session=True
-            )
-            self._live[job] = proc
-            return proc
-
-    def done(self, job: str) -> None:
-        with self._lock:
-            self._live.pop(job, None)
-
-    def stop_all(self) -> None:
-        self.stopping.set()
-        with self._lock:
-            live = list(self._live.values())
-        for proc in live:
-            _signal(proc, signal.SIGINT)
-        deadline = time.monotonic() + GRACE_S
-        for proc in live:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            _signal(proc, signal.SIGKILL)
-
-
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is gone already
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT the grading's group (the grader then removes what it made), SIGKILL whatever is left of it."""
-    _signal(proc, signal.SIGINT)
-    try:
-        proc.wait(GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    _signal(proc, signal.SIGKILL)  # also the group's other members, when the grader itself has exited
-    proc.wait()
-
-
-def grade_safely(sub: Submission, exercise_id: str, **kw: Any) -> Outcome:
-    """`grade_one`, with whatever goes wrong in the batch's own handling of one student made that student's
-    row (a bundle git cannot read, a full disk), so it never stops the others."""
-    start = time.monotonic()
-    job = f"gm{uuid.uuid4().hex[:12]}"  # letters and digits: a label value, a folder name
-    try:
-        return grade_one(sub, exercise_id, job, **kw)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # noqa: BLE001 - one student's row says it; the batch goes on
-        reason = f"grading could not run: {type(e).__name__}: {printable(str(e).splitlines()[0] if str(e) else '')}"
-        return Outcome(sub, job, time.monotonic() - start, status="error", reason=reason)
-
-
-def grade_one(
-    sub: Submission,
-    exercise_id: str,
-    job: str,
-    *,
-    command: Command,
-    timeout: float,
-    scratch: Path,
-    cleaner: Cleaner,
-    procs: Processes,
-) -> Outcome:
-    """Grade one student in a process of their own, within `timeout` seconds, and remove what a grading
-    that did not end on its own left behind. Never raises for anything the submission does."""
-    work = scratch / job
-    work.mkdir()
-    start = time.monotonic()
-    root = sub.entry
-    if sub.kind == "bundle":
-        root = work / "clone"
-        if problem := _clone(sub.entry, root):
-            return Outcome(sub, job, time.monotonic() - start, status="broken", reason=problem)
-    folder = exercise_folder(root, exercise_id)
-    inside = printable(str(folder.relative_to(root))) if folder != root else ""
-    env = {**os.environ, settings.GRADE_JOB_ENV: job, settings.HEADLESS_ENV: "1"}
-    stdout, stderr = work / "report.json", work / "stderr.txt"
-    proc = procs.start(job, command(folder, job), env, stdout, stderr)
-    timed_out = False
-    try:
-        proc.wait(max(1.0, timeout - (time.monotonic() - start)))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        stop(proc)
-    finally:
-        procs.done(job)
-    seconds = time.monotonic() - start
-    outcome = Outcome(sub, job, seconds, inside=inside)
-    if timed_out or proc.returncode not in (0, 1):
-        outcome.left = cleaner.remove(job)  # a grading that did not end on its own did not clean up after itself
-    err = printable(last_line(stderr.read_bytes().decode("utf-8", "replace"), "nothing on stderr"))
-    if timed_out:
-        outcome.status, outcome.reason = "timed out", f"grading took longer than --timeout {timeout:g} s: stopped"
-        return outcome
-    try:
-        outcome.report = Report.model_validate_json(stdout.read_bytes())
-    except (ValidationError, ValueError):
-        outcome.status = "error"
-        outcome.reason = f"the grader ended without a report (exit status {proc.returncode}): {err}"
-    return outcome
-
-
 # --- the class ---------------------------------------------------------------------------------------
 
 
@@ -386,11 +105,6 @@ def stand_in(o: Outcome, exercise_id: str, checks: list[CheckResult]) -> Report:
         results=[c.model_copy(update={"status": "not run", "points": 0, "why": why}) for c in checks],
         seconds=round(o.seconds, 1),
     )
-
-
-def _line(i: int, n: int, row: Row) -> str:
-    what = f"{row.total}/{row.max} points" if row.status in ("passed", "failed") else row.reason
-    return f"[{i}/{n}] {row.student}: {row.status}, {what} ({row.seconds:.0f} s)"
 
 
 def grade_many(
