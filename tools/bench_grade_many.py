@@ -2,7 +2,8 @@
 
     PYTHONPATH=src .venv/bin/python tools/bench_grade_many.py [--students 30] [--jobs 1 2] [--keep DIR]
 
-Generates STUDENTS submissions from six variants of 02-slim (two right, four wrong in different ways),
+Generates STUDENTS submissions from six variants of 02-slim (two right, three wrong in different ways, and
+pip without --no-cache-dir, which passes where pip keeps nothing for six's wheel, as on the course's machine),
 copies of a variant byte-identical, as a class hands in much the same few answers. Each variant's
 Dockerfile gets a line unique to the benchmark run (`RUN echo bench-<nonce>` after FROM), so its first
 grading in each run misses BuildKit's cache and the copies after it can hit it. Then grades the class
@@ -56,7 +57,7 @@ def variants() -> dict[str, tuple[Path, list[tuple[str, str, str]]]]:
             ],
         ),
         "wrong-starter": (STARTER, []),
-        "wrong-pip-cache": (SOLUTION, [("Dockerfile", "pip install --no-cache-dir", "pip install")]),
+        "pip-without-no-cache-dir": (SOLUTION, [("Dockerfile", "pip install --no-cache-dir", "pip install")]),
         "wrong-lists-later": (
             SOLUTION,
             [
