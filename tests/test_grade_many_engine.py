@@ -96,3 +96,22 @@ def test_a_build_that_never_ends_is_stopped_at_the_timeout_and_leaves_nothing(en
         time.sleep(1)
     assert not sleeping(n), f"the submission's `sleep {n}` is still running"
     assert b.left == [] and _left(engine_client, {b.graded[0].job}, set()) == []
+
+
+def test_what_a_grading_builds_carries_its_job_label_and_is_removed_by_it(engine_client, tmp_path, monkeypatch):
+    """The clean-up of a killed grading finds what it made by the job label alone."""
+    from layerlab.grade.sandbox import Session
+    from layerlab.ground import settings
+
+    job = f"gmtest{time.time_ns()}"
+    monkeypatch.setenv(settings.GRADE_JOB_ENV, job)
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.13-slim\nRUN echo {job} > /job\n")
+    session = Session("02-slim", "02", memory="128m", pids=64, max_output=1000)
+    try:
+        session.build(tmp_path, "main", timeout=300)
+        left = isolate.EngineCleaner().remaining({job})
+        assert len(left) == 1 and left[0].startswith("image "), left
+        assert isolate.EngineCleaner().remove(job) == []
+        assert isolate.EngineCleaner().remaining({job}) == []
+    finally:
+        session.close()
