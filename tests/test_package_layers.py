@@ -58,7 +58,10 @@ def test_a_layer_imports_only_the_layers_below_it(layer):
 
 def test_every_module_lives_in_a_layer():
     top = sorted(p.name for p in SRC.glob("*.py"))
-    assert top == ["__init__.py", "cli.py"], f"modules outside ground/, engine/, measure/, course/, grade/: {top}"
+    # __main__.py only runs cli.py's main (`python -m layerlab`, how grade-many starts each grading)
+    expected = ["__init__.py", "__main__.py", "cli.py"]
+    assert top == expected, f"modules outside ground/, engine/, measure/, course/, grade/: {top}"
+    assert _layer_imports(SRC / "__main__.py") == set(), "__main__.py imports nothing but the command"
 
 
 # --- no import circles ---------------------------------------------------------------------------------------------

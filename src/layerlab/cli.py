@@ -1,4 +1,4 @@
-"""The `layerlab` command: doctor, bootstrap, clean, run, sync, grade, release, record, and the instructor's warm, timings, reset."""
+"""The `layerlab` command: doctor, bootstrap, clean, run, sync, grade, grade-many, release, record, and the instructor's warm, timings, reset."""
 
 from __future__ import annotations
 
@@ -249,6 +249,49 @@ def _grade(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0 if report.passed else 1
+
+
+def _grade_many(args: argparse.Namespace) -> int:
+    from layerlab.grade import batch, gradebook
+    from layerlab.ground.errors import LayerlabError
+
+    if args.jobs < 1 or args.timeout <= 0:
+        print("--jobs wants 1 or more, --timeout a number of seconds above 0", file=sys.stderr)
+        return 2
+    out = Path(args.out or Path("build") / "grade-many" / args.exercise)
+    try:
+        b = batch.grade_many(
+            Path(args.submissions),
+            args.exercise,
+            out,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            autograder=args.autograder,
+            formats=tuple(args.format),
+        )
+    except LayerlabError as e:  # no submissions, an unknown exercise, a foreign gradebook in --out
+        print(e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: every grading was stopped and what it made removed; the gradebook was not written",
+            file=sys.stderr,
+        )
+        return 130
+    counts = ", ".join(f"{n} {s}" for s in gradebook.STATUSES if (n := sum(r.status == s for r in b.rows)))
+    print(f"{b.exercise}: {len(b.rows)} students graded in {b.seconds:.0f} s ({counts})")
+    if b.regrade:
+        print(
+            f"{len(b.changes)} grade(s) changed since the previous grading"
+            + "".join(f"\n  {c.student}: {c.before} -> {c.after}" for c in b.changes)
+        )
+    for line in b.skipped:
+        print(f"skipped {line}")
+    print(f"gradebook: {out / batch.GRADEBOOK}\nreports: {out / 'reports'}\nsummary: {out / batch.SUMMARY}")
+    if b.left:
+        print("left in the engine after the clean-up:\n" + "\n".join(f"  {x}" for x in b.left), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -563,6 +606,36 @@ def main(argv: list[str] | None = None) -> int:
         "(default: student with --autograder, else instructor)",
     )
     p.set_defaults(func=_grade)
+
+    p = sub.add_parser(
+        "grade-many",
+        help="grade a folder of submissions, one per student: a gradebook CSV, a JSON report each, an HTML summary",
+    )
+    p.add_argument("submissions", help="a folder with one folder, git repository or NAME.bundle per student")
+    p.add_argument("--exercise", required=True, help="exercise id, e.g. 02-slim")
+    p.add_argument(
+        "--autograder", metavar="FILE[@DIGEST]", help="grade with this autograder bundle's checks and fixtures"
+    )
+    p.add_argument("--jobs", type=int, default=1, help="students graded at the same time (default: 1)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=900,
+        help="seconds one student's grading may take, then it is stopped (default: 900)",
+    )
+    p.add_argument(
+        "--format",
+        action="append",
+        default=[],
+        choices=[f for f in formats.names() if f != "json"],
+        help="also write each student's report in this format, beside the JSON one (repeatable)",
+    )
+    p.add_argument(
+        "--out",
+        help="where the gradebook, reports/ and summary.html go (default: build/grade-many/ID); "
+        "a gradebook already there is the previous grading, and what changed since is reported",
+    )
+    p.set_defaults(func=_grade_many)
 
     p = sub.add_parser("release", help="generate exercises/<id>/ from solutions/<id>/, or the autograder bundle")
     p.add_argument("exercises", nargs="*", help="exercise ids (default: all)")

@@ -104,6 +104,31 @@ def clean(
     return report
 
 
+def remaining(key: str, values: set[str]) -> list[str]:
+    """The containers, networks, volumes and images whose label `key` has one of `values`, as "kind name":
+    what a set of runs left behind, read in one listing per kind however many runs there were."""
+    client = engine.require()
+    flt: labels.LabelFilter = [("label", key)]
+
+    def ours(found: dict[str, str] | None) -> bool:
+        return (found or {}).get(key, "") in values
+
+    return (
+        [
+            f"container {c.name}"
+            for c in _listed(lambda: client.container.list(all=True, filters=flt))
+            if ours(c.config.labels)
+        ]
+        + [f"network {n.name}" for n in _listed(lambda: client.network.list(filters=flt)) if ours(n.labels)]
+        + [f"volume {v.name}" for v in _listed(lambda: client.volume.list(filters=flt)) if ours(v.labels)]
+        + [
+            f"image {', '.join(i.repo_tags) or i.id[:19]}"
+            for i in _listed(lambda: client.image.list(filters=flt))
+            if ours(i.config.labels)
+        ]
+    )
+
+
 def anonymous_mounts(client: DockerClient, container: Container) -> list[str]:
     """The anonymous volumes a container mounts, which `docker rm -v` removes with it (and nothing else):
     volumes its own configuration does not name (an image's VOLUME, `-v /path`, `--mount` without a source)."""

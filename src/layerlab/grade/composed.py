@@ -27,11 +27,10 @@ from pathlib import Path
 
 import yaml
 
-from layerlab.engine import compose, labels
+from layerlab.engine import compose
 
 from . import confinement
 from .confinement import ComposeProblem
-from .sandbox import RUN_LABEL
 from .subject import Subject
 
 GRADED_FILE = "compose.graded.json"
@@ -89,7 +88,7 @@ class ComposeRun:
             return self.project
         cfg = json.loads(json.dumps(self.config()))
         cfg["name"] = self.name
-        tagged = {**labels.course_labels(self.subject.exercise.module), RUN_LABEL: self.subject.session.run_id}
+        tagged = self.subject.session.labels
         for kind in ("networks", "volumes"):
             for key, spec in (cfg.get(kind) or {}).items():
                 spec = spec or {}

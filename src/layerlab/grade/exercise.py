@@ -35,6 +35,9 @@ class Limits(Strict):
     memory: str = "512m"
     pids: int = Field(gt=0, default=256)
     max_output_chars: int = Field(gt=0, default=4000)
+    # A folder past this is refused before it is copied or sent to the engine as a build context:
+    # the exercises are kilobytes, and a grading of a class must not stall on one student's dataset.
+    max_submission_mb: int = Field(gt=0, default=50)
 
 
 class BuildSecret(Strict):

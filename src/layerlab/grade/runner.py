@@ -22,6 +22,7 @@ from layerlab import course as C
 from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.engine.build import Show
+from layerlab.ground.text import printable
 from layerlab.measure import leaks
 
 from . import exercise as exercise_mod
@@ -97,16 +98,24 @@ def grade(
     folder = Path(path)
     ex, problem = _resolve(exercise_id, folder.resolve(), course_file)
     if ex is None:
-        return Report(exercise=exercise_id or folder.name, path=str(folder), run_id="-", problems=[problem])
+        return Report(
+            exercise=exercise_id or printable(folder.name),
+            path=printable(str(folder)),
+            run_id="-",
+            problems=[printable(problem)],
+        )
     if hidden is None:
         try:
             hidden = hidden_mod.load(course_file, ex.id)
         except hidden_mod.HiddenChecksError as e:
             return Report(
-                exercise=ex.id, path=str(folder), run_id="-", problems=[f"{e.where} is invalid: {e.problems[0]}"]
+                exercise=ex.id,
+                path=printable(str(folder)),
+                run_id="-",
+                problems=[f"{e.where} is invalid: {e.problems[0]}"],
             )
     ex = ex.with_hidden(hidden)
-    report = Report(exercise=ex.id, path=str(folder), run_id="-")
+    report = Report(exercise=ex.id, path=printable(str(folder)), run_id="-")
     problems, df = check_input(ex, folder)
     if problems or df is None:
         report.problems = problems

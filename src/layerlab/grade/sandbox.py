@@ -2,7 +2,11 @@
 
 Everything a grading run creates carries the course label *and* this run's
 label, so the run removes exactly what it made, and nothing of anyone else's
-on a shared engine, also when it fails or is interrupted.
+on a shared engine, also when it fails or is interrupted. A grading started by
+`layerlab grade-many` also carries the job label that command gave it
+(LAYERLAB_GRADE_JOB): a grading process killed at its time limit cannot clean up
+after itself, so grade-many removes what carries its job label (a grading may
+open more than one run: grade/regrade.py grades again in a fresh one).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from python_on_whales.exceptions import DockerException
 from layerlab import engine
 from layerlab.engine import build as build_mod
 from layerlab.engine import clean, containers, labels
+from layerlab.ground import settings
 from layerlab.measure.serving import ServeResult
 
 from . import regrade
 
 RUN_LABEL = "org.layerlab.grade.run"
+JOB_LABEL = "org.layerlab.grade.job"
 # What every grading container is given unless a check asks for a GPU: the NVIDIA runtime then
 # behaves as runc, so a host whose engine hands out GPUs by default grades as one without.
 NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
@@ -67,6 +73,7 @@ class Session:
         show: build_mod.Show = None,
     ):
         self.run_id = uuid.uuid4().hex[:12]
+        self.job = settings.grade_job()
         self.show = show  # None: builds print nothing (the report says what happened)
         self.exercise_id, self.module = exercise_id, module
         self.memory, self.pids, self.max_output = memory, pids, max_output
@@ -84,8 +91,13 @@ class Session:
         return self._scratch
 
     @property
+    def run_labels(self) -> dict[str, str]:
+        """This run's own labels (and its grade-many job's), without the course's."""
+        return {RUN_LABEL: self.run_id, **({JOB_LABEL: self.job} if self.job else {})}
+
+    @property
     def labels(self) -> dict[str, str]:
-        return {**labels.course_labels(self.module), RUN_LABEL: self.run_id}
+        return {**labels.course_labels(self.module), **self.run_labels}
 
     def __enter__(self) -> Session:
         return self
@@ -124,7 +136,7 @@ class Session:
                 dockerfile=dockerfile,
                 platforms=platforms,
                 cache=cache,
-                extra_labels={RUN_LABEL: self.run_id},
+                extra_labels=self.run_labels,
                 module=self.module,
                 show=self.show,
                 secrets=self.secrets or None,
@@ -198,7 +210,7 @@ class Session:
             pids_limit=self.pids,
             hardened=True,
             module=self.module,
-            extra_labels={RUN_LABEL: self.run_id},
+            extra_labels=self.run_labels,
             envs=dict(NO_GPU_ENV),
             **kw,
         )

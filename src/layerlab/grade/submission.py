@@ -1,8 +1,11 @@
 """A submission as handed in: what makes grading pointless (bad input), the copy grading works on, its token.
 
-Bad input (no Dockerfile, a typo in it, a missing or non-UTF-8 file, a path
-outside the exercise, a link out of the folder or to nowhere) becomes one report
-line each, never a traceback, and no build is attempted.
+Bad input (no Dockerfile, a typo in it, a missing or non-UTF-8 file, a file
+name that is not UTF-8, a path outside the exercise, a link out of the folder,
+to nowhere or in a loop, a folder past the exercise's size limit) becomes one
+report line each, never a traceback, and no build is attempted. Paths in those
+lines go through `printable`, so a report on a folder with a non-UTF-8 name
+still writes as JSON.
 
 This is the first half of the sandbox: nothing outside the submission's folder
 enters the copy that is built (the build context), so a build reads nothing else
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from layerlab.ground.text import printable
 from layerlab.measure import leaks
 
 from . import files
@@ -29,27 +33,16 @@ TEXT_SUFFIXES = {"", ".py", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".
 
 def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | None]:
     """Problems that make grading pointless, each as one line that says what to do."""
+    shown = printable(str(folder))
     if not folder.exists():
-        return [f"{folder} does not exist: pass the folder that holds your {ex.dockerfile}"], None
+        return [f"{shown} does not exist: pass the folder that holds your {ex.dockerfile}"], None
     if not folder.is_dir():
-        return [f"{folder} is not a folder: pass the folder that holds your {ex.dockerfile}"], None
-    problems: list[str] = []
+        return [f"{shown} is not a folder: pass the folder that holds your {ex.dockerfile}"], None
     root = folder.resolve()
-    for p in sorted(folder.rglob("*")):
-        if not p.is_symlink():
-            continue
-        try:
-            target = p.resolve(strict=True)
-        except (OSError, RuntimeError):  # RuntimeError: a loop, on Python before 3.13
-            # Grading copies the folder with links followed: one that leads nowhere cannot be copied.
-            problems.append(
-                f"{p.relative_to(folder)} is a link that leads nowhere (a missing file or a loop): copy the file in instead"
-            )
-            continue
-        if not _inside(target, root):
-            problems.append(
-                f"{p.relative_to(folder)} links to {target}, a path outside the exercise folder: copy the file in instead"
-            )
+    too_big = _past_size(folder, ex.limits.max_submission_mb)
+    if too_big:
+        return [too_big], None  # walked no further: the rest would read every file of it
+    problems = _names_and_links(folder, root)
     for rel in ex.paths:
         if not _inside(Path(os.path.normpath(root / rel)), root):  # the name, not where a link points
             problems.append(f"course.yml names {rel}, a path outside the exercise folder")
@@ -58,7 +51,7 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
         if p.is_symlink():
             continue  # reported above when it leaves the folder
         if not p.exists():
-            problems.append(f"no {rel} in {folder}: the exercise hands in {', '.join(ex.paths)}")
+            problems.append(f"no {rel} in {shown}: the exercise hands in {', '.join(ex.paths)}")
             continue
         if p.is_file() and (p.suffix in TEXT_SUFFIXES or p.name.startswith(".")):
             bad = _not_utf8(p)
@@ -67,7 +60,7 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
     dockerfile_path = folder / ex.dockerfile
     if not dockerfile_path.is_file():
         if not any(ex.dockerfile in line for line in problems):
-            problems.append(f"no {ex.dockerfile} in {folder}: the exercise is graded by building it")
+            problems.append(f"no {ex.dockerfile} in {shown}: the exercise is graded by building it")
         return problems, None
     if (bad := _not_utf8(dockerfile_path)) and not any(
         line.startswith(f"{ex.dockerfile} is not UTF-8") for line in problems
@@ -98,6 +91,58 @@ def check_input(ex: Exercise, folder: Path) -> tuple[list[str], Dockerfile | Non
                     f"{ex.dockerfile} line {ins.line}: {ins.keyword} {src}: no such file in the exercise folder"
                 )
     return problems, df
+
+
+def _past_size(folder: Path, limit_mb: int) -> str:
+    """A problem when the files below `folder` (links not followed, caches left out) pass `limit_mb`, else ''.
+    Sizes are read from the directory entries, so a folder of several GB is refused in milliseconds."""
+    limit, total = limit_mb * 1_000_000, 0
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in files.IGNORED_DIRS]
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(here, name)).st_size
+            except OSError:
+                continue  # vanished while walked: nothing to copy either
+            if total > limit:
+                return (
+                    f"{printable(str(folder))} holds more than {limit_mb} MB (limits.max_submission_mb in course.yml): "
+                    "hand in the exercise's files only, without data sets, images or virtual environments"
+                )
+    return ""
+
+
+def _names_and_links(folder: Path, root: Path) -> list[str]:
+    """File names that are not UTF-8, links that leave the folder, links to a folder that holds them (copying
+    would never end)."""
+    problems: list[str] = []
+    for p in sorted(folder.rglob("*")):
+        rel = printable(str(p.relative_to(folder)))
+        if not _utf8_name(p.name):
+            problems.append(f"the file name {rel} is not UTF-8: rename it (the engine and the report need UTF-8 names)")
+        if not p.is_symlink():
+            continue
+        try:
+            target = p.resolve(strict=True)
+        except (OSError, RuntimeError):  # RuntimeError: a loop, on Python before 3.13
+            # Grading copies the folder with links followed: one that leads nowhere cannot be copied.
+            problems.append(f"{rel} is a link that leads nowhere (a missing file or a loop): copy the file in instead")
+            continue
+        if not _inside(target, root):
+            problems.append(
+                f"{rel} links to {printable(str(target))}, a path outside the exercise folder: copy the file in instead"
+            )
+        elif target.is_dir() and _inside(p.parent.resolve(), target):
+            problems.append(f"{rel} links to a folder that holds it, a loop: remove the link")
+    return problems
+
+
+def _utf8_name(name: str) -> bool:
+    try:
+        os.fsencode(name).decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _inside(p: Path, root: Path) -> bool:

@@ -22,11 +22,13 @@ tests set them with monkeypatch.
 | LAYERLAB_BASE_<NAME>     | the image a lesson uses for base NAME (PYTHON_SLIM, ...)            |
 | LAYERLAB_WORKSPACE       | the devcontainer's workspace folder, as the devcontainer names it   |
 | LAYERLAB_HOST_WORKSPACE  | the same folder as the engine's host names it (for bind mounts)     |
+| LAYERLAB_GRADE_JOB       | a label value for all a grading makes (set by `layerlab grade-many`) |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +44,7 @@ LOG_DIR_ENV = "LAYERLAB_LOG_DIR"
 # .devcontainer/devcontainer.json sets both (containerEnv); engine/hostpath.py maps one onto the other.
 WORKSPACE_ENV = "LAYERLAB_WORKSPACE"
 HOST_WORKSPACE_ENV = "LAYERLAB_HOST_WORKSPACE"
+GRADE_JOB_ENV = "LAYERLAB_GRADE_JOB"
 
 
 def _env(name: str) -> str | None:
@@ -111,6 +114,15 @@ def headless() -> bool:
 
 def registry_port() -> int:
     return int(_env("LAYERLAB_REGISTRY_PORT") or "5000")
+
+
+def grade_job() -> str | None:
+    """The job `layerlab grade-many` gave this grading: every resource it makes carries it as a label, so a
+    grading killed at its time limit is cleaned up from outside. Letters, digits, '-' and '_' only."""
+    job = _env(GRADE_JOB_ENV)
+    if job is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", job):
+        raise ValueError(f"{GRADE_JOB_ENV}={job!r}: want 1-64 letters, digits, '-' or '_'")
+    return job
 
 
 def vm_kernel() -> Path | None:

@@ -18,6 +18,12 @@ def last_line(text: str | None, default: str = "") -> str:
     return lines[-1] if lines else default
 
 
+def printable(text: str) -> str:
+    """`text` with what a non-UTF-8 file name left in it (surrogate escapes) shown as `\\xNN`: UTF-8 that
+    JSON, CSV and HTML writers accept, and still tells two such names apart."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def error_text(e: BaseException) -> str:
     """What a failed command wrote to stderr (python-on-whales' DockerException), else the message."""
     return getattr(e, "stderr", None) or str(e)
