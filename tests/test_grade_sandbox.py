@@ -284,6 +284,7 @@ def test_compose_itself_reads_an_attacking_file_as_the_checks_expect(engine_clie
     assert e.value.hint == confinement.STAY and machine.token not in e.value.detail
 
 
+@pytest.mark.answers
 def test_compose_reads_the_courses_own_compose_files_as_confined(engine_client, tmp_path):
     """The 08 solution and starter, as compose reads them, stay inside their folders."""
     from layerlab.course import REPO
