@@ -35,6 +35,15 @@ MSG
   exit 1
 fi
 
+# The engine matrix (`layerlab matrix`) sets these in its throw-away machines; a learner sets none of them.
+#   LAYERLAB_SETUP_SUITE=sid            the engine packages from Debian sid (Docker 28.5) instead of the release's
+#   LAYERLAB_SETUP_STORE=classic        leave the classic overlay2 image store on (default: the containerd store)
+#   LAYERLAB_SETUP_ENGINE=podman        Podman's Docker-compatible socket instead of dockerd
+suite=${LAYERLAB_SETUP_SUITE:-}
+store=${LAYERLAB_SETUP_STORE:-containerd}
+kind=${LAYERLAB_SETUP_ENGINE:-docker}
+podman_sock=/run/podman/podman.sock
+
 export DEBIAN_FRONTEND=noninteractive
 apt_quiet() { apt-get -o Dpkg::Use-Pty=0 -qq "$@"; }
 
@@ -42,7 +51,34 @@ apt_quiet() { apt-get -o Dpkg::Use-Pty=0 -qq "$@"; }
 # debootstrap for offline base images, qemu-system for the VM lesson.
 extras=(qemu-user-static binfmt-support debootstrap qemu-system-x86 busybox-static cpio iptables ca-certificates xz-utils)
 
-if [ "${ID}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then
+add_source() {  # $1: suite; sid's Release file is re-signed daily, and a stale snapshot must not stop the install
+  [ -f /etc/apt/sources.list.d/layerlab-$1.sources ] && return 0
+  say "adding a low-priority $1 source for the engine packages"
+  cat > /etc/apt/sources.list.d/layerlab-$1.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $1
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Check-Valid-Until: no
+SRC
+  printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n' "$1" > /etc/apt/preferences.d/layerlab-$1
+}
+
+if [ "$kind" = podman ]; then
+  # Podman answers the Docker API on its own socket; the docker client, buildx and compose talk to it there.
+  engine_pkgs=(podman docker-cli docker-buildx docker-compose)
+  # Bookworm's Podman is 4.3: Podman 5 comes from trixie.
+  if [ "${ID}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then add_source trixie; engine_pkgs=(-t trixie "${engine_pkgs[@]}"); fi
+  say "apt-get update"
+  apt_quiet update
+elif [ -n "$suite" ]; then
+  add_source "$suite"
+  say "apt-get update"
+  apt_quiet update
+  # -t: the engine's dependencies come from the same suite where the release's are too old.
+  engine_pkgs=(-t "$suite" docker.io docker-cli docker-buildx docker-compose containerd runc tini)
+elif [ "${ID}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then
   # Bookworm's docker.io is 20.10, too old for the containerd image store.
   # Trixie's engine runs on bookworm's glibc; its runc does not, so runc stays
   # from bookworm. A low pin keeps every other package on bookworm.
@@ -85,7 +121,8 @@ apt_quiet install -y --no-install-recommends "${engine_pkgs[@]}" "${extras[@]}" 
 # 'buildx build --platform linux/amd64,linux/arm64 --load').
 mkdir -p /etc/docker
 if [ ! -s /etc/docker/daemon.json ]; then
-  echo '{"features": {"containerd-snapshotter": true}}' > /etc/docker/daemon.json
+  if [ "$store" = classic ]; then echo '{}' > /etc/docker/daemon.json
+  else echo '{"features": {"containerd-snapshotter": true}}' > /etc/docker/daemon.json; fi
 fi
 
 # arm64 emulation: binfmt_misc may not be mounted where there is no systemd.
@@ -98,8 +135,17 @@ fi
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && say "linux/arm64 emulation registered" \
   || say "warning: could not register linux/arm64 emulation; multi-arch lessons will replay"
 
-# Without systemd, dockerd runs in its own session so it outlives this script.
-if ! pgrep -x dockerd >/dev/null; then
+if [ "$kind" = podman ]; then
+  if ! pgrep -f "podman system service" >/dev/null; then
+    say "starting podman's Docker-compatible socket at $podman_sock (log: $log)"
+    mkdir -p "$(dirname $podman_sock)"
+    setsid nohup podman system service --time=0 "unix://$podman_sock" >"$log" 2>&1 < /dev/null &
+  fi
+  export DOCKER_HOST=unix://$podman_sock
+  # Where the next commands find it: whoever runs set-up this way exports the same (scripts/matrix-leg.sh).
+  echo "DOCKER_HOST=$DOCKER_HOST" > /etc/layerlab-engine.env
+elif ! pgrep -x dockerd >/dev/null; then
+  # Without systemd, dockerd runs in its own session so it outlives this script.
   say "starting dockerd (log: $log)"
   setsid nohup dockerd >"$log" 2>&1 < /dev/null &
 fi

@@ -155,6 +155,41 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _matrix(args: argparse.Namespace) -> int:
+    from layerlab import engine
+    from layerlab.course import matrix, matrix_host
+    from layerlab.ground.errors import NotFound
+
+    if args.list:
+        for leg in matrix.LEGS:
+            env = " ".join(f"{k}={v}" for k, v in leg.env.items()) or "(the README's set-up)"
+            print(f"{leg.id:22} {leg.title}\n{'':22} {env}")
+        return 0
+    if not args.legs:
+        print(matrix.markdown(matrix.load()), end="")
+        return 0
+    try:
+        legs = [matrix.leg(k) for k in args.legs]
+    except NotFound as e:
+        print(e, file=sys.stderr)
+        return 2
+    rc = 0
+    for leg in legs:
+        try:
+            r = matrix_host.run(leg, Path(args.keep))
+        except (engine.EngineUnavailable, RuntimeError) as e:
+            print(f"[matrix {leg.id}] {e}", file=sys.stderr)
+            rc = 1
+            continue
+        n = r.counts()
+        print(
+            f"[matrix {leg.id}] {n['passed']} passed, {n['stopped']} stopped, {n['failed']} failed in {r.seconds:.0f} s"
+        )
+        rc = rc or (1 if n["failed"] else 0)
+    print(f"recorded in {matrix.MATRIX_FILE}")
+    return rc
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from layerlab import engine
     from layerlab.measure import inspector
@@ -689,6 +724,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_reset)
+
+    p = sub.add_parser(
+        "matrix", help="run the course on other engines, each in a throw-away machine (docs/matrix.json)"
+    )
+    p.add_argument("legs", nargs="*", help="legs to run (see --list); none: show the recorded matrix")
+    p.add_argument("--list", action="store_true", help="the legs and the set-up each one asks for")
+    p.add_argument("--keep", default="build/matrix", help="where each leg's console and pages stay")
+    p.set_defaults(func=_matrix)
 
     p = sub.add_parser("instructor", help="write build/instructor.html (and refresh the course page build/index.html)")
     p.add_argument("--out", default="build", help="output folder (default: build)")

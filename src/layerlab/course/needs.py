@@ -74,6 +74,11 @@ class Readiness(Result):
         return "; ".join(f"{n.need}: {n.why}" for n in self.needs if not n.met) or "-"
 
 
+# What a grading reports, in its problem's first words, when the engine lacks what the exercise's module needs
+# (grade/runner.py); the engine matrix counts such a grading as stopped, not failed.
+CANNOT_GRADE = "cannot be graded on this engine"
+
+
 class LessonCannotRun(LayerlabError, RuntimeError):
     """A lesson's needs are not met here: the first line says so, then one line per unmet need with its fix."""
 

@@ -26,7 +26,7 @@ from layerlab.engine.host import EngineHost
 from layerlab.ground.text import Printer
 from layerlab.ground.text import say as say_line
 
-from . import Course, Exercise, Module, classroom, instructor, notebooks
+from . import Course, Exercise, Module, classroom, instructor, matrix, notebooks
 from .notebooks import RunResult
 
 MACHINES_FILE = "machines.json"
@@ -250,11 +250,37 @@ def front_page(course: Course, out_dir: Path) -> str:
             )
         s.append("</section>")
         parts.append("".join(s))
+    parts.append(_matrix_section(matrix.load()))
     parts.append(
         f"<p class='meta'>Page written {datetime.now(UTC).isoformat(timespec='seconds')} "
         f"from course.yml and build/.</p>"
     )
     return _page(course.title, "\n".join(parts))
+
+
+def _matrix_section(m: matrix.Matrix) -> str:
+    """The engines the course was run on (docs/matrix.json, `layerlab matrix LEG`), and what did not pass."""
+    head = "<section id='engines'><h2>Engines the course runs on</h2>"
+    if not m.legs:
+        return (
+            head + "<p class='warn'>No engine-matrix run is recorded: <code>layerlab matrix LEG</code>.</p></section>"
+        )
+    table = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in matrix.HEADER) + "</tr>"
+    table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in matrix.rows(m))
+    notes = [
+        f"<li>{esc(r.leg)}, {esc(o.name)}: {esc(o.status)}: {esc(o.reason)}</li>"
+        for r in m.legs
+        for o in r.outcomes
+        if o.status != "passed"
+    ]
+    return (
+        head
+        + "<p class='meta'>Each leg is a throw-away machine that set up its engine with the README's set-up, ran every "
+        "lesson, and graded every exercise's solution (it must pass) and starter (it must fail).</p>"
+        + f"<table>{table}</table>"
+        + (f"<h3>What did not pass</h3><ul>{''.join(notes)}</ul>" if notes else "")
+        + "</section>"
+    )
 
 
 def _overview(course: Course, runs: dict[str, dict[str, Any]], graded: dict[str, dict[str, Any]]) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from layerlab import course as C
 from layerlab import engine
+from layerlab.course import needs
 from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.engine.build import Show
 from layerlab.ground.text import printable
@@ -132,6 +133,10 @@ def grade(
         report.engine = engine_line()
     except engine.EngineUnavailable as e:
         no_engine = f"no container engine answers ({e.reason}); start one (`make setup`) and grade again"
+    if not no_engine and (refused := cannot_grade_here(ex, course_file)):
+        report.problems = [refused]
+        report.results = _not_run_all(ex, "this engine cannot build or run what the exercise needs (see PROBLEM)")
+        return report
     if not no_engine and (missing := _ensure_extra_images(ex, course_file)):
         report.problems = [missing]
     no_fixture = ""
@@ -182,6 +187,17 @@ def grade(
         report.results = _in_order(ex, lambda c: results[id(c)])
     report.seconds = round(time.perf_counter() - start, 1)
     return report
+
+
+def cannot_grade_here(ex: Exercise, course_file: Path) -> str:
+    """One line, with the fix, when this engine lacks a need of the exercise's module that stops its lesson
+    (Podman has no buildx; the classic image store keeps one platform per tag); '' when it can be graded."""
+    m = C.load(course_file, check_files=False).module(ex.module)
+    facts = engine.probe()
+    blocking = [n for n in needs.readiness(m, facts).needs if n.blocks]
+    if not blocking:
+        return ""
+    return f"{ex.id} {needs.CANNOT_GRADE} ({facts.label()}): " + "; ".join(n.line() for n in blocking)
 
 
 def _ensure_extra_images(ex: Exercise, course_file: Path) -> str:

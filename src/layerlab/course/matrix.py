@@ -1,0 +1,182 @@
+"""The engine matrix: which engines the course is run on, and what happened on each.
+
+A leg is one engine set up as a learner would have it (its set-up variables go to
+scripts/setup-engine.sh in a throw-away machine, engine/machine.py). On it every lesson
+runs headless and every exercise is graded twice: the reference solution must pass and
+the untouched starter must fail. Each of those is one `Outcome`: passed, stopped (the
+lesson or grader refused at its first step, in one line with the fix), or failed.
+The recorded matrix is docs/matrix.json; the course page and the README show it as a table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from layerlab.engine.result import Result
+from layerlab.ground.errors import NotFound
+from layerlab.ground.settings import REPO
+
+MATRIX_FILE = REPO / "docs" / "matrix.json"
+Status = Literal["passed", "stopped", "failed"]
+Kind = Literal["setup", "lesson", "solution", "starter"]
+
+
+class Leg(Result):
+    id: str
+    title: str
+    env: dict[str, str] = Field(default_factory=dict)  # the set-up's variables (scripts/setup-engine.sh)
+    lessons: list[str] | None = None  # None: every module
+    exercises: list[str] | None = None  # None: every exercise
+
+
+LEGS: tuple[Leg, ...] = (
+    Leg(id="docker-26.1", title="Docker 26.1 (Debian trixie), containerd image store: the default set-up"),
+    Leg(
+        id="docker-28.5",
+        title="Docker 28.5 (Debian sid), containerd image store",
+        env={"LAYERLAB_SETUP_SUITE": "sid"},
+    ),
+    Leg(
+        id="docker-28.5-classic",
+        title="Docker 28.5 (Debian sid), classic overlay2 image store",
+        env={"LAYERLAB_SETUP_SUITE": "sid", "LAYERLAB_SETUP_STORE": "classic"},
+    ),
+    Leg(
+        id="podman-5.4",
+        title="Podman 5.4 (Debian trixie) through its Docker-compatible socket",
+        env={"LAYERLAB_SETUP_ENGINE": "podman"},
+    ),
+)
+
+
+def leg(key: str) -> Leg:
+    for candidate in LEGS:
+        if candidate.id == key:
+            return candidate
+    raise NotFound(f"no matrix leg {key!r}; known: {', '.join(x.id for x in LEGS)}")
+
+
+class Outcome(Result):
+    kind: Kind
+    id: str  # the module ("03") or the exercise ("02-slim"); "make setup" for the set-up
+    status: Status
+    reason: str = ""  # one line: why it stopped (with the fix) or where it failed; empty when it passed
+    seconds: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return {"setup": "set-up", "lesson": f"lesson {self.id}"}.get(self.kind, f"{self.id} {self.kind}")
+
+
+class LegResult(Result):
+    leg: str
+    title: str
+    engine: str  # the engine's label, as the doctor names it
+    native: str  # the engine's platform
+    cgroup: str  # "1", "2" or "?"
+    builder: str  # the buildx builder's driver, or "none"
+    commit: str  # the course's commit that ran
+    ran_at: str  # ISO time the leg started
+    seconds: float
+    outcomes: list[Outcome]
+
+    def counts(self) -> dict[str, int]:
+        out = {"passed": 0, "stopped": 0, "failed": 0}
+        for o in self.outcomes:
+            out[o.status] += 1
+        return out
+
+
+class Matrix(Result):
+    legs: list[LegResult] = Field(default_factory=list)
+
+
+def load(path: Path = MATRIX_FILE) -> Matrix:
+    if not path.exists():
+        return Matrix()
+    return Matrix.model_validate(json.loads(path.read_text()))
+
+
+def save(m: Matrix, path: Path = MATRIX_FILE) -> None:
+    order = [x.id for x in LEGS]
+    m.legs.sort(key=lambda r: order.index(r.leg) if r.leg in order else len(order))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(m.model_dump(mode="json"), indent=1) + "\n")
+
+
+def merge(m: Matrix, result: LegResult) -> Matrix:
+    """The matrix with this leg's newest run in place of its older one."""
+    return Matrix(legs=[r for r in m.legs if r.leg != result.leg] + [result])
+
+
+# What a stopped reason must carry: the need that was not met and what to do about it.
+FIX_MARK = "Fix:"
+
+
+def problems(m: Matrix) -> list[str]:
+    """What a recorded matrix must not hold: a stop without its one-line fix, a traceback as a reason."""
+    out = []
+    for r in m.legs:
+        for o in r.outcomes:
+            where = f"{r.leg}, {o.name}"
+            if "\n" in o.reason:
+                out.append(f"{where}: the reason is {len(o.reason.splitlines())} lines, not one")
+            if "Traceback (most recent call last)" in o.reason:
+                out.append(f"{where}: the reason is a traceback")
+            if o.status == "stopped" and FIX_MARK not in o.reason:
+                out.append(f"{where}: stopped without saying what to do ({FIX_MARK!r} missing): {o.reason!r}")
+            if o.status != "passed" and not o.reason.strip():
+                out.append(f"{where}: {o.status} without a reason")
+    return out
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
+
+
+def _cell(r: LegResult, kinds: tuple[str, ...]) -> str:
+    picked = [o for o in r.outcomes if o.kind in kinds]
+    if not picked:
+        return "not run"
+    n = {s: sum(o.status == s for o in picked) for s in ("passed", "stopped", "failed")}
+    return " / ".join(f"{v} {k}" for k, v in n.items() if v) or "-"
+
+
+HEADER = ("leg", "engine", "platform", "cgroup", "set-up", "lessons", "solutions pass", "starters fail", "time")
+
+
+def rows(m: Matrix) -> list[tuple[str, ...]]:
+    """One row per leg, the columns of HEADER: what the course page and the README show."""
+    return [
+        (
+            r.leg,
+            r.engine,
+            r.native,
+            f"v{r.cgroup}",
+            _cell(r, ("setup",)),
+            _cell(r, ("lesson",)),
+            _cell(r, ("solution",)),
+            _cell(r, ("starter",)),
+            _minutes(r.seconds),
+        )
+        for r in m.legs
+    ]
+
+
+def markdown(m: Matrix) -> str:
+    """The table, then every outcome that did not pass, with its reason."""
+    if not m.legs:
+        return "No matrix leg has run yet: `layerlab matrix LEG`.\n"
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows(m)]
+    for r in m.legs:
+        bad = [o for o in r.outcomes if o.status != "passed"]
+        if bad:
+            lines.append("")
+            lines.append(f"{r.leg} (commit {r.commit}, {r.ran_at[:10]}):")
+            lines += [f"- {o.name}: {o.status}: {o.reason}" for o in bad]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,35 @@
+"""`layerlab matrix LEG`: run one leg of the engine matrix in a throw-away machine and keep its result.
+
+The machine (engine/machine.py) gets a clone of the committed HEAD and runs scripts/matrix-leg.sh; the
+leg's result is merged into docs/matrix.json, which the course page and the README's table show.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from layerlab.course import matrix
+from layerlab.engine import catalogue, machine
+from layerlab.ground.settings import REPO
+from layerlab.ground.text import Printer
+from layerlab.ground.text import say as say_line
+
+LEG_LIMIT_S = 3 * 3600
+
+
+def run(leg: matrix.Leg, keep: Path, say: Printer = say_line, limit_s: int = LEG_LIMIT_S) -> matrix.LegResult:
+    """Run `leg`; its console, set-up log and lesson pages stay in `keep`/LEG."""
+    machine.ensure_image(catalogue.DEBIAN_SLIM.ref, say)
+    out = keep / leg.id
+    with tempfile.TemporaryDirectory(prefix=f"layerlab-matrix-{leg.id}-") as tmp:
+        project = machine.clone(REPO, Path(tmp))
+        ran = machine.run(leg.id, project, out, f"bash scripts/matrix-leg.sh {leg.id}", leg.env, limit_s, say)
+    result_file = out / "leg.json"
+    if not result_file.exists():
+        end = "stopped at its time limit" if ran.exit_code is None else f"exited {ran.exit_code}"
+        raise RuntimeError(f"the {leg.id} leg wrote no result ({end}); its console: {ran.log}")
+    result = matrix.LegResult.model_validate(json.loads(result_file.read_text()))
+    matrix.save(matrix.merge(matrix.load(), result))
+    return result
