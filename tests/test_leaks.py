@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -140,6 +141,46 @@ def test_a_ci_run_owns_only_the_records_below_its_marked_steps():
     records = cicache.parse_du(DU)
     mine = cicache.own_records("r0123456789", records)
     assert [r.id for r in mine] == ["ccc", "bbb", "aaa"], "children first, never the base or another run's"
+
+
+# The same records as newer buildx prints them: `--format pretty` lists parents one per line (a record may
+# have two: a COPY onto a stage), `--format json` gives them as a list.
+DU_PRETTY = """ID:\t\taaa
+Parents:
+ - base
+Description:\tmount / from exec /bin/sh -c echo "ci-run r0123456789" > /etc/ci-run
+Shared:\t\tfalse
+
+ID:\t\tbbb*
+Parents:
+ - aaa
+ - other
+Description:\t[builder 3/4] COPY requirements.txt /tmp/
+
+ID:\t\tother
+Parents:
+ - base
+Description:\tmount / from exec /bin/sh -c echo "ci-run r9999999999" > /etc/ci-run
+
+ID:\t\tbase
+Description:\tpulled from docker.io/library/python:3.13-slim
+"""
+
+DU_JSON = "\n".join(
+    json.dumps(r)
+    for r in [
+        {"ID": "aaa", "Parents": ["base"], "Description": 'exec echo "ci-run r0123456789"', "Size": 16000000},
+        {"ID": "bbb", "Parents": ["aaa", "other"], "Description": "COPY requirements.txt /tmp/"},
+        {"ID": "other", "Parents": ["base"], "Description": 'exec echo "ci-run r9999999999"'},
+        {"ID": "base", "Description": "pulled from docker.io/library/python:3.13-slim"},
+    ]
+)
+
+
+@pytest.mark.parametrize("records", [cicache.parse_du(DU_PRETTY), cicache.parse_du_json(DU_JSON)])
+def test_newer_buildx_parents_one_per_line_or_as_json_are_followed_too(records):
+    assert {r.id: r.parents for r in records}["bbb"] == ["aaa", "other"]
+    assert [r.id for r in cicache.own_records("r0123456789", records)] == ["bbb", "aaa"]
 
 
 def test_the_runner_dockerfile_carries_the_run_id(tmp_path):

@@ -180,7 +180,9 @@ def test_grading_on_podman_is_refused_before_any_build_with_the_fix(monkeypatch)
     monkeypatch.setattr(engine, "probe", lambda: _facts())
     line = runner.cannot_grade_here(ex, course_mod.COURSE_FILE)
     assert needs.CANNOT_GRADE in line and "buildx" in line and matrix.FIX_MARK in line and "\n" not in line
-    docker = EngineFacts(command="docker", reachable=True, name="docker", server_version="28.5.2", buildx_version="0.29")
+    docker = EngineFacts(
+        command="docker", reachable=True, name="docker", server_version="28.5.2", buildx_version="0.29"
+    )
     monkeypatch.setattr(engine, "probe", lambda: docker)
     assert runner.cannot_grade_here(ex, course_mod.COURSE_FILE) == ""
 

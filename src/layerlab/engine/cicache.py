@@ -14,6 +14,7 @@ cache only from what it imports (`--cache-from`).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -61,27 +62,66 @@ def _cli(*args: str, timeout: float = 120) -> str:
 
 
 def parse_du(text: str) -> list[Record]:
-    """`docker buildx du --verbose`: one block of `Key: value` lines per cache record."""
+    """`docker buildx du --verbose`: one block of `Key: value` lines per cache record.
+
+    buildx up to 0.20 prints a record's parents on one line (`Parent: a,b`); later ones print the
+    `--format pretty` template, where `Parents:` is followed by one `- id` line per parent."""
     out = []
     for block in re.split(r"\n\s*\n", text):
-        fields = dict(re.findall(r"^([A-Za-z ]+):\s*(.*)$", block, flags=re.M))
+        fields: dict[str, str] = {}
+        parents: list[str] = []
+        key = ""
+        for line in block.splitlines():
+            item = re.match(r"^\s*-\s+(\S+)\s*$", line)
+            if item and key in ("Parent", "Parents"):
+                parents.append(item.group(1))
+                continue
+            kv = re.match(r"^([A-Za-z ]+):\s*(.*)$", line)
+            if kv:
+                key = kv.group(1).strip()
+                fields[key] = kv.group(2).strip()
+                if key in ("Parent", "Parents"):
+                    parents += [p.strip() for p in kv.group(2).split(",") if p.strip()]
         if "ID" not in fields:
             continue
-        parents = fields.get("Parent") or fields.get("Parents") or ""
-        out.append(
-            Record(
-                fields["ID"].strip(),
-                [p.strip() for p in parents.split(",") if p.strip()],
-                fields.get("Description", "").strip(),
-                fields.get("Size", "").strip(),
-            )
-        )
+        out.append(Record(fields["ID"].rstrip("*"), parents, fields.get("Description", ""), fields.get("Size", "")))
     return out
+
+
+def parse_du_json(text: str) -> list[Record]:
+    """`docker buildx du --format json` (buildx 0.21 and later): a list, or one object per line."""
+    text = text.strip()
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+        items = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [
+        Record(
+            str(d["ID"]),
+            [str(p) for p in (d.get("Parents") or ([d["Parent"]] if d.get("Parent") else []))],
+            str(d.get("Description") or ""),
+            str(d.get("Size") or ""),
+        )
+        for d in items
+        if isinstance(d, dict) and "ID" in d
+    ]
+
+
+def cache_records() -> list[Record]:
+    """Every cache record of the current builder, by the most structured answer this buildx gives."""
+    try:
+        return parse_du_json(_cli("buildx", "du", "--format", "json"))
+    except (RuntimeError, json.JSONDecodeError):
+        # Before 0.21 buildx has no --format: the verbose text is all there is.
+        return parse_du(_cli("buildx", "du", "--verbose"))
 
 
 def own_records(run_id: str, records: list[Record] | None = None) -> list[Record]:
     """The records this run made: the marked steps and every record below them, children first."""
-    records = parse_du(_cli("buildx", "du", "--verbose")) if records is None else records
+    records = cache_records() if records is None else records
     mine = [r for r in records if f"ci-run {run_id}" in r.description]
     ids = {r.id for r in mine}
     grew = True
