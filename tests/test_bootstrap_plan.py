@@ -126,3 +126,14 @@ def test_present_cuda_images_are_kept_and_a_rebuilt_parent_rebuilds_its_children
     assert [s.action for s in bootstrap.plan(present, False, set(), images=cuda).steps] == ["keep"] * 3
     del present[cuda[0].ref]
     assert [s.action for s in bootstrap.plan(present, False, set(), images=cuda).steps] == ["build-standin"] * 3
+
+
+def test_on_the_classic_store_the_stand_ins_are_made_for_the_engines_own_platform_only(monkeypatch):
+    from layerlab import engine
+
+    both = ("linux/amd64", "linux/arm64")
+    arm = engine.EngineFacts(command="docker", reachable=True, image_store="classic", host_platform="linux/arm64")
+    monkeypatch.setattr(engine, "probe", lambda: arm)
+    assert bootstrap.loadable(both) == ("linux/arm64",)
+    monkeypatch.setattr(engine, "probe", lambda: arm.model_copy(update={"image_store": "containerd"}))
+    assert bootstrap.loadable(both) == both

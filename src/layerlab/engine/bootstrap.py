@@ -150,6 +150,15 @@ def plan(
     return p
 
 
+def loadable(platforms: tuple[str, ...]) -> tuple[str, ...]:
+    """The platforms this engine's image store can keep under one tag: all of them with the containerd store
+    (or Podman's), the engine's own alone with the classic store, whose tags hold one platform each."""
+    f = engine.probe()
+    if not f.reachable or f.multiplatform_load or len(platforms) < 2:
+        return platforms
+    return tuple(p for p in platforms if p == f.native) or platforms[:1]
+
+
 def current_plan(
     platforms: tuple[str, ...] = PLATFORMS,
     force: bool = False,
@@ -160,6 +169,7 @@ def current_plan(
     """`needs` adds the images those course.yml needs call for; `only_extras` plans those alone
     (a lesson that needs CUDA checks its three images, not the whole family again)."""
     wanted = tuple(b for b in family(needs) if not (only_extras and b in BASE_IMAGES))
+    platforms = loadable(platforms)
     present = {b.ref: f for b in wanted if (f := images.facts(b.ref, platforms=b.platforms or platforms)) is not None}
     if online is None:
         online = engine.registry_reachable()
