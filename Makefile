@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV  := .venv
 LL    := $(VENV)/bin/layerlab
 
-.PHONY: setup engine venv browser devcontainer-cli images notebooks course test unit lint typecheck lab grade clean help
+.PHONY: setup engine venv browser devcontainer-cli images notebooks course test unit lint typecheck lab grade clean help matrix
 
 help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
@@ -14,6 +14,7 @@ help:
 	@echo "make lab      set up, then open JupyterLab on the course"
 	@echo "make grade    set up, then grade your exercises (EX=02-slim for one; AUTOGRADER=FILE: the instructor's bundle)"
 	@echo "make clean    remove what the course created in the engine (base images stay)"
+	@echo "make matrix   run the course on other engines, each in a throw-away machine (LEGS=\"docker-28.5 podman-5.4\")"
 
 setup: engine venv images notebooks
 
@@ -78,6 +79,10 @@ grade: setup
 	  $(VENV)/bin/python -c "import json,sys; d=json.load(open(sys.argv[1])); print(('PASSED ' if d['passed'] else 'FAILED ')+d['exercise']+': '+str(d['points'])+'/'+str(d['max_points'])+' points')" build/grade/$$id.json; \
 	  [ $$r -eq 0 ] || rc=1; done; \
 	echo "reports: build/grade/*.json (run \`$(LL) grade exercises/ID\` for the full text)"; exit $$rc
+
+# Not part of `make test` (each leg is a whole course run); the recorded result is docs/matrix.json.
+matrix: engine venv images
+	@$(LL) matrix $(or $(LEGS),$(shell $(LL) matrix --list | awk 'NR % 2 == 1 {print $$1}'))
 
 clean: venv
 	@$(LL) clean

@@ -195,3 +195,8 @@ def test_a_refused_grading_is_a_stop_in_the_matrix(monkeypatch):
     monkeypatch.setattr(matrix_run.subprocess, "run", lambda *a, **k: done)
     o = matrix_run.grade_outcome("05-multiarch", "solution")
     assert o.status == "stopped" and o.reason == refused
+
+
+def test_the_readme_shows_the_recorded_matrix():
+    text = matrix.README.read_text()
+    assert matrix.readme_with(matrix.load(), text) == text, "rewrite it: the README's matrix block is stale"

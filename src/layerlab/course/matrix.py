@@ -21,6 +21,8 @@ from layerlab.ground.errors import NotFound
 from layerlab.ground.settings import REPO
 
 MATRIX_FILE = REPO / "docs" / "matrix.json"
+README = REPO / "README.md"
+BLOCK = ("<!-- matrix:begin -->", "<!-- matrix:end -->")
 Status = Literal["passed", "stopped", "failed"]
 Kind = Literal["setup", "lesson", "solution", "starter"]
 
@@ -180,3 +182,13 @@ def markdown(m: Matrix) -> str:
             lines.append(f"{r.leg} (commit {r.commit}, {r.ran_at[:10]}):")
             lines += [f"- {o.name}: {o.status}: {o.reason}" for o in bad]
     return "\n".join(lines) + "\n"
+
+
+def readme_with(m: Matrix, text: str) -> str:
+    """The README's text with the matrix block between its markers rewritten from `m`."""
+    begin, end = BLOCK
+    if begin not in text or end not in text:
+        raise ValueError(f"the README has no {begin} ... {end} block for the matrix table")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{markdown(m)}{end}{tail}"

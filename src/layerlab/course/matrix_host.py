@@ -31,5 +31,7 @@ def run(leg: matrix.Leg, keep: Path, say: Printer = say_line, limit_s: int = LEG
         end = "stopped at its time limit" if ran.exit_code is None else f"exited {ran.exit_code}"
         raise RuntimeError(f"the {leg.id} leg wrote no result ({end}); its console: {ran.log}")
     result = matrix.LegResult.model_validate(json.loads(result_file.read_text()))
-    matrix.save(matrix.merge(matrix.load(), result))
+    m = matrix.merge(matrix.load(), result)
+    matrix.save(m)
+    matrix.README.write_text(matrix.readme_with(m, matrix.README.read_text()))
     return result
