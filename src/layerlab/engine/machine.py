@@ -3,7 +3,7 @@
 Each machine starts bare (Debian trixie, Python, git, make; no engine, no images, no venv), gets a
 clone of the repository's committed HEAD, and runs one command in it: the matrix leg's script, which
 installs the leg's engine with the course's own set-up and runs the course. The engine inside stores
-its images in a volume of this engine's, so overlayfs sits on a real file system, and the volume goes
+its images in volumes of this engine's, so overlayfs sits on a real file system, and the volumes go
 with the machine. What the leg writes under /out comes back to the caller's folder.
 """
 
@@ -80,7 +80,11 @@ def run(
     client = engine.require()
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "console.log"
-    volume = client.volume.create(labels={**labels.course_labels("matrix"), MACHINE_LABEL: name})
+    # Docker's and Podman's stores each on a volume: overlayfs cannot sit on the machine's own overlay root.
+    stores = [
+        (client.volume.create(labels={**labels.course_labels("matrix"), MACHINE_LABEL: name}), path)
+        for path in ("/var/lib/docker", "/var/lib/containers")
+    ]
     container = None
     start = time.monotonic()
     code: int | None = None
@@ -91,7 +95,7 @@ def run(
             name=f"layerlab-matrix-{name}",
             detach=True,
             privileged=True,
-            volumes=[(volume.name, "/var/lib/docker"), (str(project), "/work/project"), (str(out), "/out")],
+            volumes=[(v.name, path) for v, path in stores] + [(str(project), "/work/project"), (str(out), "/out")],
             workdir="/work/project",
             envs=env,
             labels={**labels.course_labels("matrix"), MACHINE_LABEL: name},
@@ -117,5 +121,5 @@ def run(
     finally:
         if container is not None:
             client.container.remove(container, force=True, volumes=True)
-        client.volume.remove(volume)
+        client.volume.remove([v for v, _ in stores])
     return MachineRun(name=name, exit_code=code, seconds=round(time.monotonic() - start, 1), log=str(log_path))
