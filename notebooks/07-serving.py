@@ -390,7 +390,9 @@ lesson.key_points()
 #
 # `exercises/07-serve/` serves the same model from a working but
 # production-hostile image: a development server with `--reload`, shell-form
-# `CMD`, root, no health check. Make it production-shaped and grade it:
+# `CMD`, root, no health check. Its model also takes a few seconds to load
+# after start-up, and its `/health` says "ok" before then: the readiness
+# question above, in code. Make it production-shaped and grade it:
 # `layerlab grade exercises/07-serve`.
 
 # %%

@@ -4,12 +4,18 @@
 # `serve.py` serves a churn model (`model.json`) with FastAPI. The
 # `Dockerfile` beside this notebook builds an image that answers, but runs a
 # development server with `--reload`, in a shell-form `CMD`, as root, with no
-# health check. Rewrite the Dockerfile so that:
+# health check, and `serve.py` says "ok" on `/health` before its model has
+# loaded. Change both so that:
 #
 # - the engine marks the container `healthy` about as fast as the
 #   reference does (a `HEALTHCHECK` with a short interval; the slim image has
 #   no curl);
 # - `POST /predict` still returns the reference's predictions;
+# - `/health` says the server is ready only when it can predict: the model
+#   loads in the background for a few seconds after start-up (as a real
+#   model's weights do), and until then `/predict` answers 503. An
+#   orchestrator sends traffic from the first healthy answer on, so the grader
+#   sends a prediction at that very moment;
 # - `docker stop` returns within 2 s, and a request in flight is answered;
 # - one server process answers, with no reloader watching the files
 #   (`--reload` is a development tool);

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -221,6 +222,8 @@ class ServeResult(Replayable):
     )  # what the engine sent: ["15"], or ["15", "9"] after the grace
     stop_exit_code: int | None = None
     inflight: Response | None = None  # the request in flight during the stop
+    # The request sent the moment the health path first answered 200: what a load balancer's first request meets.
+    at_first_ok: Response | None = None
     logs: str = ""  # the container's last log lines
 
     @property
@@ -281,9 +284,18 @@ def _tail(text: str, n: int) -> str:
 
 
 def _wait_until_serving(
-    container: Container, result: ServeResult, http: httpx.Client, url: str, *, start: float, wait_s: float
+    container: Container,
+    result: ServeResult,
+    http: httpx.Client,
+    url: str,
+    *,
+    start: float,
+    wait_s: float,
+    at_first_ok: Callable[[], Response] | None = None,
 ) -> None:
-    """Poll `url` and the engine's health state until both say ready, the container exits, or `wait_s` passes."""
+    """Poll `url` and the engine's health state until both say ready, the container exits, or `wait_s` passes.
+
+    `at_first_ok` is called once, at once, when `url` first answers 200; its answer is kept."""
     deadline = start + wait_s
     while time.perf_counter() < deadline:
         state = containers.state_of(container)
@@ -305,6 +317,8 @@ def _wait_until_serving(
                     result.first_ok_s = round(time.perf_counter() - start, 3)
             except httpx.HTTPError:
                 pass
+            if result.first_ok_s is not None and at_first_ok is not None:
+                result.at_first_ok = at_first_ok()
         done_health = not result.has_healthcheck or result.healthy_s is not None or result.health == "unhealthy"
         if result.first_ok_s is not None and done_health:
             return
@@ -338,6 +352,7 @@ def serve_live(
     envs: dict | None = None,
     inflight: str | None = None,
     inflight_lead_s: float = 0.25,
+    ready_probe: list | None = None,
     stop_grace_s: int = 10,
     log_lines: int = 20,
     module: str | None = None,
@@ -345,13 +360,14 @@ def serve_live(
 ) -> ServeResult:
     """Run `image` serving on `port` (published on 127.0.0.1), measure it, always remove it.
 
-    requests: name -> [method, path] or [method, path, json body], sent once it answers.
+    requests: name -> [method, path] or [method, path, json body], sent once it answers (again while it answers 503).
     execs: name -> command, run inside it (docker exec).
     ready_line: once it answers, wait until the logs hold it `ready_count` times (every worker started).
     load: bounded_load's arguments plus `path` (and `method`, `body`, and `warmup`: that many requests first,
     not measured).
     processes: list the container's processes (from the engine) once it answers, before any request.
     inflight: a path whose request is in flight when `docker stop` (grace `stop_grace_s`) is sent.
+    ready_probe: [method, path] or [method, path, json body], sent the moment the health path first answers 200.
     `hardened` drops every capability and forbids privilege escalation (the grader's sandbox).
     """
     options = {
@@ -415,7 +431,16 @@ def serve_live(
             result.error = f"port {port} was not published"
             return result
         base = f"http://127.0.0.1:{bindings[0]['HostPort']}"
-        _wait_until_serving(container, result, http, base + health_path, start=start, wait_s=wait_s)
+        probe = (
+            (
+                lambda: _request(
+                    http, base, ready_probe[0], ready_probe[1], ready_probe[2] if len(ready_probe) > 2 else None
+                )
+            )
+            if ready_probe
+            else None
+        )
+        _wait_until_serving(container, result, http, base + health_path, start=start, wait_s=wait_s, at_first_ok=probe)
         if not result.serving:
             return result
         if ready_line:
@@ -429,7 +454,14 @@ def serve_live(
         if processes:
             result.main_pid, result.processes = _processes(client, container)
         for name, spec in (requests or {}).items():
-            result.responses[name] = _request(http, base, spec[0], spec[1], spec[2] if len(spec) > 2 else None)
+            # 503 is "not yet" (a model still loading): asked again until `wait_s`, so that the answer judged is
+            # the app's answer; whether it was ready when it said so is `ready_probe`'s question.
+            while True:
+                got = _request(http, base, spec[0], spec[1], spec[2] if len(spec) > 2 else None)
+                if got.status != 503 or time.perf_counter() > start + wait_s:
+                    break
+                time.sleep(0.2)
+            result.responses[name] = got
         for name, cmd in (execs or {}).items():
             result.execs[name] = _execute(container, list(cmd))
         if load:

@@ -53,6 +53,12 @@ class NoReloader(ServeCheck):
     check: Literal["no_reloader"]
 
 
+class ReadyMeansReady(ServeCheck):
+    check: Literal["ready_means_ready"]
+    path: str = "/predict"
+    body: dict = Field(description="the JSON posted the moment the health path first answers 200; it must answer 200")
+
+
 class Served(Section):
     """The solution served once: seconds to its first answer, to healthy, to stop; its answers by path."""
 
@@ -79,6 +85,7 @@ def served(s: Subject, hardened: bool = False) -> ServeResult:
             wait_s=max(c.wait_s for c in specs),
             processes=any(isinstance(c, NoReloader) for c in specs),
             requests={c.path: ["POST", c.path, c.body] for c in specs if isinstance(c, Predicts)},
+            ready_probe=next((["POST", c.path, c.body] for c in specs if isinstance(c, ReadyMeansReady)), None),
         )
         stop = next((c for c in specs if isinstance(c, GracefulStop)), None)
         if hardened:
@@ -304,6 +311,26 @@ def no_reloader(ctx: Context, spec: NoReloader) -> str:
         raise Failed(f"the server is a supervisor with one child process (a reloader's shape):\n{listed}", _RELOAD_HINT)
     shape = f"one server process with {len(children)} workers" if children else "one server process"
     return f"{shape}, no reloader: {server.args[:100]}"
+
+
+@check(ReadyMeansReady)
+def ready_means_ready(ctx: Context, spec: ReadyMeansReady) -> str:
+    r = _served(ctx)
+    got = r.at_first_ok
+    if got is None:
+        raise NotRun(f"no request was sent when GET {spec.health_path} first answered")
+    if got.status != 200:
+        said = f"{got.status} {str(got.body)[:160]}" if got.status else f"nothing ({got.error})"
+        raise Failed(
+            f"GET {spec.health_path} answered 200 after {r.first_ok_s:.1f} s, but POST {spec.path} sent at that "
+            f"moment answered {said}",
+            f"{spec.health_path} says ready before the app can answer: an orchestrator sends traffic from then on. "
+            f"Answer 503 from {spec.health_path} until the model is loaded (or load it before the lifespan yields)",
+        )
+    return (
+        f"GET {spec.health_path} first answered 200 after {r.first_ok_s:.1f} s; POST {spec.path} sent at that moment "
+        f"answered 200 in {got.seconds:.2f} s"
+    )
 
 
 @records(BecomesHealthy, Predicts, GracefulStop, HardenedServes)
