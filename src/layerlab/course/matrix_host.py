@@ -22,7 +22,7 @@ LEG_LIMIT_S = 3 * 3600
 def run(leg: matrix.Leg, keep: Path, say: Printer = say_line, limit_s: int = LEG_LIMIT_S) -> matrix.LegResult:
     """Run `leg`; its console, set-up log and lesson pages stay in `keep`/LEG."""
     machine.ensure_image(catalogue.DEBIAN_SLIM.ref, say)
-    out = keep / leg.id
+    out = (keep / leg.id).resolve()  # a bind mount needs an absolute path
     with tempfile.TemporaryDirectory(prefix=f"layerlab-matrix-{leg.id}-") as tmp:
         project = machine.clone(REPO, Path(tmp))
         ran = machine.run(leg.id, project, out, f"bash scripts/matrix-leg.sh {leg.id}", leg.env, limit_s, say)

@@ -78,6 +78,7 @@ def run(
 ) -> MachineRun:
     """Run `command` in a new machine holding `project` at /work/project; its console goes to out/console.log."""
     client = engine.require()
+    out, project = out.resolve(), project.resolve()  # bind mounts: a relative path would name a volume
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "console.log"
     # Docker's and Podman's stores each on a volume: overlayfs cannot sit on the machine's own overlay root.
