@@ -16,8 +16,8 @@ from python_on_whales.components.buildx.models import BuilderInspectResult
 from layerlab import course as course_mod
 from layerlab import engine
 from layerlab.course import doctor, needs
+from layerlab.engine import bootstrap, platforms
 from layerlab.engine import info as engine_info
-from layerlab.engine import platforms
 
 DATA = Path(__file__).parent / "data" / "engines"
 # The docker CLI's plugin banners: they come from the client, not the engine's answers.
@@ -259,7 +259,9 @@ def test_podman_lessons_stop_at_what_podman_lacks():
     registry = next(n for n in got["05"].needs if n.need == "registry")
     assert "registries.conf" in (registry.fix or "")
     assert got["08"].verdict == "cannot run here"  # no compose plugin recorded for this engine
-    assert got["03"].verdict == "runs"
+    # Every lesson that builds does so with buildx (the engine layer's one build path): Podman has none.
+    assert got["03"].verdict == "cannot run here" and [n.need for n in got["03"].needs if not n.met] == ["buildx"]
+    assert got["01"].verdict == "runs"
 
 
 def test_no_engine_stops_every_lesson_with_one_line_that_says_how_to_start_one():
@@ -272,6 +274,7 @@ def test_no_engine_stops_every_lesson_with_one_line_that_says_how_to_start_one()
 
 
 def test_require_raises_one_line_per_unmet_need_with_its_fix(monkeypatch):
+    monkeypatch.setattr(bootstrap, "missing_bases", lambda f=None: [])  # these facts are recorded, the store is not
     monkeypatch.delenv("LAYERLAB_REPLAY", raising=False)
     with pytest.raises(needs.LessonCannotRun) as e:
         needs.require("05", facts("docker27-classic-amd64-cgroup2"))
@@ -348,3 +351,12 @@ def test_the_machine_and_the_facts_read_the_same_answers(name, label, kernel):
     raw = engine_info.parse(info, version)
     assert engine.engine_label(raw.name, raw.server_version, raw.image_store) == label == facts(name).label()
     assert raw.kernel == kernel and raw.cpus and raw.memory_bytes
+
+
+def test_a_lesson_stops_at_its_first_cell_when_the_base_images_are_missing(monkeypatch):
+    monkeypatch.delenv("LAYERLAB_REPLAY", raising=False)
+    monkeypatch.setattr(bootstrap, "missing_bases", lambda f=None: ["python:3.13-slim"])
+    with pytest.raises(needs.LessonCannotRun) as e:
+        needs.require("02", facts("docker26-containerd-amd64-cgroup1"))
+    lines = str(e.value).splitlines()
+    assert len(lines) == 2 and "python:3.13-slim" in lines[1] and "Fix: run `layerlab bootstrap`" in lines[1]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -36,13 +35,19 @@ def _one_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def gate_cell(m: course_mod.Module) -> int:
+    """The code cell (from 1) that checks the lesson's needs: `lesson.require()`; only imports come before it."""
+    cells = [c for c in notebooks.read(m).cells if c.cell_type == "code"]
+    return next((i for i, c in enumerate(cells, 1) if ".require()" in c.source), 1)
+
+
 def lesson_outcome(m: course_mod.Module, facts: engine.EngineFacts, out: Path) -> matrix.Outcome:
     r = notebooks.execute(m, out)
     if r.ok:
         return matrix.Outcome(kind="lesson", id=m.id, status="passed", seconds=r.seconds)
     f = r.failure
-    if f is not None and f.error_type == needs.LessonCannotRun.__name__ and f.cell == 1:
-        ready = needs.readiness(m, facts)
+    if f is not None and f.error_type == needs.LessonCannotRun.__name__ and (f.cell or 0) <= gate_cell(m):
+        ready = needs.gate(m, facts)
         reason = "; ".join(n.line() for n in ready.needs if n.blocks) or f.message
         return matrix.Outcome(kind="lesson", id=m.id, status="stopped", reason=_one_line(reason), seconds=r.seconds)
     why = f"{f.line()} ({f.todo()})" if f is not None else (r.error or "failed")
@@ -169,7 +174,6 @@ def main(argv: list[str] | None = None) -> int:
         reason="" if a.setup_rc == 0 else _one_line(f"exit {a.setup_rc}: {last_line(tail, 'no output')}"),
         seconds=round(a.setup_seconds, 1),
     )
-    os.environ.setdefault("LAYERLAB_HEADLESS", "1")
     result = run_leg(leg, setup, a.out.parent / "run")
     a.out.write_text(json.dumps(result.model_dump(mode="json"), indent=1) + "\n")
     counts = result.counts()

@@ -14,7 +14,7 @@ from typing import Literal
 
 from layerlab import course as course_mod
 from layerlab import engine
-from layerlab.engine import catalogue, replay
+from layerlab.engine import bootstrap, catalogue, replay
 from layerlab.engine.result import Result
 from layerlab.ground.errors import LayerlabError
 
@@ -250,10 +250,26 @@ def require(module: str, facts: engine.EngineFacts | None = None) -> Readiness |
         print(f"[lesson {m.id} replays its recorded run: this machine's engine is not asked]")
         return None
     f = facts or engine.probe()
-    r = readiness(m, f)
+    r = gate(m, f)
     if not r.can_run:
         raise LessonCannotRun(r, f.label() if f.reachable else "no engine")
     for n in r.needs:
         if not n.met:
             print(f"[lesson {m.id} runs here, except: no {n.need} ({n.skips})]")
+    return r
+
+
+def gate(m: course_mod.Module, f: engine.EngineFacts) -> Readiness:
+    """What a lesson's first cell judges: its needs (course.yml), then the base images every lesson builds on."""
+    r = readiness(m, f)
+    if r.can_run and (missing := bootstrap.missing_bases(f)):
+        # Every lesson builds on the base images; without them it would fail at its first build, not here.
+        r.needs.append(
+            NeedCheck(
+                need="base images",
+                met=False,
+                why=f"{', '.join(missing)} not in the engine's image store",
+                fix="run `layerlab bootstrap` (`make setup` does it)",
+            )
+        )
     return r

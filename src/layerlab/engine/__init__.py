@@ -88,6 +88,25 @@ def engine_command() -> str:
     return "docker"
 
 
+# Where scripts/setup-engine.sh records an engine it started on a socket of its own (Podman's), for the
+# commands that run after it: make's next recipe, a kernel, a grading.
+SETUP_ENGINE_ENV = Path("/etc/layerlab-engine.env")
+
+
+def adopt_setup_host(env_file: Path = SETUP_ENGINE_ENV) -> None:
+    """DOCKER_HOST from the set-up's record when nothing else set it, so every later docker call (ours and
+    the CLI's in subprocesses) reaches the engine the set-up started."""
+    if os.environ.get("DOCKER_HOST") or not env_file.is_file():
+        return
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "DOCKER_HOST" and value.strip():
+            os.environ["DOCKER_HOST"] = value.strip()
+
+
+adopt_setup_host()
+
+
 @functools.cache
 def _client(command: str, host: str | None) -> DockerClient:
     return DockerClient(client_call=[command], host=host)

@@ -150,13 +150,19 @@ def plan(
     return p
 
 
-def loadable(platforms: tuple[str, ...]) -> tuple[str, ...]:
+def loadable(platforms: tuple[str, ...], facts: engine.EngineFacts | None = None) -> tuple[str, ...]:
     """The platforms this engine's image store can keep under one tag: all of them with the containerd store
     (or Podman's), the engine's own alone with the classic store, whose tags hold one platform each."""
-    f = engine.probe()
+    f = facts or engine.probe()
     if not f.reachable or f.multiplatform_load or len(platforms) < 2:
         return platforms
     return tuple(p for p in platforms if p == f.native) or platforms[:1]
+
+
+def missing_bases(facts: engine.EngineFacts | None = None) -> list[str]:
+    """The base images (not the extras) that are not in the store for every platform it can keep."""
+    platforms = loadable(PLATFORMS, facts)
+    return [b.ref for b in BASE_IMAGES if images.facts(b.ref, platforms=b.platforms or platforms) is None]
 
 
 def current_plan(

@@ -194,6 +194,8 @@ def cannot_grade_here(ex: Exercise, course_file: Path) -> str:
     (Podman has no buildx; the classic image store keeps one platform per tag); '' when it can be graded."""
     m = C.load(course_file, check_files=False).module(ex.module)
     facts = engine.probe()
+    if not facts.reachable:
+        return ""  # no engine is the runner's own problem, reported with its fix
     blocking = [n for n in needs.readiness(m, facts).needs if n.blocks]
     if not blocking:
         return ""
