@@ -151,6 +151,12 @@ FAILED_CHECK = {"check": "size_at_most", "status": "failed", "required": True, "
         ("starter", _report(False, [FAILED_CHECK]), "passed", ""),
         ("starter", _report(True, []), "failed", "the starter passed"),
         ("starter", _report(False, [], ["the engine did not answer"]), "failed", "no verdict: the engine"),
+        (
+            "starter",
+            _report(False, [{"check": "builds", "status": "failed", "required": True}]),
+            "failed",
+            "no verdict",
+        ),
         ("starter", "Traceback (most recent call last):\n  boom", "failed", "no report (exit 1): no message"),
     ],
 )
@@ -176,7 +182,7 @@ def test_grading_on_podman_is_refused_before_any_build_with_the_fix(monkeypatch)
     from layerlab.grade import exercise as exercise_mod
     from layerlab.grade import runner
 
-    ex = exercise_mod.load("02-slim")
+    ex = exercise_mod.load("01-limits")  # its lesson needs no buildx; its grading builds with it all the same
     monkeypatch.setattr(engine, "probe", lambda: _facts())
     line = runner.cannot_grade_here(ex, course_mod.COURSE_FILE)
     assert needs.CANNOT_GRADE in line and "buildx" in line and matrix.FIX_MARK in line and "\n" not in line
@@ -200,3 +206,14 @@ def test_a_refused_grading_is_a_stop_in_the_matrix(monkeypatch):
 def test_the_readme_shows_the_recorded_matrix():
     text = matrix.README.read_text()
     assert matrix.readme_with(matrix.load(), text) == text, "rewrite it: the README's matrix block is stale"
+
+
+def test_a_failed_setup_is_named_by_the_failing_steps_own_line():
+    log = (
+        "[setup] venv: 24 s\nbootstrap builds the offline stand-ins with buildx: Podman builds with buildah. "
+        "Fix: use Docker Engine 26+\n[setup] base images: 3 s, failed with status 1\n"
+        "make: *** [Makefile:37: images] Error 1\n"
+    )
+    assert matrix_run.setup_reason(2, log) == (
+        "exit 2: bootstrap builds the offline stand-ins with buildx: Podman builds with buildah. Fix: use Docker Engine 26+"
+    )

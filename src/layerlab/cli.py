@@ -75,6 +75,15 @@ def _bootstrap(args: argparse.Namespace) -> int:
     if not p.work:
         print("all base images present for every platform; nothing to do")
         return 0
+    if any(s.action == "build-standin" for s in p.work):
+        from layerlab.course import needs as needs_mod
+
+        buildx = needs_mod.judge("buildx", engine.probe())
+        if not buildx.met:  # before minutes of debootstrap, not after
+            print(
+                f"bootstrap builds the offline stand-ins with buildx: {buildx.why}. Fix: {buildx.fix}", file=sys.stderr
+            )
+            return 1
     try:
         bootstrap.run(p, needs=needs)
     except Exception as e:  # noqa: BLE001 - one clear line, then the details

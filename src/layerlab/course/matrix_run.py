@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from layerlab.ground.settings import REPO
 from layerlab.ground.text import last_line, printable
 
 GRADE_TIMEOUT_S = 1200
+_MAKE_NOISE = re.compile(r"^(make(\[\d+\])?: |\[setup\] )")
 # Below this much free disk in the machine, what one lesson built is removed before the next starts.
 LOW_DISK_BYTES = 12 * 1024**3
 
@@ -104,8 +106,10 @@ def grade_outcome(exercise: str, which: str) -> matrix.Outcome:
         ok = bool(report.get("passed"))
         reason = "" if ok else f"the solution failed: {first}"
     else:
-        # A starter fails on a check of its own: a problem with the input or an engine error is no verdict.
-        ok = not report.get("passed") and not report.get("problems") and bool(failed)
+        # A starter builds and fails on a check of its own: a problem with the input, an engine error or a
+        # build that failed is no verdict on it.
+        unbuilt = any(c["check"] == "builds" for c in failed)
+        ok = not report.get("passed") and not report.get("problems") and bool(failed) and not unbuilt
         reason = "" if ok else ("the starter passed" if report.get("passed") else f"no verdict: {first}")
     return matrix.Outcome(
         kind=which,  # type: ignore[arg-type]
@@ -114,6 +118,12 @@ def grade_outcome(exercise: str, which: str) -> matrix.Outcome:
         reason=_one_line(reason),
         seconds=seconds,
     )
+
+
+def setup_reason(rc: int, log: str) -> str:
+    """The failing step's own last line, not make's "Error 1" or the set-up's timing line after it."""
+    said = "\n".join(line for line in log.splitlines() if not _MAKE_NOISE.match(line))
+    return _one_line(f"exit {rc}: {last_line(said, 'no output')}")
 
 
 def _free_bytes(facts: engine.EngineFacts) -> int:
@@ -166,12 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the leg's JSON result")
     a = p.parse_args(argv)
     leg = matrix.leg(a.leg)
-    tail = a.setup_log.read_text(errors="replace") if a.setup_log and a.setup_log.exists() else ""
+    text = a.setup_log.read_text(errors="replace") if a.setup_log and a.setup_log.exists() else ""
+    reason = "" if a.setup_rc == 0 else setup_reason(a.setup_rc, text)
     setup = matrix.Outcome(
         kind="setup",
         id="make setup",
-        status="passed" if a.setup_rc == 0 else "failed",
-        reason="" if a.setup_rc == 0 else _one_line(f"exit {a.setup_rc}: {last_line(tail, 'no output')}"),
+        # A step that refused this engine with its fix stopped, as a lesson does; anything else failed.
+        status="passed" if a.setup_rc == 0 else ("stopped" if matrix.FIX_MARK in reason else "failed"),
+        reason=reason,
         seconds=round(a.setup_seconds, 1),
     )
     result = run_leg(leg, setup, a.out.parent / "run")

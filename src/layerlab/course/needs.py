@@ -269,7 +269,12 @@ def gate(m: course_mod.Module, f: engine.EngineFacts) -> Readiness:
                 need="base images",
                 met=False,
                 why=f"{', '.join(missing)} not in the engine's image store",
-                fix="run `layerlab bootstrap` (`make setup` does it)",
+                fix=(
+                    "run `layerlab bootstrap` (`make setup` does it)"
+                    if judge("buildx", f).met
+                    else "online, `layerlab bootstrap` pulls them; offline it builds stand-ins with buildx, "
+                    "which this engine lacks: use Docker Engine 26+"
+                ),
             )
         )
     return r

@@ -196,7 +196,9 @@ def cannot_grade_here(ex: Exercise, course_file: Path) -> str:
     facts = engine.probe()
     if not facts.reachable:
         return ""  # no engine is the runner's own problem, reported with its fix
-    blocking = [n for n in needs.readiness(m, facts).needs if n.blocks]
+    # Every grading builds with buildx (engine/build.py), whatever the module's lesson needs.
+    graded = m.model_copy(update={"needs": [*m.needs, *(["buildx"] if "buildx" not in m.needs else [])]})
+    blocking = [n for n in needs.readiness(graded, facts).needs if n.blocks]
     if not blocking:
         return ""
     return f"{ex.id} {needs.CANNOT_GRADE} ({facts.label()}): " + "; ".join(n.line() for n in blocking)
