@@ -115,7 +115,9 @@ say "installing ${engine_pkgs[*]} ${extras[*]}"
 # policy-rc.d keeps package scripts from starting services we start ourselves.
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-apt_quiet install -y --no-install-recommends "${engine_pkgs[@]}" "${extras[@]}" >/dev/null
+# Two installs: the extras from the release itself, then the engine (its own suite's, with -t, where one is asked).
+apt_quiet install -y --no-install-recommends "${extras[@]}" >/dev/null
+apt_quiet install -y --no-install-recommends "${engine_pkgs[@]}" >/dev/null
 
 # The containerd image store holds multi-platform images (needed for
 # 'buildx build --platform linux/amd64,linux/arm64 --load').

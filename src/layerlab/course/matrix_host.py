@@ -7,10 +7,12 @@ leg's result is merged into docs/matrix.json, which the course page and the READ
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
-from layerlab.course import matrix
+from layerlab.course import matrix, matrix_run
 from layerlab.engine import catalogue, machine
 from layerlab.ground.settings import REPO
 from layerlab.ground.text import Printer
@@ -27,11 +29,36 @@ def run(leg: matrix.Leg, keep: Path, say: Printer = say_line, limit_s: int = LEG
         project = machine.clone(REPO, Path(tmp))
         ran = machine.run(leg.id, project, out, f"bash scripts/matrix-leg.sh {leg.id}", leg.env, limit_s, say)
     result_file = out / "leg.json"
-    if not result_file.exists():
+    if result_file.exists():
+        result = matrix.LegResult.model_validate(json.loads(result_file.read_text()))
+    elif (out / "setup.log").exists() and ran.exit_code is not None:
+        # The set-up failed before the course's Python existed in the machine: the leg is that failure.
+        result = setup_failed(leg, (out / "setup.log").read_text(errors="replace"), ran.seconds, ran.exit_code)
+    else:
         end = "stopped at its time limit" if ran.exit_code is None else f"exited {ran.exit_code}"
         raise RuntimeError(f"the {leg.id} leg wrote no result ({end}); its console: {ran.log}")
-    result = matrix.LegResult.model_validate(json.loads(result_file.read_text()))
     m = matrix.merge(matrix.load(), result)
     matrix.save(m)
     matrix.README.write_text(matrix.readme_with(m, matrix.README.read_text()))
     return result
+
+
+def setup_failed(leg: matrix.Leg, log: str, seconds: float, rc: int) -> matrix.LegResult:
+    reason = matrix_run.setup_reason(rc, log)
+    return matrix.LegResult(
+        leg=leg.id,
+        title=leg.title,
+        engine="not installed",
+        native="?",
+        cgroup="?",
+        builder="none",
+        commit=_commit(),
+        ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=seconds,
+        outcomes=[matrix.Outcome(kind="setup", id="make setup", status="failed", reason=reason, seconds=seconds)],
+    )
+
+
+def _commit() -> str:
+    p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
+    return p.stdout.strip() or "?"
