@@ -126,3 +126,18 @@ def test_the_oci_reader_sees_layers_config_and_platform(tmp_path):
     assert [layer.created_by for layer in report.layers] == ["COPY a /a", "RUN write a"]
     with pytest.raises(LookupError):
         report_from_archive(path, "x", "sha256:x", "linux/arm64", strict=True)
+
+
+def test_added_bytes_counts_the_layers_past_the_bases_own_blobs():
+    from layerlab.measure.inspector import ImageReport, added_bytes
+    from layerlab.measure.layers import LayerStats
+
+    def report(*layers: tuple[str | None, int]) -> ImageReport:
+        stats = [LayerStats(index=i, created_by="", size_bytes=n, digest=d) for i, (d, n) in enumerate(layers)]
+        return ImageReport.model_construct(layers=stats, size_bytes=sum(n for _, n in layers))
+
+    base = report(("sha256:a", 100), ("sha256:b", 50))
+    assert added_bytes(report(("sha256:a", 100), ("sha256:b", 50), ("sha256:c", 7)), base) == 7
+    # Another build of the base shares no blob: the whole image is what it adds, never a negative figure.
+    assert added_bytes(report(("sha256:x", 100), ("sha256:c", 7)), base) == 107
+    assert added_bytes(report((None, 100), ("sha256:c", 7)), report((None, 100))) == 107

@@ -257,6 +257,17 @@ def above_base(report: ImageReport, base_ref: str) -> AboveBase:
     )
 
 
+def added_bytes(report: ImageReport, base: ImageReport) -> int:
+    """What `report` adds above `base`, both of one platform: its bytes past the leading layers whose blob
+    digests equal the base's. Where nothing is shared (another build of the base), the whole image counts."""
+    shared = 0
+    for a, b in zip(report.layers, base.layers):
+        if a.digest is None or a.digest != b.digest:
+            break
+        shared += 1
+    return report.size_bytes - sum(layer.size_bytes for layer in report.layers[:shared])
+
+
 class DiskUse(Result):
     """What several images cost together: layers with the same digest are stored once."""
 

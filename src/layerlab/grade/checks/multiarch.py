@@ -30,6 +30,7 @@ from layerlab.engine.platforms import Platforms
 from layerlab.ground import settings
 from layerlab.measure.inspector import mb, short_instruction
 
+from ..dockerfile import parse as parse_dockerfile
 from ..fixture import Fixture, Section, solution_dir
 from ..release import starter_text
 from ..sandbox import Ran, TimedOut
@@ -94,6 +95,7 @@ class PlatformBuild(Section):
     name = "multiarch"
     seconds: dict[str, float] = Field(default_factory=dict)
     sizes: dict[str, int] = Field(default_factory=dict)
+    added: dict[str, int] = Field(default_factory=dict)  # per platform, the bytes above the final stage's base
 
 
 # --- what ran under emulation: pure readings of BuildKit's step records (unit-tested on recorded logs) --------
@@ -514,16 +516,19 @@ def platform_sizes_at_most(ctx: Context, spec: PlatformSizesAtMost) -> str:
     from layerlab.measure import inspector
 
     recorded = ctx.need_fixture().section(PlatformBuild) or PlatformBuild()
-    missing = [p for p in spec.platforms if p not in recorded.sizes]
+    missing = [p for p in spec.platforms if p not in recorded.added]
     if missing:
-        raise NotRun(f"the fixture has no size for {', '.join(missing)}: run `layerlab record {ctx.exercise.id}`")
+        raise NotRun(
+            f"the fixture has no size above the base for {', '.join(missing)}: run `layerlab record {ctx.exercise.id}`"
+        )
     r = _multi_build(ctx, spec.platforms)
+    base = _final_base(ctx.need_subject())
     parts, too_big = [], []
     for p in spec.platforms:
-        size = inspector.inspect(r.tag, platform=p).size_bytes
-        allowed = recorded.sizes[p] * spec.factor + spec.allowance_mb * 1e6
-        parts.append(f"{p} {mb(size)} (at most {mb(allowed)})")
-        if size > allowed:
+        added = inspector.added_bytes(inspector.inspect(r.tag, platform=p), inspector.inspect(base, platform=p))
+        allowed = recorded.added[p] * spec.factor + spec.allowance_mb * 1e6
+        parts.append(f"{p} adds {mb(added)} above {base} (at most {mb(allowed)})")
+        if added > allowed:
             too_big.append(p)
     detail = "; ".join(parts)
     if too_big:
@@ -541,9 +546,20 @@ def record(s: Subject, spec: MultiarchRuns, f: Fixture) -> None:
     if f.section(PlatformBuild) is not None:
         return  # one cold build measured every check of this unit
     multi = cold_platform_build(s, tuple(spec.platforms))
+    base = _final_base(s)
+    mine = {p: inspector.inspect(multi.tag, platform=p) for p in spec.platforms}
     f.put(
         PlatformBuild(
             seconds=multi.platform_seconds(),
-            sizes={p: inspector.inspect(multi.tag, platform=p).size_bytes for p in spec.platforms},
+            sizes={p: r.size_bytes for p, r in mine.items()},
+            added={p: inspector.added_bytes(r, inspector.inspect(base, platform=p)) for p, r in mine.items()},
         )
     )
+
+
+def _final_base(s: Subject) -> str:
+    """The image the final stage starts FROM, with the Dockerfile's ARG defaults filled in."""
+    base = parse_dockerfile(s.dockerfile.read_text(encoding="utf-8", errors="replace")).final_base()
+    if base is None:
+        raise NotRun("the final stage's base could not be named (FROM scratch, or a variable without a default)")
+    return base
