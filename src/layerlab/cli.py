@@ -80,6 +80,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
         buildx = needs_mod.judge("buildx", engine.probe())
         if not buildx.met:  # before minutes of debootstrap, not after
+            sys.stdout.flush()  # the plan above first: the refusal is the last line a log shows
             print(
                 f"bootstrap builds the offline stand-ins with buildx: {buildx.why}. Fix: {buildx.fix}", file=sys.stderr
             )

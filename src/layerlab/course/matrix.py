@@ -11,6 +11,7 @@ The recorded matrix is docs/matrix.json; the course page and the README show it 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -115,6 +116,7 @@ def merge(m: Matrix, result: LegResult) -> Matrix:
     return Matrix(legs=[r for r in m.legs if r.leg != result.leg] + [result])
 
 
+_LESSON_RUN = re.compile(r"layerlab run \d\d\b")
 # What a stopped reason must carry: the need that was not met and what to do about it.
 FIX_MARK = "Fix:"
 
@@ -176,12 +178,23 @@ def markdown(m: Matrix) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows(m)]
     for r in m.legs:
-        bad = [o for o in r.outcomes if o.status != "passed"]
-        if bad:
+        groups = not_passed(r)
+        if groups:
             lines.append("")
             lines.append(f"{r.leg} (commit {r.commit}, {r.ran_at[:10]}):")
-            lines += [f"- {o.name}: {o.status}: {o.reason}" for o in bad]
+            lines += [f"- {', '.join(names)}: {status}: {reason}" for names, status, reason in groups]
     return "\n".join(lines) + "\n"
+
+
+def not_passed(r: LegResult) -> list[tuple[list[str], str, str]]:
+    """What did not pass, one entry per status and reason: twenty gradings refused for one reason are one line."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for o in r.outcomes:
+        if o.status != "passed":
+            # A grading's refusal names its exercise first; the rest of the line is the engine's story.
+            reason = _LESSON_RUN.sub("layerlab run <lesson>", o.reason.removeprefix(f"{o.id} "))
+            groups.setdefault((o.status, reason), []).append(o.name)
+    return [(names, status, reason) for (status, reason), names in groups.items()]
 
 
 def readme_with(m: Matrix, text: str) -> str:

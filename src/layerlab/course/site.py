@@ -268,10 +268,9 @@ def _matrix_section(m: matrix.Matrix) -> str:
     table = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in matrix.HEADER) + "</tr>"
     table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in matrix.rows(m))
     notes = [
-        f"<li>{esc(r.leg)}, {esc(o.name)}: {esc(o.status)}: {esc(o.reason)}</li>"
+        f"<li>{esc(r.leg)}, {esc(', '.join(names))}: {esc(status)}: {esc(reason)}</li>"
         for r in m.legs
-        for o in r.outcomes
-        if o.status != "passed"
+        for names, status, reason in matrix.not_passed(r)
     ]
     return (
         head
