@@ -86,7 +86,7 @@ def exercise_checks(exercise_id: str, course_file: Path, autograder: str | None 
     from . import bundle
     from . import exercise as exercise_mod
     from . import hidden as hidden_mod
-    from .checks.spec import kind
+    from .runner import not_run_all
 
     hidden = []
     try:
@@ -101,16 +101,7 @@ def exercise_checks(exercise_id: str, course_file: Path, autograder: str | None 
         raise BatchError(f"unknown exercise {exercise_id!r}: known: {', '.join(e.known) or 'none'}") from None
     except (bundle.BundleError, hidden_mod.HiddenChecksError) as e:
         raise BatchError(str(e).splitlines()[0]) from None
-    out = [
-        CheckResult(check=kind(type(c)), status="not run", points=0, max_points=c.points, required=c.required)
-        for c in ex.checks
-    ]
-    return out + [
-        CheckResult(
-            check=kind(type(c)), status="not run", points=0, max_points=c.points, required=c.required, hidden=True
-        )
-        for c in hidden
-    ]
+    return not_run_all(ex.with_hidden(hidden), "")
 
 
 def stand_in(o: Outcome, exercise_id: str, checks: list[CheckResult]) -> Report:

@@ -39,7 +39,7 @@ from .subject import Subject
 from .submission import check_input, copy, plant
 
 
-def _not_run_all(ex: Exercise, why: str) -> list[CheckResult]:
+def not_run_all(ex: Exercise, why: str) -> list[CheckResult]:
     return _in_order(
         ex,
         lambda c: CheckResult(
@@ -120,12 +120,12 @@ def grade(
     problems, df = check_input(ex, folder)
     if problems or df is None:
         report.problems = problems
-        report.results = _not_run_all(ex, "the submission has a problem (see PROBLEM above)")
+        report.results = not_run_all(ex, "the submission has a problem (see PROBLEM above)")
         return report
     if fixture is None and Path(course_file) == C.COURSE_FILE:
         student.require_fixture(ex.id)  # a student release grades the course's exercises with the autograder only
     if replay.mode() == "replay":
-        report.results = _not_run_all(ex, "LAYERLAB_REPLAY=1: grading needs a real engine, not recorded runs")
+        report.results = not_run_all(ex, "LAYERLAB_REPLAY=1: grading needs a real engine, not recorded runs")
         return report
     no_engine = ""
     try:
@@ -135,7 +135,7 @@ def grade(
         no_engine = f"no container engine answers ({e.reason}); start one (`make setup`) and grade again"
     if not no_engine and (refused := cannot_grade_here(ex, course_file)):
         report.problems = [refused]
-        report.results = _not_run_all(ex, "this engine cannot build or run what the exercise needs (see PROBLEM)")
+        report.results = not_run_all(ex, "this engine cannot build or run what the exercise needs (see PROBLEM)")
         return report
     if not no_engine and (missing := _ensure_extra_images(ex, course_file)):
         report.problems = [missing]
@@ -180,7 +180,7 @@ def grade(
             ctx.planted, ctx.original = plant(ex, work, session)
         except leaks.Replant as e:
             report.problems = [str(e)]
-            report.results = _not_run_all(ex, "the submission has a problem (see PROBLEM above)")
+            report.results = not_run_all(ex, "the submission has a problem (see PROBLEM above)")
             return report
         ctx.subject = None if no_engine else Subject(ex, work, session)
         results = {id(c): run_check(ctx, c) for c in ex.ordered()}
