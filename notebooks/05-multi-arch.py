@@ -419,9 +419,10 @@ lesson.key_points()
 # ## Exercise `05-multiarch`
 #
 # `exercises/05-multiarch/` builds the app for both platforms with every `RUN`
-# emulated. Make the foreign build cross-built, so that no install or compile
-# step runs under emulation, while both platforms still print the same, and
-# grade it: `layerlab grade exercises/05-multiarch`.
+# emulated. Its app has a second C extension that links zlib, which the
+# cross-compile above never needed. Make the foreign build cross-built, so
+# that no install or compile step runs under emulation, while both platforms
+# still print the same, and grade it: `layerlab grade exercises/05-multiarch`.
 
 # %%
 print(f"Figures measured in this run ({NATIVE} native, {FOREIGN} emulated; cold builds, step seconds):")

@@ -19,7 +19,7 @@ exercises:
   - id: 05-multiarch
     module: "02"
     title: multiarch mistakes
-    paths: [Dockerfile, serve.py, customers.csv, requirements.txt, fastscore.c]
+    paths: [Dockerfile, serve.py, customers.csv, requirements.txt, fastscore.c, modelpack.c, weights.z]
     limits:
       build_timeout_s: 540
       run_timeout_s: 90
@@ -56,6 +56,7 @@ def test_an_arm64_build_copied_into_the_amd64_image_fails_with_a_hint(engine_cli
             t.replace('case "$TARGETARCH" in', 'case "arm64" in')
             .replace('--add-architecture "$TARGETARCH"', "--add-architecture arm64")
             .replace("libpython3.13-dev:$TARGETARCH", "libpython3.13-dev:arm64")
+            .replace("zlib1g-dev:$TARGETARCH", "zlib1g-dev:arm64")
             # A light RUN in the runtime stage: it runs under qemu for the foreign platform, and installs nothing.
             .replace(
                 "COPY --from=builder /opt/site /opt/site\n",
@@ -79,3 +80,17 @@ def test_a_missing_arg_targetarch_fails_with_a_hint(engine_client, tmp_path):
     assert results["builds"].status == "failed", r.table()
     assert "ARG TARGETARCH" in results["builds"].hint
     assert {x.status for c, x in results.items() if c != "builds"} == {"not run"}
+
+
+@pytest.mark.answers
+def test_the_lessons_cross_compile_file_does_not_solve_the_exercise(engine_client, tmp_path):
+    """The exercise asks for one step the lesson did not show: its second extension links the target's zlib."""
+    lesson = (REPO / "docker" / "lessons" / "05-multi-arch" / "cross-compile" / "Dockerfile").read_text()
+    folder = variant(tmp_path, lambda t: lesson)
+    r = grade(
+        folder, "05-multiarch", course_file=course_file(tmp_path, EXERCISE), fixture=fixture_mod.load("05-multiarch")
+    )
+    results = {x.check: x for x in r.results}  # the app's own traceback is in the table: it fails to import
+    runs = results["multiarch_runs"]
+    assert results["builds"].status == "passed" and runs.status == "failed", r.table()
+    assert "modelpack" in runs.detail, r.table()

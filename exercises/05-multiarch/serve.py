@@ -1,17 +1,21 @@
 """Score customers with numpy and the compiled fastscore extension: the app of lesson 05.
 
+The model's weights ship zlib-compressed (weights.z); the modelpack extension inflates them.
 It prints the same lines on every platform; the last line says where it ran.
 """
 
 import csv
+import json
 import platform
 from pathlib import Path
 
 import numpy as np
 
 import fastscore
+import modelpack
 
-WEIGHTS, BIAS = [-0.08, 0.031, 0.62], -1.4
+MODEL = json.loads(modelpack.inflate(Path(__file__).with_name("weights.z").read_bytes(), 1 << 16))
+WEIGHTS, BIAS = MODEL["weights"], MODEL["bias"]
 
 with open(Path(__file__).with_name("customers.csv"), newline="") as f:
     rows = list(csv.DictReader(f))

@@ -1,5 +1,10 @@
 from setuptools import Extension, setup
 
-# A C extension: installing this package compiles fastscore.c, so it needs
-# gcc and the Python headers at build time, and neither at run time.
-setup(ext_modules=[Extension("fastscore", ["fastscore.c"], libraries=["m"])])
+# Two C extensions: installing this package compiles them, so it needs gcc, the
+# Python headers and zlib's headers at build time, and only zlib itself at run time.
+setup(
+    ext_modules=[
+        Extension("fastscore", ["fastscore.c"], libraries=["m"]),
+        Extension("modelpack", ["modelpack.c"], libraries=["z"]),
+    ]
+)

@@ -1,7 +1,11 @@
 # %% [markdown]
 # # Exercise 05-multiarch: cross-build instead of emulating
 #
-# `serve.py` scores customers with numpy and `fastscore`, a C extension. The
+# `serve.py` scores customers with numpy and `fastscore`, a C extension, and
+# reads its weights with `modelpack`, a second C extension that inflates the
+# zlib-compressed `weights.z` with the system's zlib (`-lz`): unlike the
+# lesson's extension, it links a library of the target's, so a cross build
+# needs the target's zlib headers and library as well as its compiler. The
 # `Dockerfile` beside this notebook builds it for `linux/amd64` and
 # `linux/arm64`, and every `RUN` of the foreign platform's image (arm64 on a
 # PC, amd64 on Apple silicon: the next cell asks the engine) runs under qemu.
