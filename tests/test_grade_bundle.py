@@ -63,6 +63,7 @@ def test_the_same_course_gives_the_same_bytes_whenever_it_is_written(made, tmp_p
     assert again.digest == made.digest == "sha256:" + hashlib.sha256(made.path.read_bytes()).hexdigest()
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 def test_members_are_sorted_with_fixed_times_owners_and_modes(made):
     infos = list(_members(made.path).values())
     assert [m.name for m in infos] == sorted(m.name for m in infos)
@@ -173,6 +174,7 @@ def test_the_bundles_starter_is_the_one_the_05_baseline_is_measured_and_kept_for
     )
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 def test_the_bundles_folder_is_removed_when_it_is_closed(made):
     b = bundle.open_bundle(str(made.path))
     folder = b.course_file.parent
@@ -181,6 +183,7 @@ def test_the_bundles_folder_is_removed_when_it_is_closed(made):
     assert not folder.exists()
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 def test_a_wrong_digest_names_both_digests(made):
     wrong = "sha256:" + "0" * 64
     with pytest.raises(bundle.DigestMismatch) as e:
@@ -189,12 +192,14 @@ def test_a_wrong_digest_names_both_digests(made):
     assert wrong in str(e.value) and made.digest in str(e.value)
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 @pytest.mark.parametrize("pin", ["sha256:abc", "sha256:" + "G" * 64])
 def test_a_malformed_pin_says_what_a_pin_looks_like(made, pin):
     with pytest.raises(bundle.BundleError, match="FILE@sha256:<64 hex digits>"):
         bundle.open_bundle(f"{made.path}@{pin}")
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 def test_a_member_changed_after_release_is_caught_without_a_pin(made, tmp_path):
     def loosen(files):
         files["course.yml"] = files["course.yml"].replace(b"factor: 1.15", b"factor: 100")
@@ -203,6 +208,7 @@ def test_a_member_changed_after_release_is_caught_without_a_pin(made, tmp_path):
         bundle.open_bundle(str(_repack(made.path, tmp_path / "t.tar.gz", loosen)))
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 @pytest.mark.parametrize("name", ["../escape.yml", "/etc/cron.d/x", "run.sh", "starters/02-slim/../../x"])
 def test_a_member_no_bundle_holds_is_refused(made, tmp_path, name):
     with pytest.raises(bundle.BundleError, match="which no bundle holds"):
@@ -222,6 +228,7 @@ def test_a_file_that_is_no_bundle_gets_one_line(tmp_path):
         bundle.open_bundle(str(other))
 
 
+@pytest.mark.answers  # the bundle is written from the course's fixtures
 def test_the_cli_refuses_a_wrong_pin_with_one_line_and_builds_nothing(made, capsys, monkeypatch):
     from layerlab.grade import runner
 
