@@ -55,6 +55,12 @@ def answer_path(path: object) -> str | None:
     return rel if _answers.why(rel) or _answers.why(rel + "/") else None
 
 
+# A fixture shared by several tests (module or session scope) reads once, inside the first test that uses it;
+# the tests after it read the answers through it all the same. Each such fixture is kept with what it read.
+_fixture_reads: dict[str, list[str]] = {}
+_setting_up: list[str] = []
+
+
 def _hook(event: str, args: tuple) -> None:
     if event not in EVENTS or _current is None or not args:
         return
@@ -63,6 +69,22 @@ def _hook(event: str, args: tuple) -> None:
         touched = _seen.setdefault(_current.nodeid, [])
         if rel not in touched:
             touched.append(rel)
+        for name in _setting_up:
+            read = _fixture_reads.setdefault(name, [])
+            if rel not in read:
+                read.append(rel)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest):
+    shared = fixturedef.scope != "function"
+    if shared:
+        _setting_up.append(fixturedef.argname)
+    try:
+        yield
+    finally:
+        if shared:
+            _setting_up.pop()
 
 
 def needs_answers(item: pytest.Item) -> bool:
@@ -116,7 +138,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    touched = _seen.get(item.nodeid)
+    touched = list(_seen.get(item.nodeid) or [])
+    for name in getattr(item, "fixturenames", ()):
+        touched += [r for r in _fixture_reads.get(name, []) if r not in touched]
     # Judged once: at the call, or at a set-up that failed (a fixture that read an answer and broke).
     if not touched or needs_answers(item) or not (call.when == "call" or (call.when == "setup" and report.failed)):
         return
