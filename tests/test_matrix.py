@@ -217,3 +217,11 @@ def test_a_failed_setup_is_named_by_the_failing_steps_own_line():
     assert matrix_run.setup_reason(2, log) == (
         "exit 2: bootstrap builds the offline stand-ins with buildx: Podman builds with buildah. Fix: use Docker Engine 26+"
     )
+
+
+def test_grade_ship_leaves_an_exercise_without_a_pushed_image_alone(tmp_path):
+    from layerlab import cli
+
+    # No engine in this tier: an exercise with nothing to push must not reach for one.
+    assert cli._shipped("exercises/02-slim", "02-slim", tmp_path) == "exercises/02-slim"
+    assert cli._shipped("somewhere", "no-such-exercise", tmp_path) == "somewhere"

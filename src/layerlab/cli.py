@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -261,9 +263,12 @@ def _grade(args: argparse.Namespace) -> int:
     # Who reads it: grading with the autograder is the student's CI (hidden checks show points only);
     # grading in the instructor's repository, the instructor.
     audience: Audience = args.audience or ("student" if autograder else "instructor")
+    shipped = tempfile.TemporaryDirectory(prefix="layerlab-ship-") if args.ship else None
     try:
         # Build progress goes to stderr, so `--json` keeps stdout to the report.
         show = progress.auto(stream=sys.stderr)
+        if shipped is not None:
+            args.path = _shipped(args.path, args.exercise, Path(shipped.name))
         if autograder is None:
             report = grade(args.path, args.exercise, show=show)
         else:
@@ -275,6 +280,9 @@ def _grade(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("grading interrupted; what this run created was removed", file=sys.stderr)
         return 130
+    finally:
+        if shipped is not None:
+            shipped.cleanup()
     ctx = formats.Context(env=os.environ, audience=audience)
     for name, path in writes:  # one grading, every format the caller wants (CI keeps JUnit and JSON, say)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,6 +302,23 @@ def _grade(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0 if report.passed else 1
+
+
+def _shipped(path: str, exercise_id: str | None, scratch: Path) -> str:
+    """The folder to grade: `path` itself, or for an exercise with a `pushed_image` check a shipped copy of it."""
+    from layerlab.grade import exercise as exercise_mod
+    from layerlab.grade.checks.ship import PushedImage, ship
+
+    folder = Path(path)
+    try:
+        ex = exercise_mod.load(exercise_id or folder.resolve().name)
+    except exercise_mod.UnknownExercise:
+        return path  # the grading itself says so, in its report
+    if not any(isinstance(c, PushedImage) for c in ex.checks):
+        return path
+    dest = scratch / ex.id
+    ship(ex, folder, dest, f"{ex.id}-shipped-{uuid.uuid4().hex[:8]}:v1")
+    return str(dest)
 
 
 def _grade_many(args: argparse.Namespace) -> int:
@@ -649,6 +674,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="who reads the report: a student sees a hidden check's points only "
         "(default: student with --autograder, else instructor)",
+    )
+    p.add_argument(
+        "--ship",
+        action="store_true",
+        help="first do what the exercise's notebook does before grading a pushed image (build, push to the local "
+        "registry, write the digest file), on a copy of the folder; no effect on other exercises",
     )
     p.set_defaults(func=_grade)
 

@@ -60,7 +60,8 @@ def grade_outcome(exercise: str, which: str) -> matrix.Outcome:
     """Grade solutions/ID or exercises/ID in its own process, as a student's CI would."""
     folder = REPO / ("solutions" if which == "solution" else "exercises") / exercise
     start = time.monotonic()
-    cmd = [sys.executable, "-m", "layerlab", "grade", str(folder), "--exercise", exercise, "--format", "json"]
+    # --ship: an exercise graded on a pushed image is first pushed, as its notebook does before it grades.
+    cmd = [sys.executable, "-m", "layerlab", "grade", str(folder), "--exercise", exercise, "--format", "json", "--ship"]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=GRADE_TIMEOUT_S, cwd=REPO)
     except subprocess.TimeoutExpired:
