@@ -171,3 +171,33 @@ def test_a_model_in_an_anonymous_volume_is_retrained_after_down_and_nothing_is_l
     )
     assert orphans and leftovers(r.run_id) == []
     assert not [v for v in orphans if engine.client().volume.exists(v)], "an orphaned anonymous volume was left"
+
+
+def _without_the_owner_fix(t: str) -> str:
+    start, end = t.index("  models-owner:\n"), t.index("  prep:\n")
+    t = t[:start] + t[end:]
+    return t.replace("      models-owner: {condition: service_completed_successfully}\n", "")
+
+
+@pytest.mark.answers
+def test_a_volume_left_by_root_fails_the_non_root_writer_with_the_cause(engine_client, tmp_path):
+    """The step the lesson did not show: a volume that already holds files copies nothing from the image."""
+    r = grade(variant(tmp_path, _without_the_owner_fix), EXERCISE)
+    up = {x.check: x for x in r.results}["compose_up_predicts"]
+    assert up.status == "failed" and "permission denied" in up.detail.lower(), r.table()
+    assert "created empty" in up.hint and "chown" in up.hint
+    assert leftovers(r.run_id) == []
+
+
+@pytest.mark.answers
+def test_training_as_root_passes_the_stack_but_not_the_non_root_check(engine_client, tmp_path):
+    def as_root(t: str) -> str:
+        t = _without_the_owner_fix(t)
+        return t.replace(
+            '    command: ["python", "train.py"]\n', '    command: ["python", "train.py"]\n    user: "0"\n'
+        )
+
+    r = grade(variant(tmp_path, as_root), EXERCISE)
+    by = {x.check: x for x in r.results}
+    assert by["compose_up_predicts"].status == "passed", r.table()
+    assert by["compose_non_root"].status == "failed" and "train runs as 0" in by["compose_non_root"].detail

@@ -7,7 +7,13 @@
 # the model lives in the training container's own files, so `down` deletes
 # it, and the API's port is published on every interface. Fix the file so that:
 #
-# - `docker compose up --wait` succeeds and `/predict?x=2.5` answers;
+# - `docker compose up --wait` succeeds and `/predict?x=2.5` answers. The
+#   grader first creates the `models` volume as the team's earlier version
+#   left it on its servers: that version ran as root, so the volume already
+#   holds a root-owned file, and the jobs now run as uid 10001 (the image's
+#   `USER`);
+# - `prep`, `train` and `api` run as non-root (a one-shot service that only
+#   fixes ownership may run as root);
 # - after `down` and `up`, `prep` and `train` reuse their output (they print
 #   `reused`) instead of running again;
 # - only `api` publishes a port, on 127.0.0.1.

@@ -39,6 +39,30 @@ def run_script(p: Project, image: str, script: str, args: list[str]) -> str:
         raise RuntimeError(f"the script did not run: {(e.stderr or str(e)).strip()[-400:]}") from None
 
 
+def seed_volume(project: str, volume: str, image: str, script: str, extra_labels: dict[str, str]) -> None:
+    """The project's named volume `volume` as an earlier run left it, before the project's first `up`: `script`
+    runs as root in `image` with the volume at /seed. It carries compose's own labels, so `up` takes it for the
+    project's volume and, finding it not empty, copies nothing from the image into it."""
+    c = engine.require()
+    name = f"{project}_{volume}"
+    try:
+        c.volume.create(
+            name,
+            labels={"com.docker.compose.project": project, "com.docker.compose.volume": volume, **extra_labels},
+        )
+        c.container.run(
+            image,
+            ["sh", "-c", script],
+            volumes=[(name, "/seed")],
+            user="0",
+            remove=True,
+            labels=extra_labels,
+            pull="never",
+        )
+    except DockerException as e:
+        raise RuntimeError(f"the volume {name} could not be prepared: {(e.stderr or str(e)).strip()[-400:]}") from None
+
+
 PROBE = r"""
 import json, sys, time, urllib.request
 url, limit = sys.argv[1], float(sys.argv[2])

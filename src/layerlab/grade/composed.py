@@ -125,6 +125,14 @@ class ComposeRun:
 
     # --- running ------------------------------------------------------------
 
+    def seed(self, volume: str, script: str) -> None:
+        """Leave `volume` as an earlier version of the stack did, before the first `up` (compose_probes.seed_volume)."""
+        from layerlab.engine import compose_probes
+
+        if volume not in (self.config().get("volumes") or {}):
+            return  # a file without that volume has no earlier state in it; what it lacks, the checks say
+        compose_probes.seed_volume(self.name, volume, self.subject.tag, script, self.subject.session.labels)
+
     def up(self, timeout_s: int) -> compose.Up:
         """`up --wait`, stopped at timeout_s (compose.up_live's watchdog)."""
         return compose.up_live(self.prepared(), wait=True, timeout_s=timeout_s)

@@ -27,6 +27,16 @@ class ComposeUpPredicts(ComposeCheck):
     wait_s: int = Field(
         gt=0, le=300, default=90, description="`up --wait --wait-timeout`: the stack must serve within this"
     )
+    seed: dict[str, str] = Field(
+        default_factory=dict,
+        description="volume -> a shell script run as root with it at /seed before the first `up`: "
+        "the state an earlier version of the stack left",
+    )
+
+
+class ComposeNonRoot(ComposeCheck):
+    check: Literal["compose_non_root"]
+    services: list[str] = Field(min_length=1, description="services whose process must not run as root")
 
 
 class ComposePersists(ComposeCheck):
@@ -91,6 +101,13 @@ def up_failure(what: str, error: str, trouble: str) -> str:
 
 def _up_hint(error: str, trouble: str) -> str:
     low = (error + "\n" + trouble).lower()
+    if "permission denied" in low:
+        return (
+            "a job cannot write into a volume: a named volume takes its owner from the image only when it is "
+            "created empty, and this one already holds files an earlier root run left. Change the owner once, "
+            'before the jobs run: a one-shot service with `user: "0"` that runs chown on the volume, which the '
+            "writer waits for (condition: service_completed_successfully); the jobs themselves stay non-root"
+        )
     if "no model" in low:
         return (
             "the API started before the model existed, or cannot see it: make it wait for the training job "
@@ -120,6 +137,9 @@ def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> Compo
     try:
         cr.service(spec.service)
         if cr.started is None:
+            for c in ctx.exercise.checks:
+                for volume, script in c.seed.items() if isinstance(c, ComposeUpPredicts) else ():
+                    cr.seed(volume, script)
             cr.started = cr.up(spec.wait_s)
     except ComposeProblem as e:
         raise _compose_failed(e) from None
@@ -203,6 +223,26 @@ def compose_persists(ctx: Context, spec: ComposePersists) -> str:
         f"down kept {len(went.left.volumes)} volume(s); up --wait again in {again.seconds:.1f} s; "
         f"{', '.join(spec.jobs)} reused their output"
     )
+
+
+@check(ComposeNonRoot)
+def compose_non_root(ctx: Context, spec: ComposeNonRoot) -> str:
+    cr = _compose_run(ctx, spec)
+    image_user = ctx.need_subject().image.user
+    found = []
+    try:
+        for name in spec.services:
+            user = str(cr.service(name).get("user") or image_user or "")
+            found.append(f"{name}: {user or 'root (no USER, no user:)'}")
+            if user.split(":")[0] in ("", "0", "root"):
+                raise Failed(
+                    f"service {name} runs as {user or 'root'}: " + "; ".join(found),
+                    "run the pipeline as the image's non-root user; only a one-shot service that fixes ownership "
+                    'may be `user: "0"`',
+                )
+    except ComposeProblem as e:
+        raise _compose_failed(e) from None
+    return "; ".join(found)
 
 
 @check(ComposePortsLoopback)
