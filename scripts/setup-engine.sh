@@ -151,13 +151,13 @@ elif ! pgrep -x dockerd >/dev/null; then
   say "starting dockerd (log: $log)"
   setsid nohup dockerd >"$log" 2>&1 < /dev/null &
 fi
-for i in $(seq 1 60); do
+for i in $(seq 1 180); do
   if engine_answers; then
     say "engine answers: $(docker version -f 'server {{.Server.Version}}, client {{.Client.Version}}')"
     exit 0
   fi
   sleep 1
 done
-say "dockerd did not answer within 60 s; the end of its log:" >&2
+say "dockerd did not answer within 180 s; the end of its log:" >&2
 tail -n 40 "$log" >&2 || true
 exit 1

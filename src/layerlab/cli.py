@@ -317,7 +317,14 @@ def _shipped(path: str, exercise_id: str | None, scratch: Path) -> str:
     if not any(isinstance(c, PushedImage) for c in ex.checks):
         return path
     dest = scratch / ex.id
-    ship(ex, folder, dest, f"{ex.id}-shipped-{uuid.uuid4().hex[:8]}:v1")
+    try:
+        ship(ex, folder, dest, f"{ex.id}-shipped-{uuid.uuid4().hex[:8]}:v1")
+    except Exception as e:  # noqa: BLE001 - any failure to push leaves the folder as handed in, graded as it is
+        print(
+            f"--ship: could not push the image first ({str(e).splitlines()[0][:200]}); grading the folder as it is",
+            file=sys.stderr,
+        )
+        return path
     return str(dest)
 
 
