@@ -106,6 +106,8 @@ else
   say "apt-get update"
   apt_quiet update
   engine_pkgs=(docker.io docker-buildx)
+  # Debian 13 ships the client apart (docker-cli, only recommended by docker.io, and recommends are not installed).
+  if apt-cache show docker-cli >/dev/null 2>&1; then engine_pkgs+=(docker-cli); fi
   if apt-cache show docker-compose-v2 >/dev/null 2>&1; then engine_pkgs+=(docker-compose-v2); else engine_pkgs+=(docker-compose); fi
   # cosign for lesson 09's signing cells, where the distribution packages it (the lesson says so when it is missing).
   if apt-cache show cosign >/dev/null 2>&1; then engine_pkgs+=(cosign); fi
