@@ -201,3 +201,10 @@ def test_training_as_root_passes_the_stack_but_not_the_non_root_check(engine_cli
     by = {x.check: x for x in r.results}
     assert by["compose_up_predicts"].status == "passed", r.table()
     assert by["compose_non_root"].status == "failed" and "train runs as 0" in by["compose_non_root"].detail
+
+
+@pytest.mark.answers
+def test_renaming_the_volume_does_not_dodge_the_state_left_on_the_servers(engine_client, tmp_path):
+    r = grade(variant(tmp_path, lambda t: _without_the_owner_fix(t).replace("models:", "model-store:")), EXERCISE)
+    up = {x.check: x for x in r.results}["compose_up_predicts"]
+    assert up.status == "failed" and "permission denied" in up.detail.lower(), r.table()

@@ -125,13 +125,20 @@ class ComposeRun:
 
     # --- running ------------------------------------------------------------
 
-    def seed(self, volume: str, script: str) -> None:
-        """Leave `volume` as an earlier version of the stack did, before the first `up` (compose_probes.seed_volume)."""
+    def seed(self, target: str, script: str) -> None:
+        """Leave the named volumes mounted at `target` as an earlier version of the stack did, before the first
+        `up` (compose_probes.seed_volume). Found by where they are mounted, not by name: renaming the volume
+        does not make the earlier state go away on the servers."""
         from layerlab.engine import compose_probes
 
-        if volume not in (self.config().get("volumes") or {}):
-            return  # a file without that volume has no earlier state in it; what it lacks, the checks say
-        compose_probes.seed_volume(self.name, volume, self.subject.tag, script, self.subject.session.labels)
+        sources: set[str] = {
+            str(m["source"])
+            for svc in (self.config().get("services") or {}).values()
+            for m in svc.get("volumes") or []
+            if isinstance(m, dict) and m.get("type") == "volume" and m.get("target") == target and m.get("source")
+        }
+        for volume in sorted(sources):
+            compose_probes.seed_volume(self.name, volume, self.subject.tag, script, self.subject.session.labels)
 
     def up(self, timeout_s: int) -> compose.Up:
         """`up --wait`, stopped at timeout_s (compose.up_live's watchdog)."""

@@ -29,8 +29,8 @@ class ComposeUpPredicts(ComposeCheck):
     )
     seed: dict[str, str] = Field(
         default_factory=dict,
-        description="volume -> a shell script run as root with it at /seed before the first `up`: "
-        "the state an earlier version of the stack left",
+        description="mount path -> a shell script run as root before the first `up`, with each named volume "
+        "the stack mounts there at /seed: the state an earlier version of the stack left",
     )
 
 
@@ -138,8 +138,8 @@ def compose_up(ctx: Context, spec: ComposeUpPredicts | ComposePersists) -> Compo
         cr.service(spec.service)
         if cr.started is None:
             for c in ctx.exercise.checks:
-                for volume, script in c.seed.items() if isinstance(c, ComposeUpPredicts) else ():
-                    cr.seed(volume, script)
+                for target, script in c.seed.items() if isinstance(c, ComposeUpPredicts) else ():
+                    cr.seed(target, script)
             cr.started = cr.up(spec.wait_s)
     except ComposeProblem as e:
         raise _compose_failed(e) from None
