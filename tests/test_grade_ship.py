@@ -1,5 +1,7 @@
 """Exercise 09-ship: the shipped solution passes; the shipped starter fails every shipping check,
-and its report names the places of the token without ever printing it."""
+and its report names the places of the token without ever printing it. The app needs a package that
+only the course's private index serves (engine/pyindex): lesson 09's secret mount alone does not install
+it, and installing it with the token in a build argument leaks the token."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from types import SimpleNamespace
 import pytest
 
 from layerlab.course import REPO
-from layerlab.engine import registry
+from layerlab.engine import pyindex, registry
 from layerlab.grade import checks
 from layerlab.grade import exercise as exercise_mod
-from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, pushed_ref, ship
+from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, _leak_hint, index_hint, pushed_ref, ship
 from layerlab.grade.runner import grade
+from layerlab.grade.sandbox import RUN_LABEL
 
 EX = exercise_mod.load("09-ship")
 
@@ -26,6 +29,35 @@ def _graded(tmp_path_factory, folder, label):
     ship(EX, folder, dest, f"09-ship-test-{label}-{uuid.uuid4().hex[:8]}:v1")
     report = grade(dest, "09-ship")
     return report, {r.check: r for r in report.results}, dest
+
+
+def _left_running(client, run_id):
+    """Index containers of this grading, and the ones `ship` started, still there after it."""
+    flt = [("label", f"{pyindex.ROLE}=pyindex")]
+    return [
+        c.name
+        for c in client.container.list(all=True, filters=flt)
+        if (c.config.labels or {}).get(RUN_LABEL) == run_id or c.name.startswith("layerlab-pyindex-ship-")
+    ]
+
+
+def _variant(tmp_path, dockerfile):
+    """The solution folder with another Dockerfile, graded as handed in (no push: pushed_image fails alone)."""
+    dest = tmp_path / "09-ship"
+    shutil.copytree(REPO / "solutions" / "09-ship", dest, ignore=shutil.ignore_patterns("fixture.json"))
+    (dest / "Dockerfile").write_text(dockerfile)
+    report = grade(dest, "09-ship")
+    return report, {r.check: r for r in report.results}
+
+
+HEAD = """FROM python:3.13-slim
+LABEL org.opencontainers.image.source="https://example.org/x" org.opencontainers.image.version="1.0.0"
+WORKDIR /app
+"""
+TAIL = """COPY serve.py ./
+USER 10001
+CMD ["python3", "serve.py"]
+"""
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +71,11 @@ def starter(engine_client, tmp_path_factory):
 
 
 @pytest.mark.answers
-def test_the_shipped_solution_passes(solution):
+def test_the_shipped_solution_passes_and_its_index_is_gone_after(solution, engine_client):
     report, results, _ = solution
     assert report.passed, report.table()
     assert "without the token" in results["pushed_image"].detail
+    assert _left_running(engine_client, report.run_id) == [], "grading and `ship` remove the indexes they started"
 
 
 @pytest.mark.answers
@@ -63,20 +96,76 @@ def test_code_edited_after_the_push_is_not_the_pushed_image(solution):
 def test_the_starter_leaks_and_the_report_says_where_not_what(starter):
     report, results, dest = starter
     assert not report.passed
-    assert results["builds"].ok and results["runs_and_prints"].ok and results["paths_present"].ok, "the starter works"
+    assert results["builds"].ok and results["runs_and_prints"].ok, "the starter works: it installs from the index"
     leak = results["token_absent"]
     assert leak.status == "failed"
-    assert "layer" in leak.detail and "/tmp/unlock.token" in leak.detail and "deleted by layer" in leak.detail
-    assert "history" in leak.detail and "config.config.Env" in leak.detail
-    assert "--mount=type=secret" in leak.hint
+    assert (
+        "history" in leak.detail and "config.config.Env" in leak.detail and "INDEX_URL=http://__token__:" in leak.detail
+    )
+    assert "an ARG or ENV carries the token" in leak.hint
+    assert "--mount=type=secret,id=pip_conf,target=/etc/pip.conf" in leak.hint
     pushed = results["pushed_image"]
     assert pushed.status == "failed" and "holds your token" in pushed.detail
-    assert results["hadolint"].status == "failed" and "DL3020" in results["hadolint"].detail
+    assert results["hadolint"].ok, "the starter has no error-level finding: the leak is what it has to fix"
     assert results["oci_labels"].status == "failed" and OCI_SOURCE in results["oci_labels"].detail
-    own = (dest / "unlock.token").read_text().strip()
+    own = (dest / "index.token").read_text().strip()
     text = report.table() + report.to_json()
     assert own not in text and own[4:20] not in text, "the report never carries the student's token"
     assert not re.search(r"llt_[0-9a-f]{8}", text), "nor the one grading planted (leaks.new_token)"
+
+
+@pytest.mark.answers
+def test_the_lessons_secret_mount_with_the_index_url_in_an_arg_leaks(engine_client, tmp_path):
+    # Lesson 09's challenge rewrite (the secret at /run/secrets/<id>) is there, but pip never reads that
+    # file: what installs churnscore is the URL in the build argument, token and all.
+    report, results = _variant(
+        tmp_path,
+        HEAD
+        + """ARG PIP_INDEX_URL
+ARG PIP_TRUSTED_HOST
+RUN --mount=type=secret,id=pip_conf,required=true pip install --no-cache-dir churnscore==1.0.0
+"""
+        + TAIL,
+    )
+    assert results["builds"].ok and results["runs_and_prints"].ok, report.table()
+    leak = results["token_absent"]
+    assert leak.status == "failed" and "history" in leak.detail, report.table()
+    assert "pip never reads it" in leak.hint and "target=/etc/pip.conf" in leak.hint
+    assert not report.passed
+
+
+@pytest.mark.answers
+def test_the_lessons_secret_mount_alone_installs_nothing_and_the_hint_says_why(engine_client, tmp_path):
+    # No build argument and no pip.conf where pip looks: pip asks PyPI, which has no churnscore.
+    report, results = _variant(
+        tmp_path,
+        HEAD
+        + "RUN --mount=type=secret,id=pip_conf,required=true pip install --no-cache-dir churnscore==1.0.0\n"
+        + TAIL,
+    )
+    built = results["builds"]
+    assert built.status == "failed", report.table()
+    assert "private package index" in built.hint and "id=pip_conf,target=/etc/pip.conf" in built.hint, built.hint
+    assert "Traceback" not in built.detail + built.hint
+
+
+@pytest.mark.answers
+def test_an_app_without_the_package_fails_with_a_hint_not_a_traceback(engine_client, tmp_path):
+    report, results = _variant(tmp_path, HEAD + TAIL)
+    ran = results["runs_and_prints"]
+    assert results["builds"].ok and ran.status == "failed", report.table()
+    assert "churnscore is served only by the course's private package index" in ran.hint, ran.hint
+    assert results["token_absent"].ok, "nothing installed, nothing leaked: the run check is what fails"
+
+
+def test_the_hints_name_the_private_index_only_for_an_exercise_that_has_one():
+    assert "private package index" in (index_hint(EX, "ERROR: No matching distribution found for churnscore") or "")
+    assert "private package index" in (index_hint(EX, "ModuleNotFoundError: No module named 'churnscore'") or "")
+    assert "refused the token" in (index_hint(EX, "HTTP error 401 ... Unauthorized for url") or "")
+    assert index_hint(EX, "E: Unable to locate package curl") is None
+    other = EX.model_copy(update={"secret": EX.secret.model_copy(update={"index": []})})
+    assert index_hint(other, "No module named 'churnscore'") is None
+    assert "/run/secrets/<id>" in _leak_hint({"layer"}, other) and "pip.conf" in _leak_hint({"layer"}, EX)
 
 
 def _ctx(folder):

@@ -1,13 +1,18 @@
 # %% [markdown]
-# # Exercise 09-ship: ship the image, not its token
+# # Exercise 09-ship: ship the image, not its index token
 #
-# `serve.py` needs `model.json`, which the build makes from `model.enc` with
-# the token in `unlock.token`. The `Dockerfile` beside this notebook works, and
-# leaks the token twice. Change it so that:
+# `serve.py` imports `churnscore`, the team's package. It is on no public
+# index: only the team's private package index serves it, and only to a
+# request that carries the token in `index.token` (the cell below starts that
+# index, a course container). The `Dockerfile` beside this notebook installs
+# it with the index URL, token inside, as build arguments, and ships the token
+# in the image. Change it so that:
 #
-# - the token reaches the build only as a build secret with the id
-#   `unlock_token` (`docker buildx build --secret id=unlock_token,src=unlock.token`),
-#   and appears nowhere in the image: no layer's files, no history entry, no config;
+# - the token reaches the build only as the build secret `pip_conf`, a
+#   pip.conf (`index.write_pip_conf` writes one) that the one `RUN` which
+#   installs mounts where pip reads its settings (lesson 09's
+#   `/run/secrets/<id>` is not such a place), and appears nowhere in the
+#   image: no layer's files, no history entry, no config;
 # - the image still prints what it prints now;
 # - hadolint reports no error-level finding;
 # - the image carries the labels `org.opencontainers.image.source` (the URL
@@ -17,20 +22,22 @@
 # then push it to the course's registry (`localhost:5000`) and write the pushed
 # reference, `localhost:5000/NAME@sha256:...`, to `digest.txt`.
 #
-# The grader builds your Dockerfile with a token of its own (a fresh one each
-# time, offered as the secret `unlock_token` and as the build argument
-# `UNLOCK_TOKEN`), looks for it everywhere in the image, and checks that the
-# registry serves the image `digest.txt` names, built from this Dockerfile,
-# without your token in it either.
+# The grader starts an index of its own with a fresh token, hands the token to
+# your Dockerfile as the secret `pip_conf` and as the build arguments
+# `PIP_INDEX_URL`/`PIP_TRUSTED_HOST`, looks for it everywhere in the image, and
+# checks that the registry serves the image `digest.txt` names, built from
+# this Dockerfile, without your token in it either.
 
 # %%
 from pathlib import Path
 
-from layerlab.engine import build, containers, registry
+from layerlab.engine import build, containers, pyindex, registry
 from layerlab.measure import leaks
 
-TOKEN = Path("unlock.token").read_text().strip()
-result = build.build(".", "layerlab-09-ship:mine", module="09", show=None, build_args={"UNLOCK_TOKEN": TOKEN})
+TOKEN = Path("index.token").read_text().strip()
+index = pyindex.up(TOKEN)  # the private index: churnscore, for whoever has the token
+print(index.url)
+result = build.build(".", "layerlab-09-ship:mine", module="09", show=None, build_args=index.build_args(TOKEN))
 print(containers.run(result.tag, module="09").output)
 
 # %% [markdown]

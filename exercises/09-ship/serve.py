@@ -1,9 +1,8 @@
-"""Score two customers with the unlocked model: the image works only if the unlock step ran."""
+"""Score three customers with the team's churn model: the package comes from the private index only."""
 
-import json
-from pathlib import Path
+import churnscore
 
-model = json.loads(Path(__file__).with_name("model.json").read_text())
-for name, x in model["customers"].items():
-    score = sum(w * v for w, v in zip(model["weights"], x)) + model["bias"]
-    print(f"{name}: {score:.2f} ({model['name']})")
+CUSTOMERS = {"north depot": (1.2, 0.3, 0.5), "south depot": (0.4, 0.9, 0.0), "harbour": (3.0, 0.2, 2.0)}
+
+for name, features in CUSTOMERS.items():
+    print(f"{name}: {churnscore.score(features):.2f} ({churnscore.MODEL}, churnscore {churnscore.__version__})")

@@ -42,7 +42,11 @@ class Limits(Strict):
 
 class BuildSecret(Strict):
     """A token the build needs. Grading plants a fresh one: in `file`, in each `locked` file re-locked for it,
-    as the build secret `id`, and (what a careless pipeline does) as the build argument `build_arg`."""
+    as the build secret `id`, and (what a careless pipeline does) as the build argument `build_arg`.
+
+    With `index`, the token opens the course's private package index (engine/pyindex), which grading
+    starts for itself with the planted token: the secret `id` is then a pip.conf that points pip at it,
+    `build_arg` the index URL with the token in it, and PIP_TRUSTED_HOST its plain-HTTP host."""
 
     id: str = Field(pattern=r"^[a-z0-9_-]+$", description="the secret's id: RUN --mount=type=secret,id=<id>")
     file: str = Field(description="the file, in the exercise folder, that holds the token")
@@ -50,6 +54,10 @@ class BuildSecret(Strict):
         default=None, description="also offered as --build-arg <name>=<token>, so an ARG gets it"
     )
     locked: list[str] = Field(default_factory=list, description="files locked with the token (layerlab.leaks.lock)")
+    index: list[str] = Field(
+        default_factory=list,
+        description="packages only the course's private index serves, behind the token: grading starts it",
+    )
 
 
 class Exercise(Strict):

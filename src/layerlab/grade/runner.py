@@ -21,7 +21,7 @@ from pathlib import Path
 from layerlab import course as C
 from layerlab import engine
 from layerlab.course import needs
-from layerlab.engine import bootstrap, catalogue, replay
+from layerlab.engine import bootstrap, catalogue, pyindex, replay
 from layerlab.engine.build import Show
 from layerlab.ground.text import printable
 from layerlab.measure import leaks
@@ -177,8 +177,8 @@ def grade(
         for c in ex.ordered():
             c.prepare(ctx)
         try:
-            ctx.planted, ctx.original = plant(ex, work, session)
-        except leaks.Replant as e:
+            ctx.planted, ctx.original = plant(ex, work, session, serve=not no_engine)
+        except (leaks.Replant, pyindex.PyIndexError) as e:
             report.problems = [str(e)]
             report.results = not_run_all(ex, "the submission has a problem (see PROBLEM above)")
             return report

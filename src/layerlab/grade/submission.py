@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from layerlab.engine import pyindex
 from layerlab.ground.text import printable
 from layerlab.measure import leaks
 
@@ -164,11 +165,13 @@ def copy(folder: Path, dst: Path) -> None:
     files.copy(folder, dst, FIXTURE_NAME, HIDDEN_NAME)
 
 
-def plant(ex: Exercise, work: Path, session: Session) -> tuple[str, str]:
+def plant(ex: Exercise, work: Path, session: Session, serve: bool = True) -> tuple[str, str]:
     """Give the scratch copy a fresh token (exercise.secret) and every build of the session the means to use it.
 
     Returns (the planted token, the one the submission came with). A token made for this run
-    appears nowhere unless the build put it there, so finding it proves a leak.
+    appears nowhere unless the build put it there, so finding it proves a leak. `serve`: start the
+    private package index an `index` secret opens (False without an engine: nothing will be built).
+    Raises leaks.Replant, or pyindex.PyIndexError when the index does not start.
     """
     sec = ex.secret
     if sec is None:
@@ -182,4 +185,13 @@ def plant(ex: Exercise, work: Path, session: Session) -> tuple[str, str]:
     session.secrets = [f"id={sec.id},src={token_file}"]
     if sec.build_arg:
         session.build_args = {sec.build_arg: planted}
+    if sec.index and serve:
+        # The index serves this grading's token only, and carries the grading's labels: closing the
+        # session removes it. The pip.conf lives in the session's scratch folder, outside the build context.
+        index = pyindex.up(
+            planted, name=f"layerlab-pyindex-{session.run_id}", module=ex.module, extra_labels=session.run_labels
+        )
+        conf = index.write_pip_conf(planted, session.scratch / "secrets" / "pip.conf")
+        session.secrets = [f"id={sec.id},src={conf}"]
+        session.build_args = index.build_args(planted, sec.build_arg) if sec.build_arg else {}
     return planted, original

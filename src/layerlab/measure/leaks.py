@@ -11,7 +11,7 @@ A finding names the place (layer and path, history entry, config key) and
 never carries the secret in full: `mask()` keeps its first characters and its
 length, so a report can be printed, logged and handed to a student.
 
-`lock`/`unlock` are the small cipher of lesson 09 and exercise 09-ship: a file
+`lock`/`unlock` are the small cipher of lesson 09: a file
 that only a build that has the token can turn back into its plain text.
 """
 

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from ..subject import NotBuilt
 from .base import Context, Failed, check
+from .ship import index_hint
 from .spec import CheckBase
 
 
@@ -20,7 +21,9 @@ def builds(ctx: Context, spec: Builds) -> str:
     try:
         r = ctx.need_subject().build()
     except NotBuilt as e:
-        raise Failed(str(e), undeclared_platform_arg(ctx) or build_hint(str(e))) from None
+        raise Failed(
+            str(e), index_hint(ctx.exercise, str(e)) or undeclared_platform_arg(ctx) or build_hint(str(e))
+        ) from None
     return f"built in {r.seconds:.0f} s, {len(r.ran)} step(s) ran"
 
 

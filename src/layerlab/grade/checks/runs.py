@@ -10,6 +10,7 @@ from pydantic import Field
 from ..fixture import Fixture, Section
 from ..subject import Subject
 from .base import Context, Failed, NotRun, RecordError, check, excerpt, lines, records
+from .ship import index_hint
 from .spec import CheckBase
 
 
@@ -66,7 +67,8 @@ def runs_and_prints(ctx: Context, spec: RunsAndPrints) -> str:
             f"exit code {ran.exit_code} (expected {fx.exit_code})\n{excerpt(ran.output)}",
             start_failure(first)[1]
             if exec_failed
-            else missing_library_hint(ran.output)
+            else index_hint(ctx.exercise, ran.output)
+            or missing_library_hint(ran.output)
             or "the program failed: is every file and package it needs in the image?",
         )
     got, want = lines(ran.output), lines(fx.output)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -59,13 +61,33 @@ def ship(ex: Exercise, folder: Path, dest: Path, name: str) -> str:
     build it with its own token as the build secret, push it to the local registry as `name`, and write
     the pushed reference (`localhost:PORT/NAME@sha256:...`) to the check's file. Returns that reference."""
     from layerlab.engine import build as build_mod
-    from layerlab.engine import registry
+    from layerlab.engine import pyindex, registry
 
     files.copy(folder, dest, FIXTURE_NAME)
     check = next(c for c in ex.checks if isinstance(c, PushedImage))
-    secrets = [f"id={ex.secret.id},src={dest / ex.secret.file}"] if ex.secret else None
+    sec = ex.secret
     tag = f"layerlab-ship-{ex.id}:{uuid.uuid4().hex[:8]}"
-    built = build_mod.build(dest, tag, dockerfile=dest / ex.dockerfile, secrets=secrets, module=ex.module, show=None)
+    with ExitStack() as stack:
+        secrets = [f"id={sec.id},src={dest / sec.file}"] if sec else None
+        build_args = None
+        if sec and sec.index:
+            # An index with the folder's token, of its own: a learner's `layerlab-pyindex` keeps running. It is
+            # offered both ways, as the starter's notebook and the solution's build it (an unused argument is
+            # no part of a build).
+            token = (dest / sec.file).read_text(encoding="utf-8").strip()
+            index = stack.enter_context(pyindex.serving(token, f"layerlab-pyindex-ship-{uuid.uuid4().hex[:8]}"))
+            conf = index.write_pip_conf(token, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pip.conf")
+            secrets = [f"id={sec.id},src={conf}"]
+            build_args = index.build_args(token, sec.build_arg) if sec.build_arg else None
+        built = build_mod.build(
+            dest,
+            tag,
+            dockerfile=dest / ex.dockerfile,
+            secrets=secrets,
+            build_args=build_args,
+            module=ex.module,
+            show=None,
+        )
     pushed_tag = f"{registry.address()}/{name}"
     try:
         registry.up_live(say=lambda line: None)
@@ -88,7 +110,31 @@ class OciLabels(CheckBase):
     )
 
 
-def _leak_hint(kinds: set[str]) -> str:
+def index_hint(ex: Exercise, text: str) -> str | None:
+    """Why a build or a run failed when it did not install from the private index (exercise.secret.index);
+    None when `text` does not say so. A hint that names the cause, for the build log or the app's output."""
+    sec = ex.secret
+    if sec is None or not sec.index:
+        return None
+    mount = f"RUN --mount=type=secret,id={sec.id},target=/etc/pip.conf pip install --no-cache-dir"
+    for pkg in sec.index:
+        said = (f"No module named '{pkg}'", f"No matching distribution found for {pkg}", f"requirement {pkg}")
+        if any(s in text for s in said):
+            return (
+                f"{pkg} is served only by the course's private package index, which wants the token: install it "
+                f"in a RUN that mounts the secret `{sec.id}` (a pip.conf) where pip reads its settings: "
+                f"{mount} {pkg}"
+            )
+    if "401" in text and ("Unauthorized" in text or "Credentials" in text):
+        return (
+            f"the private index refused the token: grading starts its own index with a fresh token, handed in "
+            f"only as the secret `{sec.id}` (and the build argument {sec.build_arg}); a token or address written "
+            f"into the Dockerfile is not it. {mount} ..."
+        )
+    return None
+
+
+def _leak_hint(kinds: set[str], ex: Exercise | None = None) -> str:
     parts = []
     if kinds & {"history", "config"}:
         parts.append(
@@ -100,10 +146,18 @@ def _leak_hint(kinds: set[str]) -> str:
             "a file with the token was copied into a layer: deleting it in a later RUN only hides it, the "
             "earlier layer keeps it"
         )
-    parts.append(
-        "mount the token for the one RUN that needs it: RUN --mount=type=secret,id=<id> ... reads "
-        "/run/secrets/<id>, and nothing of it reaches the image"
-    )
+    sec = ex.secret if ex is not None else None
+    if sec is not None and sec.index:
+        parts.append(
+            f"mount the pip.conf for the one RUN that installs, where pip reads it: RUN --mount=type=secret,"
+            f"id={sec.id},target=/etc/pip.conf pip install ...; nothing of it reaches the image (at "
+            f"/run/secrets/{sec.id}, the default place, pip never reads it)"
+        )
+    else:
+        parts.append(
+            "mount the token for the one RUN that needs it: RUN --mount=type=secret,id=<id> ... reads "
+            "/run/secrets/<id>, and nothing of it reaches the image"
+        )
     return ";\n".join(parts)
 
 
@@ -121,7 +175,7 @@ def token_absent(ctx: Context, spec: TokenAbsent) -> str:
         raise Failed(
             f"the build's token ({scan.token}) is in {len(scan.places)} place(s):\n"
             + "\n".join(p.line() for p in scan.places[:8]),
-            _leak_hint(scan.kinds()),
+            _leak_hint(scan.kinds(), ctx.exercise),
         )
     return f"the build's token is nowhere in {where}"
 
@@ -161,7 +215,10 @@ def _build_as_handed_in(ctx: Context, s: Subject) -> str:
         return s.tag
     session = s.session
     saved = session.secrets, session.build_args
-    session.secrets = [f"id={sec.id},src={handed_in / sec.file}"]
+    if not sec.index:
+        session.secrets = [f"id={sec.id},src={handed_in / sec.file}"]
+    # else: the pip.conf of grading's own index stays. A secret is no part of a step's cache key or of
+    # its layer, so a build that keeps the token out of the image gets the student's layers either way.
     session.build_args = {}  # as `ship` builds it: the token as a secret only
     try:
         return session.build(
@@ -203,7 +260,7 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
                 f"the pushed image holds your token ({scan.token}) in {len(scan.places)} place(s):\n"
                 + "\n".join(p.line() for p in scan.places[:8]),
                 "the registry serves the leaky build: fix the Dockerfile, push again, write the new digest; "
-                + _leak_hint(scan.kinds()),
+                + _leak_hint(scan.kinds(), ctx.exercise),
             )
 
     def same(step: str) -> str:  # the two builds had different tokens; that alone is no difference
