@@ -118,3 +118,22 @@ def test_the_build_args_put_the_token_in_the_url_and_the_host_apart():
         "PIP_INDEX_URL": "http://__token__:tok@172.17.0.9:8080/simple/",
         "PIP_TRUSTED_HOST": "172.17.0.9",
     }
+
+
+def test_up_keeps_an_index_serving_the_same_token_and_restarts_one_serving_another(engine_client):
+    import uuid
+
+    from layerlab.engine import labels
+
+    name = f"layerlab-pyindex-test-{uuid.uuid4().hex[:8]}"
+    try:
+        first = pyindex.up("llt_first", name=name)
+        c = engine_client.container.inspect(name)
+        assert c.config.labels[labels.MANAGED] == labels.MANAGED_VALUE, "`layerlab clean` finds it"
+        assert "llt_first" not in str(c.config.labels), "the labels hold a digest of the token, not the token"
+        assert pyindex.up("llt_first", name=name) == first and engine_client.container.inspect(name).id == c.id
+        pyindex.up("llt_second", name=name)
+        assert engine_client.container.inspect(name).id != c.id, "another token: a fresh container"
+    finally:
+        assert pyindex.down(name)
+    assert not pyindex.down(name)

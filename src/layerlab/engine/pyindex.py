@@ -230,15 +230,6 @@ def down(name: str = CONTAINER) -> bool:
     return True
 
 
-def requests(name: str = CONTAINER) -> list[str]:
-    """What the index served so far, one line a request (`GET /simple/churnscore/ 200`); no credentials."""
-    c = _find(name)
-    if c is None:
-        return []
-    text = containers.logs(engine.require(), c)
-    return [line.removeprefix("pyindex: ") for line in text.splitlines() if line.startswith("pyindex: GET")]
-
-
 @contextmanager
 def serving(token: str, name: str, extra_labels: dict[str, str] | None = None) -> Iterator[Index]:
     """An index of its own for the length of a `with` block (a test's, a simulated student's), removed after."""
