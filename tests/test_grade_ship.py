@@ -161,7 +161,11 @@ def test_an_app_without_the_package_fails_with_a_hint_not_a_traceback(engine_cli
 def test_the_hints_name_the_private_index_only_for_an_exercise_that_has_one():
     assert "private package index" in (index_hint(EX, "ERROR: No matching distribution found for churnscore") or "")
     assert "private package index" in (index_hint(EX, "ModuleNotFoundError: No module named 'churnscore'") or "")
-    assert "refused the token" in (index_hint(EX, "HTTP error 401 ... Unauthorized for url") or "")
+    refused = (  # what pip prints for a wrong token: a 401, then no distribution found
+        "WARNING: 401 Error, Credentials not correct for http://x/simple/churnscore/\n"
+        "ERROR: No matching distribution found for churnscore"
+    )
+    assert "refused the token" in (index_hint(EX, refused) or "")
     assert index_hint(EX, "E: Unable to locate package curl") is None
     other = EX.model_copy(update={"secret": EX.secret.model_copy(update={"index": []})})
     assert index_hint(other, "No module named 'churnscore'") is None

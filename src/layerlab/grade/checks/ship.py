@@ -117,6 +117,13 @@ def index_hint(ex: Exercise, text: str) -> str | None:
     if sec is None or not sec.index:
         return None
     mount = f"RUN --mount=type=secret,id={sec.id},target=/etc/pip.conf pip install --no-cache-dir"
+    # pip says "No matching distribution" after a refused token too: the 401 is the cause to name first.
+    if "401" in text and ("Unauthorized" in text or "Credentials not correct" in text):
+        return (
+            f"the private index refused the token: grading starts its own index with a fresh token, handed in "
+            f"only as the secret `{sec.id}` (and the build argument {sec.build_arg}); a token or address written "
+            f"into the Dockerfile is not it. {mount} ..."
+        )
     for pkg in sec.index:
         said = (f"No module named '{pkg}'", f"No matching distribution found for {pkg}", f"requirement {pkg}")
         if any(s in text for s in said):
@@ -125,12 +132,6 @@ def index_hint(ex: Exercise, text: str) -> str | None:
                 f"in a RUN that mounts the secret `{sec.id}` (a pip.conf) where pip reads its settings: "
                 f"{mount} {pkg}"
             )
-    if "401" in text and ("Unauthorized" in text or "Credentials" in text):
-        return (
-            f"the private index refused the token: grading starts its own index with a fresh token, handed in "
-            f"only as the secret `{sec.id}` (and the build argument {sec.build_arg}); a token or address written "
-            f"into the Dockerfile is not it. {mount} ..."
-        )
     return None
 
 
