@@ -13,10 +13,6 @@
 # > (or with its anonymous volumes) before the next cell, so parallel runs and
 # > other sessions do not collide. The Python services run as uid 10001; the
 # > secrets, profiles and GPU file is only validated (`compose config`).
-# > About two minutes warm on 2 cores: 108 s to 130 s measured under nbval on a
-# > 2-core machine shared with other jobs (load 11 to 15); the same cells took
-# > 55 s there before this version added the `--wait`, anonymous-volume,
-# > ownership and compose-config cells, on a machine less loaded.
 # > `layerlab clean` removes anything a crash left, anonymous volumes included.
 
 # %%
@@ -142,9 +138,27 @@ lesson.show("compose.yaml")
 # `--wait-timeout` seconds otherwise: the command to put in a deploy script or
 # CI, instead of `sleep 10`.
 
+#
+# That race failed `--wait` before its timeout. A timeout that runs out
+# looks like this: from empty volumes the ordered stack needs `prep` and
+# `train` to finish and the API's health check to pass, far more than the
+# 3 s given here. The course's `compose.up` also stops the command itself
+# shortly after the limit, because compose starts its count only once the
+# dependencies are done.
+
 # %%
 stack = lesson.compose("pipeline", "compose.yaml")
 compose.down(stack, volumes=True)
+too_short = compose.up(stack, wait=True, timeout_s=3)
+too_short_down = compose.down(stack, volumes=True)
+print(f"up --wait --wait-timeout 3: ok={too_short.ok} after {too_short.seconds:.1f} s\n  {too_short.error}")
+assert not too_short.ok and too_short.seconds >= 3, "the wait ran out"
+assert too_short_down.left.empty
+
+# %% [markdown]
+# With a timeout the stack can meet, from the same empty volumes:
+
+# %%
 cold = compose.up(stack, wait=True, timeout_s=120)
 cold_ps = compose.ps(stack)
 ordered_probe = compose_probes.probe(stack, "http://api:8000/predict?x=2.5", IMAGE, limit_s=20)
