@@ -29,6 +29,7 @@
 # this Dockerfile, without your token in it either.
 
 # %%
+import tempfile
 from pathlib import Path
 
 from layerlab.engine import build, containers, pyindex, registry

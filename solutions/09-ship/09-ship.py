@@ -29,6 +29,7 @@
 # this Dockerfile, without your token in it either.
 
 # %%
+import tempfile
 from pathlib import Path
 
 from layerlab.engine import build, containers, pyindex, registry
@@ -38,7 +39,7 @@ TOKEN = Path("index.token").read_text().strip()
 index = pyindex.up(TOKEN)  # the private index: churnscore, for whoever has the token
 print(index.url)
 # BEGIN SOLUTION
-conf = index.write_pip_conf(TOKEN, Path.home() / ".config" / "layerlab" / "09-ship-pip.conf")  # outside the context
+conf = index.write_pip_conf(TOKEN, Path(tempfile.mkdtemp()) / "pip.conf")  # outside the build context
 result = build.build(".", "layerlab-09-ship:mine", module="09", show=None, secrets=[f"id=pip_conf,src={conf}"])
 # STARTER
 # result = build.build(".", "layerlab-09-ship:mine", module="09", show=None, build_args=index.build_args(TOKEN))
