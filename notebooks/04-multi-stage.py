@@ -3,9 +3,10 @@
 #
 # > **Instructor note.** This lesson builds one small app four ways, each
 # > cold (`--no-cache`) so that the build times compare, plus a test stage,
-# > and a 64 MiB weights image (cached after the first run). On 2 cores it
-# > takes a few minutes. Nothing here needs arm64 or a GPU.
+# > and a 64 MiB weights image (cached after the first run). Nothing here
+# > needs arm64 or a GPU.
 # > `layerlab clean` removes the images afterwards.
+# > Recorded by `layerlab warm --record` on 2026-12-02, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 1.6: first run 93 s (cold: none of its images existed), warm run 82 s.
 
 # %%
 from layerlab.course.lesson import Lesson

@@ -5,15 +5,14 @@
 # > exist. Online it pulls `nvidia/cuda:12.4.1-{base,runtime,devel}-ubuntu22.04`
 # > (the official devel image is several GB); offline it builds labelled
 # > stand-ins from Debian trixie's non-free CUDA 12.4 packages, about 2 GB of
-# > downloads, once (`layerlab bootstrap 06` does it ahead of class). Measured
-# > on the course's shared 2-core machine under load: base 24 s, runtime
-# > 150 s, devel 923 s. The lesson's first run then builds its own images
-# > (nvcc compiles SAXPY, pip installs two CUDA wheels, about 560 MB, twice):
-# > 14.5 minutes under nbval on that loaded machine. Once those exist, the
-# > whole lesson runs in about 31 s (`layerlab run 06`, measured). No GPU is
+# > downloads, once (`layerlab bootstrap 06` does it ahead of class, and
+# > prints each image's time). The lesson's first run then builds its own
+# > images (nvcc compiles SAXPY, pip installs two CUDA wheels, about 560 MB,
+# > twice); once those exist the lesson takes the warm time recorded below. No GPU is
 # > needed: the GPU cell says what a GPU would show and skips the run. Budget
 # > 8 GB of free disk; `layerlab clean` removes the lesson's images,
 # > `layerlab clean --all` the CUDA ones.
+# > Recorded by `layerlab warm --record` on 2026-12-02, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.2: first run 255 s (cold: none of its images existed), warm run 27 s.
 
 # %%
 from layerlab.course.lesson import Lesson

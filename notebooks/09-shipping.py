@@ -6,14 +6,14 @@
 # > stand-in from Debian's `docker-registry` package). Each run
 # > pushes under repository names that carry a fresh run id (`09-greet-r…`), so
 # > two runs, or two learners on one engine, never overwrite each other. The
-# > slowest cell is the CI experiment. Measured on the course's 2-core machine:
-# > with a quiet engine the cold build took 55 s (23 s of it the builder stage's
-# > apt install of gcc) and the lesson 4.5 minutes warm under nbval; with other
-# > builds sharing the engine the cold build took 413 s (apt 220 s) and the
-# > lesson 10.6 minutes. The "Figures measured in this run" cell prints this run's times.
+# > slowest cell is the CI experiment: its cold build runs every step, the
+# > builder stage's apt install of gcc included, on every run, so a build
+# > sharing the engine slows it most. The "Figures measured in this run" cell
+# > prints this run's times.
 # > The CI experiment deletes only the build-cache records its own run made
 # > (explained where it happens), never anyone else's. `layerlab clean`
 # > removes the images, the registry and everything pushed to it.
+# > Recorded by `layerlab warm --record` on 2026-12-02, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 1.7: first run 103 s, warm run 139 s.
 
 # %%
 from layerlab.course.lesson import Lesson
@@ -123,7 +123,8 @@ else:
     assert sig.check("signed").ok, "the signed digest verifies with the signer's public key"
     assert not sig.check("signed", "another").ok, "another key does not verify it"
     assert not sig.check("unsigned").ok and "no signatures" in sig.check("unsigned").said
-#
+
+# %% [markdown]
 # ## Cache for CI: every runner starts cold
 #
 # A hosted CI runner is a fresh machine: no images, no build cache. Every run
@@ -546,10 +547,12 @@ lesson.key_points()
 # %% [markdown]
 # ## Exercise `09-ship`
 #
-# `exercises/09-ship/` builds an app that needs a token and leaks it. Pass
-# the token as a build secret, label the image with its source and version,
-# push it to `localhost:5000` and write the pushed reference (with its digest)
-# to `digest.txt`. Grade it: `layerlab grade exercises/09-ship`.
+# `exercises/09-ship/` installs the team's package from a private package
+# index that wants a token, and ships the token in the image. Hand pip the
+# token through a build secret, mounted where pip reads its settings (not
+# where this lesson mounted one), label the image with its source and
+# version, push it to `localhost:5000` and write the pushed reference (with
+# its digest) to `digest.txt`. Grade it: `layerlab grade exercises/09-ship`.
 
 # %%
 print("Figures measured in this run:")

@@ -23,7 +23,8 @@ import pytest
 
 from layerlab import course as course_mod
 from layerlab.cli import main
-from layerlab.course import REPO, instructor, site
+from layerlab.course import REPO, instructor, lesson_times, site
+from layerlab.engine import host
 from layerlab.engine.host import EngineHost
 
 COURSE = course_mod.load()
@@ -285,6 +286,14 @@ def test_warm_measures_cold_then_warm_and_reset_removes_only_that_module(tmp_pat
         assert instructor.load_warm(out)["97-warmtest"].warm_s == run.warm_s
         t = instructor.timings(c, out)[0]
         assert t.cells_from == "warm run" and t.slow_cells == []
+
+        # --record: the times go to the recordings file and into the lesson's note, from this run
+        monkeypatch.setattr(lesson_times, "RECORD_FILE", tmp_path / "lesson-times.json")
+        (rec,) = instructor.record_times(c, report)
+        assert (rec.first_s, rec.warm_s, rec.cold) == (run.first_s, run.warm_s, True)
+        assert lesson_times.load()["97-warmtest"] == rec and lesson_times.quoted(m) == [rec.note_line()]
+        assert rec.machine == host.facts_live().where() and rec.load_1m > 0
+        assert not instructor.timings(c, out)[0].over_recorded  # the run it was taken from is within it
 
         done = instructor.reset("97")
         assert not done.failed and tag in " ".join(done.images) and done.volumes == [vol97]

@@ -508,7 +508,7 @@ def _modules(args: argparse.Namespace) -> tuple[Course, list[Module]] | None:
 
 def _warm(args: argparse.Namespace) -> int:
     from layerlab import engine
-    from layerlab.course import instructor, site
+    from layerlab.course import instructor, lesson_times, site
 
     loaded = _modules(args)
     if loaded is None:
@@ -539,10 +539,15 @@ def _warm(args: argparse.Namespace) -> int:
     report = instructor.warm(c, modules, out, say=say, once=args.once)
     if report.recorded:  # the warm runs are what `layerlab run` would keep: runs.json, their machine, the pages
         site.record_runs(c, report.recorded, out)
+    if args.record:
+        written = instructor.record_times(c, report)
+        say(f"recorded {len(written)} lesson time(s) in {lesson_times.RECORD_FILE} and in their instructor notes")
     if args.json:
         print(report.model_dump_json(indent=1))
     else:
-        print(f"\nwarm-up of {len(modules)} module(s); base images checked in {report.base_images_s:.1f} s")
+        print(
+            f"\nwarm-up of {len(modules)} module(s) took {report.total_s:.0f} s; base images checked in {report.base_images_s:.1f} s"
+        )
         for r in report.runs:
             print("  " + r.line())
         print(f"timings: layerlab timings; pages: {out / 'index.html'}, {out / 'instructor.html'}")
@@ -754,6 +759,11 @@ def main(argv: list[str] | None = None) -> int:
         "--once", action="store_true", help="run each lesson once (build only); the warm time is not measured"
     )
     p.add_argument("--plan", action="store_true", help="say what would run, run nothing")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="keep the times in docs/lesson-times.json and write them into each lesson's instructor note",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_warm)
 

@@ -12,6 +12,7 @@ module created, by its labels, and nothing else.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -26,7 +27,8 @@ from pydantic import Field
 from layerlab.engine import clean, labels
 from layerlab.engine.result import Result
 
-from . import Course, Module, notebooks
+from . import Course, Module, lesson_times, notebooks
+from .lesson_times import RecordedTime
 from .notebooks import RunResult
 
 WAIT_LIMIT_S = 30.0  # a cell longer than this, warm, keeps a class waiting
@@ -137,6 +139,7 @@ class WarmRun(Result):
     first_cells: list[CellTime] = Field(default_factory=list)
     error: str | None = None
     at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    load_1m: float | None = None  # this machine's load average as the warm run ended: a shared engine is slower
 
     @property
     def cold(self) -> bool:
@@ -169,6 +172,7 @@ class WarmReport(Result):
     dumped_properties = ("ok",)
 
     base_images_s: float  # making sure the base images the modules need exist (bootstrap)
+    total_s: float = 0.0  # the whole warm-up: base images and both runs of every module
     base_steps: list[str]
     runs: list[WarmRun] = Field(default_factory=list)
     # The warm runs as `layerlab run` reports them, for the caller to keep as a run (site.record_runs):
@@ -249,17 +253,41 @@ def warm(course: Course, modules: list[Module], out_dir: Path, say: Printer = _s
             report.recorded.append(second)
             run.warm_s, run.warm_ok, run.error = second.seconds, second.ok, second.error
             run.warm_cells = read_cell_times(out_dir / second.executed)
+            run.load_1m = round(os.getloadavg()[0], 2)
         report.runs.append(run)
         say(run.line())
+    report.total_s = round(time.perf_counter() - start, 1)
     _save_warm(out_dir, report.runs)
     return report
+
+
+def record_times(course: Course, report: WarmReport) -> list[RecordedTime]:
+    """Keep each warm-measured lesson's times and quote them in its instructor note (`warm --record`)."""
+    from layerlab.engine import host
+
+    machine = host.facts_live().where()
+    by_name = {run_name(m): m for m in course.modules}
+    rows = [
+        RecordedTime(
+            **{k: getattr(r, k) for k in ("module", "first_s", "warm_s", "at")},
+            cold=r.cold,
+            machine=machine,
+            load_1m=r.load_1m or 0.0,
+        )
+        for r in report.runs
+        if r.warm_ok and r.warm_s is not None
+    ]
+    lesson_times.save(rows)
+    for rec in rows:
+        lesson_times.write_note(by_name[rec.module], rec)
+    return rows
 
 
 # --- timings -------------------------------------------------------------------------------
 
 
 class ModuleTiming(Result):
-    dumped_properties = ("slow_cells", "over_time")
+    dumped_properties = ("slow_cells", "over_time", "over_recorded")
 
     module: str
     title: str
@@ -271,6 +299,7 @@ class ModuleTiming(Result):
     warm_s: float | None
     cells_from: str  # "warm run", "last run (warm or cold unknown)" or "" (no run)
     cells: list[CellTime] = Field(default_factory=list)
+    recorded: RecordedTime | None = None  # what the instructor note quotes (docs/lesson-times.json)
 
     @property
     def slow_cells(self) -> list[CellTime]:
@@ -279,8 +308,18 @@ class ModuleTiming(Result):
     @property
     def over_time(self) -> bool:
         """The lesson's cells alone (warm when measured warm) take longer than its teaching minutes."""
-        s = self.warm_s if self.warm_s is not None else self.run_s
+        s = self.seconds
         return s is not None and s > self.teaching_minutes * 60
+
+    @property
+    def seconds(self) -> float | None:
+        """The run to judge: the warm one when measured, else the last `layerlab run`."""
+        return self.warm_s if self.warm_s is not None else self.run_s
+
+    @property
+    def over_recorded(self) -> bool:
+        """Slower than the recorded warm run the instructor note quotes, by more than quiet runs differ."""
+        return self.recorded is not None and self.seconds is not None and self.recorded.overrun(self.seconds)
 
 
 def load_runs(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -294,7 +333,7 @@ def load_runs(out_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def timings(course: Course, out_dir: Path, modules: list[Module] | None = None) -> list[ModuleTiming]:
-    runs, warmed = load_runs(out_dir), load_warm(out_dir)
+    runs, warmed, recorded = load_runs(out_dir), load_warm(out_dir), lesson_times.load()
     out = []
     for m in modules or course.modules:
         name = run_name(m)
@@ -309,6 +348,7 @@ def timings(course: Course, out_dir: Path, modules: list[Module] | None = None) 
             first_s=w.first_s if w else None,
             warm_s=w.warm_s if w else None,
             cells_from="",
+            recorded=recorded.get(name),
         )
         if w and w.warm_cells:
             t.cells, t.cells_from = w.warm_cells, "warm run"
@@ -325,7 +365,8 @@ def _s(x: float | None) -> str:
 
 def timings_table(rows: list[ModuleTiming]) -> str:
     lines = [
-        f"{'module':<24} {'teach min':>9} {'last run s':>10} {'first s':>8} {'warm s':>7}  cells over {WAIT_LIMIT_S:.0f} s"
+        f"{'module':<24} {'teach min':>9} {'last run s':>10} {'first s':>8} {'warm s':>7} {'recorded s':>10}"
+        f"  cells over {WAIT_LIMIT_S:.0f} s"
     ]
     for t in rows:
         slow = ", ".join(f"#{c.cell} {c.seconds:.0f} s ({c.heading or c.first_line})" for c in t.slow_cells) or "none"
@@ -334,8 +375,15 @@ def timings_table(rows: list[ModuleTiming]) -> str:
         elif t.cells_from != "warm run":
             slow += "  [not known warm: run `layerlab warm " + t.module[:2] + "`]"
         flag = "  OVER TIME" if t.over_time else ""
+        if t.over_recorded and t.recorded:
+            flag += (
+                f"  OVERRUN: over {lesson_times.OVERRUN_FACTOR:g}x the recorded warm run the note quotes"
+                f" ({t.recorded.warm_s:.0f} s, {t.recorded.at[:10]})"
+            )
+        rec = _s(t.recorded.warm_s if t.recorded else None)
         lines.append(
-            f"{t.module:<24} {t.teaching_minutes:>9} {_s(t.run_s):>10} {_s(t.first_s):>8} {_s(t.warm_s):>7}  {slow}{flag}"
+            f"{t.module:<24} {t.teaching_minutes:>9} {_s(t.run_s):>10} {_s(t.first_s):>8} {_s(t.warm_s):>7} {rec:>10}"
+            f"  {slow}{flag}"
         )
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ from layerlab.engine.host import EngineHost
 from layerlab.ground.text import Printer
 from layerlab.ground.text import say as say_line
 
-from . import Course, Exercise, Module, classroom, instructor, matrix, notebooks
+from . import Course, Exercise, Module, classroom, instructor, lesson_times, matrix, notebooks
 from .notebooks import RunResult
 
 MACHINES_FILE = "machines.json"
@@ -395,6 +395,7 @@ def _timings_table(rows: list[instructor.ModuleTiming]) -> str:
     body = "".join(
         f"<tr><td><a href='#m{esc(t.module[:2])}'>{esc(t.module)}</a></td><td>{t.teaching_minutes}</td><td>{s(t.run_s)}</td>"
         f"<td>{s(t.first_s)}</td><td>{s(t.warm_s)}</td>"
+        f"<td class='{'warn' if t.over_recorded else ''}'>{s(t.recorded.warm_s if t.recorded else None)}</td>"
         f"<td class='{'warn' if t.slow_cells or t.over_time else ''}'>"
         f"{esc('not run yet' if not t.cells_from else ', '.join(f'cell {c.cell}: {c.seconds:.0f} s' for c in t.slow_cells) or 'none')}"
         f"{esc('' if t.cells_from in ('', 'warm run') else ' (not known warm)')}</td></tr>"
@@ -402,7 +403,7 @@ def _timings_table(rows: list[instructor.ModuleTiming]) -> str:
     )
     return (
         f"<table><tr><th>module</th><th>teaching min</th><th>last run s</th><th>first run s</th><th>warm s</th>"
-        f"<th>cells over {instructor.WAIT_LIMIT_S:.0f} s</th></tr>{body}</table>"
+        f"<th>recorded warm s</th><th>cells over {instructor.WAIT_LIMIT_S:.0f} s</th></tr>{body}</table>"
     )
 
 
@@ -417,6 +418,12 @@ def _timing_html(t: instructor.ModuleTiming) -> str:
     out = "<p>" + esc("; ".join(lines)) + "</p>"
     if t.over_time:
         out += f"<p class='warn'>The cells alone take longer than the {t.teaching_minutes} teaching minutes.</p>"
+    if t.over_recorded and t.recorded:
+        out += (
+            f"<p class='warn'>Slower than the recorded warm run the instructor note quotes "
+            f"({t.recorded.warm_s:.0f} s on {esc(t.recorded.at[:10])}) by more than "
+            f"{lesson_times.OVERRUN_FACTOR:g}x.</p>"
+        )
     slow = t.slow_cells
     which = "warm" if t.cells_from == "warm run" else "in the last run (not known warm)"
     if slow:
