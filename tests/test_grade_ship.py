@@ -16,7 +16,16 @@ from layerlab.course import REPO
 from layerlab.engine import pyindex, registry
 from layerlab.grade import checks
 from layerlab.grade import exercise as exercise_mod
-from layerlab.grade.checks.ship import OCI_SOURCE, PushedImage, _leak_hint, index_hint, pushed_ref, ship
+from layerlab.grade.checks.ship import (
+    OCI_SOURCE,
+    PushedImage,
+    _leak_hint,
+    index_hint,
+    mask_run_args,
+    pushed_ref,
+    run_args,
+    ship,
+)
 from layerlab.grade.runner import grade
 from layerlab.grade.sandbox import RUN_LABEL
 
@@ -132,6 +141,39 @@ RUN --mount=type=secret,id=pip_conf,required=true pip install --no-cache-dir chu
     assert leak.status == "failed" and "history" in leak.detail, report.table()
     assert "pip never reads it" in leak.hint and "target=/etc/pip.conf" in leak.hint
     assert not report.passed
+
+
+@pytest.mark.answers
+def test_a_secret_mount_that_keeps_the_trusted_host_argument_passes(engine_client, tmp_path_factory):
+    # PIP_TRUSTED_HOST holds no secret, only the index's address, which differs between the build that
+    # was pushed and grading's: the pushed image is still this folder's, and the grade says so.
+    folder = tmp_path_factory.mktemp("trusted-host") / "09-ship"
+    shutil.copytree(REPO / "solutions" / "09-ship", folder, ignore=shutil.ignore_patterns("fixture.json"))
+    (folder / "Dockerfile").write_text(
+        HEAD
+        + """ARG PIP_TRUSTED_HOST
+RUN --mount=type=secret,id=pip_conf,target=/etc/pip.conf,required=true \\
+    pip install --no-cache-dir --trusted-host "$PIP_TRUSTED_HOST" churnscore==1.0.0
+"""
+        + TAIL
+    )
+    report, results, _ = _graded(tmp_path_factory, folder, "trusted-host")
+    assert report.passed, report.table()
+    assert "the same layer content as this build" in results["pushed_image"].detail
+
+
+def test_build_arguments_are_read_from_a_history_step_and_masked_for_comparison():
+    step = "RUN |2 PIP_TRUSTED_HOST=172.17.0.5 X=a=b /bin/sh -c pip install churnscore # buildkit"
+    assert run_args(step) == {"PIP_TRUSTED_HOST": "172.17.0.5", "X": "a=b"}
+    other = step.replace("172.17.0.5", "172.17.0.9")
+    assert (
+        mask_run_args(step)
+        == mask_run_args(other)
+        == ("RUN |2 PIP_TRUSTED_HOST=<arg> X=<arg> /bin/sh -c pip install churnscore # buildkit")
+    )
+    assert mask_run_args(step) != mask_run_args(other.replace("churnscore", "numpy")), "the command still counts"
+    plain = "RUN /bin/sh -c pip install churnscore # buildkit"
+    assert run_args(plain) == {} and mask_run_args(plain) == plain
 
 
 @pytest.mark.answers

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from layerlab.course import REPO
 from layerlab.engine import registry
 
@@ -98,3 +100,18 @@ def test_registry_up_takes_a_plain_docker_push_and_serves_the_index(engine_clien
         assert config["architecture"] == "arm64"
     finally:
         subprocess.run(["docker", "image", "rm", ref], capture_output=True, timeout=60)
+
+
+def test_blobs_raises_when_the_registry_lacks_a_layer_the_manifest_names(monkeypatch):
+    """Lesson 05's "every layer blob is there" assert rests on this: a missing blob is an error, never a smaller sum."""
+    manifest = {"config": {"digest": "sha256:c"}, "layers": [{"digest": "sha256:l1"}, {"digest": "sha256:l2"}]}
+    held = {"sha256:l1": 100, "sha256:l2": 250, "sha256:c": 7}
+    monkeypatch.setattr(registry, "platform_manifest", lambda ref, platform=None: (manifest, "sha256:m"))
+    monkeypatch.setattr(registry, "fetch", lambda ref, accept=(): ({}, "sha256:ix", registry.INDEX_TYPES[0]))
+    monkeypatch.setattr(registry, "fetch_blob", lambda repo, digest: ({"config": {"Labels": {"a": "b"}}}, digest, ""))
+    monkeypatch.setattr(registry, "blob_present", lambda name, digest: held.get(digest))
+    b = registry.blobs_live("localhost:5000/05-app:cross", "linux/arm64")
+    assert b.layers == {"sha256:l1": 100, "sha256:l2": 250} and b.config_bytes == 7 and b.labels == {"a": "b"}
+    del held["sha256:l2"]
+    with pytest.raises(registry.RegistryError, match="lacks layer sha256:l2"):
+        registry.blobs_live("localhost:5000/05-app:cross", "linux/arm64")

@@ -204,11 +204,37 @@ def pushed_ref(ctx: Context, spec: PushedImage) -> tuple[str, str, str]:
     return ref, name, digest
 
 
-def _build_as_handed_in(ctx: Context, s: Subject) -> str:
+# BuildKit writes the build arguments a RUN saw before its command: `RUN |2 A=1 B=x /bin/sh -c ...`.
+_RUN_ARGS = re.compile(r"^(RUN )?\|(\d+) ")
+
+
+def run_args(step: str) -> dict[str, str]:
+    """The build arguments a history step records (`|N K=V ...`); {} for a step without any."""
+    m = _RUN_ARGS.match(step)
+    if not m:
+        return {}
+    pairs = step[m.end() :].split(" ")[: int(m.group(2))]
+    return dict(p.split("=", 1) for p in pairs if "=" in p)
+
+
+def mask_run_args(step: str) -> str:
+    """The step with its build arguments' values hidden: two builds given other values ran the same step."""
+    args = run_args(step)
+    if not args:
+        return step
+    m = _RUN_ARGS.match(step)
+    assert m is not None
+    rest = step[m.end() :].split(" ", len(args))[-1]
+    return step[: m.end()] + " ".join(f"{k}=<arg>" for k in args) + " " + rest
+
+
+def _build_as_handed_in(ctx: Context, s: Subject, pushed_history: list[str]) -> str:
     """The tag of the submission built as the student built it: the folder as handed in, its own token.
 
     Grading's own build has a planted token (and files locked for it), so its layers differ by design.
-    On the engine the student built and pushed from, BuildKit's cache serves every step: seconds.
+    On the engine the student built and pushed from, BuildKit's cache serves every step: seconds. The
+    build arguments are the ones the pushed image's own history records (a package index's address
+    differs from run to run; a token there has failed the leak check before this runs).
     """
     sec = ctx.exercise.secret
     handed_in: Path | None = ctx.extras.get(HANDED_IN)
@@ -220,7 +246,7 @@ def _build_as_handed_in(ctx: Context, s: Subject) -> str:
         session.secrets = [f"id={sec.id},src={handed_in / sec.file}"]
     # else: the pip.conf of grading's own index stays. A secret is no part of a step's cache key or of
     # its layer, so a build that keeps the token out of the image gets the student's layers either way.
-    session.build_args = {}  # as `ship` builds it: the token as a secret only
+    session.build_args = {k: v for step in pushed_history for k, v in run_args(step).items()}
     try:
         return session.build(
             handed_in, "handed-in", dockerfile=handed_in / ctx.exercise.dockerfile, timeout=s.limits.build_timeout_s
@@ -264,14 +290,16 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
                 + _leak_hint(scan.kinds(), ctx.exercise),
             )
 
-    def same(step: str) -> str:  # the two builds had different tokens; that alone is no difference
+    def same(step: str) -> str:  # other tokens, or build arguments of other values: no difference alone
+        step = mask_run_args(step)
         return (
             redact(ctx, step).replace(leaks.mask(ctx.planted), "<token>").replace(leaks.mask(ctx.original), "<token>")
             if ctx.planted
             else step
         )
 
-    pushed_steps = [same(h.get("created_by", "")) for h in config.get("history", []) if not h.get("empty_layer")]
+    history = [h.get("created_by", "") for h in config.get("history", []) if not h.get("empty_layer")]
+    pushed_steps = [same(step) for step in history]
     built_steps = [same(layer.created_by) for layer in s.image.layers]
     pushed_labels = (config.get("config") or {}).get("Labels") or {}
     if pushed_steps != built_steps:
@@ -288,7 +316,7 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
         )
     # Same steps can still hold other files (code edited after the push): compare the layers' content too.
     pushed_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-    built_ids = images.diff_ids(_build_as_handed_in(ctx, s))
+    built_ids = images.diff_ids(_build_as_handed_in(ctx, s, history))
     if pushed_ids != built_ids:
         n = next(
             (i for i, (a, b) in enumerate(zip(pushed_ids, built_ids)) if a != b), min(len(pushed_ids), len(built_ids))
