@@ -208,24 +208,25 @@ def pushed_ref(ctx: Context, spec: PushedImage) -> tuple[str, str, str]:
 _RUN_ARGS = re.compile(r"^(RUN )?\|(\d+) ")
 
 
-def run_args(step: str) -> dict[str, str]:
-    """The build arguments a history step records (`|N K=V ...`); {} for a step without any."""
+def _split_run_args(step: str) -> tuple[str, dict[str, str], str]:
+    """A history step as (its start up to `|N `, the build arguments it records, the rest)."""
     m = _RUN_ARGS.match(step)
     if not m:
-        return {}
-    pairs = step[m.end() :].split(" ")[: int(m.group(2))]
-    return dict(p.split("=", 1) for p in pairs if "=" in p)
+        return "", {}, step
+    parts = step[m.end() :].split(" ", int(m.group(2)))
+    pairs, rest = parts[:-1], parts[-1]
+    return step[: m.end()], dict(p.split("=", 1) for p in pairs if "=" in p), rest
+
+
+def run_args(step: str) -> dict[str, str]:
+    """The build arguments a history step records (`|N K=V ...`); {} for a step without any."""
+    return _split_run_args(step)[1]
 
 
 def mask_run_args(step: str) -> str:
     """The step with its build arguments' values hidden: two builds given other values ran the same step."""
-    args = run_args(step)
-    if not args:
-        return step
-    m = _RUN_ARGS.match(step)
-    assert m is not None
-    rest = step[m.end() :].split(" ", len(args))[-1]
-    return step[: m.end()] + " ".join(f"{k}=<arg>" for k in args) + " " + rest
+    start, args, rest = _split_run_args(step)
+    return start + "".join(f"{k}=<arg> " for k in args) + rest if args else step
 
 
 def _build_as_handed_in(ctx: Context, s: Subject, pushed_history: list[str]) -> str:
