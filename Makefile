@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV  := .venv
 LL    := $(VENV)/bin/layerlab
 
-.PHONY: setup engine venv browser devcontainer-cli images notebooks course test unit lint typecheck lab grade clean help matrix
+.PHONY: setup engine venv browser devcontainer-cli images notebooks course test test-setup unit lint typecheck lab grade clean help matrix
 
 help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
@@ -33,8 +33,9 @@ browser:
 devcontainer-cli: venv
 	@bash scripts/timed.sh "devcontainer cli" bash scripts/setup-devcontainer.sh
 
+# IMAGE_MODULES: also the images those modules need (06: the CUDA images); `make test` asks for them.
 images: engine venv
-	@bash scripts/timed.sh "base images" $(LL) bootstrap
+	@bash scripts/timed.sh "base images" $(LL) bootstrap $(IMAGE_MODULES)
 
 notebooks: venv
 	@bash scripts/timed.sh notebooks $(LL) sync
@@ -47,12 +48,16 @@ course: setup
 # ruff and the unit tier first, then everything else once: the engine tier, the replays and the lessons under nbval
 # (the tests that read the executed lessons run after them, as the root conftest.py orders them).
 # --engine-required: a missing engine fails the engine tests instead of skipping them.
-test: setup browser devcontainer-cli typecheck lint unit
+test: engine venv notebooks test-setup
 	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 -m "not unit" tests notebooks
 
+# The base images, the CUDA ones included (lesson 06 and its exercise need them), build beside the steps that need
+# no engine: for minutes of that build one core of two is idle (qemu runs the arm64 debootstrap as one process).
 # Within `make test` the set-up has run, so what it installs must be there: the unit tier gets --engine-required
 # too (the course page's Chromium check fails instead of skipping).
-test: UNIT_FLAGS = --engine-required
+test-setup: engine venv
+	@bash scripts/beside.sh images "$(MAKE) --no-print-directory images IMAGE_MODULES=06" \
+	  "$(MAKE) --no-print-directory -j1 browser devcontainer-cli typecheck lint unit UNIT_FLAGS=--engine-required"
 
 # No engine needed: the unit tier runs with the engine out of reach, so a test that needs one and does not
 # ask for engine_client fails here. Under a minute: 349 tests took 24 s of CPU here (53 s on a machine shared 4 ways).

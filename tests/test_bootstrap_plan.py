@@ -137,3 +137,29 @@ def test_on_the_classic_store_the_stand_ins_are_made_for_the_engines_own_platfor
     assert bootstrap.loadable(both) == ("linux/arm64",)
     monkeypatch.setattr(engine, "probe", lambda: arm.model_copy(update={"image_store": "containerd"}))
     assert bootstrap.loadable(both) == both
+
+
+def waits(p):
+    return {t.name: t.after for t in bootstrap.tasks(p)}
+
+
+def test_the_cuda_images_build_beside_the_python_ones_and_each_debootstrap_beside_the_other():
+    p = bootstrap.plan({}, online=False, cached_rootfs=set(), images=bootstrap.family(("cuda",)))
+    base, runtime, devel = (b.ref for b in bootstrap.CUDA_IMAGES)
+    assert waits(p) == {
+        "rootfs amd64": (),
+        "rootfs arm64": (),
+        "debian:trixie-slim": ("rootfs amd64", "rootfs arm64"),
+        "python:3.13-slim": ("debian:trixie-slim",),
+        "python:3.13": ("python:3.13-slim",),
+        base: ("debian:trixie-slim",),
+        runtime: (base,),
+        devel: (runtime,),
+    }
+
+
+def test_an_image_whose_parent_is_kept_waits_for_nothing():
+    present = {b.ref: facts(b.ref) for b in bootstrap.BASE_IMAGES}
+    p = bootstrap.plan(present, online=False, cached_rootfs=set(), images=bootstrap.family(("cuda",)))
+    base = bootstrap.CUDA_IMAGES[0].ref
+    assert waits(p)[base] == () and "debian:trixie-slim" not in waits(p)

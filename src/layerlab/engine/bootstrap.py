@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import images, labels
+from layerlab.engine import images, labels, lanes
 from layerlab.engine.result import Result
 from layerlab.ground import settings
 from layerlab.ground.text import Printer
@@ -356,10 +356,37 @@ def _run_steps(p: Plan, say: Printer) -> None:
     for step in p.steps:
         if step.action == "keep":
             say(f"{step.ref}: {step.reason}, reusing it")
-        elif step.action == "pull":
-            pull(step.ref, step.platforms, say)
-        elif step.action == "debootstrap":
-            for pl in step.platforms:
-                debootstrap(arch_of(pl), say)
-        elif step.action == "build-standin":
-            build_standin(base_image(step.ref), step.platforms, say)
+    lanes.run(tasks(p), say)
+
+
+def tasks(p: Plan) -> list[lanes.Task]:
+    """The plan's work as tasks that start once what they build on is done, two at a time (see lanes): the
+    native amd64 debootstrap beside the emulated arm64 one, and an image beside its cousins (the CUDA images
+    beside the python ones)."""
+    out: list[lanes.Task] = []
+    rootfs: tuple[str, ...] = ()
+    for step in p.steps:
+        if step.action == "debootstrap":
+            rootfs = tuple(f"rootfs {arch_of(pl)}" for pl in step.platforms)
+            out += [lanes.Task(f"rootfs {arch_of(pl)}", _debootstrap_task(arch_of(pl))) for pl in step.platforms]
+    planned = {s.ref for s in p.steps if s.action in ("pull", "build-standin")}
+    for step in p.steps:
+        if step.action not in ("pull", "build-standin"):
+            continue
+        parent = base_image(step.ref).parent
+        after = (parent,) if parent in planned else () if parent else rootfs
+        out.append(lanes.Task(step.ref, _image_task(step), after))
+    return out
+
+
+def _debootstrap_task(arch: str) -> Callable[[Printer], None]:
+    def work(say: Printer) -> None:
+        debootstrap(arch, say)
+
+    return work
+
+
+def _image_task(step: Step) -> Callable[[Printer], None]:
+    if step.action == "pull":
+        return lambda say: pull(step.ref, step.platforms, say)
+    return lambda say: build_standin(base_image(step.ref), step.platforms, say)
