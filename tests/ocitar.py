@@ -16,7 +16,7 @@ from pathlib import Path
 Member = tuple[str, str, bytes | str | None]
 
 
-def _layer_tar(members: list[Member]) -> bytes:
+def _layer_tar(members: list[Member], mtime: int = 1_700_000_000) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path, kind, payload in members:
@@ -27,7 +27,7 @@ def _layer_tar(members: list[Member]) -> bytes:
             elif kind == "opaque":
                 name = f"{name.rstrip('/')}/.wh..wh..opq"
             info = tarfile.TarInfo(name)
-            info.mtime = 1_700_000_000
+            info.mtime = mtime
             data = b""
             if kind == "dir":
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
@@ -47,8 +47,16 @@ def _digest(b: bytes) -> str:
 
 
 def write_image(
-    path: Path, layers: list[list[Member]], created_by: list[str] | None = None, tag: str = "handmade:latest"
+    path: Path,
+    layers: list[list[Member]],
+    created_by: list[str] | None = None,
+    tag: str = "handmade:latest",
+    mtime: int = 1_700_000_000,
+    created: str | None = None,
+    gzip_level: int = 9,
 ) -> Path:
+    """`mtime`: every layer member's; `created`: the config's and each history entry's time (none by default);
+    `gzip_level`: the layers' compression, which changes their digests and not their files."""
     blobs: dict[str, bytes] = {}
 
     def add(b: bytes) -> str:
@@ -58,8 +66,8 @@ def write_image(
 
     diff_ids, layer_descs = [], []
     for members in layers:
-        raw = _layer_tar(members)
-        gz = gzip.compress(raw, mtime=0)
+        raw = _layer_tar(members, mtime)
+        gz = gzip.compress(raw, compresslevel=gzip_level, mtime=0)
         diff_ids.append(_digest(raw))
         layer_descs.append(
             {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": add(gz), "size": len(gz)}
@@ -70,8 +78,10 @@ def write_image(
         "os": "linux",
         "config": {"Cmd": ["/bin/true"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created_by": c} for c in created_by],
+        "history": [{"created_by": c} | ({"created": created} if created else {}) for c in created_by],
     }
+    if created:
+        config["created"] = created
     config_d = add(json.dumps(config).encode())
     manifest = {
         "schemaVersion": 2,
