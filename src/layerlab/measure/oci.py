@@ -116,8 +116,8 @@ class Archive:
                 )
             )
 
-    def read_layer(self, layer: Layer) -> tuple[list[Entry], int]:
-        """The entries of one layer and its uncompressed tar length."""
+    def layer_stream(self, layer: Layer) -> IO[bytes]:
+        """One layer's tar, uncompressed, to be read once from the start."""
         raw = self.blob(layer.digest)
         head = raw.read(4)
         raw.seek(0)
@@ -125,18 +125,21 @@ class Archive:
             raise NotImplementedError(
                 f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers"
             )
-        stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
-        counter = CountingReader(stream)
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if head.startswith(GZIP_MAGIC) else raw
+
+    def read_layer(self, layer: Layer) -> tuple[list[Entry], int]:
+        """The entries of one layer and its uncompressed tar length."""
+        counter = CountingReader(self.layer_stream(layer))
         entries: list[Entry] = []
         # A stream ("r|") is only ever read(): the counter is all the file object tarfile needs.
         with tarfile.open(fileobj=cast(IO[bytes], counter), mode="r|") as tar:
             for m in tar:
-                entries.append(entry_from_tar(m.name, _kind(m), m.size))
+                entries.append(entry_from_tar(m.name, kind_of(m), m.size))
         counter.drain()
         return entries, counter.count
 
 
-def _kind(m: tarfile.TarInfo) -> str:
+def kind_of(m: tarfile.TarInfo) -> str:
     if m.isreg():
         return FILE
     if m.isdir():

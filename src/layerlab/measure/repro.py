@@ -9,16 +9,15 @@ how, and which config fields differ, so a learner sees the cause before fixing i
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import tarfile
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import Literal
 
 from layerlab.engine.result import Result
 
 from .layers import normalise
-from .oci import GZIP_MAGIC, ZSTD_MAGIC, Archive, Layer, PlatformImage
+from .oci import Archive, Layer, PlatformImage, kind_of
 
 Change = Literal["only in first", "only in second", "content", "mode or owner", "mtime only"]
 
@@ -129,30 +128,14 @@ def _pick(archive: Archive, platform: str | None) -> PlatformImage:
 def _members(archive: Archive, layer: Layer | None) -> dict[str, _Member]:
     if layer is None:
         return {}
-    raw = archive.blob(layer.digest)
-    head = raw.read(4)
-    raw.seek(0)
-    if head.startswith(ZSTD_MAGIC):
-        raise NotImplementedError(f"layer {layer.digest[:19]} is zstd-compressed; compare reads gzip and plain layers")
-    stream = gzip.GzipFile(fileobj=raw) if head.startswith(GZIP_MAGIC) else raw
     out: dict[str, _Member] = {}
-    with tarfile.open(fileobj=cast(IO[bytes], stream), mode="r|") as tar:
+    with tarfile.open(fileobj=archive.layer_stream(layer), mode="r|") as tar:
         for m in tar:
             digest = ""
             if m.isreg():
                 f = tar.extractfile(m)
                 digest = hashlib.sha256(f.read() if f else b"").hexdigest()
-            kind = (
-                "file"
-                if m.isreg()
-                else "dir"
-                if m.isdir()
-                else "symlink"
-                if m.issym()
-                else "link"
-                if m.islnk()
-                else "other"
-            )
+            kind = kind_of(m)
             out[normalise(m.name)] = ((kind, m.mode, m.uid, m.gid, m.linkname, digest), int(m.mtime))
     return out
 
