@@ -45,11 +45,16 @@ course: setup
 
 # The tiers are markers that tests/conftest.py derives: `engine` from the engine_client fixture, `replay` by hand,
 # `unit` for every other test. `make test` runs mypy (pyproject's [tool.mypy]; 12 to 26 s cold here, 1 s warm),
-# ruff and the unit tier first, then everything else once: the engine tier, the replays and the lessons under nbval
-# (the tests that read the executed lessons run after them, as the root conftest.py orders them).
-# --engine-required: a missing engine fails the engine tests instead of skipping them.
+# ruff and the unit tier first, then everything else once, in two lanes side by side on the one engine: the lessons
+# under nbval with the tests that read the executed lessons (after them, as the root conftest.py orders them), and
+# the engine tests and replays. --engine-required: a missing engine fails the engine tests instead of skipping them.
+# The two lanes (the root conftest's --lane) run side by side: one lesson's builds and waits leave a core idle.
+# Each has its own temporary folder and no pytest cache, so neither cleans up what the other uses.
+PYTEST_LANE = $(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=20 -p no:cacheprovider \
+	-m "not unit" tests notebooks --lane
 test: engine venv notebooks test-setup
-	@$(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=30 -m "not unit" tests notebooks
+	@bash scripts/beside.sh --both lessons "$(PYTEST_LANE) lessons --basetemp=/tmp/layerlab-pytest-lessons" \
+	  "$(PYTEST_LANE) tests --basetemp=/tmp/layerlab-pytest-tests"
 
 # The base images, the CUDA ones included (lesson 06 and its exercise need them), build beside the steps that need
 # no engine: for minutes of that build one core of two is idle (qemu runs the arm64 debootstrap as one process).

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# beside.sh LABEL LONG SHORT: run the command LONG in the background, each of its lines marked [LABEL], while SHORT
-# runs in the foreground; wait for both and fail if either failed. If SHORT fails, LONG is stopped: the run has
-# failed already and nobody should wait minutes for the rest.
+# beside.sh [--both] LABEL LONG SHORT: run the command LONG in the background, each of its lines marked [LABEL],
+# while SHORT runs in the foreground; wait for both and fail if either failed. If SHORT fails, LONG is stopped:
+# the run has failed already and nobody should wait minutes for the rest. With --both, LONG runs on: two halves
+# of a test suite should each say all that failed.
 #
 # `make test` builds the base images this way beside its engine-free steps (Chromium, the Dev Containers CLI,
 # mypy, ruff, the unit tier): for minutes of the build, the arm64 root filesystem's debootstrap runs under qemu
-# on one core and leaves the other idle.
+# on one core and leaves the other idle. Then it runs the lessons under nbval beside the other engine tests.
 set -uo pipefail
+both=0
+if [ "${1:-}" = "--both" ]; then both=1; shift; fi
 label=$1 long=$2 short=$3
 set -m  # the background job gets its own process group, so stopping it stops the builds under it too
 ( set -o pipefail; bash -c "$long" 2>&1 | sed -u "s/^/[$label] /" ) &
@@ -14,7 +17,7 @@ pid=$!
 set +m
 bash -c "$short"
 short_rc=$?
-if [ $short_rc -ne 0 ]; then
+if [ $short_rc -ne 0 ] && [ $both -eq 0 ]; then
   echo "[beside] $short failed (status $short_rc): stopping $label"
   kill -TERM -- "-$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
@@ -23,4 +26,6 @@ fi
 wait "$pid"
 long_rc=$?
 [ $long_rc -eq 0 ] || echo "[beside] $label failed (status $long_rc)"
-exit $long_rc
+[ $short_rc -eq 0 ] || echo "[beside] the foreground half failed (status $short_rc)"
+[ $short_rc -eq 0 ] && exit $long_rc
+exit $short_rc

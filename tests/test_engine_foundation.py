@@ -93,10 +93,12 @@ def test_clean_removes_labelled_images_and_leaves_unlabelled_ones(tmp_path, engi
     tag = uuid.uuid4().hex[:8]
     ours = f"layerlab-test-ours:{tag}"
     theirs = f"layerlab-test-theirs:{tag}"
-    build.build(_tiny_context(tmp_path, tag + "a"), ours, managed=True, show=None)
-    build.build(_tiny_context(tmp_path, tag + "b"), theirs, managed=False, show=None)
+    # Narrowed to this test's run: the lessons' nbval lane runs beside this one on the same engine.
+    run = {"test.run": tag}
+    build.build(_tiny_context(tmp_path, tag + "a"), ours, managed=True, show=None, extra_labels=run)
+    build.build(_tiny_context(tmp_path, tag + "b"), theirs, managed=False, show=None, extra_labels=run)
     try:
-        report = clean.clean()
+        report = clean.clean(within=("test.run", tag))
         assert any(ours in name for name in report.images)
         assert not engine_client.image.exists(ours)
         assert engine_client.image.exists(theirs)
@@ -109,11 +111,11 @@ def test_clean_removes_labelled_images_and_leaves_unlabelled_ones(tmp_path, engi
 
 def test_clean_removes_labelled_containers_volumes_and_networks(engine_client):
     name = f"layerlab-test-{uuid.uuid4().hex[:8]}"
-    lab = labels.course_labels("test")
+    lab = {**labels.course_labels("test"), "test.run": name}
     engine_client.volume.create(name, labels=lab)
     engine_client.network.create(name, labels=lab)
     engine_client.container.create("debian:trixie-slim", ["true"], name=name, labels=lab)
-    report = clean.clean()
+    report = clean.clean(within=("test.run", name))
     assert name in report.containers and name in report.volumes and name in report.networks
     assert not engine_client.container.exists(name)
     assert not engine_client.volume.exists(name)

@@ -152,9 +152,10 @@ def test_an_interrupted_build_stops_its_client_and_the_step(engine_client, tmp_p
             time.sleep(0.5)
         assert building(tag) and sleeping(n), f"the build never reached its `sleep {n}` step"
         os.kill(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        # Bounds for liveness, not speed: beside the lessons' lane a busy engine took over 60 s to cancel the step.
+        _, err = proc.communicate(timeout=240)
         assert "KeyboardInterrupt" in err
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while (building(tag) or sleeping(n)) and time.monotonic() < deadline:
             time.sleep(1)
         assert not building(tag), "the build client was left running"

@@ -12,8 +12,6 @@ TLS-inspecting proxy.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -21,7 +19,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -31,7 +29,7 @@ from pydantic import Field
 from layerlab import engine
 from layerlab.engine import images, labels, lanes
 from layerlab.engine.result import Result
-from layerlab.ground import settings
+from layerlab.ground import machine_lock, settings
 from layerlab.ground.text import Printer
 from layerlab.ground.text import say as say_line
 
@@ -328,23 +326,10 @@ def pull(ref: str, platforms: list[str], say: Printer = say_line) -> None:
         client.pull(ref, platform=pl, quiet=True)
 
 
-@contextlib.contextmanager
-def _lock(say: Printer) -> Iterator[None]:
-    """One bootstrap at a time per machine: two racing builds of one tag fail at export."""
-    path = settings.cache_dir() / "bootstrap.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say("another bootstrap is running on this machine; waiting for it to finish")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
 def run(p: Plan, say: Printer = say_line, needs: tuple[str, ...] = (), only_extras: bool = False) -> None:
     """Carry out a plan. Re-plans under the lock, since another run may have done the work meanwhile."""
-    with _lock(say):
+    # Two racing builds of one tag fail at export.
+    with machine_lock.held("bootstrap", say, "another bootstrap is running on this machine; waiting for it to finish"):
         if p.work:
             p = current_plan(
                 force=any(s.reason == "forced" for s in p.steps), online=p.online, needs=needs, only_extras=only_extras

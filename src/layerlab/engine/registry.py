@@ -28,7 +28,7 @@ from python_on_whales.exceptions import DockerException, NoSuchContainer
 from layerlab import engine
 from layerlab.engine import bootstrap, catalogue, containers, images, labels, replay
 from layerlab.engine.result import Replayable, Result
-from layerlab.ground import settings
+from layerlab.ground import machine_lock, settings
 from layerlab.ground.errors import LayerlabError
 from layerlab.ground.text import Printer, error_text, last_line
 from layerlab.ground.text import say as say_line
@@ -133,6 +133,13 @@ def ensure_image(say: Printer = say_line) -> str:
 
 def up_live(say: Printer = say_line, timeout: float = 30.0) -> Status:
     """Start the registry (or keep the one running) and wait until its API answers."""
+    # Under the machine's lock: a second caller (the other lane of `make test`, another kernel) would otherwise
+    # take the starting registry for a broken one and remove it, or fail on its name.
+    with machine_lock.held("registry", say, "another process is starting the registry; waiting for it"):
+        return _up_live(say, timeout)
+
+
+def _up_live(say: Printer, timeout: float) -> Status:
     client = engine.require()
     now = status_live()
     if now.running:

@@ -1,0 +1,66 @@
+"""`make test` runs its engine tier as two lanes side by side (the root conftest's --lane, scripts/beside.sh --both)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent  # this checkout, whichever layerlab is installed
+
+
+def _root_conftest():
+    spec = importlib.util.spec_from_file_location("layerlab_root_conftest", REPO / "conftest.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Item:
+    def __init__(self, path: str, *markers: str):
+        self.path = Path(path)
+        self.markers = set(markers)
+
+    def get_closest_marker(self, name):
+        return name if name in self.markers else None
+
+
+def test_the_lessons_lane_holds_every_notebook_and_the_tests_that_read_them():
+    root = _root_conftest()
+    assert root.lane_of(_Item("notebooks/05-multi-arch.ipynb")) == "lessons"
+    assert root.lane_of(_Item("tests/test_lesson_output.py", root.READS_EXECUTED)) == "lessons"
+    # Everything else, the lessons' replays included, is the other lane's: one test is in exactly one lane.
+    assert root.lane_of(_Item("tests/test_replay_lessons.py", "replay")) == "tests"
+    assert root.lane_of(_Item("tests/test_grade_engine.py", "engine")) == "tests"
+    # Whole files move to balance the lanes.
+    assert all(root.lane_of(_Item(f"tests/{name}", "engine")) == "lessons" for name in root.LESSONS_LANE_TESTS)
+    assert all((REPO / "tests" / name).is_file() for name in root.LESSONS_LANE_TESTS), "a moved file was renamed"
+    assert set(root.LANES) == {"lessons", "tests"}
+
+
+def _beside(tmp_path, *flags: str) -> tuple[subprocess.CompletedProcess, Path]:
+    done = tmp_path / "long-finished"
+    long = f"echo started; sleep 1; touch {done}; echo finished"
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "beside.sh"), *flags, "half", long, "sleep 0.2; exit 3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out, done
+
+
+def test_with_both_a_failed_half_lets_the_other_finish_and_the_run_fails(tmp_path):
+    out, done = _beside(tmp_path, "--both")
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert done.exists(), "the background half ran to its end"
+    assert "[half] finished" in out.stdout
+    assert "the foreground half failed (status 3)" in out.stdout
+
+
+def test_without_both_a_failed_foreground_stops_the_background(tmp_path):
+    out, done = _beside(tmp_path)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert not done.exists(), "the background half was stopped"
+    assert "stopping half" in out.stdout
