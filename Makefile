@@ -51,7 +51,7 @@ course: setup
 # The two lanes (the root conftest's --lane) run side by side: one lesson's builds and waits leave a core idle.
 # Each has its own temporary folder and no pytest cache, so neither cleans up what the other uses.
 PYTEST_LANE = $(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=20 -p no:cacheprovider \
-	-m "not unit" tests notebooks --lane
+	-m 'not unit' tests notebooks --lane
 test: engine venv notebooks test-setup
 	@bash scripts/beside.sh --both lessons "$(PYTEST_LANE) lessons --basetemp=/tmp/layerlab-pytest-lessons" \
 	  "$(PYTEST_LANE) tests --basetemp=/tmp/layerlab-pytest-tests"
