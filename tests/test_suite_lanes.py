@@ -64,3 +64,22 @@ def test_without_both_a_failed_foreground_stops_the_background(tmp_path):
     assert out.returncode == 3, out.stdout + out.stderr
     assert not done.exists(), "the background half was stopped"
     assert "stopping half" in out.stdout
+
+
+def test_make_test_runs_both_lanes_with_the_tier_expression_intact():
+    """What `make test` hands beside.sh, read back as bash reads it: a quote too many once made it `-m "not"`."""
+    import shlex
+
+    dry = subprocess.run(["make", "-n", "test"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    line = next(x for x in dry.stdout.replace("\\\n", " ").splitlines() if "beside.sh --both" in x)
+    words = shlex.split(line)
+    assert words[words.index("--both") + 1] == "lessons"
+    lanes = {}
+    for command in words[-2:]:
+        args = shlex.split(command)
+        marker = args.index("-m", args.index("pytest"))  # the tier expression, not `python -m pytest`
+        assert args[marker + 1] == "not unit", command
+        assert {"tests", "notebooks", "--engine-required", "--nbval-lax"} <= set(args), command
+        lanes[args[args.index("--lane") + 1]] = args
+    assert set(lanes) == {"lessons", "tests"}
