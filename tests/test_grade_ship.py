@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ from layerlab.grade.checks.ship import (
     PushedImage,
     _leak_hint,
     index_hint,
+    layer_changes,
     mask_run_args,
     pushed_ref,
     run_args,
@@ -99,6 +101,25 @@ def test_code_edited_after_the_push_is_not_the_pushed_image(solution):
     assert pushed.status == "failed" and "other content" in pushed.detail and "serve.py" in pushed.detail, (
         report.table()
     )
+
+
+@pytest.mark.answers
+def test_the_pushed_image_built_again_without_cache_is_still_the_same_files(solution, monkeypatch):
+    # The build cache's garbage collection (or a prune) between push and grading makes grading's rebuild of
+    # the folder run its steps again: other timestamps, other digests, the student's same files.
+    from layerlab.grade.sandbox import Session
+
+    _, _, dest = solution
+    real = Session.build
+
+    def uncached(self, context, name, **kw):
+        return real(self, context, name, **{**kw, "cache": name != "handed-in" and kw.get("cache", True)})
+
+    monkeypatch.setattr(Session, "build", uncached)
+    time.sleep(1.5)  # a second after the push: the steps that run again stamp other mtimes
+    report = grade(dest, "09-ship")
+    pushed = {r.check: r for r in report.results}["pushed_image"]
+    assert pushed.ok and "ran again here" in pushed.detail, report.table()
 
 
 @pytest.mark.answers
@@ -229,3 +250,34 @@ def test_a_digest_file_that_names_a_tag_fails_with_a_hint(tmp_path):
     good = f"{registry.address()}/09-ship@sha256:" + "a" * 64
     (tmp_path / "digest.txt").write_text(good + "\n")
     assert pushed_ref(_ctx(tmp_path), spec) == (good, "09-ship", "sha256:" + "a" * 64)
+
+
+def test_a_step_the_cache_no_longer_holds_differs_in_timestamps_only(engine_client, tmp_path):
+    """A pushed image's layer built again (the build cache's garbage collection took its record) has other
+    digests and the same files: `layer_changes` tells that apart from a file that really changed."""
+    from layerlab.engine import build as build_mod
+    from layerlab.engine import images
+
+    uid = uuid.uuid4().hex[:8]
+    tags = [f"layerlab-ship-retimed-{uid}:{v}" for v in ("pushed", "again", "edited")]
+    for tag, note in zip(tags, ("same", "same", "other")):
+        ctx = tmp_path / tag.split(":")[1]
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM debian:trixie-slim\nWORKDIR /ship-{uid}\nRUN echo {note} > note\n")
+        build_mod.build(ctx, tag, cache=False, show=None)
+        time.sleep(1.5)  # two runs of a step in the same second can stamp the same mtime: the same layer
+    registry.up_live()
+    pushed = registry.push_live(tags[0], f"ship-retimed-{uid}:v1")
+    ref = f"{registry.address()}/ship-retimed-{uid}@{pushed.digest}"
+    name = f"ship-retimed-{uid}"
+    try:
+        first, again = images.diff_ids(tags[0]), images.diff_ids(tags[1])
+        differing = [i for i, (x, y) in enumerate(zip(first, again)) if x != y]
+        assert len(first) == len(again) and differing and differing[-1] == len(first) - 1, (first, again)
+        retimed = layer_changes(name, ref, tags[1], differing)
+        assert retimed[len(first) - 1], "the RUN ran again a second later: its files carry other mtimes"
+        assert {d.change for diffs in retimed.values() for d in diffs} == {"mtime only"}, retimed
+        changed = layer_changes(name, ref, tags[2], [len(first) - 1])[len(first) - 1]
+        assert "content" in {d.change for d in changed if d.path.endswith(f"ship-{uid}/note")}, changed
+    finally:
+        engine_client.image.remove([*tags, f"{registry.address()}/ship-retimed-{uid}:v1"], force=True)

@@ -54,3 +54,19 @@ def test_a_different_compressor_changes_the_digest_and_no_file(tmp_path):
     assert not c.identical and c.files() == []
     assert all(layer.same_files for layer in c.layers)
     assert "same files, different compression" in c.summary()
+
+
+def _pyc(source_mtime: int, code: bytes = b"\xe3code") -> bytes:
+    # PEP 552 header: magic, flags 0 (timestamp-based), the source's mtime and size; then the marshalled code.
+    return b"\xf3\r\r\n" + bytes(4) + source_mtime.to_bytes(4, "little") + (6).to_bytes(4, "little") + code
+
+
+def test_a_pyc_that_differs_only_in_its_recorded_source_mtime_is_a_timestamp(tmp_path):
+    site = [("/opt/site", "dir", None), ("/opt/site/__pycache__/mod.cpython-313.pyc", "file", _pyc(1_700_000_000))]
+    again = [("/opt/site", "dir", None), ("/opt/site/__pycache__/mod.cpython-313.pyc", "file", _pyc(1_700_000_600))]
+    other = [("/opt/site", "dir", None), ("/opt/site/__pycache__/mod.cpython-313.pyc", "file", _pyc(1, b"\xe3edit"))]
+    base = saved(tmp_path, "a", (BASE, site, APP))
+    assert [(f.path, f.change) for f in repro.compare(base, saved(tmp_path, "b", (BASE, again, APP))).files()] == [
+        ("/opt/site/__pycache__/mod.cpython-313.pyc", "pyc source mtime")
+    ]
+    assert [f.change for f in repro.compare(base, saved(tmp_path, "c", (BASE, other, APP))).files()] == ["content"]

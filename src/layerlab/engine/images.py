@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
@@ -77,3 +79,10 @@ def diff_ids(ref: str) -> list[str]:
         return list(engine.require().image.inspect(ref).root_fs.layers or [])
     except (NoSuchImage, DockerException):
         return []
+
+
+def save(ref: str, dest: Path) -> Path:
+    """`docker save` of `ref` into the tar `dest` (an OCI layout: measure.oci.Archive reads it)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    engine.require().image.save(ref, output=dest)
+    return dest

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -453,6 +455,18 @@ def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]
             found, d, _ = fetch(f"{address()}/{name}@{m['digest']}", accept=(m["mediaType"],))
             return found, d
     raise RegistryError(f"{ref} has no manifest for {want}")
+
+
+def download_blob(name: str, digest: str, dest: Path) -> Path:
+    """GET one blob of repository `name` into the file `dest`, streamed (a layer can be large)."""
+    try:
+        with urllib.request.urlopen(api_url(f"/v2/{name}/blobs/{digest}"), timeout=60) as r, dest.open("wb") as f:
+            shutil.copyfileobj(r, f)
+    except urllib.error.HTTPError as e:
+        raise RegistryError(f"GET /v2/{name}/blobs/{digest[:19]}… answered {e.code}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise RegistryError(f"no registry answers at {address()} ({e}); `layerlab registry up` starts it") from None
+    return dest
 
 
 def blob_present(name: str, digest: str) -> int | None:

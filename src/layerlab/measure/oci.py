@@ -118,14 +118,7 @@ class Archive:
 
     def layer_stream(self, layer: Layer) -> IO[bytes]:
         """One layer's tar, uncompressed, to be read once from the start."""
-        raw = self.blob(layer.digest)
-        head = raw.read(4)
-        raw.seek(0)
-        if head.startswith(ZSTD_MAGIC):
-            raise NotImplementedError(
-                f"layer {layer.digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers"
-            )
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if head.startswith(GZIP_MAGIC) else raw
+        return uncompressed(self.blob(layer.digest), layer.digest)
 
     def read_layer(self, layer: Layer) -> tuple[list[Entry], int]:
         """The entries of one layer and its uncompressed tar length."""
@@ -137,6 +130,15 @@ class Archive:
                 entries.append(entry_from_tar(m.name, kind_of(m), m.size))
         counter.drain()
         return entries, counter.count
+
+
+def uncompressed(raw: IO[bytes], digest: str) -> IO[bytes]:
+    """A layer blob (`raw`, seekable, at its start) as its uncompressed tar."""
+    head = raw.read(4)
+    raw.seek(0)
+    if head.startswith(ZSTD_MAGIC):
+        raise NotImplementedError(f"layer {digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
+    return cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if head.startswith(GZIP_MAGIC) else raw
 
 
 def kind_of(m: tarfile.TarInfo) -> str:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import tarfile
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from layerlab.engine.result import Result
 
 from .layers import normalise
 from .oci import Archive, Layer, PlatformImage, kind_of
 
-Change = Literal["only in first", "only in second", "content", "mode or owner", "mtime only"]
+Change = Literal["only in first", "only in second", "content", "mode or owner", "pyc source mtime", "mtime only"]
 
 
 class FileDiff(Result):
@@ -82,8 +82,20 @@ class Comparison(Result):
         return "\n".join(lines)
 
 
-# (kind, mode, uid, gid, link target, content hash) and the mtime: what a tar member carries that ends up in a digest.
-_Member = tuple[tuple[str, int, int, int, str, str], int]
+# (kind, mode, uid, gid, link target, content hash), the mtime, and for a bytecode file the source mtime
+# its header records: what a tar member carries that ends up in a digest.
+_Member = tuple[tuple[str, int, int, int, str, str], float, int | None]  # mtime: PAX headers keep its fraction
+
+
+def _pyc_source_mtime(data: bytes) -> tuple[bytes, int | None]:
+    """A timestamp-based .pyc (PEP 552: flags 0) with its recorded source mtime zeroed, and that mtime.
+
+    Python compiles the same source to the same bytes; the header also records the source file's mtime,
+    which an install stamps anew each time it runs: that alone is a timestamp, not other content.
+    """
+    if len(data) >= 16 and data[4:8] == bytes(4):
+        return data[:8] + bytes(4) + data[12:], int.from_bytes(data[8:12], "little")
+    return data, None
 
 
 def compare(first: Path, second: Path, platform: str | None = None) -> Comparison:
@@ -126,18 +138,29 @@ def _pick(archive: Archive, platform: str | None) -> PlatformImage:
 
 
 def _members(archive: Archive, layer: Layer | None) -> dict[str, _Member]:
-    if layer is None:
-        return {}
+    return {} if layer is None else members(archive.layer_stream(layer))
+
+
+def members(layer_tar: IO[bytes]) -> dict[str, _Member]:
+    """Each path of an uncompressed layer tar: what it is and holds, and its mtime."""
     out: dict[str, _Member] = {}
-    with tarfile.open(fileobj=archive.layer_stream(layer), mode="r|") as tar:
+    with tarfile.open(fileobj=layer_tar, mode="r|") as tar:
         for m in tar:
-            digest = ""
+            digest, source_mtime = "", None
             if m.isreg():
                 f = tar.extractfile(m)
-                digest = hashlib.sha256(f.read() if f else b"").hexdigest()
+                data = f.read() if f else b""
+                if m.name.endswith(".pyc"):
+                    data, source_mtime = _pyc_source_mtime(data)
+                digest = hashlib.sha256(data).hexdigest()
             kind = kind_of(m)
-            out[normalise(m.name)] = ((kind, m.mode, m.uid, m.gid, m.linkname, digest), int(m.mtime))
+            out[normalise(m.name)] = ((kind, m.mode, m.uid, m.gid, m.linkname, digest), float(m.mtime), source_mtime)
     return out
+
+
+def layer_file_diffs(index: int, first: IO[bytes], second: IO[bytes]) -> list[FileDiff]:
+    """How two uncompressed layer tars differ, file by file (empty when only their order or packing does)."""
+    return _file_diffs(index, members(first), members(second))
 
 
 def _file_diffs(index: int, a: dict[str, _Member], b: dict[str, _Member]) -> list[FileDiff]:
@@ -148,13 +171,15 @@ def _file_diffs(index: int, a: dict[str, _Member], b: dict[str, _Member]) -> lis
         elif path not in a:
             diffs.append(FileDiff(layer=index, path=path, change="only in second"))
         else:
-            (what_a, mtime_a), (what_b, mtime_b) = a[path], b[path]
+            (what_a, mtime_a, pyc_a), (what_b, mtime_b, pyc_b) = a[path], b[path]
             if what_a[0] != what_b[0] or what_a[4:] != what_b[4:]:
                 diffs.append(FileDiff(layer=index, path=path, change="content"))
             elif what_a[1:4] != what_b[1:4]:
                 diffs.append(
                     FileDiff(layer=index, path=path, change="mode or owner", detail=f"{what_a[1:4]} -> {what_b[1:4]}")
                 )
+            elif pyc_a != pyc_b:
+                diffs.append(FileDiff(layer=index, path=path, change="pyc source mtime", detail=f"{pyc_a} -> {pyc_b}"))
             elif mtime_a != mtime_b:
                 diffs.append(FileDiff(layer=index, path=path, change="mtime only", detail=f"{mtime_a} -> {mtime_b}"))
     return diffs

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from layerlab import engine
 from layerlab.measure.inspector import short_instruction
+from layerlab.measure.repro import FileDiff
 
 from .. import files
 from ..fixture import FIXTURE_NAME
@@ -53,6 +54,7 @@ class PushedImage(CheckBase):
         return shipped
 
 
+TIMESTAMPS = {"mtime only", "pyc source mtime"}  # what a step that ran again changes, its files the same
 HANDED_IN = ("pushed_image", "handed_in")  # ctx.extras: an untouched copy of the submission (token not replanted)
 
 
@@ -317,19 +319,36 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
         )
     # Same steps can still hold other files (code edited after the push): compare the layers' content too.
     pushed_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-    built_ids = images.diff_ids(_build_as_handed_in(ctx, s, history))
+    built_tag = _build_as_handed_in(ctx, s, history)
+    built_ids = images.diff_ids(built_tag)
+    retimed: list[int] = []
     if pushed_ids != built_ids:
         n = next(
             (i for i, (a, b) in enumerate(zip(pushed_ids, built_ids)) if a != b), min(len(pushed_ids), len(built_ids))
         )
         step = short_instruction(built_steps[n], 60) if n < len(built_steps) else "(no more layers)"
-        raise Failed(
+        where = (
             f"{ref[:80]}… has this Dockerfile's steps but other content: layer {n + 1} (`{step}`) differs "
             f"({pushed_ids[n][:19] if n < len(pushed_ids) else 'none'}… pushed, "
-            f"{built_ids[n][:19] if n < len(built_ids) else 'none'}… built from the folder handed in)",
-            "build from the files you hand in, after their last change, on this engine (its build cache "
-            "makes the layers repeatable), push that image, and write its digest",
+            f"{built_ids[n][:19] if n < len(built_ids) else 'none'}… built from the folder handed in)"
         )
+        hint = "build from the files you hand in, after their last change, push that image, and write its digest"
+        if len(pushed_ids) != len(built_ids):
+            raise Failed(where, hint)
+        # A step the build cache no longer holds (its garbage collection, a prune) runs again and stamps
+        # its files with the time of this build: other digests, the same files.
+        differing = [i for i, (a, b) in enumerate(zip(pushed_ids, built_ids)) if a != b]
+        for i, diffs in layer_changes(name, ref, built_tag, differing).items():
+            real = [d for d in diffs if d.change not in TIMESTAMPS]
+            if real:
+                step = short_instruction(built_steps[i], 60) if i < len(built_steps) else "?"
+                shown = ", ".join(f"{d.path} ({d.change})" for d in real[:4]) + (" …" if len(real) > 4 else "")
+                raise Failed(
+                    f"{ref[:80]}… has this Dockerfile's steps but other content: layer {i + 1} (`{step}`) "
+                    f"differs from the folder handed in: {shown}",
+                    hint,
+                )
+        retimed = [i + 1 for i in differing]
     missing = {
         k: v for k, v in s.image.labels.items() if k.startswith("org.opencontainers") and pushed_labels.get(k) != v
     }
@@ -342,7 +361,34 @@ def pushed_image(ctx: Context, spec: PushedImage) -> str:
         f"{registry.address()} serves {name}@{digest[:19]}…: {len(served.layers)} layers, "
         f"{served.total / 1e6:.1f} MB, the same layer content as this build"
         + (", without the token" if ctx.original else "")
+        + (
+            f" (layer(s) {', '.join(map(str, retimed))} ran again here, the build cache no longer holding them: "
+            "the same files, other timestamps)"
+            if retimed
+            else ""
+        )
     )
+
+
+def layer_changes(name: str, ref: str, built_tag: str, indices: list[int]) -> dict[int, list[FileDiff]]:
+    """For each layer index given, how the pushed layer's files differ from the local image `built_tag`'s."""
+    from layerlab.engine import images, registry
+    from layerlab.measure import oci, repro
+
+    manifest, _ = registry.platform_manifest(ref)
+    pushed = [layer["digest"] for layer in manifest.get("layers", [])]
+    out: dict[int, list[FileDiff]] = {}
+    with tempfile.TemporaryDirectory(prefix="layerlab-ship-") as tmp:
+        with oci.Archive(images.save(built_tag, Path(tmp) / "built.tar")) as archive:
+            found = archive.platforms()
+            here = next((p for p in found if p.platform == engine.host_platform()), found[0])
+            for i in indices:
+                blob = registry.download_blob(name, pushed[i], Path(tmp) / f"pushed-{i}")
+                with blob.open("rb") as raw:
+                    out[i] = repro.layer_file_diffs(
+                        i, oci.uncompressed(raw, pushed[i]), archive.layer_stream(here.layers[i])
+                    )
+    return out
 
 
 _VERSION = re.compile(r"v?\d+(\.\d+)*([-+~][0-9A-Za-z.+~-]+)?|[0-9a-f]{7,40}")  # 1.0.0, v2.1-rc1, a commit
