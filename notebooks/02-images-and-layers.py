@@ -289,7 +289,9 @@ guess_stored.reveal(100 * use.actual_bytes / use.separate_bytes)
 # image's manifest lists those blobs with their sizes: that **compressed**
 # figure is what a registry page shows and what a pull downloads, for the
 # layers the machine lacks; the engine then unpacks them to the uncompressed
-# size. The inspector reads both from the image:
+# size. The inspector reads both from the image. (The classic image store
+# keeps layers only unpacked, with no compressed copy: there the inspector
+# gzips each layer as `docker push` would and counts those bytes.)
 
 # %%
 pulls = {}

@@ -53,10 +53,11 @@ def write_image(
     tag: str = "handmade:latest",
     mtime: int = 1_700_000_000,
     created: str | None = None,
-    gzip_level: int = 9,
+    gzip_level: int | None = 9,
 ) -> Path:
     """`mtime`: every layer member's; `created`: the config's and each history entry's time (none by default);
-    `gzip_level`: the layers' compression, which changes their digests and not their files."""
+    `gzip_level`: the layers' compression, which changes their digests and not their files; None writes
+    plain tars, as `docker save` does from the classic image store."""
     blobs: dict[str, bytes] = {}
 
     def add(b: bytes) -> str:
@@ -67,11 +68,10 @@ def write_image(
     diff_ids, layer_descs = [], []
     for members in layers:
         raw = _layer_tar(members, mtime)
-        gz = gzip.compress(raw, compresslevel=gzip_level, mtime=0)
+        blob = raw if gzip_level is None else gzip.compress(raw, compresslevel=gzip_level, mtime=0)
+        kind = "application/vnd.oci.image.layer.v1.tar" + ("" if gzip_level is None else "+gzip")
         diff_ids.append(_digest(raw))
-        layer_descs.append(
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": add(gz), "size": len(gz)}
-        )
+        layer_descs.append({"mediaType": kind, "digest": add(blob), "size": len(blob)})
     created_by = created_by or [f"RUN step {i}" for i in range(len(layers))]
     config = {
         "architecture": "amd64",

@@ -141,3 +141,18 @@ def test_added_bytes_counts_the_layers_past_the_bases_own_blobs():
     # Another build of the base shares no blob: the whole image is what it adds, never a negative figure.
     assert added_bytes(report(("sha256:x", 100), ("sha256:c", 7)), base) == 107
     assert added_bytes(report((None, 100), ("sha256:c", 7)), report((None, 100))) == 107
+
+
+def test_plain_tar_layers_as_the_classic_store_saves_them_get_what_a_push_would_send(tmp_path):
+    # The classic image store keeps no compressed blobs: its `docker save` writes plain tars, whose size is
+    # no pull's. The reader gzips them on the way, as a push would, and reports that length.
+    layers = CASES["file overwritten"]
+    gzipped = report_from_archive(
+        write_image(tmp_path / "gz.tar", layers, gzip_level=6), "a", "sha256:a", "linux/amd64"
+    )
+    plain = report_from_archive(
+        write_image(tmp_path / "plain.tar", layers, gzip_level=None), "b", "sha256:b", "linux/amd64"
+    )
+    assert plain.size_bytes == gzipped.size_bytes
+    assert [layer.compressed_bytes for layer in plain.layers] == [layer.compressed_bytes for layer in gzipped.layers]
+    assert plain.compressed_bytes == gzipped.compressed_bytes < plain.size_bytes / 100, "3 MiB of one byte value"

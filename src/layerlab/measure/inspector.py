@@ -26,7 +26,7 @@ from layerlab.ground.errors import LayerlabError
 from .layers import DIR, LayerStats, analyse
 from .oci import Archive
 
-CACHE_VERSION = 3  # 3: dive's size-0 file deletions
+CACHE_VERSION = 4  # 4: plain-tar layers (classic store) measured gzipped, as a push sends them
 
 
 class ImageNotFound(LayerlabError, LookupError):

@@ -7,8 +7,10 @@ multi-platform image, so sizes per platform come from the same file.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
@@ -121,14 +123,23 @@ class Archive:
         return uncompressed(self.blob(layer.digest), layer.digest)
 
     def read_layer(self, layer: Layer) -> tuple[list[Entry], int]:
-        """The entries of one layer and its uncompressed tar length."""
-        counter = CountingReader(self.layer_stream(layer))
+        """The entries of one layer and its uncompressed tar length.
+
+        A layer the archive holds uncompressed (the classic image store keeps no compressed blobs: `docker
+        save` writes plain tars) gets its `compressed_bytes` measured on the way: the length of the gzip
+        stream a push would send, at gzip's default level as `docker push` compresses.
+        """
+        stream = self.layer_stream(layer)
+        plain = not isinstance(stream, gzip.GzipFile)
+        counter = CountingReader(stream, gzip_too=plain)
         entries: list[Entry] = []
         # A stream ("r|") is only ever read(): the counter is all the file object tarfile needs.
         with tarfile.open(fileobj=cast(IO[bytes], counter), mode="r|") as tar:
             for m in tar:
                 entries.append(entry_from_tar(m.name, kind_of(m), m.size))
         counter.drain()
+        if plain:
+            layer.compressed_bytes = counter.gzipped_bytes()
         return entries, counter.count
 
 
@@ -154,15 +165,27 @@ def kind_of(m: tarfile.TarInfo) -> str:
 
 
 class CountingReader:
-    """Counts the bytes a stream yields, so the uncompressed layer size costs no second pass."""
+    """Counts the bytes a stream yields, so the uncompressed layer size costs no second pass; with
+    `gzip_too`, also what those bytes gzip to."""
 
-    def __init__(self, f):
+    def __init__(self, f: IO[bytes] | io.RawIOBase | gzip.GzipFile, gzip_too: bool = False):
         self.f, self.count = f, 0
+        self._gz = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip_too else None  # wbits 31: a gzip stream
+        self._gz_bytes = 0
 
     def read(self, n: int = -1) -> bytes:
         b = self.f.read(n)
         self.count += len(b)
+        if self._gz is not None and b:
+            self._gz_bytes += len(self._gz.compress(b))
         return b
+
+    def gzipped_bytes(self) -> int:
+        if self._gz is None:
+            raise ValueError("this reader was not asked to gzip")
+        self._gz_bytes += len(self._gz.flush())
+        self._gz = None
+        return self._gz_bytes
 
     def drain(self) -> None:
         while self.read(1 << 20):
