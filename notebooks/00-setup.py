@@ -176,12 +176,14 @@ assert pip.ok, f"pip could not reach the index from a container:\n{pip.output}"
 print("pip reached the index from inside a container")
 
 # %% [markdown]
-# ## Challenge: ask an arm64 container for its Python version
+# ## Challenge: ask a container of the foreign platform for its Python version
 #
 # `lesson.run(image, command, platform=...)` starts a container
 # and returns what it printed (`.output`), its exit code and its platform.
-# Start `python:3.13-slim` **for linux/arm64** and make it print its Python
-# version; put the result into `result` and run the check.
+# Start `python:3.13-slim` **for the foreign platform** (`FOREIGN` above:
+# linux/arm64 on a PC, linux/amd64 on Apple silicon) and make it print its
+# Python version; put the result into `result` and run the check. It needs
+# the store to hold that variant (`BOTH` above).
 
 # %%
 activities.challenge("00-arm64-python")
