@@ -52,5 +52,5 @@ def _current_live() -> Platforms:
     return of(facts)
 
 
-current = replay.replayable("engine-platforms", lambda: "platforms", Platforms)(_current_live)
+current = replay.replayable("engine-platforms", lambda: "platforms", Platforms, sequence=False)(_current_live)
 """This engine's platforms; replayed (from the recorded engine's) where none answers."""

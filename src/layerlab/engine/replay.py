@@ -104,9 +104,14 @@ _seen: dict[tuple[str, str], int] = {}
 MODELS: dict[str, list[type[Replayable]]] = {}
 
 
-def replayable(kind: str, key: Callable[..., str], cls: type[R]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def replayable(
+    kind: str, key: Callable[..., str], cls: type[R], *, sequence: bool = True
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a function that returns a `Replayable` model so it records and replays; the wrapped
-    function keeps its signature (`key` takes the same arguments and names the recording)."""
+    function keeps its signature (`key` takes the same arguments and names the recording).
+
+    `sequence=False` is for a fact that does not change between calls (the engine's platforms): every
+    call records and replays the one recording, whoever asked first."""
     if cls not in MODELS.setdefault(kind, []):
         MODELS[kind].append(cls)
 
@@ -116,7 +121,7 @@ def replayable(kind: str, key: Callable[..., str], cls: type[R]) -> Callable[[Ca
             # The n-th call with the same key in this process replays the n-th recording:
             # a lesson that rebuilds one tag after an edit gets each build back in order.
             base = key(*args, **kwargs)
-            _seen[(kind, base)] = _seen.get((kind, base), 0) + 1
+            _seen[(kind, base)] = _seen.get((kind, base), 0) + 1 if sequence else 1
             k = f"{base}#{_seen[(kind, base)]}"
             m = mode()
             if m == "replay":
