@@ -443,3 +443,35 @@ def _biggest_twin(answer: str, tag: str) -> Outcome:
             )
         )
     return _verdict("06-biggest-twin", tests)
+
+
+# --- 10 ---------------------------------------------------------------------
+
+# The challenge's loader: 3 workers x 2 batches x 24 MiB in /dev/shm at once.
+SHM_LOADER = ["python", "loader.py", "3", "2", "24"]
+SHM_SLACK_MIB = 32
+
+
+@_register("10-shm-size")
+def _shm_size(answer: str, image: str) -> Outcome:
+    from layerlab.engine import containers
+    from layerlab.measure import shm
+
+    text = str(answer).strip().lower()
+    mib = int(text[:-1]) if text.endswith("m") and text[:-1].isdigit() else None
+    if mib is None:
+        return _verdict("10-shm-size", [(False, f"{answer!r} is not a size in MiB such as '96m'")])
+    run = shm.read(f"--shm-size={text}", containers.run(image, SHM_LOADER, module="10", shm_size=text))
+    need = (run.needed_bytes or 0) / 2**20
+    return _verdict(
+        "10-shm-size",
+        [
+            (run.ok, "the loader runs" if run.ok else f"the loader fails: {run.error}"),
+            (
+                bool(need) and mib <= need + SHM_SLACK_MIB,
+                f"{mib} MiB is within {SHM_SLACK_MIB} MiB of the {need:.0f} MiB it holds at once"
+                if mib <= need + SHM_SLACK_MIB
+                else f"{mib} MiB is more than {SHM_SLACK_MIB} MiB above the {need:.0f} MiB it needs: smaller",
+            ),
+        ],
+    )

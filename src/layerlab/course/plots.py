@@ -522,3 +522,60 @@ def ratio_bars(
     _mark_replayed(fig, list(replayed))
     fig.tight_layout()
     return fig
+
+
+# ---- lesson 10: weights, cold starts, threads -----------------------------------
+
+
+def weights_comparison(panels: dict[str, dict[str, float]], title: str) -> Figure:
+    """One panel per measure (its name carries the unit), one bar per place the weights live."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    for ax, (measure, values) in zip(axes, panels.items()):
+        names = list(values)
+        bars = ax.bar(
+            range(len(names)), [values[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))]
+        )
+        _label_bars(ax, bars, "{:.1f}")
+        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+        ax.set_title(measure, fontsize=9)
+        ax.margins(y=0.2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def waterfall(starts: Sequence, title: str) -> Figure:
+    """One row per cold start (`measure.coldstart.ColdStart`), its phases laid end to end in seconds."""
+    names = [s.variant for s in starts]
+    phases = list(dict.fromkeys(p.name for s in starts for p in s.phases))
+    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.6 * len(names)))
+    for i, s in enumerate(starts):
+        left = 0.0
+        for p in s.phases:
+            color = COLORS[phases.index(p.name) % len(COLORS)]
+            ax.barh([i], [p.seconds], left=left, color=color, label=p.name if i == 0 else None)
+            left += p.seconds
+        ax.text(left, i, f" {left:.1f} s, {s.pull_bytes / MB:.0f} MB pulled", ha="left", va="center", fontsize=8)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds from the pull's first request")
+    ax.set_ylabel("layer compression")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    ax.margins(x=0.25)
+    fig.tight_layout()
+    return fig
+
+
+def threads_times(runs: Sequence, title: str) -> Figure:
+    """The same matrix multiply per thread setting (`measure.threads.ThreadsRun`): seconds, threads in the label."""
+    names = [f"{r.setting}\n({r.threads} threads)" for r in runs]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    bars = ax.bar(range(len(runs)), [r.seconds for r in runs], color=COLORS[: len(runs)])
+    _label_bars(ax, bars, "{:.2f} s")
+    ax.set_xticks(range(len(runs)), names)
+    ax.set_ylabel("matrix multiply time (s)")
+    ax.set_title(title)
+    ax.margins(y=0.2)
+    fig.tight_layout()
+    return fig

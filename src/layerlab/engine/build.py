@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import signal
@@ -77,6 +78,7 @@ class BuildResult(Replayable):
     target: str | None = None
     built_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     log_path: str | None = None  # BuildKit's full log of this build
+    digest: str | None = None  # the exported image's manifest (or index) digest, from BuildKit's metadata
 
     @property
     def ran(self) -> list[Step]:
@@ -150,6 +152,7 @@ def build(
     cache_from: str | dict | None = None,
     cache_to: str | dict | None = None,
     secrets: list[str] | None = None,
+    output: dict[str, str] | None = None,
 ) -> BuildResult:
     """Build `context` into `tag` and time it.
 
@@ -166,6 +169,8 @@ def build(
     `provenance` keeps buildx's default provenance attestation (off unless a lesson shows it); `{"mode": "max"}` asks for the full one.
     `cache_from`/`cache_to` import and export BuildKit's cache (`type=registry,ref=...`, `type=local,...`);
     `secrets` are `--secret` values (`id=token,src=path`), mounted by `RUN --mount=type=secret` only.
+    `output` replaces loading into the engine with another exporter (`{"type": "oci", "dest": ...}`, or
+    `{"type": "image", "push": "true", "compression": "zstd", ...}`); the result's `digest` is what it exported.
     """
     client = engine.require()
     all_labels = dict(extra_labels or {})
@@ -173,8 +178,13 @@ def build(
         all_labels.update(labels.course_labels(module))
     renderer = _renderer(show)
     file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
+    if output is not None:
+        load = False  # an exporter of its own: nothing is loaded into the engine's store
+    meta_dir = tempfile.mkdtemp(prefix="layerlab-build-meta-")
+    metadata = Path(meta_dir) / "metadata.json"
     options: dict[str, Any] = dict(
-        tags=[tag],
+        # An exporter that names (and pushes) its own image would push the tag too: `tag` then only labels the build.
+        tags=[] if output and output.get("name") else [tag],
         file=file,
         target=target,
         build_args=build_args or {},
@@ -188,6 +198,9 @@ def build(
         cache_from=cache_from,
         cache_to=cache_to,
         secrets=secrets or [],
+        output=output or {},
+        # Only where an exporter of its own is asked for: the one case that needs the digest it wrote.
+        metadata_file=metadata if output is not None else None,
         progress="plain",
         stream_logs=True,
     )
@@ -242,11 +255,24 @@ def build(
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+        digest = _exported_digest(metadata)
+        shutil.rmtree(meta_dir, ignore_errors=True)
     if measured:
         reader, seconds = measured
     else:
         seconds = time.perf_counter() - start
-    return _result(client, tag, reader, state, seconds, platforms, cache, target, load)
+    result = _result(client, tag, reader, state, seconds, platforms, cache, target, load)
+    result.digest = digest
+    return result
+
+
+def _exported_digest(metadata: Path) -> str | None:
+    """`containerimage.digest` of buildx's `--metadata-file`: the digest of what the exporter wrote or pushed."""
+    try:
+        value = json.loads(metadata.read_text()).get("containerimage.digest")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _attempt(

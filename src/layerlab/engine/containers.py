@@ -28,6 +28,10 @@ class RunResult(Replayable):
     oom_killed: bool = False
     timed_out: bool = False
     platform: str | None = None
+    container_id: str | None = None
+    created_at: float | None = None  # the engine's clock (Unix seconds) when it created the container
+    started_at: float | None = None  # the engine's clock (Unix seconds) at the start and the exit of the process
+    finished_at: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -171,6 +175,8 @@ def run_live(
     gpus: str | None = None,
     devices: list[str] | None = None,
     volumes: list[tuple[str, str, str]] | None = None,
+    shm_size: str | None = None,
+    ipc: str | None = None,
 ) -> RunResult:
     """Start `image`, wait at most `timeout` seconds, return what happened. Never leaves the container behind.
 
@@ -179,6 +185,7 @@ def run_live(
     through the NVIDIA container runtime; `devices` takes CDI names
     (`nvidia.com/gpu=all`) for engines that have CDI specs and no such runtime.
     `volumes` are (source, target, mode) binds: a host folder or a named volume.
+    `shm_size` sizes the container's /dev/shm (Docker's default is 64 MB); `ipc="host"` shares the host's.
     """
     client = engine.require()
     try:
@@ -201,6 +208,8 @@ def run_live(
             gpus=gpus,
             devices=devices or [],
             volumes=list(volumes or []),
+            shm_size=shm_size,
+            ipc=ipc,
             **hardening(hardened),
         )
     except DockerException as e:
@@ -236,6 +245,10 @@ def run_live(
             oom_killed=bool(state.oom_killed),
             timed_out=timed_out,
             platform=platform,
+            container_id=container.id,
+            created_at=_unix(container.created),
+            started_at=_unix(state.started_at),
+            finished_at=_unix(state.finished_at),
         )
     finally:
         try:
@@ -246,6 +259,10 @@ def run_live(
 
 # Lessons record and replay their runs; the grader calls run_live, which never replays.
 run = replay.replayable("run", _key, RunResult)(run_live)
+
+
+def _unix(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None and moment.year > 1 else None
 
 
 def logs(client: DockerClient, container: Container | str) -> str:

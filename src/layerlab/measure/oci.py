@@ -148,7 +148,10 @@ def uncompressed(raw: IO[bytes], digest: str) -> IO[bytes]:
     head = raw.read(4)
     raw.seek(0)
     if head.startswith(ZSTD_MAGIC):
-        raise NotImplementedError(f"layer {digest[:19]} is zstd-compressed; layerlab reads gzip and plain layers")
+        import zstandard
+
+        # Read forwards only, as every reader of a layer here does (tarfile's "r|").
+        return cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
     return cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if head.startswith(GZIP_MAGIC) else raw
 
 

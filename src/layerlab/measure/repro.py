@@ -14,7 +14,8 @@ import tarfile
 from pathlib import Path
 from typing import IO, Literal
 
-from layerlab.engine.result import Result
+from layerlab.engine import replay
+from layerlab.engine.result import Replayable, Result
 
 from .layers import normalise
 from .oci import Archive, Layer, PlatformImage, kind_of
@@ -50,7 +51,7 @@ class ConfigDiff(Result):
     second: str
 
 
-class Comparison(Result):
+class Comparison(Replayable):
     platform: str
     first_digest: str
     second_digest: str
@@ -123,6 +124,13 @@ def compare(first: Path, second: Path, platform: str | None = None) -> Compariso
             layers=layers,
             config=_config_diffs(pa.config, pb.config),
         )
+
+
+# A lesson compares archives its builds exported to its own scratch folder; a replay has no such files.
+archives = replay.replayable(
+    "repro-compare", lambda first, second, platform=None: f"{Path(first).name}|{Path(second).name}", Comparison
+)(compare)
+"""`compare`, recorded and replayed: what lessons call."""
 
 
 def _pick(archive: Archive, platform: str | None) -> PlatformImage:
