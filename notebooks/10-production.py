@@ -225,8 +225,23 @@ assert big["gzip"].bytes > 0.85 * weights.stat().st_size, "dense float32 weights
 #
 # **Lazy pulling** (eStargz with the stargz snapshotter, AWS's SOCI) starts
 # the container before the layers are all there and fetches files as the
-# process opens them; it needs a snapshotter this engine does not have
-# (Docker's containerd store uses overlayfs), so we cannot measure it here.
+# process opens them. It needs its own snapshotter in the engine; Docker's
+# stores unpack every layer first. Which does yours use?
+
+# %%
+from layerlab import engine
+
+facts = engine.probe()
+if facts.reachable:
+    print(f"{facts.label()}: storage driver {facts.storage_driver}")
+    assert not any(lazy in (facts.storage_driver or "") for lazy in ("stargz", "soci", "nydus", "overlaybd")), (
+        "this engine pulls lazily: the pull phase above is not what its cold start waits for"
+    )
+else:
+    print("no engine answers: the run above was replayed (its engine unpacked every layer before starting)")
+
+# %% [markdown]
+# No lazy snapshotter here, so a cold start waits for the whole pull.
 #
 # ## Digests that reproduce
 #
