@@ -377,8 +377,10 @@ print(f"  digests: plain {plain[0].digest[:19]} vs {plain[1].digest[:19]}; with 
 print(f"  /dev/shm: 64 MB fails, {smallest} MiB works; BLAS threads under --cpus=1: {default_threads.threads} by default")
 
 # %% [markdown]
-# Tidy up: the volume, and the `localhost:5000/...` names the pushes left
-# in the engine (the registry keeps what was pushed until `layerlab clean`).
+# Tidy up: the volume, this run's scratch folder (the weights and the OCI
+# archives), and the `localhost:5000/...` names the pushes left in the
+# engine. The registry keeps what was pushed, the weights several times
+# over, until `layerlab clean` (or `layerlab registry down`) removes it.
 
 # %%
 volumes.remove(volume)
