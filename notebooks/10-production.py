@@ -10,7 +10,7 @@
 # > builds four times without the cache (`layerlab timings` shows each
 # > cell's recorded time). `layerlab clean` removes the images, the volume
 # > and the registry.
-# > Recorded by `layerlab warm --record` on 2026-12-03, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.5: first run 159 s, warm run 166 s.
+# > Recorded by `layerlab warm --record` on 2026-12-03, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.0: first run 256 s, warm run 220 s.
 
 # %%
 from layerlab.course.lesson import Lesson
@@ -31,11 +31,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from layerlab.course import activities, plots
 from layerlab.engine import artifacts, cicache, registry, volumes
 from layerlab.measure import coldstart, inspector, repro, shm, threads
+from layerlab.measure import weights as measure_weights
 
 RUN = cicache.new_run_id()  # names this run's repositories and volume
 WORK = Path(tempfile.mkdtemp(prefix="layerlab-10-"))
@@ -54,8 +53,8 @@ assert reg.running
 
 # %%
 weights = WORK / "model.npy"
-np.save(weights, np.random.default_rng(10).standard_normal((8192, 8192), dtype=np.float32))
-print(f"{weights.name}: {weights.stat().st_size / 2**20:.0f} MiB")
+sha = measure_weights.generate(weights, 8192, 8192, seed=10)
+print(f"{weights.name}: {weights.stat().st_size / 2**20:.0f} MiB, sha256 {sha[:16]}…")
 lesson.show("app", "serve.py")
 
 # %%
@@ -130,19 +129,18 @@ print(f"pushed bytes, baked-above / outside: {sent['baked-above'] / sent['outsid
 # server that pulls it downloads them once. Outside the image, something
 # else must deliver them. Two ways:
 #
-# - a **named volume**, filled once per machine (here by a one-off container
-#   that copies the file in);
+# - a **named volume**, filled once per machine (here with `docker cp`
+#   through a container that is created and never started);
 # - an **OCI artifact**: the file pushed to the same registry with the ORAS
 #   SDK, one manifest and one layer, named by digest. The app fetches it at
 #   start (`WEIGHTS_REF=localhost:5000/name@sha256:…`) and checks both digests.
 
 # %%
-volume = volumes.create(f"layerlab-10-weights-{RUN}", module="10").name
-fill = lesson.run(second["outside"].tag, ["python", "-c", "import shutil; shutil.copy('/src/model.npy', '/weights/model.npy')"],
-                  user="0", volumes=[(volume, "/weights", "rw"), (str(WORK), "/src", "ro")])
+filled = volumes.fill(f"layerlab-10-weights-{RUN}", [weights], image=second["outside"].tag, module="10")
+volume = filled.name
 artifact = artifacts.push(weights, f"10-weights-{RUN}:v1")
-print(f"volume {volume} filled: {fill.ok}; artifact {artifact.pinned[:60]}… pushed in {artifact.seconds:.1f} s")
-assert fill.ok and artifact.digest.startswith("sha256:")
+print(f"volume {volume} holds {', '.join(filled.files)}; artifact {artifact.pinned[:60]}… pushed in {artifact.seconds:.1f} s")
+assert filled.files == ["model.npy"] and artifact.digest.startswith("sha256:")
 
 # %%
 runs = {
@@ -366,6 +364,16 @@ activities.solution("10-shm-size")
 
 # %%
 lesson.key_points()
+
+# %% [markdown]
+# ## Exercise `10-prod`
+#
+# `exercises/10-prod/` is a scoring service whose image bakes in its
+# weights, stamps its build time into a file and lets BLAS start a thread
+# per host CPU. Make the deployment supply the weights at run time (and
+# the program fail clearly without them), make two clean builds give one
+# digest, and size BLAS's threads from the container's CPU quota. Grade it:
+# `layerlab grade exercises/10-prod`.
 
 # %%
 print("Figures measured in this run:")

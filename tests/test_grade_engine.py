@@ -95,6 +95,7 @@ STARTER_FAILS = {
     "07-serve": {"becomes_healthy", "ready_means_ready", "graceful_stop", "hardened_serves", "no_reloader"},
     "08-compose": {"compose_up_predicts", "compose_persists", "compose_ports_loopback"},
     "09-ship": {"token_absent", "pushed_image", "oci_labels"},
+    "10-prod": {"weights_outside_image", "weights_at_run_time", "reproducible_digest", "threads_from_quota"},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -353,3 +354,17 @@ def test_an_exit_that_is_not_a_jobs_clean_end_gets_the_generic_hint():
     from layerlab.grade.checks.compose import _up_hint
 
     assert "service_completed_successfully" not in _up_hint("api exited (1)", "")
+
+
+def test_a_file_grading_writes_itself_is_not_missing(tmp_path):
+    # 10-prod's starter copies model.npy, which grading generates (weights_outside_image and its family
+    # `provides` it); its folder as handed out has none, and that is no problem of the submission's.
+    from layerlab.grade.submission import check_input
+
+    ex = exercise.load("10-prod")
+    folder = tmp_path / "10-prod"
+    shutil.copytree(REPO / "exercises" / "10-prod", folder)
+    assert not (folder / "model.npy").exists()
+    assert check_input(ex, folder)[0] == []
+    (folder / "Dockerfile").write_text((folder / "Dockerfile").read_text().replace("model.npy", "modle.npy"))
+    assert check_input(ex, folder)[0] == ["Dockerfile line 7: COPY modle.npy: no such file in the exercise folder"]

@@ -116,8 +116,11 @@ class Session:
         dockerfile: Path | None = None,
         platforms: list[str] | None = None,
         cache: bool = True,
+        output: dict[str, str] | None = None,
+        build_args: dict[str, str] | None = None,
     ) -> build_mod.BuildResult:
-        """Build, or raise TimedOut / BuildError. The tag is unique to this run."""
+        """Build, or raise TimedOut / BuildError. The tag is unique to this run. `output` exports elsewhere
+        (an OCI archive) instead of loading; `build_args` add to the exercise's own."""
         tag = f"layerlab-grade-{self.exercise_id}:{self.run_id}-{name}"
         self.tags.append(tag)
         fired = threading.Event()
@@ -140,7 +143,8 @@ class Session:
                 module=self.module,
                 show=self.show,
                 secrets=self.secrets or None,
-                build_args=self.build_args or None,
+                build_args={**self.build_args, **(build_args or {})} or None,
+                output=output,
             )
         except build_mod.TransientEngineError as e:
             regrade.notice(e)  # the engine's, not the submission's: the entry point grades again
@@ -165,6 +169,7 @@ class Session:
         memory: str | None = None,
         cpus: float | None = None,
         gpu: bool = False,
+        volumes: list[tuple[str, str, str]] | None = None,
     ) -> Ran:
         """Run to completion without network, within the limits; the container is always removed.
 
@@ -187,6 +192,7 @@ class Session:
                 max_output=self.max_output * 4,
                 extra_labels=self.labels,
                 hardened=True,
+                volumes=volumes,
             )
         except containers.ContainerDidNotStart as e:
             return Ran(exit_code=-1, output="", seconds=0.0, error=e.reason, hint=e.hint)

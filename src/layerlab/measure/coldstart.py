@@ -91,11 +91,23 @@ def _compression(head: bytes) -> str:
 
 
 def _unpack(blob: Path, digest: str, into: Path) -> None:
+    """Decompress and write every file and folder of a layer under `into`, as a snapshotter unpacks it."""
+    root = into.resolve()
+    root.mkdir(parents=True, exist_ok=True)
     with blob.open("rb") as raw, tarfile.open(fileobj=cast(Any, uncompressed(raw, digest)), mode="r|") as tar:
         for member in tar:
             # Files and folders are what a layer's bytes are; devices, links and owners do not change the cost.
-            if member.isreg() or member.isdir():
-                tar.extract(member, into, set_attrs=False, filter="data")
+            target = (root / member.name.lstrip("/")).resolve()
+            if not target.is_relative_to(root):
+                continue  # a name that climbs out of the layer ("../x"): no layer a build makes has one
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.isreg():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                if source is not None:
+                    with target.open("wb") as out:
+                        shutil.copyfileobj(source, out, 1 << 20)
 
 
 def pull_live(ref: str) -> Pull:

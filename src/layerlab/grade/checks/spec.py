@@ -40,6 +40,11 @@ class CheckBase(CheckEntry):
     def prepare(self, ctx: Context) -> None:
         """Set up what this check needs before any check runs (the submission is copied, not yet built)."""
 
+    def provides(self) -> list[str]:
+        """Files (relative to the exercise folder) that `prepare` writes into the copy it grades: a Dockerfile
+        may copy them although the student's folder lacks them (exercise 10-prod's generated weights)."""
+        return []
+
     def hand_in(self, exercise: Exercise, solution: Path, dest: Path) -> Path | None:
         """What a student does with a finished folder before grading it, beyond editing files (push an
         image): `layerlab record` does it to a copy of the solution in `dest` and grades that copy,
