@@ -298,7 +298,8 @@ print(f"push v2: {len(sent2.uploaded)} blobs uploaded ({sent2.uploaded_bytes / 1
 # and the same log reading sees them all. Were the v2 reading broken, it could not match this.
 assert set(b1.layers) | {b1.config} <= set(sent1.uploaded) | set(sent1.mounted), "push 1 sent every blob"
 new = b1.new_in(b2)  # what the two manifests say a push should send: blobs of v2 not in v1
-assert set(sent2.uploaded) == set(new) and len(new) == 2 and b2.config in new, "push 2 sent the code layer and config"
+assert set(sent2.uploaded) == set(new), "the registry received what the manifests say is new"
+assert len(new) == 2 and b2.config in new, f"push 2 sent the code layer and config, not: {b1.changed_layers(b2)}"
 assert sent2.present >= len(b2.layers) - 1, "every other layer was already in the repository"
 assert percent <= 0.1, "a code-only push sends a thousandth of the image or less (recorded: 0.006 %)"
 guess_push.reveal(percent, note=f"{sent2.uploaded_bytes / 1e3:.1f} kB of {b1.total / 1e6:.1f} MB: "

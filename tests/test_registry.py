@@ -115,3 +115,28 @@ def test_blobs_raises_when_the_registry_lacks_a_layer_the_manifest_names(monkeyp
     del held["sha256:l2"]
     with pytest.raises(registry.RegistryError, match="lacks layer sha256:l2"):
         registry.blobs_live("localhost:5000/05-app:cross", "linux/arm64")
+
+
+def test_changed_layers_tell_a_recompressed_layer_from_new_content():
+    v1 = registry.Blobs(
+        ref="r:v1",
+        digest="d1",
+        manifest_digest="m1",
+        config="cfg1",
+        layers={"a": 10, "b": 2_000_000, "c": 30},
+        diff_ids=["A", "B", "C"],
+    )
+    v2 = registry.Blobs(
+        ref="r:v2",
+        digest="d2",
+        manifest_digest="m2",
+        config="cfg2",
+        layers={"a": 10, "b2": 3_000_000, "c2": 40},
+        diff_ids=["A", "B", "C2"],
+    )
+    assert set(v1.new_in(v2)) == {"b2", "c2", "cfg2"}
+    assert v1.changed_layers(v2) == [
+        "layer 2 (3.0 MB): the same content compressed again",
+        "layer 3 (0.0 MB): new content",
+    ]
+    assert v1.changed_layers(v1) == []

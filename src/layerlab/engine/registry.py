@@ -430,6 +430,7 @@ class Blobs(Replayable):
     layers: dict[str, int]  # digest -> compressed bytes, in order
     config_bytes: int = 0
     labels: dict[str, str] = Field(default_factory=dict)  # from the config blob
+    diff_ids: list[str] = Field(default_factory=list)  # the layers' uncompressed digests, from the config blob
 
     @property
     def total(self) -> int:
@@ -441,6 +442,21 @@ class Blobs(Replayable):
         found = dict(other.layers)
         found[other.config] = other.config_bytes
         return {d: s for d, s in found.items() if d not in mine}
+
+    def changed_layers(self, other: Blobs) -> list[str]:
+        """Each layer whose blob differs between this image and `other`, and whether its content did too.
+
+        A layer can come back with the same content (diff ID) but another blob: compressed again.
+        """
+        out = []
+        for i, (a, b) in enumerate(zip(self.layers, other.layers)):
+            if a != b:
+                same = bool(self.diff_ids) and self.diff_ids[i : i + 1] == other.diff_ids[i : i + 1]
+                out.append(
+                    f"layer {i + 1} ({other.layers[b] / 1e6:.1f} MB): "
+                    + ("the same content compressed again" if same else "new content")
+                )
+        return out
 
 
 def platform_manifest(ref: str, platform: str | None = None) -> tuple[dict, str]:
@@ -502,6 +518,7 @@ def blobs_live(ref: str, platform: str | None = None) -> Blobs:
         layers=layers,
         config_bytes=blob_present(name, cfg["digest"]) or 0,
         labels=(config.get("config") or {}).get("Labels") or {},
+        diff_ids=list((config.get("rootfs") or {}).get("diff_ids") or []),
     )
 
 
