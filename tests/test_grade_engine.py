@@ -3,6 +3,7 @@ each check fails a submission made wrong on purpose, and nothing is left behind.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,13 @@ STARTER_FAILS = {
     "07-serve": {"becomes_healthy", "ready_means_ready", "graceful_stop", "hardened_serves", "no_reloader"},
     "08-compose": {"compose_up_predicts", "compose_persists", "compose_ports_loopback"},
     "09-ship": {"token_absent", "pushed_image", "oci_labels"},
-    "10-prod": {"weights_outside_image", "weights_at_run_time", "reproducible_digest", "threads_from_quota"},
+    "10-prod": {
+        "weights_outside_image",
+        "weights_at_run_time",
+        "reproducible_digest",
+        "threads_from_quota",
+        "loader_shm",
+    },
 }
 
 
@@ -388,6 +395,28 @@ def test_the_solution_passes_on_another_base_and_the_starter_still_fails(other_b
     assert inspector.inspect(other_base).size_bytes + fx.added_bytes > fx.size_bytes * spec.factor
     starter = grade(_on_base(REPO / "exercises" / ex, tmp_path / "starter" / ex, other_base), ex)
     assert by_check(starter)["size_at_most"].status == "failed", starter.table()
+
+
+@pytest.mark.answers
+def test_10_a_fixed_thread_count_and_a_loader_that_only_says_it_worked_fail(tmp_path):
+    """Two ways to look right without being so. OMP_NUM_THREADS=1 fixed in the image is right under
+    --cpus=1 only: the second quota finds it. A loader.py rewritten to report success is replaced by the
+    given one before the build, so the missing shm_size still fails the way the starter does."""
+    folder = tmp_path / "10-prod"
+    shutil.copytree(REPO / "solutions" / "10-prod", folder, ignore=shutil.ignore_patterns("fixture.json"))
+    df = folder / "Dockerfile"
+    df.write_text(df.read_text().replace("USER 10001", "ENV OMP_NUM_THREADS=1\nUSER 10001"))
+    cf = folder / "compose.yaml"
+    cf.write_text("\n".join(l for l in cf.read_text().splitlines() if "shm_size" not in l) + "\n")
+    (folder / "loader.py").write_text('import json\nprint(json.dumps({"needed_bytes": 1, "ok": True}))\n')
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("the second quota, --cpus=2, needs an engine with two CPUs")
+    got = by_check(grade(folder, "10-prod"))
+    assert got["weights_at_run_time"].status == "passed", got["weights_at_run_time"].detail
+    threads = got["threads_from_quota"]
+    assert threads.status == "failed" and "--cpus=2 BLAS runs 1 threads" in threads.detail, threads.detail
+    shm = got["loader_shm"]
+    assert shm.status == "failed" and "SIGBUS" in shm.detail and "shm_size:" in shm.hint, shm.detail
 
 
 @pytest.mark.answers

@@ -368,3 +368,32 @@ def test_a_file_grading_writes_itself_is_not_missing(tmp_path):
     assert check_input(ex, folder)[0] == []
     (folder / "Dockerfile").write_text((folder / "Dockerfile").read_text().replace("model.npy", "modle.npy"))
     assert check_input(ex, folder)[0] == ["Dockerfile line 7: COPY modle.npy: no such file in the exercise folder"]
+
+
+def test_the_loaders_shm_is_judged_before_it_runs():
+    from layerlab.grade.checks.production import LoaderShm, judge_shm
+
+    spec = LoaderShm(check="loader_shm")
+    need = 4 * 2 * 16 * 2**20
+    assert judge_shm(160 * 2**20, None, need, spec) is None
+    assert judge_shm(None, None, need, spec) is None  # the default is tried: the run says it fails
+    host = judge_shm(160 * 2**20, "host", need, spec)
+    assert host is not None and "ipc: host" in host.detail and "shm_size" in host.hint
+    big = judge_shm(2 * 2**30, None, need, spec)
+    assert big is not None and "2048 MiB" in big.detail and "128 MiB" in big.detail
+    assert judge_shm(int(spec.most * need), None, need, spec) is None
+
+
+@pytest.mark.answers  # without an autograder's starter, the given copy comes from the solution's folder
+def test_a_given_program_is_the_starters_whatever_the_submission_holds(tmp_path):
+    from layerlab.grade.checks.base import Context
+    from layerlab.grade.checks.production import LoaderShm
+
+    folder = tmp_path / "10-prod"
+    shutil.copytree(REPO / "exercises" / "10-prod", folder)
+    (folder / "loader.py").write_text("print('all fine')\n")
+    ex = exercise.load("10-prod")
+    ctx = Context(exercise=ex, folder=folder, dockerfile=None, subject=None)  # type: ignore[arg-type]
+    LoaderShm(check="loader_shm").prepare(ctx)
+    assert (folder / "loader.py").read_bytes() == (REPO / "exercises" / "10-prod" / "loader.py").read_bytes()
+    assert "loader.py" in LoaderShm(check="loader_shm").provides()

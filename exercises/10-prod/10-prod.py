@@ -15,18 +15,24 @@
 #   `rewrite-timestamp=true`, as CI would, it gives one digest;
 # - BLAS runs **as many threads as the container's CPU quota allows** (whole
 #   CPUs, at least one): under `docker run --cpus=1` it prints
-#   `blas threads: 1` (read the quota from the cgroup, as exercise 01 did);
+#   `blas threads: 1`, and under `--cpus=2` two (read the quota from the
+#   cgroup, as exercise 01 did);
+# - the data loader in `compose.yaml` (the given `loader.py`: 4 workers,
+#   each keeping 2 batches of 16 MiB ready in shared memory) **has the
+#   /dev/shm it needs**: sized with `shm_size:`, not shared from the host,
+#   and not more than four times what it holds;
 # - the scores stay what they are now.
 #
 # The grader mounts the weights it generates (the same seed and shape as
-# below), runs your image with and without them and under `--cpus=1`, and
-# builds it twice more to compare digests.
+# below), runs your image with and without them and under `--cpus=1` and
+# `--cpus=2`, builds it twice more to compare digests, and runs its own copy
+# of `loader.py` with the `shm_size` that compose reads from your file.
 
 # %%
 import tempfile
 from pathlib import Path
 
-from layerlab.engine import build, containers
+from layerlab.engine import build, compose, containers
 from layerlab.engine.hostpath import host_path
 from layerlab.measure import weights
 
@@ -56,6 +62,15 @@ with tempfile.TemporaryDirectory(prefix="layerlab-10-prod-") as tmp:  # the arch
                         build_args={"SOURCE_DATE_EPOCH": "1767225600"})
         digests.append(r.digest)
 print(digests, "same" if digests[0] == digests[1] else "different")
+
+# %% [markdown]
+# The loader as `compose.yaml` runs it: what shared memory does its service get?
+
+# %%
+loader = compose.Project("layerlab-10-prod", ["compose.yaml"], module="10").config()["services"]["loader"]
+shm = loader.get("shm_size")
+print(f"shm_size: {int(shm) / 2**20:.0f} MiB" if shm else "no shm_size: Docker's default /dev/shm, 64 MB")
+print(containers.run(result.tag, loader["command"], shm_size=shm, module="10").output)
 
 # %%
 import layerlab

@@ -170,6 +170,7 @@ class Session:
         cpus: float | None = None,
         gpu: bool = False,
         volumes: list[tuple[str, str, str]] | None = None,
+        shm_size: str | None = None,
     ) -> Ran:
         """Run to completion without network, within the limits; the container is always removed.
 
@@ -193,6 +194,7 @@ class Session:
                 extra_labels=self.labels,
                 hardened=True,
                 volumes=volumes,
+                shm_size=shm_size,
             )
         except containers.ContainerDidNotStart as e:
             return Ran(exit_code=-1, output="", seconds=0.0, error=e.reason, hint=e.hint)

@@ -28,21 +28,28 @@ class LoaderRun(Result):
 
 
 def read(shm_option: str, run: RunResult) -> LoaderRun:
+    # a run stopped at its timeout did not work, whatever it exited with
+    return parse(shm_option, run.output, run.exit_code if not run.timed_out else (run.exit_code or 124))
+
+
+def parse(shm_option: str, output: str, exit_code: int) -> LoaderRun:
+    """The loader's report in `output` (its JSON line), from a run that exited with `exit_code`."""
     report: dict = {}
-    for line in run.output.splitlines():
+    for line in output.splitlines():
         try:
             found = json.loads(line)
         except ValueError:
             continue
         if isinstance(found, dict) and "needed_bytes" in found:
             report = found
+    ran = exit_code == 0
     return LoaderRun(
         shm_option=shm_option,
-        ok=run.ok and bool(report.get("ok")),
-        exit_code=run.exit_code,
+        ok=ran and bool(report.get("ok")),
+        exit_code=exit_code,
         shm_bytes=report.get("shm_bytes"),
         needed_bytes=report.get("needed_bytes"),
-        error=report.get("error") or (None if run.ok else _last_line(run.output)),
+        error=report.get("error") or (None if ran else _last_line(output)),
     )
 
 

@@ -6,7 +6,8 @@ generates (`measure.weights`, from course.yml's seed and shape): written into th
 submission, so a Dockerfile that still copies `model.npy` builds and is judged, and mounted read-only where a
 deployment mounts them. `reproducible_digest` builds twice more without the cache, as CI builds a release
 (`SOURCE_DATE_EPOCH` and the OCI exporter's `rewrite-timestamp=true`), and compares the digests; when they
-differ, the layers file by file say why.
+differ, the layers file by file say why. `loader_shm` runs the exercise's given data loader under the
+/dev/shm that the submission's compose file declares for it (compose's own reading of the file).
 """
 
 from __future__ import annotations
@@ -93,8 +94,39 @@ class WeightsAtRunTime(_WithWeights):
 
 class ThreadsFromQuota(_WithWeights):
     check: Literal["threads_from_quota"]
-    cpus: float = Field(default=1.0, gt=0, le=2, description="the --cpus the image runs under")
+    # Two quotas: a count written into the program or the image (OMP_NUM_THREADS=1) is right under one of them only.
+    cpus: list[float] = Field(
+        default=[1.0, 2.0],
+        min_length=1,
+        description="each --cpus the image runs under (one above the engine's CPUs is left out)",
+    )
     line: str = Field(default="blas threads:", description="the line that reports BLAS's threads")
+
+
+class LoaderShm(CheckBase):
+    """The data loader runs under the /dev/shm that the compose file gives its service."""
+
+    check: Literal["loader_shm"]
+    compose_file: str = "compose.yaml"
+    service: str = Field(default="loader", description="the compose service that runs the loader")
+    program: str = Field(
+        default="loader.py",
+        pattern=r"^[A-Za-z0-9_.-]+\.py$",
+        description="the given loader: the grader writes the starter's copy over the submission's, so the "
+        "workload it runs is the exercise's",
+    )
+    args: list[str] = Field(default=["4", "2", "16"], description="workers, batches each, MiB a batch")
+    most: float = Field(default=4.0, ge=1.5, description="the declared size may be at most this many times the need")
+
+    def prepare(self, ctx: Context) -> None:
+        from ..fixture import solution_dir
+
+        given = (ctx.starter or solution_dir(ctx.exercise.id)) / self.program
+        if given.is_file():
+            shutil.copy(given, ctx.folder / self.program)
+
+    def provides(self) -> list[str]:
+        return [self.program]
 
 
 class ReproducibleDigest(CheckBase):
@@ -183,25 +215,92 @@ def weights_at_run_time(ctx: Context, spec: WeightsAtRunTime) -> str:
 
 @check(ThreadsFromQuota)
 def threads_from_quota(ctx: Context, spec: ThreadsFromQuota) -> str:
+    from layerlab import engine
+    from layerlab.engine import info
+
     s = ctx.need_subject()
     s.build()
-    ran = s.session.run(s.tag, timeout=ctx.exercise.limits.run_timeout_s, cpus=spec.cpus, volumes=spec.mounted(ctx))
-    said = [l for l in lines(ran.output) if l.startswith(spec.line)]
-    want = max(1, int(spec.cpus))
-    if not said:
-        raise Failed(
-            f"under --cpus={spec.cpus:g} no `{spec.line}` line (exit {ran.exit_code})\n{excerpt(ran.output)}",
-            _program_hint(ran.output, spec) if ran.exit_code else f"keep the program's `{spec.line} N` line",
+    host_cpus = info.parse(*info.ask(engine.require())).cpus or 1
+    quotas = [q for q in spec.cpus if q <= host_cpus] or [min(spec.cpus)]
+    said_all = []
+    for q in quotas:
+        ran = s.session.run(s.tag, timeout=ctx.exercise.limits.run_timeout_s, cpus=q, volumes=spec.mounted(ctx))
+        said = [l for l in lines(ran.output) if l.startswith(spec.line)]
+        want = max(1, int(q))
+        if not said:
+            raise Failed(
+                f"under --cpus={q:g} no `{spec.line}` line (exit {ran.exit_code})\n{excerpt(ran.output)}",
+                _program_hint(ran.output, spec) if ran.exit_code else f"keep the program's `{spec.line} N` line",
+            )
+        got = said[-1].split(":", 1)[1].strip()
+        if got != str(want):
+            raise Failed(
+                f"under --cpus={q:g} BLAS runs {got} threads; the quota allows {want}",
+                "BLAS counts the host's CPUs, not the container's quota, and a fixed count is right under one "
+                "quota only: read the quota from /sys/fs/cgroup/cpu.max (cgroup v1: cpu.cfs_quota_us / "
+                "cpu.cfs_period_us) and set OMP_NUM_THREADS to the whole CPUs it allows, at least 1, before "
+                "numpy is imported",
+            )
+        said_all.append(f"--cpus={q:g}: {got}")
+    return f"BLAS threads follow the quota ({'; '.join(said_all)})"
+
+
+def judge_shm(declared: int | None, ipc: str | None, need: int | None, spec: LoaderShm) -> Failed | None:
+    """What is wrong with the loader service's shared memory before it runs: None when nothing is."""
+    where = f"service {spec.service} in {spec.compose_file}"
+    if ipc == "host":
+        return Failed(
+            f"{where} shares the host's IPC namespace (ipc: host)",
+            "size the container's own /dev/shm with shm_size: instead; with ipc: host the loader sees every "
+            "other process's shared memory and gets only as much as the host has",
         )
-    got = said[-1].split(":", 1)[1].strip()
-    if got != str(want):
-        raise Failed(
-            f"under --cpus={spec.cpus:g} BLAS runs {got} threads; the quota allows {want}",
-            "BLAS counts the host's CPUs, not the container's quota: read the quota from /sys/fs/cgroup/cpu.max "
-            "(cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us) and set OMP_NUM_THREADS to the whole CPUs it "
-            "allows, at least 1, before numpy is imported",
+    if declared is not None and need and declared > spec.most * need:
+        return Failed(
+            f"{where} declares shm_size {declared / 2**20:.0f} MiB for a loader that holds {need / 2**20:.0f} MiB",
+            f"size it from what the loader holds at once (workers x batches x batch size) with a little room, "
+            f"at most {spec.most:g} times that: /dev/shm pages count against the container's memory",
         )
-    return f"under --cpus={spec.cpus:g}: {said[-1]}"
+    return None
+
+
+@check(LoaderShm)
+def loader_shm(ctx: Context, spec: LoaderShm) -> str:
+    from layerlab.measure import shm
+
+    from ..composed import ComposeProblem, ComposeRun
+
+    s = ctx.need_subject()
+    s.build()
+    try:
+        svc = ComposeRun(s, spec.compose_file).service(spec.service)
+    except ComposeProblem as e:
+        raise Failed(e.detail, e.hint) from None
+    raw = svc.get("shm_size")
+    declared = int(raw) if raw not in (None, "") else None
+    workers, batches, mib = (int(a) for a in spec.args[:3])
+    need = workers * batches * mib * 2**20
+    if (problem := judge_shm(declared, svc.get("ipc"), need, spec)) is not None:
+        raise problem
+    option = f"shm_size {declared / 2**20:.0f} MiB" if declared else "Docker's default /dev/shm"
+    ran = s.session.run(
+        s.tag,
+        ["python", spec.program, *spec.args],
+        timeout=ctx.exercise.limits.run_timeout_s,
+        shm_size=str(declared) if declared else None,
+    )
+    got = shm.parse(option, ran.output, ran.exit_code)
+    if got.needed_bytes is None:
+        raise Failed(
+            f"the loader did not report (exit {ran.exit_code})\n{excerpt(ran.output)}",
+            f"keep `COPY {spec.program}` into the image's working folder: the grader runs `python {spec.program}` there",
+        )
+    if not got.ok:
+        raise Failed(
+            f"with {option} the loader failed: {got.error}",
+            f"give service {spec.service} `shm_size:` in {spec.compose_file}: its workers hold "
+            f"{workers} x {batches} x {mib} MiB in /dev/shm at once, plus a little room (Docker's default is 64 MB)",
+        )
+    return f"the loader's {got.needed_bytes / 2**20:.0f} MiB of batches fit in {option}"
 
 
 @check(ReproducibleDigest)
