@@ -383,9 +383,11 @@ lesson.key_points()
 #
 # `exercises/10-prod/` is a scoring service whose image bakes in its
 # weights, stamps its build time into a file and lets BLAS start a thread
-# per host CPU. Make the deployment supply the weights at run time (and
-# the program fail clearly without them), make two clean builds give one
-# digest, and size BLAS's threads from the container's CPU quota. Grade it:
+# per host CPU; its `compose.yaml` runs a data loader on Docker's default
+# /dev/shm. Make the deployment supply the weights at run time (and the
+# program fail clearly without them), make two clean builds give one
+# digest, size BLAS's threads from the container's CPU quota, and give the
+# loader the shared memory it holds. Grade it:
 # `layerlab grade exercises/10-prod`.
 
 # %%
