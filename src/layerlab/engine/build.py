@@ -180,8 +180,9 @@ def build(
     file, tmp = _offline_dockerfile(context, dockerfile, renderer.note if renderer else None)
     if output is not None:
         load = False  # an exporter of its own: nothing is loaded into the engine's store
-    meta_dir = tempfile.mkdtemp(prefix="layerlab-build-meta-")
-    metadata = Path(meta_dir) / "metadata.json"
+    # Only an exporter of its own needs the digest it wrote, read from buildx's metadata file.
+    meta_dir = tempfile.mkdtemp(prefix="layerlab-build-meta-") if output is not None else None
+    metadata = Path(meta_dir) / "metadata.json" if meta_dir else None
     options: dict[str, Any] = dict(
         # An exporter that names (and pushes) its own image would push the tag too: `tag` then only labels the build.
         tags=[] if output and output.get("name") else [tag],
@@ -199,8 +200,7 @@ def build(
         cache_to=cache_to,
         secrets=secrets or [],
         output=output or {},
-        # Only where an exporter of its own is asked for: the one case that needs the digest it wrote.
-        metadata_file=metadata if output is not None else None,
+        metadata_file=metadata,
         progress="plain",
         stream_logs=True,
     )
@@ -255,8 +255,9 @@ def build(
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-        digest = _exported_digest(metadata)
-        shutil.rmtree(meta_dir, ignore_errors=True)
+        digest = _exported_digest(metadata) if metadata else None
+        if meta_dir:
+            shutil.rmtree(meta_dir, ignore_errors=True)
     if measured:
         reader, seconds = measured
     else:
