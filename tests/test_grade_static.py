@@ -397,3 +397,17 @@ def test_a_given_program_is_the_starters_whatever_the_submission_holds(tmp_path)
     LoaderShm(check="loader_shm").prepare(ctx)
     assert (folder / "loader.py").read_bytes() == (REPO / "exercises" / "10-prod" / "loader.py").read_bytes()
     assert "loader.py" in LoaderShm(check="loader_shm").provides()
+
+
+def test_the_loaders_workload_and_the_quotas_are_validated():
+    from pydantic import ValidationError
+
+    from layerlab.grade.checks.production import LoaderShm, ThreadsFromQuota
+
+    for bad in (["4", "2"], ["4", "2", "x"], ["0", "2", "16"], ["4", "2", "16", "1"]):
+        with pytest.raises(ValidationError):
+            LoaderShm(check="loader_shm", args=bad)
+    with pytest.raises(ValidationError):
+        ThreadsFromQuota(check="threads_from_quota", weights={"rows": 2, "cols": 2, "seed": 1}, cpus=[0])
+    with pytest.raises(ValidationError):
+        ThreadsFromQuota(check="threads_from_quota", weights={"rows": 2, "cols": 2, "seed": 1}, cpus=[])

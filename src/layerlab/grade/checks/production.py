@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path, PurePosixPath
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,7 +95,7 @@ class WeightsAtRunTime(_WithWeights):
 class ThreadsFromQuota(_WithWeights):
     check: Literal["threads_from_quota"]
     # Two quotas: a count written into the program or the image (OMP_NUM_THREADS=1) is right under one of them only.
-    cpus: list[float] = Field(
+    cpus: list[Annotated[float, Field(gt=0)]] = Field(
         default=[1.0, 2.0],
         min_length=1,
         description="each --cpus the image runs under (one above the engine's CPUs is left out)",
@@ -115,7 +115,9 @@ class LoaderShm(CheckBase):
         description="the given loader: the grader writes the starter's copy over the submission's, so the "
         "workload it runs is the exercise's",
     )
-    args: list[str] = Field(default=["4", "2", "16"], description="workers, batches each, MiB a batch")
+    args: list[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}$")]] = Field(
+        default=["4", "2", "16"], min_length=3, max_length=3, description="workers, batches each, MiB a batch"
+    )
     most: float = Field(default=4.0, ge=1.5, description="the declared size may be at most this many times the need")
 
     def prepare(self, ctx: Context) -> None:
@@ -245,7 +247,7 @@ def threads_from_quota(ctx: Context, spec: ThreadsFromQuota) -> str:
     return f"BLAS threads follow the quota ({'; '.join(said_all)})"
 
 
-def judge_shm(declared: int | None, ipc: str | None, need: int | None, spec: LoaderShm) -> Failed | None:
+def judge_shm(declared: int | None, ipc: str | None, need: int, spec: LoaderShm) -> Failed | None:
     """What is wrong with the loader service's shared memory before it runs: None when nothing is."""
     where = f"service {spec.service} in {spec.compose_file}"
     if ipc == "host":
@@ -254,7 +256,7 @@ def judge_shm(declared: int | None, ipc: str | None, need: int | None, spec: Loa
             "size the container's own /dev/shm with shm_size: instead; with ipc: host the loader sees every "
             "other process's shared memory and gets only as much as the host has",
         )
-    if declared is not None and need and declared > spec.most * need:
+    if declared is not None and declared > spec.most * need:
         return Failed(
             f"{where} declares shm_size {declared / 2**20:.0f} MiB for a loader that holds {need / 2**20:.0f} MiB",
             f"size it from what the loader holds at once (workers x batches x batch size) with a little room, "
@@ -277,7 +279,7 @@ def loader_shm(ctx: Context, spec: LoaderShm) -> str:
         raise Failed(e.detail, e.hint) from None
     raw = svc.get("shm_size")
     declared = int(raw) if raw not in (None, "") else None
-    workers, batches, mib = (int(a) for a in spec.args[:3])
+    workers, batches, mib = (int(a) for a in spec.args)
     need = workers * batches * mib * 2**20
     if (problem := judge_shm(declared, svc.get("ipc"), need, spec)) is not None:
         raise problem
