@@ -299,9 +299,20 @@ print(f"push v2: {len(sent2.uploaded)} blobs uploaded ({sent2.uploaded_bytes / 1
 assert set(b1.layers) | {b1.config} <= set(sent1.uploaded) | set(sent1.mounted), "push 1 sent every blob"
 new = b1.new_in(b2)  # what the two manifests say a push should send: blobs of v2 not in v1
 assert set(sent2.uploaded) == set(new), "the registry received what the manifests say is new"
-assert len(new) == 2 and b2.config in new, f"push 2 sent the code layer and config, not: {b1.changed_layers(b2)}"
-assert sent2.present >= len(b2.layers) - 1, "every other layer was already in the repository"
-assert percent <= 0.1, "a code-only push sends a thousandth of the image or less (recorded: 0.006 %)"
+new_layers = [d for d in new if d != b2.config]
+# Files, not bytes: the layers whose content (diff ID, the uncompressed digest) v1 does not have.
+new_content = set(b2.diff_ids) - set(b1.diff_ids)
+assert b2.config in new and len(new_layers) >= 1 and len(new_content) <= 1, (
+    f"only the code layer has new content: {b1.changed_layers(b2)}"
+)
+if len(new_layers) > 1 and len(new_content) == 1:
+    # An unchanged layer whose compressed blob the engine's build cache no longer holds (its garbage collection
+    # at a full cache, a prune) is compressed again, into other bytes: the push sends it again. Said, not hidden.
+    print(f"the engine compressed {len(new_layers) - 1} unchanged layer(s) again, so they went again too")
+else:
+    assert len(new) == 2, f"push 2 sent the code layer and config, not: {b1.changed_layers(b2)}"
+    assert sent2.present >= len(b2.layers) - 1, "every other layer was already in the repository"
+    assert percent <= 0.1, "a code-only push sends a thousandth of the image or less (recorded: 0.006 %)"
 guess_push.reveal(percent, note=f"{sent2.uploaded_bytes / 1e3:.1f} kB of {b1.total / 1e6:.1f} MB: "
                   "the new code layer and a new config.")
 
@@ -313,6 +324,13 @@ guess_push.reveal(percent, note=f"{sent2.uploaded_bytes / 1e3:.1f} kB of {b1.tot
 # can also *mount* a blob that another of its repositories holds, so on this
 # shared registry the first push itself may upload less than 100 %: the
 # first push counts a mounted blob as sent without its bytes travelling.
+#
+# A push compares compressed bytes, not files. When the engine's build cache
+# has dropped an unchanged layer's compressed blob (BuildKit's garbage
+# collection does when the cache reaches its cap, and a prune does), the next
+# build compresses that layer again, into other bytes, and the push sends it
+# again; the cell above says so when that happens (measured here after
+# `docker buildx prune -af`: three base layers went again, one uncompressed).
 #
 # ## Lint before you ship
 #
