@@ -411,3 +411,10 @@ def test_the_loaders_workload_and_the_quotas_are_validated():
         ThreadsFromQuota(check="threads_from_quota", weights={"rows": 2, "cols": 2, "seed": 1}, cpus=[0])
     with pytest.raises(ValidationError):
         ThreadsFromQuota(check="threads_from_quota", weights={"rows": 2, "cols": 2, "seed": 1}, cpus=[])
+
+
+def test_the_exercises_loader_is_the_lessons():
+    # Two copies on purpose (a student's image cannot import the course); the grader runs the exercise's, the
+    # lesson measures with its own, and both must stay the one program the lesson's figures describe.
+    lesson = REPO / "docker" / "lessons" / "10-production" / "app" / "loader.py"
+    assert (REPO / "exercises" / "10-prod" / "loader.py").read_bytes() == lesson.read_bytes()
