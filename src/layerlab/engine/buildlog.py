@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import Field
 
 from layerlab.engine.result import Result
+from layerlab.ground.text import decimal_bytes
 
 _HEADER = re.compile(r"^#(\d+) \[(?P<tag>[^\]]*)\] (?P<name>.*)$")
 _HEADER_UNTAGGED = re.compile(r"^#(\d+) (?P<name>[a-zA-Z].*)$")
@@ -34,8 +35,6 @@ _STAGE = re.compile(
     r"^(?:(?P<platform>[a-z0-9]+/[a-z0-9_]+(?:/v\d)?)(?:->(?P<to>[a-z0-9_]+(?:/v\d)?))? )?(?:(?P<stage>[\w.-]+) )?(?P<n>\d+)/(?P<m>\d+)$"
 )
 _CONTEXT = re.compile(r"transferring context: (?P<size>[\d.]+)(?P<unit>[kMG]?B)")
-
-_UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 
 class Step(Result):
@@ -164,7 +163,7 @@ class Reader:
             text = m.group("text")
             steps[v].log.append(text)
             if c := _CONTEXT.search(text):
-                self.context_bytes = int(float(c.group("size")) * _UNITS[c.group("unit")])
+                self.context_bytes = decimal_bytes(c.group("size") + c.group("unit"))
             return Event("log", steps[v])
         return None
 

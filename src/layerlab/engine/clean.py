@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -10,11 +11,12 @@ from typing import TypeVar
 from pydantic import Field
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
+from python_on_whales.utils import run
 
 from layerlab import engine
 from layerlab.engine import catalogue, labels
 from layerlab.engine.result import Result
-from layerlab.ground.text import error_text, last_line
+from layerlab.ground.text import decimal_bytes, error_text, last_line
 
 
 class CleanReport(Result):
@@ -42,14 +44,29 @@ T = TypeVar("T")
 
 
 def _image_bytes(client: DockerClient, tries: int = 5) -> int:
+    # Read from `docker system df` ourselves, Size only: the engine can print a negative "Reclaimable"
+    # ("-5.352e+07B (-633%)", seen on Docker 26 with the containerd store) that python-on-whales' parser rejects.
     # Retried: `docker system df` fails while another session's container is half removed.
     for attempt in range(tries):
         try:
-            return int(client.system.disk_free().images.size or 0)
+            out = run(client.client_config.docker_cmd + ["system", "df", "--format", "{{json .}}"])
+            return image_size(out if isinstance(out, str) else "")
         except DockerException:
             if attempt == tries - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
+    return 0
+
+
+def image_size(system_df: str) -> int:
+    """The images' size in bytes from `docker system df --format '{{json .}}'` (one JSON object a line)."""
+    for line in system_df.splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if str(row.get("Type", "")).lower() == "images":
+            size = row.get("Size", 0)
+            return int(size) if isinstance(size, int | float) else decimal_bytes(str(size))
     return 0
 
 

@@ -27,3 +27,16 @@ def printable(text: str) -> str:
 def error_text(e: BaseException) -> str:
     """What a failed command wrote to stderr (python-on-whales' DockerException), else the message."""
     return getattr(e, "stderr", None) or str(e)
+
+
+# Docker's CLI writes sizes with decimal units (go-units HumanSize): "8.446MB", "512kB", "0B".
+_DECIMAL_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "PB": 1000**5}
+
+
+def decimal_bytes(text: str) -> int:
+    """Bytes in a size the docker CLI printed ("8.446MB", "1.2e+07B", "0B"); ValueError when it is not one."""
+    value = text.strip()
+    for unit in sorted(_DECIMAL_UNITS, key=len, reverse=True):
+        if value.endswith(unit):
+            return int(float(value[: -len(unit)]) * _DECIMAL_UNITS[unit])
+    raise ValueError(f"not a size: {text!r}")
