@@ -419,6 +419,43 @@ def test_10_a_fixed_thread_count_and_a_loader_that_only_says_it_worked_fail(tmp_
     assert shm.status == "failed" and "SIGBUS" in shm.detail and "shm_size:" in shm.hint, shm.detail
 
 
+# Exercise 10-prod's loader check alone: the other answer to /dev/shm, a sized tmpfs mounted on it.
+LOADER_ONLY = """
+exercises:
+  - id: 10-prod
+    module: "02"
+    title: loader shm
+    paths: [Dockerfile, .dockerignore, score.py, requirements.lock, compose.yaml]
+    limits:
+      build_timeout_s: 300
+      run_timeout_s: 60
+    checks:
+      - check: builds
+      - check: loader_shm
+        service: loader
+        args: ["4", "2", "16"]
+"""
+
+
+@pytest.mark.answers
+def test_10_a_sized_tmpfs_on_dev_shm_is_an_answer_and_an_unsized_one_is_not(tmp_path):
+    """Compose's `tmpfs: /dev/shm:size=...` replaces Docker's own /dev/shm: the grader runs the loader
+    under that tmpfs, as `docker compose up` would. Without size= it may grow to half the host's memory."""
+    folder = tmp_path / "10-prod"
+    shutil.copytree(REPO / "solutions" / "10-prod", folder, ignore=shutil.ignore_patterns("fixture.json"))
+    cf = folder / "compose.yaml"
+    text = cf.read_text()
+    assert "    shm_size: 160m\n" in text
+    cf.write_text(text.replace("    shm_size: 160m\n", "    tmpfs:\n      - /dev/shm:size=160m\n"))
+    course_yml = course_file(tmp_path, LOADER_ONLY)
+    fx = fixture_mod.load("10-prod")
+    got = by_check(grade(folder, "10-prod", course_file=course_yml, fixture=fx))["loader_shm"]
+    assert got.status == "passed" and "a tmpfs of 160 MiB on /dev/shm" in got.detail, got.detail
+    cf.write_text(text.replace("    shm_size: 160m\n", "    tmpfs:\n      - /dev/shm\n"))
+    got = by_check(grade(folder, "10-prod", course_file=course_yml, fixture=fx))["loader_shm"]
+    assert got.status == "failed" and "without a size" in got.detail and "size=160m" in got.hint, got.detail
+
+
 @pytest.mark.answers
 def test_04_the_lessons_multi_stage_file_misses_libgomp_and_the_hint_says_so(tmp_path):
     """Exercise 04 needs a step the lesson did not show: its fastscore links libgomp, which the

@@ -384,6 +384,30 @@ def test_the_loaders_shm_is_judged_before_it_runs():
     assert judge_shm(int(spec.most * need), None, need, spec) is None
 
 
+def test_a_tmpfs_on_dev_shm_is_read_as_the_loaders_shm_in_each_form_compose_writes():
+    """What `docker compose config --format json` prints for each way to size /dev/shm (Compose 2.26)."""
+    from layerlab.grade.checks.base import Failed
+    from layerlab.grade.checks.production import declared_shm
+
+    where = "service loader in compose.yaml"
+    short = declared_shm({"tmpfs": ["/tmp", "/dev/shm:size=160m,mode=1777"]}, where)
+    assert short.size == 160 * 2**20 and short.tmpfs == "/dev/shm:size=160m,mode=1777"
+    assert "a tmpfs of 160 MiB on /dev/shm" == short.option
+    assert declared_shm({"tmpfs": "/dev/shm:size=1g"}, where).size == 2**30
+    long = declared_shm({"volumes": [{"type": "tmpfs", "target": "/dev/shm", "tmpfs": {"size": "167772160"}}]}, where)
+    assert long.size == 160 * 2**20 and long.tmpfs == "/dev/shm:size=167772160"
+    plain = declared_shm({"shm_size": "167772160"}, where)
+    assert plain.size == 160 * 2**20 and plain.tmpfs is None and plain.option == "shm_size 160 MiB"
+    assert declared_shm({"tmpfs": ["/tmp:size=1g"]}, where).size is None  # not /dev/shm: the default
+    for unsized in ({"tmpfs": ["/dev/shm"]}, {"volumes": [{"type": "tmpfs", "target": "/dev/shm/"}]}):
+        with pytest.raises(Failed, match="without a size"):
+            declared_shm(unsized, where)
+    with pytest.raises(Failed, match="50% of the host"):
+        declared_shm({"tmpfs": ["/dev/shm:size=50%"]}, where)
+    with pytest.raises(Failed, match="not a tmpfs size"):
+        declared_shm({"tmpfs": ["/dev/shm:size=160MiB"]}, where)  # the kernel refuses it: compose up would fail
+
+
 @pytest.mark.answers  # without an autograder's starter, the given copy comes from the solution's folder
 def test_a_given_program_is_the_starters_whatever_the_submission_holds(tmp_path):
     from layerlab.grade.checks.base import Context

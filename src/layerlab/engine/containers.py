@@ -177,6 +177,7 @@ def run_live(
     volumes: list[tuple[str, str, str]] | None = None,
     shm_size: str | None = None,
     ipc: str | None = None,
+    tmpfs: list[str] | None = None,
 ) -> RunResult:
     """Start `image`, wait at most `timeout` seconds, return what happened. Never leaves the container behind.
 
@@ -185,7 +186,8 @@ def run_live(
     through the NVIDIA container runtime; `devices` takes CDI names
     (`nvidia.com/gpu=all`) for engines that have CDI specs and no such runtime.
     `volumes` are (source, target, mode) binds: a host folder or a named volume.
-    `shm_size` sizes the container's /dev/shm (Docker's default is 64 MB); `ipc="host"` shares the host's.
+    `shm_size` sizes the container's /dev/shm (Docker's default is 64 MB); `ipc="host"` shares the host's;
+    `tmpfs` mounts ("/dev/shm:size=160m") replace the engine's own /dev/shm when one targets it.
     """
     client = engine.require()
     try:
@@ -210,6 +212,7 @@ def run_live(
             volumes=list(volumes or []),
             shm_size=shm_size,
             ipc=ipc,
+            tmpfs=list(tmpfs or []),
             **hardening(hardened),
         )
     except DockerException as e:

@@ -171,6 +171,7 @@ class Session:
         gpu: bool = False,
         volumes: list[tuple[str, str, str]] | None = None,
         shm_size: str | None = None,
+        tmpfs: list[str] | None = None,
     ) -> Ran:
         """Run to completion without network, within the limits; the container is always removed.
 
@@ -195,6 +196,7 @@ class Session:
                 hardened=True,
                 volumes=volumes,
                 shm_size=shm_size,
+                tmpfs=tmpfs,
             )
         except containers.ContainerDidNotStart as e:
             return Ran(exit_code=-1, output="", seconds=0.0, error=e.reason, hint=e.hint)

@@ -12,8 +12,10 @@ differ, the layers file by file say why. `loader_shm` runs the exercise's given 
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, ClassVar, Literal
 
@@ -247,6 +249,69 @@ def threads_from_quota(ctx: Context, spec: ThreadsFromQuota) -> str:
     return f"BLAS threads follow the quota ({'; '.join(said_all)})"
 
 
+# The kernel's tmpfs size= (memparse): whole bytes with an optional binary suffix, as compose passes it on.
+_TMPFS_SIZE = re.compile(r"^(\d+)([kmgtpe]?)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ShmDeclared:
+    """The /dev/shm a compose service declares, read from compose's own normalised config."""
+
+    size: int | None  # bytes; None: Docker's default (64 MB)
+    tmpfs: str | None = None  # the --tmpfs option when a tmpfs is mounted on /dev/shm, else shm_size is used
+
+    @property
+    def option(self) -> str:
+        if self.size is None:
+            return "Docker's default /dev/shm"
+        return f"{'a tmpfs of' if self.tmpfs else 'shm_size'} {self.size / 2**20:.0f} MiB" + (
+            " on /dev/shm" if self.tmpfs else ""
+        )
+
+
+def _tmpfs_size(text: str, where: str) -> int:
+    if text.endswith("%"):
+        raise Failed(
+            f"{where} sizes its /dev/shm tmpfs as {text} of the host's memory",
+            "give it an absolute size (size=160m): a share of the host's memory is another size on every machine",
+        )
+    m = _TMPFS_SIZE.match(text.strip())
+    if not m:
+        raise Failed(f"{where}: {text!r} is not a tmpfs size", "write the size as bytes or with k, m or g: size=160m")
+    return int(m.group(1)) * 1024 ** " kmgtpe".index(m.group(2).lower() or " ")
+
+
+def declared_shm(svc: dict, where: str) -> ShmDeclared:
+    """The service's /dev/shm: `shm_size`, or a tmpfs mounted on /dev/shm (`tmpfs:` or a `volumes:` entry of
+    type tmpfs), which replaces Docker's own; Failed when a tmpfs there has no absolute size."""
+    short = svc.get("tmpfs") or []
+    for entry in [short] if isinstance(short, str) else short:
+        target, _, opts = str(entry).partition(":")
+        if target.rstrip("/") != "/dev/shm":
+            continue
+        sizes = [o.split("=", 1)[1] for o in opts.split(",") if o.startswith("size=")]
+        if not sizes:
+            raise Failed(
+                f"{where} mounts a tmpfs on /dev/shm without a size",
+                "give it one (tmpfs: /dev/shm:size=160m) or use shm_size: a tmpfs without size= may grow to half "
+                "the host's memory",
+            )
+        return ShmDeclared(_tmpfs_size(sizes[-1], where), tmpfs=str(entry))
+    for v in svc.get("volumes") or []:
+        if isinstance(v, dict) and v.get("type") == "tmpfs" and str(v.get("target", "")).rstrip("/") == "/dev/shm":
+            size = (v.get("tmpfs") or {}).get("size")
+            if size in (None, "", 0, "0"):
+                raise Failed(
+                    f"{where} mounts a tmpfs volume on /dev/shm without a size",
+                    "give it tmpfs: size: 160m, or use shm_size: a tmpfs without a size may grow to half the "
+                    "host's memory",
+                )
+            n = _tmpfs_size(str(size), where)
+            return ShmDeclared(n, tmpfs=f"/dev/shm:size={n}")
+    raw = svc.get("shm_size")
+    return ShmDeclared(int(raw) if raw not in (None, "") else None)
+
+
 def judge_shm(declared: int | None, ipc: str | None, need: int, spec: LoaderShm) -> Failed | None:
     """What is wrong with the loader service's shared memory before it runs: None when nothing is."""
     where = f"service {spec.service} in {spec.compose_file}"
@@ -258,7 +323,7 @@ def judge_shm(declared: int | None, ipc: str | None, need: int, spec: LoaderShm)
         )
     if declared is not None and declared > spec.most * need:
         return Failed(
-            f"{where} declares shm_size {declared / 2**20:.0f} MiB for a loader that holds {need / 2**20:.0f} MiB",
+            f"{where} declares a /dev/shm of {declared / 2**20:.0f} MiB for a loader that holds {need / 2**20:.0f} MiB",
             f"size it from what the loader holds at once (workers x batches x batch size) with a little room, "
             f"at most {spec.most:g} times that: /dev/shm pages count against the container's memory",
         )
@@ -277,18 +342,18 @@ def loader_shm(ctx: Context, spec: LoaderShm) -> str:
         svc = ComposeRun(s, spec.compose_file).service(spec.service)
     except ComposeProblem as e:
         raise Failed(e.detail, e.hint) from None
-    raw = svc.get("shm_size")
-    declared = int(raw) if raw not in (None, "") else None
+    declared = declared_shm(svc, f"service {spec.service} in {spec.compose_file}")
     workers, batches, mib = (int(a) for a in spec.args)
     need = workers * batches * mib * 2**20
-    if (problem := judge_shm(declared, svc.get("ipc"), need, spec)) is not None:
+    if (problem := judge_shm(declared.size, svc.get("ipc"), need, spec)) is not None:
         raise problem
-    option = f"shm_size {declared / 2**20:.0f} MiB" if declared else "Docker's default /dev/shm"
+    option = declared.option
     ran = s.session.run(
         s.tag,
         ["python", spec.program, *spec.args],
         timeout=ctx.exercise.limits.run_timeout_s,
-        shm_size=str(declared) if declared else None,
+        shm_size=str(declared.size) if declared.size and not declared.tmpfs else None,
+        tmpfs=[declared.tmpfs] if declared.tmpfs else None,
     )
     got = shm.parse(option, ran.output, ran.exit_code)
     if got.needed_bytes is None:
