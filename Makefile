@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV  := .venv
 LL    := $(VENV)/bin/layerlab
 
-.PHONY: setup engine venv browser devcontainer-cli images notebooks course test test-setup unit lint typecheck lab grade clean help matrix
+.PHONY: setup engine venv browser devcontainer-cli images notebooks course test test-setup unit replays lint typecheck lab grade clean help matrix
 
 help:
 	@echo "make course   set up, then run every lesson headless and write build/index.html"
@@ -65,12 +65,18 @@ test: engine venv notebooks test-setup
 # too (the course page's Chromium check fails instead of skipping).
 test-setup: engine venv
 	@bash scripts/beside.sh images "$(MAKE) --no-print-directory images IMAGE_MODULES=06" \
-	  "$(MAKE) --no-print-directory -j1 browser devcontainer-cli typecheck lint unit UNIT_FLAGS=--engine-required"
+	  "$(MAKE) --no-print-directory -j1 browser devcontainer-cli typecheck lint unit replays UNIT_FLAGS=--engine-required"
 
 # No engine needed: the unit tier runs with the engine out of reach, so a test that needs one and does not
 # ask for engine_client fails here. Under a minute: 349 tests took 24 s of CPU here (53 s on a machine shared 4 ways).
 unit: venv
 	@bash scripts/timed.sh unit $(VENV)/bin/python -m pytest -m unit $(UNIT_FLAGS) --durations=10 tests
+
+# The lessons from their recordings (the `replay` tier, the root conftest's `replays` lane): no engine, so
+# `make test` runs them in its set-up, on the core the base images' build leaves idle part of the time.
+replays: venv notebooks
+	@bash scripts/timed.sh replays $(VENV)/bin/python -m pytest -m replay --lane replays -p no:cacheprovider \
+	  --durations=5 --basetemp=/tmp/layerlab-pytest-replays tests
 
 lint: venv
 	@bash scripts/timed.sh lint bash -c '$(VENV)/bin/ruff check && $(VENV)/bin/ruff format --check'

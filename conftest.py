@@ -9,9 +9,11 @@ build/nbval/ (`NBVAL_RECORD`), so the tests that read executed lessons
 (tests/executed.py) check that run instead of executing the lessons again.
 Those tests are moved after the notebooks for that reason.
 
-`--lane` splits one run in two that `make test` runs side by side on the same engine (its
-builds leave one of two cores idle for most of a lesson): `lessons` is every notebook and
-the tests that read them, `tests` everything else. Both collect the same items and keep their half.
+`--lane` splits one run in three. `replays` (the lessons from their recordings, no engine) runs in
+`make test`'s set-up beside the base images' build, which leaves part of a core idle. `lessons` is every
+notebook and the tests that read them, `tests` everything else; those two run side by side on the same
+engine (its builds leave one of two cores idle for most of a lesson). Each collects the same items and keeps
+its own.
 """
 
 import os
@@ -25,7 +27,7 @@ from layerlab.engine import progress
 
 NBVAL_RECORD = Path(__file__).parent / "build" / "nbval"
 READS_EXECUTED = "reads_executed_lessons"
-LANES = ("lessons", "tests")
+LANES = ("replays", "lessons", "tests")
 
 
 def pytest_addoption(parser):
@@ -33,7 +35,8 @@ def pytest_addoption(parser):
         "--lane",
         choices=LANES,
         default=None,
-        help="run one half of the suite: the lessons under nbval and the tests that read them, or the other tests",
+        help="run one part of the suite: the replays, the lessons under nbval and the tests that read them, "
+        "or the other tests",
     )
 
 
@@ -46,6 +49,8 @@ LESSONS_LANE_TESTS = frozenset(
 
 
 def lane_of(item: pytest.Item) -> str:
+    if item.get_closest_marker("replay") is not None:
+        return "replays"
     on_lessons = (
         item.path.suffix == ".ipynb"
         or item.get_closest_marker(READS_EXECUTED) is not None
@@ -61,8 +66,8 @@ def pytest_configure(config):
 
 def pytest_sessionstart(session):
     # A record is only evidence of this session's run: an old one could hide a lesson that now fails.
-    # The tests lane leaves it to the lessons lane, which writes it meanwhile.
-    if session.config.getoption("--lane") != "tests":
+    # The other lanes leave it to the lessons lane, which writes it meanwhile.
+    if session.config.getoption("--lane") in (None, "lessons"):
         shutil.rmtree(NBVAL_RECORD, ignore_errors=True)
 
 

@@ -30,13 +30,14 @@ def test_the_lessons_lane_holds_every_notebook_and_the_tests_that_read_them():
     root = _root_conftest()
     assert root.lane_of(_Item("notebooks/05-multi-arch.ipynb")) == "lessons"
     assert root.lane_of(_Item("tests/test_lesson_output.py", root.READS_EXECUTED)) == "lessons"
-    # Everything else, the lessons' replays included, is the other lane's: one test is in exactly one lane.
-    assert root.lane_of(_Item("tests/test_replay_lessons.py", "replay")) == "tests"
+    # The replays need no engine: they run in the set-up, beside the base images' build.
+    assert root.lane_of(_Item("tests/test_replay_lessons.py", "replay")) == "replays"
+    # Everything else is the other lane's: one test is in exactly one lane.
     assert root.lane_of(_Item("tests/test_grade_engine.py", "engine")) == "tests"
     # Whole files move to balance the lanes.
     assert all(root.lane_of(_Item(f"tests/{name}", "engine")) == "lessons" for name in root.LESSONS_LANE_TESTS)
     assert all((REPO / "tests" / name).is_file() for name in root.LESSONS_LANE_TESTS), "a moved file was renamed"
-    assert set(root.LANES) == {"lessons", "tests"}
+    assert set(root.LANES) == {"replays", "lessons", "tests"}
 
 
 def _beside(tmp_path, *flags: str) -> tuple[subprocess.CompletedProcess, Path]:
