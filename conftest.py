@@ -27,6 +27,7 @@ from layerlab.engine import progress
 
 NBVAL_RECORD = Path(__file__).parent / "build" / "nbval"
 READS_EXECUTED = "reads_executed_lessons"
+LANE_MARK = "lane"  # @pytest.mark.lane("tests"): one test moved, where moving its whole file would unbalance
 LANES = ("replays", "lessons", "tests")
 
 
@@ -51,6 +52,8 @@ LESSONS_LANE_TESTS = frozenset(
 def lane_of(item: pytest.Item) -> str:
     if item.get_closest_marker("replay") is not None:
         return "replays"
+    if (moved := item.get_closest_marker(LANE_MARK)) is not None:
+        return str(moved.args[0])
     on_lessons = (
         item.path.suffix == ".ipynb"
         or item.get_closest_marker(READS_EXECUTED) is not None
@@ -62,6 +65,7 @@ def lane_of(item: pytest.Item) -> str:
 def pytest_configure(config):
     os.environ.setdefault(progress.HEADLESS_ENV, "1")
     config.addinivalue_line("markers", f"{READS_EXECUTED}: reads the lessons nbval executed; runs after them")
+    config.addinivalue_line("markers", f"{LANE_MARK}(name): the lane this test runs in, whatever its file's")
 
 
 def pytest_sessionstart(session):

@@ -4,8 +4,8 @@ Every lesson from 02 on (those that build images, and every lesson written
 after) as executed in this session (nbval's run in `make test`, see
 tests/executed.py): its HTML page and executed notebook must hold no `#N ...`
 line of BuildKit's plain progress, no progress widget, and a summary line per
-build. Lesson 02 is also executed here the way `layerlab run` does it, so that
-path is checked on its own.
+build. The `layerlab run` path is checked on its own on the run of lesson 04
+that tests/test_official_layout.py makes (`check_summary_lines`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _output_lines(nb) -> list[str]:
     return lines
 
 
-def _check(run: executed_mod.Executed) -> None:
+def check_summary_lines(run: executed_mod.Executed) -> None:
     name = f"{run.module.id}-{run.module.slug}"
     assert run.error is None, f"{name} failed ({run.source}), so its page may show a build log: {run.error}"
     page, nb = run.html, run.nb
@@ -71,18 +71,4 @@ def _check(run: executed_mod.Executed) -> None:
 
 @pytest.mark.parametrize("module", LESSONS, ids=[m.id for m in LESSONS])
 def test_an_executed_lesson_shows_summary_lines_not_buildkit_logs(scratch, module):
-    _check(executed_mod.lesson(module, scratch))
-
-
-def test_layerlab_run_writes_a_page_with_summary_lines_only(scratch):
-    m = COURSE.module("02")
-    r = notebooks.execute(m, scratch / "run")
-    _check(
-        executed_mod.Executed(
-            m,
-            nbformat.read(scratch / "run" / r.executed, as_version=4),
-            (scratch / "run" / r.html).read_text(encoding="utf-8"),
-            r.error,
-            "layerlab run",
-        )
-    )
+    check_summary_lines(executed_mod.lesson(module, scratch))

@@ -17,10 +17,14 @@ import subprocess
 import sys
 import uuid
 
+import nbformat
 import pytest
 
+from executed import Executed
+from layerlab import course
 from layerlab.course import REPO, lesson
 from layerlab.measure import inspector
+from test_lesson_output import check_summary_lines
 
 pytestmark = pytest.mark.usefixtures("engine_client")
 
@@ -118,7 +122,13 @@ def test_lesson_holds_on_an_official_layout(module, official_like, tmp_path):
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-3000:]
     runs = json.loads((tmp_path / "build" / "runs.json").read_text())
     assert [r["ok"] for r in runs] == [True]
+    executed = next((tmp_path / "build" / "notebooks").glob(f"{module}-*.ipynb"))
     if module == "04":
         # The lesson really ran on the official-like base: its first cell prints where Python.h is.
-        executed = next((tmp_path / "build" / "notebooks").glob(f"{module}-*.ipynb")).read_text()
-        assert "/usr/local/include/python3.13/Python.h" in executed
+        assert "/usr/local/include/python3.13/Python.h" in executed.read_text()
+    # This is also the suite's run of a lesson the way `layerlab run` runs it (nbval runs the others): its page
+    # and notebook carry build summary lines, not BuildKit's raw log.
+    page = next((tmp_path / "build" / "html").glob(f"{module}-*.html")).read_text(encoding="utf-8")
+    check_summary_lines(
+        Executed(course.load().module(module), nbformat.read(executed, as_version=4), page, None, "layerlab run")
+    )

@@ -6,6 +6,8 @@ import importlib.util
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent  # this checkout, whichever layerlab is installed
 
 
@@ -18,11 +20,14 @@ def _root_conftest():
 
 
 class _Item:
-    def __init__(self, path: str, *markers: str):
+    def __init__(self, path: str, *markers: str, lane: str | None = None):
         self.path = Path(path)
         self.markers = set(markers)
+        self.lane = lane
 
     def get_closest_marker(self, name):
+        if name == "lane":
+            return pytest.mark.lane(self.lane).mark if self.lane else None
         return name if name in self.markers else None
 
 
@@ -37,6 +42,8 @@ def test_the_lessons_lane_holds_every_notebook_and_the_tests_that_read_them():
     # Whole files move to balance the lanes.
     assert all(root.lane_of(_Item(f"tests/{name}", "engine")) == "lessons" for name in root.LESSONS_LANE_TESTS)
     assert all((REPO / "tests" / name).is_file() for name in root.LESSONS_LANE_TESTS), "a moved file was renamed"
+    # One test moves alone by its marker.
+    assert root.lane_of(_Item("tests/test_grade_multiarch.py", "engine", lane="tests")) == "tests"
     assert set(root.LANES) == {"replays", "lessons", "tests"}
 
 
