@@ -48,9 +48,9 @@ course: setup
 
 # The tiers are markers that tests/conftest.py derives: `engine` from the engine_client fixture, `replay` by hand,
 # `unit` for every other test. `make test` runs mypy (pyproject's [tool.mypy]; 12 to 26 s cold here, 1 s warm),
-# ruff and the unit tier first, then everything else once, in two lanes side by side on the one engine: the lessons
-# under nbval with the tests that read the executed lessons (after them, as the root conftest.py orders them), and
-# the engine tests and replays. --engine-required: a missing engine fails the engine tests instead of skipping them.
+# ruff, the unit tier and the replays first, then everything else once, in two lanes side by side on the one engine:
+# the lessons under nbval with the tests that read the executed lessons (after them, as the root conftest.py orders
+# them), and the other engine tests. --engine-required: a missing engine fails the engine tests instead of skipping them.
 # The two lanes (the root conftest's --lane) run side by side: one lesson's builds and waits leave a core idle.
 # Each has its own temporary folder and no pytest cache, so neither cleans up what the other uses.
 PYTEST_LANE = $(VENV)/bin/python -m pytest --engine-required --nbval-lax --durations=20 -p no:cacheprovider \
