@@ -19,14 +19,15 @@
 #   cgroup, as exercise 01 did);
 # - the data loader in `compose.yaml` (the given `loader.py`: 4 workers,
 #   each keeping 2 batches of 16 MiB ready in shared memory) **has the
-#   /dev/shm it needs**: sized with `shm_size:`, not shared from the host,
-#   and not more than four times what it holds;
+#   /dev/shm it needs**: sized with `shm_size:` (or a sized tmpfs on
+#   /dev/shm), not shared from the host, and not more than four times what
+#   it holds;
 # - the scores stay what they are now.
 #
 # The grader mounts the weights it generates (the same seed and shape as
 # below), runs your image with and without them and under `--cpus=1` and
 # `--cpus=2`, builds it twice more to compare digests, and runs its own copy
-# of `loader.py` with the `shm_size` that compose reads from your file.
+# of `loader.py` under the /dev/shm that compose reads from your file.
 
 # %%
 import tempfile
@@ -69,8 +70,11 @@ print(digests, "same" if digests[0] == digests[1] else "different")
 # %%
 loader = compose.Project("layerlab-10-prod", ["compose.yaml"], module="10").config()["services"]["loader"]
 shm = loader.get("shm_size")
-print(f"shm_size: {int(shm) / 2**20:.0f} MiB" if shm else "no shm_size: Docker's default /dev/shm, 64 MB")
-print(containers.run(result.tag, loader["command"], shm_size=shm, module="10").output)
+# A tmpfs mounted on /dev/shm (`tmpfs: /dev/shm:size=...`) replaces Docker's own, as compose would run it.
+tmpfs = [t for t in loader.get("tmpfs") or [] if t.split(":")[0].rstrip("/") == "/dev/shm"]
+print(f"shm_size: {int(shm) / 2**20:.0f} MiB" if shm else f"tmpfs: {tmpfs[0]}" if tmpfs else
+      "no shm_size: Docker's default /dev/shm, 64 MB")
+print(containers.run(result.tag, loader["command"], shm_size=shm, tmpfs=tmpfs, module="10").output)
 
 # %%
 import layerlab
