@@ -60,7 +60,7 @@ test: engine venv notebooks test-setup
 	  "$(PYTEST_LANE) tests --basetemp=/tmp/layerlab-pytest-tests"
 
 # The base images, the CUDA ones included (lesson 06 and its exercise need them), build beside the steps that need
-# no engine: for minutes of that build one core of two is idle (qemu runs the arm64 debootstrap as one process).
+# no engine: for minutes of that build one core of two is idle (qemu runs each emulated arm64 step as one process).
 # Within `make test` the set-up has run, so what it installs must be there: the unit tier gets --engine-required
 # too (the course page's Chromium check fails instead of skipping).
 test-setup: engine venv

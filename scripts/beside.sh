@@ -5,8 +5,8 @@
 # of a test suite should each say all that failed.
 #
 # `make test` builds the base images this way beside its engine-free steps (Chromium, the Dev Containers CLI,
-# mypy, ruff, the unit tier): for minutes of the build, the arm64 root filesystem's debootstrap runs under qemu
-# on one core and leaves the other idle. Then it runs the lessons under nbval beside the other engine tests.
+# mypy, ruff, the unit tier): for minutes of the build, the stand-ins' emulated arm64 steps run under qemu
+# on one core and leave the other idle. Then it runs the lessons under nbval beside the other engine tests.
 set -uo pipefail
 both=0
 if [ "${1:-}" = "--both" ]; then both=1; shift; fi

@@ -48,8 +48,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt_quiet() { apt-get -o Dpkg::Use-Pty=0 -qq "$@"; }
 
 # The packages we need beside the engine itself: emulation for linux/arm64,
-# debootstrap for offline base images, qemu-system for the VM lesson.
-extras=(qemu-user-static binfmt-support debootstrap qemu-system-x86 busybox-static cpio iptables ca-certificates xz-utils)
+# mmdebstrap (debootstrap where it fails) for offline base images, qemu-system for the VM lesson.
+extras=(qemu-user-static binfmt-support mmdebstrap debootstrap qemu-system-x86 busybox-static cpio iptables ca-certificates xz-utils)
 
 add_source() {  # $1: suite; sid's Release file is re-signed daily, and a stale snapshot must not stop the install
   [ -f /etc/apt/sources.list.d/layerlab-$1.sources ] && return 0

@@ -1,6 +1,6 @@
 """bootstrap.plan(): facts in, steps out; no engine needed."""
 
-from layerlab.engine import bootstrap
+from layerlab.engine import bootstrap, rootfs
 from layerlab.engine.images import ImageFacts
 
 BOTH = ("linux/amd64", "linux/arm64")
@@ -94,11 +94,11 @@ def test_tar_filter_drops_package_caches_and_pseudo_filesystems():
         t.type = kind
         return t
 
-    assert bootstrap._tar_filter(info("proc", tarfile.DIRTYPE)) is not None
-    assert bootstrap._tar_filter(info("proc/cpuinfo")) is None
-    assert bootstrap._tar_filter(info("var/cache/apt/archives/bash.deb")) is None
-    assert bootstrap._tar_filter(info("var/lib/apt/lists/deb.debian.org_dists_trixie_InRelease")) is None
-    assert bootstrap._tar_filter(info("usr/bin/bash")) is not None
+    assert rootfs._tar_filter(info("proc", tarfile.DIRTYPE)) is not None
+    assert rootfs._tar_filter(info("proc/cpuinfo")) is None
+    assert rootfs._tar_filter(info("var/cache/apt/archives/bash.deb")) is None
+    assert rootfs._tar_filter(info("var/lib/apt/lists/deb.debian.org_dists_trixie_InRelease")) is None
+    assert rootfs._tar_filter(info("usr/bin/bash")) is not None
 
 
 def test_a_plain_bootstrap_never_plans_the_cuda_images():
@@ -163,3 +163,23 @@ def test_an_image_whose_parent_is_kept_waits_for_nothing():
     p = bootstrap.plan(present, online=False, cached_rootfs=set(), images=bootstrap.family(("cuda",)))
     base = bootstrap.CUDA_IMAGES[0].ref
     assert waits(p)[base] == () and "debian:trixie-slim" not in waits(p)
+
+
+def test_without_mmdebstrap_the_root_filesystem_falls_back_to_debootstrap_and_says_why(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither mmdebstrap nor unshare
+    said: list[str] = []
+    assert rootfs._mmdebstrap("arm64", tmp_path, said.append) is False
+    assert "using debootstrap" in said[0] and "apt-get install mmdebstrap" in said[0]
+
+
+def test_a_failing_mmdebstrap_falls_back_with_its_last_lines(monkeypatch, tmp_path):
+    for tool, body in {
+        "unshare": "echo 'E: a maintainer script wrote outside the root' >&2; exit 1",
+        "mmdebstrap": "",
+    }.items():
+        (tmp_path / tool).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    said: list[str] = []
+    assert rootfs._mmdebstrap("arm64", tmp_path, said.append) is False
+    assert "mmdebstrap failed (E: a maintainer script wrote outside the root): using debootstrap" in said[-1]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.engine import bootstrap, build, clean, containers, images, labels
+from layerlab.engine import bootstrap, build, clean, containers, images, labels, rootfs
 
 pytestmark = pytest.mark.usefixtures("engine_client")
 PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -42,7 +42,7 @@ def test_standins_say_what_they_are_and_carry_the_host_ca_bundle(base_images):
     if not f.standin:
         pytest.skip("official image pulled: no stand-in to check")
     assert "debootstrap" in f.recipe
-    host = hashlib.sha256(bootstrap.HOST_CA_BUNDLE.read_bytes()).hexdigest()
+    host = hashlib.sha256(rootfs.HOST_CA_BUNDLE.read_bytes()).hexdigest()
     r = containers.run(
         "debian:trixie-slim", ["sha256sum", "/usr/local/share/ca-certificates/layerlab-host-bundle.crt"], network="none"
     )

@@ -1,6 +1,6 @@
 # Offline stand-in for the official debian:trixie-slim: one layer, the root
-# filesystem that `debootstrap --variant=minbase trixie` made for TARGETARCH,
-# already slimmed and carrying the host's CA bundle (see layerlab.bootstrap).
+# filesystem of Debian trixie's minbase set made for TARGETARCH (mmdebstrap chrootless,
+# or debootstrap), already slimmed and carrying the host's CA bundle (see layerlab.engine.rootfs).
 FROM scratch
 ARG TARGETARCH
 ADD rootfs-${TARGETARCH}.tar /

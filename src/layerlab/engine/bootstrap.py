@@ -15,10 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import tarfile
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +24,9 @@ from typing import Literal
 from pydantic import Field
 
 from layerlab import engine
-from layerlab.engine import images, labels, lanes
+from layerlab.engine import images, labels, lanes, rootfs
 from layerlab.engine.result import Result
+from layerlab.engine.rootfs import MIRROR, SUITE, rootfs_tar
 from layerlab.ground import machine_lock, settings
 from layerlab.ground.text import Printer
 from layerlab.ground.text import say as say_line
@@ -48,32 +46,7 @@ from .catalogue import (  # noqa: F401 - bootstrap.X reads on
     family,
 )
 
-SUITE = "trixie"  # Debian 13: what python:3.13-slim is built on
-MIRROR = settings.debian_mirror()
-HOST_CA_BUNDLE = settings.ca_bundle()
 DOCKERFILES = settings.REPO / "docker" / "standins"
-
-# The rules the official slim images use to keep docs and locales out.
-DPKG_SLIM = """\
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-path-exclude /usr/share/lintian/*
-path-exclude /usr/share/linda/*
-"""
-APT_CLEAN = """\
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
-Acquire::Languages "none";
-"""
-
-
-def rootfs_tar(arch: str) -> Path:
-    return settings.cache_dir() / "rootfs" / f"{SUITE}-minbase-{arch}.tar"
 
 
 def arch_of(plat: str) -> str:
@@ -184,87 +157,9 @@ def current_plan(
 # ---- carrying a plan out -------------------------------------------------
 
 
-def debootstrap(arch: str, say: Printer = say_line) -> Path:
-    """Make the slimmed minbase root filesystem for `arch` and cache it as a tar."""
-    if not shutil.which("debootstrap"):
-        raise RuntimeError("debootstrap is not installed: apt-get install debootstrap (make setup does it)")
-    if os.geteuid() != 0:
-        raise RuntimeError("debootstrap needs root; run `sudo .venv/bin/layerlab bootstrap` or use the devcontainer")
-    out = rootfs_tar(arch)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"layerlab-rootfs-{arch}-", dir=out.parent))
-    say(f"debootstrap {SUITE} minbase for {arch} (about 30 s native, 2 min emulated)")
-    start = time.perf_counter()
-    cmd = ["debootstrap", "--variant=minbase", f"--arch={arch}", SUITE, str(work / "root"), MIRROR]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    phases: set[str] = set()
-    tail: list[str] = []
-    assert proc.stdout
-    for line in proc.stdout:
-        tail = (tail + [line.rstrip()])[-20:]
-        # One line per phase (Retrieving, Validating, Extracting, ...), not one per package.
-        words = line.split()
-        phase = words[1] if len(words) > 1 else line
-        if line.startswith("I: ") and phase not in phases:
-            say(f"  [{arch}] {line.rstrip()}")
-            phases.add(phase)
-    if proc.wait() != 0:
-        shutil.rmtree(work, ignore_errors=True)
-        raise RuntimeError(f"debootstrap for {arch} failed:\n" + "\n".join(tail))
-    root = work / "root"
-    _slim(root)
-    _add_ca_bundle(root)
-    with tarfile.open(out.with_suffix(".tmp"), "w") as tar:
-        for entry in sorted(root.iterdir()):
-            tar.add(entry, arcname=entry.name, filter=_tar_filter)
-    out.with_suffix(".tmp").rename(out)
-    shutil.rmtree(work, ignore_errors=True)
-    say(
-        f"  [{arch}] root filesystem cached at {out} ({out.stat().st_size / 1e6:.0f} MB, {time.perf_counter() - start:.0f} s)"
-    )
-    return out
-
-
-_SKIP_DIRS = ("proc/", "sys/", "dev/", "run/", "tmp/", "var/cache/apt/archives/", "var/lib/apt/lists/")
-
-
-def _tar_filter(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    # Keep the mount points themselves, drop what debootstrap left inside them.
-    for d in _SKIP_DIRS:
-        if info.name.startswith(d) and info.name != d.rstrip("/"):
-            if info.name.endswith("/partial") or info.name.endswith("/lock"):
-                return info if info.isdir() else None
-            return None
-    return info
-
-
-def _slim(root: Path) -> None:
-    (root / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
-    (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(DPKG_SLIM)
-    (root / "etc/apt/apt.conf.d/docker-clean").write_text(APT_CLEAN)
-    for pattern in ("usr/share/man/*", "usr/share/info/*", "usr/share/locale/*", "usr/share/lintian/*"):
-        for p in root.glob(pattern):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-    for doc in (root / "usr/share/doc").glob("*"):
-        for f in doc.rglob("*"):
-            if f.is_file() and f.name != "copyright":
-                f.unlink(missing_ok=True)
-
-
-def _add_ca_bundle(root: Path) -> None:
-    """The host's bundle goes where update-ca-certificates will keep it, and is live at once."""
-    if not HOST_CA_BUNDLE.is_file():
-        return
-    local = root / "usr/local/share/ca-certificates"
-    local.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HOST_CA_BUNDLE, local / "layerlab-host-bundle.crt")
-    (root / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HOST_CA_BUNDLE, root / "etc/ssl/certs/ca-certificates.crt")
-
-
 def build_standin(b: BaseImage, platforms: list[str], say: Printer = say_line) -> None:
     recipe = (
-        f"layerlab bootstrap: debootstrap --variant=minbase {SUITE} from {MIRROR}, "
+        f"layerlab bootstrap: Debian {SUITE} minbase (mmdebstrap chrootless, or debootstrap) from {MIRROR}, "
         f"{b.dockerfile} from the course repository, host CA bundle added"
     )
     if b in CUDA_IMAGES:
@@ -366,7 +261,7 @@ def tasks(p: Plan) -> list[lanes.Task]:
 
 def _debootstrap_task(arch: str) -> Callable[[Printer], None]:
     def work(say: Printer) -> None:
-        debootstrap(arch, say)
+        rootfs.make(arch, say)
 
     return work
 

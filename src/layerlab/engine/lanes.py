@@ -1,7 +1,7 @@
 """Run tasks that depend on one another as soon as what they need is done, a few at a time.
 
-Base-image set-up is two chains that meet only at the root: the emulated arm64 debootstrap beside the native amd64
-one, the CUDA images beside the python ones. Run one after another, a 2-core machine leaves a core idle for minutes
+Base-image set-up is two chains that meet only at the root: the arm64 root filesystem beside the amd64 one, the
+CUDA images beside the python ones. Run one after another, a 2-core machine leaves a core idle for minutes
 (qemu runs one process; apt downloads wait on the network). Each task's lines go through one lock so that two tasks
 never print into the middle of each other's line.
 """
