@@ -38,7 +38,8 @@ print(report.table())
 # - **platform linux/arm64**: on an x86 machine, arm64 programs run through the
 #   qemu emulator registered with the kernel (`binfmt_misc`). Slow, but real.
 # - **gpu runtime**: whether containers can see an NVIDIA GPU. Only lesson 06's
-#   GPU cells need one; without it they say what a GPU would show and skip the run.
+#   GPU cell needs one; without it that cell skips the run, and the lesson shows
+#   a run recorded on a GPU machine, labelled as recorded.
 # - **registry**: when Docker Hub is reachable the official images are pulled;
 #   otherwise `layerlab bootstrap` builds *stand-ins* from Debian packages.
 # - **image ...**: the three base images the lessons start from, and the

@@ -9,7 +9,8 @@
 # > prints each image's time). The lesson's first run then builds its own
 # > images (nvcc compiles SAXPY, pip installs two CUDA wheels, about 560 MB,
 # > twice); once those exist the lesson takes the warm time recorded below. No GPU is
-# > needed: the GPU cell says what a GPU would show and skips the run. Budget
+# > needed: without one the GPU cell skips the run, and the lesson shows a run
+# > recorded on an H200 by `scripts/cuda-gpu-bundle.sh`, labelled so. Budget
 # > 8 GB of free disk; `layerlab clean` removes the lesson's images,
 # > `layerlab clean --all` the CUDA ones.
 # > Recorded by `layerlab warm --record` on 2026-12-02, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.2: first run 255 s (cold: none of its images existed), warm run 27 s.
@@ -43,7 +44,7 @@ lesson.objectives()
 from pathlib import PurePosixPath
 
 from layerlab.course import activities, plots
-from layerlab.measure import cuda, inspector
+from layerlab.measure import cuda, gpu_recording, inspector
 
 got = cuda.ensure_images()
 print(got.table())
@@ -412,10 +413,48 @@ if HAS_GPU:
     print(on_gpu.output)
     assert on_gpu.ok and "max error 0: ok" in on_gpu.output
 else:
-    print("No GPU for containers here, so the program was not run on one (nothing below is measured, nothing"
-          " replayed).\n"
-          "Expected on a GPU, not measured: a 'device 0: <GPU name>, compute capability X.Y' line and 'max error 0: ok'.\n"
-          "To try the compiled binary on a GPU machine without Docker: scripts/cuda-gpu-bundle.sh")
+    print("No GPU for containers here, so the program was not run on one. The next cell shows a run on a GPU machine.")
+
+# %% [markdown]
+# GPU or not, the course keeps one run on a real GPU, recorded:
+# `scripts/cuda-gpu-bundle.sh` copies this lesson's compiled program and
+# every library it loads out of the `on-base` image, compiles two variants
+# with other `-gencode` flags, and its `gpu-check.sh` ran them on a GPU
+# machine without Docker (the host's driver gives `libcuda.so.1`, as the
+# toolkit does for `--gpus all`). The recording names the sources it was
+# built from; a test fails when they change and the recording does not.
+# **Predict** before you read it: the variant with SASS for `sm_80` only, on
+# a Hopper GPU (compute capability 9.0), does it run?
+
+# %%
+recorded = gpu_recording.load(lesson.path("recorded", "gpu-check.txt"))
+print(recorded.banner())
+for r in recorded.runs:
+    print(f"--- {r.title}: exit {r.exit_status}\n{r.output}")
+print("--- where the loader found the CUDA libraries:", *recorded.libraries, sep="\n  ")
+
+# %% [markdown]
+# What the recording shows, asserted: the image's program ran on the GPU
+# with the image's `libcudart` and the host's `libcuda`; the `sm_80`-only
+# variant has no code a compute-capability-9.0 GPU runs (the rule in
+# `runs_on` above says the same); the PTX-only one ran, compiled by the
+# driver at load time; and a driver for a newer CUDA ran the 12.4 runtime.
+
+# %%
+sm = int(recorded.compute_capability.replace(".", ""))
+on_recorded_gpu = recorded.run("the image's saxpy")
+assert on_recorded_gpu.ok and f"compute capability {recorded.compute_capability}" in on_recorded_gpu.output
+assert [PurePosixPath(p).name for p in recorded.libraries] == ["libcudart.so.12", "libcuda.so.1"]
+assert recorded.libraries[0].startswith("<bundle>/") and not recorded.libraries[1].startswith("<bundle>/"), \
+    "libcudart came from the image, libcuda from the host's driver"
+sm80_only = recorded.run("SASS for sm_80 only")
+assert sm80_only.exit_status != 0 and "cudaErrorNoKernelImageForDevice" in sm80_only.output
+assert cuda.GpuCode(sass=["sm_80"], ptx=[], elf_output="", ptx_output="").runs_on(sm).startswith("no code")
+assert recorded.run("PTX for compute_75 only").ok
+assert cuda.GpuCode(sass=[], ptx=["compute_75"], elf_output="", ptx_output="").runs_on(sm).startswith("PTX")
+gpu_runtime, gpu_driver = cuda.parse_versions(on_recorded_gpu.output)
+print(f"recorded: CUDA runtime {gpu_runtime} on a driver for CUDA {gpu_driver}: {cuda.verdict(gpu_runtime, gpu_driver)}")
+assert gpu_runtime == runtime_cuda and cuda.verdict(gpu_runtime, gpu_driver).startswith("yes")
 
 # %% [markdown]
 # ## pip's CUDA wheels: CUDA a second time

@@ -4,7 +4,8 @@
 #   scripts/cuda-gpu-bundle.sh [IMAGE] [OUT]   (default: lesson 06's on-base image, built if missing;
 #                                               build/cuda-gpu-bundle)
 #   (on the GPU machine)  OUT/run.sh            exit 0 and "max error 0: ok" with a GPU; 2 without
-#                         OUT/gpu-check.sh      the GPU, the program, and two builds of it that test
+#                         OUT/gpu-check.sh      lesson 06's recording (> docker/lessons/06-cuda-images/recorded/
+#                                               gpu-check.txt): the GPU, the program, and two builds of it that test
 #                                               lesson 06's -gencode claim: SASS for sm_80 only (no
 #                                               PTX: no kernel for a newer GPU) and PTX only (the
 #                                               driver compiles it at load time)
@@ -50,14 +51,28 @@ $ENGINE run --rm --label org.layerlab.managed=true -v "$src:/src:ro" -v "$(cd "$
   nvidia/cuda:12.4.1-devel-ubuntu22.04 sh -c '
     nvcc -O2 -cudart shared -gencode arch=compute_80,code=sm_80 -o /out/saxpy-sm80-only /src/saxpy.cu &&
     nvcc -O2 -cudart shared -gencode arch=compute_75,code=compute_75 -o /out/saxpy-ptx75-only /src/saxpy.cu'
+# What the bundle was built from, so that a recording of gpu-check.sh says which program it ran.
+(cd "$(dirname "$0")/.." && sha256sum docker/lessons/06-cuda-images/app/saxpy.cu \
+  docker/lessons/06-cuda-images/multi-stage/Dockerfile) > "$OUT/sources.sha256"
 cat > "$OUT/gpu-check.sh" <<'CHECK'
 #!/bin/sh
-# One GPU-machine call: the GPU and driver, the program, the two -gencode variants.
+# One GPU-machine call: the GPU and driver, the program, the two -gencode variants. Its output is lesson 06's
+# recording (docker/lessons/06-cuda-images/recorded/gpu-check.txt, read by layerlab.measure.gpu_recording):
+#   OUT/gpu-check.sh > gpu-check.txt
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 lp="$here/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64:/usr/lib/wsl/lib"
 run() { echo "== $1"; "$here/lib/ld-linux-x86-64.so.2" --library-path "$lp" "$here/$2"; echo "exit status $?"; }
+echo "recorded: $(date -u +%FT%TZ)"
+echo "kernel: $(uname -sr)"
+nvidia-smi -L
+cat "$here/sources.sha256"
+(cd "$here" && sha256sum saxpy saxpy-sm80-only saxpy-ptx75-only lib/libcudart.so.12) | sed 's#  #  <bundle>/#'
 nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv
 run "the image's saxpy" saxpy
+# The loader's own record of which file each CUDA library came from: libcudart from the image, libcuda from the host.
+echo "== where the CUDA libraries came from"
+LD_DEBUG=libs "$here/lib/ld-linux-x86-64.so.2" --library-path "$lp" "$here/saxpy" 2>&1 >/dev/null \
+  | sed -n 's/.*calling init: \(.*lib\(cudart\|cuda\)\.so.*\)/\1/p' | sed "s#^$here/#<bundle>/#" | sort -u
 run "SASS for sm_80 only, no PTX" saxpy-sm80-only
 run "PTX for compute_75 only (compiled by the driver at load time)" saxpy-ptx75-only
 CHECK

@@ -1,9 +1,10 @@
 """layerlab.measure.cuda's parsers and rules, on recorded text: no engine, no GPU."""
 
+import shutil
 from types import SimpleNamespace
 
-from layerlab.course import load
-from layerlab.measure import cuda
+from layerlab.course import REPO, load
+from layerlab.measure import cuda, gpu_recording
 
 LDD_OK = """\tlinux-vdso.so.1 (0x00007ffd)
 \tlibcudart.so.12 => /lib/x86_64-linux-gnu/libcudart.so.12 (0x00007f1)
@@ -168,3 +169,46 @@ def test_the_doctor_says_why_a_container_cannot_get_a_gpu(tmp_path):
     assert can and "CDI" in why
     can, why = engine.gpu_verdict(engine.EngineFacts(command="docker", reachable=True, runtimes=["nvidia", "runc"]))
     assert not can and "runtime nvidia" in why, "a runtime without a GPU device gives no GPU"
+
+
+# --- the run recorded on a GPU machine (lesson 06's recorded/gpu-check.txt) ---
+
+RECORDING = REPO / "docker" / "lessons" / "06-cuda-images" / "recorded" / "gpu-check.txt"
+
+
+def test_the_gpu_recording_belongs_to_the_lesson_program():
+    rec = gpu_recording.load(RECORDING)
+    assert rec.stale(REPO) == [], (
+        "lesson 06's program changed since its GPU run was recorded: run scripts/cuda-gpu-bundle.sh, then on a GPU "
+        f"machine build/cuda-gpu-bundle/gpu-check.sh > {RECORDING.relative_to(REPO)}"
+    )
+    assert set(rec.sources) == {
+        "docker/lessons/06-cuda-images/app/saxpy.cu",
+        "docker/lessons/06-cuda-images/multi-stage/Dockerfile",
+    }
+
+
+def test_the_gpu_recording_reads_as_runs_with_their_exit_status_and_libraries():
+    rec = gpu_recording.load(RECORDING)
+    assert [r.title.split(",")[0] for r in rec.runs] == [
+        "the image's saxpy",
+        "SASS for sm_80 only",
+        "PTX for compute_75 only (compiled by the driver at load time)",
+    ]
+    assert [r.ok for r in rec.runs] == [True, False, True]
+    assert rec.gpu and rec.driver and rec.compute_capability and rec.recorded_at.startswith("20")
+    assert all("exit status" not in r.output for r in rec.runs)
+    assert len(rec.libraries) == 2 and len(rec.binaries) == 4
+
+
+def test_a_changed_source_makes_the_recording_stale(tmp_path):
+    rec = gpu_recording.load(RECORDING)
+    for rel in rec.sources:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / rel, tmp_path / rel)
+    assert rec.stale(tmp_path) == []
+    saxpy = tmp_path / "docker/lessons/06-cuda-images/app/saxpy.cu"
+    saxpy.write_text(saxpy.read_text().replace("1 << 20", "1 << 21"))
+    assert rec.stale(tmp_path) == ["docker/lessons/06-cuda-images/app/saxpy.cu"]
+    (tmp_path / "docker/lessons/06-cuda-images/multi-stage/Dockerfile").unlink()
+    assert len(rec.stale(tmp_path)) == 2

@@ -25,7 +25,7 @@ CUDA_FREE_BYTES = 6 * 10**9
 REPLAY_FIX = "or read its recorded run: LAYERLAB_REPLAY=1 layerlab run MODULE"
 
 # Needs whose absence the lessons' own text handles: the cells that need them skip or replay,
-# the rest of the lesson runs (notebooks/06 prints what a GPU would show; notebooks/01 replays the VM row).
+# the rest of the lesson runs (notebooks/06 shows a run recorded on a GPU machine; notebooks/01 replays the VM row).
 SKIPPED_WITHOUT = {
     "gpu": "the GPU cell is skipped; everything else runs without a GPU",
     "vm": "the VM row replays a recorded boot; the container and venv rows are measured",
