@@ -3,6 +3,8 @@
 import shutil
 from types import SimpleNamespace
 
+import pytest
+
 from layerlab.course import REPO, load
 from layerlab.measure import cuda, gpu_recording
 
@@ -199,6 +201,8 @@ def test_the_gpu_recording_reads_as_runs_with_their_exit_status_and_libraries():
     assert rec.gpu and rec.driver and rec.compute_capability and rec.recorded_at.startswith("20")
     assert all("exit status" not in r.output for r in rec.runs)
     assert len(rec.libraries) == 2 and len(rec.binaries) == 4
+    with pytest.raises(KeyError, match="no recorded run titled SASS for sm_70"):
+        rec.run("SASS for sm_70")
 
 
 def test_a_changed_source_makes_the_recording_stale(tmp_path):

@@ -39,7 +39,12 @@ class GpuRecording(Result):
     libraries: list[str]  # the files the loader initialised libcudart and libcuda from
 
     def run(self, title_start: str) -> RecordedRun:
-        return next(r for r in self.runs if r.title.startswith(title_start))
+        for r in self.runs:
+            if r.title.startswith(title_start):
+                return r
+        raise KeyError(
+            f"no recorded run titled {title_start}...; the recording has: " + " | ".join(r.title for r in self.runs)
+        )
 
     def stale(self, repo: Path) -> list[str]:
         """The recorded sources whose content changed since (missing ones too)."""
