@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from layerlab.course import REPO, load
+from layerlab.ground.errors import NotFound
 from layerlab.measure import cuda, gpu_recording
 
 LDD_OK = """\tlinux-vdso.so.1 (0x00007ffd)
@@ -201,7 +202,7 @@ def test_the_gpu_recording_reads_as_runs_with_their_exit_status_and_libraries():
     assert rec.gpu and rec.driver and rec.compute_capability and rec.recorded_at.startswith("20")
     assert all("exit status" not in r.output for r in rec.runs)
     assert len(rec.libraries) == 2 and len(rec.binaries) == 4
-    with pytest.raises(KeyError, match="no recorded run titled SASS for sm_70"):
+    with pytest.raises(NotFound, match="no recorded run titled SASS for sm_70"):
         rec.run("SASS for sm_70")
 
 

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from layerlab.engine.result import Result
+from layerlab.ground.errors import NotFound
 
 
 class RecordedRun(Result):
@@ -42,7 +43,7 @@ class GpuRecording(Result):
         for r in self.runs:
             if r.title.startswith(title_start):
                 return r
-        raise KeyError(
+        raise NotFound(
             f"no recorded run titled {title_start}...; the recording has: " + " | ".join(r.title for r in self.runs)
         )
 
