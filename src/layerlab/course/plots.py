@@ -535,7 +535,7 @@ def weights_comparison(panels: dict[str, dict[str, float]], title: str) -> Figur
         bars = ax.bar(
             range(len(names)), [values[n] for n in names], color=[COLORS[i % len(COLORS)] for i in range(len(names))]
         )
-        _label_bars(ax, bars, "{:.1f}")
+        _label_bars(ax, bars, "{:.3g}")  # one value can be 5000 times another: 0.0491 stays legible
         ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
         ax.set_title(measure, fontsize=9)
         ax.margins(y=0.2)
