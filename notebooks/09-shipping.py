@@ -344,7 +344,7 @@ guess_push.reveal(percent, note=f"{sent2.uploaded_bytes / 1e3:.1f} kB of {b1.tot
 # | DL3015 | `apt-get install --no-install-recommends` | recommended packages are often tens of MB you never use (lesson 02) |
 # | DL3009 | delete `/var/lib/apt/lists` in the same `RUN` | otherwise the package index ships in a layer |
 # | DL3042 | `pip install --no-cache-dir` | pip's download cache ships in the layer (lesson 02) |
-# | DL3025 | JSON (exec) form for `CMD` | shell form runs `/bin/sh -c`, which does not pass SIGTERM on: your app is killed after 10 s instead of stopping |
+# | DL3025 | JSON (exec) form for `CMD` | shell form runs `/bin/sh -c`; on a Debian-based image that is dash, which stays PID 1 and does not pass SIGTERM on (lesson 07): your app is killed after 10 s instead of stopping. bash and BusyBox exec a lone command; the exec form works whatever the shell |
 # | DL3002 | last `USER` not root | a process that escapes the app runs as root (lesson 04) |
 # | DL3020 | `COPY`, not `ADD`, for local files | `ADD` also fetches URLs and unpacks archives, by surprise |
 # | DL3000 | absolute `WORKDIR` | a relative one depends on the previous one |

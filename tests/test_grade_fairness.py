@@ -21,6 +21,7 @@ from layerlab.grade import sandbox
 from layerlab.grade.checks import REGISTRY, Failed
 from layerlab.grade.checks.base import Context
 from layerlab.grade.checks.limits import CgroupLimits
+from layerlab.grade.checks.multiarch import PlatformSizesAtMost
 from layerlab.grade.checks.serve import NoReloader, server_tree
 from layerlab.grade.checks.ship import OCI_SOURCE, OCI_VERSION, OciLabels
 from layerlab.grade.checks.size import SizeAtMost
@@ -115,9 +116,18 @@ def _exercise_text(exercise_id: str) -> str:
     return re.sub(r"\s*\n#\s*", " ", text)  # the markdown's lines joined
 
 
-@pytest.mark.parametrize("exercise_id", ["02-slim", "04-multistage", "06-cuda", "07-serve"])
-def test_the_exercise_text_states_the_size_bound_the_check_applies(exercise_id):
-    spec = _spec(exercise_id, SizeAtMost)
+@pytest.mark.parametrize(
+    "exercise_id, model",
+    [
+        ("02-slim", SizeAtMost),
+        ("04-multistage", SizeAtMost),
+        ("05-multiarch", PlatformSizesAtMost),
+        ("06-cuda", SizeAtMost),
+        ("07-serve", SizeAtMost),
+    ],
+)
+def test_the_exercise_text_states_the_size_bound_the_check_applies(exercise_id, model):
+    spec = _spec(exercise_id, model)
     text = _exercise_text(exercise_id)
     times = "2 times" if spec.factor == 2 else f"{spec.factor:g} times"
     assert re.search(rf"adds at most {re.escape(times)} what the reference( solution)? adds above", text), text[:900]

@@ -85,7 +85,9 @@ class CrossBuildSpeedup(CheckBase):
 class PlatformSizesAtMost(CheckBase):
     check: Literal["platform_sizes_at_most"]
     platforms: list[Platform] = Field(default_factory=lambda: list(TWO_PLATFORMS), min_length=1)
-    factor: float = Field(gt=0, description="each platform's uncompressed size at most factor x the fixture's")
+    factor: float = Field(
+        gt=0, description="the uncompressed bytes each platform adds above its base: at most factor x the fixture's"
+    )
     allowance_mb: float = Field(ge=0, default=2.0, description="plus this many MB (stand-in vs official base files)")
 
 
