@@ -13,7 +13,7 @@
 # > The CI experiment deletes only the build-cache records its own run made
 # > (explained where it happens), never anyone else's. `layerlab clean`
 # > removes the images, the registry and everything pushed to it.
-# > Recorded by `layerlab warm --record` on 2026-12-02, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 1.7: first run 103 s, warm run 139 s.
+# > Recorded by `layerlab warm --record` on 2026-12-04, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.5: first run 76 s, warm run 72 s.
 
 # %%
 from layerlab.course.lesson import Lesson
@@ -293,12 +293,14 @@ percent = 100 * sent2.uploaded_bytes / b1.total
 print(f"push v1: {len(sent1.uploaded)} blobs uploaded ({sent1.uploaded_bytes / 1e6:.1f} MB), "
       f"{len(sent1.mounted)} mounted from another repository, {sent1.present} already there; the image is {b1.total / 1e6:.1f} MB compressed")
 print(f"push v2: {len(sent2.uploaded)} blobs uploaded ({sent2.uploaded_bytes / 1e3:.1f} kB = {percent:.3f} % "
-      f"of the image), {sent2.present} already there")
+      f"of the image), {len(sent2.mounted)} mounted, {sent2.present} already there")
 # The control: the first push to a new repository had to send (or mount) every blob of the image,
 # and the same log reading sees them all. Were the v2 reading broken, it could not match this.
 assert set(b1.layers) | {b1.config} <= set(sent1.uploaded) | set(sent1.mounted), "push 1 sent every blob"
 new = b1.new_in(b2)  # what the two manifests say a push should send: blobs of v2 not in v1
-assert set(sent2.uploaded) == set(new), "the registry received what the manifests say is new"
+# A new blob that another repository of this registry already holds (the CI cache above exports layers too)
+# is mounted from there instead of uploaded: it arrives without its bytes travelling again.
+assert set(sent2.uploaded) | set(sent2.mounted) == set(new), "the registry received what the manifests say is new"
 new_layers = [d for d in new if d != b2.config]
 # Files, not bytes: the layers whose content (diff ID, the uncompressed digest) v1 does not have.
 new_content = set(b2.diff_ids) - set(b1.diff_ids)
@@ -376,11 +378,20 @@ assert bad.at_least("error")
 # `docker/metadata-action`, and the secret passed as a build secret. Each
 # action is pinned to a commit SHA, not a tag: a tag like `@v6` can be moved to
 # other code (as in the tj-actions/changed-files compromise of March 2025), a
-# commit cannot. The same goes for base images: `FROM python:3.13-slim@sha256:…`
-# builds on exactly the base you tested, and Dependabot or Renovate propose the update.
+# commit cannot. The same goes for the base image: `python:3.13-slim@sha256:…`
+# builds on exactly the base you tested, and Dependabot or Renovate propose the
+# update. The workflow passes it to the Dockerfile's `ARG PYTHON_SLIM`; here it
+# is pinned to the digest of the base in this engine:
 
 # %%
-lesson.show("ci", "build-and-push.yml")
+from layerlab.engine import images
+
+base = images.pin("python:3.13-slim")
+ci_file = WORK / "build-and-push.yml"
+template = lesson.path("ci", "build-and-push.yml").read_text()
+ci_file.write_text(template.replace("BASE: python:3.13-slim\n", f"BASE: {base.pinned}\n"))
+print(f"base: {base.pinned}" + (" (the course's offline stand-in: online, the official image's digest goes here)" if base.standin else ""))
+lesson.show(str(ci_file))
 
 # %% [markdown]
 # It is not run here (no GitHub offline), but it is checked against the
@@ -390,9 +401,9 @@ lesson.show("ci", "build-and-push.yml")
 # in a key fails it:
 
 # %%
-good = lint.workflow(lesson.path("ci", "build-and-push.yml"))
+good = lint.workflow(ci_file)
 typo = WORK / "typo.yml"
-typo.write_text(lesson.path("ci", "build-and-push.yml").read_text().replace("runs-on:", "run-on:"))
+typo.write_text(ci_file.read_text().replace("runs-on:", "run-on:"))
 broken = lint.workflow(typo)
 print("build-and-push.yml:", good.output.splitlines()[-1])
 print("with `run-on:`    :", broken.output.splitlines()[0])
@@ -400,9 +411,13 @@ print("   ", next(l for l in broken.output.splitlines() if "$.jobs.build" in l).
 assert good.ok and not broken.ok
 import re
 
-uses = re.findall(r"uses:\s*(\S+)", lesson.path("ci", "build-and-push.yml").read_text())
+uses = re.findall(r"uses:\s*(\S+)", ci_file.read_text())
 print(f"{len(uses)} actions, pinned:", ", ".join(u.split("@")[0] for u in uses if re.search(r"@[0-9a-f]{40}$", u)))
 assert uses and all(re.search(r"@[0-9a-f]{40}$", u) for u in uses), "every action is pinned to a commit SHA"
+bases = re.findall(r"^\s*BASE:\s*(\S+)", ci_file.read_text(), re.M)
+print("base:", ", ".join(bases))
+assert bases == [base.pinned] and re.search(r"@sha256:[0-9a-f]{64}$", bases[0]), "the base is pinned to a digest"
+assert "PYTHON_SLIM=${{ env.BASE }}" in ci_file.read_text(), "and the build uses it"
 
 # %% [markdown]
 # ## Secrets: where a token hides in an image

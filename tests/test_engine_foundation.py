@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from layerlab.engine import bootstrap, build, clean, containers, images, labels, rootfs
+from layerlab.ground.errors import NotFound
 
 pytestmark = pytest.mark.usefixtures("engine_client")
 PLATFORMS = ("linux/amd64", "linux/arm64")
@@ -35,6 +36,18 @@ def test_base_image_runs_on_both_platforms(base_images, ref):
 
 def test_a_second_bootstrap_has_nothing_to_do(base_images):
     assert bootstrap.current_plan().work == []
+
+
+def test_a_base_pinned_by_digest_builds_on_the_same_image(tmp_path, engine_client):
+    pin = images.pin_live("python:3.13-slim")
+    assert pin.pinned.startswith("python:3.13-slim@sha256:") and len(pin.digest) == len("sha256:") + 64
+    (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN true\n")
+    r = build.build(tmp_path, "layerlab-test-pin:latest", build_args={"BASE": pin.pinned}, show=None)
+    # The build's base layers are the pinned image's: its uncompressed layers start with the base's.
+    base_layers = images.diff_ids("python:3.13-slim")
+    assert images.diff_ids(r.tag)[: len(base_layers)] == base_layers
+    with pytest.raises(NotFound, match="layerlab bootstrap"):
+        images.pin_live("layerlab-no-such-image:never")
 
 
 def test_standins_say_what_they_are_and_carry_the_host_ca_bundle(base_images):

@@ -63,7 +63,9 @@ def show(path: Path | str, language: str | None = None) -> None:
     try:
         from IPython.display import Markdown, display
 
-        display(Markdown(f"`{path.relative_to(REPO)}`\n```{language}\n{text}\n```"))
+        # A file the lesson wrote (under its scratch folder) is named by its whole path.
+        name = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        display(Markdown(f"`{name}`\n```{language}\n{text}\n```"))
     except ImportError:
         print(text)
 

@@ -8,8 +8,9 @@ from pydantic import Field
 from python_on_whales.exceptions import DockerException, NoSuchImage
 
 from layerlab import engine
-from layerlab.engine import labels
-from layerlab.engine.result import Result
+from layerlab.engine import labels, replay
+from layerlab.engine.result import Replayable, Result
+from layerlab.ground.errors import NotFound
 
 
 class ImageFacts(Result):
@@ -86,3 +87,34 @@ def save(ref: str, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     engine.require().image.save(ref, output=dest)
     return dest
+
+
+class Pin(Replayable):
+    """A base image named by digest: `FROM {ref}@{digest}` builds on exactly these bytes."""
+
+    ref: str
+    digest: str  # sha256:..., what the engine's store names the image by (its index, for a multi-platform one)
+    standin: bool  # the course's offline stand-in: the digest pins it in this engine, not on Docker Hub
+
+    @property
+    def pinned(self) -> str:
+        return f"{self.ref}@{self.digest}"
+
+
+def pin_live(ref: str) -> Pin:
+    try:
+        img = engine.require().image.inspect(ref)
+    except (NoSuchImage, DockerException) as e:
+        raise NotFound(f"{ref} is not in the engine's image store: `layerlab bootstrap` puts it there") from e
+    # "python@sha256:..." for a pulled image, and, in the containerd image store, for one built here too.
+    digests = [d.split("@", 1)[1] for d in img.repo_digests or [] if "@" in d]
+    if not digests:
+        raise NotFound(
+            f"the engine names {ref} by no digest (the classic image store keeps none for an image built here); "
+            "pull it, or switch the engine to the containerd image store"
+        )
+    img_labels = (img.config.labels if img.config else None) or {}
+    return Pin(ref=ref, digest=digests[0], standin=img_labels.get(labels.STANDIN) == "true")
+
+
+pin = replay.replayable("pin", lambda ref: ref, Pin)(pin_live)
