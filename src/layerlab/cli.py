@@ -174,7 +174,9 @@ def _matrix(args: argparse.Namespace) -> int:
 
     if args.list:
         for leg in matrix.LEGS:
-            env = " ".join(f"{k}={v}" for k, v in leg.env.items()) or "(the README's set-up)"
+            env = " ".join(f"{k}={v}" for k, v in leg.env.items()) or (
+                "(an engine in a VM with its own kernel)" if leg.machine == "vm" else "(the README's set-up)"
+            )
             print(f"{leg.id:22} {leg.title}\n{'':22} {env}")
         return 0
     if not args.legs:

@@ -34,6 +34,9 @@ class Leg(Result):
     env: dict[str, str] = Field(default_factory=dict)  # the set-up's variables (scripts/setup-engine.sh)
     lessons: list[str] | None = None  # None: every module
     exercises: list[str] | None = None  # None: every exercise
+    # "container": a throw-away machine sharing this kernel (engine/machine.py); "vm": an engine in a VM with a
+    # kernel of its own (engine/engine_vm.py), for what a container cannot change, such as the cgroup hierarchy.
+    machine: Literal["container", "vm"] = "container"
 
 
 LEGS: tuple[Leg, ...] = (
@@ -52,6 +55,13 @@ LEGS: tuple[Leg, ...] = (
         id="podman-5.4",
         title="Podman 5.4 (Debian trixie) through its Docker-compatible socket",
         env={"LAYERLAB_SETUP_ENGINE": "podman"},
+    ),
+    Leg(
+        id="cgroup-v2-vm",
+        title="Docker 26.1 (Debian trixie) in a VM with Debian's kernel and cgroup v2: lesson 01 and 01-limits",
+        lessons=["01"],
+        exercises=["01-limits"],
+        machine="vm",
     ),
 )
 

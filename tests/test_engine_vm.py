@@ -1,0 +1,56 @@
+"""The engine VM of the cgroup v2 matrix leg: what it boots and what it refuses, without booting it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from layerlab.course import matrix
+from layerlab.engine import engine_vm
+
+
+def _disk(tmp_path: Path) -> engine_vm.Disk:
+    return engine_vm.Disk(tmp_path / "root.img", tmp_path / "vmlinuz", tmp_path / "initrd.img", 0.0)
+
+
+def test_the_vm_keeps_its_disk_unchanged_and_its_engine_on_this_machines_loopback(tmp_path):
+    cmd = engine_vm.qemu_command(_disk(tmp_path), "tcg", 2, 4096, 41234, tmp_path / "console.log")
+    assert "-snapshot" in cmd, "a run must not write into the cached disk"
+    netdev = cmd[cmd.index("-netdev") + 1]
+    assert f"hostfwd=tcp:127.0.0.1:41234-:{engine_vm.ENGINE_PORT}" in netdev, "reachable from this machine only"
+    args = cmd[cmd.index("-append") + 1]
+    assert "systemd.unified_cgroup_hierarchy=1" in args and "root=/dev/vda" in args
+
+
+def test_dockerd_in_the_vm_listens_where_the_port_is_forwarded_with_the_default_image_store():
+    daemon = json.loads(engine_vm.FILES["etc/docker/daemon.json"])
+    assert f"tcp://0.0.0.0:{engine_vm.ENGINE_PORT}" in daemon["hosts"]
+    assert "fd://" in daemon["hosts"], "the unix socket of docker.socket, which Debian's docker.service requires"
+    assert daemon["features"] == {"containerd-snapshotter": True}
+    # dockerd refuses -H next to "hosts": the override must clear Debian's ExecStart before setting its own.
+    unit = engine_vm.FILES["etc/systemd/system/docker.service.d/layerlab.conf"].splitlines()
+    assert unit[1:] == ["ExecStart=", "ExecStart=/usr/sbin/dockerd"]
+
+
+def test_without_mmdebstrap_the_disk_is_refused_with_the_install_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(engine_vm.shutil, "which", lambda tool: None)
+    with pytest.raises(engine_vm.EngineVMUnavailable, match="apt-get install mmdebstrap e2fsprogs"):
+        engine_vm.disk(say=lambda line: None)
+
+
+def test_a_cached_disk_is_used_as_it_is(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERLAB_CACHE", str(tmp_path))
+    for name in ("root.img", "vmlinuz", "initrd.img"):
+        (engine_vm.disk_dir() / name).write_bytes(b"x")
+    monkeypatch.setattr(engine_vm.subprocess, "run", lambda *a, **k: pytest.fail("nothing to make"))
+    got = engine_vm.disk(say=lambda line: None)
+    assert got.image == tmp_path / "engine-vm" / "root.img" and got.seconds == 0.0
+
+
+def test_the_cgroup_v2_leg_is_a_vm_running_lesson_01_and_its_exercise():
+    leg = matrix.leg("cgroup-v2-vm")
+    assert leg.machine == "vm" and leg.lessons == ["01"] and leg.exercises == ["01-limits"]
+    assert all(other.machine == "container" for other in matrix.LEGS if other.id != leg.id)
