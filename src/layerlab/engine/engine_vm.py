@@ -108,6 +108,7 @@ def disk(say: Printer = say_line) -> Disk:
     start = time.perf_counter()
     work = d / "work"
     shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
     root = work / "root"
     say(f"engine VM: mmdebstrap {SUITE} with systemd, the cloud kernel and docker.io (a few minutes, once)")
     cmd = ["mmdebstrap", "--quiet", "--mode=root", "--variant=minbase", f"--include={PACKAGES}", "--format=directory"]
