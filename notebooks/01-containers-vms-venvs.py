@@ -87,6 +87,8 @@ fig = plots.startup_log_bars(rows)
 #   overlay filesystem, then start the process. No kernel boots, so it comes
 #   in far under the VM's time (the figure and the cell below measure both;
 #   on a busy machine the engine's set-up alone can take about a second).
+#   Where the engine runs on another kernel (Docker Desktop's VM, a remote
+#   engine), its containers start at that machine's speed instead.
 # - The VM has to start an emulated computer, and load and boot a kernel,
 #   before its first program runs.
 
@@ -94,7 +96,14 @@ fig = plots.startup_log_bars(rows)
 print(f"venv {venv.first_output_seconds:.3f} s < container {container.first_output_seconds:.3f} s "
       f"< VM {vm.first_output_seconds:.3f} s ({vm.details['accelerator']}: {vm.details['accelerator_reason']})")
 assert venv.first_output_seconds < container.first_output_seconds, "a venv adds no start-up step; a container does"
-assert container.first_output_seconds < vm.first_output_seconds, "a container boots no kernel; a VM does"
+assert container.pid1 != "init" and vm.pid1 == "init", "no init starts in the container; the VM boots to one"
+if container.kernel == host.kernel:
+    assert container.first_output_seconds < vm.first_output_seconds, "a container boots no kernel; a VM does"
+else:
+    # An engine in a VM with an emulated CPU (the engine matrix's cgroup v2 leg) started its container later
+    # than this machine booted the tiny VM: times taken on two machines do not compare.
+    print(f"The engine runs on another kernel ({container.kernel}) than this notebook ({host.kernel}): its "
+          "containers start at that machine's speed, so the two times are not taken on one machine.")
 
 # %%
 guess_startup.reveal(vm.first_output_seconds / container.first_output_seconds,
