@@ -52,5 +52,15 @@ def test_a_cached_disk_is_used_as_it_is(tmp_path, monkeypatch):
 
 def test_the_cgroup_v2_leg_is_a_vm_running_lesson_01_and_its_exercise():
     leg = matrix.leg("cgroup-v2-vm")
-    assert leg.machine == "vm" and leg.lessons == ["01"] and leg.exercises == ["01-limits"]
-    assert all(other.machine == "container" for other in matrix.LEGS if other.id != leg.id)
+    assert leg.machine == "vm" and leg.vm_arch == "amd64"
+    assert leg.lessons == ["01"] and leg.exercises == ["01-limits"]
+
+
+def test_the_arm64_vm_boots_an_arm64_kernel_on_qemus_virt_board_with_amd64_emulation_inside(tmp_path):
+    cmd = engine_vm.qemu_command(_disk(tmp_path), "tcg", 2, 4096, 41234, tmp_path / "c.log", arch="arm64")
+    assert cmd[0] == "qemu-system-aarch64" and cmd[1:5] == ["-M", "virt", "-cpu", "max"]
+    assert "console=ttyAMA0" in cmd[cmd.index("-append") + 1]
+    t = engine_vm.TARGETS["arm64"]
+    assert t.kernel_package == "linux-image-cloud-arm64" and "qemu-user-static" in t.extra
+    leg = matrix.leg("arm64-vm")
+    assert leg.vm_arch == "arm64" and leg.lessons == ["00", "05"] and leg.exercises == ["02-slim", "05-multiarch"]

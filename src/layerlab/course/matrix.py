@@ -37,6 +37,7 @@ class Leg(Result):
     # "container": a throw-away machine sharing this kernel (engine/machine.py); "vm": an engine in a VM with a
     # kernel of its own (engine/engine_vm.py), for what a container cannot change, such as the cgroup hierarchy.
     machine: Literal["container", "vm"] = "container"
+    vm_arch: Literal["amd64", "arm64"] = "amd64"  # a VM leg's architecture: arm64 is emulated on an amd64 host
 
 
 LEGS: tuple[Leg, ...] = (
@@ -62,6 +63,14 @@ LEGS: tuple[Leg, ...] = (
         lessons=["01"],
         exercises=["01-limits"],
         machine="vm",
+    ),
+    Leg(
+        id="arm64-vm",
+        title="Docker 26.1 (Debian trixie) on linux/arm64, an emulated arm64 VM: lessons 00 and 05, 02-slim, 05-multiarch",
+        lessons=["00", "05"],
+        exercises=["02-slim", "05-multiarch"],
+        machine="vm",
+        vm_arch="arm64",
     ),
 )
 

@@ -66,7 +66,7 @@ def run_in_vm(leg: matrix.Leg, out: Path, say: Printer, limit_s: int) -> matrix.
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     try:
-        with engine_vm.running(say) as box:
+        with engine_vm.running(say, arch=leg.vm_arch) as box:
             engine_vm.load_images([b.ref for b in catalogue.BASE_IMAGES], box, say)
             setup_s = time.monotonic() - start
             say(f"engine VM ready in {setup_s:.0f} s ({box.accelerator}); running {leg.id}, its console: {out}")
