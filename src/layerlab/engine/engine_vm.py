@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from layerlab import engine
 from layerlab.engine import vm
 from layerlab.engine.rootfs import MIRROR
 from layerlab.ground import settings
@@ -261,7 +261,7 @@ def running(
 
 
 def host_arch() -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return engine.host_platform().split("/", 1)[1]
 
 
 def _qemu_package(arch: str) -> str:
