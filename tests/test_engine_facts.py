@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from python_on_whales.components.buildx.models import BuilderInspectResult
@@ -362,3 +363,29 @@ def test_a_lesson_stops_at_its_first_cell_when_the_base_images_are_missing(monke
         needs.require("02", facts("docker26-containerd-amd64-cgroup1"))
     lines = str(e.value).splitlines()
     assert len(lines) == 2 and "python:3.13-slim" in lines[1] and "Fix: run `layerlab bootstrap`" in lines[1]
+
+
+def test_an_engine_on_another_kernel_is_judged_by_its_own_emulators_not_this_machines(monkeypatch, tmp_path):
+    # Found by the arm64 VM leg: this amd64 machine's binfmt_misc lists qemu-aarch64 only, and was read for an arm64
+    # engine behind DOCKER_HOST, which then "could not run linux/amd64" although its BuildKit runs it.
+    info, version, builder = answers("desktop-arm64-containerd-cgroup2")
+    info = {**info, "KernelVersion": "6.10.14-linuxkit"}  # the recording leaves it out; Desktop's VM reports it
+    (tmp_path / "status").write_text("enabled\n")
+    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\n")
+    monkeypatch.setattr(engine, "BINFMT_DIR", tmp_path)
+    monkeypatch.setattr(engine.binfmt_emulators, "__defaults__", (tmp_path,))
+    monkeypatch.setattr(engine.binfmt_visible, "__defaults__", (tmp_path,))
+    monkeypatch.setattr(engine.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    monkeypatch.setattr(engine, "client", lambda: object())
+    monkeypatch.setattr(engine_info, "ask", lambda c: (info, version))
+    monkeypatch.setattr(engine, "_builder", lambda c: builder)
+    monkeypatch.setattr(engine, "_cli_version", lambda cmd: None)
+    monkeypatch.setattr(engine, "cdi_specs", lambda: [])
+
+    monkeypatch.setattr(engine.os, "uname", lambda: SimpleNamespace(release="6.18.44-other-host"))
+    remote = engine.probe()
+    assert remote.native == "linux/arm64" and remote.emulated == ["linux/amd64"]
+
+    # The same answers from an engine on this kernel: this machine's binfmt_misc is the engine's.
+    monkeypatch.setattr(engine.os, "uname", lambda: SimpleNamespace(release=info["KernelVersion"]))
+    assert engine.probe().emulators == ["qemu-aarch64"]

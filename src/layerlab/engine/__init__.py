@@ -398,7 +398,11 @@ def probe() -> EngineFacts:
     # The docker CLI has buildx and compose plugins whichever engine answers (Podman's compatible API too).
     docker_cli = engine_name(command) == "docker"
     builder = _builder(c) if docker_cli else None
-    facts = from_answers(command, info, version, builder, binfmt_emulators() if binfmt_visible() else None)
+    # This machine's binfmt_misc speaks for the engine only where the engine runs on this kernel: an engine in a VM
+    # or elsewhere (DOCKER_HOST) has its own, and BuildKit's platforms are then its answer (from_answers).
+    kernel = info.get("KernelVersion")  # an engine that does not say is taken to be this machine's, as before
+    local = binfmt_visible() and (kernel is None or kernel == os.uname().release)
+    facts = from_answers(command, info, version, builder, binfmt_emulators() if local else None)
     if docker_cli:
         facts.buildx_version = buildx_version_from_text(_cli_version([command, "buildx", "version"]))
         facts.compose_version = _cli_version([command, "compose", "version", "--short"])
