@@ -13,7 +13,7 @@
 # > The CI experiment deletes only the build-cache records its own run made
 # > (explained where it happens), never anyone else's. `layerlab clean`
 # > removes the images, the registry and everything pushed to it.
-# > Recorded by `layerlab warm --record` on 2026-12-04, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.5: first run 76 s, warm run 72 s.
+# > Recorded by `layerlab warm --record` on 2026-12-04, docker 26.1.5+dfsg1 (containerd image store) on Debian GNU/Linux 12 (bookworm), linux/amd64, 2 CPU (AMD EPYC), 25 GB memory, load average 2.4: first run 93 s, warm run 87 s.
 
 # %%
 from layerlab.course.lesson import Lesson
@@ -307,6 +307,10 @@ new_content = set(b2.diff_ids) - set(b1.diff_ids)
 assert b2.config in new and len(new_layers) >= 1 and len(new_content) <= 1, (
     f"only the code layer has new content: {b1.changed_layers(b2)}"
 )
+# What the change itself needs, on either branch below: the blob whose content is new, and the config.
+needed = b2.config_bytes + sum(b1.content_new_in(b2).values())
+print(f"the change itself: its code layer and the config, {needed / 1e3:.1f} kB ({100 * needed / b1.total:.3f} % of the image)")
+assert 100 * needed / b1.total <= 0.1, f"the code layer and config are a thousandth of the image or less: {needed} B"
 if len(new_layers) > 1 and len(new_content) == 1:
     # An unchanged layer whose compressed blob the engine's build cache no longer holds (its garbage collection
     # at a full cache, a prune) is compressed again, into other bytes: the push sends it again. Said, not hidden.

@@ -11,8 +11,12 @@ set -uo pipefail
 both=0
 if [ "${1:-}" = "--both" ]; then both=1; shift; fi
 label=$1 long=$2 short=$3
+# The background half's lines are kept too: when it fails first, its summary scrolls far up among the other
+# half's lines, and a CI log that keeps only its tail would lose what failed. It is said again at the end.
+kept=$(mktemp)
+trap 'rm -f "$kept"' EXIT
 set -m  # the background job gets its own process group, so stopping it stops the builds under it too
-( set -o pipefail; bash -c "$long" 2>&1 | sed -u "s/^/[$label] /" ) &
+( set -o pipefail; bash -c "$long" 2>&1 | sed -u "s/^/[$label] /" | tee "$kept" ) &
 pid=$!
 set +m
 bash -c "$short"
@@ -25,7 +29,13 @@ if [ $short_rc -ne 0 ] && [ $both -eq 0 ]; then
 fi
 wait "$pid"
 long_rc=$?
-[ $long_rc -eq 0 ] || echo "[beside] $label failed (status $long_rc)"
+if [ $long_rc -ne 0 ]; then
+  # pytest's short summary (FAILED/ERROR, each with its message's first line); else the half's last lines.
+  said=$(grep -E "^\[$label\] (FAILED|ERROR) " "$kept" | tail -n 30)
+  [ -n "$said" ] || said=$(tail -n 10 "$kept")
+  printf '[beside] what failed in %s:\n%s\n' "$label" "$said"
+  echo "[beside] $label failed (status $long_rc)"
+fi
 [ $short_rc -eq 0 ] || echo "[beside] the foreground half failed (status $short_rc)"
 [ $short_rc -eq 0 ] && exit $long_rc
 exit $short_rc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -146,3 +147,27 @@ def test_clean_takes_a_course_containers_anonymous_volume_and_leaves_a_named_one
         if engine_client.container.exists(c.id):
             engine_client.container.remove(c.id, force=True, volumes=True)
         engine_client.volume.remove(theirs.name)
+
+
+def _spread_of(hits, monkeypatch):
+    from layerlab.engine import compose_probes
+    from layerlab.measure import replicas
+
+    out = json.dumps({"ips": ["10.0.0.2", "10.0.0.3", "10.0.0.4"], "hits": hits, "predictions": [5.0] * 3})
+    monkeypatch.setattr(compose_probes, "run_script", lambda *a, **kw: "log line\n" + out)
+    return replicas.spread_live(None, "img", n=len(hits), service="api", port=8000)
+
+
+def test_lesson_08s_spread_assert_fails_for_an_app_whose_replicas_share_one_counter(monkeypatch):
+    """Lesson 08 asserts that the replicas' own counts add up to the requests: each memory saw only its own."""
+    hosts = ["a", "b", "c", "a", "a", "b"]
+    own: dict[str, int] = {}
+    hits = []
+    for i, h in enumerate(hosts, 1):
+        own[h] = own.get(h, 0) + 1
+        hits.append({"host": h, "process": own[h], "shared": i})
+    good = _spread_of(hits, monkeypatch)
+    assert sum(good.per_replica.values()) == good.requests == good.shared == 6
+    # The counter case: an app that keeps its "own" count in the shared store reports 6, 5 and 4 at the end.
+    shared_only = _spread_of([dict(h, process=h["shared"]) for h in hits], monkeypatch)
+    assert sum(shared_only.per_replica.values()) != shared_only.requests

@@ -217,3 +217,20 @@ def test_a_changed_source_makes_the_recording_stale(tmp_path):
     assert rec.stale(tmp_path) == ["docker/lessons/06-cuda-images/app/saxpy.cu"]
     (tmp_path / "docker/lessons/06-cuda-images/multi-stage/Dockerfile").unlink()
     assert len(rec.stale(tmp_path)) == 2
+
+
+def test_lesson_06s_twin_ratio_fails_on_a_wheel_that_ships_a_stub_of_the_same_soname():
+    """Lesson 06 asserts apt's copy and the wheel's weigh about the same (0.7 to 1.4): the same library twice.
+    A name match alone would also count a loader stub; the ratio tells it apart."""
+    base = {"/usr/local/cuda/lib64/libcublasLt.so.12.4.5.8": 500_000_000}
+    real = {"/usr/lib/python3/site-packages/nvidia/cublas/lib/libcublasLt.so.12": 510_000_000}
+    stub = {"/usr/lib/python3/site-packages/nvidia/cublas/lib/libcublasLt.so.12": 40_000}
+
+    def ratio(wheel_files: dict[str, int]) -> float:
+        apt = cuda.duplicates(SimpleNamespace(ref="runtime", files=base)).system
+        on_runtime = cuda.duplicates(SimpleNamespace(ref="x", files=base | wheel_files))
+        return sum(apt.get(so, 0) for so in on_runtime.twice) / on_runtime.duplicated_bytes
+
+    assert 0.7 < ratio(real) < 1.4
+    assert "libcublasLt.so.12" in cuda.duplicates(SimpleNamespace(ref="x", files=base | stub)).twice
+    assert not 0.7 < ratio(stub) < 1.4

@@ -140,3 +140,35 @@ def test_changed_layers_tell_a_recompressed_layer_from_new_content():
         "layer 3 (0.0 MB): new content",
     ]
     assert v1.changed_layers(v1) == []
+
+
+def test_a_recording_keeps_the_manifests_layer_order_and_the_new_content_is_the_code_layer(monkeypatch, tmp_path):
+    from layerlab.engine import replay
+
+    monkeypatch.setenv("LAYERLAB_REPLAY_DIR", str(tmp_path))
+    # Layers bottom to top, their digests in no sorted order: base, venv, code.
+    v1 = registry.Blobs(
+        ref="r:v1",
+        digest="sha256:i1",
+        manifest_digest="sha256:m1",
+        config="sha256:c1",
+        config_bytes=3000,
+        layers={"sha256:f-base": 30_000_000, "sha256:a-venv": 20_000_000, "sha256:9-code": 700},
+        diff_ids=["sha256:base", "sha256:venv", "sha256:code1"],
+    )
+    # v2: new code, and the venv's unchanged content compressed again into another blob.
+    v2 = v1.model_copy(
+        update={
+            "ref": "r:v2",
+            "config": "sha256:c2",
+            "layers": {"sha256:f-base": 30_000_000, "sha256:0-venv": 20_000_100, "sha256:e-code": 772},
+            "diff_ids": ["sha256:base", "sha256:venv", "sha256:code2"],
+        }
+    )
+    replay.save("blobs", "v2#1", v2)
+    back = replay.load("blobs", "v2#1", registry.Blobs)
+    assert list(back.layers) == list(v2.layers), "the recording sorted the layers"
+    assert v1.content_new_in(back) == {"sha256:e-code": 772}
+    assert set(v1.new_in(back)) == {"sha256:0-venv", "sha256:e-code", "sha256:c2"}
+    with pytest.raises(ValueError, match="diff IDs"):
+        v1.content_new_in(v2.model_copy(update={"diff_ids": []}))

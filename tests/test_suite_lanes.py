@@ -91,3 +91,22 @@ def test_make_test_runs_both_lanes_with_the_tier_expression_intact():
         assert {"tests", "notebooks", "--engine-required", "--nbval-lax"} <= set(args), command
         lanes[args[args.index("--lane") + 1]] = args
     assert set(lanes) == {"lessons", "tests"}
+
+
+def test_a_failed_background_half_says_what_failed_again_at_the_end():
+    """CI keeps a log's tail: the lessons lane's summary, printed minutes before the other lane ends, was lost."""
+    long = "echo 'notebooks/09.ipynb::Cell 13 F'; echo 'FAILED notebooks/09.ipynb::Cell 13 - AssertionError: x'; exit 1"
+    short = "sleep 0.5; for i in $(seq 200); do echo other lane line $i; done"
+    out = subprocess.run(
+        ["bash", str(REPO / "scripts" / "beside.sh"), "--both", "half", long, short],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    tail = out.stdout.splitlines()[-3:]
+    assert tail == [
+        "[beside] what failed in half:",
+        "[half] FAILED notebooks/09.ipynb::Cell 13 - AssertionError: x",
+        "[beside] half failed (status 1)",
+    ], tail

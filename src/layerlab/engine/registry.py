@@ -443,6 +443,14 @@ class Blobs(Replayable):
         found[other.config] = other.config_bytes
         return {d: s for d, s in found.items() if d not in mine}
 
+    def content_new_in(self, other: Blobs) -> dict[str, int]:
+        """Layers of `other` whose content (diff ID) this image lacks, by blob digest: what a change made new,
+        however many unchanged layers the engine compressed again into other blobs."""
+        if len(other.diff_ids) != len(other.layers):
+            raise ValueError(f"{other.ref}: {len(other.layers)} layers but {len(other.diff_ids)} diff IDs")
+        mine = set(self.diff_ids)
+        return {d: s for (d, s), diff in zip(other.layers.items(), other.diff_ids) if diff not in mine}
+
     def changed_layers(self, other: Blobs) -> list[str]:
         """Each layer whose blob differs between this image and `other`, and whether its content did too.
 
