@@ -93,8 +93,7 @@ guess_trap = activities.predict("02", "trap-added-mb")
 guess_trap
 
 # %%
-trap = lesson.image("trap")
-one_run = lesson.image("one-run")
+trap, one_run = lesson.images("trap", "one-run")  # built side by side: sizes compared, not times
 plots.size_bars([base, trap, one_run], ["base", "three RUNs (trap)", "one RUN"], title="Installing and removing a compiler");
 
 # %%
@@ -170,9 +169,7 @@ for name in ("apt-default", "apt-no-recommends", "apt-clean-lists"):
     lesson.show(name)
 
 # %%
-apt_default = lesson.image("apt-default")
-apt_norec = lesson.image("apt-no-recommends")
-apt_clean = lesson.image("apt-clean-lists")
+apt_default, apt_norec, apt_clean = lesson.images("apt-default", "apt-no-recommends", "apt-clean-lists")
 plots.size_bars([apt_default, apt_norec, apt_clean], ["defaults", "--no-install-recommends", "+ rm apt lists"], title="Installing curl with apt");
 
 # %%
@@ -228,8 +225,7 @@ guess_pip = activities.predict("02", "pip-cache-mb")
 guess_pip
 
 # %%
-pip_cache = lesson.image("pip-cache")
-pip_nocache = lesson.image("pip-no-cache")
+pip_cache, pip_nocache = lesson.images("pip-cache", "pip-no-cache")
 plots.size_bars([pip_cache, pip_nocache], ["pip install", "pip install --no-cache-dir"], title="Installing sympy with pip");
 
 # %%

@@ -124,3 +124,24 @@ def test_run_and_compose_carry_the_lesson(monkeypatch):
     assert seen == {"image": "img", "memory": "64m", "module": "08"}
     project = lesson.compose("race", "compose.race.yaml")
     assert project.name == "layerlab-08-race" and project.files == [str(lesson.folder / "compose.race.yaml")]
+
+
+def test_builds_run_side_by_side_with_progress_lines_made_in_the_callers_thread(monkeypatch):
+    import threading
+
+    from layerlab.engine import progress
+
+    made_in: list[str] = []
+    monkeypatch.setattr(progress, "auto", lambda: made_in.append(threading.current_thread().name) or object())
+    both_started = threading.Barrier(2, timeout=10)  # one after the other, the first would wait here for ever
+
+    def build(self, name, *, show, **kw):
+        both_started.wait()
+        return (name, show, kw)
+
+    monkeypatch.setattr(Lesson, "build", build)
+    got = Lesson("06").builds({"runtime": "wheels-runtime", "slim": "wheels-slim"}, context="app")
+    assert list(got) == ["runtime", "slim"]
+    assert [g[0] for g in got.values()] == ["wheels-runtime", "wheels-slim"]
+    assert all(g[2] == {"context": "app"} for g in got.values()) and got["runtime"][1] is not got["slim"][1]
+    assert made_in == [threading.current_thread().name] * 2

@@ -157,11 +157,32 @@ class Lesson:
             **kw,
         )
 
+    def builds(self, names: dict[str, str], **kw: Any) -> dict[str, BuildResult]:
+        """`build` of each image in `names` (label -> image name, with the same `kw`), side by side.
+
+        For builds whose times the lesson does not compare: two builds that wait on different things (one
+        on downloads, one on a compiler) overlap on a small machine. Each gets its own progress line, made
+        here, since a notebook's widgets must be made in the kernel's thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from layerlab.engine import progress
+
+        shows = {label: progress.auto() for label in names}
+        with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
+            running = {label: pool.submit(self.build, name, show=shows[label], **kw) for label, name in names.items()}
+            return {label: f.result() for label, f in running.items()}
+
     def image(self, name: str, **kw: Any) -> ImageReport:
         """Build image `name` as `build` does and inspect it: its layers, files and sizes."""
         from layerlab.measure import inspector
 
         return inspector.inspect(self.build(name, **kw).tag)
+
+    def images(self, *names: str, **kw: Any) -> list[ImageReport]:
+        """`image` of each of `names`, in that order, built side by side as `builds` does."""
+        from layerlab.measure import inspector
+
+        return [inspector.inspect(r.tag) for r in self.builds({n: n for n in names}, **kw).values()]
 
     def scenarios(self, name: str, context: Path | str, **kw: Any) -> CacheReport:
         """`measure.cache.scenarios` (cold, unchanged, code edit, dependency edit) of the Dockerfile in
