@@ -303,12 +303,12 @@ new = b1.new_in(b2)  # what the two manifests say a push should send: blobs of v
 assert set(sent2.uploaded) | set(sent2.mounted) == set(new), "the registry received what the manifests say is new"
 new_layers = [d for d in new if d != b2.config]
 # Files, not bytes: the layers whose content (diff ID, the uncompressed digest) v1 does not have.
-new_content = set(b2.diff_ids) - set(b1.diff_ids)
+new_content = b1.content_new_in(b2)  # blob -> bytes, for each layer whose diff ID v1 lacks
 assert b2.config in new and len(new_layers) >= 1 and len(new_content) <= 1, (
     f"only the code layer has new content: {b1.changed_layers(b2)}"
 )
 # What the change itself needs, on either branch below: the blob whose content is new, and the config.
-needed = b2.config_bytes + sum(b1.content_new_in(b2).values())
+needed = b2.config_bytes + sum(new_content.values())
 print(f"the change itself: its code layer and the config, {needed / 1e3:.1f} kB ({100 * needed / b1.total:.3f} % of the image)")
 assert 100 * needed / b1.total <= 0.1, f"the code layer and config are a thousandth of the image or less: {needed} B"
 if len(new_layers) > 1 and len(new_content) == 1:
