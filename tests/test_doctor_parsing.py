@@ -108,3 +108,10 @@ def test_podman_is_accepted_and_its_limits_are_listed():
     limits = [c for name, c in checks.items() if name.startswith("podman: ")]
     assert len(limits) == len(doctor.PODMAN_LIMITS)
     assert all(c.status == doctor.WARN and c.fix for c in limits)
+
+
+def test_an_engine_on_another_kernel_has_its_disk_left_unmeasured_and_said_so():
+    f = recorded()
+    f.free_disk_bytes = None  # engine.probe leaves it so when the engine's kernel is not this machine's
+    c = by_name(doctor.engine_checks(f, ("linux/amd64",)))["free disk"]
+    assert c.status == doctor.INFO and "not measured" in c.value and "another kernel" in c.value

@@ -64,3 +64,28 @@ def test_the_arm64_vm_boots_an_arm64_kernel_on_qemus_virt_board_with_amd64_emula
     assert t.kernel_package == "linux-image-cloud-arm64" and "qemu-user-static" in t.extra
     leg = matrix.leg("arm64-vm")
     assert leg.vm_arch == "arm64" and leg.lessons == ["00", "05"] and leg.exercises == ["02-slim", "05-multiarch"]
+
+
+def test_the_course_registry_in_the_vm_is_reached_through_a_forward_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAYERLAB_REGISTRY_PORT", raising=False)
+    cmd = engine_vm.qemu_command(_disk(tmp_path), "tcg", 2, 4096, 41234, tmp_path / "c.log", registry_port=41235)
+    netdev = cmd[cmd.index("-netdev") + 1]
+    assert "hostfwd=tcp:127.0.0.1:41235-:5000" in netdev and "hostfwd=tcp:127.0.0.1:41234-:" in netdev
+    box = engine_vm.EngineVM("tcp://127.0.0.1:41234", "tcg", 2, 4096, 1.0, tmp_path / "c.log", "127.0.0.1:41235")
+    env = box.env()
+    # The forward lands on the VM's network address: a registry published on the VM's loopback would not answer.
+    assert env["LAYERLAB_REGISTRY_API"] == "127.0.0.1:41235" and env["LAYERLAB_REGISTRY_BIND"] == "0.0.0.0"
+    for name in ("LAYERLAB_REGISTRY_API", "LAYERLAB_REGISTRY_BIND"):
+        monkeypatch.setenv(name, env[name])
+    from layerlab.engine import registry
+
+    assert registry.api_url("/v2/") == "http://127.0.0.1:41235/v2/"
+    assert registry.address() == "localhost:5000", "image references still name the engine's own localhost"
+
+
+def test_an_engine_on_this_machine_keeps_the_registry_on_loopback(monkeypatch):
+    for name in ("LAYERLAB_REGISTRY_API", "LAYERLAB_REGISTRY_BIND", "LAYERLAB_REGISTRY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    from layerlab.ground import settings
+
+    assert (settings.registry_api(), settings.registry_bind()) == ("127.0.0.1:5000", "127.0.0.1")

@@ -205,6 +205,15 @@ def engine_checks(f: engine.EngineFacts, platforms: tuple[str, ...]) -> list[Che
                 else "the course needs about 10 GB: `layerlab clean` and `docker system prune` free space",
             )
         )
+    else:
+        checks.append(
+            Check(
+                name="free disk",
+                status=INFO,
+                value="not measured: the engine runs on another kernel (a VM or a remote host); "
+                "the course needs about 10 GB free there",
+            )
+        )
     return checks
 
 

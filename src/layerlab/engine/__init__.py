@@ -401,7 +401,8 @@ def probe() -> EngineFacts:
     # This machine's binfmt_misc speaks for the engine only where the engine runs on this kernel: an engine in a VM
     # or elsewhere (DOCKER_HOST) has its own, and BuildKit's platforms are then its answer (from_answers).
     kernel = info.get("KernelVersion")  # an engine that does not say is taken to be this machine's, as before
-    local = binfmt_visible() and (kernel is None or kernel == os.uname().release)
+    same_kernel = kernel is None or kernel == os.uname().release
+    local = binfmt_visible() and same_kernel
     facts = from_answers(command, info, version, builder, binfmt_emulators() if local else None)
     if docker_cli:
         facts.buildx_version = buildx_version_from_text(_cli_version([command, "buildx", "version"]))
@@ -410,8 +411,10 @@ def probe() -> EngineFacts:
     facts.gpu_runtime = facts.gpu_runtime or bool(facts.cdi_specs)
     # A CDI device the engine discovered is a GPU it can hand out, wherever this Python runs.
     facts.gpu_device = _gpu_device_present() or any("nvidia.com/gpu" in d for d in facts.cdi_devices)
-    disk_path = facts.root_dir if facts.root_dir and Path(facts.root_dir).exists() else "/"
-    facts.free_disk_bytes = shutil.disk_usage(disk_path).free
+    if same_kernel:
+        # Elsewhere (a VM, DOCKER_HOST) this machine's disk says nothing about the engine's: left unmeasured.
+        disk_path = facts.root_dir if facts.root_dir and Path(facts.root_dir).exists() else "/"
+        facts.free_disk_bytes = shutil.disk_usage(disk_path).free
     return facts
 
 

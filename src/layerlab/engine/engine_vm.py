@@ -111,9 +111,15 @@ class EngineVM:
     memory_mb: int
     boot_seconds: float  # qemu started -> the engine answered
     console: Path  # the VM's serial console, kept for a failure's post-mortem
+    registry_api: str = ""  # host:port here, forwarded to the course registry's port in the VM
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": self.docker_host}
+        env = {**os.environ, "DOCKER_HOST": self.docker_host}
+        if self.registry_api:
+            # The engine pushes to localhost:PORT in the VM; this machine reads the registry's API through the
+            # forward, which reaches the VM's network address, not its loopback.
+            env |= {"LAYERLAB_REGISTRY_API": self.registry_api, "LAYERLAB_REGISTRY_BIND": "0.0.0.0"}
+        return env
 
 
 def disk_dir(arch: str = "amd64") -> Path:
@@ -182,9 +188,19 @@ def free_port() -> int:
 
 
 def qemu_command(
-    dk: Disk, accel: str, cpus: int, memory_mb: int, port: int, console: Path, arch: str = "amd64"
+    dk: Disk,
+    accel: str,
+    cpus: int,
+    memory_mb: int,
+    port: int,
+    console: Path,
+    arch: str = "amd64",
+    registry_port: int | None = None,
 ) -> list[str]:
     t = TARGETS[arch]
+    forwards = f"hostfwd=tcp:127.0.0.1:{port}-:{ENGINE_PORT}"
+    if registry_port is not None:
+        forwards += f",hostfwd=tcp:127.0.0.1:{registry_port}-:{settings.registry_port()}"
     return [
         t.qemu, *t.board,
         "-accel", accel,
@@ -196,7 +212,7 @@ def qemu_command(
         "-kernel", str(dk.vmlinuz), "-initrd", str(dk.initrd), "-append", f"{KERNEL_ARGS} console={t.console}",
         # -snapshot: the VM's writes go to a temporary file that qemu drops at exit; the cached disk stays as made.
         "-drive", f"file={dk.image},format=raw,if=virtio", "-snapshot",
-        "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{ENGINE_PORT}",
+        "-netdev", f"user,id=n0,{forwards}",
         "-device", "virtio-net-pci,netdev=n0",
     ]  # fmt: skip
 
@@ -225,13 +241,13 @@ def running(
     dk = disk(say, arch)
     # KVM runs only a guest of the host's own architecture; any other is translated (TCG).
     acc = vm.choose_accelerator(dk.vmlinuz) if arch == host_arch() else vm.Accelerator("tcg", f"an {arch} guest")
-    port = free_port()
+    port, registry_port = free_port(), free_port()
     console = disk_dir(arch) / "console.log"
     host = f"tcp://127.0.0.1:{port}"
     say(f"engine VM: booting ({acc.name}: {acc.reason}; {cpus} CPUs, {memory_mb} MB); the engine at {host}")
     start = time.perf_counter()
     proc = subprocess.Popen(
-        qemu_command(dk, acc.name, cpus, memory_mb, port, console, arch),
+        qemu_command(dk, acc.name, cpus, memory_mb, port, console, arch, registry_port),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -250,7 +266,7 @@ def running(
             version = engine_answers(host)
         booted = round(time.perf_counter() - start, 1)
         say(f"engine VM: docker {version} answered after {booted:.0f} s")
-        yield EngineVM(host, acc.name, cpus, memory_mb, booted, console)
+        yield EngineVM(host, acc.name, cpus, memory_mb, booted, console, f"127.0.0.1:{registry_port}")
     finally:
         proc.terminate()
         try:

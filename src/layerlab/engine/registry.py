@@ -64,8 +64,8 @@ def address() -> str:
 
 
 def api_url(path: str) -> str:
-    # 127.0.0.1: the container publishes on IPv4 loopback only.
-    return f"http://127.0.0.1:{port()}{path}"
+    # 127.0.0.1 by default: the container publishes on IPv4 loopback only.
+    return f"http://{settings.registry_api()}{path}"
 
 
 class Status(Replayable):
@@ -151,7 +151,7 @@ def _up_live(say: Printer, timeout: float) -> Status:
         client.container.remove(c, force=True, volumes=True)
     elif _api_answer(timeout=1.0):
         raise RegistryError(
-            f"port {port()} on 127.0.0.1 is taken by something that is not the course's registry; "
+            f"{settings.registry_api()} is taken by something that is not the course's registry; "
             "stop it, or choose another port with LAYERLAB_REGISTRY_PORT=5001"
         )
     image = ensure_image(say)
@@ -160,7 +160,7 @@ def _up_live(say: Printer, timeout: float) -> Status:
             image,
             detach=True,
             name=CONTAINER,
-            publish=[(f"127.0.0.1:{port()}", 5000)],
+            publish=[(f"{settings.registry_bind()}:{port()}", 5000)],
             labels={**labels.course_labels("registry"), ROLE: "registry"},
             pull="never",
         )

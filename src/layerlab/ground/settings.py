@@ -17,6 +17,10 @@ tests set them with monkeypatch.
 | LAYERLAB_LOG_DIR         | where build logs go (default: build/logs, else the cache)           |
 | LAYERLAB_HEADLESS=1      | nobody watches: no live progress line (CI=true does the same)       |
 | LAYERLAB_REGISTRY_PORT   | the local registry's port (default 5000)                            |
+| LAYERLAB_REGISTRY_API    | host:port where this process reaches that registry, when the engine |
+|                          | runs elsewhere (default 127.0.0.1:PORT; an engine VM sets it)       |
+| LAYERLAB_REGISTRY_BIND   | the address the registry publishes on, on the engine's machine      |
+|                          | (default 127.0.0.1; an engine VM sets 0.0.0.0, behind its NAT)      |
 | LAYERLAB_VM_KERNEL       | a VM kernel to boot instead of Debian's cloud kernel                |
 | LAYERLAB_VM_ACCEL        | kvm or tcg: force the VM's accelerator                              |
 | LAYERLAB_BASE_<NAME>     | the image a lesson uses for base NAME (PYTHON_SLIM, ...)            |
@@ -114,6 +118,18 @@ def headless() -> bool:
 
 def registry_port() -> int:
     return int(_env("LAYERLAB_REGISTRY_PORT") or "5000")
+
+
+def registry_api() -> str:
+    """host:port of the registry's API as this process reaches it. The engine pushes to localhost:PORT on its
+    own machine; when that machine is a VM, this process reaches the registry through a forwarded port."""
+    return _env("LAYERLAB_REGISTRY_API") or f"127.0.0.1:{registry_port()}"
+
+
+def registry_bind() -> str:
+    """The address the registry container publishes on: loopback, unless the engine's machine is a VM whose
+    loopback this process cannot reach (its NAT keeps it private)."""
+    return _env("LAYERLAB_REGISTRY_BIND") or "127.0.0.1"
 
 
 def grade_job() -> str | None:
