@@ -229,3 +229,46 @@ def test_grade_ship_leaves_an_exercise_without_a_pushed_image_alone(tmp_path):
     # No engine in this tier: an exercise with nothing to push must not reach for one.
     assert cli._shipped("exercises/02-slim", "02-slim", tmp_path) == "exercises/02-slim"
     assert cli._shipped("somewhere", "no-such-exercise", tmp_path) == "somewhere"
+
+
+def test_a_leg_gives_its_cells_and_gradings_the_limits_it_declares(monkeypatch, tmp_path):
+    leg = matrix.leg("arm64-vm")
+    assert (leg.cell_limit_s, leg.grade_limit_s) == (round(900 * leg.time_factor), round(1200 * leg.time_factor))
+    assert leg.time_factor > 1 and matrix.leg("docker-26.1").cell_limit_s == 900, "only an emulated VM gets longer"
+    seen: dict[str, int] = {}
+
+    def execute(m, out, timeout=0, **kw):
+        seen[m.id] = timeout
+        return _run_result(None)
+
+    def grade(cmd, timeout=0, **kw):
+        if "--exercise" not in cmd:  # git rev-parse, for the commit
+            return subprocess.CompletedProcess(cmd, 0, stdout="abc1234\n", stderr="")
+        seen[cmd[cmd.index("--exercise") + 1] + ":" + cmd[4]] = timeout
+        return subprocess.CompletedProcess(cmd, 1, stdout=_report(False, [FAILED_CHECK]), stderr="")
+
+    monkeypatch.setattr(notebooks, "execute", execute)
+    monkeypatch.setattr(matrix_run.subprocess, "run", grade)
+    monkeypatch.setattr(matrix_run.engine, "probe", lambda: _facts())
+    monkeypatch.setattr(matrix_run, "_free_bytes", lambda facts: matrix_run.LOW_DISK_BYTES + 1)
+    setup = matrix.Outcome(kind="setup", id="make setup", status="passed")
+    matrix_run.run_leg(leg, setup, tmp_path)
+    lessons = {k: v for k, v in seen.items() if ":" not in k}
+    gradings = {k: v for k, v in seen.items() if ":" in k}
+    assert lessons == dict.fromkeys(leg.lessons or [], leg.cell_limit_s)
+    assert len(gradings) == 2 * len(leg.exercises or []) and set(gradings.values()) == {leg.grade_limit_s}
+
+
+def test_the_time_factor_lengthens_every_grading_limit_and_refuses_nonsense(monkeypatch):
+    from layerlab.grade import exercise
+
+    monkeypatch.delenv("LAYERLAB_TIME_FACTOR", raising=False)
+    plain = exercise.load("05-multiarch").limits
+    monkeypatch.setenv("LAYERLAB_TIME_FACTOR", "8")
+    slow = exercise.load("05-multiarch").limits
+    assert (slow.build_timeout_s, slow.run_timeout_s) == (plain.build_timeout_s * 8, plain.run_timeout_s * 8)
+    assert slow.memory == plain.memory and slow.pids == plain.pids, "only time limits scale"
+    for bad in ("0.5", "fast", "1000"):
+        monkeypatch.setenv("LAYERLAB_TIME_FACTOR", bad)
+        with pytest.raises(ValueError, match="LAYERLAB_TIME_FACTOR"):
+            exercise.load("05-multiarch")

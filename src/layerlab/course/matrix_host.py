@@ -27,7 +27,7 @@ def run(leg: matrix.Leg, keep: Path, say: Printer = say_line, limit_s: int = LEG
     """Run `leg`; its console, set-up log and lesson pages stay in `keep`/LEG."""
     out = (keep / leg.id).resolve()  # a bind mount needs an absolute path
     if leg.machine == "vm":
-        return _keep(run_in_vm(leg, out, say, limit_s))
+        return _keep(run_in_vm(leg, out, say, round(limit_s * leg.time_factor)))
     machine.ensure_image(catalogue.DEBIAN_SLIM.ref, say)
     with tempfile.TemporaryDirectory(prefix=f"layerlab-matrix-{leg.id}-") as tmp:
         project = machine.clone(REPO, Path(tmp))
@@ -74,7 +74,8 @@ def run_in_vm(leg: matrix.Leg, out: Path, say: Printer, limit_s: int) -> matrix.
             cmd += ["--setup-seconds", f"{setup_s:.1f}", "--out", str(out / "leg.json")]
             with (out / "console.log").open("w") as log:
                 try:
-                    subprocess.run(cmd, env=box.env(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=limit_s)
+                    env = box.env() | {"LAYERLAB_TIME_FACTOR": str(leg.time_factor)}
+                    subprocess.run(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=limit_s)
                 except subprocess.TimeoutExpired:
                     raise RuntimeError(
                         f"the {leg.id} leg did not finish within {limit_s} s; its console: {log.name}"

@@ -26,7 +26,6 @@ from layerlab.course import matrix, needs, notebooks
 from layerlab.ground.settings import REPO
 from layerlab.ground.text import last_line, printable
 
-GRADE_TIMEOUT_S = 1200
 _MAKE_NOISE = re.compile(r"^(make(\[\d+\])?: |\[setup\] )")
 # Below this much free disk in the machine, what one lesson built is removed before the next starts.
 LOW_DISK_BYTES = 12 * 1024**3
@@ -43,8 +42,10 @@ def gate_cell(m: course_mod.Module) -> int:
     return next((i for i, c in enumerate(cells, 1) if ".require()" in c.source), 1)
 
 
-def lesson_outcome(m: course_mod.Module, facts: engine.EngineFacts, out: Path) -> matrix.Outcome:
-    r = notebooks.execute(m, out)
+def lesson_outcome(
+    m: course_mod.Module, facts: engine.EngineFacts, out: Path, cell_limit_s: int = 900
+) -> matrix.Outcome:
+    r = notebooks.execute(m, out, timeout=cell_limit_s)
     if r.ok:
         return matrix.Outcome(kind="lesson", id=m.id, status="passed", seconds=r.seconds)
     f = r.failure
@@ -56,20 +57,20 @@ def lesson_outcome(m: course_mod.Module, facts: engine.EngineFacts, out: Path) -
     return matrix.Outcome(kind="lesson", id=m.id, status="failed", reason=_one_line(why), seconds=r.seconds)
 
 
-def grade_outcome(exercise: str, which: str) -> matrix.Outcome:
+def grade_outcome(exercise: str, which: str, limit_s: int = 1200) -> matrix.Outcome:
     """Grade solutions/ID or exercises/ID in its own process, as a student's CI would."""
     folder = REPO / ("solutions" if which == "solution" else "exercises") / exercise
     start = time.monotonic()
     # --ship: an exercise graded on a pushed image is first pushed, as its notebook does before it grades.
     cmd = [sys.executable, "-m", "layerlab", "grade", str(folder), "--exercise", exercise, "--format", "json", "--ship"]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=GRADE_TIMEOUT_S, cwd=REPO)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit_s, cwd=REPO)
     except subprocess.TimeoutExpired:
         return matrix.Outcome(
             kind=which,  # type: ignore[arg-type]
             id=exercise,
             status="failed",
-            reason=f"grading did not finish within {GRADE_TIMEOUT_S} s",
+            reason=f"grading did not finish within {limit_s} s",
             seconds=round(time.monotonic() - start, 1),
         )
     seconds = round(time.monotonic() - start, 1)
@@ -148,12 +149,12 @@ def run_leg(leg: matrix.Leg, setup: matrix.Outcome, out: Path) -> matrix.LegResu
     if setup.status == "passed" or facts.reachable:
         for m in c.modules:
             if leg.lessons is None or m.id in leg.lessons:
-                outcomes.append(lesson_outcome(m, facts, out))
+                outcomes.append(lesson_outcome(m, facts, out, leg.cell_limit_s))
                 if _free_bytes(facts) < LOW_DISK_BYTES:
                     subprocess.run([sys.executable, "-m", "layerlab", "clean"], cwd=REPO, check=False)
         for e in c.exercises:
             if leg.exercises is None or e.id in leg.exercises:
-                outcomes += [grade_outcome(e.id, "solution"), grade_outcome(e.id, "starter")]
+                outcomes += [grade_outcome(e.id, w, leg.grade_limit_s) for w in ("solution", "starter")]
     return matrix.LegResult(
         leg=leg.id,
         title=leg.title,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from layerlab import course as C
 from layerlab.course import Strict
+from layerlab.ground import settings
 from layerlab.ground.errors import LayerlabError, NotFound
 from layerlab.ground.settings import COURSE_FILE
 
@@ -38,6 +39,17 @@ class Limits(Strict):
     # A folder past this is refused before it is copied or sent to the engine as a build context:
     # the exercises are kilobytes, and a grading of a class must not stall on one student's dataset.
     max_submission_mb: int = Field(gt=0, default=50)
+
+    def scaled(self, factor: float) -> Limits:
+        """The time limits for an engine `factor` times slower than the ones they were sized on."""
+        if factor == 1.0:
+            return self
+        return self.model_copy(
+            update={
+                "build_timeout_s": round(self.build_timeout_s * factor),
+                "run_timeout_s": round(self.run_timeout_s * factor),
+            }
+        )
 
 
 class BuildSecret(Strict):
@@ -124,7 +136,7 @@ def typed(record: C.Exercise, path: Path) -> Exercise:
     limits: Limits | None = None
     secret: BuildSecret | None = None
     try:
-        limits = Limits.model_validate(record.limits)
+        limits = Limits.model_validate(record.limits).scaled(settings.time_factor())
     except ValidationError as e:
         problems += _lines("limits", e, Limits, record.limits)
     if record.secret is not None:

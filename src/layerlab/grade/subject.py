@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from layerlab.engine import build as build_mod
+from layerlab.ground import settings
 from layerlab.ground.errors import LayerlabError
 from layerlab.measure import inspector
 
@@ -60,7 +61,8 @@ class Subject:
                     self.context, "main", dockerfile=self.dockerfile, timeout=self.limits.build_timeout_s
                 )
             except TimedOut as e:
-                self.build_error = f"{e} (limit from course.yml: limits.build_timeout_s)"
+                scaled = f" x {settings.time_factor():g} (LAYERLAB_TIME_FACTOR)" if settings.time_factor() != 1 else ""
+                self.build_error = f"{e} (limit from course.yml: limits.build_timeout_s{scaled})"
             except build_mod.BuildError as e:
                 self.build_error = _explain_build_error(e)
         if self._built is None:

@@ -27,6 +27,8 @@ tests set them with monkeypatch.
 | LAYERLAB_WORKSPACE       | the devcontainer's workspace folder, as the devcontainer names it   |
 | LAYERLAB_HOST_WORKSPACE  | the same folder as the engine's host names it (for bind mounts)     |
 | LAYERLAB_GRADE_JOB       | a label value for all a grading makes (set by `layerlab grade-many`) |
+| LAYERLAB_TIME_FACTOR     | multiplies grading time limits, for an engine slower than the ones  |
+|                          | they were sized on (an emulated VM; default 1)                      |
 """
 
 from __future__ import annotations
@@ -130,6 +132,19 @@ def registry_bind() -> str:
     """The address the registry container publishes on: loopback, unless the engine's machine is a VM whose
     loopback this process cannot reach (its NAT keeps it private)."""
     return _env("LAYERLAB_REGISTRY_BIND") or "127.0.0.1"
+
+
+def time_factor() -> float:
+    """How many times slower than the machines course.yml's time limits were sized on this engine is: an engine in
+    an emulated VM translates every instruction. Limits are multiplied by it, never shortened."""
+    raw = _env("LAYERLAB_TIME_FACTOR")
+    try:
+        factor = float(raw) if raw else 1.0
+    except ValueError:
+        factor = 0.0
+    if not 1.0 <= factor <= 100.0:
+        raise ValueError(f"LAYERLAB_TIME_FACTOR={raw!r}: want a number from 1 to 100")
+    return factor
 
 
 def grade_job() -> str | None:
