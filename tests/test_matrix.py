@@ -272,3 +272,12 @@ def test_the_time_factor_lengthens_every_grading_limit_and_refuses_nonsense(monk
         monkeypatch.setenv("LAYERLAB_TIME_FACTOR", bad)
         with pytest.raises(ValueError, match="LAYERLAB_TIME_FACTOR"):
             exercise.load("05-multiarch")
+
+
+def test_a_bad_setting_is_one_line_from_the_cli_not_a_traceback(monkeypatch, capsys):
+    from layerlab import cli
+
+    monkeypatch.setenv("LAYERLAB_TIME_FACTOR", "fast")
+    assert cli.main(["grade", "solutions/02-slim", "--exercise", "02-slim"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "layerlab: LAYERLAB_TIME_FACTOR='fast': want a number from 1 to 100"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from layerlab import __version__
-from layerlab.ground.errors import NotFound
+from layerlab.ground.errors import BadSetting, NotFound
 
 if TYPE_CHECKING:
     from layerlab.course import Course, Module, doctor
@@ -798,7 +798,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_instructor)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BadSetting as e:  # the environment, not the command, is wrong: say which variable, no traceback
+        print(f"layerlab: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

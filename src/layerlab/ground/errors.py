@@ -30,3 +30,7 @@ class Unavailable(LayerlabError, RuntimeError):
     The replay fallback catches this: a lesson shows the recorded result instead. The
     message says what to do about it.
     """
+
+
+class BadSetting(LayerlabError, ValueError):
+    """A LAYERLAB_* variable holds what it cannot mean; the message names the variable and what it wants."""

@@ -38,6 +38,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from layerlab.ground.errors import BadSetting
+
 # src/layerlab/ground/settings.py -> the repository (an editable install; a wheel has no course files).
 REPO: Path = Path(__file__).resolve().parents[3]
 COURSE_FILE: Path = REPO / "course.yml"
@@ -143,7 +145,7 @@ def time_factor() -> float:
     except ValueError:
         factor = 0.0
     if not 1.0 <= factor <= 100.0:
-        raise ValueError(f"LAYERLAB_TIME_FACTOR={raw!r}: want a number from 1 to 100")
+        raise BadSetting(f"LAYERLAB_TIME_FACTOR={raw!r}: want a number from 1 to 100")
     return factor
 
 
@@ -152,7 +154,7 @@ def grade_job() -> str | None:
     grading killed at its time limit is cleaned up from outside. Letters, digits, '-' and '_' only."""
     job = _env(GRADE_JOB_ENV)
     if job is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", job):
-        raise ValueError(f"{GRADE_JOB_ENV}={job!r}: want 1-64 letters, digits, '-' or '_'")
+        raise BadSetting(f"{GRADE_JOB_ENV}={job!r}: want 1-64 letters, digits, '-' or '_'")
     return job
 
 
