@@ -26,6 +26,9 @@ README = REPO / "README.md"
 BLOCK = ("<!-- matrix:begin -->", "<!-- matrix:end -->")
 Status = Literal["passed", "stopped", "failed"]
 Kind = Literal["setup", "lesson", "solution", "starter"]
+# One notebook cell and one grading on an engine as fast as this machine's; a leg's time_factor multiplies them.
+CELL_LIMIT_S = 900
+GRADE_LIMIT_S = 1200
 
 
 class Leg(Result):
@@ -45,11 +48,11 @@ class Leg(Result):
 
     @property
     def cell_limit_s(self) -> int:
-        return round(900 * self.time_factor)
+        return round(CELL_LIMIT_S * self.time_factor)
 
     @property
     def grade_limit_s(self) -> int:
-        return round(1200 * self.time_factor)
+        return round(GRADE_LIMIT_S * self.time_factor)
 
 
 LEGS: tuple[Leg, ...] = (

@@ -43,7 +43,7 @@ def gate_cell(m: course_mod.Module) -> int:
 
 
 def lesson_outcome(
-    m: course_mod.Module, facts: engine.EngineFacts, out: Path, cell_limit_s: int = 900
+    m: course_mod.Module, facts: engine.EngineFacts, out: Path, cell_limit_s: int = matrix.CELL_LIMIT_S
 ) -> matrix.Outcome:
     r = notebooks.execute(m, out, timeout=cell_limit_s)
     if r.ok:
@@ -57,7 +57,7 @@ def lesson_outcome(
     return matrix.Outcome(kind="lesson", id=m.id, status="failed", reason=_one_line(why), seconds=r.seconds)
 
 
-def grade_outcome(exercise: str, which: str, limit_s: int = 1200) -> matrix.Outcome:
+def grade_outcome(exercise: str, which: str, limit_s: int = matrix.GRADE_LIMIT_S) -> matrix.Outcome:
     """Grade solutions/ID or exercises/ID in its own process, as a student's CI would."""
     folder = REPO / ("solutions" if which == "solution" else "exercises") / exercise
     start = time.monotonic()
