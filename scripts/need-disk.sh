@@ -4,13 +4,14 @@
 # ENGINE_GB is the most the engine's store holds during it (images, build cache, containers), CHECKOUT_GB what
 # lands beside this checkout and in the system (venv, browser, packages); both measured on a fresh machine
 # (Makefile). What the store already holds counts towards ENGINE_GB: a second run rebuilds little of it.
-# A remote engine (DOCKER_HOST) keeps its store elsewhere: only the checkout's share is checked here.
+# An engine whose store is not on this machine (DOCKER_HOST, or Docker Desktop's VM: its root is no folder here)
+# leaves only the checkout's share to check here. POSIX df (-Pk) so that macOS's df answers too.
 set -uo pipefail
 what=$1 engine_gb=$2 checkout_gb=$3
 
 # The nearest existing folder: before set-up installs an engine, /var/lib/docker does not exist yet.
 existing() { local p=$1; while [ ! -e "$p" ]; do p=$(dirname "$p"); done; echo "$p"; }
-free_gb() { df -P -B1 "$1" | awk 'NR == 2 {printf "%.1f", $4 / 1e9}'; }
+free_gb() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 {printf "%.1f", $4 * 1024 / 1e9}'; }
 device() { df -P "$1" | awk 'NR == 2 {print $1}'; }
 
 # The engine's own account of its store, in GB ("22.62GB", "512MB", "0B"): nothing when no engine answers.
@@ -23,8 +24,9 @@ held_gb() {
 
 store=""
 if [ -z "${DOCKER_HOST:-}" ]; then
-  store=$(timeout 20 docker info -f '{{.DockerRootDir}}' 2>/dev/null || true)
-  store=$(existing "${store:-/var/lib/docker}")
+  root=$(timeout 20 docker info -f '{{.DockerRootDir}}' 2>/dev/null || true)
+  if [ -z "$root" ]; then store=$(existing /var/lib/docker)  # no engine yet: set-up installs it there
+  elif [ -d "$root" ]; then store=$root; fi
   engine_gb=$(awk -v n="$engine_gb" -v h="$(held_gb)" 'BEGIN {d = n - h; printf "%.0f", (d > 0 ? d : 0)}')
 fi
 here=$(pwd)
@@ -33,13 +35,13 @@ short=()
 if [ -n "$store" ] && [ "$(device "$store")" = "$(device "$here")" ]; then
   need=$(awk -v a="$engine_gb" -v b="$checkout_gb" 'BEGIN {print a + b}')
   have=$(free_gb "$here")
-  awk -v h="$have" -v n="$need" 'BEGIN {exit !(h < n)}' && short+=("$have GB free at $here (the engine's store $store is on the same disk); $what needs about $need GB free")
+  [ -n "$have" ] && awk -v h="$have" -v n="$need" 'BEGIN {exit !(h < n)}' && short+=("$have GB free at $here (the engine's store $store is on the same disk); $what needs about $need GB free")
 else
   have=$(free_gb "$here")
-  awk -v h="$have" -v n="$checkout_gb" 'BEGIN {exit !(h < n)}' && short+=("$have GB free at $here; $what needs about $checkout_gb GB free there")
+  [ -n "$have" ] && awk -v h="$have" -v n="$checkout_gb" 'BEGIN {exit !(h < n)}' && short+=("$have GB free at $here; $what needs about $checkout_gb GB free there")
   if [ -n "$store" ]; then
     have=$(free_gb "$store")
-    awk -v h="$have" -v n="$engine_gb" 'BEGIN {exit !(h < n)}' && short+=("$have GB free at the engine's store $store; $what needs about $engine_gb GB free there")
+    [ -n "$have" ] && awk -v h="$have" -v n="$engine_gb" 'BEGIN {exit !(h < n)}' && short+=("$have GB free at the engine's store $store; $what needs about $engine_gb GB free there")
   fi
 fi
 

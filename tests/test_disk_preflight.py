@@ -67,3 +67,12 @@ def test_a_remote_engine_leaves_only_the_checkout_share_to_check(tmp_path):
     assert need(tmp_path, env, round(free_gb(tmp_path)) + 50, 0).returncode == 0
     r = need(tmp_path, env, 0, round(free_gb(tmp_path)) + 50)
     assert r.returncode == 1 and "GB free there" in r.stderr
+
+
+def test_a_store_that_is_no_folder_here_leaves_only_the_checkout_share(tmp_path):
+    """Docker Desktop answers with its VM's /var/lib/docker: that disk is not this machine's."""
+    env = fake_docker(tmp_path, ["0B"])
+    docker = Path(env["PATH"].split(":")[0]) / "docker"
+    docker.write_text(docker.read_text().replace(f"echo {tmp_path}", f"echo {tmp_path}/in-the-vm/var/lib/docker"))
+    assert need(tmp_path, env, round(free_gb(tmp_path)) + 50, 0).returncode == 0
+    assert need(tmp_path, env, 0, round(free_gb(tmp_path)) + 50).returncode == 1
